@@ -1,0 +1,3 @@
+from compplan.cli.main import main
+
+main()

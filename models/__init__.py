@@ -1,0 +1,1 @@
+"""Domain: cases, metrics, reps, scenarios and plans; loading and validation."""

@@ -1,0 +1,269 @@
+"""A case: the strategy, the candidate metrics, the reps and their history, loaded and checked."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+
+from compplan.errors import CaseError, UsageError
+from compplan.models.errors_format import case_error_from_pydantic
+from compplan.models.schema import CaseSpec, MetricSpec, PlanSpec
+from compplan.models.tables import first_duplicate, numeric_column, read_header, read_table
+
+CASE_FILE = "case.toml"
+REPS_FILE = "reps.csv"
+ATTAINMENT_FILE = "attainment.csv"
+QUOTAS_FILE = "quotas.csv"
+CURRENT_PLAN_FILE = "current_plan.toml"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A loaded, validated case.
+
+    Attributes
+    ----------
+    path : Path
+        The case folder.
+    spec : CaseSpec
+        The contents of ``case.toml``.
+    reps : pandas.DataFrame
+        One row per rep, indexed by ``rep_id``, with ``target_incentive`` and the
+        grouping columns, in file order.
+    metric_ids : tuple of str
+        Candidate metrics, in ``case.toml`` order.
+    periods : tuple of str
+        Periods of ``attainment.csv``, sorted.
+    attainment : numpy.ndarray
+        ``x[r, m, t]``, shape (reps, metrics, periods).
+    quotas : numpy.ndarray or None
+        Quota per rep and metric in the metric's unit (NaN where not given).
+    current_plan : PlanSpec or None
+        The plan in force today.
+    """
+
+    path: Path
+    spec: CaseSpec
+    reps: pd.DataFrame
+    metric_ids: tuple[str, ...]
+    periods: tuple[str, ...]
+    attainment: np.ndarray
+    quotas: np.ndarray | None
+    current_plan: PlanSpec | None
+
+    @property
+    def name(self) -> str:
+        """The case's display name."""
+        return self.spec.case.name
+
+    @property
+    def target_incentive(self) -> np.ndarray:
+        """Target incentive per rep, float64."""
+        return self.reps["target_incentive"].to_numpy(dtype=np.float64)
+
+    def metric(self, metric_id: str) -> MetricSpec:
+        """The spec of one candidate metric."""
+        return self.spec.metrics[metric_id]
+
+    def with_overrides(self, *, budget: float | None = None,
+                       max_metrics: int | None = None) -> Case:
+        """A copy with the expected-cost cap or the metric count replaced.
+
+        Parameters
+        ----------
+        budget : float, optional
+            New ``[budget] expected_cap``; must be > 0.
+        max_metrics : int, optional
+            New ``[design] max_metrics``; 1 to 3.
+
+        Returns
+        -------
+        Case
+            The same case with the overrides applied and re-validated.
+        """
+        data = self.spec.model_dump()
+        if budget is not None:
+            data["budget"]["expected_cap"] = budget
+        if max_metrics is not None:
+            data["design"]["max_metrics"] = max_metrics
+        try:
+            spec = CaseSpec.model_validate(data)
+        except ValidationError as exc:
+            err = case_error_from_pydantic("command line", exc, CaseSpec, {"metrics"})
+            raise UsageError(f"override rejected: {err.field}: {err.detail}") from None
+        return replace(self, spec=spec)
+
+
+def load_case(path: str | Path) -> Case:
+    """Load and validate a case folder (MODEL.md section 1).
+
+    Parameters
+    ----------
+    path : str or Path
+        The case folder holding ``case.toml``, ``reps.csv`` and ``attainment.csv``.
+
+    Returns
+    -------
+    Case
+        The validated case.
+
+    Raises
+    ------
+    CaseError
+        Naming the file, the line and the field of the first problem found.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise CaseError(str(folder), "is not a case folder (a folder holding case.toml, "
+                                     "reps.csv and attainment.csv)")
+    for required in (CASE_FILE, REPS_FILE, ATTAINMENT_FILE):
+        if not (folder / required).is_file():
+            raise CaseError(required, f"is missing from the case folder {folder}")
+    spec = read_case_spec(folder / CASE_FILE)
+    reps = read_reps(folder / REPS_FILE, spec)
+    metric_ids = tuple(spec.metrics)
+    attainment, periods = read_attainment(folder / ATTAINMENT_FILE, reps, metric_ids)
+    quotas = read_quotas(folder / QUOTAS_FILE, reps, metric_ids)
+    current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
+    return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(path.name, f"is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CaseError(path.name, f"is not UTF-8 text ({exc.reason})") from None
+
+
+def _validate(path: Path, model: type[BaseModel], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data, strict=True)
+    except ValidationError as exc:
+        raise case_error_from_pydantic(path.name, exc, model, {"metrics"}) from None
+
+
+def read_case_spec(path: Path) -> CaseSpec:
+    """Read and validate ``case.toml``."""
+    spec: CaseSpec = _validate(path, CaseSpec, _read_toml(path))
+    return spec
+
+
+def read_current_plan(path: Path, spec: CaseSpec) -> PlanSpec | None:
+    """Read ``current_plan.toml`` if present; its metrics must be candidates of the case."""
+    if not path.is_file():
+        return None
+    plan: PlanSpec = _validate(path, PlanSpec, _read_toml(path))
+    for i, metric in enumerate(plan.metrics):
+        if metric.id not in spec.metrics:
+            raise CaseError(path.name, f"'{metric.id}' is not a metric of the case "
+                                       f"(metrics: {', '.join(spec.metrics)})",
+                            field=f"[[metrics]] #{i + 1} id")
+    return plan
+
+
+def read_reps(path: Path, spec: CaseSpec) -> pd.DataFrame:
+    """Read ``reps.csv``: unique rep ids, target incentives > 0, grouping columns present."""
+    name = path.name
+    columns = read_header(path)
+    text = [c for c in columns if c != "target_incentive"]
+    frame = read_table(path, ["rep_id", "target_incentive"], text)
+    frame["target_incentive"] = numeric_column(
+        frame, name, "target_incentive", allowed="a number > 0 (currency)", minimum=0.0,
+        strict=True)
+    dup = first_duplicate(frame["rep_id"])
+    if dup is not None:
+        raise CaseError(name, f"rep '{frame.loc[dup[0], 'rep_id']}' appears twice "
+                              f"(first on line {dup[1]}); rep ids must be unique",
+                        row=dup[0], field="rep_id")
+    group_by = spec.fairness.group_by
+    if group_by is not None and group_by not in frame.columns:
+        grouping = [c for c in frame.columns if c not in ("rep_id", "target_incentive")]
+        raise CaseError(CASE_FILE, f"'{group_by}' is not a column of reps.csv "
+                                   f"(grouping columns: {', '.join(grouping) or 'none'})",
+                        field="[fairness] group_by")
+    return frame.set_index("rep_id", drop=True)
+
+
+def read_attainment(path: Path, reps: pd.DataFrame,
+                    metric_ids: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Read ``attainment.csv`` into ``x[rep, metric, period]``.
+
+    Every rep of ``reps.csv`` needs exactly one row per period, and every row must
+    belong to a known rep.
+    """
+    name = path.name
+    columns = read_header(path)
+    missing = [m for m in metric_ids if m not in columns]
+    if missing:
+        raise CaseError(name, f"has no column for metric '{missing[0]}' (every metric of "
+                              f"case.toml needs one; columns found: {', '.join(columns)})",
+                        row=1)
+    frame = read_table(path, ["rep_id", "period"], ["rep_id", "period"])
+    rep_index = pd.Index(reps.index)
+    rep_code = rep_index.get_indexer(frame["rep_id"])
+    if (rep_code < 0).any():
+        i = int(np.argmax(rep_code < 0))
+        raise CaseError(name, f"rep '{frame['rep_id'].iloc[i]}' is not in reps.csv",
+                        row=int(frame.index[i]), field="rep_id")
+    period_code, periods = pd.factorize(frame["period"], sort=True)
+    n_reps, n_periods = len(rep_index), len(periods)
+    cell = rep_code.astype(np.int64) * n_periods + period_code
+    counts = np.bincount(cell, minlength=n_reps * n_periods)
+    if (counts > 1).any():
+        seen = pd.Series(cell, index=frame.index).duplicated()
+        line = int(seen.index[np.argmax(seen.to_numpy())])
+        raise CaseError(name, f"rep '{frame.loc[line, 'rep_id']}' has two rows for period "
+                              f"'{frame.loc[line, 'period']}'", row=line, field="period")
+    if (counts == 0).any():
+        hole = int(np.argmax(counts == 0))
+        raise CaseError(name, f"rep '{rep_index[hole // n_periods]}' has no row for period "
+                              f"'{periods[hole % n_periods]}' (every rep needs exactly one "
+                              "row per period)")
+    x = np.empty((n_reps, len(metric_ids), n_periods), dtype=np.float64)
+    for j, metric in enumerate(metric_ids):
+        values = numeric_column(frame, name, metric, allowed="a finite number >= 0 "
+                                "(attainment as a ratio of quota, 1.0 = 100 %)",
+                                minimum=0.0, strict=False)
+        x[rep_code, j, period_code] = values
+    return x, tuple(str(p) for p in periods)
+
+
+def read_quotas(path: Path, reps: pd.DataFrame,
+                metric_ids: tuple[str, ...]) -> np.ndarray | None:
+    """Read ``quotas.csv`` if present: quota > 0 per rep and metric (NaN where no column)."""
+    if not path.is_file():
+        return None
+    name = path.name
+    frame = read_table(path, ["rep_id"], ["rep_id"])
+    unknown = [c for c in frame.columns if c != "rep_id" and c not in metric_ids]
+    if unknown:
+        raise CaseError(name, f"column '{unknown[0]}' is not a metric of the case "
+                              f"(metrics: {', '.join(metric_ids)})", row=1)
+    dup = first_duplicate(frame["rep_id"])
+    if dup is not None:
+        raise CaseError(name, f"rep '{frame.loc[dup[0], 'rep_id']}' appears twice",
+                        row=dup[0], field="rep_id")
+    code = pd.Index(reps.index).get_indexer(frame["rep_id"])
+    if (code < 0).any():
+        i = int(np.argmax(code < 0))
+        raise CaseError(name, f"rep '{frame['rep_id'].iloc[i]}' is not in reps.csv",
+                        row=int(frame.index[i]), field="rep_id")
+    if len(frame) != len(reps):
+        present = set(frame["rep_id"])
+        absent = next(r for r in reps.index if r not in present)
+        raise CaseError(name, f"rep '{absent}' has no row (quotas.csv needs one row per rep)")
+    quotas = np.full((len(reps), len(metric_ids)), np.nan)
+    for j, metric in enumerate(metric_ids):
+        if metric in frame.columns:
+            quotas[code, j] = numeric_column(frame, name, metric, minimum=0.0, strict=True,
+                                             allowed="a number > 0 (quota in the metric's unit)")
+    return quotas

@@ -1,0 +1,120 @@
+"""Turn pydantic validation errors into messages that name the table and the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from compplan.errors import CaseError
+
+_BOUNDS = {
+    "greater_than": ("gt", "> {}"),
+    "greater_than_equal": ("ge", ">= {}"),
+    "less_than": ("lt", "< {}"),
+    "less_than_equal": ("le", "<= {}"),
+}
+
+
+def _section(loc: tuple[Any, ...], dict_tables: set[str]) -> tuple[str, str | None]:
+    """Split a pydantic location into a TOML table header and a key."""
+    if not loc:
+        return "", None
+    head = str(loc[0])
+    if len(loc) >= 2 and isinstance(loc[1], int):
+        table, rest = f"[[{head}]] #{loc[1] + 1}", loc[2:]
+    elif head in dict_tables and len(loc) >= 2:
+        table, rest = f"[{head}.{loc[1]}]", loc[2:]
+    elif len(loc) == 1:
+        table, rest = "", loc
+    else:
+        table, rest = f"[{head}]", loc[1:]
+    key = ".".join(str(p) for p in rest) or None
+    return table, key
+
+
+def _explain(err: dict[str, Any], allowed: list[str] | None) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if kind in _BOUNDS:
+        name, text = _BOUNDS[kind]
+        return f"must be {text.format(ctx[name])}, got {got!r}"
+    if kind == "extra_forbidden":
+        options = f" (allowed keys: {', '.join(allowed)})" if allowed else ""
+        return f"unknown key{options}"
+    if kind == "missing":
+        return "is required but missing"
+    if kind in {"float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"}:
+        what = "a whole number" if kind.startswith("int") else "a number"
+        return f"must be {what}, got {got!r}"
+    if kind in {"bool_type", "bool_parsing"}:
+        return f"must be true or false, got {got!r}"
+    if kind in {"string_type"}:
+        return f"must be text, got {got!r}"
+    if kind in {"dict_type", "model_type", "model_attributes_type"}:
+        return f"must be a table, got {got!r}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}, got {got!r}"
+    if kind in {"too_short", "too_long"}:
+        return str(err["msg"]).replace("List", "the list")
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return str(err["msg"])
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The model behind ``Model``, ``dict[str, Model]`` or ``list[Model]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = getattr(annotation, "__args__", ())
+    inner = args[-1] if args else None
+    return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """The keys allowed in the table holding the last element of ``loc``."""
+    current: type[BaseModel] | None = model
+    parts = list(loc[:-1])
+    while parts and current is not None:
+        field = current.model_fields.get(str(parts.pop(0)))
+        if field is None:
+            return None
+        is_container = not (isinstance(field.annotation, type)
+                            and issubclass(field.annotation, BaseModel))
+        current = _inner_model(field.annotation)
+        if is_container and parts:
+            parts.pop(0)  # the metric id or list index
+    return list(current.model_fields) if current is not None and not parts else None
+
+
+def case_error_from_pydantic(file: str, exc: ValidationError, model: type[BaseModel],
+                             dict_tables: set[str]) -> CaseError:
+    """Build one :class:`CaseError` from the first problem pydantic found.
+
+    Parameters
+    ----------
+    file : str
+        The file name shown to the user, e.g. ``case.toml``.
+    exc : pydantic.ValidationError
+        The error raised by ``model.model_validate``.
+    model : type
+        The root model that was validated.
+    dict_tables : set of str
+        Tables whose keys are user-chosen ids (``metrics``, ``goals``).
+
+    Returns
+    -------
+    CaseError
+        The first error, with every further one counted in the message.
+    """
+    errors = exc.errors()
+    first = errors[0]
+    loc = tuple(first["loc"])
+    table, key = _section(loc, dict_tables)
+    allowed = _allowed_keys(model, loc) if first["type"] == "extra_forbidden" else None
+    message = _explain(first, allowed)
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    field = f"{table} {key}" if table and key else (table or key)
+    return CaseError(file, message, field=field)

@@ -1,0 +1,134 @@
+"""Read the CSV files of a case with checks that name the file, the line and the column.
+
+Line numbers are those a person sees in a text editor: the header is line 1, the
+first data row line 2.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from compplan.errors import CaseError
+
+_FIRST_DATA_LINE = 2
+
+
+def read_header(path: Path) -> list[str]:
+    """Read and check the header row: present, no empty or repeated column names."""
+    name = path.name
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except UnicodeDecodeError as exc:
+        raise CaseError(name, f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise CaseError(name, f"is not valid CSV: {exc}", row=1) from None
+    if not header or all(not h.strip() for h in header):
+        raise CaseError(name, "is empty: a header row is required", row=1)
+    columns = [h.strip() for h in header]
+    for i, col in enumerate(columns):
+        if not col:
+            raise CaseError(name, f"column {i + 1} has no name", row=1)
+        if col in columns[:i]:
+            raise CaseError(name, f"column '{col}' appears twice in the header", row=1)
+    return columns
+
+
+def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.DataFrame:
+    """Read a CSV file with every listed text column kept as stripped text.
+
+    Parameters
+    ----------
+    path : Path
+        The CSV file.
+    required : list of str
+        Columns that must be present.
+    text_columns : list of str
+        Columns read as text (ids, grouping columns); the rest are parsed by pandas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per line of the file; the index is the file's line number.
+    """
+    name = path.name
+    columns = read_header(path)
+    for col in required:
+        if col not in columns:
+            raise CaseError(name, f"required column '{col}' is missing "
+                                  f"(columns found: {', '.join(columns)})", row=1)
+    dtypes = {c: str for c in text_columns if c in columns}
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype=dtypes, header=0, names=columns,
+                            skip_blank_lines=False, keep_default_na=False,
+                            na_values=[""], skipinitialspace=True)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise CaseError(name, f"cannot be read as CSV: {exc}") from None
+    frame.index = pd.RangeIndex(_FIRST_DATA_LINE, _FIRST_DATA_LINE + len(frame))
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise CaseError(name, "has a header but no data rows")
+    for col in dtypes:
+        frame[col] = _text_column(frame[col], name, col)
+    return frame
+
+
+def _text_column(values: pd.Series, file: str, column: str) -> pd.Series:
+    stripped = values.fillna("").astype(str).str.strip()
+    empty = stripped == ""
+    if empty.any():
+        line = int(stripped.index[np.argmax(empty.to_numpy())])
+        raise CaseError(file, "is empty; a value is required", row=line, field=column)
+    return stripped
+
+
+def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
+                   minimum: float, strict: bool) -> np.ndarray:
+    """Return a column as finite float64, naming the first line that breaks the rule.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows indexed by their line number in the file.
+    file : str
+        File name for messages.
+    column : str
+        The column to convert.
+    allowed : str
+        What a valid value is, in words, for the message.
+    minimum : float
+        The smallest valid value.
+    strict : bool
+        If true the value must be above ``minimum``; otherwise at least ``minimum``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The values as float64.
+    """
+    raw = frame[column]
+    cleaned = raw.str.strip() if raw.dtype == object else raw
+    values = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(values) & ((values > minimum) if strict else (values >= minimum))
+    if not ok.all():
+        i = int(np.argmin(ok))
+        shown = raw.iloc[i]
+        got = "an empty cell" if pd.isna(shown) else repr(shown)
+        raise CaseError(file, f"must be {allowed}, got {got}", row=int(frame.index[i]),
+                        field=column)
+    return values
+
+
+def first_duplicate(values: pd.Series) -> tuple[int, int] | None:
+    """Line numbers of the first repeated value and of its first occurrence, if any."""
+    dup = values.duplicated(keep="first")
+    if not dup.any():
+        return None
+    line = int(values.index[np.argmax(dup.to_numpy())])
+    first = int(values.index[np.argmax((values == values.loc[line]).to_numpy())])
+    return line, first

@@ -1,0 +1,184 @@
+"""Everything the model needs from reps and scenarios, reduced once with numpy.
+
+Payouts are linear in the plan ``(w, u)``: ``P[r, s] = TI_r * sum_m (w_m phi + u_m psi)``.
+So every figure of the model is a coefficient vector or matrix over metrics. Money is
+kept as a share of the total target incentive ``sum_r TI_r`` so that the LP rows are
+of order one; multiply by ``ti_total`` for currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from compplan.models.case import Case
+from compplan.models.scenarios import BLOCK_REPS, Scenarios, build_scenarios
+
+CHUNK_REPS = 8 * BLOCK_REPS
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Coefficients of the canonical model; ``w`` and ``u`` parts per metric.
+
+    Attributes
+    ----------
+    metric_ids : tuple of str
+        Metric order of every array.
+    ti_total : float
+        Total target incentive, the unit of every money figure below.
+    scen_w, scen_u : numpy.ndarray
+        (S, M): total payout of scenario ``s`` per unit of ``w_m`` / ``u_m``.
+    rep_w, rep_u : numpy.ndarray
+        (N, M): rep's expected payout as a share of its own target, ``e_r``.
+    group_w, group_u : numpy.ndarray
+        (H, M): a group's expected payout as a share of its target incentive.
+    groups : tuple of str
+        Group labels (values of the ``group_by`` column), sorted.
+    align_w, align_u : numpy.ndarray
+        (M,): ``U_m`` per unit of ``w_m`` / ``u_m``.
+    goal_alignment : numpy.ndarray
+        (M,): ``a_m = sum_g pi_g A[m, g]``.
+    responsiveness : numpy.ndarray
+        (M,): ``rho_m``.
+    step : numpy.ndarray
+        (M,): ``delta_m``.
+    """
+
+    metric_ids: tuple[str, ...]
+    ti_total: float
+    scen_w: np.ndarray
+    scen_u: np.ndarray
+    rep_w: np.ndarray
+    rep_u: np.ndarray
+    group_w: np.ndarray
+    group_u: np.ndarray
+    groups: tuple[str, ...]
+    align_w: np.ndarray
+    align_u: np.ndarray
+    goal_alignment: np.ndarray
+    responsiveness: np.ndarray
+    step: np.ndarray
+
+    @property
+    def cost_w(self) -> np.ndarray:
+        """(M,): expected total payout per unit of ``w_m``."""
+        return self.scen_w.mean(axis=0)
+
+    @property
+    def cost_u(self) -> np.ndarray:
+        """(M,): expected total payout per unit of ``u_m``."""
+        return self.scen_u.mean(axis=0)
+
+    @property
+    def objective_w(self) -> np.ndarray:
+        """(M,): alignment per unit of ``w_m``: ``a_m rho_m dU_m/dw_m``."""
+        return self.goal_alignment * self.responsiveness * self.align_w
+
+    @property
+    def objective_u(self) -> np.ndarray:
+        """(M,): alignment per unit of ``u_m``."""
+        return self.goal_alignment * self.responsiveness * self.align_u
+
+
+def curves(x: np.ndarray, theta: np.ndarray, kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``phi`` and ``psi`` of MODEL.md section 2, metrics on axis 1 of ``x``."""
+    th = theta[None, :, None]
+    ka = kappa[None, :, None]
+    phi = np.clip(x - th, 0.0, 1.0 - th) / (1.0 - th)
+    psi = np.clip(x - 1.0, 0.0, ka - 1.0)
+    return phi, psi
+
+
+def goal_alignment(case: Case) -> np.ndarray:
+    """``a_m = sum_g pi_g A[m, g]`` with priorities normalised to sum to one."""
+    goals = case.spec.goals
+    total = sum(goals.values())
+    return np.array([sum(goals.get(g, 0.0) / total * a
+                         for g, a in case.metric(m).alignment.items())
+                     for m in case.metric_ids])
+
+
+def _steps(case: Case, scenarios: Scenarios) -> np.ndarray:
+    """``delta_m``: the metric's ``step``, else the population std of ``x[:, m, :]``."""
+    given = [case.metric(m).step for m in case.metric_ids]
+    if all(s is not None for s in given):
+        return np.array(given, dtype=np.float64)
+    n_metrics = len(case.metric_ids)
+    count = 0
+    total = np.zeros(n_metrics)
+    for _, x in scenarios.chunks(CHUNK_REPS):
+        total += x.sum(axis=(0, 2))
+        count += x.shape[0] * x.shape[2]
+    mean = total / count
+    squares = np.zeros(n_metrics)
+    for _, x in scenarios.chunks(CHUNK_REPS):
+        squares += ((x - mean[None, :, None]) ** 2).sum(axis=(0, 2))
+    std = np.sqrt(squares / count)
+    return np.array([g if g is not None else s for g, s in zip(given, std, strict=True)])
+
+
+def compute_coefficients(case: Case, scenarios: Scenarios | None = None) -> Coefficients:
+    """Reduce reps and scenarios to the model's coefficients, one pass over chunks of reps.
+
+    Parameters
+    ----------
+    case : Case
+        A loaded case.
+    scenarios : Scenarios, optional
+        Defaults to the case's own (``build_scenarios(case)``).
+
+    Returns
+    -------
+    Coefficients
+        Arrays whose size depends on metrics, scenarios, groups and (for the tail
+        guardrails) reps, never on reps x scenarios.
+    """
+    scen = scenarios if scenarios is not None else build_scenarios(case)
+    ids = case.metric_ids
+    theta = np.array([case.metric(m).threshold for m in ids])
+    kappa = np.array([case.metric(m).cap for m in ids])
+    ti = case.target_incentive
+    ti_total = float(ti.sum())
+    step = _steps(case, scen)
+    n_reps, n_metrics, n_scen = len(ti), len(ids), scen.count
+    scen_w = np.zeros((n_scen, n_metrics))
+    scen_u = np.zeros((n_scen, n_metrics))
+    rep_w = np.empty((n_reps, n_metrics))
+    rep_u = np.empty((n_reps, n_metrics))
+    align_w = np.zeros(n_metrics)
+    align_u = np.zeros(n_metrics)
+    for start, x in scen.chunks(CHUNK_REPS):
+        stop = start + x.shape[0]
+        weight = (ti[start:stop] / ti_total)[:, None, None]
+        phi, psi = curves(x, theta, kappa)
+        scen_w += (weight * phi).sum(axis=0).T
+        scen_u += (weight * psi).sum(axis=0).T
+        rep_w[start:stop] = phi.mean(axis=2)
+        rep_u[start:stop] = psi.mean(axis=2)
+        phi_up, psi_up = curves(x + step[None, :, None], theta, kappa)
+        align_w += (weight * (phi_up - phi)).sum(axis=(0, 2)) / n_scen
+        align_u += (weight * (psi_up - psi)).sum(axis=(0, 2)) / n_scen
+    groups, group_w, group_u = _group_coefficients(case, rep_w, rep_u)
+    return Coefficients(
+        metric_ids=ids, ti_total=ti_total, scen_w=scen_w, scen_u=scen_u,
+        rep_w=rep_w, rep_u=rep_u, group_w=group_w, group_u=group_u, groups=groups,
+        align_w=align_w, align_u=align_u, goal_alignment=goal_alignment(case),
+        responsiveness=np.array([case.metric(m).responsiveness for m in ids]), step=step)
+
+
+def _group_coefficients(case: Case, rep_w: np.ndarray,
+                        rep_u: np.ndarray) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    column = case.spec.fairness.group_by
+    n_metrics = rep_w.shape[1]
+    if column is None:
+        return (), np.zeros((0, n_metrics)), np.zeros((0, n_metrics))
+    codes, labels = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
+    ti = case.target_incentive
+    group_ti = np.bincount(labels, weights=ti)
+    group_w = np.stack([np.bincount(labels, weights=ti * rep_w[:, j])
+                        for j in range(n_metrics)], axis=1) / group_ti[:, None]
+    group_u = np.stack([np.bincount(labels, weights=ti * rep_u[:, j])
+                        for j in range(n_metrics)], axis=1) / group_ti[:, None]
+    return tuple(str(c) for c in codes), group_w, group_u

@@ -1,0 +1,244 @@
+"""The canonical MIP of MODEL.md section 4, built with Pyomo.
+
+``create_model`` reads like the spec: variables, design rules, payout multiple,
+budget, parity, tails over reps, objective. Each ``define_*`` returns early when
+its data is absent or its guardrail is left out. Constraint names follow
+``<guardrail>_<what>``, e.g. ``design_weight_sum``, ``budget_expected``,
+``fairness_parity_upper``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pyomo.environ as pyo
+
+from compplan.models.case import Case
+from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.tails import TailGuard
+
+TailMethod = Literal["auto", "full", "cuts"]
+
+#: Guardrails that can be left out of a model (the design rules always stay).
+GUARDRAILS = ("payout_multiple", "budget_expected", "budget_cvar", "fairness_parity",
+              "fairness_top", "fairness_bottom")
+
+#: Above this many values a tail guardrail is written as cutting planes under "auto".
+FULL_TAIL_LIMIT = 400
+
+
+@dataclass
+class PlanModel:
+    """A Pyomo model of the plan with the tail guardrails it enforces by cuts.
+
+    Attributes
+    ----------
+    model : pyomo.environ.ConcreteModel
+        Variables ``z``, ``w``, ``u`` indexed by metric id, expressions ``alignment``
+        and ``expected_cost`` (share of total target incentive).
+    cut_guards : list of TailGuard
+        Guardrails enforced by cutting planes; each has a ``ConstraintList`` named
+        ``<guard>_cuts`` on the model.
+    full_guards : list of TailGuard
+        Guardrails written in full (Rockafellar-Uryasev rows).
+    metric_ids : tuple of str
+        Metric order of the coefficient arrays.
+    """
+
+    model: pyo.ConcreteModel
+    cut_guards: list[TailGuard] = field(default_factory=list)
+    full_guards: list[TailGuard] = field(default_factory=list)
+    metric_ids: tuple[str, ...] = ()
+
+    def linear(self, coef_w: np.ndarray, coef_u: np.ndarray) -> pyo.Expression:
+        """``coef_w @ w + coef_u @ u`` as a Pyomo expression (zero terms left out)."""
+        m = self.model
+        terms = [float(c) * m.w[k] for c, k in zip(coef_w, self.metric_ids, strict=True) if c]
+        terms += [float(c) * m.u[k] for c, k in zip(coef_u, self.metric_ids, strict=True) if c]
+        return pyo.quicksum(terms)
+
+    def add_cut(self, guard: TailGuard, weights: np.ndarray) -> None:
+        """Add the aggregated row ``sum_k p_k v_k <= rhs`` (or ``>=``) for vertex ``p``."""
+        lhs = self.linear(weights @ guard.values_w, weights @ guard.values_u)
+        rhs = self._rhs(guard)
+        cuts = getattr(self.model, f"{guard.name}_cuts")
+        cuts.add(lhs <= rhs if guard.upper else lhs >= rhs)
+
+    def _rhs(self, guard: TailGuard) -> pyo.Expression:
+        if guard.rhs_w is None or guard.rhs_u is None:
+            return guard.rhs
+        return guard.rhs + self.linear(guard.rhs_w, guard.rhs_u)
+
+
+def create_model(case: Case, coeffs: Coefficients, *,
+                 guardrails: Iterable[str] | None = None,
+                 tail_method: TailMethod = "auto") -> PlanModel:
+    """Build the canonical model of a case.
+
+    Parameters
+    ----------
+    case : Case
+        The case (design rules, budget and fairness settings).
+    coeffs : Coefficients
+        Its coefficients, from :func:`compute_coefficients`.
+    guardrails : iterable of str, optional
+        The guardrails to include (names from ``GUARDRAILS``); all of the case's by
+        default. Used to find which guardrails conflict when no plan exists.
+    tail_method : {"auto", "full", "cuts"}
+        How tail guardrails are written; ``auto`` uses cuts above ``FULL_TAIL_LIMIT``
+        values.
+
+    Returns
+    -------
+    PlanModel
+        The model, maximising expected alignment.
+    """
+    include = set(GUARDRAILS if guardrails is None else guardrails)
+    unknown = include - set(GUARDRAILS)
+    if unknown:
+        raise ValueError(f"unknown guardrail '{sorted(unknown)[0]}' (known: {GUARDRAILS})")
+    plan = PlanModel(pyo.ConcreteModel(name=case.name), metric_ids=coeffs.metric_ids)
+    define_variables(plan, case)
+    define_cost(plan, coeffs)
+    define_design(plan, case)
+    define_payout_multiple(plan, case, include)
+    define_budget(plan, case, coeffs, include)
+    define_parity(plan, case, coeffs, include)
+    for guard in tail_guards(case, coeffs, include):
+        define_tail(plan, guard, tail_method)
+    define_objective(plan, coeffs)
+    return plan
+
+
+def define_variables(plan: PlanModel, case: Case) -> None:
+    """``z_m`` binary, ``w_m`` in [0, 1], ``u_m >= 0``; required and forbidden fix ``z``."""
+    m = plan.model
+    m.metrics = pyo.Set(initialize=list(plan.metric_ids), ordered=True)
+    m.z = pyo.Var(m.metrics, domain=pyo.Binary)
+    m.w = pyo.Var(m.metrics, bounds=(0.0, 1.0))
+    m.u = pyo.Var(m.metrics, domain=pyo.NonNegativeReals)
+    for k in plan.metric_ids:
+        spec = case.metric(k)
+        if spec.required:
+            m.z[k].fix(1)
+        elif spec.forbidden:
+            m.z[k].fix(0)
+
+
+def define_design(plan: PlanModel, case: Case) -> None:
+    """Constraints 1 to 4: weights sum to one, metric count, weight and accelerator bounds."""
+    m = plan.model
+    design = case.spec.design
+    m.design_weight_sum = pyo.Constraint(expr=pyo.quicksum(m.w[k] for k in m.metrics) == 1.0)
+    m.design_max_metrics = pyo.Constraint(
+        expr=pyo.quicksum(m.z[k] for k in m.metrics) <= design.max_metrics)
+
+    def low(k: str) -> float:
+        value = case.metric(k).min_weight
+        return design.min_weight if value is None else value
+
+    def high(k: str) -> float:
+        value = case.metric(k).max_weight
+        return design.max_weight if value is None else value
+
+    def slope(k: str) -> float:
+        return 1.0 / (1.0 - case.metric(k).threshold)
+
+    m.design_weight_lower = pyo.Constraint(m.metrics, rule=lambda m, k: low(k) * m.z[k] <= m.w[k])
+    m.design_weight_upper = pyo.Constraint(m.metrics,
+                                           rule=lambda m, k: m.w[k] <= high(k) * m.z[k])
+    m.design_accelerator_lower = pyo.Constraint(
+        m.metrics, rule=lambda m, k: design.accelerator_min * slope(k) * m.w[k] <= m.u[k])
+    m.design_accelerator_upper = pyo.Constraint(
+        m.metrics, rule=lambda m, k: m.u[k] <= design.accelerator_max * slope(k) * m.w[k])
+
+
+def define_payout_multiple(plan: PlanModel, case: Case, include: set[str]) -> None:
+    """Constraint 5: the most any rep can earn, as a multiple of target incentive."""
+    limit = case.spec.design.max_payout_multiple
+    if limit is None or "payout_multiple" not in include:
+        return
+    m = plan.model
+    m.payout_multiple = pyo.Constraint(expr=pyo.quicksum(
+        m.w[k] + (case.metric(k).cap - 1.0) * m.u[k] for k in m.metrics) <= limit)
+
+
+def define_budget(plan: PlanModel, case: Case, coeffs: Coefficients, include: set[str]) -> None:
+    """Constraint 6: expected total payout at most the cap."""
+    cap = case.spec.budget.expected_cap
+    if cap is None or "budget_expected" not in include:
+        return
+    plan.model.budget_expected = pyo.Constraint(expr=plan.model.expected_cost
+                                                <= cap / coeffs.ti_total)
+
+
+def define_parity(plan: PlanModel, case: Case, coeffs: Coefficients, include: set[str]) -> None:
+    """Constraint 8: each group's payout share of target within ``delta`` of everyone's."""
+    tolerance = case.spec.fairness.parity_tolerance
+    if tolerance is None or "fairness_parity" not in include or not coeffs.groups:
+        return
+    m = plan.model
+    m.groups = pyo.Set(initialize=list(coeffs.groups), ordered=True)
+    gap = {h: plan.linear(coeffs.group_w[i] - coeffs.cost_w, coeffs.group_u[i] - coeffs.cost_u)
+           for i, h in enumerate(coeffs.groups)}
+    m.fairness_parity_upper = pyo.Constraint(m.groups, rule=lambda m, h: gap[h] <= tolerance)
+    m.fairness_parity_lower = pyo.Constraint(m.groups, rule=lambda m, h: gap[h] >= -tolerance)
+
+
+def tail_guards(case: Case, coeffs: Coefficients, include: Iterable[str]) -> list[TailGuard]:
+    """The case's tail guardrails (constraints 7, 9 and 10) that ``include`` names."""
+    include = set(include)
+    budget, fair = case.spec.budget, case.spec.fairness
+    guards = []
+    if "budget_cvar" in include and budget.cvar_cap is not None and budget.cvar_level:
+        guards.append(TailGuard("budget_cvar", coeffs.scen_w, coeffs.scen_u,
+                                1.0 - budget.cvar_level, True, budget.cvar_cap / coeffs.ti_total))
+    if "fairness_top" in include and fair.top_share is not None and fair.top_ratio is not None:
+        n_reps = coeffs.rep_w.shape[0]
+        guards.append(TailGuard("fairness_top", coeffs.rep_w, coeffs.rep_u, fair.top_share,
+                                True, 0.0, fair.top_ratio * coeffs.rep_w.sum(0) / n_reps,
+                                fair.top_ratio * coeffs.rep_u.sum(0) / n_reps))
+    if ("fairness_bottom" in include and fair.bottom_share is not None
+            and fair.bottom_floor is not None):
+        guards.append(TailGuard("fairness_bottom", coeffs.rep_w, coeffs.rep_u,
+                                fair.bottom_share, False, fair.bottom_floor))
+    return guards
+
+
+def define_tail(plan: PlanModel, guard: TailGuard, method: TailMethod) -> None:
+    """A tail guardrail, in full or as an (initially empty) list of cuts."""
+    m = plan.model
+    if method == "cuts" or (method == "auto" and guard.size > FULL_TAIL_LIMIT):
+        setattr(m, f"{guard.name}_cuts", pyo.ConstraintList())
+        plan.cut_guards.append(guard)
+        return
+    plan.full_guards.append(guard)
+    index = pyo.RangeSet(0, guard.size - 1)
+    eta = pyo.Var(domain=pyo.Reals)
+    excess = pyo.Var(index, domain=pyo.NonNegativeReals)
+    sign = 1.0 if guard.upper else -1.0
+    values = [plan.linear(guard.values_w[k], guard.values_u[k]) for k in range(guard.size)]
+    setattr(m, f"{guard.name}_index", index)
+    setattr(m, f"{guard.name}_eta", eta)
+    setattr(m, f"{guard.name}_excess", excess)
+    setattr(m, f"{guard.name}_excess_def", pyo.Constraint(
+        index, rule=lambda _, k: excess[k] >= sign * (values[k] - eta)))
+    tail = eta + sign * pyo.quicksum(excess[k] for k in index) / (guard.share * guard.size)
+    rhs = plan._rhs(guard)
+    setattr(m, f"{guard.name}_limit",
+            pyo.Constraint(expr=tail <= rhs if guard.upper else tail >= rhs))
+
+
+def define_objective(plan: PlanModel, coeffs: Coefficients) -> None:
+    """Maximise expected alignment; keep expected cost as an expression for the tie-break."""
+    m = plan.model
+    m.alignment = pyo.Expression(expr=plan.linear(coeffs.objective_w, coeffs.objective_u))
+    m.objective = pyo.Objective(expr=m.alignment, sense=pyo.maximize)
+
+
+def define_cost(plan: PlanModel, coeffs: Coefficients) -> None:
+    """Expected total payout as a share of total target incentive."""
+    plan.model.expected_cost = pyo.Expression(expr=plan.linear(coeffs.cost_w, coeffs.cost_u))

@@ -1,0 +1,266 @@
+"""Solve the plan model with HiGHS: best alignment, then the cheapest plan among the best.
+
+Solving is kept apart from writing the solution back: :func:`solve` returns a
+:class:`SolveResult` holding the plan's vectors; :mod:`compplan.models.plan` turns
+them into a plan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib.metadata import version
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.results import TerminationCondition
+from pyomo.contrib.solver.solvers.highs import Highs
+
+from compplan.models.case import Case
+from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.model import PlanModel, TailMethod, create_model
+
+#: Relative MIP gap at which optimality is proven (the spec asks for 1e-6 on alignment).
+MIP_REL_GAP = 1e-9
+MIP_ABS_GAP = 1e-12
+#: Plans within this relative distance of the best alignment count as ties (MODEL.md 4).
+TIE_TOLERANCE = 1e-7
+#: A tail guardrail broken by less than this (in share of target) counts as met.
+CUT_TOLERANCE = 1e-9
+MAX_CUT_ROUNDS = 200
+_HIGHS_OPTIONS = {
+    "mip_feasibility_tolerance": 1e-9,
+    "primal_feasibility_tolerance": 1e-9,
+    "dual_feasibility_tolerance": 1e-9,
+    "random_seed": 0,
+}
+
+
+class Status(str, Enum):
+    """How a solve ended."""
+
+    OPTIMAL = "optimal"
+    TIME_LIMIT = "time_limit"          # a plan was found, optimality not proven
+    INFEASIBLE = "infeasible"          # proven: no plan satisfies the constraints
+    NO_SOLUTION = "no_solution"        # a limit was reached before any plan was found
+    ERROR = "error"
+
+
+@dataclass
+class SolveResult:
+    """The outcome of :func:`solve`.
+
+    Attributes
+    ----------
+    status : Status
+        How the solve ended.
+    w, u, z : numpy.ndarray or None
+        Weights, accelerator rates and selection per metric (None without a plan).
+    mip_gap : float or None
+        Relative gap of the alignment solve when it stopped.
+    seconds : float
+        Wall time of all solver calls.
+    rounds : int
+        Solver calls made (cutting-plane rounds included).
+    cuts : dict of str to int
+        Cutting planes added per tail guardrail.
+    rows, columns : int
+        Size of the final model.
+    message : str
+        The solver's own word when it failed.
+    """
+
+    status: Status
+    w: np.ndarray | None = None
+    u: np.ndarray | None = None
+    z: np.ndarray | None = None
+    mip_gap: float | None = None
+    seconds: float = 0.0
+    rounds: int = 0
+    cuts: dict[str, int] = field(default_factory=dict)
+    rows: int = 0
+    columns: int = 0
+    message: str = ""
+
+    @property
+    def has_plan(self) -> bool:
+        """True when ``w`` and ``u`` hold a feasible plan."""
+        return self.status in (Status.OPTIMAL, Status.TIME_LIMIT)
+
+
+def solver_version() -> str:
+    """The version of the HiGHS Python package in use."""
+    return version("highspy")
+
+
+class _Runner:
+    """One persistent HiGHS instance for a model, with the cutting-plane loop."""
+
+    def __init__(self, plan: PlanModel, deadline: float | None,
+                 progress: Callable[[str], None] | None) -> None:
+        self.plan = plan
+        self.deadline = deadline
+        self.progress = progress
+        self.solver = Highs()
+        self.seconds = 0.0
+        self.rounds = 0
+        self.cuts = {g.name: 0 for g in plan.cut_guards}
+
+    def values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m = self.plan.model
+        ids = self.plan.metric_ids
+        return (np.array([pyo.value(m.w[k]) for k in ids]),
+                np.array([pyo.value(m.u[k]) for k in ids]),
+                np.array([pyo.value(m.z[k]) for k in ids]))
+
+    def run(self) -> tuple[Status, float | None, str]:
+        """Solve, adding violated tail cuts until none is left."""
+        seen: set[tuple[str, bytes]] = set()
+        while True:
+            status, gap, message = self._solve_once()
+            if status not in (Status.OPTIMAL, Status.TIME_LIMIT):
+                return status, gap, message
+            w, u, _ = self.values()
+            added = self._add_cuts(w, u, seen)
+            if not added or status is Status.TIME_LIMIT:
+                return status, gap, message
+            if self.rounds >= MAX_CUT_ROUNDS:
+                return Status.ERROR, gap, f"no convergence after {self.rounds} cut rounds"
+
+    def _add_cuts(self, w: np.ndarray, u: np.ndarray, seen: set[tuple[str, bytes]]) -> int:
+        added = 0
+        for guard in self.plan.cut_guards:
+            if guard.violation(w, u) <= CUT_TOLERANCE:
+                continue
+            weights = guard.tail_weights(guard.values(w, u))
+            key = (guard.name, np.round(weights, 12).tobytes())
+            if key in seen:  # the solver already holds this row within its tolerance
+                continue
+            seen.add(key)
+            self.plan.add_cut(guard, weights)
+            self.cuts[guard.name] += 1
+            added += 1
+        if added and self.progress:
+            self.progress(f"round {self.rounds}: added {added} tail cut(s) "
+                          f"({', '.join(f'{k} {v}' for k, v in self.cuts.items())})")
+        return added
+
+    def _solve_once(self) -> tuple[Status, float | None, str]:
+        remaining = None
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                return Status.NO_SOLUTION, None, "time limit reached"
+        started = time.perf_counter()
+        results = self.solver.solve(
+            self.plan.model, rel_gap=MIP_REL_GAP, abs_gap=MIP_ABS_GAP, time_limit=remaining,
+            solver_options=dict(_HIGHS_OPTIONS), load_solutions=False,
+            raise_exception_on_nonoptimal_result=False)
+        self.seconds += time.perf_counter() - started
+        self.rounds += 1
+        condition = results.termination_condition
+        feasible = results.incumbent_objective is not None
+        if condition == TerminationCondition.convergenceCriteriaSatisfied:
+            results.solution_loader.load_vars()
+            return Status.OPTIMAL, _gap(results), ""
+        if condition in (TerminationCondition.provenInfeasible,
+                         TerminationCondition.infeasibleOrUnbounded):
+            return Status.INFEASIBLE, None, str(condition.name)
+        if feasible:
+            results.solution_loader.load_vars()
+            return Status.TIME_LIMIT, _gap(results), str(condition.name)
+        if condition in (TerminationCondition.maxTimeLimit, TerminationCondition.iterationLimit,
+                         TerminationCondition.interrupted):
+            return Status.NO_SOLUTION, None, str(condition.name)
+        return Status.ERROR, None, str(condition.name)
+
+
+def _gap(results: object) -> float | None:
+    best = getattr(results, "incumbent_objective", None)
+    bound = getattr(results, "objective_bound", None)
+    if best is None or bound is None:
+        return None
+    return float(abs(bound - best) / max(abs(best), 1e-10))
+
+
+def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
+          guardrails: Iterable[str] | None = None, tail_method: TailMethod = "auto",
+          objective: str = "alignment",
+          progress: Callable[[str], None] | None = None) -> SolveResult:
+    """Find the plan of best expected alignment, then the cheapest among equally good ones.
+
+    Parameters
+    ----------
+    case : Case
+        The case.
+    coeffs : Coefficients
+        Its coefficients.
+    time_limit : float, optional
+        Seconds for all solver calls together.
+    guardrails : iterable of str, optional
+        Guardrails to include (see ``GUARDRAILS``); all by default.
+    tail_method : {"auto", "full", "cuts"}
+        How tail guardrails are written.
+    objective : {"alignment", "cost", "feasibility"}
+        ``alignment`` is the canonical lexicographic solve; ``cost`` finds the cheapest
+        plan meeting the constraints; ``feasibility`` stops at the first feasible plan.
+    progress : callable, optional
+        Called with a line of text at each cutting-plane round.
+
+    Returns
+    -------
+    SolveResult
+        Status and, when a plan exists, its vectors.
+    """
+    if objective not in ("alignment", "cost", "feasibility"):
+        raise ValueError(f"unknown objective '{objective}' (alignment, cost, feasibility)")
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    plan = create_model(case, coeffs, guardrails=guardrails, tail_method=tail_method)
+    m = plan.model
+    if objective != "alignment":
+        m.objective.deactivate()
+        m.cost_objective = pyo.Objective(
+            expr=m.expected_cost if objective == "cost" else 0.0, sense=pyo.minimize)
+    runner = _Runner(plan, deadline, progress)
+    status, gap, message = runner.run()
+    if status is Status.OPTIMAL and objective == "alignment":
+        status, message = _cheapest_among_best(runner, coeffs)
+    result = SolveResult(status, mip_gap=gap, seconds=runner.seconds, rounds=runner.rounds,
+                         cuts=runner.cuts, rows=m.nconstraints(), columns=m.nvariables(),
+                         message=message)
+    if result.has_plan:
+        w, u, z = runner.values()
+        result.w, result.u, result.z = _clean(w, u, z)
+    return result
+
+
+def _cheapest_among_best(runner: _Runner, coeffs: Coefficients) -> tuple[Status, str]:
+    """Second solve: least expected cost among plans within the tie tolerance."""
+    m = runner.plan.model
+    w, u, _ = runner.values()
+    best = float(coeffs.objective_w @ w + coeffs.objective_u @ u)
+    m.objective.deactivate()
+    m.tie_alignment = pyo.Constraint(
+        expr=m.alignment >= best - TIE_TOLERANCE * max(1.0, abs(best)))
+    m.tie_cost = pyo.Objective(expr=m.expected_cost, sense=pyo.minimize)
+    saved = runner.values()
+    status, _, message = runner.run()
+    if status is Status.OPTIMAL:
+        return Status.OPTIMAL, ""
+    # The first solve's plan is optimal; keep it if the tie-break did not finish.
+    for k, wk, uk, zk in zip(runner.plan.metric_ids, *saved, strict=True):
+        m.w[k].set_value(wk)
+        m.u[k].set_value(uk)
+        m.z[k].set_value(zk, skip_validation=True)
+    return Status.OPTIMAL, f"tie-break solve ended {status.value}: {message}"
+
+
+def _clean(w: np.ndarray, u: np.ndarray,
+           z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Round away solver noise: an unselected metric pays exactly nothing."""
+    selected = z > 0.5
+    w = np.where(selected, np.clip(w, 0.0, 1.0), 0.0)
+    u = np.where(selected, np.maximum(u, 0.0), 0.0)
+    return w, u, selected.astype(float)
