@@ -1,0 +1,167 @@
+"""The ``compplan`` command line: a thin layer over models/ and optimizer/.
+
+Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
+3 no plan satisfies the constraints; 4 a solver limit was reached before any plan.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from compplan import __version__
+from compplan.errors import CompplanError, InfeasibleError
+from compplan.models.case import Case, load_case
+from compplan.models.output import write_json, write_plan
+from compplan.models.scenarios import build_scenarios
+from compplan.optimizer.pipeline import Outcome, optimise_case
+
+DEFAULT_CASE = "enterprise_first"
+
+# Markup off: case text such as "[metrics.revenue]" must print as written.
+err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+out_console = Console(highlight=False, markup=False, soft_wrap=True)
+
+
+class ExitError(click.ClickException):
+    """A domain error at the command-line boundary, with the exit code it maps to."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _fail(exc: CompplanError) -> NoReturn:
+    raise ExitError(str(exc), exc.exit_code) from None
+
+
+def _load(case_dir: str | None, budget: float | None = None,
+          max_metrics: int | None = None) -> Case:
+    try:
+        if case_dir is None:
+            with as_file(files("compplan.cases") / DEFAULT_CASE) as bundled:
+                case = load_case(bundled)
+        else:
+            case = load_case(case_dir)
+        if budget is not None or max_metrics is not None:
+            case = case.with_overrides(budget=budget, max_metrics=max_metrics)
+    except CompplanError as exc:
+        _fail(exc)
+    for warning in case.spec.warnings():
+        err_console.print(f"warning: {warning}")
+    return case
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="compplan")
+def main() -> None:
+    """Design sales compensation plans that pay for the strategy."""
+
+
+@main.command()
+@click.argument("case", required=False, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", default="plan", show_default=True,
+              type=click.Path(file_okay=False, writable=True),
+              help="Folder for plan.json, plan.csv, plan.md and rep_rates.csv.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds the solver may take in all.")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True),
+              help="Expected-cost cap per period, replacing [budget] expected_cap.")
+@click.option("--max-metrics", type=click.IntRange(1, 3),
+              help="At most this many metrics, replacing [design] max_metrics.")
+@click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
+              show_default=True, help="How tail guardrails enter the model.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
+def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
+             max_metrics: int | None, tail_method: str, quiet: bool) -> None:
+    """Design the plan of best expected alignment for CASE and write it to --out.
+
+    CASE is a case folder (case.toml, reps.csv, attainment.csv); without it the
+    bundled default case is used.
+
+    Example:
+
+        compplan optimise cases/enterprise_first --out plans/fy27 --budget 12000000
+    """
+    loaded = _load(case, budget, max_metrics)
+    out = Path(out_dir)
+
+    def progress(line: str) -> None:
+        if not quiet:
+            err_console.print(line, style="dim")
+
+    try:
+        outcome = optimise_case(loaded, time_limit=time_limit,
+                                tail_method=tail_method,  # type: ignore[arg-type]
+                                progress=progress)
+    except InfeasibleError as exc:
+        report = {"case": loaded.name, **exc.report}
+        write_json(out / "infeasibility.json", report)
+        raise ExitError(f"{exc}\n(details in {out / 'infeasibility.json'})", 3) from None
+    except CompplanError as exc:
+        _fail(exc)
+    written = write_plan(out, loaded, outcome.plan, outcome.document)
+    if not quiet:
+        _summary(loaded, outcome)
+        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+main.add_command(optimise, name="optimize")
+
+
+@main.command()
+@click.argument("case", required=False, type=click.Path(file_okay=False))
+def validate(case: str | None) -> None:
+    """Check a case folder without solving; exit 2 naming the first problem found.
+
+    Example:
+
+        compplan validate cases/enterprise_first
+    """
+    loaded = _load(case)
+    try:
+        scenarios = build_scenarios(loaded)
+    except CompplanError as exc:
+        _fail(exc)
+    extras = [name for name, present in (("quotas.csv", loaded.quotas is not None),
+                                         ("current_plan.toml", loaded.current_plan is not None))
+              if present]
+    out_console.print(
+        f"{loaded.path}: valid. '{loaded.name}': {len(loaded.reps)} reps, "
+        f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
+        f"{scenarios.count} {scenarios.mode} scenarios"
+        + (f"; with {', '.join(extras)}" if extras else ""))
+
+
+def _summary(case: Case, outcome: Outcome) -> None:
+    doc: dict[str, Any] = outcome.document
+    ev = outcome.evaluation
+    cur = case.spec.case.currency
+    table = Table(title=f"{case.name}: {doc['status']} plan", title_justify="left")
+    for col in ("metric", "weight", "base rate", "accel. rate", "accel. x", "alignment"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m in outcome.plan.metrics:
+        table.add_row(m.label, f"{m.weight:.1%}", f"{m.base_rate:.3f}",
+                      f"{m.accelerator_rate:.3f}", f"{m.accelerator_multiple:.2f}",
+                      f"{ev.alignment_by_metric.get(m.id, 0.0):.4f}")
+    out_console.print(table)
+    out_console.print(f"expected alignment {ev.alignment:.6f}; expected payout "
+                      f"{ev.expected_cost:,.0f} {cur}/period (P90 {ev.total_p90:,.0f}"
+                      + (f", CVaR {ev.cvar:,.0f}" if ev.cvar is not None else "") + ")")
+    for g in ev.guardrails:
+        state = "binding" if abs(g.slack) <= 1e-6 * max(1.0, abs(g.limit)) else "slack"
+        out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state})")
+    result = outcome.result
+    out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
+                      f"{result.seconds:.2f}s"
+                      + (f", cuts {result.cuts}" if any(result.cuts.values()) else ""))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Write a plan to disk: plan.json (MODEL.md section 6), plan.csv, plan.md, rep_rates.csv.
+
+Every file is written to a temporary name and renamed, so a crash never leaves a
+half-written plan behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from compplan.models.case import Case
+from compplan.models.plan import Plan
+
+SCHEMA = "compplan.plan/1"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a JSON document atomically, with NaN as null."""
+    write_atomic(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
+
+
+def plan_document(case: Case, plan: Plan, status: str, evaluation: dict[str, Any],
+                  solver: dict[str, Any]) -> dict[str, Any]:
+    """The ``plan.json`` document.
+
+    Parameters
+    ----------
+    case : Case
+        The case the plan was designed for.
+    plan : Plan
+        The plan.
+    status : str
+        ``optimal`` or ``time_limit``.
+    evaluation : dict
+        The plan's evaluation (``Evaluation.to_dict()``).
+    solver : dict
+        ``name``, ``version``, ``mip_gap``, ``seconds`` and any further solver figures.
+
+    Returns
+    -------
+    dict
+        JSON-ready, with the keys of MODEL.md section 6.
+    """
+    return {
+        "schema": SCHEMA,
+        "case": case.name,
+        "currency": case.spec.case.currency,
+        "status": status,
+        "objective": {"alignment": evaluation["alignment"],
+                      "expected_cost": evaluation["expected_cost"]},
+        "metrics": plan.to_records(),
+        "evaluation": evaluation,
+        "solver": solver,
+    }
+
+
+def rep_rates(case: Case, plan: Plan) -> pd.DataFrame | None:
+    """Each rep's rates in currency per unit of metric, where ``quotas.csv`` gives quotas."""
+    if case.quotas is None:
+        return None
+    ti = case.target_incentive
+    frames = []
+    for metric in plan.metrics:
+        quota = case.quotas[:, case.metric_ids.index(metric.id)]
+        with np.errstate(invalid="ignore"):
+            frames.append(pd.DataFrame({
+                "rep_id": case.reps.index, "metric": metric.id, "quota": quota,
+                "base_rate_per_unit": ti * metric.base_rate / quota,
+                "accelerator_rate_per_unit": ti * metric.accelerator_rate / quota,
+            }))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def plan_markdown(doc: dict[str, Any]) -> str:
+    """The plan for a person: what it pays for, the rates, and how it fares."""
+    ev = doc["evaluation"]
+    cur = doc.get("currency", "")
+    lines = [f"# Plan for {doc['case']}", "",
+             f"Status: **{doc['status']}**. Expected alignment with the strategy "
+             f"**{doc['objective']['alignment']:.4f}**; expected total payout "
+             f"**{doc['objective']['expected_cost']:,.0f} {cur}** per period.", "",
+             "## What the plan pays for", "",
+             "| metric | weight | pays from | base rate | accelerator rate | "
+             "accelerator multiple | stops at |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for m in doc["metrics"]:
+        lines.append(f"| {m['label']} | {m['weight']:.1%} | {m['threshold']:.0%} | "
+                     f"{m['base_rate']:.3f} | {m['accelerator_rate']:.3f} | "
+                     f"{m['accelerator_multiple']:.2f}x | {m['cap']:.0%} |")
+    lines += ["", "A rep at exactly 100 % on every metric earns exactly the target incentive. "
+              "Rates are shares of target incentive per unit of attainment (1.0 = 100 % "
+              "of quota): the base rate up to target, the accelerator rate above it.", "",
+              "## How it fares", "",
+              f"- Total payout per period: P10 {ev['total_p10']:,.0f}, P50 "
+              f"{ev['total_p50']:,.0f}, P90 {ev['total_p90']:,.0f} {cur}",
+              f"- Share of reps expected at or above target: "
+              f"{ev['share_reps_at_or_above_target']:.0%}",
+              f"- Top {ev['top_share']:.0%} of reps earn on average "
+              f"{ev['top_tail_mean']:.2f}x target; bottom {ev['bottom_share']:.0%} earn "
+              f"{ev['bottom_tail_mean']:.2f}x",
+              f"- Most any rep can earn: {ev['max_payout_multiple']:.2f}x target"]
+    if ev["cvar"] is not None:
+        lines.append(f"- Mean total payout in the worst {1 - ev['cvar_level']:.0%} of "
+                     f"scenarios (CVaR): {ev['cvar']:,.0f} {cur}")
+    if ev["guardrails"]:
+        lines += ["", "## Guardrails", "", "| guardrail | value | limit | slack | met |",
+                  "|---|---:|---:|---:|:-:|"]
+        for g in ev["guardrails"]:
+            lines.append(f"| {g['setting']} | {g['value']:,.4g} | {g['limit']:,.4g} | "
+                         f"{g['slack']:,.4g} | {'yes' if g['ok'] else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_plan(out: Path, case: Case, plan: Plan, doc: dict[str, Any]) -> list[Path]:
+    """Write ``plan.json``, ``plan.csv``, ``plan.md`` and (with quotas) ``rep_rates.csv``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "plan.json", out / "plan.csv", out / "plan.md"]
+    write_json(written[0], doc)
+    table = pd.DataFrame(plan.to_records())
+    write_atomic(written[1], table.to_csv(index=False, lineterminator="\n"))
+    write_atomic(written[2], plan_markdown(doc))
+    rates = rep_rates(case, plan)
+    if rates is not None:
+        written.append(out / "rep_rates.csv")
+        write_atomic(written[-1], rates.to_csv(index=False, lineterminator="\n"))
+    return written
