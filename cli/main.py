@@ -34,7 +34,7 @@ class ExitError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click types it as a ClassVar
 
 
 def _fail(exc: CompplanError) -> NoReturn:
@@ -98,7 +98,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
     try:
         outcome = optimise_case(loaded, time_limit=time_limit,
-                                tail_method=tail_method,  # type: ignore[arg-type]
+                                tail_method=tail_method,
                                 progress=progress)
     except InfeasibleError as exc:
         report = {"case": loaded.name, **exc.report}

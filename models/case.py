@@ -220,7 +220,7 @@ def read_attainment(path: Path, reps: pd.DataFrame,
     counts = np.bincount(cell, minlength=n_reps * n_periods)
     if (counts > 1).any():
         seen = pd.Series(cell, index=frame.index).duplicated()
-        line = int(seen.index[np.argmax(seen.to_numpy())])
+        line = int(seen.index[int(np.argmax(seen.to_numpy()))])
         raise CaseError(name, f"rep '{frame.loc[line, 'rep_id']}' has two rows for period "
                               f"'{frame.loc[line, 'period']}'", row=line, field="period")
     if (counts == 0).any():

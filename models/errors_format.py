@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from compplan.errors import CaseError
 
@@ -33,7 +34,7 @@ def _section(loc: tuple[Any, ...], dict_tables: set[str]) -> tuple[str, str | No
     return table, key
 
 
-def _explain(err: dict[str, Any], allowed: list[str] | None) -> str:
+def _explain(err: ErrorDetails, allowed: list[str] | None) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     got = err.get("input")

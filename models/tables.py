@@ -81,7 +81,7 @@ def _text_column(values: pd.Series, file: str, column: str) -> pd.Series:
     stripped = values.fillna("").astype(str).str.strip()
     empty = stripped == ""
     if empty.any():
-        line = int(stripped.index[np.argmax(empty.to_numpy())])
+        line = int(stripped.index[int(np.argmax(empty.to_numpy()))])
         raise CaseError(file, "is empty; a value is required", row=line, field=column)
     return stripped
 
@@ -129,6 +129,6 @@ def first_duplicate(values: pd.Series) -> tuple[int, int] | None:
     dup = values.duplicated(keep="first")
     if not dup.any():
         return None
-    line = int(values.index[np.argmax(dup.to_numpy())])
-    first = int(values.index[np.argmax((values == values.loc[line]).to_numpy())])
+    line = int(values.index[int(np.argmax(dup.to_numpy()))])
+    first = int(values.index[int(np.argmax((values == values.loc[line]).to_numpy()))])
     return line, first

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from importlib.metadata import version
 
 import numpy as np
@@ -38,7 +38,7 @@ _HIGHS_OPTIONS = {
 }
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """How a solve ended."""
 
     OPTIMAL = "optimal"
