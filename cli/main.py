@@ -25,8 +25,10 @@ from compplan.optimizer.pipeline import Outcome, optimise_case
 DEFAULT_CASE = "enterprise_first"
 
 # Markup off: case text such as "[metrics.revenue]" must print as written.
-err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
-out_console = Console(highlight=False, markup=False, soft_wrap=True)
+# Piped output gets a fixed width so tables do not wrap at 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 110
+err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
+out_console = Console(highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
 
 
 class ExitError(click.ClickException):

@@ -118,7 +118,10 @@ def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
     if not ok.all():
         i = int(np.argmin(ok))
         shown = raw.iloc[i]
-        got = "an empty cell" if pd.isna(shown) else repr(shown)
+        if isinstance(shown, str):
+            got = repr(shown.strip())
+        else:
+            got = "an empty cell" if pd.isna(shown) else repr(float(shown))
         raise CaseError(file, f"must be {allowed}, got {got}", row=int(frame.index[i]),
                         field=column)
     return values
