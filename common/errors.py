@@ -17,14 +17,14 @@ class CaseError(CompplanError):
     exit_code = 2
 
     def __init__(self, file: str, message: str, *, row: int | None = None,
-                 field: str | None = None) -> None:
+                 field: str | None = None, unit: str = "line") -> None:
         self.file = file
         self.row = row
         self.field = field
         self.detail = message
         where = file
         if row is not None:
-            where += f", line {row}"
+            where += f", {unit} {row}"
         if field is not None:
             where += f", {field}"
         super().__init__(f"{where}: {message}")

@@ -13,13 +13,23 @@ from pydantic import BaseModel, ValidationError
 
 from compplan.errors import CaseError, UsageError
 from compplan.models.errors_format import case_error_from_pydantic
+from compplan.models.fastcsv import read_attainment_fast
 from compplan.models.schema import CaseSpec, MetricSpec, PlanSpec
-from compplan.models.tables import first_duplicate, numeric_column, read_header, read_table
+from compplan.models.tables import (
+    find_table,
+    first_duplicate,
+    header_row,
+    numeric_column,
+    read_header,
+    read_table,
+    row_unit,
+)
 
 CASE_FILE = "case.toml"
-REPS_FILE = "reps.csv"
-ATTAINMENT_FILE = "attainment.csv"
-QUOTAS_FILE = "quotas.csv"
+# Tables may be CSV or Parquet: STEM.csv or STEM.parquet.
+REPS = "reps"
+ATTAINMENT = "attainment"
+QUOTAS = "quotas"
 CURRENT_PLAN_FILE = "current_plan.toml"
 
 
@@ -122,16 +132,26 @@ def load_case(path: str | Path) -> Case:
     if not folder.is_dir():
         raise CaseError(str(folder), "is not a case folder (a folder holding case.toml, "
                                      "reps.csv and attainment.csv)")
-    for required in (CASE_FILE, REPS_FILE, ATTAINMENT_FILE):
-        if not (folder / required).is_file():
-            raise CaseError(required, f"is missing from the case folder {folder}")
+    if not (folder / CASE_FILE).is_file():
+        raise CaseError(CASE_FILE, f"is missing from the case folder {folder}")
+    tables = {stem: find_table(folder, stem) for stem in (REPS, ATTAINMENT, QUOTAS)}
+    for stem in (REPS, ATTAINMENT):
+        if tables[stem] is None:
+            raise CaseError(f"{stem}.csv", f"is missing from the case folder {folder} "
+                                           f"(or give {stem}.parquet)")
     spec = read_case_spec(folder / CASE_FILE)
-    reps = read_reps(folder / REPS_FILE, spec)
+    reps = read_reps(_required(tables[REPS]), spec)
     metric_ids = tuple(spec.metrics)
-    attainment, periods = read_attainment(folder / ATTAINMENT_FILE, reps, metric_ids)
-    quotas = read_quotas(folder / QUOTAS_FILE, reps, metric_ids)
+    attainment, periods = read_attainment(_required(tables[ATTAINMENT]), reps, metric_ids)
+    quotas_path = tables[QUOTAS]
+    quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
     current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
     return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current)
+
+
+def _required(path: Path | None) -> Path:
+    assert path is not None  # checked by load_case
+    return path
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -183,7 +203,7 @@ def read_reps(path: Path, spec: CaseSpec) -> pd.DataFrame:
     if dup is not None:
         raise CaseError(name, f"rep '{frame.loc[dup[0], 'rep_id']}' appears twice "
                               f"(first on line {dup[1]}); rep ids must be unique",
-                        row=dup[0], field="rep_id")
+                        row=dup[0], unit=row_unit(name), field="rep_id")
     group_by = spec.fairness.group_by
     if group_by is not None and group_by not in frame.columns:
         grouping = [c for c in frame.columns if c not in ("rep_id", "target_incentive")]
@@ -206,14 +226,18 @@ def read_attainment(path: Path, reps: pd.DataFrame,
     if missing:
         raise CaseError(name, f"has no column for metric '{missing[0]}' (every metric of "
                               f"case.toml needs one; columns found: {', '.join(columns)})",
-                        row=1)
+                        row=header_row(name))
+    if path.suffix == ".csv":
+        fast = read_attainment_fast(path, pd.Index(reps.index), metric_ids)
+        if fast is not None:
+            return fast
     frame = read_table(path, ["rep_id", "period"], ["rep_id", "period"])
     rep_index = pd.Index(reps.index)
     rep_code = rep_index.get_indexer(frame["rep_id"])
     if (rep_code < 0).any():
         i = int(np.argmax(rep_code < 0))
         raise CaseError(name, f"rep '{frame['rep_id'].iloc[i]}' is not in reps.csv",
-                        row=int(frame.index[i]), field="rep_id")
+                        row=int(frame.index[i]), unit=row_unit(name), field="rep_id")
     period_code, periods = pd.factorize(frame["period"], sort=True)
     n_reps, n_periods = len(rep_index), len(periods)
     cell = rep_code.astype(np.int64) * n_periods + period_code
@@ -222,7 +246,8 @@ def read_attainment(path: Path, reps: pd.DataFrame,
         seen = pd.Series(cell, index=frame.index).duplicated()
         line = int(seen.index[int(np.argmax(seen.to_numpy()))])
         raise CaseError(name, f"rep '{frame.loc[line, 'rep_id']}' has two rows for period "
-                              f"'{frame.loc[line, 'period']}'", row=line, field="period")
+                              f"'{frame.loc[line, 'period']}'", row=line, unit=row_unit(name),
+                        field="period")
     if (counts == 0).any():
         hole = int(np.argmax(counts == 0))
         raise CaseError(name, f"rep '{rep_index[hole // n_periods]}' has no row for period "
@@ -238,25 +263,23 @@ def read_attainment(path: Path, reps: pd.DataFrame,
 
 
 def read_quotas(path: Path, reps: pd.DataFrame,
-                metric_ids: tuple[str, ...]) -> np.ndarray | None:
-    """Read ``quotas.csv`` if present: quota > 0 per rep and metric (NaN where no column)."""
-    if not path.is_file():
-        return None
+                metric_ids: tuple[str, ...]) -> np.ndarray:
+    """Read ``quotas.csv``: quota > 0 per rep and metric (NaN where no column)."""
     name = path.name
     frame = read_table(path, ["rep_id"], ["rep_id"])
     unknown = [c for c in frame.columns if c != "rep_id" and c not in metric_ids]
     if unknown:
         raise CaseError(name, f"column '{unknown[0]}' is not a metric of the case "
-                              f"(metrics: {', '.join(metric_ids)})", row=1)
+                              f"(metrics: {', '.join(metric_ids)})", row=header_row(name))
     dup = first_duplicate(frame["rep_id"])
     if dup is not None:
         raise CaseError(name, f"rep '{frame.loc[dup[0], 'rep_id']}' appears twice",
-                        row=dup[0], field="rep_id")
+                        row=dup[0], unit=row_unit(name), field="rep_id")
     code = pd.Index(reps.index).get_indexer(frame["rep_id"])
     if (code < 0).any():
         i = int(np.argmax(code < 0))
         raise CaseError(name, f"rep '{frame['rep_id'].iloc[i]}' is not in reps.csv",
-                        row=int(frame.index[i]), field="rep_id")
+                        row=int(frame.index[i]), unit=row_unit(name), field="rep_id")
     if len(frame) != len(reps):
         present = set(frame["rep_id"])
         absent = next(r for r in reps.index if r not in present)

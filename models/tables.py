@@ -7,19 +7,41 @@ first data row line 2.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from compplan.errors import CaseError
 
 _FIRST_DATA_LINE = 2
 
 
+def find_table(folder: Path, stem: str) -> Path | None:
+    """``STEM.csv`` or ``STEM.parquet`` in ``folder`` (not both), or None."""
+    found = [folder / f"{stem}.{ext}" for ext in ("csv", "parquet")
+             if (folder / f"{stem}.{ext}").is_file()]
+    if len(found) > 1:
+        raise CaseError(f"{stem}.csv", f"is in the case folder together with {stem}.parquet; "
+                                        "keep one")
+    return found[0] if found else None
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CaseError(path.name, f"is not a readable Parquet file: {exc}") from None
+
+
 def read_header(path: Path) -> list[str]:
     """Read and check the header row: present, no empty or repeated column names."""
     name = path.name
+    if path.suffix == ".parquet":
+        return _check_header(name, _parquet_columns(path))
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
@@ -29,12 +51,16 @@ def read_header(path: Path) -> list[str]:
         raise CaseError(name, f"is not valid CSV: {exc}", row=1) from None
     if not header or all(not h.strip() for h in header):
         raise CaseError(name, "is empty: a header row is required", row=1)
-    columns = [h.strip() for h in header]
+    return _check_header(name, [h.strip() for h in header])
+
+
+def _check_header(name: str, columns: list[str]) -> list[str]:
     for i, col in enumerate(columns):
         if not col:
-            raise CaseError(name, f"column {i + 1} has no name", row=1)
+            raise CaseError(name, f"column {i + 1} has no name", row=header_row(name))
         if col in columns[:i]:
-            raise CaseError(name, f"column '{col}' appears twice in the header", row=1)
+            raise CaseError(name, f"column '{col}' appears twice in the header",
+                            row=header_row(name))
     return columns
 
 
@@ -60,8 +86,11 @@ def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.D
     for col in required:
         if col not in columns:
             raise CaseError(name, f"required column '{col}' is missing "
-                                  f"(columns found: {', '.join(columns)})", row=1)
+                                  f"(columns found: {', '.join(columns)})",
+                            row=header_row(name))
     dtypes = {c: str for c in text_columns if c in columns}
+    if path.suffix == ".parquet":
+        return _read_parquet(path, dtypes)
     try:
         frame = pd.read_csv(path, encoding="utf-8-sig", dtype=dtypes, header=0, names=columns,
                             skip_blank_lines=False, keep_default_na=False,
@@ -75,6 +104,34 @@ def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.D
     for col in dtypes:
         frame[col] = _text_column(frame[col], name, col)
     return frame
+
+
+def _read_parquet(path: Path, text: Iterable[str]) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        raise CaseError(path.name, f"is not a readable Parquet file: {exc}") from None
+    frame.index = pd.RangeIndex(1, 1 + len(frame))
+    if frame.empty:
+        raise CaseError(path.name, "has no data rows")
+    for col in text:
+        values = frame[col]
+        if values.isna().any():
+            row = int(values.index[int(np.argmax(values.isna().to_numpy()))])
+            raise CaseError(path.name, "is empty; a value is required", row=row, field=col,
+                            unit="row")
+        frame[col] = values.astype(str).str.strip()
+    return frame
+
+
+def row_unit(file: str) -> str:
+    """How rows are counted in messages: lines of a CSV file, rows of a Parquet file."""
+    return "row" if file.endswith(".parquet") else "line"
+
+
+def header_row(file: str) -> int | None:
+    """The header's line number in messages (a Parquet file has no header line)."""
+    return None if file.endswith(".parquet") else 1
 
 
 def _text_column(values: pd.Series, file: str, column: str) -> pd.Series:
@@ -123,7 +180,7 @@ def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
         else:
             got = "an empty cell" if pd.isna(shown) else repr(float(shown))
         raise CaseError(file, f"must be {allowed}, got {got}", row=int(frame.index[i]),
-                        field=column)
+                        field=column, unit=row_unit(file))
     return values
 
 
