@@ -15,10 +15,11 @@ is estimated from how much the period means move; it is kept at least
 are added.
 
 Reproducibility: draws come from numpy's PCG64, seeded per block of
-``BLOCK_REPS`` reps, so the scenarios do not depend on the chunk size; calibration
-statistics are rounded to 12 decimals and the correlation is applied with
-element-wise arithmetic (no BLAS), so the same inputs and seed give the same
-scenarios on every machine.
+``BLOCK_REPS`` reps, so the scenarios do not depend on how the work is chunked.
+Normal draws are rounded to multiples of 2**-16 and the correlation factor to
+multiples of 2**-24, so every product and partial sum of the correlating matrix
+product is exact in float64: BLAS may sum in any order, on any CPU, and the result
+is the same bit for bit. Calibration statistics are rounded to 12 decimals.
 """
 
 from __future__ import annotations
@@ -30,10 +31,15 @@ import numpy as np
 
 from compplan.models.case import Case
 
-BLOCK_REPS = 1024
+BLOCK_REPS = 64
 MIN_COMMON_SHARE = 0.05
 MAX_COMMON_SHARE = 0.95
 _DECIMALS = 12
+# Fixed-point grids that make the correlating matrix product exact (see above).
+_Z_BITS = 16
+_L_BITS = 24
+_Z_LIMIT = 2.0**20 - 1  # |z| < 16 in units of 2**-16; a normal draw never gets near
+_MAX_EXACT_METRICS = 256  # M * 2**(20 + 24) < 2**53
 
 
 @dataclass(frozen=True)
@@ -56,26 +62,36 @@ class Scenarios:
     _history: np.ndarray
     _calibration: _Calibration | None = None
 
+    @property
+    def n_reps(self) -> int:
+        """Number of reps."""
+        return int(self._history.shape[0])
+
+    def bounds(self, size: int) -> list[tuple[int, int]]:
+        """Rep ranges of about ``size`` reps (whole seeding blocks for Monte Carlo)."""
+        if self._calibration is not None:
+            size = max(BLOCK_REPS, size // BLOCK_REPS * BLOCK_REPS)
+        size = max(1, size)
+        return [(a, min(a + size, self.n_reps)) for a in range(0, self.n_reps, size)]
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Attainment of reps ``start:stop``, shape (reps, metrics, scenarios)."""
+        if self._calibration is None:
+            return self._history[start:stop]
+        parts = [self._calibration.draw(b, min(b + BLOCK_REPS, stop))
+                 for b in range(start, stop, BLOCK_REPS)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
     def chunks(self, size: int = BLOCK_REPS) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_rep, x)`` with ``x`` of shape (reps in chunk, metrics, scenarios).
 
         Parameters
         ----------
         size : int
-            Reps per chunk; rounded up to a multiple of ``BLOCK_REPS`` for Monte Carlo.
+            Reps per chunk; rounded to whole blocks of ``BLOCK_REPS`` for Monte Carlo.
         """
-        n_reps = self._history.shape[0]
-        if self._calibration is None:
-            for start in range(0, n_reps, size):
-                yield start, self._history[start:start + size]
-            return
-        blocks = max(1, -(-size // BLOCK_REPS))
-        step = blocks * BLOCK_REPS
-        for start in range(0, n_reps, step):
-            stop = min(start + step, n_reps)
-            parts = [self._calibration.draw(b, min(b + BLOCK_REPS, stop))
-                     for b in range(start, stop, BLOCK_REPS)]
-            yield start, np.concatenate(parts, axis=0)
+        for start, stop in self.bounds(size):
+            yield start, self.block(start, stop)
 
 
 @dataclass(frozen=True)
@@ -88,23 +104,32 @@ class _Calibration:
     seed: int
 
     def draw(self, start: int, stop: int) -> np.ndarray:
-        """Scenarios for reps ``start:stop`` (one seeded block), shape (n, M, S)."""
+        """Scenarios for reps ``start:stop`` (within one seeded block), shape (n, M, S)."""
         rng = np.random.Generator(np.random.PCG64([self.seed, 1, start // BLOCK_REPS]))
         n_scen, n_metrics = self.common.shape
-        own = _correlate(rng.standard_normal((stop - start, n_scen, n_metrics)), self.chol)
-        k = self.common_share
-        z = np.sqrt(k) * self.common[None, :, :] + np.sqrt(1.0 - k) * own
-        x = self.mu[start:stop, None, :] + self.sd[start:stop, None, :] * z
-        return np.maximum(x, 0.0).transpose(0, 2, 1).copy()
+        own = _correlate(rng.standard_normal((n_metrics, (stop - start) * n_scen)), self.chol)
+        x = own.reshape(n_metrics, stop - start, n_scen).transpose(1, 0, 2)
+        k = self.common_share[None, :, None]
+        x *= np.sqrt(1.0 - k)
+        x += np.sqrt(k) * self.common.T[None, :, :]
+        x *= self.sd[start:stop, :, None]
+        x += self.mu[start:stop, :, None]
+        return np.maximum(x, 0.0, out=x)
 
 
 def _correlate(normals: np.ndarray, chol: np.ndarray) -> np.ndarray:
-    """``normals @ chol.T`` by element-wise sums, identical on every CPU."""
-    out = np.zeros_like(normals)
-    for i in range(chol.shape[0]):
-        for j in range(i + 1):
-            if chol[i, j] != 0.0:
-                out[..., i] += chol[i, j] * normals[..., j]
+    """``chol @ normals`` (metrics on axis 0), exact and so identical on every CPU.
+
+    Both factors are put on fixed-point grids small enough that float64 holds every
+    product and partial sum exactly; then no summation order can change the result.
+    """
+    if chol.shape[0] > _MAX_EXACT_METRICS:
+        raise ValueError(f"Monte Carlo supports at most {_MAX_EXACT_METRICS} metrics")
+    grid = np.rint(normals * 2.0**_Z_BITS, out=normals)
+    np.clip(grid, -_Z_LIMIT, _Z_LIMIT, out=grid)
+    factor = np.rint(chol * 2.0**_L_BITS)
+    out = factor @ grid
+    out *= 2.0 ** -(_Z_BITS + _L_BITS)
     return out
 
 
@@ -157,7 +182,7 @@ def _calibrate(history: np.ndarray, count: int, seed: int) -> _Calibration:
     share = np.round(np.clip(raw_share, MIN_COMMON_SHARE, MAX_COMMON_SHARE), _DECIMALS)
     chol = _cholesky(_correlation(z))
     rng = np.random.Generator(np.random.PCG64([seed, 0]))
-    common = _correlate(rng.standard_normal((count, n_metrics)), chol)
+    common = _correlate(rng.standard_normal((n_metrics, count)), chol).T.copy()
     return _Calibration(mu, sd, chol, share, common, seed)
 
 

@@ -8,14 +8,19 @@ of order one; multiply by ``ti_total`` for currency.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from compplan.models.case import Case
-from compplan.models.scenarios import BLOCK_REPS, Scenarios, build_scenarios
+from compplan.models.scenarios import Scenarios, build_scenarios
 
-CHUNK_REPS = 8 * BLOCK_REPS
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -100,26 +105,73 @@ def goal_alignment(case: Case) -> np.ndarray:
                      for m in case.metric_ids])
 
 
-def _steps(case: Case, scenarios: Scenarios) -> np.ndarray:
+#: Reps per chunk are chosen so that one float64 temporary holds about this many values.
+CHUNK_ELEMENTS = 1 << 20
+#: Worker threads for chunk passes (numpy releases the GIL in its array loops).
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+Progress = Callable[[str, int, int], None]
+
+
+def _chunk_reps(n_metrics: int, n_scen: int) -> int:
+    return max(1, CHUNK_ELEMENTS // max(1, n_metrics * n_scen))
+
+
+def _map_chunks(scen: Scenarios, work: Callable[[int, int, np.ndarray], T], phase: str,
+                progress: Progress | None) -> list[T]:
+    """``work(start, stop, x)`` on every chunk of reps, in threads, results in rep order."""
+    bounds = scen.bounds(_chunk_reps(*scen.block(0, 1).shape[1:]))
+
+    def run(bound: tuple[int, int]) -> T:
+        return work(bound[0], bound[1], scen.block(*bound))
+
+    results = []
+    # One BLAS thread per worker: OpenBLAS threads spin, and oversubscribed they stall.
+    with threadpool_limits(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for i, result in enumerate(pool.map(run, bounds)):
+            results.append(result)
+            if progress is not None:
+                progress(phase, i + 1, len(bounds))
+    return results
+
+
+def _steps(case: Case, scen: Scenarios, progress: Progress | None) -> np.ndarray:
     """``delta_m``: the metric's ``step``, else the population std of ``x[:, m, :]``."""
     given = [case.metric(m).step for m in case.metric_ids]
     if all(s is not None for s in given):
         return np.array(given, dtype=np.float64)
-    n_metrics = len(case.metric_ids)
-    count = 0
-    total = np.zeros(n_metrics)
-    for _, x in scenarios.chunks(CHUNK_REPS):
-        total += x.sum(axis=(0, 2))
-        count += x.shape[0] * x.shape[2]
-    mean = total / count
-    squares = np.zeros(n_metrics)
-    for _, x in scenarios.chunks(CHUNK_REPS):
-        squares += ((x - mean[None, :, None]) ** 2).sum(axis=(0, 2))
-    std = np.sqrt(squares / count)
+    if scen.mode == "historical":
+        std = case.attainment.std(axis=(0, 2))
+    else:
+        # Per-chunk moments merged in rep order (Chan et al.): exact enough, one pass.
+        def moments(start: int, stop: int, x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+            mean = x.mean(axis=(0, 2))
+            return x.shape[0] * x.shape[2], mean, ((x - mean[None, :, None]) ** 2).sum(axis=(0, 2))
+
+        count, mean, m2 = 0, np.zeros(len(given)), np.zeros(len(given))
+        for n, mu, sq in _map_chunks(scen, moments, "scenario spread", progress):
+            delta = mu - mean
+            total = count + n
+            mean = mean + delta * n / total
+            m2 = m2 + sq + delta**2 * count * n / total
+            count = total
+        std = np.sqrt(m2 / count)
     return np.array([g if g is not None else s for g, s in zip(given, std, strict=True)])
 
 
-def compute_coefficients(case: Case, scenarios: Scenarios | None = None) -> Coefficients:
+@dataclass(frozen=True)
+class _Partial:
+    scen_w: np.ndarray
+    scen_u: np.ndarray
+    rep_w: np.ndarray
+    rep_u: np.ndarray
+    up_w: np.ndarray
+    up_u: np.ndarray
+
+
+def compute_coefficients(case: Case, scenarios: Scenarios | None = None,
+                         progress: Progress | None = None) -> Coefficients:
     """Reduce reps and scenarios to the model's coefficients, one pass over chunks of reps.
 
     Parameters
@@ -128,6 +180,8 @@ def compute_coefficients(case: Case, scenarios: Scenarios | None = None) -> Coef
         A loaded case.
     scenarios : Scenarios, optional
         Defaults to the case's own (``build_scenarios(case)``).
+    progress : callable, optional
+        Called as ``progress(phase, chunks_done, chunks_total)``.
 
     Returns
     -------
@@ -141,30 +195,31 @@ def compute_coefficients(case: Case, scenarios: Scenarios | None = None) -> Coef
     kappa = np.array([case.metric(m).cap for m in ids])
     ti = case.target_incentive
     ti_total = float(ti.sum())
-    step = _steps(case, scen)
-    n_reps, n_metrics, n_scen = len(ti), len(ids), scen.count
-    scen_w = np.zeros((n_scen, n_metrics))
-    scen_u = np.zeros((n_scen, n_metrics))
-    rep_w = np.empty((n_reps, n_metrics))
-    rep_u = np.empty((n_reps, n_metrics))
-    align_w = np.zeros(n_metrics)
-    align_u = np.zeros(n_metrics)
-    for start, x in scen.chunks(CHUNK_REPS):
-        stop = start + x.shape[0]
-        weight = (ti[start:stop] / ti_total)[:, None, None]
+    weight = ti / ti_total
+    step = _steps(case, scen, progress)
+
+    def partial(start: int, stop: int, x: np.ndarray) -> _Partial:
+        w = weight[start:stop]
         phi, psi = curves(x, theta, kappa)
-        scen_w += (weight * phi).sum(axis=0).T
-        scen_u += (weight * psi).sum(axis=0).T
-        rep_w[start:stop] = phi.mean(axis=2)
-        rep_u[start:stop] = psi.mean(axis=2)
         phi_up, psi_up = curves(x + step[None, :, None], theta, kappa)
-        align_w += (weight * (phi_up - phi)).sum(axis=(0, 2)) / n_scen
-        align_u += (weight * (psi_up - psi)).sum(axis=(0, 2)) / n_scen
+        # Sums over reps weighted by target incentive: (M, S) each.
+        return _Partial(np.tensordot(w, phi, axes=(0, 0)), np.tensordot(w, psi, axes=(0, 0)),
+                        phi.mean(axis=2), psi.mean(axis=2),
+                        np.tensordot(w, phi_up, axes=(0, 0)), np.tensordot(w, psi_up, axes=(0, 0)))
+
+    parts = _map_chunks(scen, partial, "coefficients", progress)
+    scen_w = np.sum([p.scen_w for p in parts], axis=0).T
+    scen_u = np.sum([p.scen_u for p in parts], axis=0).T
+    up_w = np.sum([p.up_w for p in parts], axis=0).T
+    up_u = np.sum([p.up_u for p in parts], axis=0).T
+    rep_w = np.concatenate([p.rep_w for p in parts])
+    rep_u = np.concatenate([p.rep_u for p in parts])
     groups, group_w, group_u = _group_coefficients(case, rep_w, rep_u)
     return Coefficients(
         metric_ids=ids, ti_total=ti_total, scen_w=scen_w, scen_u=scen_u,
         rep_w=rep_w, rep_u=rep_u, group_w=group_w, group_u=group_u, groups=groups,
-        align_w=align_w, align_u=align_u, goal_alignment=goal_alignment(case),
+        align_w=(up_w - scen_w).mean(axis=0), align_u=(up_u - scen_u).mean(axis=0),
+        goal_alignment=goal_alignment(case),
         responsiveness=np.array([case.metric(m).responsiveness for m in ids]), step=step)
 
 
