@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -95,10 +96,11 @@ def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.D
     text = [c for c in text_columns if c in columns]
     if path.suffix == ".parquet":
         return _read_parquet(path, text)
+    _check_field_counts(path, len(columns))
     try:
         frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, header=0, names=columns,
-                            skip_blank_lines=False, keep_default_na=False, na_values=[""],
-                            skipinitialspace=True)
+                            index_col=False, skip_blank_lines=False, keep_default_na=False,
+                            na_values=[""], skipinitialspace=True)
     except (ValueError, pd.errors.ParserError) as exc:
         raise CaseError(name, f"cannot be read as CSV: {exc}") from None
     frame.index = pd.RangeIndex(_FIRST_DATA_LINE, _FIRST_DATA_LINE + len(frame))
@@ -108,6 +110,49 @@ def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.D
     for col in text:
         frame[col] = _text_column(frame[col], name, col)
     return frame
+
+
+def _check_field_counts(path: Path, expected: int) -> None:
+    """Name the first data line whose number of fields differs from the header's.
+
+    pandas would otherwise take a longer first row as holding an index and shift
+    every column, or pad a shorter row with empty cells. Blank lines are allowed.
+    Without quotes or bare carriage returns the fields are counted on the bytes
+    (fast); otherwise with the csv module. A file the csv module cannot split (an
+    unterminated quote) is left to pandas, whose message says where.
+    """
+    data = path.read_bytes()
+    if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
+        _check_field_counts_csv(path, expected)
+        return
+    raw = np.frombuffer(data, dtype=np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(raw == ord("\n")) + 1, [len(raw)]))
+    commas = np.searchsorted(np.flatnonzero(raw == ord(",")), starts)
+    fields = np.diff(commas) + 1
+    for i in np.flatnonzero(fields[1:] != expected) + 1:
+        if data[starts[i]:starts[i + 1]].strip():  # blank lines are allowed
+            _too_many_or_few(path.name, int(i) + 1, int(fields[i]), expected)
+
+
+def _check_field_counts_csv(path: Path, expected: int) -> None:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, skipinitialspace=True, strict=True)
+            next(reader, None)
+            for line, row in enumerate(reader, start=_FIRST_DATA_LINE):
+                blank = not row or (len(row) == 1 and not row[0].strip())
+                if len(row) != expected and not blank:
+                    _too_many_or_few(path.name, line, len(row), expected)
+    except UnicodeDecodeError as exc:
+        raise CaseError(path.name, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"
+                        ) from None
+    except csv.Error:
+        return
+
+
+def _too_many_or_few(file: str, line: int, fields: int, expected: int) -> NoReturn:
+    raise CaseError(file, f"has {fields} field{'s' if fields != 1 else ''} but the header "
+                          f"has {expected}", row=line)
 
 
 def _read_parquet(path: Path, text: Iterable[str]) -> pd.DataFrame:

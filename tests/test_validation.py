@@ -490,23 +490,42 @@ def test_reps_not_utf8(case: Callable[..., Path]) -> None:
                                      "at byte 40)")
 
 
-@pytest.mark.xfail(
-    reason="tables.read_table: when the first data row has more fields than the header, "
-           "pandas takes the first column as an index and shifts every row, so the error "
-           "names the wrong line and a wrong problem (attainment: \"rep 'P01' is not in "
-           "reps.csv\"); check field counts per row with the csv module (or pass "
-           "index_col=False) and name the line",
-    strict=True)
-@pytest.mark.parametrize(("name", "text"), [
+@pytest.mark.parametrize(("name", "text", "message"), [
+    # pandas would take the first column of a longer first row as an index and shift
+    # every column.
     pytest.param("reps.csv", "rep_id,segment,target_incentive\nR1,North,1000,5\nR2,South,2000\n",
-                 id="reps"),
+                 "reps.csv, line 2: has 4 fields but the header has 3", id="reps-first-row"),
     pytest.param("attainment.csv", attainment_text("R1,P01,1.0,1.1,9", *ATT_ROWS[1:]),
-                 id="attainment"),
+                 "attainment.csv, line 2: has 5 fields but the header has 4",
+                 id="attainment-first-row"),
+    pytest.param("attainment.csv", attainment_text(*ATT_ROWS[:2], "R2,P01,0.8,1.0,", ATT_ROWS[3]),
+                 "attainment.csv, line 4: has 5 fields but the header has 4",
+                 id="trailing-comma"),
+    # A shorter row would be padded with empty cells.
+    pytest.param("attainment.csv", attainment_text(*ATT_ROWS[:3], "R2,P02,0.9"),
+                 "attainment.csv, line 5: has 3 fields but the header has 4", id="short-row"),
+    pytest.param("reps.csv", "rep_id,segment,target_incentive\nR1,North,1000\nR2\n",
+                 "reps.csv, line 3: has 1 field but the header has 3", id="one-field"),
+    # Quoted fields are split as CSV: the comma inside quotes does not count.
+    pytest.param("reps.csv", 'rep_id,segment,target_incentive\nR1,"North, East",1000\n'
+                             'R2,South,2000,7\n',
+                 "reps.csv, line 3: has 4 fields but the header has 3", id="quoted"),
+    pytest.param("quotas.csv", "rep_id,revenue\nR1,100\n\nR2,200,300\n",
+                 "quotas.csv, line 4: has 3 fields but the header has 2",
+                 id="after-blank-line"),
 ])
-def test_row_with_too_many_fields_is_named(case: Callable[..., Path], name: str,
-                                           text: str) -> None:
+def test_row_with_wrong_field_count_is_named(case: Callable[..., Path], name: str, text: str,
+                                             message: str) -> None:
     exc = load_error(case(files={name: text}))
-    assert (exc.file, exc.row, exc.field) == (name, 2, None)
+    assert (exc.file, exc.field) == (name, None)
+    assert str(exc) == message
+
+
+def test_quoted_comma_and_blank_lines_are_valid(case: Callable[..., Path]) -> None:
+    text = 'rep_id,segment,target_incentive\n\nR1,"North, East",1000\n  \nR2,South,"2000"\n'
+    loaded = load_case(case(files={"reps.csv": text}))
+    assert list(loaded.reps["segment"]) == ["North, East", "South"]
+    assert loaded.target_incentive.tolist() == [1000.0, 2000.0]
 
 
 # --------------------------------------------------------------------- attainment.csv
