@@ -17,8 +17,18 @@ _BOUNDS = {
 }
 
 
-def _section(loc: tuple[Any, ...], dict_tables: set[str]) -> tuple[str, str | None]:
-    """Split a pydantic location into a TOML table header and a key."""
+# Errors about what a whole table holds (a rule across its keys, its length), as
+# opposed to errors about the key that names it (unknown, missing, not a table).
+_WHOLE_TABLE = {"value_error", "too_short", "too_long"}
+
+
+def _section(err: ErrorDetails, dict_tables: set[str]) -> tuple[str, str | None]:
+    """Split a pydantic location into a TOML table header and a key.
+
+    A rule on a whole table is located at the table as written in the file:
+    ``[design]`` for a table, ``[[metrics]]`` for an array of tables.
+    """
+    loc = tuple(err["loc"])
     if not loc:
         return "", None
     head = str(loc[0])
@@ -26,6 +36,10 @@ def _section(loc: tuple[Any, ...], dict_tables: set[str]) -> tuple[str, str | No
         table, rest = f"[[{head}]] #{loc[1] + 1}", loc[2:]
     elif head in dict_tables and len(loc) >= 2:
         table, rest = f"[{head}.{loc[1]}]", loc[2:]
+    elif len(loc) == 1 and err["type"] in _WHOLE_TABLE and isinstance(err["input"], dict):
+        table, rest = f"[{head}]", ()
+    elif len(loc) == 1 and err["type"] in _WHOLE_TABLE and isinstance(err["input"], list):
+        table, rest = f"[[{head}]]", ()
     elif len(loc) == 1:
         table, rest = "", loc
     else:
@@ -112,7 +126,7 @@ def case_error_from_pydantic(file: str, exc: ValidationError, model: type[BaseMo
     errors = exc.errors()
     first = errors[0]
     loc = tuple(first["loc"])
-    table, key = _section(loc, dict_tables)
+    table, key = _section(first, dict_tables)
     allowed = _allowed_keys(model, loc) if first["type"] == "extra_forbidden" else None
     message = _explain(first, allowed)
     if len(errors) > 1:
