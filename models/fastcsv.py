@@ -65,13 +65,21 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index,
         return None
     period_code, labels = periods
     n_reps, n_periods = len(rep_ids), len(labels)
-    counts = np.bincount(rep_code * n_periods + period_code, minlength=n_reps * n_periods)
+    cell = rep_code * n_periods + period_code
+    counts = np.bincount(cell, minlength=n_reps * n_periods)
     if (counts != 1).any():
         return None
-    x = np.empty((n_reps, len(metric_ids), n_periods), dtype=np.float64)
+    # Rows are usually sorted by rep then period: then each column lands in order.
+    in_order = bool((cell == np.arange(cell.size)).all())
+    flat = np.empty((n_reps * n_periods, len(metric_ids)), dtype=np.float64)
     for j, metric in enumerate(metric_ids):
         values = table[metric].to_numpy()
         if not (np.isfinite(values).all() and (values >= 0).all()):
             return None
-        x[rep_code, j, period_code] = values
+        if in_order:
+            flat[:, j] = values
+        else:
+            flat[cell, j] = values
+    # A view with the case's axis order (rep, metric, period); no copy.
+    x = flat.reshape(n_reps, n_periods, len(metric_ids)).transpose(0, 2, 1)
     return x, tuple(labels)

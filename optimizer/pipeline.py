@@ -10,7 +10,7 @@ from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
 from compplan.models.case import Case
 from compplan.models.output import plan_document
 from compplan.models.plan import Plan
-from compplan.optimizer.coefficients import Coefficients, compute_coefficients
+from compplan.optimizer.coefficients import Coefficients, Progress, compute_coefficients
 from compplan.optimizer.diagnose import diagnose
 from compplan.optimizer.evaluate import Evaluation, evaluate
 from compplan.optimizer.model import TailMethod
@@ -30,7 +30,8 @@ class Outcome:
 
 def optimise_case(case: Case, *, time_limit: float | None = None,
                   tail_method: TailMethod = "auto",
-                  progress: Callable[[str], None] | None = None) -> Outcome:
+                  progress: Callable[[str], None] | None = None,
+                  chunk_progress: Progress | None = None) -> Outcome:
     """Design the plan of best expected alignment for a case.
 
     Parameters
@@ -43,6 +44,8 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         How tail guardrails are written.
     progress : callable, optional
         Called with a line of text at each step.
+    chunk_progress : callable, optional
+        Called as ``chunk_progress(phase, done, total)`` during passes over the reps.
 
     Returns
     -------
@@ -58,7 +61,7 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     """
     say = progress or (lambda _: None)
     say("computing coefficients")
-    coeffs = compute_coefficients(case)
+    coeffs = compute_coefficients(case, progress=chunk_progress)
     say(f"solving ({len(case.metric_ids)} metrics, {coeffs.scen_w.shape[0]} scenarios, "
         f"{coeffs.rep_w.shape[0]} reps)")
     result = solve(case, coeffs, time_limit=time_limit, tail_method=tail_method,
