@@ -155,9 +155,9 @@ def _required(path: Path | None) -> Path:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # utf-8-sig: a byte-order mark (as some Windows editors write) is dropped, as for CSV.
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(path.name, f"is not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
