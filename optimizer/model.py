@@ -52,6 +52,22 @@ class PlanModel:
     cut_guards: list[TailGuard] = field(default_factory=list)
     full_guards: list[TailGuard] = field(default_factory=list)
     metric_ids: tuple[str, ...] = ()
+    elastic: frozenset[str] = frozenset()
+
+    def slack(self, name: str) -> pyo.Var | float:
+        """The relaxation variable of an elastic guardrail (``slack_<name>``), else 0."""
+        if name not in self.elastic:
+            return 0.0
+        var = getattr(self.model, f"slack_{name}", None)
+        if var is None:
+            var = pyo.Var(domain=pyo.NonNegativeReals)
+            setattr(self.model, f"slack_{name}", var)
+        return var
+
+    def slack_value(self, name: str) -> float:
+        """Value of a guardrail's relaxation at the current solution (0 if not elastic)."""
+        var = getattr(self.model, f"slack_{name}", None)
+        return 0.0 if var is None or var.value is None else float(var.value)
 
     def linear(self, coef_w: np.ndarray, coef_u: np.ndarray) -> pyo.Expression:
         """``coef_w @ w + coef_u @ u`` as a Pyomo expression (zero terms left out)."""
@@ -68,14 +84,17 @@ class PlanModel:
         cuts.add(lhs <= rhs if guard.upper else lhs >= rhs)
 
     def _rhs(self, guard: TailGuard) -> pyo.Expression:
+        relax = self.slack(guard.name)
+        rhs = guard.rhs + relax if guard.upper else guard.rhs - relax
         if guard.rhs_w is None or guard.rhs_u is None:
-            return guard.rhs
-        return guard.rhs + self.linear(guard.rhs_w, guard.rhs_u)
+            return rhs
+        return rhs + self.linear(guard.rhs_w, guard.rhs_u)
 
 
 def create_model(case: Case, coeffs: Coefficients, *,
                  guardrails: Iterable[str] | None = None,
-                 tail_method: TailMethod = "auto") -> PlanModel:
+                 tail_method: TailMethod = "auto",
+                 elastic: Iterable[str] = ()) -> PlanModel:
     """Build the canonical model of a case.
 
     Parameters
@@ -90,6 +109,9 @@ def create_model(case: Case, coeffs: Coefficients, *,
     tail_method : {"auto", "full", "cuts"}
         How tail guardrails are written; ``auto`` uses cuts above ``FULL_TAIL_LIMIT``
         values.
+    elastic : iterable of str
+        Guardrails whose limit may be relaxed by a variable ``slack_<name> >= 0``
+        (in the model's units), to find the least relaxation that admits a plan.
 
     Returns
     -------
@@ -100,7 +122,11 @@ def create_model(case: Case, coeffs: Coefficients, *,
     unknown = include - set(GUARDRAILS)
     if unknown:
         raise ValueError(f"unknown guardrail '{sorted(unknown)[0]}' (known: {GUARDRAILS})")
-    plan = PlanModel(pyo.ConcreteModel(name=case.name), metric_ids=coeffs.metric_ids)
+    unknown_elastic = set(elastic) - set(GUARDRAILS)
+    if unknown_elastic:
+        raise ValueError(f"unknown guardrail '{sorted(unknown_elastic)[0]}' (known: {GUARDRAILS})")
+    plan = PlanModel(pyo.ConcreteModel(name=case.name), metric_ids=coeffs.metric_ids,
+                     elastic=frozenset(elastic))
     define_variables(plan, case)
     define_cost(plan, coeffs)
     define_design(plan, case)
@@ -163,7 +189,8 @@ def define_payout_multiple(plan: PlanModel, case: Case, include: set[str]) -> No
         return
     m = plan.model
     m.payout_multiple = pyo.Constraint(expr=pyo.quicksum(
-        m.w[k] + (case.metric(k).cap - 1.0) * m.u[k] for k in m.metrics) <= limit)
+        m.w[k] + (case.metric(k).cap - 1.0) * m.u[k] for k in m.metrics)
+        <= limit + plan.slack("payout_multiple"))
 
 
 def define_budget(plan: PlanModel, case: Case, coeffs: Coefficients, include: set[str]) -> None:
@@ -171,8 +198,8 @@ def define_budget(plan: PlanModel, case: Case, coeffs: Coefficients, include: se
     cap = case.spec.budget.expected_cap
     if cap is None or "budget_expected" not in include:
         return
-    plan.model.budget_expected = pyo.Constraint(expr=plan.model.expected_cost
-                                                <= cap / coeffs.ti_total)
+    plan.model.budget_expected = pyo.Constraint(
+        expr=plan.model.expected_cost <= cap / coeffs.ti_total + plan.slack("budget_expected"))
 
 
 def define_parity(plan: PlanModel, case: Case, coeffs: Coefficients, include: set[str]) -> None:
@@ -184,8 +211,11 @@ def define_parity(plan: PlanModel, case: Case, coeffs: Coefficients, include: se
     m.groups = pyo.Set(initialize=list(coeffs.groups), ordered=True)
     gap = {h: plan.linear(coeffs.group_w[i] - coeffs.cost_w, coeffs.group_u[i] - coeffs.cost_u)
            for i, h in enumerate(coeffs.groups)}
-    m.fairness_parity_upper = pyo.Constraint(m.groups, rule=lambda m, h: gap[h] <= tolerance)
-    m.fairness_parity_lower = pyo.Constraint(m.groups, rule=lambda m, h: gap[h] >= -tolerance)
+    relax = plan.slack("fairness_parity")
+    m.fairness_parity_upper = pyo.Constraint(m.groups,
+                                             rule=lambda m, h: gap[h] <= tolerance + relax)
+    m.fairness_parity_lower = pyo.Constraint(m.groups,
+                                             rule=lambda m, h: gap[h] >= -tolerance - relax)
 
 
 def tail_guards(case: Case, coeffs: Coefficients, include: Iterable[str]) -> list[TailGuard]:

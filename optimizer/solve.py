@@ -15,7 +15,7 @@ from importlib.metadata import version
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.results import TerminationCondition
+from pyomo.contrib.solver.common.results import Results, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from compplan.models.case import Case
@@ -70,6 +70,8 @@ class SolveResult:
         Size of the final model.
     message : str
         The solver's own word when it failed.
+    slacks : dict of str to float
+        For an elastic solve, each relaxed guardrail's slack in the model's units.
     """
 
     status: Status
@@ -83,6 +85,7 @@ class SolveResult:
     rows: int = 0
     columns: int = 0
     message: str = ""
+    slacks: dict[str, float] = field(default_factory=dict)
 
     @property
     def has_plan(self) -> bool:
@@ -95,7 +98,7 @@ def solver_version() -> str:
     return version("highspy")
 
 
-class _Runner:
+class CutLoop:
     """One persistent HiGHS instance for a model, with the cutting-plane loop."""
 
     def __init__(self, plan: PlanModel, deadline: float | None,
@@ -107,8 +110,10 @@ class _Runner:
         self.seconds = 0.0
         self.rounds = 0
         self.cuts = {g.name: 0 for g in plan.cut_guards}
+        self.last: Results | None = None
 
     def values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``w``, ``u`` and ``z`` per metric at the current solution."""
         m = self.plan.model
         ids = self.plan.metric_ids
         return (np.array([pyo.value(m.w[k]) for k in ids]),
@@ -132,7 +137,7 @@ class _Runner:
     def _add_cuts(self, w: np.ndarray, u: np.ndarray, seen: set[tuple[str, bytes]]) -> int:
         added = 0
         for guard in self.plan.cut_guards:
-            if guard.violation(w, u) <= CUT_TOLERANCE:
+            if guard.violation(w, u) - self.plan.slack_value(guard.name) <= CUT_TOLERANCE:
                 continue
             weights = guard.tail_weights(guard.values(w, u))
             key = (guard.name, np.round(weights, 12).tobytes())
@@ -160,6 +165,7 @@ class _Runner:
             raise_exception_on_nonoptimal_result=False)
         self.seconds += time.perf_counter() - started
         self.rounds += 1
+        self.last = results
         condition = results.termination_condition
         feasible = results.incumbent_objective is not None
         if condition == TerminationCondition.convergenceCriteriaSatisfied:
@@ -187,7 +193,7 @@ def _gap(results: object) -> float | None:
 
 def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
           guardrails: Iterable[str] | None = None, tail_method: TailMethod = "auto",
-          objective: str = "alignment",
+          objective: str = "alignment", elastic: Iterable[str] = (),
           progress: Callable[[str], None] | None = None) -> SolveResult:
     """Find the plan of best expected alignment, then the cheapest among equally good ones.
 
@@ -203,9 +209,13 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
         Guardrails to include (see ``GUARDRAILS``); all by default.
     tail_method : {"auto", "full", "cuts"}
         How tail guardrails are written.
-    objective : {"alignment", "cost", "feasibility"}
+    objective : {"alignment", "cost", "feasibility", "elastic"}
         ``alignment`` is the canonical lexicographic solve; ``cost`` finds the cheapest
-        plan meeting the constraints; ``feasibility`` stops at the first feasible plan.
+        plan meeting the constraints; ``feasibility`` stops at the first feasible plan;
+        ``elastic`` finds the least relaxation of the ``elastic`` guardrails, each slack
+        divided by its limit (``relaxation_scale``), that admits a plan.
+    elastic : iterable of str
+        Guardrails that may be relaxed (with ``objective="elastic"``).
     progress : callable, optional
         Called with a line of text at each cutting-plane round.
 
@@ -214,16 +224,18 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
     SolveResult
         Status and, when a plan exists, its vectors.
     """
-    if objective not in ("alignment", "cost", "feasibility"):
-        raise ValueError(f"unknown objective '{objective}' (alignment, cost, feasibility)")
+    if objective not in ("alignment", "cost", "feasibility", "elastic"):
+        raise ValueError(f"unknown objective '{objective}' "
+                         "(alignment, cost, feasibility, elastic)")
     deadline = None if time_limit is None else time.monotonic() + time_limit
-    plan = create_model(case, coeffs, guardrails=guardrails, tail_method=tail_method)
+    plan = create_model(case, coeffs, guardrails=guardrails, tail_method=tail_method,
+                        elastic=elastic if objective == "elastic" else ())
     m = plan.model
     if objective != "alignment":
         m.objective.deactivate()
-        m.cost_objective = pyo.Objective(
-            expr=m.expected_cost if objective == "cost" else 0.0, sense=pyo.minimize)
-    runner = _Runner(plan, deadline, progress)
+        m.cost_objective = pyo.Objective(expr=_secondary_objective(plan, case, coeffs, objective),
+                                         sense=pyo.minimize)
+    runner = CutLoop(plan, deadline, progress)
     status, gap, message = runner.run()
     if status is Status.OPTIMAL and objective == "alignment":
         status, message = _cheapest_among_best(runner, coeffs)
@@ -233,10 +245,40 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
     if result.has_plan:
         w, u, z = runner.values()
         result.w, result.u, result.z = _clean(w, u, z)
+        result.slacks = {g: plan.slack_value(g) for g in plan.elastic}
     return result
 
 
-def _cheapest_among_best(runner: _Runner, coeffs: Coefficients) -> tuple[Status, str]:
+def _secondary_objective(plan: PlanModel, case: Case, coeffs: Coefficients,
+                         objective: str) -> pyo.Expression | float:
+    if objective == "cost":
+        return plan.model.expected_cost
+    if objective == "elastic":
+        return pyo.quicksum(plan.slack(g) / relaxation_scale(case, coeffs, g)
+                            for g in sorted(plan.elastic))
+    return 0.0
+
+
+def relaxation_scale(case: Case, coeffs: Coefficients, guardrail: str) -> float:
+    """A guardrail's limit in the model's units: relaxations are weighed relative to it.
+
+    A limit of zero (or a tolerance near it) is weighed as 0.01 so that relaxing it
+    stays comparable with the others.
+    """
+    design, budget, fair = case.spec.design, case.spec.budget, case.spec.fairness
+    limits = {
+        "payout_multiple": design.max_payout_multiple,
+        "budget_expected": (budget.expected_cap or 0.0) / coeffs.ti_total,
+        "budget_cvar": (budget.cvar_cap or 0.0) / coeffs.ti_total,
+        "fairness_parity": fair.parity_tolerance,
+        # The upper tail's slack is in shares of target: weigh it against the mean pay.
+        "fairness_top": 1.0,
+        "fairness_bottom": fair.bottom_floor,
+    }
+    return max(float(limits[guardrail] or 0.0), 0.01)
+
+
+def _cheapest_among_best(runner: CutLoop, coeffs: Coefficients) -> tuple[Status, str]:
     """Second solve: least expected cost among plans within the tie tolerance."""
     m = runner.plan.model
     w, u, _ = runner.values()
