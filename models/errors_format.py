@@ -60,6 +60,8 @@ def _explain(err: ErrorDetails, allowed: list[str] | None) -> str:
         return f"unknown key{options}"
     if kind == "missing":
         return "is required but missing"
+    if kind == "finite_number":
+        return f"must be a finite number, got {got!r}"
     if kind in {"float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"}:
         what = "a whole number" if kind.startswith("int") else "a number"
         return f"must be {what}, got {got!r}"

@@ -1,7 +1,8 @@
 """The schema of ``case.toml`` and ``current_plan.toml`` (MODEL.md section 1).
 
 Every table forbids unknown keys, so a typo such as ``treshold`` is an error
-rather than a silently ignored setting.
+rather than a silently ignored setting, and every number must be finite (TOML's
+``inf`` and ``nan`` are rejected).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ Positive = Annotated[float, Field(gt=0.0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # TOML reads inf and nan as floats; no setting means anything with them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CaseInfo(_Strict):
@@ -139,7 +141,7 @@ class CaseSpec(_Strict):
         if not goals:
             raise ValueError("at least one goal is required")
         for name, value in goals.items():
-            if not value >= 0.0 or value == float("inf"):
+            if value < 0.0:
                 raise ValueError(f"goal '{name}' has priority {value}; priorities are >= 0")
         if not any(v > 0 for v in goals.values()):
             raise ValueError("at least one goal needs a priority > 0")

@@ -124,7 +124,17 @@ def diagnose(case: Case, coeffs: Coefficients, time_limit: float | None = None) 
     report["conflict"] = [{"guardrail": g, "setting": _SETTINGS[g][0],
                            "value": _setting_value(case, g)} for g in needed]
     words = [_SETTINGS[g][1] for g in needed]
-    if len(needed) == 1:
+    if not needed:
+        # Nothing in the case explains the conflict: say so rather than name none.
+        hint = ("; this points to a numerical problem (check case.toml and the data for "
+                "extreme values)")
+        report["explanation"].append(
+            "no guardrail explains it: every guardrail could be dropped and the solver still "
+            "found no plan, although a plan that follows the design rules exists" + hint
+            if active else
+            "the case has no guardrails and a plan that follows the design rules exists, "
+            "yet the solver found none" + hint)
+    elif len(needed) == 1:
         report["explanation"].append(
             f"{words[0]} ({_SETTINGS[needed[0]][0]}) cannot be met by any plan that follows "
             "the design rules")

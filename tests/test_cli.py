@@ -403,18 +403,62 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
                            "(currency), got 'x'\n")
 
 
-@pytest.mark.xfail(
-    reason="schema.py accepts accelerator_max = inf; the solve is unbounded, diagnose() finds "
-           "no conflicting guardrail and raises IndexError at diagnose.py:133 "
-           "(words[-1] on an empty list): exit 1 with a traceback",
-    strict=True)
 def test_non_finite_setting_is_bad_input(tmp_path: Path) -> None:
     case = small_case(tmp_path / "case")
     with (case / "case.toml").open("a") as handle:
         handle.write("[design]\naccelerator_max = inf\n")
     result = invoke("optimise", str(case), "--out", str(tmp_path / "plan"), "-q")
     assert_exit(result, 2)
-    assert result.stderr.startswith("Error: case.toml, [design] accelerator_max: ")
+    assert result.stderr == ("Error: case.toml, [design] accelerator_max: must be a finite "
+                             "number, got inf\n")
+    assert not (tmp_path / "plan").exists()
+
+
+def test_infinite_budget_override_is_rejected(tmp_path: Path) -> None:
+    result = invoke("optimise", str(CONFORMANCE / "c1_budget_only"), "--out",
+                    str(tmp_path / "plan"), "--budget", "inf", "-q")
+    assert_exit(result, 2)
+    assert result.stderr == ("Error: override rejected: [budget] expected_cap: must be a "
+                             "finite number, got inf\n")
+
+
+@pytest.mark.parametrize(("name", "explanation"), [
+    pytest.param("c1_budget_only",
+                 "no guardrail explains it: every guardrail could be dropped and the solver "
+                 "still found no plan, although a plan that follows the design rules exists",
+                 id="with-guardrails"),
+    pytest.param("small",
+                 "the case has no guardrails and a plan that follows the design rules exists, "
+                 "yet the solver found none", id="without-guardrails"),
+])
+def test_infeasible_without_a_conflicting_guardrail_is_explained(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, explanation: str) -> None:
+    # The solver says "infeasible" although a plan exists (a numerical accident): the
+    # diagnosis finds no conflict and must say so, not crash on an empty conflict list.
+    from compplan.optimizer import diagnose, pipeline
+    from compplan.optimizer.solve import SolveResult, Status
+
+    monkeypatch.setattr(pipeline, "solve", lambda *a, **k: SolveResult(Status.INFEASIBLE))
+    if name != "small":
+        # A plan follows the design rules (first check), yet none is found with any
+        # subset of the guardrails.
+        calls: list[list[str]] = []
+
+        def feasible(case: Any, coeffs: Any, guardrails: list[str], limit: Any) -> bool:
+            calls.append(guardrails)
+            return len(calls) == 1
+
+        monkeypatch.setattr(diagnose, "_feasible", feasible)
+    case = small_case(tmp_path / "case") if name == "small" else CONFORMANCE / name
+    out = tmp_path / "plan"
+    result = invoke("optimise", str(case), "--out", str(out), "-q")
+    assert_exit(result, 3)
+    hint = ("; this points to a numerical problem (check case.toml and the data for extreme "
+            "values)")
+    assert result.stderr == (f"Error: no plan satisfies the constraints: {explanation}{hint}"
+                             f"\n(details in {out / 'infeasibility.json'})\n")
+    report = read_json(out / "infeasibility.json")
+    assert report["conflict"] == []
 
 
 @pytest.mark.xfail(

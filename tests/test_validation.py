@@ -298,26 +298,31 @@ def test_missing_table_is_named_as_a_key(case: Callable[..., Path]) -> None:
                                                               "but missing")
 
 
-@pytest.mark.parametrize("key", ["accelerator_max", "max_payout_multiple"])
-def test_unlimited_design_setting_written_as_inf(case: Callable[..., Path], key: str) -> None:
-    # TOML's inf is a number > 0; see the xfail below for where it goes wrong.
-    loaded = load_case(case(tables({"design": {key: float("inf")}})))
-    assert getattr(loaded.spec.design, key) == float("inf")
+INF, NAN = float("inf"), float("nan")
 
 
-@pytest.mark.xfail(
-    reason="schema.py accepts inf for accelerator_max and responsiveness; optimise then "
-           "fails with a traceback (IndexError in diagnose) or 'the solver failed: unknown' "
-           "(exit 1) instead of exit 2 naming the key",
-    strict=True)
-@pytest.mark.parametrize(("header", "key"), [("design", "accelerator_max"),
-                                             ("metrics.revenue", "responsiveness")])
-def test_non_finite_setting_is_rejected(case: Callable[..., Path], header: str,
-                                        key: str) -> None:
-    exc = load_error(case(tables({header: {key: float("inf")}})))
-    assert exc.file == "case.toml"
-    assert exc.field == f"[{header}] {key}"
-    assert "finite" in exc.detail and "inf" in exc.detail
+@pytest.mark.parametrize(("header", "key", "value", "shown"), [
+    # TOML reads inf and nan as floats: no setting means anything with them (an unlimited
+    # accelerator or cap made the solve unbounded and crashed the diagnosis).
+    pytest.param("design", "accelerator_max", INF, "inf", id="accelerator-max"),
+    pytest.param("design", "max_payout_multiple", INF, "inf", id="max-payout-multiple"),
+    pytest.param("metrics.revenue", "responsiveness", INF, "inf", id="responsiveness"),
+    pytest.param("metrics.revenue", "cap", INF, "inf", id="cap"),
+    pytest.param("metrics.revenue", "threshold", NAN, "nan", id="threshold-nan"),
+    pytest.param("metrics.revenue", "alignment", {"growth": NAN}, "nan", id="alignment-nan"),
+    pytest.param("budget", "expected_cap", INF, "inf", id="expected-cap"),
+    pytest.param("fairness", "bottom_floor", -INF, "-inf", id="minus-inf"),
+    pytest.param("goals", "growth", INF, "inf", id="goal-priority"),
+])
+def test_non_finite_setting_is_rejected(case: Callable[..., Path], header: str, key: str,
+                                        value: Any, shown: str) -> None:
+    spec = tables({header: {key: value}})
+    if header == "fairness":
+        spec["fairness"]["bottom_share"] = 0.2
+    exc = load_error(case(spec))
+    field = f"{key}.growth" if isinstance(value, dict) else key
+    assert (exc.file, exc.field) == ("case.toml", f"[{header}] {field}")
+    assert str(exc) == f"case.toml, [{header}] {field}: must be a finite number, got {shown}"
 
 
 def test_fairness_group_by_names_a_missing_column(case: Callable[..., Path]) -> None:
@@ -680,6 +685,9 @@ def plan_toml(*metrics: tuple[str, float]) -> str:
     pytest.param('[[metrics]]\nid = "revenue"\nweight = "1"\naccelerator_rate = 1.0\n',
                  "current_plan.toml, [[metrics]] #1 weight: must be a number, got '1'",
                  id="string-weight"),
+    pytest.param('[[metrics]]\nid = "revenue"\nweight = 1.0\naccelerator_rate = inf\n',
+                 "current_plan.toml, [[metrics]] #1 accelerator_rate: must be a finite number, "
+                 "got inf", id="inf-rate"),
     pytest.param("[[metrics]\n",
                  "current_plan.toml: is not valid TOML: Expected ']]' at the end of an array "
                  "declaration (at line 1, column 10)", id="invalid-toml"),
