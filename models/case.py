@@ -106,7 +106,8 @@ class Case:
             spec = CaseSpec.model_validate(data)
         except ValidationError as exc:
             err = case_error_from_pydantic("command line", exc, CaseSpec, {"metrics"})
-            raise UsageError(f"override rejected: {err.field}: {err.detail}") from None
+            where = f"{err.field}: " if err.field is not None else ""
+            raise UsageError(f"override rejected: {where}{err.detail}") from None
         return replace(self, spec=spec)
 
 
