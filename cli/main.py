@@ -18,7 +18,7 @@ from rich.table import Table
 from compplan import __version__
 from compplan.errors import CompplanError, InfeasibleError
 from compplan.models.case import Case, load_case
-from compplan.models.output import write_json, write_plan
+from compplan.models.output import prepare_folder, remove_if_empty, write_json, write_plan
 from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.pipeline import Outcome, optimise_case
 
@@ -41,6 +41,11 @@ class ExitError(click.ClickException):
 
 def _fail(exc: CompplanError) -> NoReturn:
     raise ExitError(str(exc), exc.exit_code) from None
+
+
+def _cannot_write(out: Path, exc: OSError, note: str = "") -> NoReturn:
+    reason = exc.strerror or str(exc)
+    raise ExitError(f"cannot write to {out}: {reason}{note}", 2) from None
 
 
 def _load(case_dir: str | None, budget: float | None = None,
@@ -93,6 +98,11 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     """
     loaded = _load(case, budget, max_metrics)
     out = Path(out_dir)
+    # Before the solve, which may be long: a folder that cannot be written fails now.
+    try:
+        created = prepare_folder(out)
+    except OSError as exc:
+        _cannot_write(out, exc)
 
     def progress(line: str) -> None:
         if not quiet:
@@ -104,11 +114,18 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
                                 progress=progress)
     except InfeasibleError as exc:
         report = {"case": loaded.name, **exc.report}
-        write_json(out / "infeasibility.json", report)
+        try:
+            write_json(out / "infeasibility.json", report)
+        except OSError as os_exc:
+            _cannot_write(out, os_exc, f"\n({exc})")
         raise ExitError(f"{exc}\n(details in {out / 'infeasibility.json'})", 3) from None
     except CompplanError as exc:
+        remove_if_empty(created)
         _fail(exc)
-    written = write_plan(out, loaded, outcome.plan, outcome.document)
+    try:
+        written = write_plan(out, loaded, outcome.plan, outcome.document)
+    except OSError as exc:
+        _cannot_write(out, exc)
     if not quiet:
         _summary(loaded, outcome)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")

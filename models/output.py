@@ -35,6 +35,41 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def prepare_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` if need be and check a file can be written in it.
+
+    Called before a long solve, so that a folder that cannot be written fails at once.
+
+    Returns
+    -------
+    list of Path
+        The folders created, deepest first (for :func:`remove_if_empty`).
+
+    Raises
+    ------
+    OSError
+        The folder cannot be created or written to.
+    """
+    created = []
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        created.append(parent)
+        parent = parent.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+    return created
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove folders made by :func:`prepare_folder` that are still empty, deepest first."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def _finite(value: Any) -> Any:
     """JSON has no NaN or infinity: write them as null."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -446,19 +446,65 @@ def test_infeasible_without_a_conflicting_guardrail_is_explained(
     assert report["conflict"] == []
 
 
-@pytest.mark.xfail(
-    reason="write_plan / write_json (models/output.py:154, cli/main.py:107,111) raise OSError "
-           "when --out cannot be created (here a path under a file): exit 1 with a traceback "
-           "after the solve; the CLI should catch OSError and exit 2 naming the folder",
-    strict=True)
 def test_out_folder_that_cannot_be_created(tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("")
     out = blocker / "plan"
-    result = invoke("optimise", str(CONFORMANCE / "c1_budget_only"), "--out", str(out), "-q")
+    result = invoke("optimise", str(CONFORMANCE / "c1_budget_only"), "--out", str(out))
     assert_exit(result, 2)
-    assert result.stderr.startswith("Error: ")
-    assert str(out) in result.stderr
+    # Checked before the solve: no progress line, so no solve time is wasted.
+    assert result.stderr == f"Error: cannot write to {out}: Not a directory\n"
+    assert result.stdout == ""
+
+
+def test_out_folder_is_checked_after_the_case(tmp_path: Path) -> None:
+    # Bad input is reported first, and leaves no folder behind.
+    case = small_case(tmp_path / "case")
+    (case / "reps.csv").write_text("rep_id,segment,target_incentive\nR1,North,0\n")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    result = invoke("optimise", str(case), "--out", str(blocker / "plan"))
+    assert_exit(result, 2)
+    assert result.stderr.startswith("Error: reps.csv, line 2, target_incentive: ")
+
+
+@pytest.mark.parametrize("outcome", ["plan", "infeasible"])
+def test_write_failure_after_the_solve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       outcome: str) -> None:
+    from compplan.cli import main as cli
+
+    def full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "write_plan" if outcome == "plan" else "write_json", full)
+    name = "c1_budget_only" if outcome == "plan" else "c4_infeasible"
+    out = tmp_path / "plan"
+    result = invoke("optimise", str(CONFORMANCE / name), "--out", str(out), "-q")
+    assert_exit(result, 2)
+    full_disk = f"Error: cannot write to {out}: No space left on device\n"
+    if outcome == "plan":
+        assert result.stderr == full_disk
+    else:  # the explanation is not lost with the file
+        assert result.stderr == C4_WARNINGS + full_disk + (
+            "(no plan satisfies the constraints: the expected-cost cap ([budget] expected_cap) "
+            "cannot be met by any plan that follows the design rules; the cheapest plan "
+            "meeting every other guardrail has an expected cost of 574,051 USD per period, "
+            "above the cap of 234,660)\n")
+
+
+def test_failed_solve_leaves_no_empty_out_folder(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from compplan.optimizer import pipeline
+    from compplan.optimizer.solve import SolveResult, Status
+
+    monkeypatch.setattr(pipeline, "solve", lambda *a, **k: SolveResult(Status.NO_SOLUTION,
+                                                                       message="time limit"))
+    out = tmp_path / "new" / "plan"
+    result = invoke("optimise", str(CONFORMANCE / "c1_budget_only"), "--out", str(out), "-q")
+    assert_exit(result, 4)
+    assert result.stderr.startswith("Error: the solver stopped (time limit) before finding "
+                                    "any plan")
+    assert not (tmp_path / "new").exists()
 
 
 # ------------------------------------------------------------------------ validate
