@@ -22,7 +22,8 @@ _BOUNDS = {
 _WHOLE_TABLE = {"value_error", "too_short", "too_long"}
 
 
-def _section(err: ErrorDetails, dict_tables: set[str]) -> tuple[str, str | None]:
+def _section(err: ErrorDetails, dict_tables: set[str],
+             table_array: bool = False) -> tuple[str, str | None]:
     """Split a pydantic location into a TOML table header and a key.
 
     A rule on a whole table is located at the table as written in the file:
@@ -38,7 +39,7 @@ def _section(err: ErrorDetails, dict_tables: set[str]) -> tuple[str, str | None]
         table, rest = f"[{head}.{loc[1]}]", loc[2:]
     elif len(loc) == 1 and err["type"] in _WHOLE_TABLE and isinstance(err["input"], dict):
         table, rest = f"[{head}]", ()
-    elif len(loc) == 1 and err["type"] in _WHOLE_TABLE and isinstance(err["input"], list):
+    elif len(loc) == 1 and err["type"] in _WHOLE_TABLE and table_array:
         table, rest = f"[[{head}]]", ()
     elif len(loc) == 1:
         table, rest = "", loc
@@ -48,7 +49,11 @@ def _section(err: ErrorDetails, dict_tables: set[str]) -> tuple[str, str | None]
     return table, key
 
 
-def _explain(err: ErrorDetails, allowed: list[str] | None) -> str:
+def _entries(n: Any) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+def _explain(err: ErrorDetails, allowed: list[str] | None, table_array: bool = False) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     got = err.get("input")
@@ -70,11 +75,22 @@ def _explain(err: ErrorDetails, allowed: list[str] | None) -> str:
     if kind in {"string_type"}:
         return f"must be text, got {got!r}"
     if kind in {"dict_type", "model_type", "model_attributes_type"}:
+        if isinstance(got, list) and got and all(isinstance(g, dict) for g in got):
+            name = str(err["loc"][-1]) if err["loc"] else ""
+            return f"must be a table, got an array of tables [[{name}]]"
         return f"must be a table, got {got!r}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}, got {got!r}"
-    if kind in {"too_short", "too_long"}:
-        return str(err["msg"]).replace("List", "the list")
+    if kind == "list_type":
+        name = str(err["loc"][-1]) if err["loc"] else ""
+        if table_array:
+            shown = f"one table [{name}]" if isinstance(got, dict) else repr(got)
+            return f"must be an array of tables, each headed [[{name}]], got {shown}"
+        return f"must be a list, got {got!r}"
+    if kind == "too_short":
+        return f"needs at least {_entries(ctx.get('min_length'))}, got {ctx.get('actual_length')}"
+    if kind == "too_long":
+        return f"has at most {_entries(ctx.get('max_length'))}, got {ctx.get('actual_length')}"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     return str(err["msg"])
@@ -87,6 +103,30 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     args = getattr(annotation, "__args__", ())
     inner = args[-1] if args else None
     return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+
+
+def _field_at(model: type[BaseModel], loc: tuple[Any, ...]) -> Any:
+    """The annotation of the field at ``loc`` (None if the location is not a field)."""
+    current: type[BaseModel] | None = model
+    parts = list(loc)
+    while parts and current is not None:
+        field = current.model_fields.get(str(parts.pop(0)))
+        if field is None:
+            return None
+        if not parts:
+            return field.annotation
+        is_container = not (isinstance(field.annotation, type)
+                            and issubclass(field.annotation, BaseModel))
+        current = _inner_model(field.annotation)
+        if is_container and parts:
+            parts.pop(0)  # the metric id or list index
+    return None
+
+
+def _is_table_array(model: type[BaseModel], loc: tuple[Any, ...]) -> bool:
+    """Whether ``loc`` is a list of tables, written ``[[name]]`` in TOML."""
+    annotation = _field_at(model, loc)
+    return getattr(annotation, "__origin__", None) is list and _inner_model(annotation) is not None
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
@@ -128,9 +168,10 @@ def case_error_from_pydantic(file: str, exc: ValidationError, model: type[BaseMo
     errors = exc.errors()
     first = errors[0]
     loc = tuple(first["loc"])
-    table, key = _section(first, dict_tables)
+    table_array = _is_table_array(model, loc)
+    table, key = _section(first, dict_tables, table_array)
     allowed = _allowed_keys(model, loc) if first["type"] == "extra_forbidden" else None
-    message = _explain(first, allowed)
+    message = _explain(first, allowed, table_array)
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     field = f"{table} {key}" if table and key else (table or key)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+MAX_METRICS = 3  # metrics in a plan (MODEL.md section 1)
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 
@@ -55,7 +56,7 @@ class MetricSpec(_Strict):
 class DesignSpec(_Strict):
     """The ``[design]`` table: rules every plan follows."""
 
-    max_metrics: int = Field(default=3, ge=1, le=3)
+    max_metrics: int = Field(default=MAX_METRICS, ge=1, le=MAX_METRICS)
     min_weight: Fraction = 0.0
     max_weight: Fraction = 1.0
     accelerator_min: float = Field(default=1.0, ge=0.0)
@@ -208,7 +209,16 @@ class PlanMetricSpec(_Strict):
 class PlanSpec(_Strict):
     """A plan given as input: ``[[metrics]]`` tables, as in a plan's ``metrics``."""
 
-    metrics: list[PlanMetricSpec] = Field(min_length=1, max_length=3)
+    metrics: list[PlanMetricSpec]
+
+    @field_validator("metrics")
+    @classmethod
+    def _count(cls, metrics: list[PlanMetricSpec]) -> list[PlanMetricSpec]:
+        if not metrics:
+            raise ValueError("a plan needs at least 1 metric, got none")
+        if len(metrics) > MAX_METRICS:
+            raise ValueError(f"a plan has at most {MAX_METRICS} metrics, got {len(metrics)}")
+        return metrics
 
     @model_validator(mode="after")
     def _weights(self) -> PlanSpec:

@@ -2,10 +2,8 @@
 
 A message names the file, the line (CSV files; the header is line 1) and the field,
 then says what is allowed and what was found. The base case below is valid; each
-test breaks one rule.
-
-Tests marked ``xfail(strict=True)`` describe how the loader *should* behave and
-does not yet: each names the bug in its reason.
+test breaks one rule. Cells are quoted as written (``got '-1'``), and a rule on a
+whole table names it as written (``[design]``).
 """
 
 from __future__ import annotations
@@ -699,20 +697,31 @@ def test_current_plan_rule(case: Callable[..., Path], text: str, message: str) -
 FOUR_METRICS = plan_toml(("revenue", 0.25), ("margin", 0.25), ("a", 0.25), ("b", 0.25))
 
 
-def test_current_plan_has_at_most_three_metrics(case: Callable[..., Path]) -> None:
-    exc = load_error(case(files={"current_plan.toml": FOUR_METRICS}))
-    assert exc.file == "current_plan.toml"
-    assert "at most 3" in exc.detail
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param(FOUR_METRICS,
+                 "current_plan.toml, [[metrics]]: a plan has at most 3 metrics, got 4",
+                 id="four-metrics"),
+    pytest.param("metrics = []\n",
+                 "current_plan.toml, [[metrics]]: a plan needs at least 1 metric, got none",
+                 id="no-metrics"),
+    pytest.param('[metrics]\nid = "revenue"\nweight = 1.0\naccelerator_rate = 1.0\n',
+                 "current_plan.toml, metrics: must be an array of tables, each headed "
+                 "[[metrics]], got one table [metrics]", id="single-table"),
+    pytest.param('metrics = "revenue"\n',
+                 "current_plan.toml, metrics: must be an array of tables, each headed "
+                 "[[metrics]], got 'revenue'", id="text"),
+])
+def test_current_plan_metrics_list(case: Callable[..., Path], text: str, message: str) -> None:
+    # In our words, not pydantic's ("List should have at most 3 items after validation").
+    assert str(load_error(case(files={"current_plan.toml": text}))) == message
 
 
-@pytest.mark.xfail(
-    reason="errors_format._explain passes pydantic's too_long text through: 'metrics: the "
-           "list should have at most 3 items after validation, not 4' (pydantic jargon, "
-           "table not written as [[metrics]])",
-    strict=True)
-def test_current_plan_too_many_metrics_message(case: Callable[..., Path]) -> None:
-    exc = load_error(case(files={"current_plan.toml": FOUR_METRICS}))
-    assert str(exc) == "current_plan.toml, [[metrics]]: a plan has at most 3 metrics, got 4"
+def test_array_of_tables_where_a_table_belongs(case: Callable[..., Path]) -> None:
+    path = case()
+    text = (path / "case.toml").read_text()
+    (path / "case.toml").write_text(text + "\n[[design]]\nmax_metrics = 2\n")
+    assert str(load_error(path)) == ("case.toml, design: must be a table, got an array of "
+                                     "tables [[design]]")
 
 
 def test_current_plan_valid(case: Callable[..., Path]) -> None:
