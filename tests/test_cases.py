@@ -21,7 +21,7 @@ def test_generator_reproduces_the_committed_files(tmp_path: Path) -> None:
                    check=True, capture_output=True)
     for name in NAMES:
         files = sorted(p.name for p in (CASES / name).iterdir())
-        match, mismatch, errors = filecmp.cmpfiles(CASES / name, tmp_path / name, files,
+        _match, mismatch, errors = filecmp.cmpfiles(CASES / name, tmp_path / name, files,
                                                    shallow=False)
         assert (mismatch, errors) == ([], []), name
 
