@@ -7,62 +7,31 @@ Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
 from __future__ import annotations
 
 import sys
-from importlib.resources import as_file, files
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from compplan import __version__
+from compplan.cli.common import (
+    ExitError,
+    Reporter,
+    cannot_write,
+    fail,
+    import_in_background,
+    load,
+    out_console,
+)
 from compplan.errors import CompplanError, InfeasibleError
-from compplan.models.case import Case, load_case
+from compplan.models.case import Case
 from compplan.models.output import prepare_folder, remove_if_empty, write_json, write_plan
 from compplan.models.scenarios import build_scenarios
-from compplan.optimizer.pipeline import Outcome, optimise_case
 
-DEFAULT_CASE = "enterprise_first"
+if TYPE_CHECKING:
+    from compplan.optimizer.pipeline import Outcome
 
-# Markup off: case text such as "[metrics.revenue]" must print as written.
-# Piped output gets a fixed width so tables do not wrap at 80 columns.
-_WIDTH = None if sys.stdout.isatty() else 110
-err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
-out_console = Console(highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
-
-
-class ExitError(click.ClickException):
-    """A domain error at the command-line boundary, with the exit code it maps to."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click types it as a ClassVar
-
-
-def _fail(exc: CompplanError) -> NoReturn:
-    raise ExitError(str(exc), exc.exit_code) from None
-
-
-def _cannot_write(out: Path, exc: OSError, note: str = "") -> NoReturn:
-    reason = exc.strerror or str(exc)
-    raise ExitError(f"cannot write to {out}: {reason}{note}", 2) from None
-
-
-def _load(case_dir: str | None, budget: float | None = None,
-          max_metrics: int | None = None) -> Case:
-    try:
-        if case_dir is None:
-            with as_file(files("compplan.cases") / DEFAULT_CASE) as bundled:
-                case = load_case(bundled)
-        else:
-            case = load_case(case_dir)
-        if budget is not None or max_metrics is not None:
-            case = case.with_overrides(budget=budget, max_metrics=max_metrics)
-    except CompplanError as exc:
-        _fail(exc)
-    for warning in case.spec.warnings():
-        err_console.print(f"warning: {warning}")
-    return case
+_SOLVER_MODULE = "compplan.optimizer.pipeline"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,36 +65,37 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
         compplan optimise cases/enterprise_first --out plans/fy27 --budget 12000000
     """
-    loaded = _load(case, budget, max_metrics)
+    # Pyomo takes a second to import: let it load while the case is read.
+    solver_import = import_in_background(_SOLVER_MODULE)
+    loaded = load(case, budget, max_metrics)
     out = Path(out_dir)
     # Before the solve, which may be long: a folder that cannot be written fails now.
     try:
         created = prepare_folder(out)
     except OSError as exc:
-        _cannot_write(out, exc)
-
-    def progress(line: str) -> None:
-        if not quiet:
-            err_console.print(line, style="dim")
+        cannot_write(out, exc)
+    solver_import.join()
+    from compplan.optimizer.pipeline import optimise_case
 
     try:
-        outcome = optimise_case(loaded, time_limit=time_limit,
-                                tail_method=tail_method,
-                                progress=progress)
+        with Reporter(quiet) as reporter:
+            outcome = optimise_case(loaded, time_limit=time_limit,
+                                    tail_method=tail_method,
+                                    progress=reporter.step, chunk_progress=reporter.chunks)
     except InfeasibleError as exc:
         report = {"case": loaded.name, **exc.report}
         try:
             write_json(out / "infeasibility.json", report)
         except OSError as os_exc:
-            _cannot_write(out, os_exc, f"\n({exc})")
+            cannot_write(out, os_exc, f"\n({exc})")
         raise ExitError(f"{exc}\n(details in {out / 'infeasibility.json'})", 3) from None
     except CompplanError as exc:
         remove_if_empty(created)
-        _fail(exc)
+        fail(exc)
     try:
         written = write_plan(out, loaded, outcome.plan, outcome.document)
     except OSError as exc:
-        _cannot_write(out, exc)
+        cannot_write(out, exc)
     if not quiet:
         _summary(loaded, outcome)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
@@ -143,11 +113,11 @@ def validate(case: str | None) -> None:
 
         compplan validate cases/enterprise_first
     """
-    loaded = _load(case)
+    loaded = load(case)
     try:
         scenarios = build_scenarios(loaded)
     except CompplanError as exc:
-        _fail(exc)
+        fail(exc)
     extras = [name for name, present in (("quotas.csv", loaded.quotas is not None),
                                          ("current_plan.toml", loaded.current_plan is not None))
               if present]
