@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from compplan import __version__
+from compplan.cli import documents, views
 from compplan.cli.common import (
     ExitError,
     Reporter,
@@ -150,6 +151,10 @@ def _summary(case: Case, outcome: Outcome) -> None:
     out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
                       f"{result.seconds:.2f}s"
                       + (f", cuts {result.cuts}" if any(result.cuts.values()) else ""))
+
+
+for _command in (*views.COMMANDS, *documents.COMMANDS):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -155,7 +155,8 @@ def _required(path: Path | None) -> Path:
     return path
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file (a UTF-8 byte-order mark is fine), naming it in errors."""
     # utf-8-sig: a byte-order mark (as some Windows editors write) is dropped, as for CSV.
     try:
         return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
@@ -165,7 +166,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise CaseError(path.name, f"is not UTF-8 text ({exc.reason})") from None
 
 
-def _validate(path: Path, model: type[BaseModel], data: dict[str, Any]) -> Any:
+def validate_model(path: Path, model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """Validate parsed data against a schema, as a :class:`CaseError` naming ``path``."""
     try:
         return model.model_validate(data, strict=True)
     except ValidationError as exc:
@@ -174,7 +176,7 @@ def _validate(path: Path, model: type[BaseModel], data: dict[str, Any]) -> Any:
 
 def read_case_spec(path: Path) -> CaseSpec:
     """Read and validate ``case.toml``."""
-    spec: CaseSpec = _validate(path, CaseSpec, _read_toml(path))
+    spec: CaseSpec = validate_model(path, CaseSpec, read_toml(path))
     return spec
 
 
@@ -182,7 +184,7 @@ def read_current_plan(path: Path, spec: CaseSpec) -> PlanSpec | None:
     """Read ``current_plan.toml`` if present; its metrics must be candidates of the case."""
     if not path.is_file():
         return None
-    plan: PlanSpec = _validate(path, PlanSpec, _read_toml(path))
+    plan: PlanSpec = validate_model(path, PlanSpec, read_toml(path))
     for i, metric in enumerate(plan.metrics):
         if metric.id not in spec.metrics:
             raise CaseError(path.name, f"'{metric.id}' is not a metric of the case "

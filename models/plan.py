@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
-from compplan.models.case import Case
+from compplan.errors import CaseError
+from compplan.models.case import CURRENT_PLAN_FILE, Case, read_current_plan, validate_model
 from compplan.models.schema import PlanSpec
+
+#: Curves of a plan file must match the case's within this (they are copied, not computed).
+_CURVE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -106,3 +112,71 @@ class Plan:
     def to_records(self) -> list[dict[str, float | str]]:
         """One dictionary per metric, in the keys of ``plan.json``."""
         return [asdict(m) for m in self.metrics]
+
+    def to_toml(self) -> str:
+        """The plan as ``[[metrics]]`` tables, the form of ``current_plan.toml``."""
+        lines = []
+        for m in self.metrics:
+            lines += ["[[metrics]]", f'id = "{m.id}"', f"weight = {m.weight!r}",
+                      f"accelerator_rate = {m.accelerator_rate!r}", ""]
+        return "\n".join(lines)
+
+
+def load_plan(case: Case, ref: str | Path) -> Plan:
+    """A plan to look at: ``current`` (the case's current plan), a plan.json, or a TOML file.
+
+    Parameters
+    ----------
+    case : Case
+        The case the plan is evaluated under; the plan's metrics must be its candidates.
+    ref : str or Path
+        ``current``, or the path of a ``plan.json`` written by ``compplan optimise`` or of
+        a TOML file of ``[[metrics]]`` tables (as ``current_plan.toml``).
+
+    Returns
+    -------
+    Plan
+        The plan, with the case's thresholds and caps.
+
+    Raises
+    ------
+    CaseError
+        Naming the file and the metric at fault.
+    """
+    if str(ref) == "current":
+        if case.current_plan is None:
+            raise CaseError(CURRENT_PLAN_FILE, f"is not in the case folder {case.path}; "
+                                               "give a plan file instead of 'current'")
+        return Plan.from_spec(case, case.current_plan)
+    path = Path(ref)
+    if not path.is_file():
+        raise CaseError(str(path), "is not a file (give a plan.json, a plan TOML file, "
+                                   "or 'current')")
+    if path.suffix == ".toml":
+        spec = read_current_plan(path, case.spec)
+        assert spec is not None  # the file exists
+        return Plan.from_spec(case, spec)
+    return Plan.from_spec(case, _read_plan_json(path, case))
+
+
+def _read_plan_json(path: Path, case: Case) -> PlanSpec:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CaseError(path.name, f"is not a JSON plan: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), list):
+        raise CaseError(path.name, "is not a plan: it has no 'metrics' list "
+                                   "(write one with compplan optimise)")
+    spec: PlanSpec = validate_model(path, PlanSpec, {"metrics": doc["metrics"]})
+    for i, item in enumerate(spec.metrics):
+        where = f"metrics #{i + 1} ({item.id})"
+        if item.id not in case.spec.metrics:
+            raise CaseError(path.name, f"'{item.id}' is not a metric of the case "
+                                       f"(metrics: {', '.join(case.spec.metrics)})", field=where)
+        metric = case.metric(item.id)
+        for key, mine in (("threshold", metric.threshold), ("cap", metric.cap)):
+            theirs = getattr(item, key)
+            if theirs is not None and abs(theirs - mine) > _CURVE_TOLERANCE:
+                raise CaseError(path.name, f"{key} {theirs:g} differs from the case's {mine:g}: "
+                                           "the plan was made for another case", field=where)
+    return spec
