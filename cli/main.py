@@ -144,9 +144,14 @@ def _summary(case: Case, outcome: Outcome) -> None:
     out_console.print(f"expected alignment {ev.alignment:.6f}; expected payout "
                       f"{ev.expected_cost:,.0f} {cur}/period (P90 {ev.total_p90:,.0f}"
                       + (f", CVaR {ev.cvar:,.0f}" if ev.cvar is not None else "") + ")")
+    prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:
-        state = "binding" if abs(g.slack) <= 1e-6 * max(1.0, abs(g.limit)) else "slack"
-        out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state})")
+        # The tie-break may leave a binding limit a hair (1e-7 relative) from its value.
+        state = "binding" if abs(g.slack) <= 1e-5 * max(1.0, abs(g.limit)) else "slack"
+        price = prices.get(g.name)
+        cost = (f"; loosening it 1 % would add {price.per_percent:.4g} alignment"
+                if price is not None and price.shadow_price > 0 else "")
+        out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state}{cost})")
     result = outcome.result
     out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
                       f"{result.seconds:.2f}s"

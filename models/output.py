@@ -170,11 +170,15 @@ def plan_markdown(doc: dict[str, Any]) -> str:
         lines.append(f"- Mean total payout in the worst {1 - ev['cvar_level']:.0%} of "
                      f"scenarios (CVaR): {ev['cvar']:,.0f} {cur}")
     if ev["guardrails"]:
-        lines += ["", "## Guardrails", "", "| guardrail | value | limit | slack | met |",
-                  "|---|---:|---:|---:|:-:|"]
+        prices = {p["guardrail"]: p["per_percent"] for p in doc.get("guardrail_prices", [])}
+        lines += ["", "## Guardrails", "",
+                  "| guardrail | value | limit | slack | met | alignment from loosening 1 % |",
+                  "|---|---:|---:|---:|:-:|---:|"]
         for g in ev["guardrails"]:
+            price = prices.get(g["name"])
             lines.append(f"| {g['setting']} | {g['value']:,.4g} | {g['limit']:,.4g} | "
-                         f"{g['slack']:,.4g} | {'yes' if g['ok'] else 'NO'} |")
+                         f"{g['slack']:,.4g} | {'yes' if g['ok'] else 'NO'} | "
+                         f"{'' if price is None else f'{price:.4g}'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -2,8 +2,11 @@
 
 A deletion filter over guardrails: drop each in turn and keep it out when the rest
 still admit no plan. What remains is a minimal conflicting set (each of its members
-is needed for the conflict). When the expected-cost cap is in it, the cheapest plan
-that meets every other guardrail gives the smallest cap that would work.
+is needed for the conflict). Then two elastic solves say what would fix it: for each
+guardrail of the set, the smallest change of that guardrail alone that admits a plan;
+and the least total relaxation of all of them together, each measured relative to its
+limit. When the expected-cost cap is involved, the cheapest plan meeting every other
+guardrail gives the smallest cap that works.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import GUARDRAILS
-from compplan.optimizer.solve import Status, solve
+from compplan.optimizer.solve import SolveResult, Status, solve
+from compplan.optimizer.tails import tail_mean
 
 _SETTINGS = {
     "payout_multiple": ("[design] max_payout_multiple", "the maximum payout multiple"),
@@ -142,15 +146,95 @@ def diagnose(case: Case, coeffs: Coefficients, time_limit: float | None = None) 
         report["explanation"].append(
             f"{', '.join(words[:-1])} and {words[-1]} cannot all be met at once; relaxing "
             "any one of them admits a plan")
-    if "budget_expected" in needed:
-        others = [g for g in active if g != "budget_expected"]
-        cheapest = solve(case, coeffs, guardrails=others, objective="cost",
-                         time_limit=time_limit)
-        if cheapest.has_plan and cheapest.w is not None and cheapest.u is not None:
-            cost = float(coeffs.cost_w @ cheapest.w + coeffs.cost_u @ cheapest.u)
-            report["min_expected_cap"] = cost * coeffs.ti_total
-            report["explanation"].append(
-                f"the cheapest plan meeting every other guardrail has an expected cost of "
-                f"{cost * coeffs.ti_total:,.0f} {case.spec.case.currency} per period, above "
-                f"the cap of {case.spec.budget.expected_cap:,.0f}")
+    if needed:
+        _add_fixes(report, case, coeffs, active, needed, time_limit)
     return report
+
+
+def needed_limit(case: Case, coeffs: Coefficients, name: str, result: SolveResult) -> float:
+    """The value a guardrail's setting needs for an elastic solve's plan to meet it."""
+    slack = result.slacks.get(name, 0.0)
+    design, budget, fair = case.spec.design, case.spec.budget, case.spec.fairness
+    if name == "payout_multiple":
+        return float(design.max_payout_multiple or 0.0) + slack
+    if name == "budget_expected":
+        return float(budget.expected_cap or 0.0) + slack * coeffs.ti_total
+    if name == "budget_cvar":
+        return float(budget.cvar_cap or 0.0) + slack * coeffs.ti_total
+    if name == "fairness_parity":
+        return float(fair.parity_tolerance or 0.0) + slack
+    if name == "fairness_bottom":
+        return float(fair.bottom_floor or 0.0) - slack
+    # The top tail's slack sits on the rhs of top <= ratio x mean: report the ratio.
+    assert result.w is not None and result.u is not None
+    shares = coeffs.rep_w @ result.w + coeffs.rep_u @ result.u
+    ratio = tail_mean(shares, float(fair.top_share or 1.0), True) / max(shares.mean(), 1e-12)
+    return max(float(fair.top_ratio or 0.0), ratio)
+
+
+def _format(case: Case, name: str, value: float) -> str:
+    if name in ("budget_expected", "budget_cvar"):
+        return f"{value:,.0f} {case.spec.case.currency}"
+    return f"{value:.4g}"
+
+
+def _change(case: Case, name: str, value: float) -> dict[str, Any]:
+    current = float(_setting_value(case, name) or 0.0)
+    verb = "lower" if name == "fairness_bottom" else "raise"
+    return {"guardrail": name, "setting": _SETTINGS[name][0], "current": current,
+            "needed": value, "action": f"{verb} {_SETTINGS[name][0]} from "
+                                       f"{_format(case, name, current)} to "
+                                       f"{_format(case, name, value)}"}
+
+
+def _min_expected_cap(case: Case, coeffs: Coefficients, active: list[str],
+                      time_limit: float | None) -> float | None:
+    """Expected cost of the cheapest plan meeting every guardrail but the expected cap."""
+    others = [g for g in active if g != "budget_expected"]
+    cheapest = solve(case, coeffs, guardrails=others, objective="cost", time_limit=time_limit)
+    if not cheapest.has_plan or cheapest.w is None or cheapest.u is None:
+        return None
+    return float(coeffs.cost_w @ cheapest.w + coeffs.cost_u @ cheapest.u) * coeffs.ti_total
+
+
+def _single_change(case: Case, coeffs: Coefficients, active: list[str], name: str,
+                   time_limit: float | None) -> dict[str, Any] | None:
+    if name == "budget_expected":
+        # The smallest cap is the cost of the cheapest plan that meets everything else.
+        least = _min_expected_cap(case, coeffs, active, time_limit)
+        if least is None:
+            return None
+        change = _change(case, name, least)
+        change["action"] += " (the expected cost of the cheapest plan meeting every other " \
+                            "guardrail)"
+        return change
+    alone = solve(case, coeffs, guardrails=active, objective="elastic", elastic=[name],
+                  time_limit=time_limit)
+    return _change(case, name, needed_limit(case, coeffs, name, alone)) if alone.has_plan \
+        else None
+
+
+def _add_fixes(report: dict[str, Any], case: Case, coeffs: Coefficients, active: list[str],
+               needed: list[str], time_limit: float | None) -> None:
+    """The smallest single changes, the least joint relaxation, and the minimum budget."""
+    single = [c for c in (_single_change(case, coeffs, active, g, time_limit) for g in needed)
+              if c is not None]
+    report["smallest_single_changes"] = single
+    for change in single:
+        if change["guardrail"] == "budget_expected":
+            report["min_expected_cap"] = change["needed"]
+    if single:
+        report["explanation"].append(
+            "smallest single change that admits a plan: "
+            + "; or ".join(change["action"] for change in single))
+    if len(needed) < 2:
+        return
+    joint = solve(case, coeffs, guardrails=active, objective="elastic", elastic=needed,
+                  time_limit=time_limit)
+    if joint.has_plan:
+        relaxed = [_change(case, g, needed_limit(case, coeffs, g, joint))
+                   for g in needed if joint.slacks.get(g, 0.0) > 1e-9]
+        report["least_total_relaxation"] = relaxed
+        report["explanation"].append(
+            "least total relaxation (each change weighed relative to its limit): "
+            + "; ".join(change["action"] for change in relaxed))

@@ -14,6 +14,7 @@ from compplan.optimizer.coefficients import Coefficients, Progress, compute_coef
 from compplan.optimizer.diagnose import diagnose
 from compplan.optimizer.evaluate import Evaluation, evaluate
 from compplan.optimizer.model import TailMethod
+from compplan.optimizer.prices import GuardrailPrice, shadow_prices
 from compplan.optimizer.solve import SolveResult, Status, solve, solver_version
 
 
@@ -26,6 +27,7 @@ class Outcome:
     result: SolveResult
     coefficients: Coefficients
     document: dict[str, Any]
+    prices: list[GuardrailPrice]
 
 
 def optimise_case(case: Case, *, time_limit: float | None = None,
@@ -83,10 +85,13 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         names = ", ".join(f"{g.setting} ({g.value:.6g} vs {g.limit:.6g})" for g in broken)
         raise CompplanError(f"the solver's plan breaks {names}; refusing to write it")
     plan = Plan.from_vectors(case, result.w, result.u)
+    say("pricing the guardrails")
+    prices = shadow_prices(case, coeffs, result.z, tail_method) if result.z is not None else []
     solver = {"name": "highs", "version": solver_version(), "mip_gap": result.mip_gap,
               "seconds": round(result.seconds, 3), "rounds": result.rounds,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
     if result.message:
         solver["note"] = result.message
     doc = plan_document(case, plan, result.status.value, evaluation.to_dict(), solver)
-    return Outcome(plan, evaluation, result, coeffs, doc)
+    doc["guardrail_prices"] = [p.to_dict() for p in prices]
+    return Outcome(plan, evaluation, result, coeffs, doc, prices)

@@ -211,7 +211,8 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
         How tail guardrails are written.
     objective : {"alignment", "cost", "feasibility", "elastic"}
         ``alignment`` is the canonical lexicographic solve; ``cost`` finds the cheapest
-        plan meeting the constraints; ``feasibility`` stops at the first feasible plan;
+        plan meeting the constraints (and, among equally cheap ones, the best aligned);
+        ``feasibility`` stops at the first feasible plan;
         ``elastic`` finds the least relaxation of the ``elastic`` guardrails, each slack
         divided by its limit (``relaxation_scale``), that admits a plan.
     elastic : iterable of str
@@ -238,7 +239,9 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
     runner = CutLoop(plan, deadline, progress)
     status, gap, message = runner.run()
     if status is Status.OPTIMAL and objective == "alignment":
-        status, message = _cheapest_among_best(runner, coeffs)
+        status, message = _tie_break(runner, coeffs, cheapest=True)
+    elif status is Status.OPTIMAL and objective == "cost":
+        status, message = _tie_break(runner, coeffs, cheapest=False)
     result = SolveResult(status, mip_gap=gap, seconds=runner.seconds, rounds=runner.rounds,
                          cuts=runner.cuts, rows=m.nconstraints(), columns=m.nvariables(),
                          message=message)
@@ -278,15 +281,26 @@ def relaxation_scale(case: Case, coeffs: Coefficients, guardrail: str) -> float:
     return max(float(limits[guardrail] or 0.0), 0.01)
 
 
-def _cheapest_among_best(runner: CutLoop, coeffs: Coefficients) -> tuple[Status, str]:
-    """Second solve: least expected cost among plans within the tie tolerance."""
+def _tie_break(runner: CutLoop, coeffs: Coefficients, *, cheapest: bool) -> tuple[Status, str]:
+    """Second solve among plans within the tie tolerance of the first objective.
+
+    After the alignment solve: the least expected cost among the best-aligned plans
+    (MODEL.md section 4). After a cost solve: the best alignment among the cheapest.
+    """
     m = runner.plan.model
     w, u, _ = runner.values()
-    best = float(coeffs.objective_w @ w + coeffs.objective_u @ u)
-    m.objective.deactivate()
-    m.tie_alignment = pyo.Constraint(
-        expr=m.alignment >= best - TIE_TOLERANCE * max(1.0, abs(best)))
-    m.tie_cost = pyo.Objective(expr=m.expected_cost, sense=pyo.minimize)
+    if cheapest:
+        best = float(coeffs.objective_w @ w + coeffs.objective_u @ u)
+        m.objective.deactivate()
+        m.tie_alignment = pyo.Constraint(
+            expr=m.alignment >= best - TIE_TOLERANCE * max(1.0, abs(best)))
+        m.tie_objective = pyo.Objective(expr=m.expected_cost, sense=pyo.minimize)
+    else:
+        least = float(coeffs.cost_w @ w + coeffs.cost_u @ u)
+        m.cost_objective.deactivate()
+        m.tie_cost = pyo.Constraint(
+            expr=m.expected_cost <= least + TIE_TOLERANCE * max(1.0, abs(least)))
+        m.tie_objective = pyo.Objective(expr=m.alignment, sense=pyo.maximize)
     saved = runner.values()
     status, _, message = runner.run()
     if status is Status.OPTIMAL:

@@ -118,9 +118,10 @@ def test_optimise_infeasible_case(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr == C4_WARNINGS + (
         "Error: no plan satisfies the constraints: the expected-cost cap ([budget] "
-        "expected_cap) cannot be met by any plan that follows the design rules; the cheapest "
-        "plan meeting every other guardrail has an expected cost of 574,051 USD per period, "
-        f"above the cap of 234,660\n(details in {out / 'infeasibility.json'})\n")
+        "expected_cap) cannot be met by any plan that follows the design rules; smallest "
+        "single change that admits a plan: raise [budget] expected_cap from 234,660 USD to "
+        "574,051 USD (the expected cost of the cheapest plan meeting every other guardrail)"
+        f"\n(details in {out / 'infeasibility.json'})\n")
     assert sorted(p.name for p in out.iterdir()) == ["infeasibility.json"]
     report = read_json(out / "infeasibility.json")
     assert report["case"] == "Budget too small"
@@ -198,9 +199,10 @@ def test_budget_override_too_low_is_infeasible(tmp_path: Path) -> None:
     assert_exit(result, 3)
     assert result.stderr == (
         "Error: no plan satisfies the constraints: the expected-cost cap ([budget] "
-        "expected_cap) cannot be met by any plan that follows the design rules; the cheapest "
-        "plan meeting every other guardrail has an expected cost of 760,168 USD per period, "
-        f"above the cap of 1,000\n(details in {out / 'infeasibility.json'})\n")
+        "expected_cap) cannot be met by any plan that follows the design rules; smallest "
+        "single change that admits a plan: raise [budget] expected_cap from 1,000 USD to "
+        "760,168 USD (the expected cost of the cheapest plan meeting every other guardrail)"
+        f"\n(details in {out / 'infeasibility.json'})\n")
     report = read_json(out / "infeasibility.json")
     assert report["conflict"] == [{"guardrail": "budget_expected",
                                    "setting": "[budget] expected_cap", "value": 1000.0}]
@@ -487,9 +489,9 @@ def test_write_failure_after_the_solve(tmp_path: Path, monkeypatch: pytest.Monke
     else:  # the explanation is not lost with the file
         assert result.stderr == C4_WARNINGS + full_disk + (
             "(no plan satisfies the constraints: the expected-cost cap ([budget] expected_cap) "
-            "cannot be met by any plan that follows the design rules; the cheapest plan "
-            "meeting every other guardrail has an expected cost of 574,051 USD per period, "
-            "above the cap of 234,660)\n")
+            "cannot be met by any plan that follows the design rules; smallest single change "
+            "that admits a plan: raise [budget] expected_cap from 234,660 USD to 574,051 USD "
+            "(the expected cost of the cheapest plan meeting every other guardrail))\n")
 
 
 def test_failed_solve_leaves_no_empty_out_folder(tmp_path: Path,

@@ -223,3 +223,41 @@ def test_two_guardrails_conflict_and_min_budget(make_case: MakeCase) -> None:
     report = info.value.report
     assert [c["guardrail"] for c in report["conflict"]] == ["budget_expected", "fairness_bottom"]
     assert report["min_expected_cap"] == pytest.approx(1.9 * TI, rel=1e-7)
+
+
+def test_two_guardrails_conflict_smallest_changes(make_case: MakeCase) -> None:
+    # As above: alone, the cap must rise to 1.9 TI, or the floor fall to 0.5 (w_b <= 0.5).
+    # Together, in units of each limit: the cap moves w_b by 2 per unit of slack (share of
+    # 2 TI) at a weight of 1 / 0.75, the floor by 1 at 1 / 0.9; the cap is cheaper per
+    # unit of the 0.4 gap, so the least total relaxation raises the cap alone to 1.9 TI.
+    path = make_case({"goals": {"g": 1.0}, "metrics.a": metric(1.0),
+                      "metrics.b": metric(0.0),
+                      "budget": {"expected_cap": 1.5 * TI},
+                      "fairness": {"bottom_share": 0.5, "bottom_floor": 0.9}},
+                     reps(2), {"a": [[1.0], [0.3]], "b": [[1.0], [1.0]]})
+    with pytest.raises(InfeasibleError) as info:
+        run(path)
+    report = info.value.report
+    single = {c["guardrail"]: c["needed"] for c in report["smallest_single_changes"]}
+    assert single == {"budget_expected": pytest.approx(1.9 * TI, rel=1e-6),
+                      "fairness_bottom": pytest.approx(0.5, rel=1e-6)}
+    joint = {c["guardrail"]: c["needed"] for c in report["least_total_relaxation"]}
+    assert joint == {"budget_expected": pytest.approx(1.9 * TI, rel=1e-6)}
+    assert report["explanation"][1] == (
+        "smallest single change that admits a plan: raise [budget] expected_cap from "
+        "1,500 USD to 1,900 USD (the expected cost of the cheapest plan meeting every other "
+        "guardrail); or lower [fairness] bottom_floor from 0.9 to 0.5")
+
+
+def test_price_of_a_binding_budget(make_case: MakeCase) -> None:
+    # One metric at x = 1.5: alignment 0.5 u and cost TI (1 + 0.5 u) <= B, so alignment =
+    # B / TI - 1 and each currency unit of budget buys 1 / TI = 0.001 alignment; 1 % of
+    # the 2,500 cap buys 0.025. The payout multiple (1 + u <= 5) does not bind: price 0.
+    path = make_case({"goals": {"g": 1.0}, "metrics.a": metric(1.0),
+                      "design": {"max_payout_multiple": 5.0},
+                      "budget": {"expected_cap": 2.5 * TI}}, reps(1), {"a": [[1.5]]})
+    outcome = optimise_case(load_case(path))
+    prices = {p["guardrail"]: p for p in outcome.document["guardrail_prices"]}
+    assert prices["budget_expected"]["shadow_price"] == pytest.approx(1 / TI, rel=1e-6)
+    assert prices["budget_expected"]["per_percent"] == pytest.approx(0.025, rel=1e-6)
+    assert prices["payout_multiple"]["shadow_price"] == pytest.approx(0.0, abs=1e-12)
