@@ -129,11 +129,65 @@ def validate(case: str | None) -> None:
         + (f"; with {', '.join(extras)}" if extras else ""))
 
 
-def _summary(case: Case, outcome: Outcome) -> None:
+@main.command("min-budget")
+@click.argument("case", required=False, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, writable=True),
+              help="Also write the cheapest plan (plan.json, plan.csv, plan.md) here.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds the solver may take in all.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the figure, no progress or table.")
+def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
+               quiet: bool) -> None:
+    """The smallest expected-cost cap that admits a plan meeting every other guardrail.
+
+    Solves for the cheapest plan that meets the design rules and every guardrail but
+    [budget] expected_cap (and, among equally cheap plans, the best aligned).
+
+    Example:
+
+        compplan min-budget cases/enterprise_first --out plans/cheapest
+    """
+    solver_import = import_in_background(_SOLVER_MODULE)
+    loaded = load(case)
+    out = Path(out_dir) if out_dir is not None else None
+    created: list[Path] = []
+    if out is not None:
+        try:
+            created = prepare_folder(out)
+        except OSError as exc:
+            cannot_write(out, exc)
+    solver_import.join()
+    from compplan.optimizer.pipeline import cheapest_plan
+
+    try:
+        with Reporter(quiet) as reporter:
+            outcome = cheapest_plan(loaded, time_limit=time_limit, progress=reporter.step,
+                                    chunk_progress=reporter.chunks)
+    except CompplanError as exc:
+        remove_if_empty(created)
+        fail(exc)
+    cap = loaded.spec.budget.expected_cap
+    cur = loaded.spec.case.currency
+    figure = outcome.evaluation.expected_cost
+    verdict = ("" if cap is None else
+               f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
+    out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} per period{verdict}")
+    if not quiet:
+        _summary(loaded, outcome, "cheapest plan")
+    if out is not None:
+        try:
+            written = write_plan(out, loaded, outcome.plan, outcome.document)
+        except OSError as exc:
+            cannot_write(out, exc)
+        if not quiet:
+            out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
     doc: dict[str, Any] = outcome.document
     ev = outcome.evaluation
     cur = case.spec.case.currency
-    table = Table(title=f"{case.name}: {doc['status']} plan", title_justify="left")
+    table = Table(title=f"{case.name}: {doc['status']} {kind}", title_justify="left")
     for col in ("metric", "weight", "base rate", "accel. rate", "accel. x", "alignment"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for m in outcome.plan.metrics:

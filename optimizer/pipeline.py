@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
@@ -33,7 +33,8 @@ class Outcome:
 def optimise_case(case: Case, *, time_limit: float | None = None,
                   tail_method: TailMethod = "auto",
                   progress: Callable[[str], None] | None = None,
-                  chunk_progress: Progress | None = None) -> Outcome:
+                  chunk_progress: Progress | None = None,
+                  objective: str = "alignment") -> Outcome:
     """Design the plan of best expected alignment for a case.
 
     Parameters
@@ -48,6 +49,9 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         Called with a line of text at each step.
     chunk_progress : callable, optional
         Called as ``chunk_progress(phase, done, total)`` during passes over the reps.
+    objective : {"alignment", "cost"}
+        ``alignment``: the canonical plan. ``cost``: the cheapest plan meeting the
+        constraints (then the best aligned among the cheapest); no guardrail prices.
 
     Returns
     -------
@@ -67,7 +71,7 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     say(f"solving ({len(case.metric_ids)} metrics, {coeffs.scen_w.shape[0]} scenarios, "
         f"{coeffs.rep_w.shape[0]} reps)")
     result = solve(case, coeffs, time_limit=time_limit, tail_method=tail_method,
-                   progress=progress)
+                   objective=objective, progress=progress)
     if result.status is Status.INFEASIBLE:
         say("no plan fits: finding the guardrails that conflict")
         report = diagnose(case, coeffs, time_limit=time_limit)
@@ -85,8 +89,10 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         names = ", ".join(f"{g.setting} ({g.value:.6g} vs {g.limit:.6g})" for g in broken)
         raise CompplanError(f"the solver's plan breaks {names}; refusing to write it")
     plan = Plan.from_vectors(case, result.w, result.u)
-    say("pricing the guardrails")
-    prices = shadow_prices(case, coeffs, result.z, tail_method) if result.z is not None else []
+    prices = []
+    if objective == "alignment" and result.z is not None:
+        say("pricing the guardrails")
+        prices = shadow_prices(case, coeffs, result.z, tail_method)
     solver = {"name": "highs", "version": solver_version(), "mip_gap": result.mip_gap,
               "seconds": round(result.seconds, 3), "rounds": result.rounds,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
@@ -95,3 +101,35 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     doc = plan_document(case, plan, result.status.value, evaluation.to_dict(), solver)
     doc["guardrail_prices"] = [p.to_dict() for p in prices]
     return Outcome(plan, evaluation, result, coeffs, doc, prices)
+
+
+def cheapest_plan(case: Case, *, time_limit: float | None = None,
+                  progress: Callable[[str], None] | None = None,
+                  chunk_progress: Progress | None = None) -> Outcome:
+    """The cheapest plan meeting every guardrail but the expected-cost cap.
+
+    Its expected cost is the smallest ``[budget] expected_cap`` that admits a plan.
+
+    Parameters
+    ----------
+    case : Case
+        A loaded case; its expected-cost cap is ignored.
+    time_limit : float, optional
+        Seconds for the solver.
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise_case`.
+
+    Returns
+    -------
+    Outcome
+        The cheapest plan (the best aligned among equally cheap ones).
+
+    Raises
+    ------
+    InfeasibleError
+        The other guardrails admit no plan at any budget.
+    """
+    budget = case.spec.budget.model_copy(update={"expected_cap": None})
+    uncapped = replace(case, spec=case.spec.model_copy(update={"budget": budget}))
+    return optimise_case(uncapped, time_limit=time_limit, progress=progress,
+                         chunk_progress=chunk_progress, objective="cost")
