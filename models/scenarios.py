@@ -108,13 +108,15 @@ class _Calibration:
         rng = np.random.Generator(np.random.PCG64([self.seed, 1, start // BLOCK_REPS]))
         n_scen, n_metrics = self.common.shape
         own = _correlate(rng.standard_normal((n_metrics, (stop - start) * n_scen)), self.chol)
-        x = own.reshape(n_metrics, stop - start, n_scen).transpose(1, 0, 2)
-        k = self.common_share[None, :, None]
+        # Work in the draw's own layout (metric, rep, scenario): contiguous, so fast.
+        x = own.reshape(n_metrics, stop - start, n_scen)
+        k = self.common_share[:, None, None]
         x *= np.sqrt(1.0 - k)
-        x += np.sqrt(k) * self.common.T[None, :, :]
-        x *= self.sd[start:stop, :, None]
-        x += self.mu[start:stop, :, None]
-        return np.maximum(x, 0.0, out=x)
+        x += (np.sqrt(k[:, :, 0]) * self.common.T)[:, None, :]
+        x *= self.sd[start:stop].T[:, :, None]
+        x += self.mu[start:stop].T[:, :, None]
+        np.maximum(x, 0.0, out=x)
+        return x.transpose(1, 0, 2)
 
 
 def _correlate(normals: np.ndarray, chol: np.ndarray) -> np.ndarray:
