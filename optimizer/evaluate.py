@@ -1,25 +1,41 @@
 """What a plan does under the case's scenarios, computed with numpy from the coefficients.
 
 Independent of the solver: the same figures check a solved plan against every
-guardrail and describe a plan typed in by hand.
+guardrail and describe a plan typed in by hand. Besides the guardrails, every plan
+is checked against the design rules (weights sum to 1, metric count, weight and
+accelerator bounds, required and forbidden metrics), so a plan typed in by hand or
+changed by a what-if shows what it breaks; the solver's plans meet them by
+construction.
+
+Percentiles interpolate linearly between the sorted values (numpy's default); tail
+means (CVaR, the top and bottom tails over reps) weigh equally likely values as in
+the model, splitting a value at the tail's edge.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from compplan.errors import CaseError
 from compplan.models.case import Case
+from compplan.models.scenarios import Scenarios, build_scenarios
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.tails import tail_mean
 
 #: Tail shares reported when the case sets none.
 DEFAULT_TOP_SHARE = 0.10
 DEFAULT_BOTTOM_SHARE = 0.20
+#: CVaR level of the total payout reported when the case sets no ``cvar_level``.
+DEFAULT_CVAR_LEVEL = 0.90
+#: Percentiles of the reps' expected payout (share of their own target).
+REP_PERCENTILES = (10, 25, 50, 75, 90)
 #: Relative slack within which a guardrail counts as met (solver tolerances).
 CHECK_TOLERANCE = 1e-6
+#: Reps per pass when summing revenue over scenarios.
+_REVENUE_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -48,9 +64,84 @@ class GuardrailCheck:
         return {**asdict(self), "slack": self.slack, "ok": self.ok}
 
 
+Sense = Literal["<=", ">=", "=="]
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """One design rule at a plan: ``value sense limit``, e.g. a weight ``>=`` its minimum.
+
+    Attributes
+    ----------
+    name : str
+        The rule: ``weights_sum``, ``max_metrics``, ``min_weight``, ``max_weight``,
+        ``accelerator_min``, ``accelerator_max``, ``required`` or ``forbidden``.
+    setting : str
+        Where the limit comes from, as written in ``case.toml`` (``[design] min_weight``,
+        ``[metrics.x] max_weight``), or ``weights sum to 1``.
+    metric : str or None
+        The metric the rule is about, if one.
+    value, limit : float
+        The plan's figure and the rule's bound (for ``required`` and ``forbidden``:
+        1 if the metric is in the plan, else 0).
+    sense : {"<=", ">=", "=="}
+        How ``value`` must compare with ``limit``.
+    """
+
+    name: str
+    setting: str
+    metric: str | None
+    value: float
+    limit: float
+    sense: Sense
+
+    @property
+    def slack(self) -> float:
+        """Room left before the limit (negative when broken; minus the gap for ``==``)."""
+        if self.sense == "<=":
+            return self.limit - self.value
+        if self.sense == ">=":
+            return self.value - self.limit
+        return 0.0 - abs(self.value - self.limit)  # 0.0, not -0.0, when equal
+
+    @property
+    def ok(self) -> bool:
+        """True when the rule holds, within solver tolerance."""
+        return self.slack >= -CHECK_TOLERANCE * max(1.0, abs(self.limit))
+
+    @property
+    def message(self) -> str:
+        """The rule and how the plan stands, in words."""
+        return _rule_message(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {**asdict(self), "slack": self.slack, "ok": self.ok, "message": self.message}
+
+
+@dataclass(frozen=True)
+class SegmentFigures:
+    """Expected payout of one group of reps (a value of a grouping column)."""
+
+    group: str
+    reps: int
+    target_incentive: float
+    expected_payout: float
+    share_of_target: float
+    gap: float
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """Figures of a plan; money in the case's currency per period."""
+    """Figures of a plan; money in the case's currency per period.
+
+    Shares of target are ratios (1.0 = 100 % of target incentive). ``cvar`` is set
+    only when the case sets ``[budget] cvar_level``; ``total_cvar`` always, at
+    ``total_cvar_level`` (the case's level, else ``DEFAULT_CVAR_LEVEL``;
+    ``total_cvar_level_source`` says which). ``parity_gaps`` are those of the parity
+    guardrail (``[fairness] group_by``); ``segments`` are per group of
+    ``segment_column``: ``group_by``, else the first grouping column of ``reps.csv``.
+    """
 
     alignment: float
     alignment_by_metric: dict[str, float]
@@ -70,20 +161,40 @@ class Evaluation:
     max_parity_gap: float | None
     max_payout_multiple: float
     guardrails: list[GuardrailCheck] = field(default_factory=list)
+    alignment_by_goal: dict[str, float] = field(default_factory=dict)
+    alignment_share_by_goal: dict[str, float | None] = field(default_factory=dict)
+    total_cvar_level: float = DEFAULT_CVAR_LEVEL
+    total_cvar_level_source: str = "default"
+    total_cvar: float = float("nan")
+    revenue_metric: str | None = None
+    expected_revenue: float | None = None
+    cost_of_sales: float | None = None
+    rep_share_percentiles: dict[str, float] = field(default_factory=dict)
+    segment_column: str | None = None
+    segments: list[SegmentFigures] = field(default_factory=list)
+    max_segment_gap: float | None = None
+    design_rules: list[RuleCheck] = field(default_factory=list)
 
     @property
     def violated(self) -> list[GuardrailCheck]:
         """Guardrails the plan breaks."""
         return [g for g in self.guardrails if not g.ok]
 
+    @property
+    def broken_rules(self) -> list[RuleCheck]:
+        """Design rules the plan breaks."""
+        return [r for r in self.design_rules if not r.ok]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``evaluation`` block of ``plan.json``)."""
         data = asdict(self)
         data["guardrails"] = [g.to_dict() for g in self.guardrails]
+        data["design_rules"] = [r.to_dict() for r in self.design_rules]
         return data
 
 
-def evaluate(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray) -> Evaluation:
+def evaluate(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray, *,
+             revenue: float | None = None) -> Evaluation:
     """Evaluate a plan given by weights ``w`` and accelerator rates ``u`` per metric.
 
     Parameters
@@ -94,11 +205,21 @@ def evaluate(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray) -> 
         Its coefficients.
     w, u : numpy.ndarray
         Per metric of ``coeffs.metric_ids``; zero for metrics not in the plan.
+    revenue : float, optional
+        The case's expected revenue (:func:`expected_revenue`), to spare a pass over
+        the scenarios when several plans are evaluated; computed when needed and not
+        given.
 
     Returns
     -------
     Evaluation
-        Alignment, cost and risk of the total payout, fairness figures, guardrail checks.
+        Alignment, cost and risk of the total payout, fairness figures, guardrail
+        and design-rule checks.
+
+    Raises
+    ------
+    CaseError
+        ``[case] revenue_metric`` is set but ``quotas.csv`` gives no quota for it.
     """
     ti_total = coeffs.ti_total
     totals = (coeffs.scen_w @ w + coeffs.scen_u @ u) * ti_total
@@ -125,8 +246,212 @@ def evaluate(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray) -> 
         parity_gaps={h: float(g) for h, g in zip(coeffs.groups, gaps, strict=True)},
         max_parity_gap=float(np.abs(gaps).max()) if len(gaps) else None,
         max_payout_multiple=float(w.sum() + ((caps - 1.0) * u).sum()),
+        **_goal_split(case, coeffs, w, u),
+        **_tail_of_total(case, totals),
+        **_cost_of_sales(case, float(totals.mean()), revenue),
+        rep_share_percentiles={f"p{q}": float(np.percentile(shares, q))
+                               for q in REP_PERCENTILES},
+        **_segments(case, shares),
+        design_rules=design_rules(case, coeffs.metric_ids, w, u),
     )
     return _with_checks(case, evaluation)
+
+
+def _goal_split(case: Case, coeffs: Coefficients, w: np.ndarray,
+                u: np.ndarray) -> dict[str, Any]:
+    """Alignment by goal: ``sum_m pi_g A[m, g] rho_m U_m``; the parts sum to the total."""
+    goals = case.spec.goals
+    total_priority = sum(goals.values())
+    # U_m times rho_m: what a step on each metric pays, weighed by how reps respond.
+    paid = coeffs.responsiveness * (coeffs.align_w * w + coeffs.align_u * u)
+    parts = {g: float(sum(pi / total_priority * case.metric(m).alignment.get(g, 0.0) * p
+                          for m, p in zip(coeffs.metric_ids, paid, strict=True)))
+             for g, pi in goals.items()}
+    total = sum(parts.values())
+    # A plan with no alignment has no split (and a negative total is split as it is).
+    shares = {g: (v / total if total != 0.0 else None) for g, v in parts.items()}
+    return {"alignment_by_goal": parts, "alignment_share_by_goal": shares}
+
+
+def _tail_of_total(case: Case, totals: np.ndarray) -> dict[str, Any]:
+    level = case.spec.budget.cvar_level
+    source = "case" if level is not None else "default"
+    beta = level if level is not None else DEFAULT_CVAR_LEVEL
+    return {"total_cvar_level": beta, "total_cvar_level_source": source,
+            "total_cvar": tail_mean(totals, 1.0 - beta, True)}
+
+
+def revenue_metric(case: Case) -> str | None:
+    """The case's ``[case] revenue_metric``, or None."""
+    # getattr: the key is optional in the schema.
+    metric: str | None = getattr(case.spec.case, "revenue_metric", None)
+    return metric
+
+
+def revenue_quota(case: Case) -> np.ndarray | None:
+    """Quota per rep of the revenue metric (currency), or None without a revenue metric.
+
+    Raises
+    ------
+    CaseError
+        The case names a revenue metric but ``quotas.csv`` is absent or has no
+        column for it.
+    """
+    metric = revenue_metric(case)
+    if metric is None:
+        return None
+    if case.quotas is None:
+        raise CaseError("case.toml", f"needs quotas.csv with a column '{metric}' (quota in "
+                                     "currency) to express expected revenue, but the case "
+                                     "has no quotas.csv", field="[case] revenue_metric")
+    quota = case.quotas[:, case.metric_ids.index(metric)]
+    if np.isnan(quota).any():
+        raise CaseError("quotas.csv", f"has no column '{metric}', the case's revenue metric "
+                                      "([case] revenue_metric in case.toml)")
+    return quota
+
+
+def expected_revenue(case: Case, scenarios: Scenarios | None = None) -> float | None:
+    """Expected revenue per period: mean over scenarios of ``sum_r quota[r] x[r, m, s]``.
+
+    Parameters
+    ----------
+    case : Case
+        A case; ``m`` is its ``[case] revenue_metric``.
+    scenarios : Scenarios, optional
+        Defaults to the case's own (``build_scenarios(case)``).
+
+    Returns
+    -------
+    float or None
+        None when the case names no revenue metric.
+
+    Raises
+    ------
+    CaseError
+        As :func:`revenue_quota`.
+    """
+    quota = revenue_quota(case)
+    if quota is None:
+        return None
+    j = case.metric_ids.index(str(revenue_metric(case)))
+    scen = scenarios if scenarios is not None else build_scenarios(case)
+    total = 0.0
+    for start, x in scen.chunks(_REVENUE_CHUNK):
+        total += float(quota[start:start + x.shape[0]] @ x[:, j, :].sum(axis=1))
+    return total / scen.count
+
+
+def _cost_of_sales(case: Case, expected_cost: float, revenue: float | None) -> dict[str, Any]:
+    metric = revenue_metric(case)
+    if metric is None:
+        return {}
+    if revenue is None:
+        revenue = expected_revenue(case)
+    assert revenue is not None  # the case has a revenue metric
+    cost = expected_cost / revenue if revenue > 0 else None
+    return {"revenue_metric": metric, "expected_revenue": revenue, "cost_of_sales": cost}
+
+
+def segment_column(case: Case) -> str | None:
+    """The column segments are reported by: ``[fairness] group_by``, else the first of reps.csv."""
+    if case.spec.fairness.group_by is not None:
+        return case.spec.fairness.group_by
+    grouping = [c for c in case.reps.columns if c != "target_incentive"]
+    return grouping[0] if grouping else None
+
+
+def _segments(case: Case, shares: np.ndarray) -> dict[str, Any]:
+    """Each group's expected payout as a share of its target, and its gap to the whole."""
+    column = segment_column(case)
+    if column is None:
+        return {}
+    labels, codes = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
+    ti = case.target_incentive
+    group_ti = np.bincount(codes, weights=ti)
+    group_pay = np.bincount(codes, weights=ti * shares)
+    counts = np.bincount(codes)
+    overall = float((ti * shares).sum() / ti.sum())
+    segments = [SegmentFigures(str(h), int(n), float(t), float(p), float(p / t),
+                               float(p / t - overall))
+                for h, n, t, p in zip(labels, counts, group_ti, group_pay, strict=True)]
+    return {"segment_column": column, "segments": segments,
+            "max_segment_gap": max(abs(s.gap) for s in segments)}
+
+
+def design_rules(case: Case, metric_ids: tuple[str, ...], w: np.ndarray,
+                 u: np.ndarray) -> list[RuleCheck]:
+    """Check a plan against the design rules of MODEL.md section 4 (constraints 1 to 4).
+
+    Parameters
+    ----------
+    case : Case
+        The case whose ``[design]`` and ``[metrics.*]`` settings apply.
+    metric_ids : tuple of str
+        The order of ``w`` and ``u``.
+    w, u : numpy.ndarray
+        Weights and accelerator rates; a metric with ``w <= 0`` is not in the plan.
+
+    Returns
+    -------
+    list of RuleCheck
+        Weights sum, metric count, then per metric of the plan its weight and
+        accelerator bounds, then every required and every forbidden metric.
+    """
+    design = case.spec.design
+    chosen = [(k, float(wk), float(uk)) for k, wk, uk in zip(metric_ids, w, u, strict=True)
+              if wk > 0]
+    rules = [RuleCheck("weights_sum", "weights sum to 1", None, float(sum(c[1] for c in chosen)),
+                       1.0, "=="),
+             RuleCheck("max_metrics", "[design] max_metrics", None, float(len(chosen)),
+                       float(design.max_metrics), "<=")]
+    for k, wk, uk in chosen:
+        rules += _metric_rules(case, k, wk, uk)
+    in_plan = {c[0] for c in chosen}
+    for k in metric_ids:
+        spec = case.metric(k)
+        if spec.required:
+            rules.append(RuleCheck("required", f"[metrics.{k}] required", k,
+                                   float(k in in_plan), 1.0, ">="))
+        if spec.forbidden:
+            rules.append(RuleCheck("forbidden", f"[metrics.{k}] forbidden", k,
+                                   float(k in in_plan), 0.0, "<="))
+    return rules
+
+
+def _metric_rules(case: Case, k: str, wk: float, uk: float) -> list[RuleCheck]:
+    design, spec = case.spec.design, case.metric(k)
+    low, low_at = ((spec.min_weight, f"[metrics.{k}] min_weight") if spec.min_weight is not None
+                   else (design.min_weight, "[design] min_weight"))
+    high, high_at = ((spec.max_weight, f"[metrics.{k}] max_weight")
+                     if spec.max_weight is not None
+                     else (design.max_weight, "[design] max_weight"))
+    multiple = uk * (1.0 - spec.threshold) / wk
+    return [RuleCheck("min_weight", low_at, k, wk, low, ">="),
+            RuleCheck("max_weight", high_at, k, wk, high, "<="),
+            RuleCheck("accelerator_min", "[design] accelerator_min", k, multiple,
+                      design.accelerator_min, ">="),
+            RuleCheck("accelerator_max", "[design] accelerator_max", k, multiple,
+                      design.accelerator_max, "<=")]
+
+
+def _rule_message(rule: RuleCheck) -> str:
+    k, at = rule.metric, rule.setting
+    if rule.name == "weights_sum":
+        return ("weights sum to 1" if rule.ok
+                else f"weights sum to {rule.value:.6g}, not 1")
+    if rule.name == "max_metrics":
+        return (f"{rule.value:.0f} metric(s) (at most {rule.limit:.0f}, {at})" if rule.ok
+                else f"{rule.value:.0f} metrics, more than {rule.limit:.0f} ({at})")
+    if rule.name in ("required", "forbidden"):
+        where = "in the plan" if rule.value else "not in the plan"
+        return f"{k} is {rule.name} and {where}" + ("" if rule.ok else f" ({at})")
+    what = "weight" if rule.name.endswith("weight") else "accelerator multiple"
+    bound = "minimum" if rule.sense == ">=" else "maximum"
+    if rule.ok:
+        return f"{what} of {k} is {rule.value:.4g} ({bound} {rule.limit:.4g}, {at})"
+    side = "below" if rule.sense == ">=" else "above"
+    return f"{what} of {k} is {rule.value:.4g}, {side} the {bound} {rule.limit:.4g} ({at})"
 
 
 def _with_checks(case: Case, ev: Evaluation) -> Evaluation:
