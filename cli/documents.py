@@ -2,6 +2,82 @@
 
 from __future__ import annotations
 
-import click
+from pathlib import Path
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.table import Table
+
+from compplan.cli.common import cannot_write, fail, load, out_console
+from compplan.errors import CompplanError
+from compplan.models.output import write_atomic, write_json
+from compplan.models.plan import load_plan
+from compplan.optimizer.audit import (
+    DEFINITIONS,
+    THRESHOLDS_NOTE,
+    Audit,
+    alignment_text,
+    audit_markdown,
+    audit_plan,
+    summary_lines,
+)
+
+CURRENT = "current"
+
+
+def _plan_name(ref: str) -> str:
+    return "the current plan" if ref == CURRENT else ref
+
+
+@click.command()
+@click.argument("case", type=click.Path(file_okay=False))
+@click.argument("plan", required=False, default=CURRENT)
+@click.option("--out", "out_dir", default="audit", show_default=True,
+              type=click.Path(file_okay=False, writable=True),
+              help="Folder for audit.json and audit.md.")
+@click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
+def audit(case: str, plan: str, out_dir: str, quiet: bool) -> None:
+    """Audit a plan for incentive conflicts: which metrics serve the strategy, which do not.
+
+    PLAN is 'current' (the case's current_plan.toml, the default), a plan.json
+    written by compplan optimise, or a TOML file of [[metrics]] tables.
+
+    Example:
+
+        compplan audit cases/enterprise_first current --out audit/today
+    """
+    loaded = load(case)
+    try:
+        result = audit_plan(loaded, load_plan(loaded, plan), _plan_name(plan))
+    except CompplanError as exc:
+        fail(exc)
+    out = Path(out_dir)
+    written = [out / "audit.json", out / "audit.md"]
+    try:
+        write_json(written[0], result.to_dict())
+        write_atomic(written[1], audit_markdown(result))
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        _show_audit(result)
+        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _show_audit(result: Audit) -> None:
+    table = Table(title=f"{result.case}: audit of {result.plan}", title_justify="left",
+                  show_lines=True)
+    for col in ("metric", "weight", "alignment with goals (A)", "a", "U", "share", "verdict"):
+        table.add_column(col, justify="right" if col in ("weight", "a", "U", "share")
+                         else "left", no_wrap=col.startswith("alignment"))
+    for m in result.metrics:
+        table.add_row(m.label, f"{m.weight:.1%}", alignment_text(m).replace(", ", "\n"),
+                      f"{m.goal_alignment:.3f}", f"{m.marginal_incentive:.2%}",
+                      f"{m.incentive_share:.1%}", m.verdict)
+    out_console.print(table)
+    out_console.print(f"expected alignment {result.alignment:.6f}; one step on every metric "
+                      f"pays {result.total_marginal_incentive:.2%} of target in all")
+    for line in summary_lines(result):
+        out_console.print(f"  {line}")
+    out_console.print(f"{DEFINITIONS}\n{THRESHOLDS_NOTE}", style="dim")
+
+
+COMMANDS: list[click.Command] = [audit]
