@@ -7,10 +7,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from compplan.cli.common import cannot_write, fail, load, out_console
+from compplan.cli.common import ExitError, cannot_write, fail, load, out_console
 from compplan.errors import CompplanError
+from compplan.models.case import Case
+from compplan.models.explain import Current, explanation, read_plan_file, write_explanation
 from compplan.models.output import write_atomic, write_json
-from compplan.models.plan import load_plan
+from compplan.models.plan import Plan, load_plan
 from compplan.optimizer.audit import (
     DEFINITIONS,
     THRESHOLDS_NOTE,
@@ -20,6 +22,7 @@ from compplan.optimizer.audit import (
     audit_plan,
     summary_lines,
 )
+from compplan.optimizer.coefficients import compute_coefficients
 
 CURRENT = "current"
 
@@ -80,4 +83,59 @@ def _show_audit(result: Audit) -> None:
     out_console.print(f"{DEFINITIONS}\n{THRESHOLDS_NOTE}", style="dim")
 
 
-COMMANDS: list[click.Command] = [audit]
+@click.command()
+@click.argument("plan")
+@click.option("--case", "case_dir", type=click.Path(file_okay=False),
+              help="The plan's case: goals, median target incentive, current plan.")
+@click.option("--out", "out_dir", default="explain", show_default=True,
+              type=click.Path(file_okay=False, writable=True),
+              help="Folder for plan_explained.md and plan_explained.html.")
+@click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
+def explain(plan: str, case_dir: str | None, out_dir: str, quiet: bool) -> None:
+    """Write the plan document for reps, in Markdown and self-contained HTML.
+
+    PLAN is a plan.json written by compplan optimise; with --case it may also be
+    'current' or a TOML file of [[metrics]] tables. With --case the document says
+    which goals the plan serves, uses the case's median target incentive and says
+    what changed from the case's current_plan.toml.
+
+    Example:
+
+        compplan explain plans/fy27/plan.json --case cases/enterprise_first
+    """
+    context = (_with_case(plan, load(case_dir)) if case_dir is not None
+               else _without_case(plan))
+    out = Path(out_dir)
+    try:
+        written = write_explanation(out, context)
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _without_case(ref: str) -> dict[str, object]:
+    if ref == CURRENT:
+        raise ExitError("'current' needs --case (the case folder holding current_plan.toml)", 2)
+    try:
+        source = read_plan_file(ref)
+    except CompplanError as exc:
+        fail(exc)
+    return explanation(source.plan, source=ref, case_name=source.case)
+
+
+def _with_case(ref: str, case: Case) -> dict[str, object]:
+    try:
+        plan = load_plan(case, ref)
+        coeffs = compute_coefficients(case)
+        result = audit_plan(case, plan, _plan_name(ref), coeffs)
+        current = None
+        if case.current_plan is not None:
+            today = Plan.from_spec(case, case.current_plan)
+            current = Current(today, audit_plan(case, today, _plan_name(CURRENT), coeffs))
+    except CompplanError as exc:
+        fail(exc)
+    return explanation(plan, source=_plan_name(ref), case=case, audit=result, current=current)
+
+
+COMMANDS: list[click.Command] = [audit, explain]

@@ -1,0 +1,422 @@
+"""The plan document for reps (models/explain.py, ``compplan explain``), figures by hand.
+
+The plan explained, unless a test says otherwise:
+
+    a "Bookings": threshold 0.5, cap 2.0, w 0.6, u 1.5: base rate 0.6 / 0.5 = 1.2,
+                  accelerator multiple 1.5 * 0.5 / 0.6 = 1.25
+    b "Renewals": threshold 0.4, cap 1.5, w 0.4, u 0.8: base rate 0.4 / 0.6 = 0.6667,
+                  accelerator multiple 0.8 * 0.6 / 0.4 = 1.2
+
+so a pays 1.2 (x - 0.5) up to 0.6 at target, then 0.6 + 1.5 (x - 1) up to 2.1 at 2.0;
+b pays 0.6667 (x - 0.4) up to 0.4, then 0.4 + 0.8 (x - 1) up to 0.8 at 1.5. The most
+a rep can earn is 2.1 + 0.8 = 2.9 times target.
+
+The case: goals growth 3, retention 1 (priorities 0.75, 0.25); every metric has step
+0.2; reps with target incentive 1000, 2000 and 4000 (median 2000), all at the same
+attainment, one period:
+
+    a Bookings     A {growth 1}                   a = 0.75          x 1.2
+    b Renewals     A {retention 1, growth 0.2}    a = 0.25 + 0.15 = 0.4   x 0.8
+    c Small deals  A {growth -0.4, retention 0.4} a = -0.3 + 0.1 = -0.2  x 0.8
+    d Calls        A {growth 0.08}                a = 0.06          x 1.0
+
+The current plan: a (w 0.5, u 1.0: multiple 1.0), c (w 0.3, u 0.6), d (w 0.2, u 0.4).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from compplan.cli.main import main
+from compplan.models.explain import (
+    curve_table,
+    earnings_table,
+    md_escape,
+    read_plan_file,
+    render_html,
+    render_markdown,
+)
+from compplan.models.plan import Plan, PlanMetric
+
+MakeCase = Callable[..., Path]
+PLAN = [("a", 0.6, 1.5), ("b", 0.4, 0.8)]
+CURRENT = [("a", 0.5, 1.0), ("c", 0.3, 0.6), ("d", 0.2, 0.4)]
+METRICS: dict[str, dict[str, Any]] = {
+    "a": {"label": "Bookings", "threshold": 0.5, "cap": 2.0, "alignment": {"growth": 1.0}},
+    "b": {"label": "Renewals", "threshold": 0.4, "cap": 1.5,
+          "alignment": {"retention": 1.0, "growth": 0.2}},
+    "c": {"label": "Small deals", "threshold": 0.5, "cap": 2.0,
+          "alignment": {"growth": -0.4, "retention": 0.4}},
+    "d": {"label": "Calls", "threshold": 0.5, "cap": 2.0, "alignment": {"growth": 0.08}},
+}
+X = {"a": 1.2, "b": 0.8, "c": 0.8, "d": 1.0}
+
+CURVE = [
+    ("0%", "", ["0.0%", "0.0%"], "0.0%"),
+    ("40%", "Renewals starts paying", ["0.0%", "0.0%"], "0.0%"),
+    # b: 0.6667 * 0.1 = 0.0667.
+    ("50%", "Bookings starts paying", ["0.0%", "6.7%"], "6.7%"),
+    # a: 1.2 * 0.3 = 0.36; b: 0.6667 * 0.4 = 0.2667.
+    ("80%", "", ["36.0%", "26.7%"], "62.7%"),
+    ("100%", "target", ["60.0%", "40.0%"], "100.0%"),
+    # a: 0.6 + 1.5 * 0.2 = 0.9; b: 0.4 + 0.8 * 0.2 = 0.56.
+    ("120%", "", ["90.0%", "56.0%"], "146.0%"),
+    # a: 0.6 + 1.5 * 0.5 = 1.35; b: 0.4 + 0.8 * 0.5 = 0.8 (its cap).
+    ("150%", "Renewals stops rising", ["135.0%", "80.0%"], "215.0%"),
+    ("200%", "Bookings stops rising", ["210.0%", "80.0%"], "290.0%"),
+]
+# Median target 2000: the shares of the curve times 2000, whole currency units.
+EARNINGS_MEDIAN = [("50%", ["0", "133"], "133"), ("80%", ["720", "533"], "1,253"),
+                   ("100%", ["1,200", "800"], "2,000"), ("120%", ["1,800", "1,120"], "2,920"),
+                   ("150%", ["2,700", "1,600"], "4,300")]
+EARNINGS_PER_100 = [("50%", ["0.00", "6.67"], "6.67"), ("80%", ["36.00", "26.67"], "62.67"),
+                    ("100%", ["60.00", "40.00"], "100.00"),
+                    ("120%", ["90.00", "56.00"], "146.00"),
+                    ("150%", ["135.00", "80.00"], "215.00")]
+
+
+def plan_metric(metric_id: str, w: float, u: float, label: str | None = None) -> PlanMetric:
+    spec = METRICS[metric_id]
+    slope = 1.0 / (1.0 - spec["threshold"])
+    return PlanMetric(metric_id, label or spec["label"], w, spec["threshold"], spec["cap"],
+                      w * slope, u, u / (w * slope))
+
+
+def the_plan() -> Plan:
+    return Plan(tuple(plan_metric(*m) for m in PLAN))
+
+
+def plan_toml(metrics: list[tuple[str, float, float]]) -> str:
+    return "".join(f'[[metrics]]\nid = "{m}"\nweight = {w}\naccelerator_rate = {u}\n\n'
+                   for m, w, u in metrics)
+
+
+def plan_json(path: Path, plan: Plan, **extra: Any) -> Path:
+    path.write_text(json.dumps({"schema": "compplan.plan/1", **extra,
+                                "metrics": plan.to_records()}))
+    return path
+
+
+@pytest.fixture
+def case_dir(make_case: MakeCase) -> Path:
+    tables: dict[str, dict[str, Any]] = {"case": {"name": "Tiny FY27", "currency": "EUR"},
+                                         "goals": {"growth": 3.0, "retention": 1.0}}
+    for m, spec in METRICS.items():
+        tables[f"metrics.{m}"] = {**spec, "step": 0.2}
+    reps = [{"rep_id": f"R{i}", "target_incentive": ti}
+            for i, ti in enumerate((1000.0, 2000.0, 4000.0))]
+    folder = make_case(tables, reps, {m: [[x]] * 3 for m, x in X.items()})
+    (folder / "current_plan.toml").write_text(plan_toml(CURRENT))
+    (folder / "new_plan.toml").write_text(plan_toml(PLAN))
+    return folder
+
+
+def rows(table: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
+    return [tuple(row[k] for k in keys) for row in table]
+
+
+# ------------------------------------------------------------------------ figures
+
+def test_curve_table() -> None:
+    assert rows(curve_table(the_plan()), "attainment", "note", "values", "total") == CURVE
+
+
+def test_curve_table_merges_points_that_coincide() -> None:
+    # Threshold 0.8 is also the 80 % row; cap 1.2 the 120 % row; threshold 0 the 0 % row.
+    plan = Plan((PlanMetric("m", "M", 1.0, 0.8, 1.2, 5.0, 5.0, 1.0),))
+    assert rows(curve_table(plan), "attainment", "note") == [
+        ("0%", ""), ("80%", "M starts paying"), ("100%", "target"), ("120%", "M stops rising"),
+        ("150%", "")]
+    plan = Plan((PlanMetric("m", "M", 1.0, 0.0, 1.25, 1.0, 1.0, 1.0),))
+    assert rows(curve_table(plan), "attainment", "note", "total") == [
+        ("0%", "M starts paying", "0.0%"), ("80%", "", "80.0%"), ("100%", "target", "100.0%"),
+        ("120%", "", "120.0%"), ("125%", "M stops rising", "125.0%"), ("150%", "", "125.0%")]
+
+
+def test_earnings_tables() -> None:
+    assert rows(earnings_table(the_plan(), 2000.0, 0), "attainment", "values",
+                "total") == EARNINGS_MEDIAN
+    assert rows(earnings_table(the_plan(), 100.0, 2), "attainment", "values",
+                "total") == EARNINGS_PER_100
+
+
+@pytest.mark.parametrize(("text", "escaped"), [
+    ("Enterprise bookings", "Enterprise bookings"),
+    ("smb_bookings", "smb_bookings"),
+    ("_x_ and *y*", "\\_x\\_ and \\*y\\*"),
+    ("a|b", "a\\|b"),
+    ("<script>alert(1)</script>", "\\<script\\>alert(1)\\</script\\>"),
+    ("[link](http://x)", "\\[link\\](http://x)"),
+    ("R&D", "R&D"),
+    ("&lt;", "\\&lt;"),
+    ("- item", "\\- item"),
+    ("# title", "\\# title"),
+    ("two\nlines", "two lines"),
+])
+def test_md_escape(text: str, escaped: str) -> None:
+    assert md_escape(text) == escaped
+
+
+# ------------------------------------------------------------------------ documents
+
+def explain(*args: str) -> Result:
+    return CliRunner().invoke(main, ["explain", *args])
+
+
+def assert_exit(result: Result, code: int) -> None:
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"uncaught {result.exception!r}\n{result.output}")
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+
+
+def section(text: str, title: str) -> str:
+    """One ``## title`` section of the Markdown, without its heading."""
+    start = text.index(f"\n## {title}\n") + len(title) + 5
+    end = text.find("\n## ", start)
+    return text[start:end if end >= 0 else len(text)].strip("\n")
+
+
+def test_with_case_what_changed_and_why(case_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "explain"
+    result = explain(str(case_dir / "new_plan.toml"), "--case", str(case_dir), "--out", str(out))
+    assert_exit(result, 0)
+    assert result.stdout == f"wrote {out / 'plan_explained.md'}, {out / 'plan_explained.html'}\n"
+    text = (out / "plan_explained.md").read_text()
+    assert text.startswith("# Your incentive plan: Tiny FY27\n")
+    # One step of 0.2 pays: today a 0.2 * 1.0 = 0.2 (psi from 1.2), c 0.4 * 0.3 = 0.12
+    # (phi from 0.8), d 0.2 * 0.4 = 0.08 (psi from 1.0): total 0.4, a's share 50 %, and
+    # c (a < 0) takes 30 %. In the plan a 0.2 * 1.5 = 0.3 and b (phi 0.6667 -> 1 from 0.8)
+    # 0.4 / 3 = 0.1333: a's share 0.3 / 0.4333 = 69.2 %, nothing against the strategy.
+    assert section(text, "What changed from the current plan") == (
+        "- Small deals dropped: it works against growth and undermines the strategy overall "
+        "(alignment -0.20).\n"
+        "- Calls dropped: it does little for the strategy (alignment 0.06).\n"
+        "- Renewals added: it serves retention and growth (alignment 0.40).\n"
+        "- Bookings changed (weight 50.0% to 60.0% of target incentive and accelerator 1.00x "
+        "to 1.25x): its share of the extra pay for doing better goes from 50.0% to 69.2%; it "
+        "serves growth.\n\n"
+        "Share of the extra pay for doing better that goes to results working against the "
+        "strategy: 30.0% in the current plan, 0.0% in this one.")
+    # Renewals serves retention (0.25 x 1) before growth (0.75 x 0.2).
+    assert section(text, "Why this plan") == (
+        "The company's goals, by priority: growth (75%), retention (25%).\n"
+        "The plan pays for results that move them:\n\n"
+        "- **Bookings** (60.0% of your target incentive): serves growth.\n"
+        "- **Renewals** (40.0% of your target incentive): serves retention and growth.")
+    assert section(text, "What you would earn") == (
+        "Pay in EUR for a rep with the case's median target incentive (2,000 EUR), with the "
+        "same attainment on every metric.\n\n"
+        "| attainment | Bookings | Renewals | total |\n|---:|---:|---:|---:|\n"
+        + "".join(f"| {x} | {' | '.join(v)} | {t} |\n" for x, v, t in EARNINGS_MEDIAN)).strip()
+
+
+def test_markdown_sections(case_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "explain"
+    assert_exit(explain(str(case_dir / "new_plan.toml"), "--case", str(case_dir), "--out",
+                        str(out)), 0)
+    text = (out / "plan_explained.md").read_text()
+    assert section(text, "In one minute") == (
+        "- You are paid on 2 metrics: Bookings (60.0%) and Renewals (40.0%).\n"
+        "- At 100% of quota on every metric you earn exactly your target incentive.\n"
+        "- Each metric pays nothing below its threshold and pays faster above 100% "
+        "(accelerators from 1.20x to 1.25x), up to its cap.\n"
+        "- The most you can earn is 2.90x your target incentive.\n"
+        "- It rewards results that move the company's goals: growth and retention.")
+    assert ("| Bookings | 60.0% | 50% | 200% | 1.20% | 1.50% | 1.25x |\n"
+            "| Renewals | 40.0% | 40% | 150% | 0.67% | 0.80% | 1.20x |\n") in text
+    assert ("- **Bookings**: Nothing below 50% of quota. From 50% to 100%, each point of "
+            "attainment pays 1.20% of your target incentive; above 100%, each point pays 1.50% "
+            "(an accelerator of 1.25x), up to 200%, where pay stops rising.\n") in text
+    curve = "".join(f"| {x} | {' | '.join(v)} | {t} | {n} |\n" for x, n, v, t in CURVE)
+    assert ("| attainment | Bookings | Renewals | total | note |\n|---:|---:|---:|---:|---|\n"
+            + curve) in text
+
+
+def test_current_plan_explained_has_nothing_changed(case_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "explain"
+    assert_exit(explain("current", "--case", str(case_dir), "--out", str(out), "-q"), 0)
+    text = (out / "plan_explained.md").read_text()
+    assert section(text, "What changed from the current plan") == (
+        "This is the plan in force today: nothing changed.")
+    assert "- **Small deals** (30.0% of your target incentive): serves retention, works " \
+           "against growth and undermines the strategy overall.\n" in text
+    assert "- **Calls** (20.0% of your target incentive): serves growth and does little for " \
+           "the strategy.\n" in text
+
+
+def test_case_without_current_plan(case_dir: Path, tmp_path: Path) -> None:
+    (case_dir / "current_plan.toml").unlink()
+    out = tmp_path / "explain"
+    assert_exit(explain(str(case_dir / "new_plan.toml"), "--case", str(case_dir), "--out",
+                        str(out), "-q"), 0)
+    assert section((out / "plan_explained.md").read_text(),
+                   "What changed from the current plan") == (
+        "The case has no current_plan.toml, so there is nothing to compare with.")
+
+
+def test_plan_json_alone(tmp_path: Path) -> None:
+    plan = plan_json(tmp_path / "plan.json", the_plan(), case="Tiny FY27", currency="EUR")
+    out = tmp_path / "explain"
+    assert_exit(explain(str(plan), "--out", str(out), "-q"), 0)
+    text = (out / "plan_explained.md").read_text()
+    assert text.startswith("# Your incentive plan: Tiny FY27\n")
+    assert section(text, "Why this plan") == (
+        "The goals this plan serves are not known: it is explained from the plan file alone. "
+        "Run compplan explain with --case to say why the plan exists.")
+    assert section(text, "What changed from the current plan") == (
+        "The current plan is not known: run compplan explain with --case, on a case folder "
+        "holding current_plan.toml, to see what changed.")
+    earnings = "".join(f"| {x} | {' | '.join(v)} | {t} |\n" for x, v, t in EARNINGS_PER_100)
+    assert ("Pay per 100 of target incentive, with the same attainment on every metric.\n\n"
+            "| attainment | Bookings | Renewals | total |\n|---:|---:|---:|---:|\n"
+            + earnings) in text
+    html = (out / "plan_explained.html").read_text()
+    assert "<td>100%</td><td>60.00</td><td>40.00</td><td>100.00</td>" in html
+
+
+def test_plan_json_with_multiple_only(tmp_path: Path) -> None:
+    # accelerator_multiple alone: u = 1.25 * 0.6 / 0.5 = 1.5, as in the plan above.
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"metrics": [
+        {"id": "a", "weight": 0.6, "threshold": 0.5, "cap": 2.0, "accelerator_multiple": 1.25},
+        {"id": "b", "weight": 0.4, "threshold": 0.4, "cap": 1.5, "accelerator_rate": 0.8}]}))
+    source = read_plan_file(path)
+    assert source.case is None
+    assert source.plan.metrics[0].accelerator_rate == pytest.approx(1.5, rel=1e-12)
+    assert source.plan.metrics[0].label == "a"
+    assert rows(curve_table(source.plan), "total") == [(t,) for _, _, _, t in CURVE]
+
+
+class _Tags(HTMLParser):
+    """Open and close tags, to check that the page is well nested."""
+
+    VOID = frozenset({"meta", "br", "img", "link", "hr", "input"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.seen: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen.append(tag)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack.pop() == tag
+
+
+def test_html_is_self_contained_and_escapes_case_text(make_case: MakeCase,
+                                                     tmp_path: Path) -> None:
+    tables: dict[str, dict[str, Any]] = {
+        "case": {"name": "Q3 <i>R&D</i>"}, "goals": {"growth": 1.0},
+        "metrics.a": {**METRICS["a"], "label": "<script>alert(1)</script>",
+                      "alignment": {"growth": 1.0}, "step": 0.2}}
+    folder = make_case(tables, [{"rep_id": "R1", "target_incentive": 1000.0}], {"a": [[1.2]]})
+    (folder / "plan.toml").write_text(plan_toml([("a", 1.0, 1.0)]))
+    out = tmp_path / "explain"
+    assert_exit(explain(str(folder / "plan.toml"), "--case", str(folder), "--out", str(out),
+                        "-q"), 0)
+    html = (out / "plan_explained.html").read_text()
+    assert "<title>Your incentive plan: Q3 &lt;i&gt;R&amp;D&lt;/i&gt;</title>" in html
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in html
+    assert "<script" not in html and "<i>" not in html
+    for external in ("http:", "https:", "src=", "<link", "@import", "url("):
+        assert external not in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    tags = _Tags()
+    tags.feed(html)
+    assert tags.stack == []
+    assert "style" in tags.seen and "table" in tags.seen
+    text = (out / "plan_explained.md").read_text()
+    assert text.startswith("# Your incentive plan: Q3 \\<i\\>R&D\\</i\\>\n")
+    assert "| \\<script\\>alert(1)\\</script\\> | 100.0% |" in text
+
+
+def test_render_functions_agree() -> None:
+    from compplan.models.explain import explanation
+
+    context = explanation(the_plan(), source="plan.json", case_name="Tiny")
+    html, text = render_html(context), render_markdown(context)
+    for attainment, _, values, total in CURVE:
+        assert f"| {attainment} | {' | '.join(values)} | {total} |" in text
+        assert (f"<td>{attainment}</td>" + "".join(f"<td>{v}</td>" for v in values)
+                + f"<td>{total}</td>") in html
+
+
+# ------------------------------------------------------------------------ command line
+
+def _write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+CLI_ERRORS = [
+    pytest.param(lambda tmp: ["current"],
+                 "'current' needs --case (the case folder holding current_plan.toml)",
+                 id="current-without-case"),
+    pytest.param(lambda tmp: [str(tmp / "nowhere.json")],
+                 "{tmp}/nowhere.json: is not a file (give a plan.json written by compplan "
+                 "optimise)", id="missing-file"),
+    pytest.param(lambda tmp: [_write(tmp / "plan.toml", plan_toml(PLAN))],
+                 "plan.toml: is a TOML plan, which has no thresholds or caps: give --case to "
+                 "explain it with the case's curves", id="toml-without-case"),
+    pytest.param(lambda tmp: [_write(tmp / "plan.json", "not json")],
+                 "plan.json: is not a JSON plan: Expecting value: line 1 column 1 (char 0)",
+                 id="not-json"),
+    pytest.param(lambda tmp: [_write(tmp / "plan.json", '{"case": "x"}')],
+                 "plan.json: is not a plan: it has no 'metrics' list (write one with compplan "
+                 "optimise)", id="no-metrics"),
+    pytest.param(lambda tmp: [_write(tmp / "plan.json", json.dumps({"metrics": [
+                     {"id": "a", "weight": 1.0, "cap": 2.0, "accelerator_rate": 1.0}]}))],
+                 "plan.json, metrics #1 (a): has no threshold: give --case to explain the plan "
+                 "with the case's curves", id="no-threshold"),
+    pytest.param(lambda tmp: [_write(tmp / "plan.json", json.dumps({"metrics": [
+                     {"id": "a", "weight": 1.0, "threshold": 0.5, "accelerator_rate": 1.0}]}))],
+                 "plan.json, metrics #1 (a): has no cap: give --case to explain the plan "
+                 "with the case's curves", id="no-cap"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), CLI_ERRORS)
+def test_cli_bad_plan(tmp_path: Path, args: Any, message: str) -> None:
+    out = tmp_path / "explain"
+    result = explain(*args(tmp_path), "--out", str(out))
+    assert_exit(result, 2)
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {message.format(tmp=tmp_path)}\n"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("plan", "message"), [
+    pytest.param("plan.json", "plan.json, metrics #2 (b): threshold 0.3 differs from the "
+                 "case's 0.4: the plan was made for another case", id="other-case"),
+    pytest.param("missing.toml", "{case}/missing.toml: is not a file (give a plan.json, a "
+                 "plan TOML file, or 'current')", id="missing"),
+])
+def test_cli_bad_plan_with_case(case_dir: Path, tmp_path: Path, plan: str, message: str) -> None:
+    records = the_plan().to_records()
+    records[1]["threshold"] = 0.3
+    (case_dir / "plan.json").write_text(json.dumps({"metrics": records}))
+    out = tmp_path / "explain"
+    result = explain(str(case_dir / plan), "--case", str(case_dir), "--out", str(out))
+    assert_exit(result, 2)
+    assert result.stderr == f"Error: {message.format(case=case_dir)}\n"
+    assert not out.exists()
+
+
+def test_cli_out_cannot_be_written(tmp_path: Path) -> None:
+    plan = plan_json(tmp_path / "plan.json", the_plan())
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "explain"
+    result = explain(str(plan), "--out", str(out))
+    assert_exit(result, 2)
+    assert result.stderr == f"Error: cannot write to {out}: Not a directory\n"
