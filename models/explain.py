@@ -238,11 +238,11 @@ def _drop_reason(m: MetricAudit) -> str:
     against = [goal_name(g) for g in m.against]
     if against and m.goal_alignment < 0.0:
         return (f"it works against {join_words(against)} and undermines the strategy "
-                f"overall (alignment {m.goal_alignment:.2f})")
+                f"overall (alignment {m.goal_alignment:.3f})")
     if against:
         return f"it works against {join_words(against)}"
     if m.weak:
-        return f"it does little for the strategy (alignment {m.goal_alignment:.2f})"
+        return f"it does little for the strategy (alignment {m.goal_alignment:.3f})"
     return ("it serves the strategy, but the budget and guardrails buy more alignment "
             "from the metrics kept and added")
 
@@ -284,7 +284,7 @@ def changes(plan: Plan, current: Plan, audit: Audit, current_audit: Audit) -> di
     items = [f"{m.label} dropped: {_drop_reason(m)}."
              for m in current_audit.metrics if m.id not in after]
     items += [f"{m.label} added: it {metric_reason(m, audit)} (alignment "
-              f"{m.goal_alignment:.2f})." for m in audit.metrics if m.id not in before]
+              f"{m.goal_alignment:.3f})." for m in audit.metrics if m.id not in before]
     for m in plan.metrics:
         if m.id in before:
             text = _change(before[m.id], m, current_audit.metric(m.id), audit.metric(m.id),

@@ -319,8 +319,9 @@ THRESHOLDS_NOTE = (
     f"when a >= {WEAK_ALIGNMENT:g} with no goal against")
 DEFINITIONS = (
     "a = the sum over goals of priority x A; U = the expected extra pay, as a share of "
-    "target incentive, of one typical step of improvement (the step column, in attainment), "
-    "given where reps land on the curve; share = U over the plan's total")
+    "target incentive, of one typical step of improvement on the metric (its step, else the "
+    "spread of its attainment), given where reps land on the curve; share = U over the "
+    "plan's total")
 
 
 def audit_markdown(audit: Audit) -> str:

@@ -197,9 +197,9 @@ def test_with_case_what_changed_and_why(case_dir: Path, tmp_path: Path) -> None:
     # 0.4 / 3 = 0.1333: a's share 0.3 / 0.4333 = 69.2 %, nothing against the strategy.
     assert section(text, "What changed from the current plan") == (
         "- Small deals dropped: it works against growth and undermines the strategy overall "
-        "(alignment -0.20).\n"
-        "- Calls dropped: it does little for the strategy (alignment 0.06).\n"
-        "- Renewals added: it serves retention and growth (alignment 0.40).\n"
+        "(alignment -0.200).\n"
+        "- Calls dropped: it does little for the strategy (alignment 0.060).\n"
+        "- Renewals added: it serves retention and growth (alignment 0.400).\n"
         "- Bookings changed (weight 50.0% to 60.0% of target incentive and accelerator 1.00x "
         "to 1.25x): its share of the extra pay for doing better goes from 50.0% to 69.2%; it "
         "serves growth.\n\n"
@@ -208,7 +208,7 @@ def test_with_case_what_changed_and_why(case_dir: Path, tmp_path: Path) -> None:
     # Renewals serves retention (0.25 x 1) before growth (0.75 x 0.2).
     assert section(text, "Why this plan") == (
         "The company's goals, by priority: growth (75%), retention (25%).\n"
-        "The plan pays for results that move them:\n\n"
+        "What each metric of the plan does for them:\n\n"
         "- **Bookings** (60.0% of your target incentive): serves growth.\n"
         "- **Renewals** (40.0% of your target incentive): serves retention and growth.")
     assert section(text, "What you would earn") == (
