@@ -26,16 +26,21 @@ Totals: s1 = 1600 + 600 + 1400 + 2200 = 5800, s2 = 1000 + 400 + 2200 + 400 = 400
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
-from compplan.models.case import load_case
+from compplan.errors import CaseError
+from compplan.models.case import Case, load_case
 from compplan.models.plan import Plan
+from compplan.models.scenarios import build_scenarios
+from compplan.models.schema import CaseInfo, ScenarioSpec
 from compplan.optimizer.coefficients import compute_coefficients
-from compplan.optimizer.evaluate import Evaluation, design_rules, evaluate
+from compplan.optimizer.evaluate import Evaluation, design_rules, evaluate, expected_revenue
 
 MakeCase = Callable[..., Path]
 REL = 1e-12
@@ -176,6 +181,81 @@ def test_no_grouping_column_no_segments(make_case: MakeCase) -> None:
     assert (ev.segment_column, ev.segments, ev.max_segment_gap) == (None, [], None)
     # One rep at 100 % of both metrics earns exactly its target.
     assert ev.expected_cost == approx(1000.0)
+
+
+QUOTAS = "rep_id,a\nR0,10000\nR1,20000\nR2,10000\nR3,5000\n"
+# [case] revenue_metric waits for its key in models/schema.py (which changes the list of
+# allowed [case] keys that test_validation.py expects): until then the tests below set it
+# on a copy of the loaded spec, and those reading it from case.toml are skipped.
+SCHEMA_HAS_REVENUE = "revenue_metric" in CaseInfo.model_fields
+needs_schema = pytest.mark.skipif(not SCHEMA_HAS_REVENUE,
+                                  reason="[case] revenue_metric is not in the schema yet")
+
+
+def revenue_case(make_case: MakeCase, quotas: str | None, metric: str = "a") -> Case:
+    path = make_case(tables(), REPS, ATTAINMENT)
+    if quotas is not None:
+        (path / "quotas.csv").write_text(quotas)
+    case = load_case(path)
+    info = SimpleNamespace(**{**case.spec.case.model_dump(), "revenue_metric": metric})
+    return replace(case, spec=case.spec.model_copy(update={"case": info}))
+
+
+def test_cost_of_sales(make_case: MakeCase) -> None:
+    # Revenue per scenario, sum_r quota * x_a: s1 10000 * 1.5 + 20000 * 1.0 + 10000 * 0.75 +
+    # 5000 * 2.5 = 55000; s2 10000 + 10000 + 12500 + 0 = 32500. Expected 43750;
+    # cost of sales 4900 / 43750 = 0.112.
+    case = revenue_case(make_case, QUOTAS)
+    ev = evaluate(case, compute_coefficients(case), W, U)
+    assert ev.revenue_metric == "a"
+    assert ev.expected_revenue == approx(43750.0)
+    assert ev.cost_of_sales == approx(0.112)
+    assert expected_revenue(case) == approx(43750.0)
+
+
+def test_cost_of_sales_under_monte_carlo(make_case: MakeCase) -> None:
+    # The mean over the drawn scenarios, summed per rep: sum_r quota_r * mean_s x[r, a, s].
+    case = revenue_case(make_case, QUOTAS)
+    case = replace(case, spec=case.spec.model_copy(update={"scenarios": ScenarioSpec(
+        mode="montecarlo", count=50, seed=3)}))
+    scenarios = build_scenarios(case)
+    x = scenarios.block(0, 4)
+    by_hand = float(np.array([10000, 20000, 10000, 5000]) @ x[:, 0, :].mean(axis=1))
+    assert expected_revenue(case, scenarios) == approx(by_hand)
+
+
+@needs_schema
+def test_cost_of_sales_from_case_toml(make_case: MakeCase) -> None:
+    ev = run(make_case, quotas=QUOTAS, case={"revenue_metric": "a"})
+    assert (ev.expected_revenue, ev.cost_of_sales) == (approx(43750.0), approx(0.112))
+
+
+def test_no_revenue_metric_no_cost_of_sales(make_case: MakeCase) -> None:
+    ev = run(make_case, quotas=QUOTAS)
+    assert (ev.revenue_metric, ev.expected_revenue, ev.cost_of_sales) == (None, None, None)
+
+
+@pytest.mark.parametrize(("quotas", "message"), [
+    (None, "case.toml, [case] revenue_metric: needs quotas.csv with a column 'a' (quota in "
+           "currency) to express expected revenue, but the case has no quotas.csv"),
+    ("rep_id,b\nR0,1\nR1,1\nR2,1\nR3,1\n",
+     "quotas.csv: has no column 'a', the case's revenue metric ([case] revenue_metric in "
+     "case.toml)"),
+], ids=["no-quotas", "no-column"])
+def test_revenue_metric_needs_its_quotas(make_case: MakeCase, quotas: str | None,
+                                         message: str) -> None:
+    case = revenue_case(make_case, quotas)
+    with pytest.raises(CaseError) as err:
+        evaluate(case, compute_coefficients(case), W, U)
+    assert str(err.value) == message
+
+
+@needs_schema
+def test_revenue_metric_must_be_a_metric(make_case: MakeCase) -> None:
+    with pytest.raises(CaseError) as err:
+        run(make_case, case={"revenue_metric": "revenue"})
+    assert str(err.value) == ("case.toml: [case] revenue_metric 'revenue' is not a metric of "
+                              "the case (metrics: a, b)")
 
 
 def test_design_rules_all_met(make_case: MakeCase) -> None:
