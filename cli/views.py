@@ -471,8 +471,8 @@ def _prepare(out: Path) -> None:
                    "accelerator multiple, rate.ID=1.5 the accelerator rate. Repeatable.")
 @click.option("--shift", "shifts", multiple=True, metavar="AMOUNT:FROM->TO",
               help="What-if: move AMOUNT of target incentive from one metric to another "
-                   "(0.2:smb_bookings->multi_product_deals). Repeatable; modifiers apply in "
-                   "the order given.")
+                   "('0.2:smb_bookings->multi_product_deals', quoted for the shell's >). "
+                   "Repeatable; modifiers apply in the order given.")
 @click.option("--out", "out_dir", default="evaluation", show_default=True,
               type=click.Path(file_okay=False),
               help="Folder for evaluation.json and rep_payouts.csv.")
@@ -492,10 +492,10 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
 
     Example (the current plan, then a what-if moving 20 % of target incentive):
 
+    \b
         compplan evaluate cases/enterprise_first current
-
-        compplan evaluate cases/enterprise_first current --shift 0.2:smb_bookings->new_logos
-    """
+        compplan evaluate cases/enterprise_first current --shift '0.2:smb_bookings->new_logos'
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
     modifiers = _modifiers(sets, shifts)
     loaded = load(case)
     (name, base), = _load_plans(loaded, [plan])
@@ -584,8 +584,9 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, quiet: bool
 
     Example:
 
+    \b
         compplan compare cases/enterprise_first current plans/fy27/plan.json --out cmp
-    """
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
     if len(plans) < 2:
         raise ExitError("compare needs at least two plans (give `current` and a plan file, "
                         "or two plan files)", 2)

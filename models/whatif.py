@@ -136,7 +136,10 @@ def parse_shift(text: str) -> Modifier:
     source, arrow, dest = route.partition("->")
     raw, source, dest = raw.strip(), source.strip(), dest.strip()
     if not colon or not arrow or not raw or not source or not dest:
-        raise UsageError(f"{name}: {_SHIFT_FORM}")
+        # "0.2:a->b" unquoted: the shell takes ">b" as a redirection and passes "0.2:a-".
+        hint = (" (quote it: a shell reads > as a redirection)"
+                if not arrow and route.endswith("-") else "")
+        raise UsageError(f"{name}: {_SHIFT_FORM}{hint}")
     amount = _number(name, raw)
     if not 0.0 < amount <= 1.0:
         raise UsageError(f"{name}: the amount must be > 0 and <= 1 (a share of target "

@@ -216,6 +216,9 @@ ERRORS = [
                         "0.2:smb_bookings->multi_product_deals"),
     ("--shift 0.2:a-b", "--shift 0.2:a-b: expected AMOUNT:FROM->TO, e.g. "
                         "0.2:smb_bookings->multi_product_deals"),
+    ("--shift 0.2:a-", "--shift 0.2:a-: expected AMOUNT:FROM->TO, e.g. "
+                       "0.2:smb_bookings->multi_product_deals (quote it: a shell reads > as "
+                       "a redirection)"),
     ("--shift x:a->b", "--shift x:a->b: 'x' is not a number"),
     ("--shift 0.1:a->d", "--shift 0.1:a->d: the plan would have 4 metrics (a, b, c, d); "
                          "a plan has at most 3"),
