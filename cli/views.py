@@ -31,6 +31,7 @@ EVALUATION_SCHEMA = "compplan.evaluation/1"
 WHATIF = "what-if"
 Kind = Literal["money", "share", "points", "number", "multiple", "rate", "count", "text"]
 _MISSING = "n/a"
+_VALUE_WIDTH = 36
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,9 @@ def _rule_figures(ev: Evaluation) -> list[Figure]:
     return [Figure("design_rules.checked", section, "rules checked", "count",
                    float(len(ev.design_rules))),
             Figure("design_rules.broken", section, "rules broken", "count", float(len(broken))),
+            # Short names here; the messages are printed under the table and in the JSON.
             Figure("design_rules.which", section, "broken", "text",
-                   "; ".join(r.message for r in broken) or "none")]
+                   "; ".join(f"{r.name} {r.metric or ''}".strip() for r in broken) or "none")]
 
 
 # ------------------------------------------------------------------------ formatting
@@ -310,7 +312,9 @@ def _print_table(table: Table) -> None:
 def _rich_table(title: str, columns: Sequence[Column]) -> Table:
     table = Table(title=title, title_justify="left")
     for i, head in enumerate(_headers(columns)):
-        table.add_column(head, justify="left" if i == 0 else "right")
+        # Values are short; a long text cell (broken rules) wraps rather than widen the table.
+        table.add_column(head, justify="left" if i == 0 else "right",
+                         max_width=None if i == 0 else _VALUE_WIDTH, overflow="fold")
     section = None
     for i, fig in enumerate(columns[0].figures):
         if fig.section != section:

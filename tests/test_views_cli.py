@@ -172,6 +172,7 @@ def test_evaluate_shows_what_the_plan_breaks(tmp_path: Path) -> None:
             "1.5 ([design] accelerator_min)\n") in result.stdout
     assert cells(result.stdout, "[budget] expected_cap: slack") == ["-900 BROKEN"]
     assert cells(result.stdout, "rules broken") == ["2"]
+    assert cells(result.stdout, "broken") == ["accelerator_min a; accelerator_min b"]
 
 
 # ---------------------------------------------------------------------------- what-if
