@@ -31,3 +31,9 @@ conformance: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+# Scale benchmark (docs/benchmarks.md): generated cases are cached in bench/.cache/.
+# Monte Carlo: $(BIN)/python bench/run.py --sizes 1000,10000 --montecarlo 500 --markdown
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --sizes 1000,10000,100000 --markdown
