@@ -146,8 +146,24 @@ def load_case(path: str | Path) -> Case:
     attainment, periods = read_attainment(_required(tables[ATTAINMENT]), reps, metric_ids)
     quotas_path = tables[QUOTAS]
     quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
+    _check_revenue(spec, quotas, metric_ids)
     current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
     return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current)
+
+
+def _check_revenue(spec: CaseSpec, quotas: np.ndarray | None,
+                   metric_ids: tuple[str, ...]) -> None:
+    """A revenue metric needs its quota in currency, to express expected revenue."""
+    metric = spec.case.revenue_metric
+    if metric is None:
+        return
+    if quotas is None:
+        raise CaseError(CASE_FILE, f"needs quotas.csv with a column '{metric}' (quota in "
+                                   "currency) to express expected revenue, but the case has "
+                                   "no quotas.csv", field="[case] revenue_metric")
+    if np.isnan(quotas[:, metric_ids.index(metric)]).any():
+        raise CaseError("quotas.csv", f"has no column '{metric}', the case's revenue metric "
+                                      "([case] revenue_metric in case.toml)")
 
 
 def _required(path: Path | None) -> Path:

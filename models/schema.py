@@ -26,6 +26,8 @@ class CaseInfo(_Strict):
 
     name: str = "Unnamed case"
     currency: str = "USD"
+    # A metric whose quota (quotas.csv) is revenue in currency: gives cost of sales.
+    revenue_metric: str | None = None
 
 
 class MetricSpec(_Strict):
@@ -167,6 +169,10 @@ class CaseSpec(_Strict):
             if low > high:
                 raise ValueError(f"[metrics.{mid}] min_weight {low} is above max_weight {high} "
                                  "(after [design] defaults)")
+        revenue = self.case.revenue_metric
+        if revenue is not None and revenue not in self.metrics:
+            raise ValueError(f"[case] revenue_metric '{revenue}' is not a metric of the case "
+                             f"(metrics: {', '.join(self.metrics)})")
         required = [m for m, s in self.metrics.items() if s.required]
         if len(required) > self.design.max_metrics:
             raise ValueError(f"{len(required)} metrics are required ({', '.join(required)}) "

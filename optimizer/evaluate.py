@@ -283,8 +283,7 @@ def _tail_of_total(case: Case, totals: np.ndarray) -> dict[str, Any]:
 
 def revenue_metric(case: Case) -> str | None:
     """The case's ``[case] revenue_metric``, or None."""
-    # getattr: the key is optional in the schema.
-    metric: str | None = getattr(case.spec.case, "revenue_metric", None)
+    metric: str | None = case.spec.case.revenue_metric
     return metric
 
 
