@@ -27,7 +27,7 @@ GUARDRAILS = ("payout_multiple", "budget_expected", "budget_cvar", "fairness_par
               "fairness_top", "fairness_bottom")
 
 #: Above this many values a tail guardrail is written as cutting planes under "auto".
-FULL_TAIL_LIMIT = 2000
+FULL_TAIL_LIMIT = 100
 
 
 @dataclass

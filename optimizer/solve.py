@@ -35,6 +35,11 @@ _HIGHS_OPTIONS = {
     "primal_feasibility_tolerance": 1e-9,
     "dual_feasibility_tolerance": 1e-9,
     "random_seed": 0,
+    # The models are tiny (tens of rows): presolve restarts and sub-MIP heuristics
+    # cost ten times the search itself after cuts are added (docs/benchmarks.md).
+    "presolve": "off",
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
 }
 
 
