@@ -81,6 +81,13 @@ class Case:
         """The spec of one candidate metric."""
         return self.spec.metrics[metric_id]
 
+    def weight_bounds(self, metric_id: str) -> tuple[float, float]:
+        """A metric's least and greatest weight when chosen (its own, else [design])."""
+        spec, design = self.metric(metric_id), self.spec.design
+        low = design.min_weight if spec.min_weight is None else spec.min_weight
+        high = design.max_weight if spec.max_weight is None else spec.max_weight
+        return low, high
+
     def with_overrides(self, *, budget: float | None = None,
                        max_metrics: int | None = None) -> Case:
         """A copy with the expected-cost cap or the metric count replaced.

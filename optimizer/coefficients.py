@@ -152,8 +152,9 @@ def _steps(case: Case, scen: Scenarios, progress: Progress | None) -> np.ndarray
     else:
         # Per-chunk moments merged in rep order (Chan et al.): exact enough, one pass.
         def moments(start: int, stop: int, x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-            mean = x.mean(axis=(0, 2))
-            return x.shape[0] * x.shape[2], mean, ((x - mean[None, :, None]) ** 2).sum(axis=(0, 2))
+            mean = x.mean(axis=(0, 2), dtype=np.float64)
+            dev = x - mean.astype(x.dtype)[None, :, None]
+            return x.shape[0] * x.shape[2], mean, (dev * dev).sum(axis=(0, 2), dtype=np.float64)
 
         count, mean, m2 = 0, np.zeros(len(given)), np.zeros(len(given))
         for n, mu, sq in _map_chunks(scen, moments, "scenario spread", progress):
@@ -172,8 +173,8 @@ class _Partial:
     scen_u: np.ndarray
     rep_w: np.ndarray
     rep_u: np.ndarray
-    up_w: np.ndarray
-    up_u: np.ndarray
+    gain_w: np.ndarray  # what one step up pays, per unit of w (summed over reps)
+    gain_u: np.ndarray
 
 
 def compute_coefficients(case: Case, scenarios: Scenarios | None = None,
@@ -206,27 +207,30 @@ def compute_coefficients(case: Case, scenarios: Scenarios | None = None,
     n_scen = scen.count
 
     def partial(start: int, stop: int, x: np.ndarray) -> _Partial:
-        w = weight[start:stop]
-        x = np.ascontiguousarray(x)
-        phi, psi = curves(x, theta, kappa)
-        phi_up, psi_up = curves(x + step[None, :, None], theta, kappa)
+        # In the draws' own precision (float64 history, float32 Monte Carlo); the
+        # sums over chunks are taken in float64 below.
+        w, th, ka, st = (a.astype(x.dtype) for a in (weight[start:stop], theta, kappa, step))
+        phi, psi = curves(x, th, ka)
+        up_phi, up_psi = curves(x + st[None, :, None], th, ka)
+        up_phi -= phi
+        up_psi -= psi
         # einsum's own loops beat BLAS on these thin contractions by an order of magnitude.
         return _Partial(np.einsum("r,rms->ms", w, phi), np.einsum("r,rms->ms", w, psi),
                         np.einsum("rms->rm", phi) / n_scen, np.einsum("rms->rm", psi) / n_scen,
-                        np.einsum("r,rms->ms", w, phi_up), np.einsum("r,rms->ms", w, psi_up))
+                        np.einsum("r,rms->ms", w, up_phi), np.einsum("r,rms->ms", w, up_psi))
 
     parts = _map_chunks(scen, partial, "coefficients", progress)
-    scen_w = np.sum([p.scen_w for p in parts], axis=0).T
-    scen_u = np.sum([p.scen_u for p in parts], axis=0).T
-    up_w = np.sum([p.up_w for p in parts], axis=0).T
-    up_u = np.sum([p.up_u for p in parts], axis=0).T
-    rep_w = np.concatenate([p.rep_w for p in parts])
-    rep_u = np.concatenate([p.rep_u for p in parts])
+    def total(name: str) -> np.ndarray:
+        return np.asarray(np.sum([getattr(p, name) for p in parts], axis=0, dtype=np.float64)).T
+
+    scen_w, scen_u, gain_w, gain_u = (total(k) for k in ("scen_w", "scen_u", "gain_w", "gain_u"))
+    rep_w = np.concatenate([p.rep_w for p in parts]).astype(np.float64)
+    rep_u = np.concatenate([p.rep_u for p in parts]).astype(np.float64)
     groups, group_w, group_u = _group_coefficients(case, rep_w, rep_u)
     return Coefficients(
         metric_ids=ids, ti_total=ti_total, scen_w=scen_w, scen_u=scen_u,
         rep_w=rep_w, rep_u=rep_u, group_w=group_w, group_u=group_u, groups=groups,
-        align_w=(up_w - scen_w).mean(axis=0), align_u=(up_u - scen_u).mean(axis=0),
+        align_w=gain_w.mean(axis=0), align_u=gain_u.mean(axis=0),
         goal_alignment=goal_alignment(case),
         responsiveness=np.array([case.metric(m).responsiveness for m in ids]), step=step)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
-from compplan.optimizer.model import GUARDRAILS
+from compplan.optimizer.model import GUARDRAILS, guardrail_limits
 from compplan.optimizer.solve import SolveResult, Status, solve
 from compplan.optimizer.tails import tail_mean
 
@@ -31,26 +31,12 @@ _SETTINGS = {
 
 def active_guardrails(case: Case) -> list[str]:
     """The guardrails the case switches on, in ``GUARDRAILS`` order."""
-    design, budget, fair = case.spec.design, case.spec.budget, case.spec.fairness
-    present = {
-        "payout_multiple": design.max_payout_multiple is not None,
-        "budget_expected": budget.expected_cap is not None,
-        "budget_cvar": budget.cvar_cap is not None,
-        "fairness_parity": fair.parity_tolerance is not None,
-        "fairness_top": fair.top_ratio is not None,
-        "fairness_bottom": fair.bottom_floor is not None,
-    }
-    return [g for g in GUARDRAILS if present[g]]
+    limits = guardrail_limits(case)
+    return [g for g in GUARDRAILS if limits[g] is not None]
 
 
 def _setting_value(case: Case, name: str) -> float | None:
-    design, budget, fair = case.spec.design, case.spec.budget, case.spec.fairness
-    values = {
-        "payout_multiple": design.max_payout_multiple, "budget_expected": budget.expected_cap,
-        "budget_cvar": budget.cvar_cap, "fairness_parity": fair.parity_tolerance,
-        "fairness_top": fair.top_ratio, "fairness_bottom": fair.bottom_floor,
-    }
-    return values[name]
+    return guardrail_limits(case)[name]
 
 
 def _feasible(case: Case, coeffs: Coefficients, guardrails: list[str],
@@ -69,13 +55,11 @@ def _design_reasons(case: Case) -> list[str]:
     required = [k for k in case.metric_ids if case.metric(k).required]
     allowed = [k for k in case.metric_ids if not case.metric(k).forbidden]
 
-    def high(k: str) -> float:
-        value = case.metric(k).max_weight
-        return design.max_weight if value is None else value
-
     def low(k: str) -> float:
-        value = case.metric(k).min_weight
-        return design.min_weight if value is None else value
+        return case.weight_bounds(k)[0]
+
+    def high(k: str) -> float:
+        return case.weight_bounds(k)[1]
 
     if sum(low(k) for k in required) > 1.0:
         reasons.append("the minimum weights of the required metrics add up to more than 1")

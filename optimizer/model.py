@@ -26,6 +26,15 @@ TailMethod = Literal["auto", "full", "cuts"]
 GUARDRAILS = ("payout_multiple", "budget_expected", "budget_cvar", "fairness_parity",
               "fairness_top", "fairness_bottom")
 
+def guardrail_limits(case: Case) -> dict[str, float | None]:
+    """Each guardrail's limit as the case sets it (None when switched off)."""
+    design, budget, fair = case.spec.design, case.spec.budget, case.spec.fairness
+    return {"payout_multiple": design.max_payout_multiple,
+            "budget_expected": budget.expected_cap, "budget_cvar": budget.cvar_cap,
+            "fairness_parity": fair.parity_tolerance, "fairness_top": fair.top_ratio,
+            "fairness_bottom": fair.bottom_floor}
+
+
 #: Above this many values a tail guardrail is written as cutting planes under "auto".
 FULL_TAIL_LIMIT = 100
 
@@ -163,12 +172,10 @@ def define_design(plan: PlanModel, case: Case) -> None:
         expr=pyo.quicksum(m.z[k] for k in m.metrics) <= design.max_metrics)
 
     def low(k: str) -> float:
-        value = case.metric(k).min_weight
-        return design.min_weight if value is None else value
+        return case.weight_bounds(k)[0]
 
     def high(k: str) -> float:
-        value = case.metric(k).max_weight
-        return design.max_weight if value is None else value
+        return case.weight_bounds(k)[1]
 
     def slope(k: str) -> float:
         return 1.0 / (1.0 - case.metric(k).threshold)

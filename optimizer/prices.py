@@ -15,7 +15,7 @@ import pyomo.environ as pyo
 
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
-from compplan.optimizer.model import PlanModel, TailMethod, create_model
+from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
 from compplan.optimizer.solve import CutLoop, Status
 
 _UNITS = {
@@ -75,14 +75,6 @@ def _rows(plan: PlanModel, name: str) -> list[Any]:
     return rows
 
 
-def _limits(case: Case) -> dict[str, float | None]:
-    design, budget, fair = case.spec.design, case.spec.budget, case.spec.fairness
-    return {"payout_multiple": design.max_payout_multiple,
-            "budget_expected": budget.expected_cap, "budget_cvar": budget.cvar_cap,
-            "fairness_parity": fair.parity_tolerance, "fairness_top": fair.top_ratio,
-            "fairness_bottom": fair.bottom_floor}
-
-
 def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
                   tail_method: TailMethod = "auto") -> list[GuardrailPrice]:
     """The price of every guardrail of the case at the plan's choice of metrics.
@@ -116,7 +108,7 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
     w, u, _ = loop.values()
     shares = coeffs.rep_w @ w + coeffs.rep_u @ u
     prices = []
-    for name, limit in _limits(case).items():
+    for name, limit in guardrail_limits(case).items():
         if limit is None:
             continue
         total = sum(abs(duals.get(row, 0.0)) for row in _rows(plan, name))

@@ -20,7 +20,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
-from compplan.optimizer.model import PlanModel, TailMethod, create_model
+from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
 
 #: Relative MIP gap at which optimality is proven (the spec asks for 1e-6 on alignment).
 MIP_REL_GAP = 1e-9
@@ -273,17 +273,13 @@ def relaxation_scale(case: Case, coeffs: Coefficients, guardrail: str) -> float:
     A limit of zero (or a tolerance near it) is weighed as 0.01 so that relaxing it
     stays comparable with the others.
     """
-    design, budget, fair = case.spec.design, case.spec.budget, case.spec.fairness
-    limits = {
-        "payout_multiple": design.max_payout_multiple,
-        "budget_expected": (budget.expected_cap or 0.0) / coeffs.ti_total,
-        "budget_cvar": (budget.cvar_cap or 0.0) / coeffs.ti_total,
-        "fairness_parity": fair.parity_tolerance,
+    if guardrail == "fairness_top":
         # The upper tail's slack is in shares of target: weigh it against the mean pay.
-        "fairness_top": 1.0,
-        "fairness_bottom": fair.bottom_floor,
-    }
-    return max(float(limits[guardrail] or 0.0), 0.01)
+        return 1.0
+    limit = float(guardrail_limits(case)[guardrail] or 0.0)
+    if guardrail in ("budget_expected", "budget_cvar"):
+        limit /= coeffs.ti_total
+    return max(limit, 0.01)
 
 
 def _tie_break(runner: CutLoop, coeffs: Coefficients, *, cheapest: bool) -> tuple[Status, str]:
