@@ -337,7 +337,7 @@ def expected_revenue(case: Case, scenarios: Scenarios | None = None) -> float | 
     scen = scenarios if scenarios is not None else build_scenarios(case)
     total = 0.0
     for start, x in scen.chunks(_REVENUE_CHUNK):
-        total += float(quota[start:start + x.shape[0]] @ x[:, j, :].sum(axis=1))
+        total += float(quota[start:start + x.shape[0]] @ x[:, j, :].sum(axis=1, dtype=np.float64))
     return total / scen.count
 
 

@@ -220,7 +220,7 @@ def test_cost_of_sales_under_monte_carlo(make_case: MakeCase) -> None:
         mode="montecarlo", count=50, seed=3)}))
     scenarios = build_scenarios(case)
     x = scenarios.block(0, 4)
-    by_hand = float(np.array([10000, 20000, 10000, 5000]) @ x[:, 0, :].mean(axis=1))
+    by_hand = float(np.array([10000, 20000, 10000, 5000]) @ x[:, 0, :].mean(axis=1, dtype=float))
     assert expected_revenue(case, scenarios) == approx(by_hand)
 
 
