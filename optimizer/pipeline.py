@@ -83,11 +83,7 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     if not result.has_plan or result.w is None or result.u is None:
         raise CompplanError(f"the solver failed: {result.message}")
     evaluation = evaluate(case, coeffs, result.w, result.u)
-    broken = evaluation.violated
-    if broken:
-        # The plan is checked with numpy, independently of the solver.
-        names = ", ".join(f"{g.setting} ({g.value:.6g} vs {g.limit:.6g})" for g in broken)
-        raise CompplanError(f"the solver's plan breaks {names}; refusing to write it")
+    _check_plan(evaluation)
     plan = Plan.from_vectors(case, result.w, result.u)
     prices = []
     if objective == "alignment" and result.z is not None:
@@ -101,6 +97,21 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     doc = plan_document(case, plan, result.status.value, evaluation.to_dict(), solver)
     doc["guardrail_prices"] = [p.to_dict() for p in prices]
     return Outcome(plan, evaluation, result, coeffs, doc, prices)
+
+
+def _check_plan(evaluation: Evaluation) -> None:
+    """Refuse a plan that breaks a guardrail or a design rule, checked with numpy.
+
+    The check is independent of the solver: a numerical failure inside it must
+    surface as an error, never as a plan that quietly breaks the rules.
+    """
+    broken = [f"{g.setting} ({g.value:.6g} vs limit {g.limit:.6g})"
+              for g in evaluation.violated]
+    broken += [f"{r.setting}{f' for {r.metric}' if r.metric else ''} "
+               f"({r.value:.6g} vs limit {r.limit:.6g})" for r in evaluation.broken_rules]
+    if broken:
+        raise CompplanError(f"the solver's plan breaks {'; '.join(broken)}; "
+                            "refusing to write it")
 
 
 def cheapest_plan(case: Case, *, time_limit: float | None = None,
