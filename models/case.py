@@ -16,9 +16,11 @@ from compplan.models.errors_format import case_error_from_pydantic
 from compplan.models.fastcsv import read_attainment_fast
 from compplan.models.schema import CaseSpec, MetricSpec, PlanSpec
 from compplan.models.tables import (
+    check_memory,
     find_table,
     first_duplicate,
     header_row,
+    inside_folder,
     numeric_column,
     read_header,
     read_table,
@@ -142,11 +144,15 @@ def load_case(path: str | Path) -> Case:
                                      "reps.csv and attainment.csv)")
     if not (folder / CASE_FILE).is_file():
         raise CaseError(CASE_FILE, f"is missing from the case folder {folder}")
+    inside_folder(folder, folder / CASE_FILE)
     tables = {stem: find_table(folder, stem) for stem in (REPS, ATTAINMENT, QUOTAS)}
     for stem in (REPS, ATTAINMENT):
         if tables[stem] is None:
             raise CaseError(f"{stem}.csv", f"is missing from the case folder {folder} "
                                            f"(or give {stem}.parquet)")
+    check_memory(_required(tables[ATTAINMENT]))
+    if (folder / CURRENT_PLAN_FILE).is_file():
+        inside_folder(folder, folder / CURRENT_PLAN_FILE)
     spec = read_case_spec(folder / CASE_FILE)
     reps = read_reps(_required(tables[REPS]), spec)
     metric_ids = tuple(spec.metrics)

@@ -22,6 +22,23 @@ from compplan.errors import CaseError
 _FIRST_DATA_LINE = 2
 
 
+#: Reading a table takes about this many times its size on disk in memory, at peak.
+MEMORY_PER_BYTE = 4
+
+
+def inside_folder(folder: Path, path: Path) -> Path:
+    """``path`` if it stays inside ``folder`` once links are followed; else a CaseError.
+
+    A case is a folder: a file that is a link to somewhere else (another user's data,
+    a system file) is refused rather than read.
+    """
+    real = path.resolve()
+    if not real.is_relative_to(folder.resolve()):
+        raise CaseError(path.name, f"is a link to {real}, outside the case folder; copy the "
+                                   "file into the folder instead")
+    return path
+
+
 def find_table(folder: Path, stem: str) -> Path | None:
     """``STEM.csv`` or ``STEM.parquet`` in ``folder`` (not both), or None."""
     found = [folder / f"{stem}.{ext}" for ext in ("csv", "parquet")
@@ -29,7 +46,32 @@ def find_table(folder: Path, stem: str) -> Path | None:
     if len(found) > 1:
         raise CaseError(f"{stem}.csv", f"is in the case folder together with {stem}.parquet; "
                                         "keep one")
-    return found[0] if found else None
+    return inside_folder(folder, found[0]) if found else None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), if known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(path: Path) -> None:
+    """Refuse early a table too large for the memory available, with the figures."""
+    free = available_memory()
+    if free is None:
+        return
+    needed = path.stat().st_size * MEMORY_PER_BYTE
+    if needed > free:
+        raise CaseError(path.name, f"is {path.stat().st_size / 2**20:,.0f} MiB: reading it "
+                                   f"needs about {needed / 2**30:,.1f} GiB of memory and "
+                                   f"{free / 2**30:,.1f} GiB is available; free memory, use "
+                                   "a larger machine or split the case")
 
 
 def _parquet_columns(path: Path) -> list[str]:
