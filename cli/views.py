@@ -23,6 +23,7 @@ from compplan.errors import CompplanError
 from compplan.models.case import Case
 from compplan.models.output import prepare_folder, write_atomic, write_json
 from compplan.models.plan import Plan, load_plan
+from compplan.models.safe import csv_text
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
@@ -540,8 +541,7 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out: Path, ref: str,
     _prepare(out)
     try:
         write_json(files[0], doc)
-        write_atomic(files[1], _rep_payouts(case, coeffs, plans).to_csv(
-            index=False, lineterminator="\n"))
+        write_atomic(files[1], csv_text(_rep_payouts(case, coeffs, plans)))
     except OSError as exc:
         cannot_write(out, exc)
     return files
@@ -604,7 +604,7 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, quiet: bool
     files = [out / "compare.csv", out / "compare.md"]
     _prepare(out)
     try:
-        write_atomic(files[0], side_by_side(columns).to_csv(index=False, lineterminator="\n"))
+        write_atomic(files[0], csv_text(side_by_side(columns)))
         write_atomic(files[1], _markdown(title, columns))
     except OSError as exc:
         cannot_write(out, exc)

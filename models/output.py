@@ -18,6 +18,7 @@ import pandas as pd
 
 from compplan.models.case import Case
 from compplan.models.plan import Plan
+from compplan.models.safe import csv_text
 
 SCHEMA = "compplan.plan/1"
 
@@ -194,10 +195,10 @@ def write_plan(out: Path, case: Case, plan: Plan, doc: dict[str, Any]) -> list[P
     written = [out / "plan.json", out / "plan.csv", out / "plan.md"]
     write_json(written[0], doc)
     table = pd.DataFrame(plan.to_records())
-    write_atomic(written[1], table.to_csv(index=False, lineterminator="\n"))
+    write_atomic(written[1], csv_text(table))
     write_atomic(written[2], plan_markdown(doc))
     rates = rep_rates(case, plan)
     if rates is not None:
         written.append(out / "rep_rates.csv")
-        write_atomic(written[-1], rates.to_csv(index=False, lineterminator="\n"))
+        write_atomic(written[-1], csv_text(rates))
     return written
