@@ -1,0 +1,171 @@
+"""Commands that make reports people look at: report (HTML with charts) and export (XLSX)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from compplan.cli.common import Reporter, cannot_write, fail, load, out_console
+from compplan.errors import CompplanError
+from compplan.models.case import Case
+from compplan.models.explain import Current, explanation
+from compplan.models.output import write_atomic
+from compplan.models.plan import Plan, load_plan
+from compplan.models.report import Outcome, ReportInput, outcome, read_batch, render_report
+from compplan.models.workbook import build_workbook, write_workbook
+from compplan.optimizer.audit import audit_plan
+from compplan.optimizer.coefficients import Coefficients, compute_coefficients
+from compplan.optimizer.evaluate import expected_revenue
+
+CURRENT = "current"
+
+
+def _plan_name(ref: str, taken: set[str]) -> str:
+    """``current``, or the file's stem (with its folder when two plans share a stem)."""
+    path = Path(ref)
+    name = CURRENT if ref == CURRENT else path.stem
+    if name in taken and ref != CURRENT:
+        name = f"{path.parent.name}/{path.stem}"
+    base, n = name, 2
+    while name in taken:
+        name, n = f"{base} #{n}", n + 1
+    return name
+
+
+def _load_plans(case: Case, refs: Sequence[str]) -> list[tuple[str, Plan]]:
+    named: list[tuple[str, Plan]] = []
+    for ref in refs:
+        try:
+            plan = load_plan(case, ref)
+        except CompplanError as exc:
+            fail(exc)
+        named.append((_plan_name(ref, {n for n, _ in named}), plan))
+    return named
+
+
+def _batch(folder: str | None) -> pd.DataFrame | None:
+    if folder is None:
+        return None
+    try:
+        batch = read_batch(folder)
+    except CompplanError as exc:
+        fail(exc)
+    return batch
+
+
+def _outcomes(case: Case, named: Sequence[tuple[str, Plan]],
+              quiet: bool) -> tuple[Coefficients, list[Outcome]]:
+    try:
+        with Reporter(quiet) as reporter:
+            reporter.step("computing payouts under the case's scenarios")
+            coeffs = compute_coefficients(case, progress=reporter.chunks)
+            revenue = expected_revenue(case)
+        results = [outcome(case, coeffs, plan, name, revenue=revenue) for name, plan in named]
+    except CompplanError as exc:
+        fail(exc)
+    return coeffs, results
+
+
+def _document(case: Case, coeffs: Coefficients, main: Outcome, ref: str) -> dict[str, object]:
+    """The explain context of the plan: why, what it pays, what changed from today."""
+    source = "the current plan" if ref == CURRENT else ref
+    current = None
+    if case.current_plan is not None:
+        today = Plan.from_spec(case, case.current_plan)
+        current = Current(today, audit_plan(case, today, "the current plan", coeffs))
+    return explanation(main.plan, source=source, case=case,
+                       audit=audit_plan(case, main.plan, source, coeffs), current=current)
+
+
+@click.command("report")
+@click.argument("case", type=click.Path(file_okay=False))
+@click.argument("plan")
+@click.option("--compare", "compare", multiple=True, metavar="PLAN",
+              help="Another plan to show beside PLAN (a plan.json, a TOML plan or `current`). "
+                   "Repeatable.")
+@click.option("--batch", "batch_dir", type=click.Path(file_okay=False),
+              help="Output folder of `compplan batch`: adds the frontier of its candidates.")
+@click.option("--out", "out_file", default="report.html", show_default=True,
+              type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
+def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None,
+           out_file: str, quiet: bool) -> None:
+    """Write the plan report: one self-contained HTML page with charts.
+
+    The plan at a glance, its payout curves (today's plan drawn over them when the
+    case has one), the total payout over the scenarios with the budget and CVaR
+    lines, rep earnings, segment parity, alignment by goal, the frontier of a batch,
+    and the plan document of `compplan explain`. The page loads nothing and runs no
+    script: it works offline, on a laptop or a phone.
+
+    PLAN is a plan.json written by `compplan optimise`, a TOML file of [[metrics]]
+    tables, or `current`.
+
+    Example:
+
+    \b
+        compplan report cases/enterprise_first plans/fy27/plan.json --out report.html
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
+    loaded = load(case)
+    named = _load_plans(loaded, [plan, *compare])
+    batch = _batch(batch_dir)
+    # Today's plan is drawn over the payout curves even when not compared.
+    today = ([(CURRENT, Plan.from_spec(loaded, loaded.current_plan))]
+             if loaded.current_plan is not None and CURRENT not in (plan, *compare) else [])
+    coeffs, results = _outcomes(loaded, [*named, *today], quiet)
+    subjects, reference = results[:len(named)], (results[-1] if today else None)
+    try:
+        html = render_report(ReportInput(
+            loaded, subjects, plan, reference=reference,
+            document=_document(loaded, coeffs, subjects[0], plan), batch=batch,
+            batch_source=batch_dir))
+    except CompplanError as exc:
+        fail(exc)
+    out = Path(out_file)
+    try:
+        write_atomic(out, html)
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        out_console.print(f"wrote {out}")
+
+
+@click.command("export")
+@click.argument("case", type=click.Path(file_okay=False))
+@click.argument("plan")
+@click.option("--xlsx", "xlsx", required=True, type=click.Path(dir_okay=False),
+              help="The workbook to write (.xlsx).")
+@click.option("--batch", "batch_dir", type=click.Path(file_okay=False),
+              help="Output folder of `compplan batch`: adds a Candidates sheet.")
+@click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
+def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) -> None:
+    """Export PLAN under CASE as a workbook for finance.
+
+    Sheets: Plan (metrics, weights, rates, curve breakpoints), Rep rates (when the
+    case has quotas.csv), Evaluation, Segments, Scenarios (total payout per
+    scenario), Candidates (with --batch) and About. Money, rates and shares carry
+    number formats; header rows are frozen; case text never becomes a formula.
+
+    Example:
+
+    \b
+        compplan export cases/enterprise_first plans/fy27/plan.json --xlsx plan.xlsx
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
+    loaded = load(case)
+    (_, chosen), = _load_plans(loaded, [plan])
+    batch = _batch(batch_dir)
+    _, (result,) = _outcomes(loaded, [(_plan_name(plan, set()), chosen)], quiet)
+    book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir)
+    out = Path(xlsx)
+    try:
+        write_workbook(out, book)
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        out_console.print(f"wrote {out}")
+
+
+COMMANDS: list[click.Command] = [report, export]
