@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUT ?= plan
 
-.PHONY: run test lint conformance clean
+.PHONY: run test lint conformance clean browser
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "compplan needs Python 3.11 or newer (PYTHON=$(PYTHON))")'
@@ -19,8 +19,24 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/compplan optimise --out $(OUT)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# The browser test of the HTML report (tests/test_report_browser.py) needs Chromium:
+# installed here when missing, as root with apt-get; otherwise the test is skipped, and
+# this step says why. It never fails the build.
+APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "note: chromium is not installed and installing it needs root; the browser test of the report will be skipped (as root: apt-get update && apt-get install -y chromium)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: chromium is not installed and there is no apt-get here; the browser test of the report will be skipped"; \
+	else \
+	  echo "installing chromium for the browser test of the report (apt-get)"; \
+	  $(APT_CHROMIUM) >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && $(APT_CHROMIUM) >/dev/null 2>&1; } \
+	    || echo "note: apt-get could not install chromium; the browser test of the report will be skipped"; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check common models optimizer cli tests

@@ -594,7 +594,7 @@ def key_figures(case: Case, columns: Sequence[Outcome]) -> list[dict[str, Any]]:
              [pct(e.top_tail_mean) for e in evs]),
         _row(f"mean of the bottom {evs[0].bottom_share:.0%} (x target)", "",
              [pct(e.bottom_tail_mean) for e in evs]),
-        _row("largest segment gap", "", [points(e.max_segment_gap) for e in evs]),
+        _row("largest segment gap", "", [points(e.max_segment_gap).lstrip("+") for e in evs]),
     ]
     rows += _guardrail_rows(evs)
     rows.append(_row("design rules broken", "", [
