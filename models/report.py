@@ -224,7 +224,7 @@ _RC: dict[Any, Any] = {"svg.fonttype": "none", "svg.hashsalt": "compplan", "text
 _PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
 _ROOT = re.compile(r'<svg\b[^>]*?(viewBox="[^"]*")[^>]*>')
-_IDS = re.compile(r'(\sid="|="url\(#|\shref="#)')
+_IDS = re.compile(r'(\sid="|="url\(#|href="#)')  # href: xlink:href too
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -633,7 +633,7 @@ def frontier_table(batch: pd.DataFrame) -> dict[str, Any]:
           else feasible.iloc[0:0])
     listed = on if len(on) else feasible.nlargest(FRONTIER_ROWS, "alignment")
     listed = listed.sort_values("expected_cost").head(FRONTIER_ROWS)
-    rows = [{"id": str(r["id"]), "name": _text(r.get("name")), "status": _text(r.get("status")),
+    rows = [{"id": str(r["id"]), "name": _text(r.get("name")),
              "alignment": f"{r['alignment']:.4f}", "expected_cost": money(r["expected_cost"]),
              "cvar": money(r.get("cvar")), "metrics": _text(r.get("metrics"))}
             for _, r in listed.iterrows()]

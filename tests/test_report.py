@@ -62,6 +62,10 @@ def test_every_chart_is_an_inline_svg(page: str) -> None:
     # matplotlib's own ids are made unique to each chart, so several can share the page.
     ids = re.findall(r'\sid="([^"]+)"', html)
     assert len(ids) == len(set(ids))
+    # And every reference (anchors, tick marks, markers, clip paths) finds its target.
+    references = set(re.findall(r'href="#([^"]+)"|url\(#([^)]+)\)', html))
+    assert {a or b for a, b in references} <= set(ids)
+    assert 'xlink:href="#chart-curve-1-' in html
     assert 'id="chart-total-payout-figure_1"' in html
 
 
@@ -135,8 +139,8 @@ def test_a_batch_adds_the_frontier(case_dir: Path, tmp_path: Path) -> None:
     assert chart_ids(html) == CHARTS + FRONTIER
     section = html[html.index('<section id="frontier"'):]
     assert "3 candidates of the batch" in section and "2 with figures, 2 on the frontier" in section
-    assert "<td>c0002</td><td class=\"text\">budget 5000</td><td>0.4400</td><td>4,900</td>" in \
-        section
+    assert ("<td>c0002</td><td>0.4400</td><td>4,900</td><td>5,800</td>"
+            "<td class=\"text\">budget 5000</td>") in section
     assert section.index("c0002") < section.index("c0001")  # cheapest first
     assert "c0003" not in section
 
