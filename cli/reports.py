@@ -15,7 +15,6 @@ from compplan.models.explain import Current, explanation
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan, load_plan
 from compplan.models.report import Outcome, ReportInput, outcome, read_batch, render_report
-from compplan.models.workbook import build_workbook, write_workbook
 from compplan.optimizer.audit import audit_plan
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
@@ -154,6 +153,9 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
     \b
         compplan export cases/enterprise_first plans/fy27/plan.json --xlsx plan.xlsx
     """  # noqa: D301 (\b keeps click from rewrapping the example)
+    # openpyxl takes a tenth of a second to import: only the command that writes needs it.
+    from compplan.models.workbook import build_workbook, write_workbook
+
     loaded = load(case)
     (_, chosen), = _load_plans(loaded, [plan])
     batch = _batch(batch_dir)
