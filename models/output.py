@@ -23,13 +23,27 @@ from compplan.models.safe import csv_text
 SCHEMA = "compplan.plan/1"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file: 0o666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write text (UTF-8, LF line ends) or bytes to ``path`` through a temporary file.
+
+    The temporary file sits in the same folder and is renamed over ``path``, so a
+    crash or ``kill -9`` leaves either the old file or the new one, never half of one.
+    """
+    data = content.encode("utf-8") if isinstance(content, str) else content
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        # mkstemp makes the file private (0600); outputs are shared like any file.
+        os.fchmod(fd, _file_mode())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

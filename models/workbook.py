@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from compplan import __version__
 from compplan.models.case import Case
-from compplan.models.output import rep_rates
+from compplan.models.output import rep_rates, write_atomic
 from compplan.models.report import Outcome, scenario_labels
 from compplan.models.safe import neutralise
 
@@ -327,12 +325,4 @@ def write_workbook(path: Path, book: Workbook) -> None:
     """Save ``book`` to ``path`` through a temporary file, so no half-written file is left."""
     buffer = io.BytesIO()
     book.save(buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, buffer.getvalue())

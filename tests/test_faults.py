@@ -59,3 +59,14 @@ def test_kill_9_never_leaves_a_half_written_plan(tmp_path: Path) -> None:
     optimise(CASES / "enterprise_first", out)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "plan.csv", "plan.json", "plan.md", "rep_rates.csv"]
+
+
+def test_outputs_are_readable_like_any_new_file(tmp_path: Path) -> None:
+    from compplan.models.output import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
