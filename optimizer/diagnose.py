@@ -74,7 +74,8 @@ def _design_reasons(case: Case) -> list[str]:
     return reasons
 
 
-def diagnose(case: Case, coeffs: Coefficients, time_limit: float | None = None) -> dict[str, Any]:
+def diagnose(case: Case, coeffs: Coefficients, time_limit: float | None = None, *,
+             fixes: bool = True) -> dict[str, Any]:
     """Explain why the case admits no plan.
 
     Parameters
@@ -85,6 +86,9 @@ def diagnose(case: Case, coeffs: Coefficients, time_limit: float | None = None) 
         Its coefficients.
     time_limit : float, optional
         Seconds per feasibility solve.
+    fixes : bool
+        Also say what would fix the conflict (elastic solves, the minimum budget);
+        without, only the conflicting guardrails are named (a batch's quick diagnosis).
 
     Returns
     -------
@@ -130,7 +134,7 @@ def diagnose(case: Case, coeffs: Coefficients, time_limit: float | None = None) 
         report["explanation"].append(
             f"{', '.join(words[:-1])} and {words[-1]} cannot all be met at once; relaxing "
             "any one of them admits a plan")
-    if needed:
+    if needed and fixes:
         _add_fixes(report, case, coeffs, active, needed, time_limit)
     return report
 

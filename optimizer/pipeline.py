@@ -34,7 +34,11 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
                   tail_method: TailMethod = "auto",
                   progress: Callable[[str], None] | None = None,
                   chunk_progress: Progress | None = None,
-                  objective: str = "alignment") -> Outcome:
+                  objective: str = "alignment",
+                  coefficients: Coefficients | None = None,
+                  revenue: float | None = None,
+                  prices: bool = True,
+                  diagnosis: str = "full") -> Outcome:
     """Design the plan of best expected alignment for a case.
 
     Parameters
@@ -52,6 +56,16 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     objective : {"alignment", "cost"}
         ``alignment``: the canonical plan. ``cost``: the cheapest plan meeting the
         constraints (then the best aligned among the cheapest); no guardrail prices.
+    coefficients : Coefficients, optional
+        The case's coefficients when already computed (a batch shares them between
+        candidates); computed from the case otherwise.
+    revenue : float, optional
+        The case's expected revenue, passed on to :func:`evaluate`.
+    prices : bool
+        Price the guardrails (an extra LP solve); off, ``prices`` is empty.
+    diagnosis : {"full", "short"}
+        When no plan fits: ``short`` names the conflicting guardrails only, without
+        the elastic solves that say what would fix them.
 
     Returns
     -------
@@ -66,15 +80,18 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         The time limit was reached before any plan was found.
     """
     say = progress or (lambda _: None)
-    say("computing coefficients")
-    coeffs = compute_coefficients(case, progress=chunk_progress)
+    if coefficients is None:
+        say("computing coefficients")
+        coeffs = compute_coefficients(case, progress=chunk_progress)
+    else:
+        coeffs = coefficients
     say(f"solving ({len(case.metric_ids)} metrics, {coeffs.scen_w.shape[0]} scenarios, "
         f"{coeffs.rep_w.shape[0]} reps)")
     result = solve(case, coeffs, time_limit=time_limit, tail_method=tail_method,
                    objective=objective, progress=progress)
     if result.status is Status.INFEASIBLE:
         say("no plan fits: finding the guardrails that conflict")
-        report = diagnose(case, coeffs, time_limit=time_limit)
+        report = diagnose(case, coeffs, time_limit=time_limit, fixes=diagnosis == "full")
         raise InfeasibleError("no plan satisfies the constraints: "
                               + "; ".join(report["explanation"]), report)
     if result.status is Status.NO_SOLUTION:
@@ -82,21 +99,21 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
                                "plan; allow more time with --time-limit")
     if not result.has_plan or result.w is None or result.u is None:
         raise CompplanError(f"the solver failed: {result.message}")
-    evaluation = evaluate(case, coeffs, result.w, result.u)
+    evaluation = evaluate(case, coeffs, result.w, result.u, revenue=revenue)
     _check_plan(evaluation)
     plan = Plan.from_vectors(case, result.w, result.u)
-    prices = []
-    if objective == "alignment" and result.z is not None:
+    priced: list[GuardrailPrice] = []
+    if prices and objective == "alignment" and result.z is not None:
         say("pricing the guardrails")
-        prices = shadow_prices(case, coeffs, result.z, tail_method)
+        priced = shadow_prices(case, coeffs, result.z, tail_method)
     solver = {"name": "highs", "version": solver_version(), "mip_gap": result.mip_gap,
               "seconds": round(result.seconds, 3), "rounds": result.rounds,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
     if result.message:
         solver["note"] = result.message
     doc = plan_document(case, plan, result.status.value, evaluation.to_dict(), solver)
-    doc["guardrail_prices"] = [p.to_dict() for p in prices]
-    return Outcome(plan, evaluation, result, coeffs, doc, prices)
+    doc["guardrail_prices"] = [p.to_dict() for p in priced]
+    return Outcome(plan, evaluation, result, coeffs, doc, priced)
 
 
 def _check_plan(evaluation: Evaluation) -> None:
