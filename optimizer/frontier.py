@@ -1,0 +1,128 @@
+"""The alignment-cost frontier of a batch: the candidates no other candidate beats.
+
+A candidate is dominated when another is at least as well aligned and at most as
+costly, and strictly better on one of the two. Figures within a relative tolerance
+count as equal, so that two candidates with the same plan (a budget cap that no
+longer binds gives the same plan as a higher one) are both on the frontier instead
+of one beating the other by solver noise.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+#: Relative difference below which two alignments (or two costs) count as equal; the
+#: solver's tie tolerance on alignment is 1e-7 (MODEL.md section 4).
+TOLERANCE = 1e-7
+
+
+def non_dominated(benefit: np.ndarray, cost: np.ndarray,
+                  tolerance: float = TOLERANCE) -> np.ndarray:
+    """Which points are on the frontier of most ``benefit`` for least ``cost``.
+
+    Parameters
+    ----------
+    benefit, cost : numpy.ndarray
+        One value per point; a point with a NaN in either is never on the frontier.
+    tolerance : float
+        Values within ``tolerance * max(1, |value|)`` of each other count as equal.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True for the points no other point dominates.
+
+    Examples
+    --------
+    >>> non_dominated(np.array([1.0, 2.0, 1.5, 2.0]), np.array([10.0, 20.0, 25.0, 20.0]))
+    array([ True,  True, False,  True])
+    """
+    b = np.asarray(benefit, dtype=float)
+    c = np.asarray(cost, dtype=float)
+    valid = ~(np.isnan(b) | np.isnan(c))
+    slack_b = tolerance * np.maximum(1.0, np.abs(b))
+    slack_c = tolerance * np.maximum(1.0, np.abs(c))
+    frontier = valid.copy()
+    idx = np.flatnonzero(valid)
+    for i in idx:
+        others = idx[idx != i]
+        # Others at least as good on both counts, and clearly better on one.
+        as_good = (b[others] >= b[i] - slack_b[i]) & (c[others] <= c[i] + slack_c[i])
+        better = (b[others] > b[i] + slack_b[i]) | (c[others] < c[i] - slack_c[i])
+        frontier[i] = not (as_good & better).any()
+    return frontier
+
+
+def frontier_chart(points: Any, *, title: str, currency: str,
+                   current: dict[str, float] | None = None) -> tuple[bytes, str]:
+    """Draw the frontier: alignment against expected cost, and against CVaR.
+
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        One row per candidate: ``id``, ``alignment``, ``expected_cost``, ``cvar``,
+        ``frontier_cost`` and ``frontier_cvar``; rows without alignment (infeasible)
+        are left out.
+    title : str
+        The chart's title.
+    currency : str
+        For the axis labels.
+    current : dict, optional
+        The case's current plan under the base case: ``alignment``,
+        ``expected_cost`` and ``cvar``; marked with a star.
+
+    Returns
+    -------
+    bytes, str
+        The chart as PNG and as SVG.
+    """
+    # The object API with the Agg canvas: no pyplot, no global backend, no display.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # Fixed margins: a constrained layout would double the drawing time.
+    fig = Figure(figsize=(10, 4.2), dpi=100)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.06)
+    FigureCanvasAgg(fig)
+    feasible = points[points["alignment"].notna()]
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, column, flag, label in ((axes[0], "expected_cost", "frontier_cost",
+                                     "expected total payout"),
+                                    (axes[1], "cvar", "frontier_cvar", "CVaR of total payout")):
+        _panel(ax, feasible, column, flag, current)
+        ax.set_xlabel(f"{label} per period (million {currency})")
+        ax.grid(True, linewidth=0.4, alpha=0.5)
+    axes[0].set_ylabel("expected alignment")
+    axes[0].legend(loc="best", fontsize=8, frameon=False)
+    fig.suptitle(title, fontsize=11)
+    png, svg = io.BytesIO(), io.StringIO()
+    fig.savefig(png, format="png", metadata={"Software": None})
+    fig.savefig(svg, format="svg", metadata={"Date": None})
+    return png.getvalue(), svg.getvalue()
+
+
+def _panel(ax: Any, feasible: Any, column: str, flag: str,
+           current: dict[str, float] | None) -> None:
+    scale = 1e-6
+    on = feasible[feasible[flag].astype(bool)].sort_values([column, "alignment"])
+    ax.scatter(feasible[column] * scale, feasible["alignment"], s=14, color="0.65",
+               label="candidate", zorder=2)
+    ax.plot(on[column] * scale, on["alignment"], "-o", color="tab:blue", markersize=5,
+            linewidth=1.5, label="frontier", zorder=3)
+    # Candidates with the same plan share a point: label it once, by its first id; with
+    # many points only the two ends, so that labels do not pile up.
+    distinct = on.assign(_x=on[column].round(0), _y=on["alignment"].round(7)) \
+        .sort_values("id").drop_duplicates(["_x", "_y"]).sort_values([column, "alignment"])
+    if len(distinct) > 5:
+        distinct = distinct.iloc[[0, -1]]
+    for i, (_, row) in enumerate(distinct.iterrows()):
+        last = i == len(distinct) - 1 and i > 0  # inside the axes, left of its point
+        ax.annotate(row["id"], (row[column] * scale, row["alignment"]), fontsize=7,
+                    xytext=(-4 if last else 4, -10), textcoords="offset points",
+                    ha="right" if last else "left", color="tab:blue")
+    if current is not None and current.get(column) is not None:
+        ax.scatter([current[column] * scale], [current["alignment"]], marker="*", s=140,
+                   color="tab:red", label="current plan", zorder=4)
