@@ -1,0 +1,325 @@
+"""Batch runs: ``compplan batch SPEC`` and ``compplan sweep CASE --budget FROM:TO:COUNT``."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+import numpy as np
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from compplan.cli.common import (
+    ExitError,
+    cannot_write,
+    err_console,
+    fail,
+    import_in_background,
+    load,
+    out_console,
+)
+from compplan.errors import CompplanError
+from compplan.models.batchspec import BatchSpec, expand, read_batch_spec
+from compplan.models.case import Case
+from compplan.models.output import prepare_folder
+
+if TYPE_CHECKING:
+    from compplan.optimizer.batch import Batch, BatchReport
+
+_BATCH_MODULE = "compplan.optimizer.batch"
+#: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
+INTERRUPTED = 130
+
+
+def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``batch`` and ``sweep`` share."""
+    options = [
+        click.option("--workers", type=click.IntRange(min=1),
+                     help="Local worker processes (default: one per core; 1 solves in the "
+                          "main process)."),
+        click.option("--scheduler", metavar="ADDRESS",
+                     help="Solve on a Dask cluster: its scheduler's address, "
+                          "e.g. tcp://10.0.0.5:8786."),
+        click.option("--resume", is_flag=True,
+                     help="Continue the batch in --out: finished candidates are kept."),
+        click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+                     help="Seconds of solver time per candidate."),
+        click.option("--no-prices", is_flag=True,
+                     help="Skip the guardrail prices (one LP per candidate with a plan)."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="No progress bar or frontier table on the terminal."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.command("batch")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", default="batch", show_default=True,
+              type=click.Path(file_okay=False, writable=True),
+              help="Folder for batch.json, candidates/, results and the frontier chart.")
+@_run_options
+def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: str | None,
+                  resume: bool, time_limit: float | None, no_prices: bool,
+                  quiet: bool) -> None:
+    """Solve every candidate of a batch spec and chart the alignment-cost frontier.
+
+    SPEC is a TOML file: case = "path/to/case" (relative to SPEC), then a [grid]
+    of values per case.toml key (every combination is a candidate) and/or
+    [[candidates]] tables with a name and the keys they change, such as
+    "budget.expected_cap" = 2e7 or "metrics.smb_bookings.forbidden" = true.
+    Results go to --out: candidates/<id>/result.json and plan.json, results.csv
+    and .parquet, frontier.csv, frontier.png and .svg, summary.md.
+
+    Example:
+
+        compplan batch sweeps/fy27.toml --out runs/fy27 --workers 2
+    """
+    solver_import = import_in_background(_BATCH_MODULE)
+    try:
+        spec = read_batch_spec(spec_file)
+    except CompplanError as exc:
+        fail(exc)
+    if not spec.case_path.is_dir():
+        raise ExitError(f"{spec.source}, case: {spec.case_path} is not a case folder "
+                        "(the path is relative to the spec file)", 2)
+    case = load(str(spec.case_path))
+    again = ["compplan", "batch", spec_file, "--out", out_dir, "--resume"]
+    _run(spec, case, Path(out_dir), solver_import, again, workers=workers,
+         scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
+         quiet=quiet)
+
+
+@click.command("sweep")
+@click.argument("case", required=False, type=click.Path(file_okay=False))
+@click.option("--budget", required=True, metavar="FROM:TO:COUNT",
+              help="COUNT expected-cost caps from FROM to TO times the case's [budget] "
+                   "expected_cap (times the total target incentive if it has none).")
+@click.option("--out", "out_dir", default="sweep", show_default=True,
+              type=click.Path(file_okay=False, writable=True),
+              help="Folder for batch.json, candidates/, results and the frontier chart.")
+@_run_options
+def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | None,
+                  scheduler: str | None, resume: bool, time_limit: float | None,
+                  no_prices: bool, quiet: bool) -> None:
+    """Sweep the expected-cost cap of CASE: a batch with one candidate per cap.
+
+    CASE is a case folder (the bundled default case without it). The caps are
+    evenly spaced factors of the case's [budget] expected_cap, or of the total
+    target incentive when it sets none. Output as for compplan batch.
+
+    Example:
+
+        compplan sweep cases/enterprise_first --budget 0.8:1.1:25 --out runs/budget
+    """
+    start, stop, count = _parse_range(budget)
+    solver_import = import_in_background(_BATCH_MODULE)
+    loaded = load(case)
+    spec = budget_sweep(loaded, start, stop, count)
+    again = ["compplan", "sweep", *([case] if case else []), "--budget", budget,
+             "--out", out_dir, "--resume"]
+    _run(spec, loaded, Path(out_dir), solver_import, again, workers=workers,
+         scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
+         quiet=quiet)
+
+
+def _parse_range(text: str) -> tuple[float, float, int]:
+    """``FROM:TO:COUNT`` with factors > 0 and a whole COUNT >= 1."""
+    usage = (f"'{text}' is not FROM:TO:COUNT (factors of the expected-cost cap and how many "
+             "caps, e.g. 0.8:1.1:25)")
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise click.BadParameter(usage, param_hint="'--budget'")
+    try:
+        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise click.BadParameter(usage, param_hint="'--budget'") from None
+    if not (np.isfinite(start) and np.isfinite(stop)) or start <= 0 or stop <= 0 or count < 1:
+        raise click.BadParameter(f"'{text}': FROM and TO must be > 0 and COUNT at least 1",
+                                 param_hint="'--budget'")
+    return start, stop, count
+
+
+def budget_sweep(case: Case, start: float, stop: float, count: int) -> BatchSpec:
+    """Candidates with ``count`` expected-cost caps from ``start`` to ``stop`` times the base.
+
+    Parameters
+    ----------
+    case : Case
+        The base case; its ``[budget] expected_cap`` is the base, else the total
+        target incentive.
+    start, stop : float
+        The first and last factor.
+    count : int
+        How many caps, evenly spaced.
+
+    Returns
+    -------
+    BatchSpec
+        One candidate per cap, named by its factor.
+    """
+    cap = case.spec.budget.expected_cap
+    base = float(cap) if cap is not None else float(case.target_incentive.sum())
+    what = "expected_cap" if cap is not None else "target incentive"
+    listed = []
+    for factor in np.linspace(start, stop, count):
+        value = round(float(factor) * base, 2)
+        listed.append({"name": f"{float(factor):.6g} x {what}",
+                       "budget.expected_cap": value})
+    return expand(f"sweep --budget {start:g}:{stop:g}:{count}", case.path, {}, listed)
+
+
+class _Bar:
+    """A progress bar on stderr with counts and ETA, on a terminal and without -q."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.live = not quiet and err_console.is_terminal
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self.failed = 0
+
+    def start(self, total: int, done: int, where: str) -> None:
+        if self.quiet:
+            return
+        err_console.print(f"solving {total - done} of {total} candidates {where}", style="dim")
+        if not self.live:
+            return
+        self._progress = Progress(TextColumn("candidates"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[failed]} without a plan"),
+                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                  console=err_console, transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task("candidates", total=total, completed=done,
+                                             failed=0)
+
+    def advance(self, record: dict[str, Any]) -> None:
+        if record["status"] not in ("optimal", "time_limit"):
+            self.failed += 1
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=1, failed=self.failed)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list[str], *,
+         workers: int | None, scheduler: str | None, resume: bool,
+         time_limit: float | None, prices: bool, quiet: bool) -> None:
+    """Open (or resume) the batch, solve what is left, write and show the results."""
+    solver_import.join()
+    from compplan.optimizer.batch import BatchOptions, default_workers, open_batch
+
+    try:
+        prepare_folder(out)
+    except OSError as exc:
+        cannot_write(out, exc)
+    try:
+        batch = open_batch(spec, case, out, resume=resume)
+    except CompplanError as exc:
+        fail(exc)
+    except OSError as exc:
+        cannot_write(out, exc)
+    count = workers or default_workers()
+    where = (f"on the Dask cluster at {scheduler}" if scheduler else
+             "in this process" if count == 1 else f"on {count} processes")
+    bar = _Bar(quiet)
+    options = BatchOptions(time_limit=time_limit, prices=prices)
+    try:
+        bar.start(batch.total, batch.total - len(batch.pending), where)
+        batch.solve(workers=count, scheduler=scheduler, options=options, on_result=bar.advance)
+    except KeyboardInterrupt:
+        bar.stop()
+        _stopped(batch, again, "interrupted", INTERRUPTED)
+    except BrokenProcessPool as exc:
+        bar.stop()
+        _stopped(batch, again, f"a worker process died ({exc})", 1)
+    except CompplanError as exc:
+        bar.stop()
+        fail(exc)
+    except OSError as exc:
+        bar.stop()
+        cannot_write(out, exc)
+    except Exception as exc:
+        if type(exc).__name__ != "KilledWorker":  # distributed's, without importing it
+            raise
+        bar.stop()
+        _stopped(batch, again, f"a Dask worker died ({exc})", 1)
+    finally:
+        bar.stop()
+    try:
+        report = batch.finish()
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        _show(batch, report)
+
+
+def _stopped(batch: Batch, again: list[str], why: str, code: int) -> NoReturn:
+    done = batch.total - len(batch.pending)
+    raise ExitError(f"{why}: {done} of {batch.total} candidates finished and kept in "
+                    f"{batch.out}; continue with: {shlex.join(again)}", code)
+
+
+def _weights(metrics: str) -> str:
+    """``enterprise_bookings 46.5%`` per line, from the results' ``id:weight/rate; ...``."""
+    lines = []
+    for item in metrics.split("; "):
+        metric, _, figures = item.rpartition(":")
+        lines.append(f"{metric} {float(figures.split('/')[0]):.1%}")
+    return "\n".join(lines)
+
+
+def _show(batch: Batch, report: BatchReport) -> None:
+    """The cost frontier as a table, the counts and the files written."""
+    cur = batch.case.spec.case.currency
+    results = report.table
+    if results.empty:
+        out_console.print("no candidate finished")
+        return
+    frontier = report.frontier("cost")
+    table = Table(title=f"{batch.case.name}: alignment-cost frontier ({cur})",
+                  title_justify="left")
+    # "+7": seven more candidates with the same plan (listed in summary.md).
+    for col in ("id", "alignment", "expected cost", "CVaR", "weights", "name"):
+        table.add_column(col, justify="right" if col in ("alignment", "expected cost", "CVaR")
+                         else "left", no_wrap=col != "name", overflow="fold")
+    for _, row in frontier.iterrows():
+        more = len(row["same_plan"])
+        table.add_row(row["id"] + (f" +{more}" if more else ""), f"{row['alignment']:.4f}",
+                      f"{row['expected_cost']:,.0f}", f"{row['cvar']:,.0f}",
+                      _weights(row["metrics"]), row["name"].replace(", ", ",\n"))
+    out_console.print(table)
+    counts = dict(results["status"].value_counts())
+    on_cvar = report.frontier("cvar")
+    out_console.print(
+        f"{len(results)} candidates: "
+        + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        + f"; {int(results['frontier_cost'].sum())} on the cost frontier ({len(frontier)} "
+        f"distinct plans), {int(results['frontier_cvar'].sum())} on the CVaR frontier "
+        f"({len(on_cvar)} distinct plans); +N: N more candidates with the same plan")
+    if report.current is not None:
+        out_console.print(f"current plan under the base case: alignment "
+                          f"{report.current['alignment']:.4f}, expected cost "
+                          f"{report.current['expected_cost']:,.0f} {cur}, CVaR "
+                          f"{report.current['cvar']:,.0f} {cur}")
+    out_console.print(f"wrote {batch.out}/: batch.json, candidates/, "
+                      + ", ".join(p.name for p in report.written))
+
+
+COMMANDS: list[click.Command] = [batch_command, sweep_command]
