@@ -35,6 +35,9 @@ _HIGHS_OPTIONS = {
     "primal_feasibility_tolerance": 1e-9,
     "dual_feasibility_tolerance": 1e-9,
     "random_seed": 0,
+    # One thread: on models this small HiGHS's parallel parts buy nothing, while its idle
+    # workers spin, nearly doubling the CPU time and slowing a batch's other processes.
+    "threads": 1,
     # The models are tiny (tens of rows): presolve restarts and sub-MIP heuristics
     # cost ten times the search itself after cuts are added (docs/benchmarks.md).
     "presolve": "off",
