@@ -7,6 +7,7 @@ Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,13 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError, InfeasibleError
 from compplan.models.case import Case
-from compplan.models.output import prepare_folder, remove_if_empty, write_json, write_plan
+from compplan.models.output import (
+    prepare_folder,
+    remove_if_empty,
+    run_record,
+    write_json,
+    write_plan,
+)
 from compplan.models.scenarios import build_scenarios
 
 if TYPE_CHECKING:
@@ -54,9 +61,13 @@ def main() -> None:
               help="At most this many metrics, replacing [design] max_metrics.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")
+@click.option("--reproducible", is_flag=True,
+              help="Leave wall times out of plan.json (solver.seconds is null; run.json "
+                   "keeps them), so the same case gives a byte-identical plan.json.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
-             max_metrics: int | None, tail_method: str, quiet: bool) -> None:
+             max_metrics: int | None, tail_method: str, reproducible: bool,
+             quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
     CASE is a case folder (case.toml, reps.csv, attainment.csv); without it the
@@ -75,14 +86,18 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
         created = prepare_folder(out)
     except OSError as exc:
         cannot_write(out, exc)
-    solver_import.join()
-    from compplan.optimizer.pipeline import optimise_case
-
+    started = time.time()
     try:
+        solver_import.join()
+        from compplan.optimizer.pipeline import optimise_case
+
         with Reporter(quiet) as reporter:
             outcome = optimise_case(loaded, time_limit=time_limit,
                                     tail_method=tail_method,
                                     progress=reporter.step, chunk_progress=reporter.chunks)
+    except KeyboardInterrupt:
+        remove_if_empty(created)
+        raise ExitError("interrupted: no plan was written", 130) from None
     except InfeasibleError as exc:
         report = {"case": loaded.name, **exc.report}
         try:
@@ -93,8 +108,10 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     except CompplanError as exc:
         remove_if_empty(created)
         fail(exc)
+    run = run_record(outcome.document, started, reproducible=reproducible)
     try:
         written = write_plan(out, loaded, outcome.plan, outcome.document)
+        write_json(out / "run.json", run)
     except OSError as exc:
         cannot_write(out, exc)
     if not quiet:

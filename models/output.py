@@ -10,6 +10,8 @@ import json
 import math
 import os
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +136,20 @@ def plan_document(case: Case, plan: Plan, status: str, evaluation: dict[str, Any
         "evaluation": evaluation,
         "solver": solver,
     }
+
+
+def run_record(doc: dict[str, Any], started: float, *, reproducible: bool) -> dict[str, Any]:
+    """When and how long: kept in ``run.json``, apart from the plan.
+
+    With ``reproducible``, ``solver.seconds`` in ``doc`` (the plan) becomes null so that
+    the same case gives a byte-identical ``plan.json``; the figure stays here.
+    """
+    record = {"started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+              "seconds": round(time.time() - started, 3),
+              "solver_seconds": doc["solver"].get("seconds")}
+    if reproducible:
+        doc["solver"]["seconds"] = None
+    return record
 
 
 def rep_rates(case: Case, plan: Plan) -> pd.DataFrame | None:

@@ -80,7 +80,7 @@ def test_optimise_conformance_case(tmp_path: Path, name: str) -> None:
     assert_exit(result, 0)
     assert result.stdout.endswith(f"wrote {out / 'plan.json'}, {out / 'plan.csv'}, "
                                   f"{out / 'plan.md'}\n")
-    assert sorted(p.name for p in out.iterdir()) == ["plan.csv", "plan.json", "plan.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["plan.csv", "plan.json", "plan.md", "run.json"]
 
     doc = read_json(out / "plan.json")
     want = expected(name)

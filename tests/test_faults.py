@@ -58,7 +58,7 @@ def test_kill_9_never_leaves_a_half_written_plan(tmp_path: Path) -> None:
     # A later run completes and leaves only finished files.
     optimise(CASES / "enterprise_first", out)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        "plan.csv", "plan.json", "plan.md", "rep_rates.csv"]
+        "plan.csv", "plan.json", "plan.md", "rep_rates.csv", "run.json"]
 
 
 def test_outputs_are_readable_like_any_new_file(tmp_path: Path) -> None:
@@ -70,3 +70,34 @@ def test_outputs_are_readable_like_any_new_file(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_reproducible_plans_are_byte_identical(tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        subprocess.run([*COMPPLAN, "optimise", str(CONFORMANCE / "c3_risk"), "--out",
+                        str(tmp_path / name), "--reproducible", "-q"], check=True)
+    one = (tmp_path / "one" / "plan.json").read_bytes()
+    assert one == (tmp_path / "two" / "plan.json").read_bytes()
+    assert json.loads(one)["solver"]["seconds"] is None
+    run = json.loads((tmp_path / "one" / "run.json").read_text())
+    assert run["solver_seconds"] >= 0 and run["seconds"] >= run["solver_seconds"]
+
+
+def test_ctrl_c_stops_cleanly_without_debris(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*COMPPLAN, "optimise", str(CASES / "cloud_transition"), "--out",
+                             str(out), "-q"], stderr=subprocess.PIPE, text=True)
+    # Wait until the run is past start-up (the output folder is made after the case is
+    # read), then interrupt it as a terminal's Ctrl-C would.
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the interrupt arrived")
+    assert proc.returncode == 130
+    assert err.endswith("Error: interrupted: no plan was written\n")
+    assert "Traceback" not in err
+    assert not out.exists() or list(out.iterdir()) == []
