@@ -415,7 +415,9 @@ class Batch:
         folder = self.folder(solved.index)
         case = replace(self.case, spec=self.specs[solved.index])
         if solved.plan is not None and solved.document is not None:
-            write_plan(folder, case, solved.plan, solved.document)
+            # No rep_rates.csv per candidate: one row per rep and metric, it would be
+            # most of the batch's size on disk and time writing.
+            write_plan(folder, replace(case, quotas=None), solved.plan, solved.document)
         if solved.infeasibility is not None:
             write_json(folder / "infeasibility.json",
                        {"case": case.name, "candidate": candidate.id, **solved.infeasibility})
@@ -654,6 +656,7 @@ def results_table(batch: Batch, records: list[dict[str, Any]]) -> pd.DataFrame:
         for k in ids:
             row[f"rate.{k}"] = metrics[k]["accelerator_rate"] if k in metrics else \
                 (0.0 if feasible else np.nan)
+        row["binding"] = "; ".join(record.get("binding") or [])
         row["reason"] = record.get("reason") or ""
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -703,7 +706,7 @@ def frontier_rows(table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     columns = ["id", "name", "alignment", "expected_cost", "cvar", "max_parity_gap",
-               "metrics", "frontier_cost", "frontier_cvar"]
+               "metrics", "binding", "frontier_cost", "frontier_cvar"]
     on = table[table["frontier_cost"] | table["frontier_cvar"]]
     return on.sort_values(["expected_cost", "alignment"], kind="stable")[columns]
 
@@ -738,12 +741,13 @@ def summary_markdown(batch: Batch, table: pd.DataFrame,
                   f"{cur}, CVaR {current['cvar']:,.0f} {cur}.", ""]
     for kind, title in (("cost", "expected total payout"), ("cvar", "CVaR of the total payout")):
         lines += [f"## Frontier: alignment against {title}", "",
-                  "| id | name | alignment | expected cost | CVaR | metrics | same plan |",
-                  "|---|---|---:|---:|---:|---|---|"]
+                  "| id | name | alignment | expected cost | CVaR | metrics | binding | "
+                  "same plan |", "|---|---|---:|---:|---:|---|---|---|"]
         for _, row in frontier_points(table, kind).iterrows():
             lines.append(f"| {row['id']} | {_cell(row['name'])} | {row['alignment']:.4f} | "
                          f"{row['expected_cost']:,.0f} | {row['cvar']:,.0f} | "
-                         f"{_cell(row['metrics'])} | {same_plan_text(row['same_plan'])} |")
+                         f"{_cell(row['metrics'])} | {_cell(row['binding'])} | "
+                         f"{same_plan_text(row['same_plan'])} |")
         lines.append("")
     failed = table[~table["status"].isin(FEASIBLE)] if not table.empty else table
     if len(failed):

@@ -130,8 +130,8 @@ def test_candidate_files(make_case: MakeCase, tmp_path: Path) -> None:
     csv = pd.read_csv(out / "results.csv")
     assert list(csv.columns) == [
         "id", "name", "param.budget.expected_cap", "status", "alignment", "expected_cost",
-        "cvar", "max_parity_gap", "metrics", "weight.a", "rate.a", "reason", "frontier_cost",
-        "frontier_cvar"]
+        "cvar", "max_parity_gap", "metrics", "weight.a", "rate.a", "binding", "reason",
+        "frontier_cost", "frontier_cvar"]
     summary = (out / "summary.md").read_text()
     assert summary.startswith("# Batch: Hand\n")
     assert "| c0001 | tight | infeasible | the expected-cost cap" in summary

@@ -233,8 +233,10 @@ def test_sweep_on_the_hand_case(make_case: MakeCase, tmp_path: Path) -> None:
     assert lines[-1] == (f"wrote {out}/: batch.json, candidates/, results.parquet, "
                          "results.csv, frontier.csv, frontier.png, frontier.svg, summary.md")
     summary = (out / "summary.md").read_text()
+    assert "| c0006 | 1.4 x expected_cap | 2.5000 | 3,500 | 3,500 | a:1.0000/5.0000 | " \
+        "[budget] expected_cap |  |" in summary
     assert "| c0007 | 1.6 x expected_cap | 3.0000 | 4,000 | 4,000 | a:1.0000/6.0000 | " \
-        "c0008, c0009 |" in summary
+        "[budget] expected_cap | c0008, c0009 |" in summary
     # Any two candidates' plans compare as plan files.
     compare = invoke("compare", str(case_dir), str(out / "candidates/c0003/plan.json"),
                      str(out / "candidates/c0007/plan.json"), "--out", str(tmp_path / "cmp"),
