@@ -135,6 +135,17 @@ def solve_candidate(shared: Shared, index: int) -> Solved:
     Solved
         Its record (``result.json`` without id, name and parameters) and its plan.
     """
+    # One solve at a time per process, for Dask workers with several threads: Pyomo
+    # captures the solver's output through the process's own stdout, so concurrent
+    # solves in threads trip over each other (and hang).
+    with _SOLVE_LOCK:
+        return _solve_candidate(shared, index)
+
+
+_SOLVE_LOCK = threading.Lock()
+
+
+def _solve_candidate(shared: Shared, index: int) -> Solved:
     started = time.perf_counter()
     case = replace(shared.case, spec=shared.specs[index])
     key = shared.keys[index]

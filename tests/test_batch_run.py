@@ -68,7 +68,9 @@ def test_same_results_in_the_same_order_whatever_the_executor(make_case: MakeCas
                                       "design.accelerator_max": [3.0, 2.0]}, [])
     serial = run_batch(spec, case, tmp_path / "serial", chart=False)
     pooled = run_batch(spec, case, tmp_path / "pool", workers=2, chart=False)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+    # Two threads: candidates on one worker must not solve at the same time (Pyomo
+    # captures the solver's output through the process's stdout).
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                       dashboard_address=None) as cluster:
         dask = run_batch(spec, case, tmp_path / "dask", scheduler=cluster.scheduler_address,
                          chart=False)
