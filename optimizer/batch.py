@@ -740,7 +740,7 @@ def summary_markdown(batch: Batch, table: pd.DataFrame,
     cur = batch.case.spec.case.currency
     counts = _counts(table)
     lines = [f"# Batch: {batch.case.name}", "",
-             f"Spec `{batch.spec.source}`, case `{batch.case.path}`: "
+             f"Spec `{batch.spec.source}`, case `{os.path.normpath(batch.case.path)}`: "
              f"{batch.total} candidates over {', '.join(f'`{k}`' for k in batch.spec.keys)}. "
              + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + ".", ""]
     if len(table) < batch.total:

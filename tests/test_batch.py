@@ -318,7 +318,7 @@ def test_current_plan_marked_under_the_base_case(tmp_path: Path) -> None:
     case = load_case(folder)
     cap = float(case.spec.budget.expected_cap or 0.0)
     spec = expand("test", folder, {"budget.expected_cap": [cap, 2 * cap]}, [])
-    report = run_batch(spec, case, tmp_path / "out", chart=False)
+    report = run_batch(spec, case, tmp_path / "out")  # the chart marks the current plan
     assert report.current is not None
     from compplan.models.plan import load_plan
     from compplan.optimizer.coefficients import compute_coefficients
