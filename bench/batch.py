@@ -1,0 +1,133 @@
+"""Benchmark a batch run against one cold ``compplan optimise`` of the same case.
+
+    .venv/bin/python bench/batch.py --markdown
+    .venv/bin/python bench/batch.py --candidates 200 --workers 1,2 --repeat 3 --markdown
+
+Each command runs in its own subprocess, interpreter start-up and imports included:
+
+* ``compplan optimise CASE --out TMP -q``: the reference, one cold solve;
+* ``compplan sweep CASE --budget FROM:TO:N --out TMP -q --workers W`` for each W
+  (``--no-prices`` too with ``--no-prices``).
+
+The target (the "Batch runs" issue): a 200-candidate budget sweep of the default case
+costs at most 20 x one cold optimise. Wall time is the least of ``--repeat`` runs;
+CPU time (user + system of the child) is from the same run, and n/a with worker
+processes (they are children of multiprocessing's fork server, whose CPU time never
+reaches this process). From the batch's ``result.json`` files: how many candidates
+have a plan, and the mean seconds a worker spent per candidate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CASE = REPO / "cases" / "enterprise_first"
+TARGET = 20.0
+
+
+@dataclass
+class Run:
+    label: str
+    seconds: float
+    cpu: float | None
+    feasible: int = 0
+    candidates: int = 0
+    per_candidate: float = 0.0
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of a child (and its children), which must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def best(label: str, command: list[str], out: Path, repeat: int, pooled: bool = False) -> Run:
+    runs = []
+    for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        runs.append(timed([*command, "--out", str(out)]))
+    wall, cpu = min(runs)
+    # Pool workers are children of the fork server, which is never waited for: their
+    # CPU time does not reach this process's rusage.
+    run = Run(label, wall, None if pooled else cpu)
+    records = [json.loads(p.read_text()) for p in out.glob("candidates/*/result.json")]
+    if records:
+        run.candidates = len(records)
+        run.feasible = sum(r["status"] in ("optimal", "time_limit") for r in records)
+        run.per_candidate = sum(r["seconds"] for r in records) / len(records)
+    return run
+
+
+def table(runs: list[Run], reference: Run, markdown: bool) -> str:
+    head = ["run", "seconds", "CPU s", "x optimise", "candidates", "with a plan",
+            "s per candidate (worker)", "target"]
+    rows = []
+    for run in runs:
+        ratio = run.seconds / reference.seconds
+        target = "-" if run is reference else (
+            "met" if ratio <= TARGET else f"missed: {ratio:.1f} > {TARGET:g}")
+        rows.append([run.label, f"{run.seconds:.2f}",
+                     "n/a" if run.cpu is None else f"{run.cpu:.2f}", f"{ratio:.2f}",
+                     str(run.candidates or "-"), str(run.feasible or "-"),
+                     f"{run.per_candidate:.3f}" if run.candidates else "-", target])
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
+                     for r in [head, *rows])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--case", type=Path, default=DEFAULT_CASE)
+    parser.add_argument("--candidates", type=int, default=200)
+    parser.add_argument("--budget", default="0.8:1.1", metavar="FROM:TO",
+                        help="factors of the case's expected-cost cap")
+    parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
+                        help="comma-separated worker counts to run the sweep with")
+    parser.add_argument("--no-prices", action="store_true",
+                        help="also run each sweep with --no-prices")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+
+    compplan = [sys.executable, "-m", "compplan"]
+    budget = f"{args.budget}:{args.candidates}"
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="compplan-bench-batch-") as tmp:
+        out = Path(tmp) / "out"
+        reference = best("compplan optimise (cold)", [*compplan, "optimise", str(args.case),
+                                                      "-q"], out, args.repeat)
+        runs = [reference]
+        counts = sorted({int(w) for w in args.workers.split(",")})
+        for workers in counts:
+            for prices in ([True, False] if args.no_prices else [True]):
+                label = f"sweep {budget}, --workers {workers}" + ("" if prices
+                                                                 else ", --no-prices")
+                command = [*compplan, "sweep", str(args.case), "--budget", budget, "-q",
+                           "--workers", str(workers)] + ([] if prices else ["--no-prices"])
+                runs.append(best(label, command, out, args.repeat, pooled=workers > 1))
+    print(f"_case {args.case.name}; best of {args.repeat}; {os.cpu_count()} CPUs; "
+          f"1-min load average {load:.1f} before, {os.getloadavg()[0]:.1f} after_\n")
+    print(table(runs, reference, args.markdown))
+
+
+if __name__ == "__main__":
+    main()
