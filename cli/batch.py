@@ -86,8 +86,9 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
 
     Example:
 
-        compplan batch sweeps/fy27.toml --out runs/fy27 --workers 2
-    """
+    \b
+        compplan batch runs/fy27-grid.toml --out runs/fy27 --workers 2
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
     solver_import = import_in_background(_BATCH_MODULE)
     try:
         spec = read_batch_spec(spec_file)
@@ -123,8 +124,9 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
 
     Example:
 
+    \b
         compplan sweep cases/enterprise_first --budget 0.8:1.1:25 --out runs/budget
-    """
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
     start, stop, count = _parse_range(budget)
     solver_import = import_in_background(_BATCH_MODULE)
     loaded = load(case)
