@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
 from importlib import import_module
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -15,6 +16,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from compplan.errors import CompplanError
 from compplan.models.case import Case, load_case
+from compplan.models.plan import Plan, load_plan
 
 DEFAULT_CASE = "enterprise_first"
 
@@ -60,6 +62,30 @@ def load(case_dir: str | None, budget: float | None = None,
     for warning in case.spec.warnings():
         err_console.print(f"warning: {warning}")
     return case
+
+
+def plan_name(ref: str, taken: set[str]) -> str:
+    """``current``, or the file's stem (with its folder when two plans share a stem)."""
+    path = Path(ref)
+    name = "current" if ref == "current" else path.stem
+    if name in taken and ref != "current":
+        name = f"{path.parent.name}/{path.stem}"
+    base, n = name, 2
+    while name in taken:
+        name, n = f"{base} #{n}", n + 1
+    return name
+
+
+def load_plans(case: Case, refs: Sequence[str]) -> list[tuple[str, Plan]]:
+    """Load plans to look at (``current``, plan.json, TOML), each with a distinct name."""
+    named: list[tuple[str, Plan]] = []
+    for ref in refs:
+        try:
+            plan = load_plan(case, ref)
+        except CompplanError as exc:
+            fail(exc)
+        named.append((plan_name(ref, {n for n, _ in named}), plan))
+    return named
 
 
 def import_in_background(module: str) -> threading.Thread:

@@ -8,41 +8,26 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from compplan.cli.common import Reporter, cannot_write, fail, load, out_console
+from compplan.cli.common import (
+    Reporter,
+    cannot_write,
+    fail,
+    load,
+    load_plans,
+    out_console,
+    plan_name,
+)
 from compplan.errors import CompplanError
 from compplan.models.case import Case
 from compplan.models.explain import Current, explanation
 from compplan.models.output import write_atomic
-from compplan.models.plan import Plan, load_plan
+from compplan.models.plan import Plan
 from compplan.models.report import Outcome, ReportInput, outcome, read_batch, render_report
 from compplan.optimizer.audit import audit_plan
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
 
 CURRENT = "current"
-
-
-def _plan_name(ref: str, taken: set[str]) -> str:
-    """``current``, or the file's stem (with its folder when two plans share a stem)."""
-    path = Path(ref)
-    name = CURRENT if ref == CURRENT else path.stem
-    if name in taken and ref != CURRENT:
-        name = f"{path.parent.name}/{path.stem}"
-    base, n = name, 2
-    while name in taken:
-        name, n = f"{base} #{n}", n + 1
-    return name
-
-
-def _load_plans(case: Case, refs: Sequence[str]) -> list[tuple[str, Plan]]:
-    named: list[tuple[str, Plan]] = []
-    for ref in refs:
-        try:
-            plan = load_plan(case, ref)
-        except CompplanError as exc:
-            fail(exc)
-        named.append((_plan_name(ref, {n for n, _ in named}), plan))
-    return named
 
 
 def _batch(folder: str | None) -> pd.DataFrame | None:
@@ -109,7 +94,7 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
         compplan report cases/enterprise_first plans/fy27/plan.json --out report.html
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     loaded = load(case)
-    named = _load_plans(loaded, [plan, *compare])
+    named = load_plans(loaded, [plan, *compare])
     batch = _batch(batch_dir)
     # Today's plan is drawn over the payout curves even when not compared.
     today = ([(CURRENT, Plan.from_spec(loaded, loaded.current_plan))]
@@ -157,9 +142,9 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
     from compplan.models.workbook import build_workbook, write_workbook
 
     loaded = load(case)
-    (_, chosen), = _load_plans(loaded, [plan])
+    (_, chosen), = load_plans(loaded, [plan])
     batch = _batch(batch_dir)
-    _, (result,) = _outcomes(loaded, [(_plan_name(plan, set()), chosen)], quiet)
+    _, (result,) = _outcomes(loaded, [(plan_name(plan, set()), chosen)], quiet)
     book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir)
     out = Path(xlsx)
     try:

@@ -18,11 +18,19 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from compplan.cli.common import ExitError, Reporter, cannot_write, fail, load, out_console
+from compplan.cli.common import (
+    ExitError,
+    Reporter,
+    cannot_write,
+    fail,
+    load,
+    load_plans,
+    out_console,
+)
 from compplan.errors import CompplanError
 from compplan.models.case import Case
 from compplan.models.output import prepare_folder, write_atomic, write_json
-from compplan.models.plan import Plan, load_plan
+from compplan.models.plan import Plan
 from compplan.models.safe import csv_text
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
@@ -402,29 +410,6 @@ def _modifiers(sets: Sequence[str], shifts: Sequence[str]) -> list[Modifier]:
     return parsed
 
 
-def _plan_name(ref: str, taken: set[str]) -> str:
-    """``current``, or the file's stem (with its folder when two plans share a stem)."""
-    path = Path(ref)
-    name = "current" if ref == "current" else path.stem
-    if name in taken and ref != "current":
-        name = f"{path.parent.name}/{path.stem}"
-    base, n = name, 2
-    while name in taken:
-        name, n = f"{base} #{n}", n + 1
-    return name
-
-
-def _load_plans(case: Case, refs: Sequence[str]) -> list[tuple[str, Plan]]:
-    named: list[tuple[str, Plan]] = []
-    for ref in refs:
-        try:
-            plan = load_plan(case, ref)
-        except CompplanError as exc:
-            fail(exc)
-        named.append((_plan_name(ref, {n for n, _ in named}), plan))
-    return named
-
-
 def _coefficients(case: Case, quiet: bool) -> tuple[Coefficients, float | None]:
     try:
         with Reporter(quiet) as reporter:
@@ -503,7 +488,7 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     modifiers = _modifiers(sets, shifts)
     loaded = load(case)
-    (name, base), = _load_plans(loaded, [plan])
+    (name, base), = load_plans(loaded, [plan])
     try:
         changed = apply_modifiers(loaded, base, modifiers) if modifiers else None
     except CompplanError as exc:
@@ -595,7 +580,7 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, quiet: bool
         raise ExitError("compare needs at least two plans (give `current` and a plan file, "
                         "or two plan files)", 2)
     loaded = load(case)
-    named = _load_plans(loaded, plans)
+    named = load_plans(loaded, plans)
     coeffs, revenue = _coefficients(loaded, quiet)
     columns = _columns(loaded, [(n, p, _evaluate(loaded, coeffs, p, revenue))
                                 for n, p in named])
