@@ -28,6 +28,8 @@ class CaseInfo(_Strict):
     currency: str = "USD"
     # A metric whose quota (quotas.csv) is revenue in currency: gives cost of sales.
     revenue_metric: str | None = None
+    # Money is annual when set: target incentive and budget caps per year (MODEL.md s. 5).
+    periods_per_year: int | None = Field(default=None, ge=1, le=366)
 
 
 class MetricSpec(_Strict):
@@ -119,6 +121,8 @@ class ScenarioSpec(_Strict):
     mode: Literal["historical", "montecarlo"] = "historical"
     count: int | None = Field(default=None, ge=1, le=100_000)
     seed: int | None = Field(default=None, ge=0)
+    # A missing rep-period row means the rep was off the plan then (MODEL.md s. 5).
+    allow_absent: bool = False
 
     @model_validator(mode="after")
     def _montecarlo_only(self) -> ScenarioSpec:
