@@ -33,18 +33,18 @@ import numpy as np
 import pandas as pd
 
 from compplan import __version__
+from compplan.batch.frontier import frontier_chart, non_dominated
+from compplan.batch.spec import BatchSpec, candidate_specs
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError, UsageError
-from compplan.models.batchspec import BatchSpec, candidate_specs
 from compplan.models.case import CASE_FILE, CURRENT_PLAN_FILE, Case
 from compplan.models.output import write_atomic, write_json, write_plan
 from compplan.models.plan import Plan
-from compplan.models.safe import csv_text
 from compplan.models.schema import CaseSpec
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients, goal_alignment
 from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
-from compplan.optimizer.frontier import frontier_chart, non_dominated
 from compplan.optimizer.model import TailMethod
 from compplan.optimizer.pipeline import optimise_case
+from compplan.render.safe import csv_text
 
 SCHEMA = "compplan.batch/1"
 RESULT_SCHEMA = "compplan.batch-result/1"
@@ -791,7 +791,7 @@ def run_batch(spec: BatchSpec, case: Case, out: Path, *, workers: int = 1,
     Parameters
     ----------
     spec : BatchSpec
-        The expanded spec (:func:`compplan.models.batchspec.read_batch_spec`).
+        The expanded spec (:func:`compplan.batch.spec.read_batch_spec`).
     case : Case
         The loaded base case.
     out : Path

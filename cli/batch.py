@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from compplan.batch.spec import BatchSpec, expand, read_batch_spec
 from compplan.cli.common import (
     ExitError,
     cannot_write,
@@ -31,14 +32,13 @@ from compplan.cli.common import (
     out_console,
 )
 from compplan.errors import CompplanError
-from compplan.models.batchspec import BatchSpec, expand, read_batch_spec
 from compplan.models.case import Case
 from compplan.models.output import prepare_folder
 
 if TYPE_CHECKING:
-    from compplan.optimizer.batch import Batch, BatchReport
+    from compplan.batch.run import Batch, BatchReport
 
-_BATCH_MODULE = "compplan.optimizer.batch"
+_BATCH_MODULE = "compplan.batch.run"
 #: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
 INTERRUPTED = 130
 
@@ -225,7 +225,7 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
          time_limit: float | None, prices: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
-    from compplan.optimizer.batch import BatchOptions, default_workers, open_batch
+    from compplan.batch.run import BatchOptions, default_workers, open_batch
 
     try:
         prepare_folder(out)

@@ -10,7 +10,6 @@ from rich.table import Table
 from compplan.cli.common import ExitError, cannot_write, fail, load, out_console
 from compplan.errors import CompplanError
 from compplan.models.case import Case
-from compplan.models.explain import Current, explanation, read_plan_file, write_explanation
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan, load_plan
 from compplan.optimizer.audit import (
@@ -23,6 +22,7 @@ from compplan.optimizer.audit import (
     summary_lines,
 )
 from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render.explain import Current, explanation, read_plan_file, write_explanation
 
 CURRENT = "current"
 

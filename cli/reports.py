@@ -19,13 +19,13 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError
 from compplan.models.case import Case
-from compplan.models.explain import Current, explanation
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan
-from compplan.models.report import Outcome, ReportInput, outcome, read_batch, render_report
 from compplan.optimizer.audit import audit_plan
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
+from compplan.render.explain import Current, explanation
+from compplan.render.report import Outcome, ReportInput, outcome, read_batch, render_report
 
 CURRENT = "current"
 
@@ -139,7 +139,7 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
         compplan export cases/enterprise_first plans/fy27/plan.json --xlsx plan.xlsx
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     # openpyxl takes a tenth of a second to import: only the command that writes needs it.
-    from compplan.models.workbook import build_workbook, write_workbook
+    from compplan.render.workbook import build_workbook, write_workbook
 
     loaded = load(case)
     (_, chosen), = load_plans(loaded, [plan])

@@ -31,10 +31,10 @@ from compplan.errors import CompplanError
 from compplan.models.case import Case
 from compplan.models.output import prepare_folder, write_atomic, write_json
 from compplan.models.plan import Plan
-from compplan.models.safe import csv_text
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
+from compplan.render.safe import csv_text
 
 EVALUATION_SCHEMA = "compplan.evaluation/1"
 WHATIF = "what-if"

@@ -20,7 +20,7 @@ import pandas as pd
 
 from compplan.models.case import Case
 from compplan.models.plan import Plan
-from compplan.models.safe import csv_text
+from compplan.render.safe import csv_text
 
 SCHEMA = "compplan.plan/1"
 

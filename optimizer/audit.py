@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from compplan.models.case import Case
-from compplan.models.explain import join_words, md_escape
 from compplan.models.plan import Plan, PlanMetric
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
+from compplan.render.explain import join_words, md_escape
 
 #: Below this alignment with the strategy a metric is paid for something not asked for.
 WEAK_ALIGNMENT = 0.1

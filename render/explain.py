@@ -382,7 +382,7 @@ def _changes_note(case: Case | None) -> str:
 
 def _environment(html: bool) -> Environment:
     # Markdown has no autoescape: finalize runs md_escape on every value printed.
-    return Environment(loader=PackageLoader("compplan.models", "templates"),
+    return Environment(loader=PackageLoader("compplan.render", "templates"),
                        autoescape=html, finalize=None if html else md_escape,
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                        keep_trailing_newline=True)

@@ -30,9 +30,9 @@ from markupsafe import Markup, escape
 from compplan import __version__
 from compplan.errors import CaseError
 from compplan.models.case import Case
-from compplan.models.explain import attainment_label, goal_name, render_html
 from compplan.models.plan import Plan
 from compplan.optimizer.evaluate import Evaluation, evaluate
+from compplan.render.explain import attainment_label, goal_name, render_html
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -681,7 +681,7 @@ class ReportInput:
         Today's plan when the case has one and it is not among ``subjects``: drawn
         over the payout curves and listed among the key figures.
     document : dict or None
-        The context of :func:`compplan.models.explain.explanation` for the plan.
+        The context of :func:`compplan.render.explain.explanation` for the plan.
     batch : pandas.DataFrame or None
         Results of ``compplan batch`` (:func:`read_batch`).
     batch_source : str or None
@@ -757,7 +757,7 @@ def render_report(data: ReportInput) -> str:
     str
         The page: inline CSS and SVG, no script, nothing to fetch.
     """
-    env = Environment(loader=PackageLoader("compplan.models", "templates"), autoescape=True,
+    env = Environment(loader=PackageLoader("compplan.render", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     return env.get_template(TEMPLATE).render(report_context(data))

@@ -3,7 +3,7 @@
 Sheets are written with openpyxl in write-only mode (a case of 100,000 reps has
 hundreds of thousands of rep-rate rows). Numbers are written as numbers, exactly as
 computed, with number formats for currency and percentages; every text cell and
-header goes through :func:`compplan.models.safe.neutralise`, so no case text can
+header goes through :func:`compplan.render.safe.neutralise`, so no case text can
 become a formula. Each sheet's header row is frozen.
 """
 
@@ -28,8 +28,8 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from compplan import __version__
 from compplan.models.case import Case
 from compplan.models.output import rep_rates, write_atomic
-from compplan.models.report import Outcome, scenario_labels
-from compplan.models.safe import neutralise
+from compplan.render.report import Outcome, scenario_labels
+from compplan.render.safe import neutralise
 
 #: Number formats: money in whole units, rates to four decimals, shares as percentages.
 MONEY = "#,##0"
@@ -290,7 +290,7 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
         The case.
     result : Outcome
         The plan with its evaluation and scenario totals
-        (:func:`compplan.models.report.outcome`).
+        (:func:`compplan.render.report.outcome`).
     source : str
         Where the plan comes from, as given on the command line.
     batch : pandas.DataFrame, optional

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from compplan.batch import run as batch_module
+from compplan.batch.frontier import non_dominated
+from compplan.batch.run import open_batch, run_batch
+from compplan.batch.spec import expand, read_batch_spec
 from compplan.errors import CaseError
-from compplan.models.batchspec import expand, read_batch_spec
 from compplan.models.case import load_case
-from compplan.optimizer import batch as batch_module
-from compplan.optimizer.batch import open_batch, run_batch
-from compplan.optimizer.frontier import non_dominated
 from compplan.optimizer.pipeline import optimise_case
 
 TI = 1000.0
@@ -331,7 +331,7 @@ def test_current_plan_marked_under_the_base_case(tmp_path: Path) -> None:
 
 
 def test_short_names_for_grid_candidates() -> None:
-    from compplan.models.batchspec import short_keys
+    from compplan.batch.spec import short_keys
     keys = ("budget.expected_cap", "metrics.a.forbidden", "metrics.b.forbidden", "goals.g",
             "metrics.a.alignment.g")
     assert short_keys(keys) == {"budget.expected_cap": "expected_cap",

@@ -1,4 +1,4 @@
-"""The plan document for reps (models/explain.py, ``compplan explain``), figures by hand.
+"""The plan document for reps (render/explain.py, ``compplan explain``), figures by hand.
 
 The plan explained, unless a test says otherwise:
 
@@ -35,7 +35,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from compplan.cli.main import main
-from compplan.models.explain import (
+from compplan.models.plan import Plan, PlanMetric
+from compplan.render.explain import (
     curve_table,
     earnings_table,
     md_escape,
@@ -43,7 +44,6 @@ from compplan.models.explain import (
     render_html,
     render_markdown,
 )
-from compplan.models.plan import Plan, PlanMetric
 
 MakeCase = Callable[..., Path]
 PLAN = [("a", 0.6, 1.5), ("b", 0.4, 0.8)]
@@ -342,7 +342,7 @@ def test_html_is_self_contained_and_escapes_case_text(make_case: MakeCase,
 
 
 def test_render_functions_agree() -> None:
-    from compplan.models.explain import explanation
+    from compplan.render.explain import explanation
 
     context = explanation(the_plan(), source="plan.json", case_name="Tiny")
     html, text = render_html(context), render_markdown(context)

@@ -16,14 +16,14 @@ from test_workbook import write_batch
 
 from compplan.models.case import load_case
 from compplan.models.plan import load_plan
-from compplan.models.report import (
+from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render.report import (
     ReportInput,
     compact_money,
     outcome,
     read_batch,
     render_report,
 )
-from compplan.optimizer.coefficients import compute_coefficients
 
 OTHER = '[[metrics]]\nid = "a"\nweight = 1.0\naccelerator_rate = 2.0\n'
 #: Charts of the hostile case: a payout curve per metric and the total, then the rest.

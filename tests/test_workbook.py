@@ -29,8 +29,8 @@ from test_safe import (
 from compplan.models import workbook
 from compplan.models.case import load_case
 from compplan.models.plan import load_plan
-from compplan.models.report import outcome
 from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render.report import outcome
 
 SHEETS = ["Plan", "Rep rates", "Evaluation", "Segments", "Scenarios", "About"]
 
