@@ -26,10 +26,10 @@ from test_safe import (
     invoke,
 )
 
-from compplan.models import workbook
 from compplan.models.case import load_case
 from compplan.models.plan import load_plan
 from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render import workbook
 from compplan.render.report import outcome
 
 SHEETS = ["Plan", "Rep rates", "Evaluation", "Segments", "Scenarios", "About"]
