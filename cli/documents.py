@@ -12,16 +12,15 @@ from compplan.errors import CompplanError
 from compplan.models.case import Case
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan, load_plan
-from compplan.optimizer.audit import (
+from compplan.optimizer.audit import Audit, audit_plan
+from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render.audit import (
     DEFINITIONS,
     THRESHOLDS_NOTE,
-    Audit,
     alignment_text,
     audit_markdown,
-    audit_plan,
     summary_lines,
 )
-from compplan.optimizer.coefficients import compute_coefficients
 from compplan.render.explain import Current, explanation, read_plan_file, write_explanation
 
 CURRENT = "current"

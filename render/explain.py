@@ -10,7 +10,6 @@ case file is shown as written and never runs.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,8 @@ from compplan.models.case import Case, validate_model
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan, PlanMetric
 from compplan.models.schema import PlanMetricSpec, PlanSpec
+from compplan.optimizer.audit import join_words
+from compplan.render.text import md_escape, pct
 
 if TYPE_CHECKING:
     from compplan.optimizer.audit import Audit, MetricAudit
@@ -39,35 +40,9 @@ MULTIPLE_CHANGE = 5e-3
 MARKDOWN = "plan_explained.md"
 HTML = "plan_explained.html"
 
-# CommonMark: backslash-escape what could start markup; "_" only at a word boundary
-# (intraword underscores, as in metric ids, never emphasise) and "&" only before an
-# entity name, so that ordinary text stays readable in the raw file.
-_MD_SPECIAL = re.compile(r"[\\`*{}\[\]<>|#!~]|(?<!\w)_|_(?!\w)|&(?=#?\w+;)")
-_MD_LEADING = re.compile(r"^([-+=])")
-
-
-def md_escape(value: Any) -> str:
-    """Text shown literally in Markdown, on one line (table cells cannot span lines)."""
-    text = " ".join(str(value).split())
-    return _MD_LEADING.sub(r"\\\1", _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text))
-
-
-def join_words(words: list[str] | tuple[str, ...]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    items = list(words)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def goal_name(goal: str) -> str:
     """A goal id in words: ``enterprise_growth`` reads ``enterprise growth``."""
     return goal.replace("_", " ")
-
-
-def pct(value: float, digits: int = 1) -> str:
-    """A share as a percentage: ``0.465`` reads ``46.5%``."""
-    return f"{value:.{digits}%}"
 
 
 def attainment_label(value: float) -> str:

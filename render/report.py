@@ -33,6 +33,7 @@ from compplan.models.case import Case
 from compplan.models.plan import Plan
 from compplan.optimizer.evaluate import Evaluation, evaluate
 from compplan.render.explain import attainment_label, goal_name, render_html
+from compplan.render.text import pct
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -196,13 +197,6 @@ def compact_money(value: float, currency: str = "") -> str:
             digits = 1 if abs(value) < 100 * unit else 0
             return f"{value / unit:,.{digits}f}{suffix}" + (f" {currency}" if currency else "")
     return money(value, currency)
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    """A share as a percentage; an em dash for a missing figure."""
-    if value is None or not math.isfinite(value):
-        return "\u2014"
-    return f"{value:.{digits}%}"
 
 
 def points(value: float | None) -> str:
