@@ -44,6 +44,7 @@ from compplan.optimizer.coefficients import Coefficients, compute_coefficients, 
 from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
 from compplan.optimizer.model import TailMethod
 from compplan.optimizer.pipeline import optimise_case
+from compplan.render.plan import plan_json
 from compplan.render.safe import csv_text
 
 SCHEMA = "compplan.batch/1"
@@ -171,10 +172,10 @@ def _solve_candidate(shared: Shared, index: int) -> Solved:
         record.update(status="error", reason=f"internal error: {type(exc).__name__}: {exc}")
     else:
         record.update(_figures(outcome.evaluation, outcome.plan))
-        record["status"] = outcome.document["status"]
+        record["status"] = outcome.status
         record["binding"] = _binding(outcome.evaluation)
         record["guardrail_prices"] = {p.setting: p.per_percent for p in outcome.prices}
-        solved = Solved(index, record, outcome.plan, outcome.document)
+        solved = Solved(index, record, outcome.plan, plan_json(case, outcome))
     record["seconds"] = round(time.perf_counter() - started, 4)
     return solved
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -108,9 +108,12 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     except CompplanError as exc:
         remove_if_empty(created)
         fail(exc)
-    run = run_record(outcome.document, started, reproducible=reproducible)
+    from compplan.render.plan import plan_json
+
+    doc = plan_json(loaded, outcome)
+    run = run_record(doc, started, reproducible=reproducible)
     try:
-        written = write_plan(out, loaded, outcome.plan, outcome.document)
+        written = write_plan(out, loaded, outcome.plan, doc)
         write_json(out / "run.json", run)
     except OSError as exc:
         cannot_write(out, exc)
@@ -192,8 +195,10 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     if not quiet:
         _summary(loaded, outcome, "cheapest plan")
     if out is not None:
+        from compplan.render.plan import plan_json
+
         try:
-            written = write_plan(out, loaded, outcome.plan, outcome.document)
+            written = write_plan(out, loaded, outcome.plan, plan_json(loaded, outcome))
         except OSError as exc:
             cannot_write(out, exc)
         if not quiet:
@@ -201,10 +206,9 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
 
 
 def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
-    doc: dict[str, Any] = outcome.document
     ev = outcome.evaluation
     cur = case.spec.case.currency
-    table = Table(title=f"{case.name}: {doc['status']} {kind}", title_justify="left")
+    table = Table(title=f"{case.name}: {outcome.status} {kind}", title_justify="left")
     for col in ("metric", "weight", "base rate", "accel. rate", "accel. x", "alignment"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for m in outcome.plan.metrics:

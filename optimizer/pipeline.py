@@ -1,4 +1,8 @@
-"""From a loaded case to a plan document: coefficients, solve, check, evaluate."""
+"""From a loaded case to a plan: coefficients, solve, check, evaluate, price.
+
+The ``plan.json`` document is built outside the solve path, by
+:func:`compplan.render.plan.plan_json`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Any
 
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
 from compplan.models.case import Case
-from compplan.models.output import plan_document
 from compplan.models.plan import Plan
 from compplan.optimizer.coefficients import Coefficients, Progress, compute_coefficients
 from compplan.optimizer.diagnose import diagnose
@@ -26,8 +29,13 @@ class Outcome:
     evaluation: Evaluation
     result: SolveResult
     coefficients: Coefficients
-    document: dict[str, Any]
+    solver: dict[str, Any]
     prices: list[GuardrailPrice]
+
+    @property
+    def status(self) -> str:
+        """``optimal`` or ``time_limit`` (the solve ended with a plan)."""
+        return self.result.status.value
 
 
 def optimise_case(case: Case, *, time_limit: float | None = None,
@@ -70,7 +78,7 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     Returns
     -------
     Outcome
-        The plan, its evaluation and the ``plan.json`` document.
+        The plan, its evaluation, the solver's figures and the guardrail prices.
 
     Raises
     ------
@@ -111,9 +119,7 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
     if result.message:
         solver["note"] = result.message
-    doc = plan_document(case, plan, result.status.value, evaluation.to_dict(), solver)
-    doc["guardrail_prices"] = [p.to_dict() for p in priced]
-    return Outcome(plan, evaluation, result, coeffs, doc, priced)
+    return Outcome(plan, evaluation, result, coeffs, solver, priced)
 
 
 def _check_plan(evaluation: Evaluation) -> None:
