@@ -44,6 +44,7 @@ from compplan.optimizer.coefficients import Coefficients, compute_coefficients, 
 from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
 from compplan.optimizer.model import TailMethod
 from compplan.optimizer.pipeline import optimise_case
+from compplan.optimizer.verdicts import FEASIBLE, is_binding
 from compplan.render.plan import plan_json
 from compplan.render.safe import csv_text
 
@@ -56,9 +57,6 @@ CANDIDATES = "candidates"
 OUTPUTS = (MANIFEST, RESULT, "plan.json", "plan.csv", "plan.md", "rep_rates.csv",
            "infeasibility.json", "results.csv", "results.parquet", "frontier.csv",
            "frontier.png", "frontier.svg", "summary.md")
-#: A guardrail within this relative distance of its limit binds (as in the optimise summary).
-BINDING = 1e-5
-FEASIBLE = ("optimal", "time_limit")
 
 
 @dataclass(frozen=True)
@@ -192,8 +190,7 @@ def _figures(ev: Evaluation, plan: Plan) -> dict[str, Any]:
 
 
 def _binding(ev: Evaluation) -> list[str]:
-    return [g.setting for g in ev.guardrails
-            if abs(g.slack) <= BINDING * max(1.0, abs(g.limit))]
+    return [g.setting for g in ev.guardrails if is_binding(g)]
 
 
 # --- executors -------------------------------------------------------------------------
@@ -761,7 +758,7 @@ def summary_markdown(batch: Batch, table: pd.DataFrame,
                          f"{_cell(row['metrics'])} | {_cell(row['binding'])} | "
                          f"{same_plan_text(row['same_plan'])} |")
         lines.append("")
-    failed = table[~table["status"].isin(FEASIBLE)] if not table.empty else table
+    failed = table[~table["status"].isin(list(FEASIBLE))] if not table.empty else table
     if len(failed):
         lines += ["## Candidates without a plan", "", "| id | name | status | reason |",
                   "|---|---|---|---|"]

@@ -34,6 +34,7 @@ from compplan.cli.common import (
 from compplan.errors import CompplanError
 from compplan.models.case import Case
 from compplan.models.output import prepare_folder
+from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
     from compplan.batch.run import Batch, BatchReport
@@ -209,7 +210,7 @@ class _Bar:
                                              failed=0)
 
     def advance(self, record: dict[str, Any]) -> None:
-        if record["status"] not in ("optimal", "time_limit"):
+        if record["status"] not in FEASIBLE:
             self.failed += 1
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, advance=1, failed=self.failed)

@@ -35,6 +35,7 @@ from compplan.models.output import (
     write_plan,
 )
 from compplan.models.scenarios import build_scenarios
+from compplan.optimizer.verdicts import is_binding
 
 if TYPE_CHECKING:
     from compplan.optimizer.pipeline import Outcome
@@ -221,8 +222,7 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
                       + (f", CVaR {ev.cvar:,.0f}" if ev.cvar is not None else "") + ")")
     prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:
-        # The tie-break may leave a binding limit a hair (1e-7 relative) from its value.
-        state = "binding" if abs(g.slack) <= 1e-5 * max(1.0, abs(g.limit)) else "slack"
+        state = "binding" if is_binding(g) else "slack"
         price = prices.get(g.name)
         cost = (f"; loosening it 1 % would add {price.per_percent:.4g} alignment"
                 if price is not None and price.shadow_price > 0 else "")
