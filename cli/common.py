@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from compplan.errors import CompplanError
-from compplan.models.case import Case, load_case
+from compplan.models.case import CURRENT_PLAN, Case, load_case
 from compplan.models.plan import Plan, load_plan
 
 DEFAULT_CASE = "enterprise_first"
@@ -67,8 +67,8 @@ def load(case_dir: str | None, budget: float | None = None,
 def plan_name(ref: str, taken: set[str]) -> str:
     """``current``, or the file's stem (with its folder when two plans share a stem)."""
     path = Path(ref)
-    name = "current" if ref == "current" else path.stem
-    if name in taken and ref != "current":
+    name = CURRENT_PLAN if ref == CURRENT_PLAN else path.stem
+    if name in taken and ref != CURRENT_PLAN:
         name = f"{path.parent.name}/{path.stem}"
     base, n = name, 2
     while name in taken:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from compplan.cli.common import ExitError, cannot_write, fail, load, out_console
 from compplan.errors import CompplanError
-from compplan.models.case import Case
+from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan, load_plan
 from compplan.optimizer.audit import Audit, audit_plan
@@ -23,16 +23,14 @@ from compplan.render.audit import (
 )
 from compplan.render.explain import Current, explanation, read_plan_file, write_explanation
 
-CURRENT = "current"
-
 
 def _plan_name(ref: str) -> str:
-    return "the current plan" if ref == CURRENT else ref
+    return CURRENT_PLAN_NAME if ref == CURRENT_PLAN else ref
 
 
 @click.command()
 @click.argument("case", type=click.Path(file_okay=False))
-@click.argument("plan", required=False, default=CURRENT)
+@click.argument("plan", required=False, default=CURRENT_PLAN)
 @click.option("--out", "out_dir", default="audit", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for audit.json and audit.md.")
@@ -114,7 +112,7 @@ def explain(plan: str, case_dir: str | None, out_dir: str, quiet: bool) -> None:
 
 
 def _without_case(ref: str) -> dict[str, object]:
-    if ref == CURRENT:
+    if ref == CURRENT_PLAN:
         raise ExitError("'current' needs --case (the case folder holding current_plan.toml)", 2)
     try:
         source = read_plan_file(ref)
@@ -131,7 +129,7 @@ def _with_case(ref: str, case: Case) -> dict[str, object]:
         current = None
         if case.current_plan is not None:
             today = Plan.from_spec(case, case.current_plan)
-            current = Current(today, audit_plan(case, today, _plan_name(CURRENT), coeffs))
+            current = Current(today, audit_plan(case, today, _plan_name(CURRENT_PLAN), coeffs))
     except CompplanError as exc:
         fail(exc)
     return explanation(plan, source=_plan_name(ref), case=case, audit=result, current=current)

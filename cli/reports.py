@@ -18,7 +18,7 @@ from compplan.cli.common import (
     plan_name,
 )
 from compplan.errors import CompplanError
-from compplan.models.case import Case
+from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan
 from compplan.optimizer.audit import audit_plan
@@ -26,8 +26,6 @@ from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
 from compplan.render.explain import Current, explanation
 from compplan.render.report import Outcome, ReportInput, outcome, read_batch, render_report
-
-CURRENT = "current"
 
 
 def _batch(folder: str | None) -> pd.DataFrame | None:
@@ -55,11 +53,11 @@ def _outcomes(case: Case, named: Sequence[tuple[str, Plan]],
 
 def _document(case: Case, coeffs: Coefficients, main: Outcome, ref: str) -> dict[str, object]:
     """The explain context of the plan: why, what it pays, what changed from today."""
-    source = "the current plan" if ref == CURRENT else ref
+    source = CURRENT_PLAN_NAME if ref == CURRENT_PLAN else ref
     current = None
     if case.current_plan is not None:
         today = Plan.from_spec(case, case.current_plan)
-        current = Current(today, audit_plan(case, today, "the current plan", coeffs))
+        current = Current(today, audit_plan(case, today, CURRENT_PLAN_NAME, coeffs))
     return explanation(main.plan, source=source, case=case,
                        audit=audit_plan(case, main.plan, source, coeffs), current=current)
 
@@ -97,8 +95,8 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     named = load_plans(loaded, [plan, *compare])
     batch = _batch(batch_dir)
     # Today's plan is drawn over the payout curves even when not compared.
-    today = ([(CURRENT, Plan.from_spec(loaded, loaded.current_plan))]
-             if loaded.current_plan is not None and CURRENT not in (plan, *compare) else [])
+    today = ([(CURRENT_PLAN, Plan.from_spec(loaded, loaded.current_plan))]
+             if loaded.current_plan is not None and CURRENT_PLAN not in (plan, *compare) else [])
     coeffs, results = _outcomes(loaded, [*named, *today], quiet)
     subjects, reference = results[:len(named)], (results[-1] if today else None)
     try:

@@ -33,6 +33,9 @@ REPS = "reps"
 ATTAINMENT = "attainment"
 QUOTAS = "quotas"
 CURRENT_PLAN_FILE = "current_plan.toml"
+#: The plan reference that names the case's current plan, and how documents call it.
+CURRENT_PLAN = "current"
+CURRENT_PLAN_NAME = "the current plan"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from compplan.errors import CaseError
-from compplan.models.case import CURRENT_PLAN_FILE, Case, read_current_plan, validate_model
+from compplan.models.case import (
+    CURRENT_PLAN,
+    CURRENT_PLAN_FILE,
+    Case,
+    read_current_plan,
+    validate_model,
+)
 from compplan.models.schema import PlanSpec
 
 #: Curves of a plan file must match the case's within this (they are copied, not computed).
@@ -143,7 +149,7 @@ def load_plan(case: Case, ref: str | Path) -> Plan:
     CaseError
         Naming the file and the metric at fault.
     """
-    if str(ref) == "current":
+    if str(ref) == CURRENT_PLAN:
         if case.current_plan is None:
             raise CaseError(CURRENT_PLAN_FILE, f"is not in the case folder {case.path}; "
                                                "give a plan file instead of 'current'")

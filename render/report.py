@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 
 from compplan import __version__
 from compplan.errors import CaseError
-from compplan.models.case import Case
+from compplan.models.case import CURRENT_PLAN, Case
 from compplan.models.plan import Plan
 from compplan.optimizer.evaluate import Evaluation, evaluate
 from compplan.render.explain import attainment_label, goal_name, render_html
@@ -287,8 +287,8 @@ class _Series:
 
 
 def _series(subjects: Sequence[Outcome], reference: Outcome | None) -> list[_Series]:
-    drawn = [_Series(o, CURRENT_COLOUR if o.name == "current" and i else PALETTE[i % 7],
-                     "--" if o.name == "current" and i else "-", i == 0)
+    drawn = [_Series(o, CURRENT_COLOUR if o.name == CURRENT_PLAN and i else PALETTE[i % 7],
+                     "--" if o.name == CURRENT_PLAN and i else "-", i == 0)
              for i, o in enumerate(subjects)]
     if reference is not None:
         drawn.append(_Series(reference, CURRENT_COLOUR, "--", False))
@@ -696,7 +696,7 @@ def report_context(data: ReportInput) -> dict[str, Any]:
     case, main = data.case, data.subjects[0]
     drawn = _series(data.subjects, None)
     overlay = _series(data.subjects, data.reference)
-    today = data.reference or next((o for o in data.subjects[1:] if o.name == "current"), None)
+    today = data.reference or next((o for o in data.subjects[1:] if o.name == CURRENT_PLAN), None)
     columns = [*data.subjects, *([data.reference] if data.reference is not None else [])]
     charts = {"curves": curve_charts(case, overlay), "total": total_chart(case, drawn),
               "reps": rep_chart(case, drawn), "segments": segment_chart(case, drawn),
