@@ -206,7 +206,26 @@ def validate_model(path: Path, model: type[BaseModel], data: dict[str, Any]) -> 
 def read_case_spec(path: Path) -> CaseSpec:
     """Read and validate ``case.toml``."""
     spec: CaseSpec = validate_model(path, CaseSpec, read_toml(path))
+    check_goals(spec, path.name)
     return spec
+
+
+def check_goals(spec: CaseSpec, file: str) -> None:
+    """Every goal named in an alignment is listed in ``[goals]`` (MODEL.md section 1).
+
+    Raises
+    ------
+    CaseError
+        Naming the file, the ``[metrics.ID]`` table and the goal, with the known goals.
+    """
+    unknown = spec.unknown_goals()
+    if not unknown:
+        return
+    metric, goal = unknown[0]
+    more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+    raise CaseError(file, f"goal '{goal}' is not in [goals] (goals: {', '.join(spec.goals)}); "
+                          "list it in [goals] (a priority of 0 is allowed) or correct its "
+                          f"spelling{more}", field=f"[metrics.{metric}] alignment")
 
 
 def read_current_plan(path: Path, spec: CaseSpec) -> PlanSpec | None:

@@ -185,16 +185,18 @@ class CaseSpec(_Strict):
 
 
     def warnings(self) -> list[str]:
-        """Settings that are allowed but probably not meant, in words."""
-        notes = []
-        for mid, metric in self.metrics.items():
-            for goal in sorted(set(metric.alignment) - set(self.goals)):
-                # The conformance cases name goals outside [goals]: they count with
-                # priority 0, so this is a warning and not an error.
-                notes.append(f"case.toml: [metrics.{mid}] alignment names goal '{goal}', "
-                             f"which is not in [goals] (goals: {', '.join(self.goals)}); "
-                             "it counts with priority 0")
-        return notes
+        """Settings that are allowed but probably not meant, in words (none today)."""
+        return []
+
+    def unknown_goals(self) -> list[tuple[str, str]]:
+        """``(metric, goal)`` for every goal an alignment names but ``[goals]`` does not.
+
+        MODEL.md section 1: a goal named in an alignment must be listed in ``[goals]``
+        (a priority of 0 is allowed), so a misspelt goal is an error; the loader
+        raises it naming the file, the metric's table and the goal.
+        """
+        return [(mid, goal) for mid, metric in self.metrics.items()
+                for goal in sorted(set(metric.alignment) - set(self.goals))]
 
 
 class PlanMetricSpec(_Strict):
