@@ -592,7 +592,9 @@ def test_attainment_zero_is_valid(case: Callable[..., Path]) -> None:
                  id="duplicate-row"),
     pytest.param((ATT_HEADER, *ATT_ROWS[:3]),
                  "attainment.csv: rep 'R2' has no row for period 'P02' (every rep needs "
-                 "exactly one row per period)", id="missing-period"),
+                 "exactly one row per period; if reps joined or left, set [scenarios] "
+                 "allow_absent = true in case.toml: a missing row then means off the plan "
+                 "that period)", id="missing-period"),
     pytest.param((ATT_HEADER, *ATT_ROWS, "R9,P01,1.0,1.0"),
                  "attainment.csv, line 6, rep_id: rep 'R9' is not in reps.csv",
                  id="unknown-rep"),
