@@ -138,7 +138,8 @@ CASE_TOML_RULES = [
         id="unknown-key-in-scenarios"),
     pytest.param(
         tables({"case": {"nam": "x"}}),
-        "case.toml, [case] nam: unknown key (allowed keys: name, currency, revenue_metric, periods_per_year)",
+        "case.toml, [case] nam: unknown key (allowed keys: name, currency, revenue_metric, "
+        "periods_per_year)",
         id="unknown-key-in-case"),
     # Metric ranges.
     pytest.param(tables({"metrics.revenue": {"threshold": 1.0}}),
