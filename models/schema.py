@@ -31,6 +31,16 @@ class CaseInfo(_Strict):
     # Money is annual when set: target incentive and budget caps per year (MODEL.md s. 5).
     periods_per_year: int | None = Field(default=None, ge=1, le=366)
 
+    @field_validator("periods_per_year", mode="before")
+    @classmethod
+    def _whole_periods(cls, value: object) -> object:
+        # TOML true is a Python bool, an int subclass: refuse it (and 12.5, 12.0) by name.
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ValueError("must be a whole number of periods in a year (12 for monthly "
+                             f"periods, 4 for quarterly), got {shown}")
+        return value
+
 
 class MetricSpec(_Strict):
     """One ``[metrics.ID]`` table: a candidate metric."""
