@@ -27,6 +27,7 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError, InfeasibleError
 from compplan.models.case import Case
+from compplan.models.money import money_per
 from compplan.models.output import (
     prepare_folder,
     remove_if_empty,
@@ -56,7 +57,8 @@ def main() -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
               help="Seconds the solver may take in all.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True),
-              help="Expected-cost cap per period, replacing [budget] expected_cap.")
+              help="Expected-cost cap, replacing [budget] expected_cap (per period; per year "
+                   "with [case] periods_per_year).")
 @click.option("--max-metrics", type=click.IntRange(1, 3),
               help="At most this many metrics, replacing [design] max_metrics.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
@@ -188,7 +190,8 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     figure = outcome.evaluation.expected_cost
     verdict = ("" if cap is None else
                f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
-    out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} per period{verdict}")
+    out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} {money_per(loaded)}"
+                      f"{verdict}")
     if not quiet:
         _summary(loaded, outcome, "cheapest plan")
     if out is not None:
@@ -213,7 +216,7 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
                       f"{ev.alignment_by_metric.get(m.id, 0.0):.4f}")
     out_console.print(table)
     out_console.print(f"expected alignment {ev.alignment:.6f}; expected payout "
-                      f"{ev.expected_cost:,.0f} {cur}/period (P90 {ev.total_p90:,.0f}"
+                      f"{ev.expected_cost:,.0f} {cur} {money_per(case)} (P90 {ev.total_p90:,.0f}"
                       + (f", CVaR {ev.cvar:,.0f}" if ev.cvar is not None else "") + ")")
     prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:

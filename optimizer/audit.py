@@ -24,6 +24,7 @@ import numpy as np
 
 from compplan.models.case import Case
 from compplan.models.explain import join_words, md_escape
+from compplan.models.money import annual_note, periods_per_year
 from compplan.models.plan import Plan, PlanMetric
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 
@@ -142,6 +143,8 @@ class Audit:
     total_marginal_incentive: float
     alignment: float
     against_strategy_share: float
+    #: ``[case] periods_per_year``: money is annual when set (MODEL.md section 5).
+    periods_per_year: int | None = None
 
     @property
     def pays_for_unasked(self) -> list[MetricAudit]:
@@ -225,7 +228,8 @@ def audit_plan(case: Case, plan: Plan, name: str = "plan",
         mean_target_incentive=float(case.target_incentive.mean()), metrics=metrics,
         goals=goals, total_marginal_incentive=total,
         alignment=float(sum(m.alignment_contribution for m in metrics)),
-        against_strategy_share=_share(against, total))
+        against_strategy_share=_share(against, total),
+        periods_per_year=periods_per_year(case))
 
 
 def _share(part: float, total: float) -> float:
@@ -333,7 +337,7 @@ def audit_markdown(audit: Audit) -> str:
              f"every metric would pay the average rep {_pct(audit.total_marginal_incentive)} "
              "of target incentive in all "
              f"({audit.total_marginal_incentive * audit.mean_target_incentive:,.0f} "
-             f"{e(audit.currency)}).", "",
+             f"{e(audit.currency)}{annual_note(audit.periods_per_year)}).", "",
              "## Metrics", "",
              "| metric | weight | " + " | ".join(f"A {e(g)}" for g in goals)
              + " | a | step | U | share | verdict |",
