@@ -145,7 +145,20 @@ def validate(case: str | None) -> None:
         f"{loaded.path}: valid. '{loaded.name}': {len(loaded.reps)} reps, "
         f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
         f"{scenarios.count} {scenarios.mode} scenarios"
-        + (f"; with {', '.join(extras)}" if extras else ""))
+        + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded))
+
+
+def _data_notes(case: Case) -> str:
+    """What validate adds for joiners and leavers and for annual money (MODEL.md s. 5)."""
+    notes = []
+    if case.present is not None:
+        absent = int((~case.present).sum())
+        partial = int((~case.present).any(axis=1).sum())
+        notes.append(f"{partial} reps joined or left ({absent} rep-periods off the plan)")
+    per_year = case.spec.case.periods_per_year
+    if per_year:
+        notes.append(f"money per year ({per_year} periods a year)")
+    return "".join(f"; {n}" for n in notes)
 
 
 @main.command("min-budget")
