@@ -57,7 +57,8 @@ def non_dominated(benefit: np.ndarray, cost: np.ndarray,
 
 
 def frontier_chart(points: Any, *, title: str, currency: str,
-                   current: dict[str, float] | None = None) -> tuple[bytes, str]:
+                   current: dict[str, float] | None = None,
+                   per: str = "per period") -> tuple[bytes, str]:
     """Draw the frontier: alignment against expected cost, and against CVaR.
 
     Parameters
@@ -70,6 +71,8 @@ def frontier_chart(points: Any, *, title: str, currency: str,
         The chart's title.
     currency : str
         For the axis labels.
+    per : str
+        The unit of time of money, ``money_per(case)``: ``per period`` or ``per year``.
     current : dict, optional
         The case's current plan under the base case: ``alignment``,
         ``expected_cost`` and ``cvar``; marked with a star.
@@ -93,7 +96,7 @@ def frontier_chart(points: Any, *, title: str, currency: str,
                                      "expected total payout"),
                                     (axes[1], "cvar", "frontier_cvar", "CVaR of total payout")):
         _panel(ax, feasible, column, flag, current)
-        ax.set_xlabel(f"{label} per period (million {currency})")
+        ax.set_xlabel(f"{label} {per} (million {currency})")
         ax.grid(True, linewidth=0.4, alpha=0.5)
     axes[0].set_ylabel("expected alignment")
     axes[0].legend(loc="best", fontsize=8, frameon=False)

@@ -37,6 +37,7 @@ from compplan.batch.frontier import frontier_chart, non_dominated
 from compplan.batch.spec import BatchSpec, candidate_specs
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError, UsageError
 from compplan.models.case import CASE_FILE, CURRENT_PLAN_FILE, Case
+from compplan.models.money import annual_note, money_per
 from compplan.models.output import write_atomic, write_json, write_plan
 from compplan.models.plan import Plan
 from compplan.models.schema import CaseSpec
@@ -701,7 +702,8 @@ def write_results(batch: Batch, table: pd.DataFrame, current: dict[str, float] |
     write_atomic(written[2], csv_text(frontier_rows(table)))
     if chart and not table.empty and table["alignment"].notna().any():
         png, svg = frontier_chart(table, title=_chart_title(batch, table),
-                                  currency=batch.case.spec.case.currency, current=current)
+                                  currency=batch.case.spec.case.currency, current=current,
+                                  per=money_per(batch.case))
         written += [out / "frontier.png", out / "frontier.svg"]
         write_atomic(written[-2], png)
         write_atomic(written[-1], svg)
@@ -747,7 +749,7 @@ def summary_markdown(batch: Batch, table: pd.DataFrame,
     if current is not None:
         lines += [f"The current plan (`current_plan.toml`) under the base case: alignment "
                   f"{current['alignment']:.4f}, expected cost {current['expected_cost']:,.0f} "
-                  f"{cur}, CVaR {current['cvar']:,.0f} {cur}.", ""]
+                  f"{cur}{annual_note(batch.case)}, CVaR {current['cvar']:,.0f} {cur}.", ""]
     for kind, title in (("cost", "expected total payout"), ("cvar", "CVaR of the total payout")):
         lines += [f"## Frontier: alignment against {title}", "",
                   "| id | name | alignment | expected cost | CVaR | metrics | binding | "

@@ -33,6 +33,7 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError
 from compplan.models.case import Case
+from compplan.models.money import annual_note
 from compplan.models.output import prepare_folder
 from compplan.optimizer.verdicts import FEASIBLE
 
@@ -296,7 +297,8 @@ def _show(batch: Batch, report: BatchReport) -> None:
         out_console.print("no candidate finished")
         return
     frontier = report.frontier("cost")
-    table = Table(title=f"{batch.case.name}: alignment-cost frontier ({cur})",
+    table = Table(title=f"{batch.case.name}: alignment-cost frontier "
+                        f"({cur}{annual_note(batch.case)})",
                   title_justify="left")
     # "+7": seven more candidates with the same plan (listed in summary.md).
     for col in ("id", "alignment", "expected cost", "CVaR", "weights", "name"):
@@ -319,7 +321,8 @@ def _show(batch: Batch, report: BatchReport) -> None:
     if report.current is not None:
         out_console.print(f"current plan under the base case: alignment "
                           f"{report.current['alignment']:.4f}, expected cost "
-                          f"{report.current['expected_cost']:,.0f} {cur}, CVaR "
+                          f"{report.current['expected_cost']:,.0f} {cur}"
+                          f"{annual_note(batch.case)}, CVaR "
                           f"{report.current['cvar']:,.0f} {cur}")
     out_console.print(f"wrote {batch.out}/: batch.json, candidates/, "
                       + ", ".join(p.name for p in report.written))

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from compplan.errors import CompplanError
 from compplan.models.case import CURRENT_PLAN, Case, load_case
 from compplan.models.plan import Plan, load_plan
+from compplan.models.plausibility import plausibility_warnings
 
 DEFAULT_CASE = "enterprise_first"
 
@@ -59,7 +60,7 @@ def load(case_dir: str | None, budget: float | None = None,
             case = case.with_overrides(budget=budget, max_metrics=max_metrics)
     except CompplanError as exc:
         fail(exc)
-    for warning in case.spec.warnings():
+    for warning in [*case.spec.warnings(), *plausibility_warnings(case)]:
         err_console.print(f"warning: {warning}")
     return case
 

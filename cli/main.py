@@ -27,6 +27,7 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError, InfeasibleError
 from compplan.models.case import Case
+from compplan.models.money import money_per
 from compplan.models.output import (
     prepare_folder,
     remove_if_empty,
@@ -57,7 +58,8 @@ def main() -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
               help="Seconds the solver may take in all.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True),
-              help="Expected-cost cap per period, replacing [budget] expected_cap.")
+              help="Expected-cost cap, replacing [budget] expected_cap (per period; per year "
+                   "with [case] periods_per_year).")
 @click.option("--max-metrics", type=click.IntRange(1, 3),
               help="At most this many metrics, replacing [design] max_metrics.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
@@ -147,7 +149,20 @@ def validate(case: str | None) -> None:
         f"{loaded.path}: valid. '{loaded.name}': {len(loaded.reps)} reps, "
         f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
         f"{scenarios.count} {scenarios.mode} scenarios"
-        + (f"; with {', '.join(extras)}" if extras else ""))
+        + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded))
+
+
+def _data_notes(case: Case) -> str:
+    """What validate adds for joiners and leavers and for annual money (MODEL.md s. 5)."""
+    notes = []
+    if case.present is not None:
+        absent = int((~case.present).sum())
+        partial = int((~case.present).any(axis=1).sum())
+        notes.append(f"{partial} reps joined or left ({absent} rep-periods off the plan)")
+    per_year = case.spec.case.periods_per_year
+    if per_year:
+        notes.append(f"money per year ({per_year} periods a year)")
+    return "".join(f"; {n}" for n in notes)
 
 
 @main.command("min-budget")
@@ -192,7 +207,8 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     figure = outcome.evaluation.expected_cost
     verdict = ("" if cap is None else
                f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
-    out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} per period{verdict}")
+    out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} {money_per(loaded)}"
+                      f"{verdict}")
     if not quiet:
         _summary(loaded, outcome, "cheapest plan")
     if out is not None:
@@ -218,7 +234,7 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
                       f"{ev.alignment_by_metric.get(m.id, 0.0):.4f}")
     out_console.print(table)
     out_console.print(f"expected alignment {ev.alignment:.6f}; expected payout "
-                      f"{ev.expected_cost:,.0f} {cur}/period (P90 {ev.total_p90:,.0f}"
+                      f"{ev.expected_cost:,.0f} {cur} {money_per(case)} (P90 {ev.total_p90:,.0f}"
                       + (f", CVaR {ev.cvar:,.0f}" if ev.cvar is not None else "") + ")")
     prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:

@@ -29,6 +29,7 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError
 from compplan.models.case import Case
+from compplan.models.money import money_per, periods_per_year
 from compplan.models.output import prepare_folder, write_atomic, write_json
 from compplan.models.plan import Plan
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
@@ -99,7 +100,8 @@ def figures(case: Case, plan: Plan, ev: Evaluation,
     ids = list(metric_ids) if metric_ids is not None else [m.id for m in plan.metrics]
     cur = case.spec.case.currency
     return [*_plan_figures(case, plan, ids), *_alignment_figures(case, ev, ids),
-            *_total_figures(ev, cur), *_rep_figures(ev), *_segment_figures(ev),
+            *_total_figures(ev, f"{cur} {money_per(case)}"), *_rep_figures(ev),
+            *_segment_figures(ev),
             *_guardrail_figures(ev, cur), *_rule_figures(ev)]
 
 
@@ -131,8 +133,8 @@ def _alignment_figures(case: Case, ev: Evaluation, ids: Sequence[str]) -> list[F
     return rows
 
 
-def _total_figures(ev: Evaluation, cur: str) -> list[Figure]:
-    section = f"total payout per period ({cur})"
+def _total_figures(ev: Evaluation, unit: str) -> list[Figure]:
+    section = f"total payout ({unit})"
     level = ev.total_cvar_level
     source = ("the case's level" if ev.total_cvar_level_source == "case"
               else "default level: the case sets none")
@@ -511,6 +513,7 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out: Path, ref: str,
     base = columns[0]
     doc: dict[str, Any] = {
         "schema": EVALUATION_SCHEMA, "case": case.name, "currency": case.spec.case.currency,
+        **({"periods_per_year": periods_per_year(case)} if periods_per_year(case) else {}),
         "plan": {"name": base.name, "source": ref, "metrics": base.plan.to_records()},
         "evaluation": base.evaluation.to_dict()}
     plans = [("", base.plan)]

@@ -61,6 +61,11 @@ class Case:
         Quota per rep and metric in the metric's unit (NaN where not given).
     current_plan : PlanSpec or None
         The plan in force today.
+    present : numpy.ndarray or None
+        ``O[r, t]`` of MODEL.md section 5, shape (reps, periods), bool: the rep has a
+        row for the period (``[scenarios] allow_absent``). None when every rep has
+        every period. ``attainment`` is 0 where a rep is absent, so sums over it need
+        no mask; means, spreads and curves that pay at 0 do.
     """
 
     path: Path
@@ -71,6 +76,7 @@ class Case:
     attainment: np.ndarray
     quotas: np.ndarray | None
     current_plan: PlanSpec | None
+    present: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -159,12 +165,14 @@ def load_case(path: str | Path) -> Case:
     spec = read_case_spec(folder / CASE_FILE)
     reps = read_reps(_required(tables[REPS]), spec)
     metric_ids = tuple(spec.metrics)
-    attainment, periods = read_attainment(_required(tables[ATTAINMENT]), reps, metric_ids)
+    attainment, periods, present = read_attainment(
+        _required(tables[ATTAINMENT]), reps, metric_ids,
+        allow_absent=spec.scenarios.allow_absent)
     quotas_path = tables[QUOTAS]
     quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
     _check_revenue(spec, quotas, metric_ids)
     current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
-    return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current)
+    return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current, present)
 
 
 def _check_revenue(spec: CaseSpec, quotas: np.ndarray | None,
@@ -209,7 +217,26 @@ def validate_model(path: Path, model: type[BaseModel], data: dict[str, Any]) -> 
 def read_case_spec(path: Path) -> CaseSpec:
     """Read and validate ``case.toml``."""
     spec: CaseSpec = validate_model(path, CaseSpec, read_toml(path))
+    check_goals(spec, path.name)
     return spec
+
+
+def check_goals(spec: CaseSpec, file: str) -> None:
+    """Every goal named in an alignment is listed in ``[goals]`` (MODEL.md section 1).
+
+    Raises
+    ------
+    CaseError
+        Naming the file, the ``[metrics.ID]`` table and the goal, with the known goals.
+    """
+    unknown = spec.unknown_goals()
+    if not unknown:
+        return
+    metric, goal = unknown[0]
+    more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+    raise CaseError(file, f"goal '{goal}' is not in [goals] (goals: {', '.join(spec.goals)}); "
+                          "list it in [goals] (a priority of 0 is allowed) or correct its "
+                          f"spelling{more}", field=f"[metrics.{metric}] alignment")
 
 
 def read_current_plan(path: Path, spec: CaseSpec) -> PlanSpec | None:
@@ -248,12 +275,21 @@ def read_reps(path: Path, spec: CaseSpec) -> pd.DataFrame:
     return frame.set_index("rep_id", drop=True)
 
 
-def read_attainment(path: Path, reps: pd.DataFrame,
-                    metric_ids: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+def read_attainment(path: Path, reps: pd.DataFrame, metric_ids: tuple[str, ...], *,
+                    allow_absent: bool = False
+                    ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray | None]:
     """Read ``attainment.csv`` into ``x[rep, metric, period]``.
 
-    Every rep of ``reps.csv`` needs exactly one row per period, and every row must
-    belong to a known rep.
+    Every row must belong to a known rep, with at most one row per rep and period.
+    Every rep needs one row per period, unless ``allow_absent`` (MODEL.md section 5):
+    then a missing row means the rep was off the plan that period (attainment 0 and
+    ``present`` False there), and every rep still needs at least one row.
+
+    Returns
+    -------
+    tuple
+        The attainment array, the sorted periods, and the presence mask ``O[r, t]``
+        (None when every rep has every period).
     """
     name = path.name
     columns = read_header(path)
@@ -265,7 +301,7 @@ def read_attainment(path: Path, reps: pd.DataFrame,
     if path.suffix == ".csv":
         fast = read_attainment_fast(path, pd.Index(reps.index), metric_ids)
         if fast is not None:
-            return fast
+            return fast[0], fast[1], None
     frame = read_table(path, ["rep_id", "period"], ["rep_id", "period"])
     rep_index = pd.Index(reps.index)
     rep_code = rep_index.get_indexer(frame["rep_id"])
@@ -283,18 +319,36 @@ def read_attainment(path: Path, reps: pd.DataFrame,
         raise CaseError(name, f"rep '{frame.loc[line, 'rep_id']}' has two rows for period "
                               f"'{frame.loc[line, 'period']}'", row=line, unit=row_unit(name),
                         field="period")
-    if (counts == 0).any():
-        hole = int(np.argmax(counts == 0))
-        raise CaseError(name, f"rep '{rep_index[hole // n_periods]}' has no row for period "
-                              f"'{periods[hole % n_periods]}' (every rep needs exactly one "
-                              "row per period)")
-    x = np.empty((n_reps, len(metric_ids), n_periods), dtype=np.float64)
+    present = _presence(name, counts.reshape(n_reps, n_periods), rep_index,
+                        tuple(str(p) for p in periods), allow_absent)
+    x = np.zeros((n_reps, len(metric_ids), n_periods), dtype=np.float64)
     for j, metric in enumerate(metric_ids):
         values = numeric_column(frame, name, metric, allowed="a finite number >= 0 "
                                 "(attainment as a ratio of quota, 1.0 = 100 %)",
                                 minimum=0.0, strict=False)
         x[rep_code, j, period_code] = values
-    return x, tuple(str(p) for p in periods)
+    return x, tuple(str(p) for p in periods), present
+
+
+def _presence(name: str, counts: np.ndarray, rep_index: pd.Index, periods: tuple[str, ...],
+              allow_absent: bool) -> np.ndarray | None:
+    """``O[r, t]`` from the rows per rep and period; None when nobody is missing a period."""
+    if (counts > 0).all():
+        return None
+    if not allow_absent:
+        hole = np.argwhere(counts == 0)[0]
+        raise CaseError(name, f"rep '{rep_index[hole[0]]}' has no row for period "
+                              f"'{periods[hole[1]]}' (every rep needs exactly one row per "
+                              "period; if reps joined or left, set [scenarios] allow_absent "
+                              "= true in case.toml: a missing row then means off the plan "
+                              "that period)")
+    idle = np.flatnonzero(counts.sum(axis=1) == 0)
+    if idle.size:
+        raise CaseError(name, f"rep '{rep_index[idle[0]]}' of reps.csv has no row at all "
+                              "(with allow_absent a rep may miss periods, but needs at least "
+                              "one)")
+    present: np.ndarray = counts > 0
+    return present
 
 
 def read_quotas(path: Path, reps: pd.DataFrame,

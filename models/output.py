@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from compplan.models.case import Case
+from compplan.models.money import annual_note, money_per, periods_per_year
 from compplan.models.plan import Plan
 from compplan.render.safe import csv_text
 
@@ -129,6 +130,8 @@ def plan_document(case: Case, plan: Plan, status: str, evaluation: dict[str, Any
         "schema": SCHEMA,
         "case": case.name,
         "currency": case.spec.case.currency,
+        # Only when set, so plans of per-period cases stay byte for byte as they were.
+        **({"periods_per_year": periods_per_year(case)} if periods_per_year(case) else {}),
         "status": status,
         "objective": {"alignment": evaluation["alignment"],
                       "expected_cost": evaluation["expected_cost"]},
@@ -176,7 +179,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
     lines = [f"# Plan for {doc['case']}", "",
              f"Status: **{doc['status']}**. Expected alignment with the strategy "
              f"**{doc['objective']['alignment']:.4f}**; expected total payout "
-             f"**{doc['objective']['expected_cost']:,.0f} {cur}** per period.", "",
+             f"**{doc['objective']['expected_cost']:,.0f} {cur}** {money_per(doc)}.", "",
              "## What the plan pays for", "",
              "| metric | weight | pays from | base rate | accelerator rate | "
              "accelerator multiple | stops at |",
@@ -189,7 +192,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
               "Rates are shares of target incentive per unit of attainment (1.0 = 100 % "
               "of quota): the base rate up to target, the accelerator rate above it.", "",
               "## How it fares", "",
-              f"- Total payout per period: P10 {ev['total_p10']:,.0f}, P50 "
+              f"- Total payout {money_per(doc)}: P10 {ev['total_p10']:,.0f}, P50 "
               f"{ev['total_p50']:,.0f}, P90 {ev['total_p90']:,.0f} {cur}",
               f"- Share of reps expected at or above target: "
               f"{ev['share_reps_at_or_above_target']:.0%}",
@@ -199,7 +202,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
               f"- Most any rep can earn: {ev['max_payout_multiple']:.2f}x target"]
     if ev["cvar"] is not None:
         lines.append(f"- Mean total payout in the worst {1 - ev['cvar_level']:.0%} of "
-                     f"scenarios (CVaR): {ev['cvar']:,.0f} {cur}")
+                     f"scenarios (CVaR): {ev['cvar']:,.0f} {cur}{annual_note(doc)}")
     if ev["guardrails"]:
         prices = {p["guardrail"]: p["per_percent"] for p in doc.get("guardrail_prices", [])}
         lines += ["", "## Guardrails", "",

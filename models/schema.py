@@ -31,6 +31,16 @@ class CaseInfo(_Strict):
     # Money is annual when set: target incentive and budget caps per year (MODEL.md s. 5).
     periods_per_year: int | None = Field(default=None, ge=1, le=366)
 
+    @field_validator("periods_per_year", mode="before")
+    @classmethod
+    def _whole_periods(cls, value: object) -> object:
+        # TOML true is a Python bool, an int subclass: refuse it (and 12.5, 12.0) by name.
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ValueError("must be a whole number of periods in a year (12 for monthly "
+                             f"periods, 4 for quarterly), got {shown}")
+        return value
+
 
 class MetricSpec(_Strict):
     """One ``[metrics.ID]`` table: a candidate metric."""
@@ -185,16 +195,18 @@ class CaseSpec(_Strict):
 
 
     def warnings(self) -> list[str]:
-        """Settings that are allowed but probably not meant, in words."""
-        notes = []
-        for mid, metric in self.metrics.items():
-            for goal in sorted(set(metric.alignment) - set(self.goals)):
-                # The conformance cases name goals outside [goals]: they count with
-                # priority 0, so this is a warning and not an error.
-                notes.append(f"case.toml: [metrics.{mid}] alignment names goal '{goal}', "
-                             f"which is not in [goals] (goals: {', '.join(self.goals)}); "
-                             "it counts with priority 0")
-        return notes
+        """Settings that are allowed but probably not meant, in words (none today)."""
+        return []
+
+    def unknown_goals(self) -> list[tuple[str, str]]:
+        """``(metric, goal)`` for every goal an alignment names but ``[goals]`` does not.
+
+        MODEL.md section 1: a goal named in an alignment must be listed in ``[goals]``
+        (a priority of 0 is allowed), so a misspelt goal is an error; the loader
+        raises it naming the file, the metric's table and the goal.
+        """
+        return [(mid, goal) for mid, metric in self.metrics.items()
+                for goal in sorted(set(metric.alignment) - set(self.goals))]
 
 
 class PlanMetricSpec(_Strict):

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from compplan.models.case import Case
+from compplan.models.money import periods_per_year
 from compplan.models.plan import Plan, PlanMetric
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 
@@ -140,6 +141,8 @@ class Audit:
     total_marginal_incentive: float
     alignment: float
     against_strategy_share: float
+    #: ``[case] periods_per_year``: money is annual when set (MODEL.md section 5).
+    periods_per_year: int | None = None
 
     @property
     def pays_for_unasked(self) -> list[MetricAudit]:
@@ -231,7 +234,8 @@ def audit_plan(case: Case, plan: Plan, name: str = "plan",
         mean_target_incentive=float(case.target_incentive.mean()), metrics=metrics,
         goals=goals, total_marginal_incentive=total,
         alignment=float(sum(m.alignment_contribution for m in metrics)),
-        against_strategy_share=_share(against, total))
+        against_strategy_share=_share(against, total),
+        periods_per_year=periods_per_year(case))
 
 
 def _share(part: float, total: float) -> float:

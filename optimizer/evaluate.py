@@ -227,7 +227,7 @@ def evaluate(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray, *,
     by_metric = coeffs.objective_w * w + coeffs.objective_u * u
     budget, fair = case.spec.budget, case.spec.fairness
     cvar = tail_mean(totals, 1.0 - budget.cvar_level, True) if budget.cvar_level else None
-    gaps = coeffs.group_w @ w + coeffs.group_u @ u - float(coeffs.cost_w @ w + coeffs.cost_u @ u)
+    gaps = coeffs.group_w @ w + coeffs.group_u @ u - float(coeffs.pay_w @ w + coeffs.pay_u @ u)
     top_share = fair.top_share or DEFAULT_TOP_SHARE
     bottom_share = fair.bottom_share or DEFAULT_BOTTOM_SHARE
     caps = np.array([case.metric(k).cap for k in coeffs.metric_ids])
@@ -251,7 +251,7 @@ def evaluate(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray, *,
         **_cost_of_sales(case, float(totals.mean()), revenue),
         rep_share_percentiles={f"p{q}": float(np.percentile(shares, q))
                                for q in REP_PERCENTILES},
-        **_segments(case, shares),
+        **_segments(case, shares, coeffs.present),
         design_rules=design_rules(case, coeffs.metric_ids, w, u),
     )
     return _with_checks(case, evaluation)
@@ -360,13 +360,18 @@ def segment_column(case: Case) -> str | None:
     return grouping[0] if grouping else None
 
 
-def _segments(case: Case, shares: np.ndarray) -> dict[str, Any]:
-    """Each group's expected payout as a share of its target, and its gap to the whole."""
+def _segments(case: Case, shares: np.ndarray,
+              present: np.ndarray | None = None) -> dict[str, Any]:
+    """Each group's expected payout as a share of its target, and its gap to the whole.
+
+    With reps who joined or left (``present``, each rep's share of scenarios on the
+    plan), a group's target incentive is what is on the plan in an average scenario.
+    """
     column = segment_column(case)
     if column is None:
         return {}
     labels, codes = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
-    ti = case.target_incentive
+    ti = case.target_incentive if present is None else case.target_incentive * present
     group_ti = np.bincount(codes, weights=ti)
     group_pay = np.bincount(codes, weights=ti * shares)
     counts = np.bincount(codes)

@@ -216,7 +216,7 @@ def define_parity(plan: PlanModel, case: Case, coeffs: Coefficients, include: se
         return
     m = plan.model
     m.groups = pyo.Set(initialize=list(coeffs.groups), ordered=True)
-    gap = {h: plan.linear(coeffs.group_w[i] - coeffs.cost_w, coeffs.group_u[i] - coeffs.cost_u)
+    gap = {h: plan.linear(coeffs.group_w[i] - coeffs.pay_w, coeffs.group_u[i] - coeffs.pay_u)
            for i, h in enumerate(coeffs.groups)}
     relax = plan.slack("fairness_parity")
     m.fairness_parity_upper = pyo.Constraint(m.groups,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from compplan.models.money import annual_note
 from compplan.optimizer.audit import WEAK_ALIGNMENT, Audit, MetricAudit
 from compplan.render.text import md_escape, pct
 
@@ -59,7 +60,7 @@ def audit_markdown(audit: Audit) -> str:
              f"every metric would pay the average rep {pct(audit.total_marginal_incentive)} "
              "of target incentive in all "
              f"({audit.total_marginal_incentive * audit.mean_target_incentive:,.0f} "
-             f"{e(audit.currency)}).", "",
+             f"{e(audit.currency)}{annual_note(audit.periods_per_year)}).", "",
              "## Metrics", "",
              "| metric | weight | " + " | ".join(f"A {e(g)}" for g in goals)
              + " | a | step | U | share | verdict |",

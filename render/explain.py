@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from compplan.errors import CaseError
 from compplan.models.case import Case, validate_model
+from compplan.models.money import annual_note
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan, PlanMetric
 from compplan.models.schema import PlanMetricSpec, PlanSpec
@@ -170,7 +171,8 @@ def _earnings(plan: Plan, case: Case | None) -> dict[str, Any]:
                 "rows": earnings_table(plan, PER_TARGET, 2)}
     median = float(np.median(case.target_incentive))
     currency = case.spec.case.currency
-    return {"basis": f"in {currency} for a rep with the case's median target incentive "
+    return {"basis": f"in {currency}{annual_note(case)} for a rep with the case's median "
+                     "target incentive "
                      f"({median:,.0f} {currency})",
             "rows": earnings_table(plan, median, 0)}
 

@@ -30,6 +30,7 @@ from markupsafe import Markup, escape
 from compplan import __version__
 from compplan.errors import CaseError
 from compplan.models.case import CURRENT_PLAN, Case
+from compplan.models.money import annual_note, money_per
 from compplan.models.plan import Plan
 from compplan.optimizer.evaluate import Evaluation, evaluate
 from compplan.render.explain import attainment_label, goal_name, render_html
@@ -334,7 +335,7 @@ def _draw_curve(ax: Axes, x: np.ndarray, metric: str | None, title: str,
 
 def total_chart(case: Case, drawn: Sequence[_Series]) -> dict[str, Any]:
     """The distribution of total payout over scenarios, with the budget and CVaR lines."""
-    return _chart("chart-total-payout", "Total payout per period over the scenarios",
+    return _chart("chart-total-payout", f"Total payout {money_per(case)} over the scenarios",
                   lambda ax: _draw_total(ax, case, drawn))
 
 
@@ -358,7 +359,7 @@ def _draw_total(ax: Axes, case: Case, drawn: Sequence[_Series]) -> None:
     if budget.cvar_cap is not None:
         ax.axvline(budget.cvar_cap, color=LIMIT_COLOUR, linewidth=1.6, linestyle="--",
                    label=f"CVaR cap: {compact_money(budget.cvar_cap)}")
-    ax.set_xlabel(f"total payout per period ({case.spec.case.currency})")
+    ax.set_xlabel(f"total payout ({case.spec.case.currency} {money_per(case)})")
     ax.set_ylabel("scenarios")
     _money_axis(ax)
 
@@ -490,7 +491,7 @@ def _draw_frontier(ax: Axes, case: Case, batch: pd.DataFrame, drawn: Sequence[_S
     if cap is not None:
         ax.axvline(cap, color=LIMIT_COLOUR, linewidth=1.4, linestyle="--", label="cap")
     ax.set_xlabel(("expected total payout" if column == "expected_cost" else
-                   "CVaR of the total payout") + f" ({case.spec.case.currency})")
+                   "CVaR of the total payout") + f" ({case.spec.case.currency}{annual_note(case)})")
     ax.set_ylabel("expected alignment")
     _money_axis(ax)
 
@@ -520,7 +521,7 @@ def tiles(case: Case, main: Outcome, today: Outcome | None) -> list[dict[str, An
         _tile("expected alignment", f"{ev.alignment:.4f}",
               f"today's plan: {today.evaluation.alignment:.4f}" if today is not None
               else "the objective the plan maximises"),
-        _tile("expected total payout per period", compact_money(ev.expected_cost, cur),
+        _tile(f"expected total payout {money_per(case)}", compact_money(ev.expected_cost, cur),
               limit[0] or f"P10 {compact_money(ev.total_p10)} to P90 "
                           f"{compact_money(ev.total_p90)}", limit[1]),
         _tile(f"CVaR {ev.total_cvar_level:g} (mean of the worst "
@@ -571,7 +572,8 @@ def key_figures(case: Case, columns: Sequence[Outcome]) -> list[dict[str, Any]]:
     evs = [o.evaluation for o in columns]
     rows += [
         _row("expected alignment", "", [f"{e.alignment:.4f}" for e in evs]),
-        _row(f"expected total payout ({cur})", "", [money(e.expected_cost) for e in evs]),
+        _row(f"expected total payout ({cur}{annual_note(case)})", "",
+             [money(e.expected_cost) for e in evs]),
         _row("P10 / P50 / P90 of the total", "",
              [f"{compact_money(e.total_p10)} / {compact_money(e.total_p50)} / "
               f"{compact_money(e.total_p90)}" for e in evs]),
@@ -726,7 +728,7 @@ def _scope(case: Case, main: Outcome) -> str:
     mode = case.spec.scenarios.mode
     kind = "historical periods" if mode == "historical" else "Monte Carlo scenarios"
     return (f"{len(main.shares):,} reps, {len(main.totals):,} {kind}; money in "
-            f"{case.spec.case.currency} per period")
+            f"{case.spec.case.currency} {money_per(case)}")
 
 
 def chart_ids(charts: dict[str, Any]) -> list[str]:

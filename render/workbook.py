@@ -27,6 +27,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from compplan import __version__
 from compplan.models.case import Case
+from compplan.models.money import annual_note, money_per
 from compplan.models.output import rep_rates, write_atomic
 from compplan.render.report import Outcome, scenario_labels
 from compplan.render.safe import neutralise
@@ -176,7 +177,7 @@ def evaluation_rows(case: Case, result: Outcome) -> list[Row]:
     for m in result.plan.metrics:
         rows.append((("alignment", f"from metric {m.label}", ev.alignment_by_metric.get(m.id),
                       None, None, None), NUMBER))
-    total = f"total payout per period ({cur})"
+    total = f"total payout ({cur} {money_per(case)})"
     rows += [((total, "expected total payout", ev.expected_cost, None, None, None), MONEY),
              ((total, "P10", ev.total_p10, None, None, None), MONEY),
              ((total, "P50", ev.total_p50, None, None, None), MONEY),
@@ -231,7 +232,7 @@ def _segments_sheet(book: Workbook, case: Case, result: Outcome) -> None:
     ev, cur = result.evaluation, case.spec.case.currency
     columns = [Column(ev.segment_column or "segment", width=22), Column("reps", "#,##0"),
                Column(f"target incentive ({cur})", MONEY, 20),
-               Column(f"expected payout ({cur})", MONEY, 20),
+               Column(f"expected payout ({cur}{annual_note(case)})", MONEY, 20),
                Column("share of target", SHARE, 16), Column("gap to all reps", POINTS, 16)]
     rows = [(s.group, s.reps, s.target_incentive, s.expected_payout, s.share_of_target, s.gap)
             for s in ev.segments]
@@ -242,7 +243,8 @@ def _scenarios_sheet(book: Workbook, case: Case, result: Outcome) -> None:
     cur = case.spec.case.currency
     ti = float(case.target_incentive.sum())
     labels = scenario_labels(case, len(result.totals))
-    columns = [Column("scenario", width=16), Column(f"total payout ({cur})", MONEY, 20),
+    columns = [Column("scenario", width=16),
+               Column(f"total payout ({cur}{annual_note(case)})", MONEY, 20),
                Column("share of total target incentive", SHARE, 30)]
     _sheet(book, "Scenarios", columns,
            ((s, float(t), float(t) / ti) for s, t in zip(labels, result.totals, strict=True)))

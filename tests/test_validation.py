@@ -134,11 +134,12 @@ CASE_TOML_RULES = [
         id="unknown-key-in-fairness"),
     pytest.param(
         tables({"scenarios": {"mode": "montecarlo", "seeds": 7}}),
-        "case.toml, [scenarios] seeds: unknown key (allowed keys: mode, count, seed)",
+        "case.toml, [scenarios] seeds: unknown key (allowed keys: mode, count, seed, allow_absent)",
         id="unknown-key-in-scenarios"),
     pytest.param(
         tables({"case": {"nam": "x"}}),
-        "case.toml, [case] nam: unknown key (allowed keys: name, currency, revenue_metric)",
+        "case.toml, [case] nam: unknown key (allowed keys: name, currency, revenue_metric, "
+        "periods_per_year)",
         id="unknown-key-in-case"),
     # Metric ranges.
     pytest.param(tables({"metrics.revenue": {"threshold": 1.0}}),
@@ -345,19 +346,29 @@ def test_metric_id_may_not_be_a_reserved_column(case: Callable[..., Path]) -> No
 
 # --------------------------------------------------------------- goals in alignment
 
-def test_alignment_naming_an_unknown_goal_is_a_warning(case: Callable[..., Path]) -> None:
+def test_alignment_naming_an_unknown_goal_is_an_error(case: Callable[..., Path]) -> None:
     spec = tables({"metrics.revenue": {"alignment": {"growth": 1.0, "retention": 0.5}}})
-    loaded = load_case(case(spec))
-    assert loaded.spec.warnings() == [
-        "case.toml: [metrics.revenue] alignment names goal 'retention', which is not in "
-        "[goals] (goals: growth, margin); it counts with priority 0"]
+    exc = load_error(case(spec))
+    assert str(exc) == (
+        "case.toml, [metrics.revenue] alignment: goal 'retention' is not in [goals] "
+        "(goals: growth, margin); list it in [goals] (a priority of 0 is allowed) or "
+        "correct its spelling")
+    assert exc.exit_code == 2
 
 
-def test_conformance_c4_names_goals_outside_goals_and_stays_valid() -> None:
+def test_unknown_goals_are_counted(case: Callable[..., Path]) -> None:
+    spec = tables({"metrics.revenue": {"alignment": {"grwth": 1.0}},
+                   "metrics.margin": {"alignment": {"margn": 1.0}}})
+    exc = load_error(case(spec))
+    assert exc.field == "[metrics.revenue] alignment"
+    assert exc.detail.startswith("goal 'grwth' is not in [goals]")
+    assert exc.detail.endswith("(and 1 more)")
+
+
+def test_a_goal_of_priority_zero_may_be_named() -> None:
     loaded = load_case(CONFORMANCE / "c4_infeasible")
-    assert loaded.spec.warnings() == [
-        f"case.toml: [metrics.{m}] alignment names goal 'margin', which is not in [goals] "
-        "(goals: growth); it counts with priority 0" for m in ("revenue", "margin")]
+    assert loaded.spec.goals["margin"] == 0.0
+    assert loaded.spec.warnings() == []
 
 
 # ------------------------------------------------------------- case.toml as a file
@@ -582,7 +593,9 @@ def test_attainment_zero_is_valid(case: Callable[..., Path]) -> None:
                  id="duplicate-row"),
     pytest.param((ATT_HEADER, *ATT_ROWS[:3]),
                  "attainment.csv: rep 'R2' has no row for period 'P02' (every rep needs "
-                 "exactly one row per period)", id="missing-period"),
+                 "exactly one row per period; if reps joined or left, set [scenarios] "
+                 "allow_absent = true in case.toml: a missing row then means off the plan "
+                 "that period)", id="missing-period"),
     pytest.param((ATT_HEADER, *ATT_ROWS, "R9,P01,1.0,1.0"),
                  "attainment.csv, line 6, rep_id: rep 'R9' is not in reps.csv",
                  id="unknown-rep"),
