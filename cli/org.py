@@ -88,7 +88,7 @@ def optimise_org_folder(org_dir: str, out_dir: str, *, time_limit: float | None,
     try:
         with Reporter(quiet) as reporter:
             outcome = optimise_org(org, time_limit=time_limit,
-                                   tail_method=tail_method,  # type: ignore[arg-type]
+                                   tail_method=tail_method,
                                    progress=reporter.step)
     except KeyboardInterrupt:
         remove_if_empty(created)

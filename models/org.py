@@ -59,7 +59,7 @@ class CoherenceSpec(_Strict):
 
     no_opposing: bool = False
     cover_goals: bool = False
-    handoffs: list[Handoff] = []
+    handoffs: list[Handoff] = Field(default_factory=list)
 
 
 class OrgSpec(_Strict):
@@ -176,7 +176,7 @@ def toml_line(path: Path, table: str, key: str | None = None) -> int | None:
             continue
         if inside and re.match(r"^\s*\[", line):
             inside = False
-        if inside and re.match(r"^\s*" + re.escape(key) + r"\s*=", line):
+        if inside and key is not None and re.match(r"^\s*" + re.escape(key) + r"\s*=", line):
             return number
     return None
 

@@ -282,9 +282,9 @@ def rule_setting(org: Org, rule: str) -> tuple[str, Any, str]:
             return (f"org.toml [coherence] handoffs #{arg}", f"{h[0]} -> {h[1]}",
                     f"the handoff {h[0]} -> {h[1]}")
         if kind == "no_opposing":
-            return (f"org.toml [coherence] no_opposing", True,
+            return ("org.toml [coherence] no_opposing", True,
                     f"no_opposing on goal '{arg}'")
-        return (f"org.toml [coherence] cover_goals", True, f"cover_goals on goal '{arg}'")
+        return ("org.toml [coherence] cover_goals", True, f"cover_goals on goal '{arg}'")
     role = org.role(scope)
     setting, words = _SETTINGS[name]
     value = {"payout_multiple": role.case.spec.design.max_payout_multiple,
