@@ -255,8 +255,12 @@ def _load_role(folder: Path, spec: OrgSpec, rid: str) -> Role:
         case = load_case(target, goals=spec.goals)
     except CaseError as exc:
         # Name the file as seen from the organisation folder: sales/case.toml.
-        exc.file = f"{role.path.rstrip('/')}/{exc.file}"
-        exc.args = (f"{role.path.rstrip('/')}/{exc.args[0]}",)
+        prefix = role.path.rstrip("/")
+        if exc.field == "[goals]" and exc.row is None:
+            raise CaseError(f"{prefix}/{exc.file}", exc.detail, field=exc.field,
+                            row=toml_line(target / "case.toml", "goals")) from None
+        exc.file = f"{prefix}/{exc.file}"
+        exc.args = (f"{prefix}/{exc.args[0]}",)
         raise
     return Role(rid, role.label or case.name, case)
 
@@ -294,12 +298,14 @@ def _check_scenarios(folder: Path, spec: OrgSpec, roles: tuple[Role, ...]) -> No
             raise CaseError(case_file, f"role '{role.id}' uses mode '{scen.mode}' but role "
                                        f"'{first.id}' uses '{mode}'; every role of an "
                                        "organisation uses the same scenario mode",
+                            row=toml_line(role.case.path / "case.toml", "scenarios", "mode"),
                             field="[scenarios] mode")
         if mode == "montecarlo" and scen.count != first.case.spec.scenarios.count:
             raise CaseError(case_file, f"role '{role.id}' draws {scen.count} scenarios but "
                                        f"role '{first.id}' draws "
                                        f"{first.case.spec.scenarios.count}; every role of an "
                                        "organisation draws the same number",
+                            row=toml_line(role.case.path / "case.toml", "scenarios", "count"),
                             field="[scenarios] count")
         if mode == "historical" and role.case.periods != first.case.periods:
             missing = [p for p in first.case.periods if p not in role.case.periods]
