@@ -174,13 +174,19 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     """The smallest expected-cost cap that admits a plan meeting every other guardrail.
 
     Solves for the cheapest plan that meets the design rules and every guardrail but
-    [budget] expected_cap (and, among equally cheap plans, the best aligned).
+    [budget] expected_cap (and, among equally cheap plans, the best aligned). For a
+    folder holding org.toml: the smallest organisation cap, and how it splits by role.
 
     Example:
 
         compplan min-budget cases/enterprise_first --out plans/cheapest
     """
     solver_import = import_in_background(_SOLVER_MODULE)
+    if is_org_folder(case):
+        assert case is not None
+        solver_import.join()
+        org.min_budget_org_folder(case, out_dir, time_limit=time_limit, quiet=quiet)
+        return
     loaded = load(case)
     out = Path(out_dir) if out_dir is not None else None
     created: list[Path] = []

@@ -156,3 +156,42 @@ def validate_org_folder(org_dir: str) -> None:
                      f"candidate metrics, {scenarios.count} {scenarios.mode} scenarios")
     out_console.print(f"{org.path}: valid organisation '{org.name}', {len(org.roles)} roles ("
                       + "; ".join(parts) + ")")
+
+
+def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: float | None,
+                          quiet: bool) -> None:
+    """``compplan min-budget ORG_DIR``: the smallest organisation cap and its split."""
+    from compplan.optimizer.org_pipeline import cheapest_org_plans
+
+    org = load(org_dir)
+    out = Path(out_dir) if out_dir is not None else None
+    created: list[Path] = []
+    if out is not None:
+        try:
+            created = prepare_folder(out)
+        except OSError as exc:
+            cannot_write(out, exc)
+    started = time.time()
+    try:
+        with Reporter(quiet) as reporter:
+            outcome = cheapest_org_plans(org, time_limit=time_limit, progress=reporter.step)
+    except CompplanError as exc:
+        remove_if_empty(created)
+        fail(exc)
+    cap = org.spec.budget.expected_cap
+    figure = outcome.document["objective"]["expected_cost"]
+    verdict = ("" if cap is None else
+               f" (the organisation's cap {cap:,.0f} "
+               f"{'admits' if figure <= cap else 'is below'} it)")
+    split = ", ".join(f"{r['id']} {r['expected_cost']:,.0f}" for r in outcome.document["roles"])
+    out_console.print(f"minimum organisation expected-cost cap: {figure:,.0f} {org.currency} "
+                      f"per period{verdict}; split: {split}")
+    if not quiet:
+        summary(org, outcome.document, "cheapest plans")
+    if out is not None:
+        try:
+            written = _write(out, outcome, started, reproducible=False)
+        except OSError as exc:
+            cannot_write(out, exc)
+        if not quiet:
+            out_console.print(f"wrote {written[0]} and the roles' plans")

@@ -9,7 +9,7 @@ filter over the rules names the smallest conflicting set and what would fix it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -418,3 +418,34 @@ def _org_change(org: Org, rule: str, setting: str, current: float, needed: float
     return {"rule": rule, "setting": setting, "current": current, "needed": needed,
             "action": f"raise {setting} from {current:,.0f} {org.currency} to "
                       f"{needed:,.0f} {org.currency}{note}"}
+
+
+def cheapest_org_plans(org: Org, *, time_limit: float | None = None,
+                       progress: Callable[[str], None] | None = None) -> OrgOutcome:
+    """The cheapest plans meeting every rule but the organisation's expected-cost cap.
+
+    Their expected cost is the smallest ``[budget] expected_cap`` of ``org.toml`` that
+    admits plans; ``roles[].expected_cost`` says how it splits across roles.
+
+    Parameters
+    ----------
+    org : Org
+        A loaded organisation; its expected-cost cap is ignored.
+    time_limit : float, optional
+        Seconds for the solver.
+    progress : callable, optional
+        Called with a line of text at each step.
+
+    Returns
+    -------
+    OrgOutcome
+        The cheapest plans (the best aligned among equally cheap ones).
+
+    Raises
+    ------
+    InfeasibleError
+        The other rules admit no plans at any budget.
+    """
+    budget = org.spec.budget.model_copy(update={"expected_cap": None})
+    uncapped = replace(org, spec=org.spec.model_copy(update={"budget": budget}))
+    return optimise_org(uncapped, time_limit=time_limit, progress=progress, objective="cost")

@@ -262,3 +262,16 @@ def test_current_conflicts_from_current_plans(tmp_path: Path) -> None:
     assert doc["current_conflicts"] == [{"goal": "g2", "serves": "b.margin",
                                          "against": "a.volume"}]
     assert doc["conflicts"] == []
+
+
+# ------------------------------------------------------------------ min-budget
+
+def test_min_budget_is_the_cost_of_the_cheapest_plans_and_splits_by_role(
+        tmp_path: Path) -> None:
+    # Cheapest: w_good = 0 in both roles, each costs 2000 (1 + 0): 4000 in all.
+    folder = budget_org(tmp_path, 7000.0)
+    result = CliRunner().invoke(main, ["min-budget", str(folder), "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ("minimum organisation expected-cost cap: 4,000 USD per period "
+                             "(the organisation's cap 7,000 admits it); split: a 2,000, "
+                             "b 2,000\n")
