@@ -11,6 +11,7 @@ from compplan.cli.common import ExitError, cannot_write, fail, load, out_console
 from compplan.errors import CompplanError
 from compplan.models.case import Case
 from compplan.models.explain import Current, explanation, read_plan_file, write_explanation
+from compplan.models.org import is_org_folder
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan, load_plan
 from compplan.optimizer.audit import (
@@ -47,7 +48,15 @@ def audit(case: str, plan: str, out_dir: str, quiet: bool) -> None:
     Example:
 
         compplan audit cases/enterprise_first current --out audit/today
+
+    For a folder holding org.toml: the conflict map of the roles' plans, goal by goal
+    and role by role (PLAN is 'current' or an org_plan.json), in audit_org.json/.md.
     """
+    if is_org_folder(case):
+        from compplan.cli.org import audit_org_folder
+
+        audit_org_folder(case, plan, out_dir, quiet)
+        return
     loaded = load(case)
     try:
         result = audit_plan(loaded, load_plan(loaded, plan), _plan_name(plan))

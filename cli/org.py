@@ -27,6 +27,7 @@ from compplan.models.output import (
     prepare_folder,
     remove_if_empty,
     run_record,
+    write_atomic,
     write_json,
     write_plan,
 )
@@ -195,3 +196,69 @@ def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: floa
             cannot_write(out, exc)
         if not quiet:
             out_console.print(f"wrote {written[0]} and the roles' plans")
+
+
+def audit_org_folder(org_dir: str, plan: str, out_dir: str, quiet: bool) -> None:
+    """``compplan audit ORG_DIR [PLAN]``: the conflict map, goal by goal and role by role."""
+    from compplan.models.plan import Plan, load_plan
+    from compplan.optimizer.org import org_coefficients
+    from compplan.optimizer.org_audit import audit_markdown, audit_org
+
+    org = load(org_dir)
+    plans: dict[str, Plan] = {}
+    try:
+        if plan == "current":
+            name = "today's plans"
+            for role in org.roles:
+                if role.case.current_plan is not None:
+                    plans[role.id] = load_plan(role.case, "current")
+        else:
+            name = plan
+            folder = Path(plan).parent if Path(plan).is_file() else Path(plan)
+            if not (folder / "org_plan.json").is_file():
+                raise UsageError(f"{plan}: give 'current' or an org_plan.json written by "
+                                 "compplan optimise ORG_DIR (with its role folders beside it)")
+            for role in org.roles:
+                plans[role.id] = load_plan(role.case, folder / role.id / "plan.json")
+        result = audit_org(org, org_coefficients(org), plans, name)
+    except CompplanError as exc:
+        fail(exc)
+    out = Path(out_dir)
+    written = [out / "audit_org.json", out / "audit_org.md"]
+    try:
+        write_json(written[0], result.to_dict())
+        write_atomic(written[1], audit_markdown(result))
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        show_audit(result)
+        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def show_audit(result: Any) -> None:
+    """The conflict map on the terminal: a row per goal, a column per role."""
+    table = Table(title=f"{result.org}: conflict map of {result.plans}", title_justify="left")
+    table.add_column("goal")
+    table.add_column("priority", justify="right")
+    for rid in result.roles:
+        table.add_column(rid, justify="right")
+    table.add_column("net", justify="right")
+    for row in result.goals:
+        cells = []
+        for cell in row.cells:
+            parts = []
+            if cell.serves > 0:
+                parts.append(f"+{cell.serves:.3%} ({cell.serves_share:.0%})")
+            if cell.against > 0:
+                parts.append(f"-{cell.against:.3%} ({cell.against_share:.0%})")
+            cells.append(" / ".join(parts) or ".")
+        table.add_row(row.goal, f"{row.priority:g}", *cells, f"{row.net:+.3%}")
+    out_console.print(table)
+    out_console.print("cells: marginal incentive for (+) and against (-) the goal, as a share "
+                      "of the organisation's target incentive per step, with the role's share "
+                      "of that side")
+    out_console.print(f"conflicts: {_conflict_text(result.conflicts)}")
+    if result.unserved:
+        out_console.print(f"goals nobody is paid to serve: {', '.join(result.unserved)}")
+    if result.missing_plans:
+        out_console.print(f"roles without a plan: {', '.join(result.missing_plans)}")

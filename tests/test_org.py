@@ -275,3 +275,47 @@ def test_min_budget_is_the_cost_of_the_cheapest_plans_and_splits_by_role(
     assert result.stdout == ("minimum organisation expected-cost cap: 4,000 USD per period "
                              "(the organisation's cap 7,000 admits it); split: a 2,000, "
                              "b 2,000\n")
+
+
+# ------------------------------------------------------------------ audit
+
+def test_audit_of_todays_plans_maps_each_goal_by_role(tmp_path: Path) -> None:
+    # Today a pays volume, b margin, each w = 1 and u = 2 at attainment 1.5: one step adds
+    # psi 0.5, so U = 0.5 x 2 = 1 and the org-weighted incentive is s_p U = 0.5 each.
+    # g1: a serves it with 0.5 x 1. g2: b serves it with 0.5 x 1, a works against it with
+    # 0.5 x 0.4 = 0.2. Net: g1 0.5, g2 0.3.
+    folder = opposing_org(tmp_path, True)
+    (folder / "a" / "current_plan.toml").write_text(
+        '[[metrics]]\nid = "volume"\nweight = 1.0\naccelerator_rate = 2.0\n')
+    (folder / "b" / "current_plan.toml").write_text(
+        '[[metrics]]\nid = "margin"\nweight = 1.0\naccelerator_rate = 2.0\n')
+    out = tmp_path / "audit"
+    result = CliRunner().invoke(main, ["audit", str(folder), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "audit_org.json").read_text())
+    assert doc["schema"] == "compplan.org_audit/1"
+    cells = {(row["goal"], c["role"]): (c["serves"], c["against"], c["direction"])
+             for row in doc["goals"] for c in row["cells"]}
+    assert cells[("g1", "a")] == (pytest.approx(0.5), 0.0, "serves")
+    assert cells[("g1", "b")] == (0.0, 0.0, "none")
+    assert cells[("g2", "a")] == (0.0, pytest.approx(0.2), "against")
+    assert cells[("g2", "b")] == (pytest.approx(0.5), 0.0, "serves")
+    assert [row["net"] for row in doc["goals"]] == [pytest.approx(0.5), pytest.approx(0.3)]
+    assert doc["conflicts"] == [{"goal": "g2", "serves": "b.margin", "against": "a.volume"}]
+    assert doc["unserved"] == []
+    assert (out / "audit_org.md").read_text().startswith("# Conflict map of Tiny org")
+
+
+def test_audit_of_a_designed_org_plan_names_unserved_goals(tmp_path: Path) -> None:
+    # Without cover_goals the designed plans pay x in both roles: nobody serves g2.
+    folder = cover_org(tmp_path, False)
+    plans = tmp_path / "plans"
+    assert CliRunner().invoke(main, ["optimise", str(folder), "--out", str(plans),
+                                     "-q"]).exit_code == 0
+    out = tmp_path / "audit"
+    result = CliRunner().invoke(main, ["audit", str(folder), str(plans / "org_plan.json"),
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "audit_org.json").read_text())
+    assert doc["unserved"] == ["g2"]
+    assert "goals nobody is paid to serve: g2\n" in result.stdout
