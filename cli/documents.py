@@ -10,6 +10,7 @@ from rich.table import Table
 from compplan.cli.common import ExitError, cannot_write, fail, load, out_console
 from compplan.errors import CompplanError
 from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
+from compplan.models.org import is_org_folder
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan, load_plan
 from compplan.optimizer.audit import Audit, audit_plan
@@ -44,7 +45,15 @@ def audit(case: str, plan: str, out_dir: str, quiet: bool) -> None:
     Example:
 
         compplan audit cases/enterprise_first current --out audit/today
+
+    For a folder holding org.toml: the conflict map of the roles' plans, goal by goal
+    and role by role (PLAN is 'current' or an org_plan.json), in audit_org.json/.md.
     """
+    if is_org_folder(case):
+        from compplan.cli.org import audit_org_folder
+
+        audit_org_folder(case, plan, out_dir, quiet)
+        return
     loaded = load(case)
     try:
         result = audit_plan(loaded, load_plan(loaded, plan), _plan_name(plan))

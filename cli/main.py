@@ -15,7 +15,7 @@ import click
 from rich.table import Table
 
 from compplan import __version__
-from compplan.cli import batch, documents, reports, views
+from compplan.cli import batch, documents, org, reports, views
 from compplan.cli.common import (
     ExitError,
     Reporter,
@@ -28,6 +28,7 @@ from compplan.cli.common import (
 from compplan.errors import CompplanError, InfeasibleError
 from compplan.models.case import Case
 from compplan.models.money import money_per
+from compplan.models.org import is_org_folder
 from compplan.models.output import (
     prepare_folder,
     remove_if_empty,
@@ -74,7 +75,9 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     """Design the plan of best expected alignment for CASE and write it to --out.
 
     CASE is a case folder (case.toml, reps.csv, attainment.csv); without it the
-    bundled default case is used.
+    bundled default case is used. A folder holding org.toml is an organisation: every
+    role's plan is designed at once and DIR/org_plan.json is written beside
+    DIR/<role>/plan.json (--budget then replaces the organisation's cap).
 
     Example:
 
@@ -82,6 +85,13 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     """
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
+    if is_org_folder(case):
+        assert case is not None
+        org.refuse("--max-metrics", max_metrics)
+        solver_import.join()
+        org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
+                                tail_method=tail_method, reproducible=reproducible, quiet=quiet)
+        return
     loaded = load(case, budget, max_metrics)
     out = Path(out_dir)
     # Before the solve, which may be long: a folder that cannot be written fails now.
@@ -133,10 +143,16 @@ main.add_command(optimise, name="optimize")
 def validate(case: str | None) -> None:
     """Check a case folder without solving; exit 2 naming the first problem found.
 
+    A folder holding org.toml is checked as an organisation, every role with it.
+
     Example:
 
         compplan validate cases/enterprise_first
     """
+    if is_org_folder(case):
+        assert case is not None
+        org.validate_org_folder(case)
+        return
     loaded = load(case)
     try:
         scenarios = build_scenarios(loaded)
@@ -177,13 +193,19 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     """The smallest expected-cost cap that admits a plan meeting every other guardrail.
 
     Solves for the cheapest plan that meets the design rules and every guardrail but
-    [budget] expected_cap (and, among equally cheap plans, the best aligned).
+    [budget] expected_cap (and, among equally cheap plans, the best aligned). For a
+    folder holding org.toml: the smallest organisation cap, and how it splits by role.
 
     Example:
 
         compplan min-budget cases/enterprise_first --out plans/cheapest
     """
     solver_import = import_in_background(_SOLVER_MODULE)
+    if is_org_folder(case):
+        assert case is not None
+        solver_import.join()
+        org.min_budget_org_folder(case, out_dir, time_limit=time_limit, quiet=quiet)
+        return
     loaded = load(case)
     out = Path(out_dir) if out_dir is not None else None
     created: list[Path] = []

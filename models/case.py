@@ -129,13 +129,16 @@ class Case:
         return replace(self, spec=spec)
 
 
-def load_case(path: str | Path) -> Case:
+def load_case(path: str | Path, *, goals: dict[str, float] | None = None) -> Case:
     """Load and validate a case folder (MODEL.md section 1).
 
     Parameters
     ----------
     path : str or Path
         The case folder holding ``case.toml``, ``reps.csv`` and ``attainment.csv``.
+    goals : dict of str to float, optional
+        Goals given from outside (an organisation's ``[goals]``, MODEL.md section 7):
+        ``case.toml`` must then have no ``[goals]`` table of its own.
 
     Returns
     -------
@@ -162,7 +165,7 @@ def load_case(path: str | Path) -> Case:
     check_memory(_required(tables[ATTAINMENT]))
     if (folder / CURRENT_PLAN_FILE).is_file():
         inside_folder(folder, folder / CURRENT_PLAN_FILE)
-    spec = read_case_spec(folder / CASE_FILE)
+    spec = read_case_spec(folder / CASE_FILE, goals=goals)
     reps = read_reps(_required(tables[REPS]), spec)
     metric_ids = tuple(spec.metrics)
     attainment, periods, present = read_attainment(
@@ -214,10 +217,18 @@ def validate_model(path: Path, model: type[BaseModel], data: dict[str, Any]) -> 
         raise case_error_from_pydantic(path.name, exc, model, {"metrics"}) from None
 
 
-def read_case_spec(path: Path) -> CaseSpec:
-    """Read and validate ``case.toml``."""
-    spec: CaseSpec = validate_model(path, CaseSpec, read_toml(path))
-    check_goals(spec, path.name)
+def read_case_spec(path: Path, goals: dict[str, float] | None = None) -> CaseSpec:
+    """Read and validate ``case.toml``; with ``goals``, it may not have its own ``[goals]``."""
+    data = read_toml(path)
+    if goals is not None:
+        if "goals" in data:
+            raise CaseError(path.name, "has its own [goals] table, but a role's goals are "
+                                       "the organisation's (org.toml [goals]); remove it",
+                            field="[goals]")
+        data["goals"] = dict(goals)
+    spec: CaseSpec = validate_model(path, CaseSpec, data)
+    if goals is None:  # a role's goals are checked against org.toml by models/org.py
+        check_goals(spec, path.name)
     return spec
 
 

@@ -45,7 +45,7 @@ class PlanModel:
 
     Attributes
     ----------
-    model : pyomo.environ.ConcreteModel
+    model : pyomo.environ.ConcreteModel or pyomo.environ.Block
         Variables ``z``, ``w``, ``u`` indexed by metric id, expressions ``alignment``
         and ``expected_cost`` (share of total target incentive).
     cut_guards : list of TailGuard
@@ -57,7 +57,7 @@ class PlanModel:
         Metric order of the coefficient arrays.
     """
 
-    model: pyo.ConcreteModel
+    model: pyo.ConcreteModel | pyo.Block
     cut_guards: list[TailGuard] = field(default_factory=list)
     full_guards: list[TailGuard] = field(default_factory=list)
     metric_ids: tuple[str, ...] = ()
@@ -77,6 +77,19 @@ class PlanModel:
         """Value of a guardrail's relaxation at the current solution (0 if not elastic)."""
         var = getattr(self.model, f"slack_{name}", None)
         return 0.0 if var is None or var.value is None else float(var.value)
+
+    def values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``w``, ``u`` and ``z`` per metric at the current solution."""
+        m = self.model
+        ids = self.metric_ids
+        return (np.array([pyo.value(m.w[k]) for k in ids]),
+                np.array([pyo.value(m.u[k]) for k in ids]),
+                np.array([pyo.value(m.z[k]) for k in ids]))
+
+    def guard_point(self, guard: TailGuard, w: np.ndarray,
+                    u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The part of ``(w, u)`` (from :meth:`values`) that ``guard`` is written over."""
+        return w, u
 
     def linear(self, coef_w: np.ndarray, coef_u: np.ndarray) -> pyo.Expression:
         """``coef_w @ w + coef_u @ u`` as a Pyomo expression (zero terms left out)."""
@@ -103,7 +116,8 @@ class PlanModel:
 def create_model(case: Case, coeffs: Coefficients, *,
                  guardrails: Iterable[str] | None = None,
                  tail_method: TailMethod = "auto",
-                 elastic: Iterable[str] = ()) -> PlanModel:
+                 elastic: Iterable[str] = (),
+                 block: pyo.Block | None = None) -> PlanModel:
     """Build the canonical model of a case.
 
     Parameters
@@ -121,6 +135,8 @@ def create_model(case: Case, coeffs: Coefficients, *,
     elastic : iterable of str
         Guardrails whose limit may be relaxed by a variable ``slack_<name> >= 0``
         (in the model's units), to find the least relaxation that admits a plan.
+    block : pyomo.environ.Block, optional
+        Build into this block (one role of an organisation) instead of a new model.
 
     Returns
     -------
@@ -134,7 +150,8 @@ def create_model(case: Case, coeffs: Coefficients, *,
     unknown_elastic = set(elastic) - set(GUARDRAILS)
     if unknown_elastic:
         raise ValueError(f"unknown guardrail '{sorted(unknown_elastic)[0]}' (known: {GUARDRAILS})")
-    plan = PlanModel(pyo.ConcreteModel(name=case.name), metric_ids=coeffs.metric_ids,
+    home = pyo.ConcreteModel(name=case.name) if block is None else block
+    plan = PlanModel(home, metric_ids=coeffs.metric_ids,
                      elastic=frozenset(elastic))
     define_variables(plan, case)
     define_cost(plan, coeffs)

@@ -122,11 +122,7 @@ class CutLoop:
 
     def values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``w``, ``u`` and ``z`` per metric at the current solution."""
-        m = self.plan.model
-        ids = self.plan.metric_ids
-        return (np.array([pyo.value(m.w[k]) for k in ids]),
-                np.array([pyo.value(m.u[k]) for k in ids]),
-                np.array([pyo.value(m.z[k]) for k in ids]))
+        return self.plan.values()
 
     def run(self) -> tuple[Status, float | None, str]:
         """Solve, adding violated tail cuts until none is left."""
@@ -145,9 +141,10 @@ class CutLoop:
     def _add_cuts(self, w: np.ndarray, u: np.ndarray, seen: set[tuple[str, bytes]]) -> int:
         added = 0
         for guard in self.plan.cut_guards:
-            if guard.violation(w, u) - self.plan.slack_value(guard.name) <= CUT_TOLERANCE:
+            gw, gu = self.plan.guard_point(guard, w, u)
+            if guard.violation(gw, gu) - self.plan.slack_value(guard.name) <= CUT_TOLERANCE:
                 continue
-            weights = guard.tail_weights(guard.values(w, u))
+            weights = guard.tail_weights(guard.values(gw, gu))
             key = (guard.name, np.round(weights, 12).tobytes())
             if key in seen:  # the solver already holds this row within its tolerance
                 continue
