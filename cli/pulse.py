@@ -77,7 +77,7 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
         with Reporter(quiet) as reporter:
             outcome = pulse_check(loaded, plan_in_force, actuals, year_periods=year_periods,
                                   allow_new_metrics=allow_new_metrics,
-                                  tail_method=tail_method,  # type: ignore[arg-type]
+                                  tail_method=tail_method,
                                   time_limit=time_limit, progress=reporter.step,
                                   chunk_progress=reporter.chunks)
     except KeyboardInterrupt:

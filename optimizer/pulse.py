@@ -1,5 +1,7 @@
-"""The pulse check (MODEL.md section 8): what the plan paid so far, where the year lands,
-and the smallest re-tune of weights and accelerator rates that keeps it inside the cap.
+"""The pulse check (MODEL.md section 8): paid so far, the year's forecast, the least re-tune.
+
+What the plan paid so far, where the year lands, and the smallest re-tune of weights
+and accelerator rates that keeps it inside the cap.
 
 Money follows section 5: per period of ``attainment.csv`` by default; with ``[case]
 periods_per_year`` every figure is per year and an elapsed period counts as ``1/N``
@@ -25,9 +27,10 @@ from compplan.models.case import Case
 from compplan.models.plan import Plan
 from compplan.optimizer.coefficients import Coefficients, Progress, compute_coefficients
 from compplan.optimizer.diagnose import active_guardrails
-from compplan.optimizer.evaluate import evaluate, segment_column
-from compplan.optimizer.model import GUARDRAILS, PlanModel, TailMethod, create_model
+from compplan.optimizer.evaluate import CHECK_TOLERANCE, evaluate, segment_column
+from compplan.optimizer.model import PlanModel, TailMethod, create_model
 from compplan.optimizer.solve import SolveResult, Stage, Status, solve_stages
+from compplan.optimizer.tails import tail_mean
 
 SCHEMA = "compplan.pulse/1"
 #: A least change at most this (solver tolerance) means the plan in force already fits.
@@ -499,53 +502,64 @@ def _pace(pay: np.ndarray, totals: np.ndarray, year: Year) -> dict[str, Any]:
 def _guardrails(case: Case, coeffs: Coefficients, plan: Plan, shares: np.ndarray,
                 actuals: Actuals, year: Year, paid: float,
                 year_budget: float | None) -> list[dict[str, Any]]:
-    """Every guardrail of the case now (on the actuals) and projected (over the scenarios)."""
+    """Every guardrail of the case now (on the actuals) and projected (over the scenarios).
+
+    The budget compares the pace so far (paid per period) with ``expected_cap`` now, and
+    the forecast with the year's budget projected. The others take their values on the
+    actuals to date (each rep's payout share of target over the periods it was on the
+    plan) and, projected, the plan's figures over the case's scenarios; the CVaR cap
+    has no value on a handful of elapsed periods.
+    """
     w, u = plan.vectors(case)
     ev = evaluate(case, coeffs, w, u)
-    fair = case.spec.fairness
-    seen = actuals.present.sum(axis=1)
-    rep_share = np.divide(shares.sum(axis=1), seen, out=np.zeros(len(seen)), where=seen > 0)
-    on_plan = seen > 0
-    ti = case.target_incentive
     rows = []
     for g in ev.guardrails:
-        now: float | None = None
-        projected = g.value
-        limit = g.limit
+        now: float | None
+        limit_now, projected, limit = g.limit, g.value, g.limit
         if g.name == "budget_expected" and year_budget is not None:
-            # The year: paid so far against the budget to date, the forecast against the year.
-            now = paid / (year.elapsed * year.per_period) if year.elapsed else None
+            now = paid / (year.elapsed * year.per_period)
             projected = paid + year.remaining * year.per_period * ev.expected_cost
             limit = year_budget
-            rows.append({"name": g.name, "setting": g.setting, "unit": "per period pace",
-                         "now": now, "limit_now": g.limit, "projected": projected,
-                         "limit": limit, "ok_now": now is None or now <= g.limit * (1 + 1e-9),
-                         "ok_projected": projected <= limit * (1 + 1e-9)})
-            continue
-        if g.name == "payout_multiple":
-            now = g.value
-        elif g.name == "fairness_parity" and fair.group_by is not None:
-            now = _parity_now(case, shares, actuals)
-        elif g.name == "fairness_top" and fair.top_share is not None and on_plan.any():
-            from compplan.optimizer.tails import tail_mean
-            mean = float(rep_share[on_plan].mean())
-            now = tail_mean(rep_share[on_plan], fair.top_share, True) / mean if mean > 0 else 0.0
-        elif g.name == "fairness_bottom" and fair.bottom_share is not None and on_plan.any():
-            from compplan.optimizer.tails import tail_mean
-            now = tail_mean(rep_share[on_plan], fair.bottom_share, False)
-        ok = (lambda v: v is None or (v <= limit * (1 + 1e-9) + 1e-12 if g.upper
-                                      else v >= limit * (1 - 1e-9) - 1e-12))
+        else:
+            now = _now(case, g.name, g.value, shares, actuals)
         rows.append({"name": g.name, "setting": g.setting, "unit": g.unit, "now": now,
-                     "limit_now": limit, "projected": projected, "limit": limit,
-                     "ok_now": ok(now), "ok_projected": ok(projected)})
-    del ti
+                     "limit_now": limit_now, "projected": projected, "limit": limit,
+                     "ok_now": now is None or _within(now, limit_now, g.upper),
+                     "ok_projected": _within(projected, limit, g.upper)})
     return rows
 
 
-def _parity_now(case: Case, shares: np.ndarray, actuals: Actuals) -> float:
+def _within(value: float, limit: float, upper: bool) -> bool:
+    slack = CHECK_TOLERANCE * max(1.0, abs(limit))
+    return value <= limit + slack if upper else value >= limit - slack
+
+
+def _now(case: Case, name: str, fixed: float, shares: np.ndarray,
+         actuals: Actuals) -> float | None:
+    """A guardrail's value on the actuals to date (None where it has none)."""
+    fair = case.spec.fairness
+    seen = actuals.present.sum(axis=1)
+    on_plan = seen > 0
+    rep_share = shares.sum(axis=1)[on_plan] / seen[on_plan]
+    if name == "payout_multiple":
+        return fixed  # a property of the plan, not of the year
+    if name == "fairness_parity":
+        return _parity_now(case, shares, actuals)
+    if not on_plan.any():
+        return None
+    if name == "fairness_top" and fair.top_share is not None:
+        mean = float(rep_share.mean())
+        return tail_mean(rep_share, fair.top_share, True) / mean if mean > 0 else 0.0
+    if name == "fairness_bottom" and fair.bottom_share is not None:
+        return tail_mean(rep_share, fair.bottom_share, False)
+    return None
+
+
+def _parity_now(case: Case, shares: np.ndarray, actuals: Actuals) -> float | None:
     """The largest gap between a group's payout share of target to date and everyone's."""
     column = case.spec.fairness.group_by
-    assert column is not None
+    if column is None:
+        return None
     labels, codes = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
     ti = case.target_incentive
     exposure = ti * actuals.present.sum(axis=1)
@@ -669,6 +683,6 @@ def _segment_drift(case: Case, coeffs: Coefficients, plan: Plan, actuals: Actual
     return {"column": column, "groups": groups}
 
 
-__all__ = ["GUARDRAILS", "PulseOutcome", "Retune", "Year", "beyond_repair", "drift",
+__all__ = ["PulseOutcome", "Retune", "Year", "beyond_repair", "drift",
            "payout_shares", "plan_year", "pulse_check", "retune", "retune_model",
            "scenario_totals", "with_cap"]

@@ -395,6 +395,8 @@ def solve_stages(plan: PlanModel, stages: Sequence[Stage], *, time_limit: float 
         gap = stage_gap if gap is None else gap
         value = float(pyo.value(stage.expr))
         best.append(value)
+        if i == len(stages) - 1:
+            break
         objective.deactivate()
         slack = TIE_TOLERANCE * max(1.0, abs(value))
         setattr(m, f"tie_{stage.name}", pyo.Constraint(
