@@ -7,14 +7,14 @@ Money follows section 5: per period of ``attainment.csv`` by default; with ``[ca
 periods_per_year`` every figure is per year and an elapsed period counts as ``1/N``
 of the year. ``Year.per_period`` is that factor (1 or ``1/N``).
 
-Payouts of the plan in force go through one function, :func:`payout_shares`, so a
+Payouts of the plan in force go through one function, :func:`plan_payout`, so a
 plan as written (section 9: curves, gates) only has to supply its own there; the
 re-tune is defined for the canonical form only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,6 +25,7 @@ from compplan.errors import CaseError, CompplanError, SolverLimitError, UsageErr
 from compplan.models.actuals import Actuals
 from compplan.models.case import Case
 from compplan.models.plan import Plan
+from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.coefficients import Coefficients, Progress, compute_coefficients
 from compplan.optimizer.diagnose import active_guardrails
 from compplan.optimizer.evaluate import CHECK_TOLERANCE, evaluate, segment_column
@@ -114,34 +115,88 @@ def _n_source(case: Case) -> str:
 
 # --------------------------------------------------------------------------- payouts
 
-def payout_shares(plan: Plan, actuals: Actuals) -> np.ndarray:
-    """Payout as a share of target incentive per rep and elapsed period, under ``plan``.
-
-    The one place the pulse turns attainment into pay: a plan as written (curves,
-    gates) plugs in here.
+def plan_payout(plan: Plan, attainment: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Payout as a share of target incentive: the one function of the plan the pulse uses.
 
     Parameters
     ----------
     plan : Plan
         The plan in force.
-    actuals : Actuals
-        Attainment of the elapsed periods; must hold every metric of the plan.
+    attainment : mapping of str to numpy.ndarray
+        Attainment per metric id, every array of one shape (reps, periods or scenarios);
+        all the metrics available, so that a gate on another metric can be read.
 
     Returns
     -------
     numpy.ndarray
-        (reps, periods); zero where a rep was off the plan.
+        The plan's payout share per cell.
     """
-    share = np.zeros(actuals.present.shape)
+    shares: np.ndarray | None = None
     for metric in plan.metrics:
-        share += metric.payout(actuals.metric(metric.id))
-    return np.where(actuals.present, share, 0.0)
+        pay = metric.payout(attainment[metric.id])
+        shares = pay if shares is None else shares + pay
+    if shares is None:
+        return np.zeros(next(iter(attainment.values())).shape)
+    return shares
 
 
-def scenario_totals(case: Case, coeffs: Coefficients, plan: Plan) -> np.ndarray:
-    """Total payout ``T_s`` of every scenario of the case under ``plan`` (currency)."""
-    w, u = plan.vectors(case)
-    return (coeffs.scen_w @ w + coeffs.scen_u @ u) * coeffs.ti_total
+def payout_shares(plan: Plan, actuals: Actuals) -> np.ndarray:
+    """Payout share of target per rep and elapsed period; zero where a rep was off the plan."""
+    by_metric = {k: actuals.metric(k) for k in actuals.metric_ids}
+    return np.where(actuals.present, plan_payout(plan, by_metric), 0.0)
+
+
+def is_canonical(case: Case, plan: Plan) -> bool:
+    """Whether the plan has the canonical form with the case's curves (MODEL.md section 4).
+
+    Only such a plan is a point ``(w, u)`` of the model: its figures come from the
+    coefficients, and the re-tune is defined for it. A plan as written (section 9) with
+    a curve, a gate, or its own threshold or cap is not.
+    """
+    for metric in plan.metrics:
+        if getattr(metric, "curve", None) is not None or getattr(metric, "gate", None):
+            return False
+        spec = case.metric(metric.id)
+        if abs(metric.threshold - spec.threshold) > 1e-12 or abs(metric.cap - spec.cap) > 1e-12:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class ScenarioPay:
+    """What the plan pays over the case's scenarios.
+
+    Attributes
+    ----------
+    totals : numpy.ndarray
+        (S,): total payout ``T_s`` per scenario, currency.
+    rep_share : numpy.ndarray
+        (reps,): each rep's expected payout as a share of its target, ``e_r``.
+    """
+
+    totals: np.ndarray
+    rep_share: np.ndarray
+
+
+def scenario_pay(case: Case, coeffs: Coefficients, plan: Plan) -> ScenarioPay:
+    """The plan's pay over the case's scenarios.
+
+    From the coefficients for a canonical plan, else one pass over the scenarios
+    through :func:`plan_payout`.
+    """
+    if is_canonical(case, plan):
+        w, u = plan.vectors(case)
+        return ScenarioPay((coeffs.scen_w @ w + coeffs.scen_u @ u) * coeffs.ti_total,
+                           coeffs.rep_w @ w + coeffs.rep_u @ u)
+    scen = build_scenarios(case)
+    ti = case.target_incentive
+    totals = np.zeros(scen.count)
+    rep_share = np.zeros(len(ti))
+    for start, x in scen.chunks(4096):
+        share = plan_payout(plan, {k: x[:, j, :] for j, k in enumerate(case.metric_ids)})
+        totals += ti[start:start + x.shape[0]] @ share
+        rep_share[start:start + x.shape[0]] = share.mean(axis=1)
+    return ScenarioPay(totals, rep_share)
 
 
 # --------------------------------------------------------------------------- re-tune
@@ -437,7 +492,9 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
     shares = payout_shares(plan, actuals)
     pay = shares * ti[:, None] * year.per_period  # money unit, per rep and elapsed period
     paid = float(pay.sum())
-    totals = scenario_totals(case, coeffs, plan)
+    canonical = is_canonical(case, plan)
+    scen_pay = scenario_pay(case, coeffs, plan)
+    totals = scen_pay.totals
     expected = float(totals.mean())
     budget = case.spec.budget.expected_cap
     year_budget = None if budget is None else (budget if year.annual else year.periods * budget)
@@ -459,23 +516,30 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
         "forecast_year_total": paid + year.remaining * year.per_period * expected,
         "year_budget": year_budget,
         **_pace(pay, totals, year),
-        "guardrails": _guardrails(case, coeffs, plan, shares, actuals, year, paid, year_budget),
+        "guardrails": _guardrails(case, coeffs, plan, shares, actuals, year, paid,
+                                  year_budget, totals, canonical),
     }
     infeasibility = None
     tuned = None
-    say("re-tuning the plan")
-    tuned = retune(case, coeffs, w0, u0, remaining_cap, allow_new=allow_new_metrics,
-                   tail_method=tail_method, time_limit=time_limit, progress=progress)
-    if tuned is None:
+    if not canonical:
+        doc["retune"] = None
+        doc["retune_note"] = ("the plan is not in the canonical form with the case's curves "
+                              "(it has a curve, a gate, or its own threshold or cap): the "
+                              "re-tune is defined for the canonical form only")
+    else:
+        say("re-tuning the plan")
+        tuned = retune(case, coeffs, w0, u0, remaining_cap, allow_new=allow_new_metrics,
+                       tail_method=tail_method, time_limit=time_limit, progress=progress)
+    if canonical and tuned is None:
         say("no re-tune fits: finding the smallest budget that would")
         infeasibility = beyond_repair(case, coeffs, w0, u0, year, paid, remaining_cap,
                                       allow_new=allow_new_metrics)
         doc["status"] = "infeasible"
         doc["retune"] = None
         doc["retune_note"] = "; ".join(infeasibility["explanation"])
-    else:
+    elif tuned is not None:
         doc["retune"] = _retune_doc(case, coeffs, tuned, w0, u0, remaining_cap)
-    doc["drift"] = drift(case, coeffs, plan, actuals, pay, year)
+    doc["drift"] = drift(case, scen_pay.rep_share, plan, actuals, pay, year)
     return PulseOutcome(doc, infeasibility, tuned)
 
 
@@ -500,8 +564,8 @@ def _pace(pay: np.ndarray, totals: np.ndarray, year: Year) -> dict[str, Any]:
 
 
 def _guardrails(case: Case, coeffs: Coefficients, plan: Plan, shares: np.ndarray,
-                actuals: Actuals, year: Year, paid: float,
-                year_budget: float | None) -> list[dict[str, Any]]:
+                actuals: Actuals, year: Year, paid: float, year_budget: float | None,
+                totals: np.ndarray, canonical: bool) -> list[dict[str, Any]]:
     """Every guardrail of the case now (on the actuals) and projected (over the scenarios).
 
     The budget compares the pace so far (paid per period) with ``expected_cap`` now, and
@@ -510,9 +574,21 @@ def _guardrails(case: Case, coeffs: Coefficients, plan: Plan, shares: np.ndarray
     plan) and, projected, the plan's figures over the case's scenarios; the CVaR cap
     has no value on a handful of elapsed periods.
     """
+    rows: list[dict[str, Any]] = []
+    if not canonical:
+        # Until evaluate takes plans as written, only the budget is projected for them.
+        if year_budget is not None:
+            forecast = paid + year.remaining * year.per_period * float(totals.mean())
+            pace = paid / (year.elapsed * year.per_period)
+            cap = float(case.spec.budget.expected_cap or 0.0)
+            rows.append({"name": "budget_expected", "setting": "[budget] expected_cap",
+                         "unit": "currency", "now": pace, "limit_now": cap,
+                         "projected": forecast, "limit": year_budget,
+                         "ok_now": _within(pace, cap, True),
+                         "ok_projected": _within(forecast, year_budget, True)})
+        return rows
     w, u = plan.vectors(case)
     ev = evaluate(case, coeffs, w, u)
-    rows = []
     for g in ev.guardrails:
         now: float | None
         limit_now, projected, limit = g.limit, g.value, g.limit
@@ -592,7 +668,7 @@ def _retune_doc(case: Case, coeffs: Coefficients, tuned: Retune, w0: np.ndarray,
 
 # --------------------------------------------------------------------------- drift
 
-def drift(case: Case, coeffs: Coefficients, plan: Plan, actuals: Actuals, pay: np.ndarray,
+def drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actuals, pay: np.ndarray,
           year: Year) -> dict[str, Any]:
     """Actual attainment and pay against the case's history, metric by metric and by segment.
 
@@ -628,8 +704,8 @@ def drift(case: Case, coeffs: Coefficients, plan: Plan, actuals: Actuals, pay: n
         if k in in_plan:
             entry["calibration"] = _calibration(entry["share_past"])
         metrics.append(entry)
-    return {"metrics": metrics, "segments": _segment_drift(case, coeffs, plan, actuals, pay,
-                                                           year)}
+    return {"metrics": metrics,
+            "segments": _segment_drift(case, rep_share, plan, actuals, pay, year)}
 
 
 def _shift(values: np.ndarray, history: np.ndarray) -> dict[str, Any]:
@@ -655,14 +731,12 @@ def _calibration(share: dict[str, float | None]) -> dict[str, Any]:
     return {"ok": not notes, "notes": notes}
 
 
-def _segment_drift(case: Case, coeffs: Coefficients, plan: Plan, actuals: Actuals,
+def _segment_drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actuals,
                    pay: np.ndarray, year: Year) -> dict[str, Any] | None:
     column = segment_column(case)
     if column is None:
         return None
-    w, u = plan.vectors(case)
-    ti = case.target_incentive
-    expected_rep = ti * (coeffs.rep_w @ w + coeffs.rep_u @ u) * year.per_period
+    expected_rep = case.target_incentive * rep_share * year.per_period
     labels, codes = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
     present = actuals.present
     groups = []
@@ -684,5 +758,5 @@ def _segment_drift(case: Case, coeffs: Coefficients, plan: Plan, actuals: Actual
 
 
 __all__ = ["PulseOutcome", "Retune", "Year", "beyond_repair", "drift",
-           "payout_shares", "plan_year", "pulse_check", "retune", "retune_model",
-           "scenario_totals", "with_cap"]
+           "is_canonical", "payout_shares", "plan_payout", "plan_year", "pulse_check",
+           "retune", "retune_model", "scenario_pay", "with_cap"]

@@ -406,3 +406,46 @@ def test_terminal_summary(tmp_path: Path) -> None:
     assert "Paid to date (2 of 4 periods): 9,950 USD against 24,000 USD expected (-58.5%)" in out
     assert "Re-tune (least change 2.0000):" in out
     assert "b accelerator rate" in out
+
+
+# --------------------------------------------------------------------------- tails, plan forms
+
+@pytest.mark.parametrize(("name", "hot"), [("c2_fairness", 1.13), ("c3_risk", 1.5)])
+def test_retune_with_tail_guardrails_same_in_full_and_as_cuts(name: str, hot: float) -> None:
+    # The re-tune reuses the canonical model: tail guardrails written in full
+    # (Rockafellar-Uryasev rows) and as cutting planes give the same least change.
+    from compplan.models.actuals import Actuals
+    from compplan.optimizer.pipeline import optimise_case
+
+    case = load_case(CONFORMANCE / name)
+    plan = optimise_case(case, prices=False).plan
+    x = case.attainment[:, :, :2] * hot  # two hot periods: the cap binds
+    actuals = Actuals("actuals.csv", case.metric_ids, ("Y1", "Y2"), x,
+                      np.ones((x.shape[0], 2), dtype=bool))
+    docs = {method: pulse_check(case, plan, actuals, tail_method=method).document
+            for method in ("full", "cuts")}
+    full, cuts = docs["full"]["retune"], docs["cuts"]["retune"]
+    assert full is not None and cuts is not None
+    for key in ("change", "alignment", "expected_cost"):
+        assert cuts[key] == pytest.approx(full[key], rel=1e-6, abs=1e-7), key
+    assert full["change"] > 0.1
+    assert full["expected_cost"] <= docs["full"]["remaining_cap_per_period"] * (1 + 1e-6)
+
+
+def test_plan_not_in_canonical_form_has_no_retune_but_every_figure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A plan as written (curves, gates) is paid through plan_payout over the scenarios;
+    # for a canonical plan that pass must give the coefficients' figures.
+    from compplan.optimizer import pulse
+
+    folder = hand_case(tmp_path, 6987.5)
+    canonical = run_api(folder).document
+    monkeypatch.setattr(pulse, "is_canonical", lambda case, plan: False)
+    written = run_api(folder).document
+    assert written["retune"] is None
+    assert "defined for the canonical form only" in written["retune_note"]
+    for key in ("paid_to_date", "expected_to_date", "forecast_year_total",
+                "remaining_cap_per_period"):
+        assert written[key] == pytest.approx(canonical[key]), key
+    north = [g for g in written["drift"]["segments"]["groups"] if g["segment"] == "N"]
+    assert north[0]["expected_to_date"] == pytest.approx(16000.0)
