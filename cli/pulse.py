@@ -19,7 +19,7 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError
 from compplan.models.output import prepare_folder, remove_if_empty, write_json
-from compplan.models.pulse_output import headline, retune_rows, write_pulse
+from compplan.models.pulse_output import guardrail_lines, headline, retune_rows, write_pulse
 
 
 @click.command("pulse")
@@ -110,13 +110,9 @@ def summary(doc: dict[str, Any]) -> None:
     for line in headline(doc):
         say(f"  {line}")
     if doc["guardrails"]:
-        say("Guardrails (now / projected):")
-    for g in doc["guardrails"]:
-        def show(value: float | None) -> str:
-            return "n/a" if value is None else f"{value:,.4g}"
-        say(f"  {g['setting']}: now {show(g['now'])} (limit {show(g['limit_now'])}, "
-            f"{'met' if g['ok_now'] else 'BROKEN'}); projected {show(g['projected'])} "
-            f"(limit {show(g['limit'])}, {'met' if g['ok_projected'] else 'BROKEN'})")
+        say("Guardrails, now and projected:")
+    for line in guardrail_lines(doc):
+        say(f"  {line}")
     rt = doc["retune"]
     if rt is None:
         say(f"Re-tune: none. {doc.get('retune_note', '')}")

@@ -22,6 +22,24 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}g}"
 
 
+def guardrail_lines(doc: dict[str, Any]) -> list[str]:
+    """Each guardrail now and projected, in words."""
+    cur, lines = doc["currency"], []
+    for g in doc["guardrails"]:
+        now = "met" if g["ok_now"] else "BROKEN"
+        then = "met" if g["ok_projected"] else "BROKEN"
+        if g["name"] == "budget_expected" and g["limit"] != g["limit_now"]:
+            pace = "a year" if doc["money"] == "per year" else "a period"
+            lines.append(f"{g['setting']}: paying {_money(g['now'], cur)} {pace} so far against "
+                         f"a cap of {_money(g['limit_now'])} ({now}); year forecast "
+                         f"{_money(g['projected'])} against {_money(g['limit'])} ({then})")
+            continue
+        lines.append(f"{g['setting']}: now {_num(g['now'])} (limit {_num(g['limit_now'])}, "
+                     f"{now}); projected {_num(g['projected'])} (limit {_num(g['limit'])}, "
+                     f"{then})")
+    return lines
+
+
 def headline(doc: dict[str, Any]) -> list[str]:
     """The figures a finance lead reads first, one sentence each."""
     cur, money = doc["currency"], doc["money"]
@@ -31,10 +49,10 @@ def headline(doc: dict[str, Any]) -> list[str]:
     band = doc["forecast_band"]
     lines = [
         f"Paid to date ({k} of {n} periods): {_money(paid, cur)} against "
-        f"{_money(expected, cur)} expected ({ratio:+.1%}); the elapsed periods paid more "
-        f"than {doc['paid_percentile']:.0f} % of the plan's own scenarios"
-        + (f" ({doc['paid_shift']:+.2f} spreads)." if doc.get("paid_shift") is not None
-           else "."),
+        f"{_money(expected, cur)} expected ({ratio:+.1%}); the average elapsed period paid "
+        f"at least as much as {doc['paid_percentile']:.0f} % of the plan's own scenarios"
+        + (f" ({doc['paid_shift']:+.2f} spreads from their mean)."
+           if doc.get("paid_shift") is not None else "."),
         f"Forecast for the year with the plan unchanged: {_money(doc['forecast_year_total'], cur)}"
         f" (P10 {_money(band['p10'])}, P90 {_money(band['p90'])})"
         + (f" against a budget of {_money(doc['year_budget'], cur)}."
@@ -73,8 +91,9 @@ def pulse_markdown(doc: dict[str, Any]) -> str:
               "| guardrail | now | limit now | projected | limit | met now | met projected |",
               "|---|---:|---:|---:|---:|:-:|:-:|"]
     for g in doc["guardrails"]:
-        lines.append(f"| {g['setting']} | {_num(g['now'], 6)} | {_num(g['limit_now'], 6)} | "
-                     f"{_num(g['projected'], 6)} | {_num(g['limit'], 6)} | "
+        show = _money if g["name"].startswith("budget") else _num
+        lines.append(f"| {g['setting']} | {show(g['now'])} | {show(g['limit_now'])} | "
+                     f"{show(g['projected'])} | {show(g['limit'])} | "
                      f"{'yes' if g['ok_now'] else 'NO'} | "
                      f"{'yes' if g['ok_projected'] else 'NO'} |")
     if not doc["guardrails"]:
