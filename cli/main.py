@@ -15,7 +15,7 @@ import click
 from rich.table import Table
 
 from compplan import __version__
-from compplan.cli import batch, documents, org, reports, views
+from compplan.cli import batch, documents, org, pulse, reports, views
 from compplan.cli.common import (
     ExitError,
     Reporter,
@@ -271,7 +271,8 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
                       + (f", cuts {result.cuts}" if any(result.cuts.values()) else ""))
 
 
-for _command in (*views.COMMANDS, *documents.COMMANDS, *reports.COMMANDS, *batch.COMMANDS):
+for _command in (*views.COMMANDS, *documents.COMMANDS, *reports.COMMANDS, *batch.COMMANDS,
+                 *pulse.COMMANDS):
     main.add_command(_command)
 
 

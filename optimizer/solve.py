@@ -8,10 +8,11 @@ them into a plan.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import version
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -307,11 +308,102 @@ def _tie_break(runner: CutLoop, coeffs: Coefficients, *, cheapest: bool) -> tupl
     if status is Status.OPTIMAL:
         return Status.OPTIMAL, ""
     # The first solve's plan is optimal; keep it if the tie-break did not finish.
+    _restore(runner, saved)
+    return Status.OPTIMAL, f"tie-break solve ended {status.value}: {message}"
+
+
+def _restore(runner: CutLoop, saved: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Put a plan found earlier back into the model's variables."""
+    m = runner.plan.model
     for k, wk, uk, zk in zip(runner.plan.metric_ids, *saved, strict=True):
         m.w[k].set_value(wk)
         m.u[k].set_value(uk)
         m.z[k].set_value(zk, skip_validation=True)
-    return Status.OPTIMAL, f"tie-break solve ended {status.value}: {message}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One objective of a lexicographic solve.
+
+    Attributes
+    ----------
+    name : str
+        Used in the names of the stage's objective (``stage_<name>``) and of the
+        constraint that keeps later stages within its tie tolerance (``tie_<name>``).
+    expr : pyomo expression
+        What the stage optimises, built on the model's variables.
+    maximise : bool
+        Maximise (True) or minimise (False).
+    """
+
+    name: str
+    expr: Any
+    maximise: bool
+
+
+def solve_stages(plan: PlanModel, stages: Sequence[Stage], *, time_limit: float | None = None,
+                 progress: Callable[[str], None] | None = None
+                 ) -> tuple[SolveResult, list[float]]:
+    """Optimise ``stages`` in order, each among the ties of the ones before.
+
+    The model's active objectives are switched off; each stage solves with the cut
+    loop, then a constraint keeps its value within ``TIE_TOLERANCE * max(1, |v*|)`` of
+    its optimum ``v*`` while the next stage is solved (as the canonical tie-break of
+    MODEL.md section 4 does for alignment and cost).
+
+    Parameters
+    ----------
+    plan : PlanModel
+        A model from :func:`create_model`, possibly with variables and constraints
+        added by the caller.
+    stages : sequence of Stage
+        The objectives, most important first.
+    time_limit : float, optional
+        Seconds for all solver calls together.
+    progress : callable, optional
+        Called with a line of text at each cutting-plane round.
+
+    Returns
+    -------
+    tuple of SolveResult and list of float
+        The result (a plan when the first stage found one) and each finished stage's
+        optimum. A later stage that does not finish keeps the plan of the one before,
+        with a note in ``message``.
+    """
+    m = plan.model
+    for objective in m.component_objects(pyo.Objective, active=True):
+        objective.deactivate()
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    runner = CutLoop(plan, deadline, progress)
+    best: list[float] = []
+    status, gap, message = Status.ERROR, None, "no stage"
+    for i, stage in enumerate(stages):
+        objective = pyo.Objective(expr=stage.expr,
+                                  sense=pyo.maximize if stage.maximise else pyo.minimize)
+        setattr(m, f"stage_{stage.name}", objective)
+        saved = runner.values() if best else None
+        status, stage_gap, message = runner.run()
+        if status is not Status.OPTIMAL:
+            if saved is not None:  # an earlier stage's plan stands
+                _restore(runner, saved)
+                status, message = Status.OPTIMAL, (f"tie-break on {stage.name} ended "
+                                                   f"{status.value}: {message}")
+            break
+        gap = stage_gap if gap is None else gap
+        value = float(pyo.value(stage.expr))
+        best.append(value)
+        if i == len(stages) - 1:
+            break
+        objective.deactivate()
+        slack = TIE_TOLERANCE * max(1.0, abs(value))
+        setattr(m, f"tie_{stage.name}", pyo.Constraint(
+            expr=stage.expr >= value - slack if stage.maximise else stage.expr <= value + slack))
+    result = SolveResult(status, mip_gap=gap, seconds=runner.seconds, rounds=runner.rounds,
+                         cuts=runner.cuts, rows=m.nconstraints(), columns=m.nvariables(),
+                         message=message)
+    if result.has_plan:
+        result.w, result.u, result.z = _clean(*runner.values())
+    return result, best
 
 
 def _clean(w: np.ndarray, u: np.ndarray,
