@@ -41,6 +41,7 @@ from compplan.optimizer.verdicts import is_binding
 
 if TYPE_CHECKING:
     from compplan.optimizer.pipeline import Outcome
+    from compplan.optimizer.prices import GuardrailPrice
 
 _SOLVER_MODULE = "compplan.optimizer.pipeline"
 
@@ -262,13 +263,21 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
     for g in ev.guardrails:
         state = "binding" if is_binding(g) else "slack"
         price = prices.get(g.name)
-        cost = (f"; loosening it 1 % would add {price.per_percent:.4g} alignment"
-                if price is not None and price.shadow_price > 0 else "")
+        cost = "" if price is None else _price_text(price)
         out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state}{cost})")
     result = outcome.result
     out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
                       f"{result.seconds:.2f}s"
                       + (f", cuts {result.cuts}" if any(result.cuts.values()) else ""))
+
+
+def _price_text(price: GuardrailPrice) -> str:
+    """What loosening a guardrail buys (re-solved) and where its marginal price holds."""
+    if price.shadow_price <= 0 and price.per_percent <= 0:
+        return ""
+    return (f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved); "
+            f"marginal {price.shadow_price:.4g} per unit for limits {price.valid_from:,.4g} "
+            f"to {price.valid_to:,.4g}")
 
 
 for _command in (*views.COMMANDS, *documents.COMMANDS, *reports.COMMANDS, *batch.COMMANDS,

@@ -204,16 +204,27 @@ def plan_markdown(doc: dict[str, Any]) -> str:
         lines.append(f"- Mean total payout in the worst {1 - ev['cvar_level']:.0%} of "
                      f"scenarios (CVaR): {ev['cvar']:,.0f} {cur}{annual_note(doc)}")
     if ev["guardrails"]:
-        prices = {p["guardrail"]: p["per_percent"] for p in doc.get("guardrail_prices", [])}
+        prices = {p["guardrail"]: p for p in doc.get("guardrail_prices", [])}
         lines += ["", "## Guardrails", "",
-                  "| guardrail | value | limit | slack | met | alignment from loosening 1 % |",
-                  "|---|---:|---:|---:|:-:|---:|"]
+                  "Loosening 1 %: the alignment a re-solve finds with the limit loosened by "
+                  "1 % of its value. Marginal price: alignment per unit of loosening, which "
+                  "holds while the limit stays in the range shown.", "",
+                  "| guardrail | value | limit | slack | met | alignment from loosening 1 % "
+                  "| marginal price | price holds for limits |",
+                  "|---|---:|---:|---:|:-:|---:|---:|---|"]
         for g in ev["guardrails"]:
-            price = prices.get(g["name"])
             lines.append(f"| {g['setting']} | {g['value']:,.4g} | {g['limit']:,.4g} | "
                          f"{g['slack']:,.4g} | {'yes' if g['ok'] else 'NO'} | "
-                         f"{'' if price is None else f'{price:.4g}'} |")
+                         + _price_cells(prices.get(g["name"])) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _price_cells(price: dict[str, Any] | None) -> str:
+    """The price columns of a guardrail's row in ``plan.md`` (blank when not priced)."""
+    if price is None:
+        return " | | "
+    return (f"{price['per_percent']:.4g} | {price['shadow_price']:.4g} {price['unit']} | "
+            f"{price['valid_from']:,.4g} to {price['valid_to']:,.4g}")
 
 
 def write_plan(out: Path, case: Case, plan: Plan, doc: dict[str, Any]) -> list[Path]:

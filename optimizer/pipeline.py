@@ -113,7 +113,8 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     priced: list[GuardrailPrice] = []
     if prices and objective == "alignment" and result.z is not None:
         say("pricing the guardrails")
-        priced = shadow_prices(case, coeffs, result.z, tail_method)
+        priced = shadow_prices(case, coeffs, result.z, tail_method,
+                               {g.name: g.value for g in evaluation.guardrails})
     solver = {"name": "highs", "version": solver_version(), "mip_gap": result.mip_gap,
               "seconds": round(result.seconds, 3), "rounds": result.rounds,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
