@@ -19,21 +19,16 @@ from compplan.cli import batch, documents, reports, views
 from compplan.cli.common import (
     ExitError,
     Reporter,
-    cannot_write,
     fail,
+    force_option,
     import_in_background,
     load,
     out_console,
+    output_set,
 )
 from compplan.errors import CompplanError, InfeasibleError
 from compplan.models.case import Case
-from compplan.models.output import (
-    prepare_folder,
-    remove_if_empty,
-    run_record,
-    write_json,
-    write_plan,
-)
+from compplan.models.output import run_record, write_json, write_plan
 from compplan.models.scenarios import build_scenarios
 
 if TYPE_CHECKING:
@@ -62,11 +57,12 @@ def main() -> None:
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")
 @click.option("--reproducible", is_flag=True,
-              help="Leave wall times out of plan.json (solver.seconds is null; run.json "
-                   "keeps them), so the same case gives a byte-identical plan.json.")
+              help="Kept for old scripts: plan.json is now always byte-identical for the "
+                   "same case (wall times are in run.json).")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
-             max_metrics: int | None, tail_method: str, reproducible: bool,
+             max_metrics: int | None, tail_method: str, reproducible: bool, force: bool,
              quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
@@ -81,42 +77,37 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     solver_import = import_in_background(_SOLVER_MODULE)
     loaded = load(case, budget, max_metrics)
     out = Path(out_dir)
-    # Before the solve, which may be long: a folder that cannot be written fails now.
-    try:
-        created = prepare_folder(out)
-    except OSError as exc:
-        cannot_write(out, exc)
     started = time.time()
-    try:
-        solver_import.join()
-        from compplan.optimizer.pipeline import optimise_case
-
-        with Reporter(quiet) as reporter:
-            outcome = optimise_case(loaded, time_limit=time_limit,
-                                    tail_method=tail_method,
-                                    progress=reporter.step, chunk_progress=reporter.chunks)
-    except KeyboardInterrupt:
-        remove_if_empty(created)
-        raise ExitError("interrupted: no plan was written", 130) from None
-    except InfeasibleError as exc:
-        report = {"case": loaded.name, **exc.report}
+    infeasible: InfeasibleError | None = None
+    # Checked and staged before the solve, which may be long: a folder that cannot be
+    # written fails now. Every file lands at once when the block ends; an earlier
+    # run's files (a plan.json beside a new infeasibility.json) go with the old set.
+    notes: list[str] = []
+    with output_set(out, force=force, inputs=[loaded.path], notes=notes) as folder:
         try:
-            write_json(out / "infeasibility.json", report)
-        except OSError as os_exc:
-            cannot_write(out, os_exc, f"\n({exc})")
-        raise ExitError(f"{exc}\n(details in {out / 'infeasibility.json'})", 3) from None
-    except CompplanError as exc:
-        remove_if_empty(created)
-        fail(exc)
-    run = run_record(outcome.document, started, reproducible=reproducible)
-    try:
-        written = write_plan(out, loaded, outcome.plan, outcome.document)
-        write_json(out / "run.json", run)
-    except OSError as exc:
-        cannot_write(out, exc)
+            solver_import.join()
+            from compplan.optimizer.pipeline import optimise_case
+
+            with Reporter(quiet) as reporter:
+                outcome = optimise_case(loaded, time_limit=time_limit,
+                                        tail_method=tail_method,
+                                        progress=reporter.step, chunk_progress=reporter.chunks)
+        except KeyboardInterrupt:
+            raise ExitError("interrupted: no plan was written", 130) from None
+        except InfeasibleError as exc:
+            infeasible = exc
+            notes.append(str(exc))  # not lost if the file cannot be written
+            write_json(folder / "infeasibility.json", {"case": loaded.name, **exc.report})
+        except CompplanError as exc:
+            fail(exc)
+        if infeasible is None:
+            written = write_plan(folder, loaded, outcome.plan, outcome.document)
+            write_json(folder / "run.json", run_record(started, outcome.result.seconds))
+    if infeasible is not None:
+        raise ExitError(f"{infeasible}\n(details in {out / 'infeasibility.json'})", 3)
     if not quiet:
         _summary(loaded, outcome)
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+        out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}")
 
 
 main.add_command(optimise, name="optimize")
