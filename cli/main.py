@@ -6,6 +6,7 @@ Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -143,9 +144,10 @@ def validate(case: str | None) -> None:
               help="Also write the cheapest plan (plan.json, plan.csv, plan.md) here.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
               help="Seconds the solver may take in all.")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="Only the figure, no progress or table.")
 def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
-               quiet: bool) -> None:
+               force: bool, quiet: bool) -> None:
     """The smallest expected-cost cap that admits a plan meeting every other guardrail.
 
     Solves for the cheapest plan that meets the design rules and every guardrail but
@@ -158,22 +160,20 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     solver_import = import_in_background(_SOLVER_MODULE)
     loaded = load(case)
     out = Path(out_dir) if out_dir is not None else None
-    created: list[Path] = []
-    if out is not None:
-        try:
-            created = prepare_folder(out)
-        except OSError as exc:
-            cannot_write(out, exc)
-    solver_import.join()
-    from compplan.optimizer.pipeline import cheapest_plan
+    # Checked and staged before the solve; swapped in whole at the end of the block.
+    with (output_set(out, force=force, inputs=[loaded.path]) if out is not None
+          else contextlib.nullcontext()) as folder:
+        solver_import.join()
+        from compplan.optimizer.pipeline import cheapest_plan
 
-    try:
-        with Reporter(quiet) as reporter:
-            outcome = cheapest_plan(loaded, time_limit=time_limit, progress=reporter.step,
-                                    chunk_progress=reporter.chunks)
-    except CompplanError as exc:
-        remove_if_empty(created)
-        fail(exc)
+        try:
+            with Reporter(quiet) as reporter:
+                outcome = cheapest_plan(loaded, time_limit=time_limit,
+                                        progress=reporter.step, chunk_progress=reporter.chunks)
+        except CompplanError as exc:
+            fail(exc)
+        if folder is not None:
+            written = write_plan(folder, loaded, outcome.plan, outcome.document)
     cap = loaded.spec.budget.expected_cap
     cur = loaded.spec.case.currency
     figure = outcome.evaluation.expected_cost
@@ -182,13 +182,8 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} per period{verdict}")
     if not quiet:
         _summary(loaded, outcome, "cheapest plan")
-    if out is not None:
-        try:
-            written = write_plan(out, loaded, outcome.plan, outcome.document)
-        except OSError as exc:
-            cannot_write(out, exc)
-        if not quiet:
-            out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+    if out is not None and not quiet:
+        out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}")
 
 
 def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:

@@ -459,7 +459,8 @@ def test_out_folder_that_cannot_be_created(tmp_path: Path) -> None:
     result = invoke("optimise", str(CONFORMANCE / "c1_budget_only"), "--out", str(out))
     assert_exit(result, 2)
     # Checked before the solve: no progress line, so no solve time is wasted.
-    assert result.stderr == f"Error: cannot write to {out}: Not a directory; no file was written\n"
+    assert result.stderr == (f"Error: cannot write to {out}: Not a directory; "
+                             "no file was written\n")
     assert result.stdout == ""
 
 
