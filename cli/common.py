@@ -49,11 +49,11 @@ def cannot_write(out: Path, exc: OSError, note: str = "") -> NoReturn:
     raise ExitError(f"cannot write to {out}: {reason}{note}", 2) from None
 
 
-def cannot_write_set(out: Path, exc: OSError, note: str = "") -> NoReturn:
+def cannot_write_set(out: str | Path, exc: OSError, note: str = "") -> NoReturn:
     """Exit 2 for a set of output files that could not be written: nothing changed."""
     before = ("the files already there are as they were" if os.path.lexists(out)
               else "no file was written")
-    cannot_write(out, exc, f"; {before}{note}")
+    cannot_write(Path(out), exc, f"; {before}{note}")
 
 
 def force_option(command: Any) -> Any:
@@ -64,7 +64,7 @@ def force_option(command: Any) -> Any:
 
 
 @contextmanager
-def output_set(out: Path, *, force: bool = False, inputs: Iterable[str | Path] = (),
+def output_set(out: str | Path, *, force: bool = False, inputs: Iterable[str | Path] = (),
                notes: list[str] | None = None) -> Iterator[Path]:
     """:func:`~compplan.models.transaction.output_folder` with exit 2 messages.
 

@@ -56,7 +56,7 @@ def audit(case: str, plan: str, out_dir: str, force: bool, quiet: bool) -> None:
         fail(exc)
     out = Path(out_dir)
     written = [out / "audit.json", out / "audit.md"]
-    with output_set(out, force=force, inputs=_inputs(loaded.path, plan)) as folder:
+    with output_set(out_dir, force=force, inputs=_inputs(loaded.path, plan)) as folder:
         write_json(folder / written[0].name, result.to_dict())
         write_atomic(folder / written[1].name, audit_markdown(result))
     if not quiet:
@@ -107,7 +107,7 @@ def explain(plan: str, case_dir: str | None, out_dir: str, force: bool, quiet: b
                else _without_case(plan))
     out = Path(out_dir)
     inputs = _inputs(case_dir, plan)
-    with output_set(out, force=force, inputs=inputs) as folder:
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
         written = [out / p.name for p in write_explanation(folder, context)]
     if not quiet:
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")

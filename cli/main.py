@@ -84,7 +84,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     # written fails now. Every file lands at once when the block ends; an earlier
     # run's files (a plan.json beside a new infeasibility.json) go with the old set.
     notes: list[str] = []
-    with output_set(out, force=force, inputs=[loaded.path], notes=notes) as folder:
+    with output_set(out_dir, force=force, inputs=[loaded.path], notes=notes) as folder:
         try:
             solver_import.join()
             from compplan.optimizer.pipeline import optimise_case
@@ -161,7 +161,7 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     loaded = load(case)
     out = Path(out_dir) if out_dir is not None else None
     # Checked and staged before the solve; swapped in whole at the end of the block.
-    with (output_set(out, force=force, inputs=[loaded.path]) if out is not None
+    with (output_set(out_dir, force=force, inputs=[loaded.path]) if out is not None
           else contextlib.nullcontext()) as folder:
         solver_import.join()
         from compplan.optimizer.pipeline import cheapest_plan

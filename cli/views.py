@@ -500,7 +500,7 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     if changed is not None:
         named.append((WHATIF, changed, _evaluate(loaded, coeffs, changed, revenue)))
     columns = _columns(loaded, named)
-    written = _write_evaluation(loaded, coeffs, Path(out_dir), plan, columns, modifiers, force)
+    written = _write_evaluation(loaded, coeffs, out_dir, plan, columns, modifiers, force)
     if plan_file is not None:
         written.append(_write_plan_file(plan_file, changed or base))
     elif write_plan is not None:
@@ -510,7 +510,7 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def _write_evaluation(case: Case, coeffs: Coefficients, out: Path, ref: str,
+def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
                       columns: Sequence[Column], modifiers: Sequence[Modifier],
                       force: bool) -> list[Path]:
     base = columns[0]
@@ -527,9 +527,10 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out: Path, ref: str,
             "differences": {a.key: d for a, b in zip(base.figures, whatif.figures, strict=True)
                             if (d := _difference(a, b)) is not None}}
         plans.append(("whatif_", whatif.plan))
+    out = Path(out_dir)
     files = [out / "evaluation.json", out / "rep_payouts.csv"]
     inputs = [case.path, *([] if ref == "current" else [ref])]
-    with output_set(out, force=force, inputs=inputs) as folder:
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
         write_json(folder / files[0].name, doc)
         write_atomic(folder / files[1].name, csv_text(_rep_payouts(case, coeffs, plans)))
     return files
@@ -593,7 +594,7 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool
     title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
     files = [out / "compare.csv", out / "compare.md"]
     inputs = [loaded.path, *(p for p in plans if p != "current")]
-    with output_set(out, force=force, inputs=inputs) as folder:
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
         write_atomic(folder / files[0].name, csv_text(side_by_side(columns)))
         write_atomic(folder / files[1].name, _markdown(title, columns))
     if not quiet:

@@ -112,7 +112,7 @@ def _within(inner: Path, outer: Path) -> bool:
     return inner == outer or outer in inner.parents
 
 
-def _target(path: Path) -> Path:
+def _target(path: str | Path) -> Path:
     """The folder to replace: a symbolic link to a folder is followed (the link stays)."""
     if str(path) == "":
         raise OutputError("the output folder is empty ('--out \"\"'): name a folder")
@@ -167,6 +167,11 @@ def shorten(text: str, limit: int = 80) -> str:
     """``text`` with invisible characters escaped and cut to ``limit`` characters."""
     shown = text if text.isprintable() else repr(text)[1:-1]
     return shown if len(shown) <= limit else shown[:limit] + "..."
+
+
+def _escaped(text: str) -> str:
+    """A path as given, with invisible characters escaped (never cut: it must be found)."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -243,8 +248,8 @@ class OutputFolder:
 
     def __init__(self, path: str | Path, *, force: bool = False,
                  inputs: Iterable[str | Path] = ()) -> None:
+        self.target = _target(path)
         self.shown = Path(path)
-        self.target = _target(self.shown)
         self.force = force
         self.inputs = [Path(p) for p in inputs]
         self.staging: Path | None = None
@@ -391,12 +396,12 @@ def check_output_file(path: str | Path, *, suffixes: tuple[str, ...] = (),
         raise OutputError("'-' (standard output) is not possible for this file: name a file")
     out = Path(text)
     if suffixes and out.suffix.lower() not in suffixes:
-        raise OutputError(f"{shorten(text)}: the file name must end in "
+        raise OutputError(f"{_escaped(text)}: the file name must end in "
                           f"{' or '.join(suffixes)}")
     if os.path.lexists(out):
         mode = os.lstat(out).st_mode
         if not stat.S_ISREG(mode):
-            raise OutputError(f"{shorten(text)} is {_describe(mode)}, not a regular file; "
+            raise OutputError(f"{_escaped(text)} is {_describe(mode)}, not a regular file; "
                               "name a new file" + (" (or - for standard output)" if stdout
                                                    else ""))
     absolute = Path(os.path.abspath(out))
@@ -404,9 +409,9 @@ def check_output_file(path: str | Path, *, suffixes: tuple[str, ...] = (),
         source = Path(os.path.abspath(given))
         if absolute == source or (os.path.exists(out) and source.exists()
                                   and os.path.samefile(out, source)):
-            raise OutputError(f"{shorten(text)} is an input of this run: writing it would "
+            raise OutputError(f"{_escaped(text)} is an input of this run: writing it would "
                               "overwrite it; name another file")
     if _is_case_folder(absolute.parent) and out.name.lower() in CASE_INPUTS:
-        raise OutputError(f"{shorten(text)} is an input file of the case in "
+        raise OutputError(f"{_escaped(text)} is an input file of the case in "
                           f"{absolute.parent}: name another file")
     return out
