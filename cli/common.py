@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib import import_module
 from importlib.resources import as_file, files
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -18,6 +20,7 @@ from compplan.errors import CompplanError
 from compplan.models.case import CURRENT_PLAN, Case, load_case
 from compplan.models.plan import Plan, load_plan
 from compplan.models.plausibility import plausibility_warnings
+from compplan.models.transaction import OutputError, check_output_file, output_folder
 
 DEFAULT_CASE = "enterprise_first"
 
@@ -45,6 +48,47 @@ def cannot_write(out: Path, exc: OSError, note: str = "") -> NoReturn:
     """Exit 2 for an output folder or file that cannot be written."""
     reason = exc.strerror or str(exc)
     raise ExitError(f"cannot write to {out}: {reason}{note}", 2) from None
+
+
+def cannot_write_set(out: str | Path, exc: OSError, note: str = "") -> NoReturn:
+    """Exit 2 for a set of output files that could not be written: nothing changed."""
+    before = ("the files already there are as they were" if os.path.lexists(out)
+              else "no file was written")
+    cannot_write(Path(out), exc, f"; {before}{note}")
+
+
+def force_option(command: Any) -> Any:
+    """``--force``: write into an output folder holding files compplan did not write."""
+    return click.option("--force", is_flag=True,
+                        help="Write into an output folder that holds files compplan did "
+                             "not write (they are kept).")(command)
+
+
+@contextmanager
+def output_set(out: str | Path, *, force: bool = False, inputs: Iterable[str | Path] = (),
+               notes: list[str] | None = None) -> Iterator[Path]:
+    """:func:`~compplan.models.transaction.output_folder` with exit 2 messages.
+
+    Yields the staging folder: every file written into it replaces ``out`` at once
+    when the block ends without an error; on an error the old files stay. Text
+    appended to ``notes`` in the block is added to a write failure's message.
+    """
+    try:
+        with output_folder(out, force=force, inputs=inputs) as folder:
+            yield folder
+    except OutputError as exc:
+        fail(exc)
+    except OSError as exc:
+        cannot_write_set(out, exc, "".join(f"\n({n})" for n in notes or []))
+
+
+def output_file(path: str, *, suffixes: tuple[str, ...] = (),
+                inputs: Iterable[str | Path] = (), stdout: bool = False) -> Path | None:
+    """Check a single output file (exit 2 with the reason); None means standard output."""
+    try:
+        return check_output_file(path, suffixes=suffixes, inputs=inputs, stdout=stdout)
+    except OutputError as exc:
+        fail(exc)
 
 
 def load(case_dir: str | None, budget: float | None = None,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from compplan.cli.common import ExitError, cannot_write, fail, load, out_console
+from compplan.cli.common import ExitError, fail, force_option, load, out_console, output_set
 from compplan.errors import CompplanError
 from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.models.org import is_org_folder
@@ -35,8 +35,9 @@ def _plan_name(ref: str) -> str:
 @click.option("--out", "out_dir", default="audit", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for audit.json and audit.md.")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
-def audit(case: str, plan: str, out_dir: str, quiet: bool) -> None:
+def audit(case: str, plan: str, out_dir: str, force: bool, quiet: bool) -> None:
     """Audit a plan for incentive conflicts: which metrics serve the strategy, which do not.
 
     PLAN is 'current' (the case's current_plan.toml, the default), a plan.json
@@ -52,7 +53,7 @@ def audit(case: str, plan: str, out_dir: str, quiet: bool) -> None:
     if is_org_folder(case):
         from compplan.cli.org import audit_org_folder
 
-        audit_org_folder(case, plan, out_dir, quiet)
+        audit_org_folder(case, plan, out_dir, quiet, force=force)
         return
     loaded = load(case)
     try:
@@ -61,11 +62,9 @@ def audit(case: str, plan: str, out_dir: str, quiet: bool) -> None:
         fail(exc)
     out = Path(out_dir)
     written = [out / "audit.json", out / "audit.md"]
-    try:
-        write_json(written[0], result.to_dict())
-        write_atomic(written[1], audit_markdown(result))
-    except OSError as exc:
-        cannot_write(out, exc)
+    with output_set(out_dir, force=force, inputs=_inputs(loaded.path, plan)) as folder:
+        write_json(folder / written[0].name, result.to_dict())
+        write_atomic(folder / written[1].name, audit_markdown(result))
     if not quiet:
         _show_audit(result)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
@@ -96,8 +95,9 @@ def _show_audit(result: Audit) -> None:
 @click.option("--out", "out_dir", default="explain", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan_explained.md and plan_explained.html.")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
-def explain(plan: str, case_dir: str | None, out_dir: str, quiet: bool) -> None:
+def explain(plan: str, case_dir: str | None, out_dir: str, force: bool, quiet: bool) -> None:
     """Write the plan document for reps, in Markdown and self-contained HTML.
 
     PLAN is a plan.json written by compplan optimise; with --case it may also be
@@ -112,12 +112,16 @@ def explain(plan: str, case_dir: str | None, out_dir: str, quiet: bool) -> None:
     context = (_with_case(plan, load(case_dir)) if case_dir is not None
                else _without_case(plan))
     out = Path(out_dir)
-    try:
-        written = write_explanation(out, context)
-    except OSError as exc:
-        cannot_write(out, exc)
+    inputs = _inputs(case_dir, plan)
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
+        written = [out / p.name for p in write_explanation(folder, context)]
     if not quiet:
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _inputs(case: str | Path | None, plan: str) -> list[str | Path]:
+    """What a run reads: its output folder may not be or hold one of them."""
+    return [p for p in (case, None if plan == CURRENT_PLAN else plan) if p is not None]
 
 
 def _without_case(ref: str) -> dict[str, object]:

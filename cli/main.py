@@ -6,6 +6,7 @@ Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -19,23 +20,18 @@ from compplan.cli import batch, documents, org, pulse, reports, views
 from compplan.cli.common import (
     ExitError,
     Reporter,
-    cannot_write,
     fail,
+    force_option,
     import_in_background,
     load,
     out_console,
+    output_set,
 )
 from compplan.errors import CompplanError, InfeasibleError
 from compplan.models.case import Case
 from compplan.models.money import money_per
 from compplan.models.org import is_org_folder
-from compplan.models.output import (
-    prepare_folder,
-    remove_if_empty,
-    run_record,
-    write_json,
-    write_plan,
-)
+from compplan.models.output import run_record, write_json, write_plan
 from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.verdicts import is_binding
 
@@ -67,11 +63,12 @@ def main() -> None:
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")
 @click.option("--reproducible", is_flag=True,
-              help="Leave wall times out of plan.json (solver.seconds is null; run.json "
-                   "keeps them), so the same case gives a byte-identical plan.json.")
+              help="Kept for old scripts: plan.json is now always byte-identical for the "
+                   "same case (wall times are in run.json).")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
-             max_metrics: int | None, tail_method: str, reproducible: bool,
+             max_metrics: int | None, tail_method: str, reproducible: bool, force: bool,
              quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
@@ -91,49 +88,43 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
         org.refuse("--max-metrics", max_metrics)
         solver_import.join()
         org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
-                                tail_method=tail_method, reproducible=reproducible, quiet=quiet)
+                                tail_method=tail_method, quiet=quiet, force=force)
         return
     loaded = load(case, budget, max_metrics)
     out = Path(out_dir)
-    # Before the solve, which may be long: a folder that cannot be written fails now.
-    try:
-        created = prepare_folder(out)
-    except OSError as exc:
-        cannot_write(out, exc)
     started = time.time()
-    try:
-        solver_import.join()
-        from compplan.optimizer.pipeline import optimise_case
-
-        with Reporter(quiet) as reporter:
-            outcome = optimise_case(loaded, time_limit=time_limit,
-                                    tail_method=tail_method,
-                                    progress=reporter.step, chunk_progress=reporter.chunks)
-    except KeyboardInterrupt:
-        remove_if_empty(created)
-        raise ExitError("interrupted: no plan was written", 130) from None
-    except InfeasibleError as exc:
-        report = {"case": loaded.name, **exc.report}
+    infeasible: InfeasibleError | None = None
+    # Checked and staged before the solve, which may be long: a folder that cannot be
+    # written fails now. Every file lands at once when the block ends; an earlier
+    # run's files (a plan.json beside a new infeasibility.json) go with the old set.
+    notes: list[str] = []
+    with output_set(out_dir, force=force, inputs=[loaded.path], notes=notes) as folder:
         try:
-            write_json(out / "infeasibility.json", report)
-        except OSError as os_exc:
-            cannot_write(out, os_exc, f"\n({exc})")
-        raise ExitError(f"{exc}\n(details in {out / 'infeasibility.json'})", 3) from None
-    except CompplanError as exc:
-        remove_if_empty(created)
-        fail(exc)
-    from compplan.render.plan import plan_json
+            solver_import.join()
+            from compplan.optimizer.pipeline import optimise_case
 
-    doc = plan_json(loaded, outcome)
-    run = run_record(doc, started, reproducible=reproducible)
-    try:
-        written = write_plan(out, loaded, outcome.plan, doc)
-        write_json(out / "run.json", run)
-    except OSError as exc:
-        cannot_write(out, exc)
+            with Reporter(quiet) as reporter:
+                outcome = optimise_case(loaded, time_limit=time_limit,
+                                        tail_method=tail_method,
+                                        progress=reporter.step, chunk_progress=reporter.chunks)
+        except KeyboardInterrupt:
+            raise ExitError("interrupted: no plan was written", 130) from None
+        except InfeasibleError as exc:
+            infeasible = exc
+            notes.append(str(exc))  # not lost if the file cannot be written
+            write_json(folder / "infeasibility.json", {"case": loaded.name, **exc.report})
+        except CompplanError as exc:
+            fail(exc)
+        if infeasible is None:
+            from compplan.render.plan import plan_json
+
+            written = write_plan(folder, loaded, outcome.plan, plan_json(loaded, outcome))
+            write_json(folder / "run.json", run_record(started, outcome.result.seconds))
+    if infeasible is not None:
+        raise ExitError(f"{infeasible}\n(details in {out / 'infeasibility.json'})", 3)
     if not quiet:
         _summary(loaded, outcome)
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+        out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}")
 
 
 main.add_command(optimise, name="optimize")
@@ -188,9 +179,10 @@ def _data_notes(case: Case) -> str:
               help="Also write the cheapest plan (plan.json, plan.csv, plan.md) here.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
               help="Seconds the solver may take in all.")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="Only the figure, no progress or table.")
 def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
-               quiet: bool) -> None:
+               force: bool, quiet: bool) -> None:
     """The smallest expected-cost cap that admits a plan meeting every other guardrail.
 
     Solves for the cheapest plan that meets the design rules and every guardrail but
@@ -205,26 +197,27 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     if is_org_folder(case):
         assert case is not None
         solver_import.join()
-        org.min_budget_org_folder(case, out_dir, time_limit=time_limit, quiet=quiet)
+        org.min_budget_org_folder(case, out_dir, time_limit=time_limit, quiet=quiet,
+                                  force=force)
         return
     loaded = load(case)
     out = Path(out_dir) if out_dir is not None else None
-    created: list[Path] = []
-    if out is not None:
-        try:
-            created = prepare_folder(out)
-        except OSError as exc:
-            cannot_write(out, exc)
-    solver_import.join()
-    from compplan.optimizer.pipeline import cheapest_plan
+    # Checked and staged before the solve; swapped in whole at the end of the block.
+    with (output_set(out_dir, force=force, inputs=[loaded.path]) if out is not None
+          else contextlib.nullcontext()) as folder:
+        solver_import.join()
+        from compplan.optimizer.pipeline import cheapest_plan
 
-    try:
-        with Reporter(quiet) as reporter:
-            outcome = cheapest_plan(loaded, time_limit=time_limit, progress=reporter.step,
-                                    chunk_progress=reporter.chunks)
-    except CompplanError as exc:
-        remove_if_empty(created)
-        fail(exc)
+        try:
+            with Reporter(quiet) as reporter:
+                outcome = cheapest_plan(loaded, time_limit=time_limit,
+                                        progress=reporter.step, chunk_progress=reporter.chunks)
+        except CompplanError as exc:
+            fail(exc)
+        if folder is not None:
+            from compplan.render.plan import plan_json
+
+            written = write_plan(folder, loaded, outcome.plan, plan_json(loaded, outcome))
     cap = loaded.spec.budget.expected_cap
     cur = loaded.spec.case.currency
     figure = outcome.evaluation.expected_cost
@@ -234,15 +227,8 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
                       f"{verdict}")
     if not quiet:
         _summary(loaded, outcome, "cheapest plan")
-    if out is not None:
-        from compplan.render.plan import plan_json
-
-        try:
-            written = write_plan(out, loaded, outcome.plan, plan_json(loaded, outcome))
-        except OSError as exc:
-            cannot_write(out, exc)
-        if not quiet:
-            out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+    if out is not None and not quiet:
+        out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}")
 
 
 def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:

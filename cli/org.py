@@ -7,6 +7,7 @@ argument and hand over to the functions here; the Python API is
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,15 @@ from rich.table import Table
 from compplan.cli.common import (
     ExitError,
     Reporter,
-    cannot_write,
     err_console,
     fail,
     out_console,
+    output_set,
 )
 from compplan.errors import CompplanError, InfeasibleError, UsageError
+from compplan.models.money import money_per
 from compplan.models.org import Org, load_org
-from compplan.models.output import (
-    prepare_folder,
-    remove_if_empty,
-    run_record,
-    write_atomic,
-    write_json,
-    write_plan,
-)
+from compplan.models.output import run_record, write_atomic, write_json, write_plan
 
 
 def load(org_dir: str, budget: float | None = None) -> Org:
@@ -53,6 +48,11 @@ def _replace_spec(org: Org, spec: Any) -> Org:
     return replace(org, spec=spec)
 
 
+def org_money_per(org: Org) -> str:
+    """``per year`` or ``per period``: every role's money has the same unit of time."""
+    return money_per(org.roles[0].case)
+
+
 def refuse(option: str, value: object) -> None:
     """Exit 2 for a single-case option given with an organisation folder."""
     if value is not None:
@@ -60,56 +60,50 @@ def refuse(option: str, value: object) -> None:
                         "(set it in each role's case.toml)"))
 
 
-def _write(out: Path, outcome: Any, started: float, reproducible: bool) -> list[Path]:
-    doc = outcome.document
-    run = run_record(doc, started, reproducible=reproducible)
+def _write(out: Path, outcome: Any, started: float) -> list[Path]:
+    """org_plan.json, run.json and every role's plan files, into the staging folder ``out``."""
     written = [out / "org_plan.json"]
     for role in outcome.roles:
-        if reproducible:
-            role.document["solver"]["seconds"] = None
         written += write_plan(out / role.role.id, role.role.case, role.plan, role.document)
-    write_json(written[0], doc)
-    write_json(out / "run.json", run)
+    write_json(written[0], outcome.document)
+    write_json(out / "run.json", run_record(started, outcome.result.seconds))
     return written
 
 
 def optimise_org_folder(org_dir: str, out_dir: str, *, time_limit: float | None,
-                        budget: float | None, tail_method: str, reproducible: bool,
-                        quiet: bool) -> None:
+                        budget: float | None, tail_method: str, quiet: bool,
+                        force: bool = False) -> None:
     """``compplan optimise ORG_DIR``: design every role's plan and write org_plan.json."""
     from compplan.optimizer.org_pipeline import optimise_org
 
     org = load(org_dir, budget)
     out = Path(out_dir)
-    try:
-        created = prepare_folder(out)
-    except OSError as exc:
-        cannot_write(out, exc)
     started = time.time()
-    try:
-        with Reporter(quiet) as reporter:
-            outcome = optimise_org(org, time_limit=time_limit,
-                                   tail_method=tail_method,
-                                   progress=reporter.step)
-    except KeyboardInterrupt:
-        remove_if_empty(created)
-        raise ExitError("interrupted: no plan was written", 130) from None
-    except InfeasibleError as exc:
+    infeasible: InfeasibleError | None = None
+    notes: list[str] = []
+    # One transaction: org_plan.json and every role's files land together or not at all.
+    with output_set(out_dir, force=force, inputs=[org.path], notes=notes) as folder:
         try:
-            write_json(out / "infeasibility.json", exc.report)
-        except OSError as os_exc:
-            cannot_write(out, os_exc, f"\n({exc})")
-        raise ExitError(f"{exc}\n(details in {out / 'infeasibility.json'})", 3) from None
-    except CompplanError as exc:
-        remove_if_empty(created)
-        fail(exc)
-    try:
-        written = _write(out, outcome, started, reproducible)
-    except OSError as exc:
-        cannot_write(out, exc)
+            with Reporter(quiet) as reporter:
+                outcome = optimise_org(org, time_limit=time_limit,
+                                       tail_method=tail_method,
+                                       progress=reporter.step)
+        except KeyboardInterrupt:
+            raise ExitError("interrupted: no plan was written", 130) from None
+        except InfeasibleError as exc:
+            infeasible = exc
+            notes.append(str(exc))
+            write_json(folder / "infeasibility.json", exc.report)
+        except CompplanError as exc:
+            fail(exc)
+        if infeasible is None:
+            _write(folder, outcome, started)
+    if infeasible is not None:
+        raise ExitError(f"{infeasible}\n(details in {out / 'infeasibility.json'})", 3)
     if not quiet:
         summary(org, outcome.document)
-        out_console.print(f"wrote {written[0]} and {len(written) - 1} role file(s) under "
+        out_console.print(f"wrote {out / 'org_plan.json'} and the plan files of "
+                          f"{len(org.roles)} roles under "
                           f"{', '.join(str(out / r.id) for r in org.roles)}")
 
 
@@ -126,7 +120,7 @@ def summary(org: Org, doc: dict[str, Any], kind: str = "plans") -> None:
     out_console.print(table)
     objective = doc["objective"]
     out_console.print(f"organisation alignment {objective['alignment']:.6f}; expected payout "
-                      f"{objective['expected_cost']:,.0f} {cur}/period")
+                      f"{objective['expected_cost']:,.0f} {cur} {org_money_per(org)}")
     for g in doc["evaluation"]["guardrails"]:
         out_console.print(f"  {g['setting']}: {g['value']:,.6g} (limit {g['limit']:,.6g})")
     out_console.print(f"conflicts in the designed plans: {_conflict_text(doc['conflicts'])}")
@@ -160,25 +154,22 @@ def validate_org_folder(org_dir: str) -> None:
 
 
 def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: float | None,
-                          quiet: bool) -> None:
+                          quiet: bool, force: bool = False) -> None:
     """``compplan min-budget ORG_DIR``: the smallest organisation cap and its split."""
     from compplan.optimizer.org_pipeline import cheapest_org_plans
 
     org = load(org_dir)
-    out = Path(out_dir) if out_dir is not None else None
-    created: list[Path] = []
-    if out is not None:
-        try:
-            created = prepare_folder(out)
-        except OSError as exc:
-            cannot_write(out, exc)
     started = time.time()
-    try:
-        with Reporter(quiet) as reporter:
-            outcome = cheapest_org_plans(org, time_limit=time_limit, progress=reporter.step)
-    except CompplanError as exc:
-        remove_if_empty(created)
-        fail(exc)
+    with (output_set(out_dir, force=force, inputs=[org.path]) if out_dir is not None
+          else contextlib.nullcontext()) as folder:
+        try:
+            with Reporter(quiet) as reporter:
+                outcome = cheapest_org_plans(org, time_limit=time_limit,
+                                             progress=reporter.step)
+        except CompplanError as exc:
+            fail(exc)
+        if folder is not None:
+            _write(folder, outcome, started)
     cap = org.spec.budget.expected_cap
     figure = outcome.document["objective"]["expected_cost"]
     verdict = ("" if cap is None else
@@ -186,19 +177,15 @@ def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: floa
                f"{'admits' if figure <= cap else 'is below'} it)")
     split = ", ".join(f"{r['id']} {r['expected_cost']:,.0f}" for r in outcome.document["roles"])
     out_console.print(f"minimum organisation expected-cost cap: {figure:,.0f} {org.currency} "
-                      f"per period{verdict}; split: {split}")
+                      f"{org_money_per(org)}{verdict}; split: {split}")
     if not quiet:
         summary(org, outcome.document, "cheapest plans")
-    if out is not None:
-        try:
-            written = _write(out, outcome, started, reproducible=False)
-        except OSError as exc:
-            cannot_write(out, exc)
-        if not quiet:
-            out_console.print(f"wrote {written[0]} and the roles' plans")
+        if out_dir is not None:
+            out_console.print(f"wrote {Path(out_dir) / 'org_plan.json'} and the roles' plans")
 
 
-def audit_org_folder(org_dir: str, plan: str, out_dir: str, quiet: bool) -> None:
+def audit_org_folder(org_dir: str, plan: str, out_dir: str, quiet: bool,
+                     force: bool = False) -> None:
     """``compplan audit ORG_DIR [PLAN]``: the conflict map, goal by goal and role by role."""
     from compplan.models.plan import Plan, load_plan
     from compplan.optimizer.org import org_coefficients
@@ -225,11 +212,9 @@ def audit_org_folder(org_dir: str, plan: str, out_dir: str, quiet: bool) -> None
         fail(exc)
     out = Path(out_dir)
     written = [out / "audit_org.json", out / "audit_org.md"]
-    try:
-        write_json(written[0], result.to_dict())
-        write_atomic(written[1], audit_markdown(result))
-    except OSError as exc:
-        cannot_write(out, exc)
+    with output_set(out_dir, force=force, inputs=[org.path]) as staged:
+        write_json(staged / written[0].name, result.to_dict())
+        write_atomic(staged / written[1].name, audit_markdown(result))
     if not quiet:
         show_audit(result)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")

@@ -10,15 +10,16 @@ import click
 from compplan.cli.common import (
     ExitError,
     Reporter,
-    cannot_write,
     fail,
+    force_option,
     import_in_background,
     load,
     load_plans,
     out_console,
+    output_set,
 )
 from compplan.errors import CompplanError
-from compplan.models.output import prepare_folder, remove_if_empty, write_json
+from compplan.models.output import write_json
 from compplan.models.pulse_output import guardrail_lines, headline, retune_rows, write_pulse
 
 
@@ -40,10 +41,11 @@ from compplan.models.pulse_output import guardrail_lines, headline, retune_rows,
               help="Seconds the re-tune's solver may take in all.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | None,
                   out_dir: str, allow_new_metrics: bool, time_limit: float | None,
-                  tail_method: str, quiet: bool) -> None:
+                  tail_method: str, force: bool, quiet: bool) -> None:
     r"""Compare what PLAN paid so far with what it was designed to pay, and re-tune it.
 
     PLAN is a plan.json written by optimise, a TOML file of [[metrics]] tables, or
@@ -66,34 +68,29 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)
-    try:
-        created = prepare_folder(out)
-    except OSError as exc:
-        cannot_write(out, exc)
     solver_import.join()
     from compplan.optimizer.pulse import pulse_check
 
-    try:
-        with Reporter(quiet) as reporter:
-            outcome = pulse_check(loaded, plan_in_force, actuals, year_periods=year_periods,
-                                  allow_new_metrics=allow_new_metrics,
-                                  tail_method=tail_method,
-                                  time_limit=time_limit, progress=reporter.step,
-                                  chunk_progress=reporter.chunks)
-    except KeyboardInterrupt:
-        remove_if_empty(created)
-        raise ExitError("interrupted: nothing was written", 130) from None
-    except CompplanError as exc:
-        remove_if_empty(created)
-        fail(exc)
-    doc = outcome.document
-    try:
-        written = write_pulse(out, doc)
+    # One transaction: pulse.json, pulse.md (and infeasibility.json) land together.
+    with output_set(out_dir, force=force,
+                    inputs=[loaded.path, actuals_file, plan]) as folder:
+        try:
+            with Reporter(quiet) as reporter:
+                outcome = pulse_check(loaded, plan_in_force, actuals, year_periods=year_periods,
+                                      allow_new_metrics=allow_new_metrics,
+                                      tail_method=tail_method,
+                                      time_limit=time_limit, progress=reporter.step,
+                                      chunk_progress=reporter.chunks)
+        except KeyboardInterrupt:
+            raise ExitError("interrupted: nothing was written", 130) from None
+        except CompplanError as exc:
+            fail(exc)
+        doc = outcome.document
+        written = [out / p.name for p in write_pulse(folder, doc)]
         if outcome.infeasibility is not None:
             written.append(out / "infeasibility.json")
-            write_json(written[-1], {"case": loaded.name, **outcome.infeasibility})
-    except OSError as exc:
-        cannot_write(out, exc)
+            write_json(folder / "infeasibility.json",
+                       {"case": loaded.name, **outcome.infeasibility})
     if not quiet:
         summary(doc)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import click
 import pandas as pd
@@ -15,6 +15,7 @@ from compplan.cli.common import (
     load,
     load_plans,
     out_console,
+    output_file,
     plan_name,
 )
 from compplan.errors import CompplanError
@@ -71,7 +72,7 @@ def _document(case: Case, coeffs: Coefficients, main: Outcome, ref: str) -> dict
 @click.option("--batch", "batch_dir", type=click.Path(file_okay=False),
               help="Output folder of `compplan batch`: adds the frontier of its candidates.")
 @click.option("--out", "out_file", default="report.html", show_default=True,
-              type=click.Path(dir_okay=False), help="The HTML file to write.")
+              help="The HTML file to write ('-': standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
 def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None,
            out_file: str, quiet: bool) -> None:
@@ -91,6 +92,8 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     \b
         compplan report cases/enterprise_first plans/fy27/plan.json --out report.html
     """  # noqa: D301 (\b keeps click from rewrapping the example)
+    inputs = [p for p in (plan, *compare) if p != CURRENT_PLAN]
+    out = output_file(out_file, suffixes=(".html", ".htm"), inputs=inputs, stdout=True)
     loaded = load(case)
     named = load_plans(loaded, [plan, *compare])
     batch = _batch(batch_dir)
@@ -106,7 +109,9 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
             batch_source=batch_dir))
     except CompplanError as exc:
         fail(exc)
-    out = Path(out_file)
+    if out is None:
+        sys.stdout.write(html)
+        return
     try:
         write_atomic(out, html)
     except OSError as exc:
@@ -118,8 +123,8 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
 @click.command("export")
 @click.argument("case", type=click.Path(file_okay=False))
 @click.argument("plan")
-@click.option("--xlsx", "xlsx", required=True, type=click.Path(dir_okay=False),
-              help="The workbook to write (.xlsx).")
+@click.option("--xlsx", "xlsx", required=True,
+              help="The workbook to write (.xlsx; '-': standard output).")
 @click.option("--batch", "batch_dir", type=click.Path(file_okay=False),
               help="Output folder of `compplan batch`: adds a Candidates sheet.")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
@@ -137,14 +142,18 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
         compplan export cases/enterprise_first plans/fy27/plan.json --xlsx plan.xlsx
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     # openpyxl takes a tenth of a second to import: only the command that writes needs it.
-    from compplan.render.workbook import build_workbook, write_workbook
+    from compplan.render.workbook import build_workbook, workbook_bytes, write_workbook
 
+    out = output_file(xlsx, suffixes=(".xlsx",), inputs=[] if plan == CURRENT_PLAN else [plan],
+                      stdout=True)
     loaded = load(case)
     (_, chosen), = load_plans(loaded, [plan])
     batch = _batch(batch_dir)
     _, (result,) = _outcomes(loaded, [(plan_name(plan, set()), chosen)], quiet)
     book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir)
-    out = Path(xlsx)
+    if out is None:
+        sys.stdout.buffer.write(workbook_bytes(book))
+        return
     try:
         write_workbook(out, book)
     except OSError as exc:

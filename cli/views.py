@@ -23,14 +23,17 @@ from compplan.cli.common import (
     Reporter,
     cannot_write,
     fail,
+    force_option,
     load,
     load_plans,
     out_console,
+    output_file,
+    output_set,
 )
 from compplan.errors import CompplanError
 from compplan.models.case import Case
 from compplan.models.money import money_per, periods_per_year
-from compplan.models.output import prepare_folder, write_atomic, write_json
+from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
@@ -445,13 +448,6 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
     return table
 
 
-def _prepare(out: Path) -> None:
-    try:
-        prepare_folder(out)
-    except OSError as exc:
-        cannot_write(out, exc)
-
-
 # --------------------------------------------------------------------------- evaluate
 
 @click.command("evaluate", cls=_OrderedModifiers)
@@ -468,12 +464,13 @@ def _prepare(out: Path) -> None:
 @click.option("--out", "out_dir", default="evaluation", show_default=True,
               type=click.Path(file_okay=False),
               help="Folder for evaluation.json and rep_payouts.csv.")
-@click.option("--write-plan", type=click.Path(dir_okay=False),
+@click.option("--write-plan", type=click.Path(),
               help="Write the (modified) plan to this TOML file, in the form of "
-                   "current_plan.toml.")
+                   "current_plan.toml ('-': standard output).")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No summary on the terminal.")
 def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[str, ...],
-                     out_dir: str, write_plan: str | None, quiet: bool) -> None:
+                     out_dir: str, write_plan: str | None, force: bool, quiet: bool) -> None:
     """Evaluate PLAN under the scenarios of CASE; with --set/--shift, a what-if beside it.
 
     PLAN is a plan.json written by `compplan optimise`, a TOML file of [[metrics]]
@@ -489,6 +486,11 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
         compplan evaluate cases/enterprise_first current --shift '0.2:smb_bookings->new_logos'
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     modifiers = _modifiers(sets, shifts)
+    plan_file = None
+    if write_plan is not None:  # checked before the work: never over an input
+        plan_file = output_file(write_plan, suffixes=(".toml",), stdout=True,
+                                inputs=[] if plan == "current" else [plan])
+        quiet = quiet or plan_file is None  # standard output holds the plan alone
     loaded = load(case)
     (name, base), = load_plans(loaded, [plan])
     try:
@@ -500,16 +502,19 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     if changed is not None:
         named.append((WHATIF, changed, _evaluate(loaded, coeffs, changed, revenue)))
     columns = _columns(loaded, named)
-    written = _write_evaluation(loaded, coeffs, Path(out_dir), plan, columns, modifiers)
-    if write_plan is not None:
-        written.append(_write_plan_file(Path(write_plan), changed or base))
+    written = _write_evaluation(loaded, coeffs, out_dir, plan, columns, modifiers, force)
+    if plan_file is not None:
+        written.append(_write_plan_file(plan_file, changed or base))
+    elif write_plan is not None:
+        out_console.out((changed or base).to_toml(), end="")
     if not quiet:
         _print_evaluation(loaded, columns, modifiers)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def _write_evaluation(case: Case, coeffs: Coefficients, out: Path, ref: str,
-                      columns: Sequence[Column], modifiers: Sequence[Modifier]) -> list[Path]:
+def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
+                      columns: Sequence[Column], modifiers: Sequence[Modifier],
+                      force: bool) -> list[Path]:
     base = columns[0]
     doc: dict[str, Any] = {
         "schema": EVALUATION_SCHEMA, "case": case.name, "currency": case.spec.case.currency,
@@ -525,13 +530,12 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out: Path, ref: str,
             "differences": {a.key: d for a, b in zip(base.figures, whatif.figures, strict=True)
                             if (d := _difference(a, b)) is not None}}
         plans.append(("whatif_", whatif.plan))
+    out = Path(out_dir)
     files = [out / "evaluation.json", out / "rep_payouts.csv"]
-    _prepare(out)
-    try:
-        write_json(files[0], doc)
-        write_atomic(files[1], csv_text(_rep_payouts(case, coeffs, plans)))
-    except OSError as exc:
-        cannot_write(out, exc)
+    inputs = [case.path, *([] if ref == "current" else [ref])]
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
+        write_json(folder / files[0].name, doc)
+        write_atomic(folder / files[1].name, csv_text(_rep_payouts(case, coeffs, plans)))
     return files
 
 
@@ -566,8 +570,10 @@ def _print_evaluation(case: Case, columns: Sequence[Column],
 @click.argument("plans", nargs=-1, required=True)
 @click.option("--out", "out_dir", default="comparison", show_default=True,
               type=click.Path(file_okay=False), help="Folder for compare.csv and compare.md.")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No table on the terminal.")
-def compare_command(case: str, plans: tuple[str, ...], out_dir: str, quiet: bool) -> None:
+def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool,
+                    quiet: bool) -> None:
     """Compare two or more PLANS side by side under CASE, with differences from the first.
 
     Each PLAN is a plan.json, a TOML plan file, or `current`; its column is named
@@ -590,12 +596,10 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, quiet: bool
     out = Path(out_dir)
     title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
     files = [out / "compare.csv", out / "compare.md"]
-    _prepare(out)
-    try:
-        write_atomic(files[0], csv_text(side_by_side(columns)))
-        write_atomic(files[1], _markdown(title, columns))
-    except OSError as exc:
-        cannot_write(out, exc)
+    inputs = [loaded.path, *(p for p in plans if p != "current")]
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
+        write_atomic(folder / files[0].name, csv_text(side_by_side(columns)))
+        write_atomic(folder / files[1].name, _markdown(title, columns))
     if not quiet:
         _print_table(_rich_table(title, columns))
         for col in columns:

@@ -119,7 +119,8 @@ def plan_document(case: Case, plan: Plan, status: str, evaluation: dict[str, Any
     evaluation : dict
         The plan's evaluation (``Evaluation.to_dict()``).
     solver : dict
-        ``name``, ``version``, ``mip_gap``, ``seconds`` and any further solver figures.
+        ``name``, ``version``, ``mip_gap`` and any further solver figures (no wall
+        times: they go to the run record).
 
     Returns
     -------
@@ -141,18 +142,15 @@ def plan_document(case: Case, plan: Plan, status: str, evaluation: dict[str, Any
     }
 
 
-def run_record(doc: dict[str, Any], started: float, *, reproducible: bool) -> dict[str, Any]:
+def run_record(started: float, solver_seconds: float | None) -> dict[str, Any]:
     """When and how long: kept in ``run.json``, apart from the plan.
 
-    With ``reproducible``, ``solver.seconds`` in ``doc`` (the plan) becomes null so that
-    the same case gives a byte-identical ``plan.json``; the figure stays here.
+    The plan holds no timings, dates or paths (MODEL.md section 6), so the same case
+    gives a byte-identical ``plan.json``; the wall times of the run are kept here.
     """
-    record = {"started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
-              "seconds": round(time.time() - started, 3),
-              "solver_seconds": doc["solver"].get("seconds")}
-    if reproducible:
-        doc["solver"]["seconds"] = None
-    return record
+    return {"started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.time() - started, 3),
+            "solver_seconds": None if solver_seconds is None else round(solver_seconds, 3)}
 
 
 def rep_rates(case: Case, plan: Plan) -> pd.DataFrame | None:

@@ -115,8 +115,10 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         say("pricing the guardrails")
         priced = shadow_prices(case, coeffs, result.z, tail_method,
                                {g.name: g.value for g in evaluation.guardrails})
+    # No wall time here: the same case gives a byte-identical plan.json (MODEL.md
+    # section 6); timings go to the run record (run.json), from ``result.seconds``.
     solver = {"name": "highs", "version": solver_version(), "mip_gap": result.mip_gap,
-              "seconds": round(result.seconds, 3), "rounds": result.rounds,
+              "rounds": result.rounds,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
     if result.message:
         solver["note"] = result.message

@@ -323,8 +323,13 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
     return book
 
 
-def write_workbook(path: Path, book: Workbook) -> None:
-    """Save ``book`` to ``path`` through a temporary file, so no half-written file is left."""
+def workbook_bytes(book: Workbook) -> bytes:
+    """The ``.xlsx`` file of ``book``, in memory."""
     buffer = io.BytesIO()
     book.save(buffer)
-    write_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_workbook(path: Path, book: Workbook) -> None:
+    """Save ``book`` to ``path`` through a temporary file, so no half-written file is left."""
+    write_atomic(path, workbook_bytes(book))

@@ -357,7 +357,8 @@ def test_cli_out_cannot_be_written(case_dir: Path, tmp_path: Path) -> None:
     out = blocker / "audit"
     result = invoke("audit", str(case_dir), "--out", str(out))
     assert_exit(result, 2)
-    assert result.stderr == f"Error: cannot write to {out}: Not a directory\n"
+    assert result.stderr == (f"Error: cannot write to {out}: Not a directory; "
+                             "no file was written\n")
 
 
 def test_cli_needs_a_case() -> None:

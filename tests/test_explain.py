@@ -419,4 +419,5 @@ def test_cli_out_cannot_be_written(tmp_path: Path) -> None:
     out = tmp_path / "file" / "explain"
     result = explain(str(plan), "--out", str(out))
     assert_exit(result, 2)
-    assert result.stderr == f"Error: cannot write to {out}: Not a directory\n"
+    assert result.stderr == (f"Error: cannot write to {out}: Not a directory; "
+                             "no file was written\n")
