@@ -13,6 +13,7 @@ from compplan.models.case import load_case
 from compplan.optimizer.pipeline import optimise_case
 from compplan.optimizer.prices import loosening, with_limit
 from compplan.optimizer.solve import solve
+from compplan.render.plan import plan_json
 
 CASES = Path(__file__).parent.parent / "cases"
 TI = 1000.0
@@ -37,7 +38,7 @@ def _alignment(case, coeffs, name: str, limit: float) -> float:  # type: ignore[
 def test_one_percent_is_what_a_re_solve_buys(name: str) -> None:
     case = load_case(CASES / name)
     outcome = optimise_case(case)
-    start = outcome.document["objective"]["alignment"]
+    start = plan_json(case, outcome)["objective"]["alignment"]
     assert outcome.prices
     for price in outcome.prices:
         loosened = price.limit * (1 + 0.01 * loosening(price.guardrail))
@@ -56,7 +57,7 @@ def test_enterprise_first_cvar_price_ends_before_one_percent() -> None:
     assert cvar.per_percent < 0.5 * linear
     assert cvar.limit < cvar.valid_to < 1.01 * cvar.limit
     # At the end of its range the price still holds exactly (a re-solve), just beyond it no more.
-    start = outcome.document["objective"]["alignment"]
+    start = plan_json(case, outcome)["objective"]["alignment"]
     at_end = _alignment(case, outcome.coefficients, "budget_cvar", cvar.valid_to)
     assert at_end - start == pytest.approx(cvar.shadow_price * (cvar.valid_to - cvar.limit),
                                            rel=1e-5)
@@ -74,7 +75,8 @@ def test_price_range_ends_where_another_limit_binds(make_case: MakeCase) -> None
     path = make_case({"goals": {"g": 1.0}, "metrics.a": metric(1.0),
                       "design": {"max_payout_multiple": 4.5},
                       "budget": {"expected_cap": 2.5 * TI}}, reps(1), {"a": [[1.5]]})
-    outcome = optimise_case(load_case(path))
+    case = load_case(path)
+    outcome = optimise_case(case)
     prices = {p.guardrail: p for p in outcome.prices}
     budget = prices["budget_expected"]
     assert budget.shadow_price == pytest.approx(1 / TI, rel=1e-6)
@@ -86,7 +88,7 @@ def test_price_range_ends_where_another_limit_binds(make_case: MakeCase) -> None
     multiple = prices["payout_multiple"]
     assert multiple.shadow_price == 0 and multiple.per_percent == 0
     assert (multiple.valid_from, multiple.valid_to) == (pytest.approx(4.0), pytest.approx(9.0))
-    doc = outcome.document["guardrail_prices"]
+    doc = plan_json(case, outcome)["guardrail_prices"]
     assert {p["guardrail"] for p in doc} == {"budget_expected", "payout_multiple"}
     assert set(doc[0]) == {"guardrail", "setting", "limit", "shadow_price", "unit",
                            "per_percent", "valid_from", "valid_to"}
