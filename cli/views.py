@@ -34,7 +34,12 @@ from compplan.models.plan import Plan
 from compplan.models.safe import csv_text
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
-from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
+from compplan.optimizer.evaluate import (
+    Evaluation,
+    evaluate_plan,
+    expected_revenue,
+    plan_payouts,
+)
 
 EVALUATION_SCHEMA = "compplan.evaluation/1"
 WHATIF = "what-if"
@@ -422,9 +427,8 @@ def _coefficients(case: Case, quiet: bool) -> tuple[Coefficients, float | None]:
 
 
 def _evaluate(case: Case, coeffs: Coefficients, plan: Plan, revenue: float | None) -> Evaluation:
-    w, u = plan.vectors(case)
     try:
-        return evaluate(case, coeffs, w, u, revenue=revenue)
+        return evaluate_plan(case, coeffs, plan, revenue=revenue)
     except CompplanError as exc:
         fail(exc)
 
@@ -436,8 +440,7 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
     table = pd.DataFrame({"rep_id": reps.index, **{c: reps[c].to_numpy() for c in grouping},
                           "target_incentive": case.target_incentive})
     for prefix, plan in plans:
-        w, u = plan.vectors(case)
-        share = coeffs.rep_w @ w + coeffs.rep_u @ u
+        share = plan_payouts(case, coeffs, plan).shares
         table[f"{prefix}expected_payout"] = case.target_incentive * share
         table[f"{prefix}share_of_target"] = share
     return table
@@ -500,7 +503,7 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     columns = _columns(loaded, named)
     written = _write_evaluation(loaded, coeffs, Path(out_dir), plan, columns, modifiers)
     if write_plan is not None:
-        written.append(_write_plan_file(Path(write_plan), changed or base))
+        written.append(_write_plan_file(loaded, Path(write_plan), changed or base))
     if not quiet:
         _print_evaluation(loaded, columns, modifiers)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
@@ -532,9 +535,9 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out: Path, ref: str,
     return files
 
 
-def _write_plan_file(path: Path, plan: Plan) -> Path:
+def _write_plan_file(case: Case, path: Path, plan: Plan) -> Path:
     try:
-        write_atomic(path, plan.to_toml())
+        write_atomic(path, plan.to_toml(case))
     except OSError as exc:
         cannot_write(path, exc)
     return path

@@ -32,7 +32,7 @@ from compplan.errors import CaseError
 from compplan.models.case import Case
 from compplan.models.explain import attainment_label, goal_name, render_html
 from compplan.models.plan import Plan
-from compplan.optimizer.evaluate import Evaluation, evaluate
+from compplan.optimizer.evaluate import Evaluation, evaluate_plan, plan_payouts
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -107,11 +107,10 @@ def outcome(case: Case, coeffs: Coefficients, plan: Plan, name: str, *,
     CaseError
         As :func:`~compplan.optimizer.evaluate.evaluate`.
     """
-    w, u = plan.vectors(case)
-    # The same products as evaluate(), so the totals' mean is its expected cost exactly.
-    totals = (coeffs.scen_w @ w + coeffs.scen_u @ u) * coeffs.ti_total
-    shares = coeffs.rep_w @ w + coeffs.rep_u @ u
-    return Outcome(name, plan, evaluate(case, coeffs, w, u, revenue=revenue), totals, shares)
+    # The same arrays as the evaluation's, so the totals' mean is its expected cost exactly.
+    pay = plan_payouts(case, coeffs, plan)
+    return Outcome(name, plan, evaluate_plan(case, coeffs, plan, revenue=revenue, payouts=pay),
+                   pay.totals, pay.shares)
 
 
 def scenario_labels(case: Case, count: int) -> list[str]:

@@ -26,6 +26,7 @@ from compplan.models.case import Case
 from compplan.models.explain import join_words, md_escape
 from compplan.models.plan import Plan, PlanMetric
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
+from compplan.optimizer.evaluate import plan_payouts
 
 #: Below this alignment with the strategy a metric is paid for something not asked for.
 WEAK_ALIGNMENT = 0.1
@@ -211,8 +212,7 @@ def audit_plan(case: Case, plan: Plan, name: str = "plan",
     """
     coeffs = coeffs if coeffs is not None else compute_coefficients(case)
     pi = priorities(case)
-    w, u = plan.vectors(case)
-    marginal = coeffs.align_w * w + coeffs.align_u * u  # zero off the plan
+    marginal = plan_payouts(case, coeffs, plan).marginal  # zero off the plan
     total = float(marginal.sum())
     metrics = tuple(_metric_audit(case, coeffs, m, float(marginal[case.metric_ids.index(m.id)]),
                                   total, pi) for m in plan.metrics)
