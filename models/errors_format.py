@@ -101,7 +101,9 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     args = getattr(annotation, "__args__", ())
-    inner = args[-1] if args else None
+    # ``Model | None`` names its model among the union's members, containers last.
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    inner = models[0] if len(models) == 1 and args[-1] is type(None) else (args[-1] if args else None)
     return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
 
 
