@@ -548,6 +548,8 @@ def _print_evaluation(case: Case, columns: Sequence[Column],
     base = columns[0]
     out_console.print(_metric_table(case, f"{case.name}: plan {base.name}", base.plan,
                                     base.evaluation))
+    for note in base.plan.written_notes(case):
+        out_console.print(f"  {note}")
     title = f"{case.name}: evaluation of {base.name}"
     if len(columns) > 1:
         out_console.print(_metric_table(

@@ -103,7 +103,8 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     args = getattr(annotation, "__args__", ())
     # ``Model | None`` names its model among the union's members, containers last.
     models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-    inner = models[0] if len(models) == 1 and args[-1] is type(None) else (args[-1] if args else None)
+    optional = len(models) == 1 and args[-1] is type(None)
+    inner = models[0] if optional else (args[-1] if args else None)
     return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
 
 

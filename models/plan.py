@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,13 @@ class PlanMetric:
         above = np.clip(x - 1.0, 0.0, self.cap - 1.0) * self.accelerator_rate
         return below + above
 
+    def payout_everywhere(self, attainment: np.ndarray | float) -> np.ndarray:
+        """Payout when every metric is at ``attainment`` (so is a gate's metric)."""
+        paid = self.payout(attainment)
+        if self.gate is None:
+            return paid
+        return np.asarray(paid * (np.asarray(attainment) >= self.gate.at))
+
     @property
     def max_payout(self) -> float:
         """The most the metric pays, as a share of target incentive."""
@@ -97,6 +105,54 @@ class PlanMetric:
     def written(self) -> bool:
         """True for a curve or a gate: a form the optimiser never writes."""
         return self.curve is not None or self.gate is not None
+
+
+def _label(value: float) -> str:
+    """``0.5`` reads ``50%``, ``0.625`` reads ``62.5%``."""
+    return f"{value * 100:.1f}".removesuffix(".0") + "%"
+
+
+def curve_words(curve: tuple[tuple[float, float], ...]) -> str:
+    """A curve in words, steps and flats as they are drawn.
+
+    ``nothing below 50%; 0% of target at 50%, rising to 40% at 100%, a step to 60% at
+    100%, rising to 80% at 150%, flat above``.
+    """
+    (a0, p0), parts = curve[0], []
+    for (a_prev, p_prev), (a, p) in pairwise(curve):
+        if a == a_prev:
+            parts.append(f"a step to {_label(p)} at {_label(a)}")
+        elif p == p_prev:
+            parts.append(f"flat to {_label(a)}")
+        else:
+            parts.append(f"rising to {_label(p)} at {_label(a)}")
+    head = f"nothing below {_label(a0)}; {_label(p0)} of target at {_label(a0)}"
+    return ", ".join([head, *parts, "flat above"])
+
+
+def how_it_pays(metric: PlanMetric, labels: dict[str, str] | None = None) -> str:
+    """What a written metric pays, in words: its curve or its own threshold and cap, and gate.
+
+    Parameters
+    ----------
+    metric : PlanMetric
+        Any metric of a plan.
+    labels : dict of str to str, optional
+        Labels of metrics by id, to name a gate's metric.
+
+    Returns
+    -------
+    str
+        ``curve: nothing below 50%; ...; pays only in a period where Bookings reaches
+        50% of quota``.
+    """
+    text = (f"curve: {curve_words(metric.curve)}" if metric.curve is not None
+            else f"{_label(metric.weight)} of target at 100%, nothing below "
+                 f"{_label(metric.threshold)}, rising to {_label(metric.max_payout)} at "
+                 f"{_label(metric.cap)}")
+    if metric.gate is not None:
+        text += "; " + metric.gate.words((labels or {}).get(metric.gate.metric))
+    return text
 
 
 def curve_payout(curve: tuple[tuple[float, float], ...], x: np.ndarray) -> np.ndarray:
@@ -238,6 +294,24 @@ class Plan:
         """
         return all(not m.written and m.threshold == case.metric(m.id).threshold
                    and m.cap == case.metric(m.id).cap for m in self.metrics)
+
+    def written_notes(self, case: Case) -> list[str]:
+        """How each metric not on the case's own curve pays, in words (none for canonical).
+
+        Parameters
+        ----------
+        case : Case
+            Gives the case's thresholds and caps and the labels of gate metrics.
+
+        Returns
+        -------
+        list of str
+            ``Multi-product deals: curve: nothing below 50%; ...`` per written metric.
+        """
+        labels = {k: case.metric(k).label or k for k in case.metric_ids}
+        return [f"{m.label}: {how_it_pays(m, labels)}" for m in self.metrics
+                if m.written or m.threshold != case.metric(m.id).threshold
+                or m.cap != case.metric(m.id).cap]
 
     def vectors(self, case: Case) -> tuple[np.ndarray, np.ndarray]:
         """Weights and accelerator rates over all candidate metrics of ``case``.

@@ -26,7 +26,7 @@ from compplan.models.case import Case
 from compplan.models.explain import join_words, md_escape
 from compplan.models.plan import Plan, PlanMetric
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
-from compplan.optimizer.evaluate import plan_payouts
+from compplan.optimizer.evaluate import plan_payouts, plan_rules
 
 #: Below this alignment with the strategy a metric is paid for something not asked for.
 WEAK_ALIGNMENT = 0.1
@@ -143,6 +143,8 @@ class Audit:
     total_marginal_incentive: float
     alignment: float
     against_strategy_share: float
+    written: tuple[str, ...] = ()
+    rules_broken: tuple[str, ...] = ()
 
     @property
     def pays_for_unasked(self) -> list[MetricAudit]:
@@ -172,6 +174,8 @@ class Audit:
                        "paid_for": g.paid_for} for g in self.goals],
             "pays_for_unasked": [m.id for m in self.pays_for_unasked],
             "not_paid_for": [g.id for g in self.not_paid_for],
+            "written": list(self.written),
+            "design_rules_broken": list(self.rules_broken),
         }
 
 
@@ -225,7 +229,10 @@ def audit_plan(case: Case, plan: Plan, name: str = "plan",
         mean_target_incentive=float(case.target_incentive.mean()), metrics=metrics,
         goals=goals, total_marginal_incentive=total,
         alignment=float(sum(m.alignment_contribution for m in metrics)),
-        against_strategy_share=_share(against, total))
+        against_strategy_share=_share(against, total),
+        # A plan as written is audited as it is; the design rules it breaks are listed.
+        written=tuple(plan.written_notes(case)),
+        rules_broken=tuple(r.message for r in plan_rules(case, plan) if not r.ok))
 
 
 def _share(part: float, total: float) -> float:
@@ -353,4 +360,18 @@ def audit_markdown(audit: Audit) -> str:
         lines.append(f"| {e(g.id)} | {_pct(g.priority)} | {g.net_incentive:+.4f} | "
                      f"{_pct(g.against_share)} | {'yes' if g.paid_for else 'NO'} |")
     lines += ["", "## Findings", ""] + [f"- {line}" for line in summary_lines(audit, e)]
+    lines += written_lines(audit, e)
     return "\n".join(lines) + "\n"
+
+
+def written_lines(audit: Audit, esc: Callable[[str], str] = str) -> list[str]:
+    """``audit.md``'s sections on a plan as written: how its metrics pay, rules it breaks."""
+    lines = []
+    if audit.written:
+        lines += ["", "## As written", "", "Metrics not on the case's own curves pay as follows:",
+                  ""] + [f"- {esc(note)}" for note in audit.written]
+    if audit.rules_broken:
+        lines += ["", "## Design rules the plan breaks", "",
+                  "Reported, not refused: the plan is audited as it is written.", ""]
+        lines += [f"- {esc(rule)}" for rule in audit.rules_broken]
+    return lines
