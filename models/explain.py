@@ -154,7 +154,7 @@ def rewards(m: PlanMetric, labels: dict[str, str] | None = None) -> str:
             else f" It {m.gate.words((labels or {}).get(m.gate.metric))}.")
     if m.curve is not None:
         text = curve_words(m.curve)
-        return f"Pays by its curve: {text[0].upper()}{text[1:]}.{gate}"
+        return f"Pays by its curve: {text}.{gate}"
     return _linear_rewards(m) + gate
 
 

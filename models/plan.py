@@ -115,8 +115,8 @@ def _label(value: float) -> str:
 def curve_words(curve: tuple[tuple[float, float], ...]) -> str:
     """A curve in words, steps and flats as they are drawn.
 
-    ``nothing below 50%; 0% of target at 50%, rising to 40% at 100%, a step to 60% at
-    100%, rising to 80% at 150%, flat above``.
+    ``nothing below 50%, rising to 40% at 100%, a step to 60% at 100%, rising to 80%
+    at 150%, flat above`` (shares of target incentive at attainments).
     """
     (a0, p0), parts = curve[0], []
     for (a_prev, p_prev), (a, p) in pairwise(curve):
@@ -126,7 +126,8 @@ def curve_words(curve: tuple[tuple[float, float], ...]) -> str:
             parts.append(f"flat to {_label(a)}")
         else:
             parts.append(f"rising to {_label(p)} at {_label(a)}")
-    head = f"nothing below {_label(a0)}; {_label(p0)} of target at {_label(a0)}"
+    head = (f"nothing below {_label(a0)}" if p0 == 0.0
+            else f"nothing below {_label(a0)}, a step to {_label(p0)} at {_label(a0)}")
     return ", ".join([head, *parts, "flat above"])
 
 
@@ -143,13 +144,13 @@ def how_it_pays(metric: PlanMetric, labels: dict[str, str] | None = None) -> str
     Returns
     -------
     str
-        ``curve: nothing below 50%; ...; pays only in a period where Bookings reaches
+        ``curve: nothing below 50%, ...; pays only in a period where Bookings reaches
         50% of quota``.
     """
     text = (f"curve: {curve_words(metric.curve)}" if metric.curve is not None
-            else f"{_label(metric.weight)} of target at 100%, nothing below "
-                 f"{_label(metric.threshold)}, rising to {_label(metric.max_payout)} at "
-                 f"{_label(metric.cap)}")
+            else f"nothing below {_label(metric.threshold)}, {_label(metric.weight)} of "
+                 f"target at 100%, rising to {_label(metric.max_payout)} at "
+                 f"{_label(metric.cap)}, flat above")
     if metric.gate is not None:
         text += "; " + metric.gate.words((labels or {}).get(metric.gate.metric))
     return text

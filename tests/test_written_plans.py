@@ -39,12 +39,16 @@ Parity (group_by segment): North (540 + 1700) / 3000 = 0.7466..., South 0.7, all
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from click.testing import CliRunner, Result
 
+from compplan.cli.main import main
 from compplan.errors import CaseError
 from compplan.models.case import load_case
 from compplan.models.plan import Plan, curve_payout, load_plan, payouts
@@ -234,3 +238,78 @@ def test_consistent_base_rate_and_accelerators_are_accepted(make_case: MakeCase)
                                       "accelerator_rate = 3.0\naccelerator_multiple = 1.5\n")
     plan = load_plan(load_case(folder), folder / "plan.toml")
     assert plan.metrics[0].accelerator_rate == 3.0
+
+
+# ------------------------------------------------------------------ every command
+
+REPO = Path(__file__).resolve().parents[1]
+SIX = REPO / "docs" / "examples" / "written_plan.toml"
+BUNDLED = REPO / "cases" / "enterprise_first"
+GATE = ("Multi-product deals pays only in a period where Enterprise bookings reaches 50% "
+        "of quota")
+RENEWAL = ("Renewal rate: curve: nothing below 90%, a step to 5% at 90%, rising to 15% at "
+           "100%, rising to 20% at 110%, flat above")
+
+
+def invoke(*args: str) -> Result:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"uncaught {result.exception!r}\n{result.output}")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_six_metric_written_plan_through_every_command(tmp_path: Path) -> None:
+    """The bundled example (docs/examples/written_plan.toml) is never refused for being real."""
+    case = load_case(BUNDLED)
+    plan = load_plan(case, SIX)
+    assert len(plan.metrics) == 6 and not plan.is_canonical(case)
+    ev = evaluate_plan(case, compute_coefficients(case), plan)
+    broken = [r.message for r in ev.broken_rules]
+    assert "6 metrics, more than 3 ([design] max_metrics)" in broken
+
+    out = invoke("evaluate", BUNDLED, SIX, "--out", tmp_path / "ev").output
+    assert "written_plan breaks a design rule: 6 metrics, more than 3 ([design] max_metrics)" in out
+    assert f"  {RENEWAL}" in out
+    doc = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert doc["evaluation"]["expected_cost"] == pytest.approx(ev.expected_cost, rel=1e-12)
+    assert doc["plan"]["metrics"][3]["curve"] == [[0.9, 0.0], [0.9, 0.05], [1.0, 0.15],
+                                                   [1.1, 0.2]]
+    assert doc["plan"]["metrics"][2]["gate"] == {"metric": "enterprise_bookings", "at": 0.5}
+
+    invoke("compare", BUNDLED, "current", SIX, "--out", tmp_path / "cmp", "-q")
+    table = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "written_plan" in table
+
+    invoke("audit", BUNDLED, SIX, "--out", tmp_path / "audit", "-q")
+    audit_md = (tmp_path / "audit" / "audit.md").read_text()
+    assert "## Design rules the plan breaks" in audit_md
+    assert "- 6 metrics, more than 3 (\\[design\\] max_metrics)" in audit_md
+    audit_json = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert [m["id"] for m in audit_json["metrics"]] == [m.id for m in plan.metrics]
+    assert any(GATE.split(" pays")[1] in note for note in audit_json["written"])
+
+    invoke("report", BUNDLED, SIX, "--compare", "current", "--out", tmp_path / "r.html", "-q")
+    html = (tmp_path / "r.html").read_text()
+    assert f"<figcaption>{GATE}.</figcaption>" in html
+    assert "breaks design rules" in html
+
+    invoke("export", BUNDLED, SIX, "--xlsx", tmp_path / "p.xlsx", "-q")
+    sheet = pd.read_excel(tmp_path / "p.xlsx", sheet_name="Plan")
+    assert list(sheet["metric"]) == [m.id for m in plan.metrics]
+
+    invoke("explain", SIX, "--case", BUNDLED, "--out", tmp_path / "ex", "-q")
+    md = (tmp_path / "ex" / "plan_explained.md").read_text()
+    assert ("Pays by its curve: nothing below 90%, a step to 5% at 90%, rising to 15% at "
+            "100%, rising to 20% at 110%, flat above.") in md
+    assert "It pays only in a period where Enterprise bookings reaches 50% of quota." in md
+
+
+def test_whatif_on_a_written_plan_is_refused_in_words(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["evaluate", str(BUNDLED), str(SIX), "--set",
+                                       "weight.new_logos=0.2", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "Error: what-if modifiers apply to plans on the case's own curves; "
+        "'enterprise_bookings' is written with its own threshold or cap: evaluate the plan "
+        "without --set and --shift\n")
