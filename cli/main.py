@@ -37,6 +37,7 @@ from compplan.models.output import (
 from compplan.models.scenarios import build_scenarios
 
 if TYPE_CHECKING:
+    from compplan.optimizer.model import Rounding
     from compplan.optimizer.pipeline import Outcome
 
 _SOLVER_MODULE = "compplan.optimizer.pipeline"
@@ -61,24 +62,30 @@ def main() -> None:
               help="At most this many metrics, replacing [design] max_metrics.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")
+@click.option("--round", "round_to", metavar="weights=STEP,rates=STEP",
+              help="A plan to publish: weights on a grid of STEP (0.05 = 5 %) and accelerator "
+                   "rates on a grid of STEP, the best rounded plan (proven); the summary and "
+                   "plan.json say what rounding costs against the unrounded optimum.")
 @click.option("--reproducible", is_flag=True,
               help="Leave wall times out of plan.json (solver.seconds is null; run.json "
                    "keeps them), so the same case gives a byte-identical plan.json.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
-             max_metrics: int | None, tail_method: str, reproducible: bool,
-             quiet: bool) -> None:
+             max_metrics: int | None, tail_method: str, round_to: str | None,
+             reproducible: bool, quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
     CASE is a case folder (case.toml, reps.csv, attainment.csv); without it the
     bundled default case is used.
 
-    Example:
+    Example (the second with weights to 5 % and accelerator rates to 0.05):
 
         compplan optimise cases/enterprise_first --out plans/fy27 --budget 12000000
+        compplan optimise cases/enterprise_first --out plans/fy27r --round weights=0.05,rates=0.05
     """
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
+    rounding = _rounding(round_to)
     loaded = load(case, budget, max_metrics)
     out = Path(out_dir)
     # Before the solve, which may be long: a folder that cannot be written fails now.
@@ -93,7 +100,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
         with Reporter(quiet) as reporter:
             outcome = optimise_case(loaded, time_limit=time_limit,
-                                    tail_method=tail_method,
+                                    tail_method=tail_method, rounding=rounding,
                                     progress=reporter.step, chunk_progress=reporter.chunks)
     except KeyboardInterrupt:
         remove_if_empty(created)
@@ -117,6 +124,18 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     if not quiet:
         _summary(loaded, outcome)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _rounding(text: str | None) -> Rounding | None:
+    if text is None:
+        return None
+    # The model module imports Pyomo: wait for the background import rather than race it.
+    from compplan.optimizer.model import parse_rounding
+
+    try:
+        return parse_rounding(text)
+    except CompplanError as exc:
+        fail(exc)
 
 
 main.add_command(optimise, name="optimize")
@@ -223,6 +242,16 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
         cost = (f"; loosening it 1 % would add {price.per_percent:.4g} alignment"
                 if price is not None and price.shadow_price > 0 else "")
         out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state}{cost})")
+    rounding = doc.get("rounding")
+    if rounding is not None:
+        grids = ", ".join(f"{k} to {rounding[k]:g}" for k in ("weights", "rates")
+                          if rounding[k] is not None)
+        out_console.print(
+            f"rounded ({grids}): "
+            f"alignment {ev.alignment:.6f} against {rounding['unrounded']['alignment']:.6f} "
+            f"unrounded ({-rounding['alignment_lost']:+.6f}); expected payout "
+            f"{rounding['expected_cost_change']:+,.0f} {cur}/period against "
+            f"{rounding['unrounded']['expected_cost']:,.0f} unrounded")
     result = outcome.result
     out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
                       f"{result.seconds:.2f}s"
