@@ -133,9 +133,10 @@ def _rounding(text: str | None) -> Rounding | None:
     from compplan.optimizer.model import parse_rounding
 
     try:
-        return parse_rounding(text)
+        rounding = parse_rounding(text)
     except CompplanError as exc:
         fail(exc)
+    return rounding
 
 
 main.add_command(optimise, name="optimize")
