@@ -156,6 +156,16 @@ def how_it_pays(metric: PlanMetric, labels: dict[str, str] | None = None) -> str
     return text
 
 
+def on_case_curve(case: Case, metric: PlanMetric) -> bool:
+    """True when a metric is ``(w, u)`` on the case's own curve.
+
+    That is: no curve, no gate, the case's threshold and cap.
+    """
+    spec = case.metric(metric.id)
+    return (not metric.written and metric.threshold == spec.threshold
+            and metric.cap == spec.cap)
+
+
 def curve_payout(curve: tuple[tuple[float, float], ...], x: np.ndarray) -> np.ndarray:
     """A curve's payout at attainment ``x``, any shape (MODEL.md section 9).
 
@@ -293,8 +303,7 @@ class Plan:
         No curve, no gate, the case's threshold and cap: the case's coefficients
         evaluate it.
         """
-        return all(not m.written and m.threshold == case.metric(m.id).threshold
-                   and m.cap == case.metric(m.id).cap for m in self.metrics)
+        return all(on_case_curve(case, m) for m in self.metrics)
 
     def written_notes(self, case: Case) -> list[str]:
         """How each metric not on the case's own curve pays, in words (none for canonical).
@@ -311,8 +320,7 @@ class Plan:
         """
         labels = {k: case.metric(k).label or k for k in case.metric_ids}
         return [f"{m.label}: {how_it_pays(m, labels)}" for m in self.metrics
-                if m.written or m.threshold != case.metric(m.id).threshold
-                or m.cap != case.metric(m.id).cap]
+                if not on_case_curve(case, m)]
 
     def vectors(self, case: Case) -> tuple[np.ndarray, np.ndarray]:
         """Weights and accelerator rates over all candidate metrics of ``case``.

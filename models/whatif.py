@@ -34,7 +34,7 @@ import numpy as np
 
 from compplan.errors import UsageError
 from compplan.models.case import Case
-from compplan.models.plan import Plan, PlanMetric
+from compplan.models.plan import Plan, PlanMetric, on_case_curve
 from compplan.models.schema import MAX_METRICS
 
 Kind = Literal["weight", "accelerator", "rate", "shift"]
@@ -182,8 +182,7 @@ def apply_modifiers(case: Case, plan: Plan, modifiers: Iterable[Modifier]) -> Pl
         A modifier cannot apply (unknown metric, weight outside [0, 1], a shift larger
         than the source's weight, more than three metrics, no metric left), naming it.
     """
-    written = [m for m in plan.metrics if m.written or m.threshold != case.metric(m.id).threshold
-               or m.cap != case.metric(m.id).cap]
+    written = [m for m in plan.metrics if not on_case_curve(case, m)]
     if written:
         # A what-if moves weights along the case's curves: a curve or gate has neither.
         raise UsageError(f"what-if modifiers apply to plans on the case's own curves; "

@@ -23,7 +23,7 @@ from compplan.errors import CaseError
 from compplan.models.case import Case
 from compplan.models.plan import Plan
 from compplan.models.scenarios import Scenarios, build_scenarios
-from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.coefficients import CHUNK_ELEMENTS, Coefficients
 from compplan.optimizer.tails import tail_mean
 
 #: Tail shares reported when the case sets none.
@@ -290,7 +290,9 @@ def plan_payouts(case: Case, coeffs: Coefficients, plan: Plan,
     ids, ti = case.metric_ids, case.target_incentive
     totals, shares = np.zeros(scen.count), np.empty(len(ti))
     gain = np.zeros(len(ids))
-    for start, x in scen.chunks(_REVENUE_CHUNK):
+    # About a million values a chunk, as for the coefficients: memory stays flat.
+    size = max(1, CHUNK_ELEMENTS // max(1, len(ids) * scen.count))
+    for start, x in scen.chunks(size):
         x = np.asarray(x, dtype=np.float64)
         t = ti[start:start + x.shape[0], None]
         paid = plan.shares(ids, x)

@@ -297,6 +297,8 @@ def test_six_metric_written_plan_through_every_command(tmp_path: Path) -> None:
     invoke("export", BUNDLED, SIX, "--xlsx", tmp_path / "p.xlsx", "-q")
     sheet = pd.read_excel(tmp_path / "p.xlsx", sheet_name="Plan")
     assert list(sheet["metric"]) == [m.id for m in plan.metrics]
+    assert sheet["as written"][3] == RENEWAL.split(": ", 1)[1]
+    assert sheet["as written"].isna()[1]  # smb_bookings is on the case's own curve
 
     invoke("explain", SIX, "--case", BUNDLED, "--out", tmp_path / "ex", "-q")
     md = (tmp_path / "ex" / "plan_explained.md").read_text()
