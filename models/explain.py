@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from compplan.errors import CaseError
 from compplan.models.case import Case, validate_model
 from compplan.models.output import write_atomic
-from compplan.models.plan import Plan, PlanMetric, curve_words
+from compplan.models.plan import Gate, Plan, PlanMetric, curve_metric, curve_words
 from compplan.models.schema import PlanMetricSpec, PlanSpec
 
 if TYPE_CHECKING:
@@ -128,6 +128,9 @@ def _text(value: Any) -> str | None:
 
 
 def _plan_metric(file: Path, i: int, item: PlanMetricSpec) -> PlanMetric:
+    if item.curve is not None:  # a curve says all it pays, with or without a case
+        return curve_metric(item, item.label or item.id)
+    assert item.weight is not None  # the canonical form (checked by the schema)
     if item.threshold is None or item.cap is None:
         key = "threshold" if item.threshold is None else "cap"
         raise CaseError(file.name, f"has no {key}: give --case to explain the plan with the "
@@ -135,10 +138,11 @@ def _plan_metric(file: Path, i: int, item: PlanMetricSpec) -> PlanMetric:
     slope = 1.0 / (1.0 - item.threshold)
     rate = (item.accelerator_rate if item.accelerator_rate is not None
             else (item.accelerator_multiple or 0.0) * item.weight * slope)
+    gate = None if item.gate is None else Gate(item.gate.metric, item.gate.at)
     return PlanMetric(id=item.id, label=item.label or item.id, weight=item.weight,
                       threshold=item.threshold, cap=item.cap,
                       base_rate=item.weight * slope, accelerator_rate=rate,
-                      accelerator_multiple=rate / (item.weight * slope))
+                      accelerator_multiple=rate / (item.weight * slope), gate=gate)
 
 
 # ------------------------------------------------------------------------ figures

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -198,8 +198,23 @@ def curve_payout(curve: tuple[tuple[float, float], ...], x: np.ndarray) -> np.nd
     return np.where(i == 0, 0.0, value)
 
 
-def _curve_metric(item: PlanMetricSpec, label: str) -> PlanMetric:
-    """A curve with the canonical figures it averages to (for tables and design rules)."""
+def curve_metric(item: PlanMetricSpec, label: str) -> PlanMetric:
+    """A metric written as a curve, with the canonical figures it averages to.
+
+    Parameters
+    ----------
+    item : PlanMetricSpec
+        An entry with a ``curve`` (and perhaps a ``gate``).
+    label : str
+        Its label.
+
+    Returns
+    -------
+    PlanMetric
+        The curve, with ``weight`` its pay at 100 %, ``threshold`` where it starts
+        paying, ``cap`` where it stops rising and the average slopes between (for
+        tables and design rules).
+    """
     curve = item.points
     assert curve is not None
     weight = float(curve_payout(curve, np.array(1.0)))
@@ -288,13 +303,15 @@ class Plan:
         metrics = []
         for item in spec.metrics:
             label = item.label or case.metric(item.id).label or item.id
-            metrics.append(_curve_metric(item, label) if item.curve is not None
+            metrics.append(curve_metric(item, label) if item.curve is not None
                            else _canonical_metric(case, item, label))
         plan = cls(tuple(metrics))
         if plan.is_canonical(case):
-            # The canonical form, exactly as before written plans existed.
+            # The canonical form, in the case's order, with the file's labels if it gives any.
             w, u = plan.vectors(case)
-            return cls.from_vectors(case, w, u)
+            labels = {item.id: item.label for item in spec.metrics if item.label is not None}
+            return cls(tuple(replace(m, label=labels.get(m.id, m.label))
+                             for m in cls.from_vectors(case, w, u).metrics))
         return plan
 
     def is_canonical(self, case: Case) -> bool:

@@ -315,3 +315,22 @@ def test_whatif_on_a_written_plan_is_refused_in_words(tmp_path: Path) -> None:
         "Error: what-if modifiers apply to plans on the case's own curves; "
         "'enterprise_bookings' is written with its own threshold or cap: evaluate the plan "
         "without --set and --shift\n")
+
+
+def test_a_label_in_a_plan_file_is_honoured(make_case: MakeCase) -> None:
+    folder = make_case(TABLES, REPS, ATTAINMENT)
+    (folder / "plan.toml").write_text('[[metrics]]\nid = "a"\nlabel = "Bookings"\nweight = 1.0\n'
+                                      "accelerator_rate = 2.0\n")
+    plan = load_plan(load_case(folder), folder / "plan.toml")
+    assert [m.label for m in plan.metrics] == ["Bookings"]
+
+
+def test_explain_a_json_plan_with_a_curve_and_a_gate_without_its_case(tmp_path: Path) -> None:
+    doc = {"metrics": [{"id": "a", "label": "Bookings",
+                        "curve": [[0.5, 0.0], [1.0, 1.0], [1.0, 1.2]],
+                        "gate": {"metric": "b", "at": 0.8}}]}
+    (tmp_path / "plan.json").write_text(json.dumps(doc))
+    invoke("explain", tmp_path / "plan.json", "--out", tmp_path / "ex", "-q")
+    md = (tmp_path / "ex" / "plan_explained.md").read_text()
+    assert ("Pays by its curve: nothing below 50%, rising to 100% at 100%, a step to 120% at "
+            "100%, flat above. It pays only in a period where b reaches 80% of quota.") in md
