@@ -42,7 +42,7 @@ from compplan.models.output import write_atomic, write_json, write_plan
 from compplan.models.plan import Plan
 from compplan.models.schema import CaseSpec
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients, goal_alignment
-from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
+from compplan.optimizer.evaluate import Evaluation, evaluate_plan, expected_revenue
 from compplan.optimizer.model import TailMethod
 from compplan.optimizer.pipeline import optimise_case
 from compplan.optimizer.verdicts import FEASIBLE, is_binding
@@ -686,7 +686,7 @@ def current_plan_point(batch: Batch) -> dict[str, float] | None:
         return None
     coeffs = batch.coefficients(coefficient_key(case.spec), case.spec)
     plan = Plan.from_spec(case, case.current_plan)
-    ev = evaluate(case, with_priorities(coeffs, case), *plan.vectors(case))
+    ev = evaluate_plan(case, with_priorities(coeffs, case), plan)
     return {"alignment": ev.alignment, "expected_cost": ev.expected_cost, "cvar": ev.total_cvar}
 
 

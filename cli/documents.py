@@ -85,6 +85,10 @@ def _show_audit(result: Audit) -> None:
                       f"pays {result.total_marginal_incentive:.2%} of target in all")
     for line in summary_lines(result):
         out_console.print(f"  {line}")
+    for note in result.written:
+        out_console.print(f"  as written: {note}")
+    for rule in result.rules_broken:
+        out_console.print(f"  breaks a design rule: {rule}")
     out_console.print(f"{DEFINITIONS}\n{THRESHOLDS_NOTE}", style="dim")
 
 

@@ -36,6 +36,7 @@ from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.verdicts import is_binding
 
 if TYPE_CHECKING:
+    from compplan.optimizer.model import Rounding
     from compplan.optimizer.pipeline import Outcome
     from compplan.optimizer.prices import GuardrailPrice
 
@@ -62,14 +63,18 @@ def main() -> None:
               help="At most this many metrics, replacing [design] max_metrics.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")
+@click.option("--round", "round_to", metavar="weights=STEP,rates=STEP",
+              help="A plan to publish: weights on a grid of STEP (0.05 = 5 %) and accelerator "
+                   "rates on a grid of STEP, the best rounded plan (proven); the summary and "
+                   "plan.json say what rounding costs against the unrounded optimum.")
 @click.option("--reproducible", is_flag=True,
               help="Kept for old scripts: plan.json is now always byte-identical for the "
                    "same case (wall times are in run.json).")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
-             max_metrics: int | None, tail_method: str, reproducible: bool, force: bool,
-             quiet: bool) -> None:
+             max_metrics: int | None, tail_method: str, round_to: str | None,
+             reproducible: bool, force: bool, quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
     CASE is a case folder (case.toml, reps.csv, attainment.csv); without it the
@@ -77,19 +82,22 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     role's plan is designed at once and DIR/org_plan.json is written beside
     DIR/<role>/plan.json (--budget then replaces the organisation's cap).
 
-    Example:
+    Example (the second with weights to 5 % and accelerator rates to 0.05):
 
         compplan optimise cases/enterprise_first --out plans/fy27 --budget 12000000
+        compplan optimise cases/enterprise_first --out plans/fy27r --round weights=0.05,rates=0.05
     """
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):
         assert case is not None
         org.refuse("--max-metrics", max_metrics)
+        org.refuse("--round", round_to)
         solver_import.join()
         org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
                                 tail_method=tail_method, quiet=quiet, force=force)
         return
+    rounding = _rounding(round_to)
     loaded = load(case, budget, max_metrics)
     out = Path(out_dir)
     started = time.time()
@@ -105,7 +113,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
             with Reporter(quiet) as reporter:
                 outcome = optimise_case(loaded, time_limit=time_limit,
-                                        tail_method=tail_method,
+                                        tail_method=tail_method, rounding=rounding,
                                         progress=reporter.step, chunk_progress=reporter.chunks)
         except KeyboardInterrupt:
             raise ExitError("interrupted: no plan was written", 130) from None
@@ -125,6 +133,19 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     if not quiet:
         _summary(loaded, outcome)
         out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}")
+
+
+def _rounding(text: str | None) -> Rounding | None:
+    if text is None:
+        return None
+    # The model module imports Pyomo: wait for the background import rather than race it.
+    from compplan.optimizer.model import parse_rounding
+
+    try:
+        rounding = parse_rounding(text)
+    except CompplanError as exc:
+        fail(exc)
+    return rounding
 
 
 main.add_command(optimise, name="optimize")
@@ -251,6 +272,16 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
         price = prices.get(g.name)
         cost = "" if price is None else _price_text(price)
         out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state}{cost})")
+    rounding = outcome.rounding
+    if rounding is not None:
+        grids = ", ".join(f"{k} to {rounding[k]:g}" for k in ("weights", "rates")
+                          if rounding[k] is not None)
+        out_console.print(
+            f"rounded ({grids}): "
+            f"alignment {ev.alignment:.6f} against {rounding['unrounded']['alignment']:.6f} "
+            f"unrounded ({-rounding['alignment_lost']:+.6f}); expected payout "
+            f"{rounding['expected_cost_change']:+,.0f} {cur} {money_per(case)} against "
+            f"{rounding['unrounded']['expected_cost']:,.0f} unrounded")
     result = outcome.result
     out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
                       f"{result.seconds:.2f}s"

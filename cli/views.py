@@ -37,7 +37,12 @@ from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
-from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
+from compplan.optimizer.evaluate import (
+    Evaluation,
+    evaluate_plan,
+    expected_revenue,
+    plan_payouts,
+)
 from compplan.render.safe import csv_text
 
 EVALUATION_SCHEMA = "compplan.evaluation/1"
@@ -427,9 +432,8 @@ def _coefficients(case: Case, quiet: bool) -> tuple[Coefficients, float | None]:
 
 
 def _evaluate(case: Case, coeffs: Coefficients, plan: Plan, revenue: float | None) -> Evaluation:
-    w, u = plan.vectors(case)
     try:
-        return evaluate(case, coeffs, w, u, revenue=revenue)
+        return evaluate_plan(case, coeffs, plan, revenue=revenue)
     except CompplanError as exc:
         fail(exc)
 
@@ -441,8 +445,7 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
     table = pd.DataFrame({"rep_id": reps.index, **{c: reps[c].to_numpy() for c in grouping},
                           "target_incentive": case.target_incentive})
     for prefix, plan in plans:
-        w, u = plan.vectors(case)
-        share = coeffs.rep_w @ w + coeffs.rep_u @ u
+        share = plan_payouts(case, coeffs, plan).shares
         table[f"{prefix}expected_payout"] = case.target_incentive * share
         table[f"{prefix}share_of_target"] = share
     return table
@@ -504,9 +507,9 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     columns = _columns(loaded, named)
     written = _write_evaluation(loaded, coeffs, out_dir, plan, columns, modifiers, force)
     if plan_file is not None:
-        written.append(_write_plan_file(plan_file, changed or base))
+        written.append(_write_plan_file(loaded, plan_file, changed or base))
     elif write_plan is not None:
-        out_console.out((changed or base).to_toml(), end="")
+        out_console.out((changed or base).to_toml(loaded), end="")
     if not quiet:
         _print_evaluation(loaded, columns, modifiers)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
@@ -539,9 +542,9 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
     return files
 
 
-def _write_plan_file(path: Path, plan: Plan) -> Path:
+def _write_plan_file(case: Case, path: Path, plan: Plan) -> Path:
     try:
-        write_atomic(path, plan.to_toml())
+        write_atomic(path, plan.to_toml(case))
     except OSError as exc:
         cannot_write(path, exc)
     return path
@@ -552,6 +555,8 @@ def _print_evaluation(case: Case, columns: Sequence[Column],
     base = columns[0]
     out_console.print(_metric_table(case, f"{case.name}: plan {base.name}", base.plan,
                                     base.evaluation))
+    for note in base.plan.written_notes(case):
+        out_console.print(f"  {note}")
     title = f"{case.name}: evaluation of {base.name}"
     if len(columns) > 1:
         out_console.print(_metric_table(

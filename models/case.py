@@ -14,7 +14,13 @@ from pydantic import BaseModel, ValidationError
 from compplan.errors import CaseError, UsageError
 from compplan.models.errors_format import case_error_from_pydantic
 from compplan.models.fastcsv import read_attainment_fast
-from compplan.models.schema import CaseSpec, MetricSpec, PlanSpec
+from compplan.models.schema import (
+    PLAN_TOLERANCE,
+    CaseSpec,
+    MetricSpec,
+    PlanMetricSpec,
+    PlanSpec,
+)
 from compplan.models.tables import (
     check_memory,
     find_table,
@@ -251,16 +257,72 @@ def check_goals(spec: CaseSpec, file: str) -> None:
 
 
 def read_current_plan(path: Path, spec: CaseSpec) -> PlanSpec | None:
-    """Read ``current_plan.toml`` if present; its metrics must be candidates of the case."""
+    """Read ``current_plan.toml`` if present, checked by :func:`check_plan`."""
     if not path.is_file():
         return None
     plan: PlanSpec = validate_model(path, PlanSpec, read_toml(path))
-    for i, metric in enumerate(plan.metrics):
-        if metric.id not in spec.metrics:
-            raise CaseError(path.name, f"'{metric.id}' is not a metric of the case "
-                                       f"(metrics: {', '.join(spec.metrics)})",
-                            field=f"[[metrics]] #{i + 1} id")
+    check_plan(path.name, plan, spec)
     return plan
+
+
+def check_plan(file: str, plan: PlanSpec, spec: CaseSpec, table: str = "[[metrics]]") -> None:
+    """Check a written plan against its case (MODEL.md section 9).
+
+    Its metrics and gates must be candidates of the case (their attainment is in
+    ``attainment.csv``); ``base_rate`` must equal ``weight / (1 - threshold)`` and, when
+    both are given, ``accelerator_rate`` must equal ``accelerator_multiple x base rate``,
+    within :data:`~compplan.models.schema.PLAN_TOLERANCE`: a key is honoured or refused,
+    never ignored.
+
+    Parameters
+    ----------
+    file : str
+        The file named in errors.
+    plan : PlanSpec
+        The plan as parsed.
+    spec : CaseSpec
+        The case's ``case.toml``.
+    table : str
+        How an entry is named in errors (``[[metrics]]`` in TOML, ``metrics`` in JSON).
+
+    Raises
+    ------
+    CaseError
+        Naming the file, the entry and the key at fault.
+    """
+    known = ", ".join(spec.metrics)
+    for i, item in enumerate(plan.metrics):
+        where = f"{table} #{i + 1}"
+        if item.id not in spec.metrics:
+            raise CaseError(file, f"'{item.id}' is not a metric of the case (metrics: {known})",
+                            field=f"{where} id")
+        if item.gate is not None and item.gate.metric not in spec.metrics:
+            raise CaseError(file, f"metric '{item.id}' is gated on '{item.gate.metric}', which "
+                                  f"is not a metric of the case (metrics: {known})",
+                            field=f"{where} gate.metric")
+        if item.weight is not None:
+            _check_rates(file, f"{where} ({item.id})", item, spec)
+
+
+def _agree(a: float, b: float) -> bool:
+    return abs(a - b) <= PLAN_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def _check_rates(file: str, where: str, item: PlanMetricSpec, spec: CaseSpec) -> None:
+    assert item.weight is not None  # the canonical form
+    theta = item.threshold if item.threshold is not None else spec.metrics[item.id].threshold
+    base = item.weight / (1.0 - theta)
+    if item.base_rate is not None and not _agree(item.base_rate, base):
+        raise CaseError(file, f"base_rate {item.base_rate:.10g} is not weight / (1 - threshold) "
+                              f"= {item.weight:g} / (1 - {theta:g}) = {base:.10g}; give the "
+                              "weight and leave base_rate out, or make them agree",
+                        field=f"{where} base_rate")
+    rate, multiple = item.accelerator_rate, item.accelerator_multiple
+    if rate is not None and multiple is not None and not _agree(rate, multiple * base):
+        raise CaseError(file, f"accelerator_rate {rate:.10g} and accelerator_multiple "
+                              f"{multiple:.10g} disagree (the multiple x base rate "
+                              f"{base:.10g} is {multiple * base:.10g}); give one of them",
+                        field=f"{where} accelerator_multiple")
 
 
 def read_reps(path: Path, spec: CaseSpec) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from compplan.models.case import Case
 from compplan.models.money import periods_per_year
 from compplan.models.plan import Plan, PlanMetric
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
+from compplan.optimizer.evaluate import plan_payouts, plan_rules
 
 #: Below this alignment with the strategy a metric is paid for something not asked for.
 WEAK_ALIGNMENT = 0.1
@@ -143,6 +144,8 @@ class Audit:
     against_strategy_share: float
     #: ``[case] periods_per_year``: money is annual when set (MODEL.md section 5).
     periods_per_year: int | None = None
+    written: tuple[str, ...] = ()
+    rules_broken: tuple[str, ...] = ()
 
     @property
     def pays_for_unasked(self) -> list[MetricAudit]:
@@ -172,6 +175,8 @@ class Audit:
                        "paid_for": g.paid_for} for g in self.goals],
             "pays_for_unasked": [m.id for m in self.pays_for_unasked],
             "not_paid_for": [g.id for g in self.not_paid_for],
+            "written": list(self.written),
+            "design_rules_broken": list(self.rules_broken),
         }
 
 
@@ -220,8 +225,7 @@ def audit_plan(case: Case, plan: Plan, name: str = "plan",
     """
     coeffs = coeffs if coeffs is not None else compute_coefficients(case)
     pi = priorities(case)
-    w, u = plan.vectors(case)
-    marginal = coeffs.align_w * w + coeffs.align_u * u  # zero off the plan
+    marginal = plan_payouts(case, coeffs, plan).marginal  # zero off the plan
     total = float(marginal.sum())
     metrics = tuple(_metric_audit(case, coeffs, m, float(marginal[case.metric_ids.index(m.id)]),
                                   total, pi) for m in plan.metrics)
@@ -235,7 +239,10 @@ def audit_plan(case: Case, plan: Plan, name: str = "plan",
         goals=goals, total_marginal_incentive=total,
         alignment=float(sum(m.alignment_contribution for m in metrics)),
         against_strategy_share=_share(against, total),
-        periods_per_year=periods_per_year(case))
+        periods_per_year=periods_per_year(case),
+        # A plan as written is audited as it is; the design rules it breaks are listed.
+        written=tuple(plan.written_notes(case)),
+        rules_broken=tuple(r.message for r in plan_rules(case, plan) if not r.ok))
 
 
 def _share(part: float, total: float) -> float:

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pyomo.environ as pyo
 
+from compplan.errors import UsageError
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.tails import TailGuard
@@ -33,6 +34,73 @@ def guardrail_limits(case: Case) -> dict[str, float | None]:
             "budget_expected": budget.expected_cap, "budget_cvar": budget.cvar_cap,
             "fairness_parity": fair.parity_tolerance, "fairness_top": fair.top_ratio,
             "fairness_bottom": fair.bottom_floor}
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """Grids a publishable plan lies on: ``w_m = weights * n_m``, ``u_m = rates * k_m``.
+
+    Attributes
+    ----------
+    weights : float or None
+        Step of the weight grid (share of target incentive, e.g. 0.05 for 5 %); 1 must
+        be a whole number of steps, so that weights can sum to one.
+    rates : float or None
+        Step of the accelerator-rate grid (share of target per unit of attainment
+        above 100 %, e.g. 0.05).
+    """
+
+    weights: float | None = None
+    rates: float | None = None
+
+    def snap(self, w: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The solver's values put exactly on the grids (its integers are exact to 1e-9)."""
+        return _snap(w, self.weights), _snap(u, self.rates)
+
+    def text(self) -> str:
+        """``weights=0.05,rates=0.05``, as given on the command line."""
+        return ",".join(f"{k}={v:g}" for k, v in (("weights", self.weights),
+                                                   ("rates", self.rates)) if v is not None)
+
+
+def _snap(values: np.ndarray, step: float | None) -> np.ndarray:
+    if step is None:
+        return values
+    # Twelve decimals: 7 x 0.05 is written 0.35, not 0.35000000000000003.
+    return np.round(np.round(values / step) * step, 12)
+
+
+def parse_rounding(text: str) -> Rounding:
+    """Read ``--round``: ``weights=0.05,rates=0.05`` (either part may be left out).
+
+    Raises
+    ------
+    UsageError
+        An unknown part, a step that is not a number in (0, 1], or a weight step that
+        does not divide 1.
+    """
+    steps: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        key, _, raw = part.partition("=")
+        key = key.strip()
+        if key not in ("weights", "rates") or not raw:
+            raise UsageError(f"--round: '{part}' is not weights=STEP or rates=STEP "
+                             "(e.g. --round weights=0.05,rates=0.05)")
+        try:
+            step = float(raw)
+        except ValueError:
+            raise UsageError(f"--round: {key}={raw} is not a number") from None
+        if not (0.0 < step <= 1.0):
+            raise UsageError(f"--round: {key}={raw} must be a step in (0, 1]")
+        steps[key] = step
+    if not steps:
+        raise UsageError("--round needs weights=STEP, rates=STEP or both "
+                         "(e.g. --round weights=0.05,rates=0.05)")
+    weights = steps.get("weights")
+    if weights is not None and abs(1.0 / weights - round(1.0 / weights)) > 1e-9 / weights:
+        raise UsageError(f"--round: weights={weights:g} does not divide 1, so weights on its "
+                         "grid cannot sum to 1 (try 0.05, 0.1, 0.125, 0.2 or 0.25)")
+    return Rounding(weights, steps.get("rates"))
 
 
 #: Above this many values a tail guardrail is written as cutting planes under "auto".
@@ -117,7 +185,8 @@ def create_model(case: Case, coeffs: Coefficients, *,
                  guardrails: Iterable[str] | None = None,
                  tail_method: TailMethod = "auto",
                  elastic: Iterable[str] = (),
-                 block: pyo.Block | None = None) -> PlanModel:
+                 block: pyo.Block | None = None,
+                 rounding: Rounding | None = None) -> PlanModel:
     """Build the canonical model of a case.
 
     Parameters
@@ -137,6 +206,8 @@ def create_model(case: Case, coeffs: Coefficients, *,
         (in the model's units), to find the least relaxation that admits a plan.
     block : pyomo.environ.Block, optional
         Build into this block (one role of an organisation) instead of a new model.
+    rounding : Rounding, optional
+        Put weights and accelerator rates on integer grids (a plan to publish).
 
     Returns
     -------
@@ -154,6 +225,7 @@ def create_model(case: Case, coeffs: Coefficients, *,
     plan = PlanModel(home, metric_ids=coeffs.metric_ids,
                      elastic=frozenset(elastic))
     define_variables(plan, case)
+    define_rounding(plan, case, rounding)
     define_cost(plan, coeffs)
     define_design(plan, case)
     define_payout_multiple(plan, case, include)
@@ -178,6 +250,36 @@ def define_variables(plan: PlanModel, case: Case) -> None:
             m.z[k].fix(1)
         elif spec.forbidden:
             m.z[k].fix(0)
+
+
+def define_rounding(plan: PlanModel, case: Case, rounding: Rounding | None) -> None:
+    """Weights and accelerator rates on integer grids: ``w_m = step * n_m``, ``n_m`` integer.
+
+    The grids add two integer variables per metric, never per rep: the model stays
+    small, and the MIP proves the best plan among rounded plans.
+    """
+    if rounding is None:
+        return
+    m = plan.model
+    design = case.spec.design
+    if rounding.weights is not None:
+        step = rounding.weights
+        m.rounding_weight_steps = pyo.Var(m.metrics, domain=pyo.NonNegativeIntegers,
+                                          bounds=(0, round(1.0 / step)))
+        m.rounding_weight = pyo.Constraint(
+            m.metrics, rule=lambda m, k: m.w[k] == step * m.rounding_weight_steps[k])
+    if rounding.rates is not None:
+        rate = rounding.rates
+
+        def most(k: str) -> int:
+            # u <= alpha_max w / (1 - theta) <= alpha_max / (1 - theta).
+            top = design.accelerator_max / (1.0 - case.metric(k).threshold)
+            return int(np.floor(top / rate + 1e-9))
+
+        m.rounding_rate_steps = pyo.Var(m.metrics, domain=pyo.NonNegativeIntegers,
+                                        bounds=lambda m, k: (0, most(k)))
+        m.rounding_rate = pyo.Constraint(
+            m.metrics, rule=lambda m, k: m.u[k] == rate * m.rounding_rate_steps[k])
 
 
 def define_design(plan: PlanModel, case: Case) -> None:

@@ -16,7 +16,7 @@ from compplan.models.plan import Plan
 from compplan.optimizer.coefficients import Coefficients, Progress, compute_coefficients
 from compplan.optimizer.diagnose import diagnose
 from compplan.optimizer.evaluate import Evaluation, evaluate
-from compplan.optimizer.model import TailMethod
+from compplan.optimizer.model import Rounding, TailMethod
 from compplan.optimizer.prices import GuardrailPrice, shadow_prices
 from compplan.optimizer.solve import SolveResult, Status, solve, solver_version
 
@@ -31,6 +31,8 @@ class Outcome:
     coefficients: Coefficients
     solver: dict[str, Any]
     prices: list[GuardrailPrice]
+    #: With ``--round``: what the rounding costs against the unrounded optimum.
+    rounding: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -46,7 +48,8 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
                   coefficients: Coefficients | None = None,
                   revenue: float | None = None,
                   prices: bool = True,
-                  diagnosis: str = "full") -> Outcome:
+                  diagnosis: str = "full",
+                  rounding: Rounding | None = None) -> Outcome:
     """Design the plan of best expected alignment for a case.
 
     Parameters
@@ -74,6 +77,11 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     diagnosis : {"full", "short"}
         When no plan fits: ``short`` names the conflicting guardrails only, without
         the elastic solves that say what would fix them.
+    rounding : Rounding, optional
+        A plan to publish: weights and accelerator rates on grids, the best among
+        rounded plans (proven), after the unrounded optimum it is set against; the
+        document's ``rounding`` block says what the rounding costs in alignment and
+        money. No guardrail prices (they price the unrounded plan's LP).
 
     Returns
     -------
@@ -97,6 +105,15 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         f"{coeffs.rep_w.shape[0]} reps)")
     result = solve(case, coeffs, time_limit=time_limit, tail_method=tail_method,
                    objective=objective, progress=progress)
+    unrounded = None
+    if rounding is not None and result.has_plan:
+        unrounded = result
+        say(f"solving again with the plan on grids ({rounding.text()})")
+        result = solve(case, coeffs, time_limit=time_limit, tail_method=tail_method,
+                       objective=objective, progress=progress, rounding=rounding)
+        if result.status is Status.INFEASIBLE:
+            raise InfeasibleError(_no_rounded_plan(rounding), {
+                "explanation": [_no_rounded_plan(rounding)], "rounding": rounding.text()})
     if result.status is Status.INFEASIBLE:
         say("no plan fits: finding the guardrails that conflict")
         report = diagnose(case, coeffs, time_limit=time_limit, fixes=diagnosis == "full")
@@ -111,7 +128,7 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     _check_plan(evaluation)
     plan = Plan.from_vectors(case, result.w, result.u)
     priced: list[GuardrailPrice] = []
-    if prices and objective == "alignment" and result.z is not None:
+    if prices and objective == "alignment" and result.z is not None and rounding is None:
         say("pricing the guardrails")
         priced = shadow_prices(case, coeffs, result.z, tail_method,
                                {g.name: g.value for g in evaluation.guardrails})
@@ -122,7 +139,48 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
     if result.message:
         solver["note"] = result.message
-    return Outcome(plan, evaluation, result, coeffs, solver, priced)
+    rounded = (None if rounding is None or unrounded is None
+               else rounding_block(case, coeffs, rounding, unrounded, evaluation))
+    return Outcome(plan, evaluation, result, coeffs, solver, priced, rounded)
+
+
+def _no_rounded_plan(rounding: Rounding) -> str:
+    return (f"no plan on the grids ({rounding.text()}) satisfies the constraints, though "
+            "an unrounded plan does; give finer steps to --round")
+
+
+def rounding_block(case: Case, coeffs: Coefficients, rounding: Rounding,
+                   unrounded: SolveResult, rounded: Evaluation) -> dict[str, Any]:
+    """What rounding costs: the unrounded optimum against the best rounded plan.
+
+    Parameters
+    ----------
+    case : Case
+        The case.
+    coeffs : Coefficients
+        Its coefficients.
+    rounding : Rounding
+        The grids.
+    unrounded : SolveResult
+        The solve without grids (the canonical optimum).
+    rounded : Evaluation
+        The rounded plan's evaluation.
+
+    Returns
+    -------
+    dict
+        ``weights`` and ``rates`` (the steps), ``unrounded`` (its alignment, expected
+        cost and metrics), and ``alignment_lost`` and ``expected_cost_change`` (rounded
+        minus unrounded, in currency per period).
+    """
+    assert unrounded.w is not None and unrounded.u is not None
+    before = evaluate(case, coeffs, unrounded.w, unrounded.u)
+    plan = Plan.from_vectors(case, unrounded.w, unrounded.u)
+    return {"weights": rounding.weights, "rates": rounding.rates,
+            "unrounded": {"alignment": before.alignment, "expected_cost": before.expected_cost,
+                          "metrics": plan.to_records()},
+            "alignment_lost": before.alignment - rounded.alignment,
+            "expected_cost_change": rounded.expected_cost - before.expected_cost}
 
 
 def _check_plan(evaluation: Evaluation) -> None:

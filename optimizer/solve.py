@@ -21,7 +21,13 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
-from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
+from compplan.optimizer.model import (
+    PlanModel,
+    Rounding,
+    TailMethod,
+    create_model,
+    guardrail_limits,
+)
 
 #: Relative MIP gap at which optimality is proven (the spec asks for 1e-6 on alignment).
 MIP_REL_GAP = 1e-9
@@ -200,7 +206,8 @@ def _gap(results: object) -> float | None:
 def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
           guardrails: Iterable[str] | None = None, tail_method: TailMethod = "auto",
           objective: str = "alignment", elastic: Iterable[str] = (),
-          progress: Callable[[str], None] | None = None) -> SolveResult:
+          progress: Callable[[str], None] | None = None,
+          rounding: Rounding | None = None) -> SolveResult:
     """Find the plan of best expected alignment, then the cheapest among equally good ones.
 
     Parameters
@@ -225,6 +232,9 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
         Guardrails that may be relaxed (with ``objective="elastic"``).
     progress : callable, optional
         Called with a line of text at each cutting-plane round.
+    rounding : Rounding, optional
+        Weights and accelerator rates on integer grids: the best plan among rounded
+        plans, proven, then the tie-break among them; ``w`` and ``u`` exactly on the grids.
 
     Returns
     -------
@@ -236,7 +246,7 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
                          "(alignment, cost, feasibility, elastic)")
     deadline = None if time_limit is None else time.monotonic() + time_limit
     plan = create_model(case, coeffs, guardrails=guardrails, tail_method=tail_method,
-                        elastic=elastic if objective == "elastic" else ())
+                        elastic=elastic if objective == "elastic" else (), rounding=rounding)
     m = plan.model
     if objective != "alignment":
         m.objective.deactivate()
@@ -253,6 +263,8 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
                          message=message)
     if result.has_plan:
         w, u, z = runner.values()
+        if rounding is not None:
+            w, u = rounding.snap(w, u)
         result.w, result.u, result.z = _clean(w, u, z)
         result.slacks = {g: plan.slack_value(g) for g in plan.elastic}
     return result

@@ -80,4 +80,18 @@ def audit_markdown(audit: Audit) -> str:
         lines.append(f"| {e(g.id)} | {pct(g.priority)} | {g.net_incentive:+.4f} | "
                      f"{pct(g.against_share)} | {'yes' if g.paid_for else 'NO'} |")
     lines += ["", "## Findings", ""] + [f"- {line}" for line in summary_lines(audit, e)]
+    lines += written_lines(audit, e)
     return "\n".join(lines) + "\n"
+
+
+def written_lines(audit: Audit, esc: Callable[[str], str] = str) -> list[str]:
+    """``audit.md``'s sections on a plan as written: how its metrics pay, rules it breaks."""
+    lines = []
+    if audit.written:
+        lines += ["", "## As written", "", "Metrics not on the case's own curves pay as follows:",
+                  ""] + [f"- {esc(note)}" for note in audit.written]
+    if audit.rules_broken:
+        lines += ["", "## Design rules the plan breaks", "",
+                  "Reported, not refused: the plan is audited as it is written.", ""]
+        lines += [f"- {esc(rule)}" for rule in audit.rules_broken]
+    return lines

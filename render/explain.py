@@ -21,7 +21,7 @@ from compplan.errors import CaseError
 from compplan.models.case import Case, validate_model
 from compplan.models.money import annual_note
 from compplan.models.output import write_atomic
-from compplan.models.plan import Plan, PlanMetric
+from compplan.models.plan import Gate, Plan, PlanMetric, curve_metric, curve_words
 from compplan.models.schema import PlanMetricSpec, PlanSpec
 from compplan.optimizer.audit import join_words
 from compplan.render.text import md_escape, pct
@@ -104,6 +104,9 @@ def _text(value: Any) -> str | None:
 
 
 def _plan_metric(file: Path, i: int, item: PlanMetricSpec) -> PlanMetric:
+    if item.curve is not None:  # a curve says all it pays, with or without a case
+        return curve_metric(item, item.label or item.id)
+    assert item.weight is not None  # the canonical form (checked by the schema)
     if item.threshold is None or item.cap is None:
         key = "threshold" if item.threshold is None else "cap"
         raise CaseError(file.name, f"has no {key}: give --case to explain the plan with the "
@@ -111,21 +114,31 @@ def _plan_metric(file: Path, i: int, item: PlanMetricSpec) -> PlanMetric:
     slope = 1.0 / (1.0 - item.threshold)
     rate = (item.accelerator_rate if item.accelerator_rate is not None
             else (item.accelerator_multiple or 0.0) * item.weight * slope)
+    gate = None if item.gate is None else Gate(item.gate.metric, item.gate.at)
     return PlanMetric(id=item.id, label=item.label or item.id, weight=item.weight,
                       threshold=item.threshold, cap=item.cap,
                       base_rate=item.weight * slope, accelerator_rate=rate,
-                      accelerator_multiple=rate / (item.weight * slope))
+                      accelerator_multiple=rate / (item.weight * slope), gate=gate)
 
 
 # ------------------------------------------------------------------------ figures
 
 def max_multiple(plan: Plan) -> float:
     """The most any rep can earn, as a multiple of target incentive (every metric capped)."""
-    return sum(m.weight + m.accelerator_rate * (m.cap - 1.0) for m in plan.metrics)
+    return sum(m.max_payout for m in plan.metrics)
 
 
-def rewards(m: PlanMetric) -> str:
-    """What one metric pays, in a sentence."""
+def rewards(m: PlanMetric, labels: dict[str, str] | None = None) -> str:
+    """What one metric pays, in a sentence; a curve point by point, a gate in words."""
+    gate = ("" if m.gate is None
+            else f" It {m.gate.words((labels or {}).get(m.gate.metric))}.")
+    if m.curve is not None:
+        text = curve_words(m.curve)
+        return f"Pays by its curve: {text}.{gate}"
+    return _linear_rewards(m) + gate
+
+
+def _linear_rewards(m: PlanMetric) -> str:
     start = (f"Nothing below {attainment_label(m.threshold)} of quota. From "
              f"{attainment_label(m.threshold)} to 100%" if m.threshold > 0
              else "From the first point of attainment to 100%")
@@ -146,9 +159,11 @@ def curve_table(plan: Plan) -> list[dict[str, Any]]:
     for m in plan.metrics:
         notes.setdefault(round(m.threshold, 9), []).append(f"{m.label} starts paying")
         notes.setdefault(round(m.cap, 9), []).append(f"{m.label} stops rising")
+        for a, _ in m.curve or ():  # a tier or a step of a written curve
+            notes.setdefault(round(a, 9), [])
     rows = []
     for x in sorted(notes):
-        values = [float(m.payout(x)) for m in plan.metrics]
+        values = [float(m.payout_everywhere(x)) for m in plan.metrics]
         rows.append({"attainment": attainment_label(x), "note": "; ".join(notes[x]),
                      "values": [pct(v) for v in values], "total": pct(sum(values))})
     return rows
@@ -158,7 +173,7 @@ def earnings_table(plan: Plan, target: float, decimals: int) -> list[dict[str, A
     """Pay per metric and in total at 50/80/100/120/150 % attainment on every metric."""
     rows = []
     for x in EARNINGS_POINTS:
-        values = [float(m.payout(x)) * target for m in plan.metrics]
+        values = [float(m.payout_everywhere(x)) * target for m in plan.metrics]
         rows.append({"attainment": attainment_label(x),
                      "values": [f"{v:,.{decimals}f}" for v in values],
                      "total": f"{sum(values):,.{decimals}f}"})
@@ -315,13 +330,21 @@ def explanation(plan: Plan, *, source: str, case: Case | None = None,
         "summary": _summary(plan, audit),
         "why": _why(audit),
         "columns": [m.label for m in plan.metrics],
-        "metrics": [_metric_row(m) for m in plan.metrics],
+        "metrics": [_metric_row(m, _labels(plan, case)) for m in plan.metrics],
         "curve": curve_table(plan),
         "earnings": _earnings(plan, case),
         "changes": (changes(plan, current.plan, audit, current.audit)
                     if current is not None and audit is not None else None),
         "changes_note": _changes_note(case),
     }
+
+
+def _labels(plan: Plan, case: Case | None) -> dict[str, str]:
+    """Metric labels by id, to name a gate's metric (the case's, else the plan's)."""
+    labels = {m.id: m.label for m in plan.metrics}
+    if case is not None:
+        labels.update({k: case.metric(k).label or k for k in case.metric_ids})
+    return labels
 
 
 def _summary(plan: Plan, audit: Audit | None) -> list[str]:
@@ -331,9 +354,11 @@ def _summary(plan: Plan, audit: Audit | None) -> list[str]:
     lines = [f"You are paid on {len(plan.metrics)} "
              f"{'metric' if len(plan.metrics) == 1 else 'metrics'}: "
              + join_words([f"{m.label} ({pct(m.weight)})" for m in plan.metrics]) + ".",
-             "At 100% of quota on every metric you earn exactly your target incentive.",
-             f"Each metric pays nothing below its threshold and pays faster above 100% "
-             f"({accel}), up to its cap.",
+             _at_target(plan),
+             (f"Each metric pays nothing below its threshold and pays faster above 100% "
+              f"({accel}), up to its cap." if not any(m.written for m in plan.metrics) else
+              "Some metrics pay by their own curves or only past a gate, as each metric's "
+              "row below says."),
              f"The most you can earn is {max_multiple(plan):.2f}x your target incentive."]
     paid = [goal_name(g.id) for g in audit.goals if g.paid_for] if audit is not None else []
     if paid:
@@ -341,11 +366,18 @@ def _summary(plan: Plan, audit: Audit | None) -> list[str]:
     return lines
 
 
-def _metric_row(m: PlanMetric) -> dict[str, str]:
+def _at_target(plan: Plan) -> str:
+    total = sum(float(m.payout_everywhere(1.0)) for m in plan.metrics)
+    if abs(total - 1.0) <= 1e-9:
+        return "At 100% of quota on every metric you earn exactly your target incentive."
+    return f"At 100% of quota on every metric you earn {pct(total)} of your target incentive."
+
+
+def _metric_row(m: PlanMetric, labels: dict[str, str]) -> dict[str, str]:
     return {"label": m.label, "weight": pct(m.weight),
             "threshold": attainment_label(m.threshold), "cap": attainment_label(m.cap),
             "base_rate": f"{m.base_rate:.2f}%", "accelerator_rate": f"{m.accelerator_rate:.2f}%",
-            "multiple": f"{m.accelerator_multiple:.2f}x", "rewards": rewards(m)}
+            "multiple": f"{m.accelerator_multiple:.2f}x", "rewards": rewards(m, labels)}
 
 
 def _changes_note(case: Case | None) -> str:

@@ -27,4 +27,6 @@ def plan_json(case: Case, outcome: Outcome) -> dict[str, Any]:
     doc = plan_document(case, outcome.plan, outcome.status, outcome.evaluation.to_dict(),
                         dict(outcome.solver))
     doc["guardrail_prices"] = [p.to_dict() for p in outcome.prices]
+    if outcome.rounding is not None:
+        doc["rounding"] = outcome.rounding
     return doc

@@ -32,7 +32,8 @@ from compplan.errors import CaseError
 from compplan.models.case import CURRENT_PLAN, Case
 from compplan.models.money import annual_note, money_per
 from compplan.models.plan import Plan
-from compplan.optimizer.evaluate import Evaluation, evaluate
+from compplan.optimizer.audit import join_words
+from compplan.optimizer.evaluate import Evaluation, evaluate_plan, plan_payouts
 from compplan.render.explain import attainment_label, goal_name, render_html
 from compplan.render.text import pct
 
@@ -109,11 +110,10 @@ def outcome(case: Case, coeffs: Coefficients, plan: Plan, name: str, *,
     CaseError
         As :func:`~compplan.optimizer.evaluate.evaluate`.
     """
-    w, u = plan.vectors(case)
-    # The same products as evaluate(), so the totals' mean is its expected cost exactly.
-    totals = (coeffs.scen_w @ w + coeffs.scen_u @ u) * coeffs.ti_total
-    shares = coeffs.rep_w @ w + coeffs.rep_u @ u
-    return Outcome(name, plan, evaluate(case, coeffs, w, u, revenue=revenue), totals, shares)
+    # The same arrays as the evaluation's, so the totals' mean is its expected cost exactly.
+    pay = plan_payouts(case, coeffs, plan)
+    return Outcome(name, plan, evaluate_plan(case, coeffs, plan, revenue=revenue, payouts=pay),
+                   pay.totals, pay.shares)
 
 
 def scenario_labels(case: Case, count: int) -> list[str]:
@@ -297,22 +297,43 @@ def _series(subjects: Sequence[Outcome], reference: Outcome | None) -> list[_Ser
 
 
 def curve_charts(case: Case, drawn: Sequence[_Series]) -> list[dict[str, Any]]:
-    """One payout-curve chart per metric of any plan drawn, then the total curve."""
+    """One payout-curve chart per metric of any plan drawn, then the total curve.
+
+    Curves are drawn as written: tiers as kinks and steps as vertical rises (each
+    point of a written curve is sampled, and just before it), flat past the cap. A
+    gated metric's chart is its curve with the gate in its caption; the total curve
+    (the same attainment on every metric) applies the gates at that attainment.
+    """
     used = {m.id for s in drawn for m in s.outcome.plan.metrics}
     ids = [k for k in case.metric_ids if k in used]
-    top = max(case.metric(k).cap for k in ids) * 1.1 if ids else 2.0
-    x = np.linspace(0.0, top, 400)
+    metrics = [m for s in drawn for m in s.outcome.plan.metrics]
+    x = _curve_grid(case, ids, metrics)
+    labels = {k: case.metric(k).label or k for k in case.metric_ids}
     charts = []
     for i, k in enumerate(ids, start=1):
-        label = case.metric(k).label or k
-        charts.append(_chart(f"chart-curve-{i}", f"Payout curve: {label}",
-                             partial(_draw_curve, x=x, metric=k, title=label, drawn=drawn),
-                             (4.2, 3.0)))
-    charts.append(_chart("chart-curve-total", "Payout curve: total",
-                         partial(_draw_curve, x=x, metric=None, drawn=drawn,
-                                 title="Total, the same attainment on every metric"),
-                         (4.2, 3.0)))
+        label = labels[k]
+        gates = sorted({m.gate.words(labels.get(m.gate.metric)) for m in metrics
+                        if m.id == k and m.gate is not None})
+        chart = _chart(f"chart-curve-{i}", f"Payout curve: {label}",
+                       partial(_draw_curve, x=x, metric=k, title=label, drawn=drawn),
+                       (4.2, 3.0))
+        charts.append({**chart, "caption": f"{label} {join_words(gates)}." if gates else ""})
+    charts.append({**_chart("chart-curve-total", "Payout curve: total",
+                            partial(_draw_curve, x=x, metric=None, drawn=drawn,
+                                    title="Total, the same attainment on every metric"),
+                            (4.2, 3.0)), "caption": ""})
     return charts
+
+
+def _curve_grid(case: Case, ids: Sequence[str], metrics: Sequence[Any]) -> np.ndarray:
+    """Attainments to draw at: an even grid, every kink, and both sides of every step."""
+    ends = [case.metric(k).cap for k in ids] + [m.cap for m in metrics]
+    ends += [m.curve[-1][0] for m in metrics if m.curve is not None]
+    top = max(ends) * 1.1 if ends else 2.0
+    points = {a for m in metrics for a, _ in (m.curve or ())}
+    points |= {m.threshold for m in metrics} | {m.cap for m in metrics}
+    near = [a - 1e-9 * max(1.0, a) for a in points if a > 0.0]
+    return np.unique(np.concatenate([np.linspace(0.0, top, 400), list(points), near]))
 
 
 def _draw_curve(ax: Axes, x: np.ndarray, metric: str | None, title: str,
@@ -321,7 +342,8 @@ def _draw_curve(ax: Axes, x: np.ndarray, metric: str | None, title: str,
         chosen = [m for m in s.outcome.plan.metrics if metric is None or m.id == metric]
         if not chosen:
             continue
-        y = sum((m.payout(x) for m in chosen), start=np.zeros_like(x))
+        y = sum(((m.payout(x) if metric is not None else m.payout_everywhere(x))
+                 for m in chosen), start=np.zeros_like(x))
         ax.plot(x, y, color=s.colour, linestyle=s.style, linewidth=2.4 if s.main else 1.6)
     ax.axvline(1.0, color="#9ca3af", linewidth=0.8, linestyle=":")
     ax.set_title(title, fontsize=10.5, wrap=True)

@@ -29,6 +29,7 @@ from compplan import __version__
 from compplan.models.case import Case
 from compplan.models.money import annual_note, money_per
 from compplan.models.output import rep_rates, write_atomic
+from compplan.models.plan import how_it_pays, on_case_curve
 from compplan.render.report import Outcome, scenario_labels
 from compplan.render.safe import neutralise
 
@@ -124,18 +125,27 @@ def _cell(ws: WriteOnlyWorksheet, value: Any, number_format: str | None) -> Writ
 
 # ----------------------------------------------------------------------------- sheets
 
-def _plan_sheet(book: Workbook, result: Outcome) -> None:
-    """Per metric: weight, curve breakpoints (threshold, 100 %, cap) and rates."""
+def _plan_sheet(book: Workbook, case: Case, result: Outcome) -> None:
+    """Per metric: weight, curve breakpoints (threshold, 100 %, cap) and rates.
+
+    A metric of a plan as written (a curve, a gate, its own threshold or cap) also
+    says how it pays, in words: its breakpoints and rates are then averages.
+    """
     columns = [Column("metric", width=22), Column("label", width=28),
                Column("weight", SHARE), Column("pays from (threshold)", SHARE),
                Column("pay at threshold", SHARE), Column("pay at 100%", SHARE),
                Column("stops rising at (cap)", SHARE), Column("pay at cap", SHARE),
                Column("base rate", NUMBER), Column("accelerator rate", NUMBER),
-               Column("accelerator multiple", MULTIPLE), Column("alignment", NUMBER)]
+               Column("accelerator multiple", MULTIPLE), Column("alignment", NUMBER),
+               Column("as written", width=60)]
     ev = result.evaluation
+    labels = {k: case.metric(k).label or k for k in case.metric_ids}
+    written = {m.id: how_it_pays(m, labels) for m in result.plan.metrics
+               if not on_case_curve(case, m)}
     rows = [(m.id, m.label, m.weight, m.threshold, float(m.payout(m.threshold)),
              float(m.payout(1.0)), m.cap, float(m.payout(m.cap)), m.base_rate,
-             m.accelerator_rate, m.accelerator_multiple, ev.alignment_by_metric.get(m.id, 0.0))
+             m.accelerator_rate, m.accelerator_multiple, ev.alignment_by_metric.get(m.id, 0.0),
+             written.get(m.id, ""))
             for m in result.plan.metrics]
     _sheet(book, "Plan", columns, rows)
 
@@ -308,7 +318,7 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
     """
     book = Workbook(write_only=True)
     notes = []
-    _plan_sheet(book, result)
+    _plan_sheet(book, case, result)
     count = _rates_sheet(book, case, result)
     if count is not None and count > MAX_ROWS:
         notes.append(f"Rep rates holds the first {MAX_ROWS:,} of {count:,} rows "

@@ -678,21 +678,15 @@ def plan_toml(*metrics: tuple[str, float]) -> str:
     pytest.param(plan_toml(("revenue", 0.6), ("pipeline", 0.4)),
                  "current_plan.toml, [[metrics]] #2 id: 'pipeline' is not a metric of the case "
                  "(metrics: revenue, margin)", id="unknown-metric"),
-    pytest.param(plan_toml(("revenue", 0.6), ("margin", 0.5)),
-                 "current_plan.toml: weights sum to 1.1; they must sum to 1",
-                 id="weights-above-1"),
-    pytest.param(plan_toml(("revenue", 0.3), ("margin", 0.3)),
-                 "current_plan.toml: weights sum to 0.6; they must sum to 1",
-                 id="weights-below-1"),
     pytest.param(plan_toml(("revenue", 0.5), ("revenue", 0.5)),
-                 "current_plan.toml: a metric appears twice", id="metric-twice"),
+                 "current_plan.toml: metric 'revenue' appears twice", id="metric-twice"),
     pytest.param('[[metrics]]\nid = "revenue"\nweight = 1.0\n',
                  "current_plan.toml, [[metrics]] #1: give accelerator_rate or "
                  "accelerator_multiple", id="no-accelerator"),
     pytest.param(plan_toml(("revenue", 1.0)) + "wieght = 1.0\n",
                  "current_plan.toml, [[metrics]] #1 wieght: unknown key (allowed keys: id, "
                  "label, weight, threshold, cap, base_rate, accelerator_rate, "
-                 "accelerator_multiple)", id="unknown-key"),
+                 "accelerator_multiple, curve, gate)", id="unknown-key"),
     pytest.param('[[metrics]]\nid = "revenue"\nweight = "1"\naccelerator_rate = 1.0\n',
                  "current_plan.toml, [[metrics]] #1 weight: must be a number, got '1'",
                  id="string-weight"),
@@ -707,13 +701,7 @@ def test_current_plan_rule(case: Callable[..., Path], text: str, message: str) -
     assert str(load_error(case(files={"current_plan.toml": text}))) == message
 
 
-FOUR_METRICS = plan_toml(("revenue", 0.25), ("margin", 0.25), ("a", 0.25), ("b", 0.25))
-
-
 @pytest.mark.parametrize(("text", "message"), [
-    pytest.param(FOUR_METRICS,
-                 "current_plan.toml, [[metrics]]: a plan has at most 3 metrics, got 4",
-                 id="four-metrics"),
     pytest.param("metrics = []\n",
                  "current_plan.toml, [[metrics]]: a plan needs at least 1 metric, got none",
                  id="no-metrics"),
