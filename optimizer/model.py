@@ -73,6 +73,16 @@ def _snap(values: np.ndarray, step: float | None) -> np.ndarray:
 def parse_rounding(text: str) -> Rounding:
     """Read ``--round``: ``weights=0.05,rates=0.05`` (either part may be left out).
 
+    Parameters
+    ----------
+    text : str
+        As given on the command line.
+
+    Returns
+    -------
+    Rounding
+        The grids' steps.
+
     Raises
     ------
     UsageError
