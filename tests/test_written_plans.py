@@ -357,3 +357,17 @@ def test_whatif_keeps_the_metrics_of_a_canonical_plan_with_more_than_three(
     out = invoke("evaluate", BUNDLED, four, "--shift", "0.1:smb_bookings->new_logos",
                  "--out", tmp_path / "e").output
     assert "what-if breaks a design rule: 4 metrics, more than 3 ([design] max_metrics)" in out
+
+
+def test_a_bad_written_plan_exits_2_naming_file_entry_and_point(make_case: MakeCase,
+                                                                tmp_path: Path) -> None:
+    folder = make_case(TABLES, REPS, ATTAINMENT)
+    (folder / "current_plan.toml").write_text(
+        '[[metrics]]\nid = "b"\nweight = 1.0\naccelerator_rate = 1.0\n\n'
+        '[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 0.5], [1.5, 0.4]]\n')
+    result = CliRunner().invoke(main, ["evaluate", str(folder), "current",
+                                       "--out", str(tmp_path / "e")])
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: current_plan.toml, [[metrics]] #2: metric 'a', curve point #3 [1.5, 0.4]: "
+        "share 0.4 is below the previous point's 0.5 (pay never falls as attainment rises)\n")
