@@ -363,6 +363,12 @@ class Plan:
             The metric order of axis 1 of ``x`` (the case's).
         x : numpy.ndarray
             Attainment ``x[r, m, s]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            (reps, periods): payout as a share of each rep's target incentive, every
+            gate applied at the same rep-period's attainment.
         """
         total = np.zeros((x.shape[0], x.shape[2]))
         for m in self.metrics:

@@ -191,12 +191,15 @@ def apply_modifiers(case: Case, plan: Plan, modifiers: Iterable[Modifier]) -> Pl
                          "--set and --shift")
     # Each metric of the plan as [weight, accelerator multiple]: weights move, shapes stay.
     state = {m.id: [m.weight, m.accelerator_multiple] for m in plan.metrics}
+    # A plan as written may already have more metrics (reported, not refused): a what-if
+    # may keep them, but not add to them.
+    most = max(MAX_METRICS, len(state))
     for mod in modifiers:
         _apply(case, state, mod)
-        if len(state) > MAX_METRICS:
+        if len(state) > most:
             raise UsageError(f"{mod.text}: the plan would have {len(state)} metrics "
                              f"({', '.join(_ordered(case, state))}); a plan has at most "
-                             f"{MAX_METRICS}")
+                             f"{most}")
         if not state:
             raise UsageError(f"{mod.text}: the plan would have no metric left")
     return _to_plan(case, state)

@@ -73,6 +73,18 @@ def _snap(values: np.ndarray, step: float | None) -> np.ndarray:
 def parse_rounding(text: str) -> Rounding:
     """Read ``--round``: ``weights=0.05,rates=0.05`` (either part may be left out).
 
+    ``accelerators=STEP`` is accepted for ``rates=STEP``: both grid accelerator rates.
+
+    Parameters
+    ----------
+    text : str
+        As given on the command line.
+
+    Returns
+    -------
+    Rounding
+        The grids' steps.
+
     Raises
     ------
     UsageError
@@ -82,7 +94,8 @@ def parse_rounding(text: str) -> Rounding:
     steps: dict[str, float] = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
         key, _, raw = part.partition("=")
-        key = key.strip()
+        # "accelerators" is the same grid by its longer name: accelerator rates.
+        key = {"accelerators": "rates"}.get(key.strip(), key.strip())
         if key not in ("weights", "rates") or not raw:
             raise UsageError(f"--round: '{part}' is not weights=STEP or rates=STEP "
                              "(e.g. --round weights=0.05,rates=0.05)")

@@ -109,7 +109,9 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     if rounding is not None and result.has_plan:
         unrounded = result
         say(f"solving again with the plan on grids ({rounding.text()})")
-        result = solve(case, coeffs, time_limit=time_limit, tail_method=tail_method,
+        # The time limit is for both solves together.
+        left = None if time_limit is None else max(time_limit - unrounded.seconds, 1e-3)
+        result = solve(case, coeffs, time_limit=left, tail_method=tail_method,
                        objective=objective, progress=progress, rounding=rounding)
         if result.status is Status.INFEASIBLE:
             raise InfeasibleError(_no_rounded_plan(rounding), {

@@ -119,3 +119,4 @@ def test_parse_rounding_errors(text: str, message: str) -> None:
 def test_parse_rounding() -> None:
     assert parse_rounding("weights=0.05, rates=0.1") == Rounding(0.05, 0.1)
     assert parse_rounding("rates=0.25") == Rounding(None, 0.25)
+    assert parse_rounding("weights=0.05,accelerators=0.05") == Rounding(0.05, 0.05)

@@ -334,3 +334,40 @@ def test_explain_a_json_plan_with_a_curve_and_a_gate_without_its_case(tmp_path: 
     md = (tmp_path / "ex" / "plan_explained.md").read_text()
     assert ("Pays by its curve: nothing below 50%, rising to 100% at 100%, a step to 120% at "
             "100%, flat above. It pays only in a period where b reaches 80% of quota.") in md
+
+
+def test_write_plan_reads_back_the_same(tmp_path: Path) -> None:
+    invoke("evaluate", BUNDLED, SIX, "--out", tmp_path / "e1", "--write-plan",
+           tmp_path / "back.toml", "-q")
+    text = (tmp_path / "back.toml").read_text()
+    assert 'gate = { metric = "enterprise_bookings", at = 0.5 }' in text
+    assert "threshold = 0.6\n" in text and "cap = 1.25\n" in text
+    invoke("evaluate", BUNDLED, tmp_path / "back.toml", "--out", tmp_path / "e2", "-q")
+    first, second = (json.loads((tmp_path / e / "evaluation.json").read_text())["evaluation"]
+                     for e in ("e1", "e2"))
+    assert first == second
+
+
+def test_whatif_keeps_the_metrics_of_a_canonical_plan_with_more_than_three(
+        tmp_path: Path) -> None:
+    four = tmp_path / "four.toml"
+    four.write_text("".join(f'[[metrics]]\nid = "{k}"\nweight = 0.25\naccelerator_multiple = 1.0\n'
+                            for k in ("enterprise_bookings", "smb_bookings", "new_logos",
+                                      "renewal_rate")))
+    out = invoke("evaluate", BUNDLED, four, "--shift", "0.1:smb_bookings->new_logos",
+                 "--out", tmp_path / "e").output
+    assert "what-if breaks a design rule: 4 metrics, more than 3 ([design] max_metrics)" in out
+
+
+def test_a_bad_written_plan_exits_2_naming_file_entry_and_point(make_case: MakeCase,
+                                                                tmp_path: Path) -> None:
+    folder = make_case(TABLES, REPS, ATTAINMENT)
+    (folder / "current_plan.toml").write_text(
+        '[[metrics]]\nid = "b"\nweight = 1.0\naccelerator_rate = 1.0\n\n'
+        '[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 0.5], [1.5, 0.4]]\n')
+    result = CliRunner().invoke(main, ["evaluate", str(folder), "current",
+                                       "--out", str(tmp_path / "e")])
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: current_plan.toml, [[metrics]] #2: metric 'a', curve point #3 [1.5, 0.4]: "
+        "share 0.4 is below the previous point's 0.5 (pay never falls as attainment rises)\n")
