@@ -70,12 +70,13 @@ def test_rounded_optimum_and_what_rounding_costs(folder: Path) -> None:
     assert list(outcome.result.u) == [0.75, 2.25]
     assert outcome.evaluation.alignment == pytest.approx(0.9375, rel=1e-12)
     assert outcome.evaluation.expected_cost == pytest.approx(1375.0, rel=1e-12)
-    block = outcome.document["rounding"]
+    block = outcome.rounding
+    assert block is not None
     assert (block["weights"], block["rates"]) == (0.05, 0.05)
     assert block["unrounded"]["alignment"] == pytest.approx(0.95, abs=TIE)
     assert block["alignment_lost"] == pytest.approx(0.0125, abs=TIE)
     assert block["expected_cost_change"] == pytest.approx(-25.0, abs=1000 * TIE)
-    assert outcome.document["guardrail_prices"] == []
+    assert outcome.prices == []
 
 
 def test_cli_round(folder: Path, tmp_path: Path) -> None:
@@ -83,7 +84,7 @@ def test_cli_round(folder: Path, tmp_path: Path) -> None:
                                        "--round", "weights=0.05,rates=0.05"])
     assert result.exit_code == 0, result.output
     assert ("rounded (weights to 0.05, rates to 0.05): alignment 0.937500 against 0.950000 "
-            "unrounded (-0.012500); expected payout -25 USD/period against 1,400 unrounded"
+            "unrounded (-0.012500); expected payout -25 USD per period against 1,400 unrounded"
             in result.output)
     doc = json.loads((tmp_path / "p" / "plan.json").read_text())
     assert [(m["id"], m["weight"], m["accelerator_rate"]) for m in doc["metrics"]] == [
