@@ -32,7 +32,7 @@ def plausibility_warnings(case: Case) -> list[str]:
     -------
     list of str
         Per metric column: attainment that looks like percent (median above
-        ``PERCENT_MEDIAN``), a metric with no spread; per segment: target
+        ``PERCENT_MEDIAN``), a metric with no spread and no ``step``; per segment: target
         incentives ``TI_FACTOR`` times off the segment's median.
 
     Examples
@@ -60,10 +60,12 @@ def _attainment_warnings(case: Case) -> list[str]:
             notes.append(f"{where}: median attainment {median:.4g} looks like percent; "
                          "attainment is a ratio of quota (1.0 = 100 %): divide the column "
                          "by 100")
-        if float(values.max() - values.min()) == 0.0:
+        # With a step of its own the metric still has a typical improvement: no warning.
+        if float(values.max() - values.min()) == 0.0 and case.metric(metric).step is None:
             notes.append(f"{where}: every rep and period holds {float(values[0]):.4g}, so the "
-                         "metric has no spread: it cannot tell reps apart, and its step is 0 "
-                         f"unless [metrics.{metric}] step is set in case.toml")
+                         "metric has no spread: its step (the spread, as "
+                         f"[metrics.{metric}] step is not set) is 0 and paying for it buys "
+                         "no alignment; check the column or set a step")
     return notes
 
 
