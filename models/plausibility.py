@@ -82,13 +82,17 @@ def _target_warnings(case: Case) -> list[str]:
         if not off.size:
             continue
         group = f"segment '{label}' ({column})" if column is not None else "all reps"
-        shown = ", ".join(f"'{case.reps.index[i]}' {ti[i]:,.6g}" for i in off[:SHOWN])
+        shown = ", ".join(f"'{case.reps.index[i]}' {_money(ti[i])}" for i in off[:SHOWN])
         more = f" and {off.size - SHOWN} more" if off.size > SHOWN else ""
         notes.append(f"{REPS}.csv, column 'target_incentive': {shown}{more} "
                      f"{'is' if off.size == 1 else 'are'} over {TI_FACTOR:g}x off the median "
-                     f"of {group}, {median:,.6g} {case.spec.case.currency}; is it in "
+                     f"of {group}, {_money(median)} {case.spec.case.currency}; is it in "
                      "another unit (cents, thousands, per period instead of per year)?")
     return notes
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _segment_column(case: Case) -> str | None:

@@ -275,6 +275,9 @@ def _about_sheet(book: Workbook, case: Case, source: str, result: Outcome,
             ("reps", len(result.shares)), ("made by", f"compplan {__version__}")]
     if batch_source is not None:
         rows.append(("batch", batch_source))
+    if annual_note(case):
+        rows.append(("money", f"{money_per(case)}: target incentive and caps are annual "
+                              f"({case.spec.case.periods_per_year} periods a year)"))
     rows += [("note", n) for n in notes]
     _sheet(book, "About", [Column("item", width=14), Column("value", width=60)], rows)
 
