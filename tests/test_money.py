@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,12 +17,14 @@ from compplan.models.money import annual_note, money_per, money_unit
 REPS = [{"rep_id": "R1", "segment": "North", "target_incentive": 12000.0},
         {"rep_id": "R2", "segment": "South", "target_incentive": 12000.0}]
 # Per-period attainment; target incentive is annual when periods_per_year is set.
-ATTAINMENT = {"a": [[1.0, 1.5, 0.5], [0.8, 1.2, 1.0]]}
+ATTAINMENT: dict[str, Any] = {"a": [[1.0, 1.5, 0.5], [0.8, 1.2, 1.0]]}
 
 
 def case(folder: Path, per_year: int | None) -> Path:
-    info = {"name": "Money"} | ({"periods_per_year": per_year} if per_year else {})
-    tables = {"case": info, "goals": {"g": 1.0},
+    info: dict[str, Any] = {"name": "Money"}
+    if per_year:
+        info["periods_per_year"] = per_year
+    tables: dict[str, dict[str, Any]] = {"case": info, "goals": {"g": 1.0},
               "metrics.a": {"threshold": 0.5, "cap": 2.0, "alignment": {"g": 1.0}}}
     return write_case(folder, tables, REPS, ATTAINMENT)
 
