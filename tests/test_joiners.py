@@ -24,6 +24,7 @@ gap -0.125; South (B, C) (3000 + 3000) / (2 x 2000 + 1000) = 1.2, gap +0.075.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,23 @@ def test_cli_validate_and_optimise_say_who_joined_or_left(tmp_path: Path) -> Non
                              "periods, 3 historical scenarios; 2 reps joined or left (3 "
                              "rep-periods off the plan); money per year (3 periods a year)\n")
 
+
+
+def test_every_command_takes_a_case_with_joiners(tmp_path: Path) -> None:
+    # The hand plan (w = 1, u = 2) through evaluate, audit, report and export.
+    folder = write(tmp_path / "case")
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[metrics]]\nid = "a"\nweight = 1.0\naccelerator_rate = 2.0\n')
+    runner = CliRunner()
+    done = runner.invoke(main, ["evaluate", str(folder), str(plan), "--out",
+                                str(tmp_path / "ev"), "-q"])
+    assert done.exit_code == 0, done.output
+    ev = json.loads((tmp_path / "ev" / "evaluation.json").read_text())["evaluation"]
+    assert ev["expected_cost"] == approx(3000.0) and ev["alignment"] == approx(0.875)
+    assert ev["parity_gaps"] == approx({"North": -0.125, "South": 0.075})
+    for args in (["audit", str(folder), str(plan), "--out", str(tmp_path / "au"), "-q"],
+                 ["report", str(folder), str(plan), "--out", str(tmp_path / "r.html")],
+                 ["export", str(folder), str(plan), "--xlsx", str(tmp_path / "b.xlsx"), "-q"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, (args[0], result.output)
+    assert "money in USD per period" in (tmp_path / "r.html").read_text()
