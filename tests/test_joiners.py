@@ -177,3 +177,19 @@ def test_every_command_takes_a_case_with_joiners(tmp_path: Path) -> None:
         result = runner.invoke(main, args)
         assert result.exit_code == 0, (args[0], result.output)
     assert "money in USD per period" in (tmp_path / "r.html").read_text()
+
+
+def test_fast_and_careful_readers_agree_on_missing_rows(tmp_path: Path) -> None:
+    # The pyarrow path reads the CSV; the pandas path reads the same rows from Parquet.
+    import pandas as pd
+
+    folder = write(tmp_path / "csv")
+    fast = load_case(folder)
+    other = write(tmp_path / "parquet")
+    frame = pd.read_csv(other / "attainment.csv", dtype={"rep_id": str, "period": str})
+    (other / "attainment.csv").unlink()
+    frame.to_parquet(other / "attainment.parquet")
+    careful = load_case(other)
+    assert careful.present is not None and fast.present is not None
+    np.testing.assert_array_equal(careful.present, fast.present)
+    np.testing.assert_array_equal(careful.attainment, fast.attainment)
