@@ -177,6 +177,15 @@ def test_every_command_takes_a_case_with_joiners(tmp_path: Path) -> None:
         result = runner.invoke(main, args)
         assert result.exit_code == 0, (args[0], result.output)
     assert "money in USD per period" in (tmp_path / "r.html").read_text()
+    payouts = (tmp_path / "ev" / "rep_payouts.csv").read_text().splitlines()
+    assert payouts[0].split(",")[3] == "share_of_periods_on_plan"
+    # Scenarios sheet: each total over the target on the plan that period:
+    # P01 4000 / (1000 + 1000) = 2, P02 5000 / (1000 + 2000), P03 0 / 3000.
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(tmp_path / "b.xlsx")["Scenarios"]
+    shares = [row[2] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert shares == approx([2.0, 5000 / 3000, 0.0])
 
 
 def test_fast_and_careful_readers_agree_on_missing_rows(tmp_path: Path) -> None:
