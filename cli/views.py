@@ -444,6 +444,8 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
     grouping = [c for c in reps.columns if c != "target_incentive"]
     table = pd.DataFrame({"rep_id": reps.index, **{c: reps[c].to_numpy() for c in grouping},
                           "target_incentive": case.target_incentive})
+    if coeffs.present is not None:  # joiners and leavers: expected payout is while on the plan
+        table["share_of_periods_on_plan"] = coeffs.present
     for prefix, plan in plans:
         share = plan_payouts(case, coeffs, plan).shares
         table[f"{prefix}expected_payout"] = case.target_incentive * share

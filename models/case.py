@@ -372,9 +372,13 @@ def read_attainment(path: Path, reps: pd.DataFrame, metric_ids: tuple[str, ...],
                               f"case.toml needs one; columns found: {', '.join(columns)})",
                         row=header_row(name))
     if path.suffix == ".csv":
-        fast = read_attainment_fast(path, pd.Index(reps.index), metric_ids)
+        fast = read_attainment_fast(path, pd.Index(reps.index), metric_ids,
+                                    allow_absent=allow_absent)
         if fast is not None:
-            return fast[0], fast[1], None
+            x, labels, counts = fast
+            present = (None if counts is None else
+                       _presence(name, counts, pd.Index(reps.index), labels, allow_absent))
+            return x, labels, present
     frame = read_table(path, ["rep_id", "period"], ["rep_id", "period"])
     rep_index = pd.Index(reps.index)
     rep_code = rep_index.get_indexer(frame["rep_id"])

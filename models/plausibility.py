@@ -32,7 +32,7 @@ def plausibility_warnings(case: Case) -> list[str]:
     -------
     list of str
         Per metric column: attainment that looks like percent (median above
-        ``PERCENT_MEDIAN``), a metric with no spread; per segment: target
+        ``PERCENT_MEDIAN``), a metric with no spread and no ``step``; per segment: target
         incentives ``TI_FACTOR`` times off the segment's median.
 
     Examples
@@ -60,10 +60,12 @@ def _attainment_warnings(case: Case) -> list[str]:
             notes.append(f"{where}: median attainment {median:.4g} looks like percent; "
                          "attainment is a ratio of quota (1.0 = 100 %): divide the column "
                          "by 100")
-        if float(values.max() - values.min()) == 0.0:
+        # With a step of its own the metric still has a typical improvement: no warning.
+        if float(values.max() - values.min()) == 0.0 and case.metric(metric).step is None:
             notes.append(f"{where}: every rep and period holds {float(values[0]):.4g}, so the "
-                         "metric has no spread: it cannot tell reps apart, and its step is 0 "
-                         f"unless [metrics.{metric}] step is set in case.toml")
+                         "metric has no spread: its step (the spread, as "
+                         f"[metrics.{metric}] step is not set) is 0 and paying for it buys "
+                         "no alignment; check the column or set a step")
     return notes
 
 
@@ -80,13 +82,17 @@ def _target_warnings(case: Case) -> list[str]:
         if not off.size:
             continue
         group = f"segment '{label}' ({column})" if column is not None else "all reps"
-        shown = ", ".join(f"'{case.reps.index[i]}' {ti[i]:,.6g}" for i in off[:SHOWN])
+        shown = ", ".join(f"'{case.reps.index[i]}' {_money(ti[i])}" for i in off[:SHOWN])
         more = f" and {off.size - SHOWN} more" if off.size > SHOWN else ""
         notes.append(f"{REPS}.csv, column 'target_incentive': {shown}{more} "
                      f"{'is' if off.size == 1 else 'are'} over {TI_FACTOR:g}x off the median "
-                     f"of {group}, {median:,.6g} {case.spec.case.currency}; is it in "
+                     f"of {group}, {_money(median)} {case.spec.case.currency}; is it in "
                      "another unit (cents, thousands, per period instead of per year)?")
     return notes
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _segment_column(case: Case) -> str | None:

@@ -2,6 +2,10 @@
 
 ``historical``: each period of ``attainment.csv`` is one equally likely scenario.
 
+With ``[scenarios] allow_absent`` a rep may lack a period (she was off the plan):
+historical scenarios carry the presence mask ``O[r, s]`` (``Scenarios.present``), and
+Monte Carlo calibrates each rep from her own periods and draws her in every scenario.
+
 ``montecarlo``: ``count`` scenarios calibrated to the history. For rep ``r`` and
 metric ``m`` with historical mean ``mu`` and spread ``sd`` (over periods),
 

@@ -134,7 +134,12 @@ class SegmentFigures:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Figures of a plan; money in the case's currency per period.
+    """Figures of a plan; money in the case's currency (per period, or per year).
+
+    Money is per year with ``[case] periods_per_year`` (MODEL.md section 5). With reps
+    who joined or left (``[scenarios] allow_absent``), shares of target are over the
+    periods a rep was on the plan, and parity gaps and segments compare payout with
+    the target incentive on the plan.
 
     Shares of target are ratios (1.0 = 100 % of target incentive). ``cvar`` is set
     only when the case sets ``[budget] cvar_level``; ``total_cvar`` always, at

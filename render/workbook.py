@@ -251,13 +251,17 @@ def _segments_sheet(book: Workbook, case: Case, result: Outcome) -> None:
 
 def _scenarios_sheet(book: Workbook, case: Case, result: Outcome) -> None:
     cur = case.spec.case.currency
-    ti = float(case.target_incentive.sum())
+    ti: float | np.ndarray = float(case.target_incentive.sum())
+    if case.present is not None and case.spec.scenarios.mode == "historical":
+        # Joiners and leavers: the target incentive on the plan in each period.
+        ti = case.target_incentive @ case.present
     labels = scenario_labels(case, len(result.totals))
     columns = [Column("scenario", width=16),
                Column(f"total payout ({cur}{annual_note(case)})", MONEY, 20),
                Column("share of total target incentive", SHARE, 30)]
     _sheet(book, "Scenarios", columns,
-           ((s, float(t), float(t) / ti) for s, t in zip(labels, result.totals, strict=True)))
+           ((s, float(t), float(t / share)) for s, t, share
+            in zip(labels, result.totals, np.broadcast_to(ti, len(result.totals)), strict=True)))
 
 
 def _batch_format(column: str) -> str | None:
@@ -285,6 +289,9 @@ def _about_sheet(book: Workbook, case: Case, source: str, result: Outcome,
             ("reps", len(result.shares)), ("made by", f"compplan {__version__}")]
     if batch_source is not None:
         rows.append(("batch", batch_source))
+    if annual_note(case):
+        rows.append(("money", f"{money_per(case)}: target incentive and caps are annual "
+                              f"({case.spec.case.periods_per_year} periods a year)"))
     rows += [("note", n) for n in notes]
     _sheet(book, "About", [Column("item", width=14), Column("value", width=60)], rows)
 

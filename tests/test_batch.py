@@ -266,6 +266,9 @@ def test_spec_file_errors(tmp_path: Path, text: str, message: str | None) -> Non
      "spec.toml, [grid], goals.growth: not a goal of the case (goals: g)"),
     ('[grid]\n"case.name" = ["x"]\n',
      "spec.toml, [grid], case.name: [case] names the case; it is not a parameter"),
+    ('[grid]\n"scenarios.allow_absent" = [true]\n',
+     "spec.toml, [grid], scenarios.allow_absent: decides how attainment.csv is read: set it "
+     "in case.toml, not per candidate"),
     ('[grid]\n"budgets.expected_cap" = [1.0]\n',
      "spec.toml, [grid], budgets.expected_cap: not a parameter of the case (a dotted key into "
      "case.toml: goals, metrics, design, budget, fairness, scenarios)"),
