@@ -39,6 +39,7 @@ from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.coefficients import compute_coefficients
 from compplan.optimizer.evaluate import evaluate
 from compplan.optimizer.pipeline import optimise_case
+from compplan.render.plan import plan_json
 
 REPS = "rep_id,segment,target_incentive\nA,North,1000\nB,South,2000\nC,South,1000\n"
 ROWS = ["A,P01,1.0", "A,P02,1.5", "A,P03,0.5", "B,P02,1.25", "B,P03,0.5", "C,P01,2.0"]
@@ -102,7 +103,8 @@ def test_optimum_by_hand_with_budget_and_parity(tmp_path: Path) -> None:
     text = (folder / "case.toml").read_text().replace(
         'group_by = "segment"\n', 'group_by = "segment"\nparity_tolerance = 0.15\n')
     (folder / "case.toml").write_text(text + "\n[budget]\nexpected_cap = 3500.0\n")
-    doc = optimise_case(load_case(folder)).document
+    case = load_case(folder)
+    doc = plan_json(case, optimise_case(case))
     assert doc["objective"]["alignment"] == approx(0.95, rel=1e-6)
     assert doc["objective"]["expected_cost"] == approx(3200.0, rel=1e-6)
     assert doc["metrics"][0]["accelerator_rate"] == approx(2.3, rel=1e-6)
