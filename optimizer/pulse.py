@@ -27,9 +27,10 @@ from compplan.models.case import Case
 from compplan.models.plan import Plan
 from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.coefficients import Coefficients, Progress, compute_coefficients
+from compplan.optimizer.diagnose import _SETTINGS as SETTINGS
 from compplan.optimizer.diagnose import active_guardrails
 from compplan.optimizer.evaluate import CHECK_TOLERANCE, evaluate, segment_column
-from compplan.optimizer.model import PlanModel, TailMethod, create_model
+from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
 from compplan.optimizer.solve import SolveResult, Stage, Status, solve_stages
 from compplan.optimizer.tails import tail_mean
 
@@ -376,10 +377,13 @@ def beyond_repair(case: Case, coeffs: Coefficients, w0: np.ndarray, u0: np.ndarr
             f"(the case's is {case.spec.budget.expected_cap:,.2f})")
     else:
         needed = _conflict(case, coeffs, w0, u0, allow_new)
-        report["conflict"] = [{"guardrail": g} for g in needed]
-        words = ", ".join(needed) if needed else "the design rules"
+        report["conflict"] = ([{"guardrail": g, "setting": SETTINGS[g][0],
+                                "value": guardrail_limits(case)[g]} for g in needed]
+                              or [{"guardrail": "design", "setting": "[design]"}])
+        words = (" and ".join(SETTINGS[g][0] for g in needed) if needed
+                 else "the design rules")
         report["explanation"].append(
-            f"no plan with {kept} meets {words} together, at any budget")
+            f"no plan with {kept} meets {words}, at any budget")
     if not allow_new:
         capped = with_cap(case, remaining_cap)
         saves, _ = _feasible(capped, coeffs, w0, u0, allow_new=True)

@@ -449,3 +449,21 @@ def test_plan_not_in_canonical_form_has_no_retune_but_every_figure(
         assert written[key] == pytest.approx(canonical[key]), key
     north = [g for g in written["drift"]["segments"]["groups"] if g["segment"] == "N"]
     assert north[0]["expected_to_date"] == pytest.approx(16000.0)
+
+
+def test_bundled_case_with_bundled_actuals(tmp_path: Path) -> None:
+    # docs/pulse.md: the optimised FY27 plan of enterprise_first, six hot months later.
+    cases = Path(__file__).parent.parent / "cases"
+    assert_exit(invoke("optimise", str(cases / "enterprise_first"), "--out",
+                       str(tmp_path / "fy27"), "-q"), 0)
+    result = invoke("pulse", str(cases / "enterprise_first"), str(tmp_path / "fy27" / "plan.json"),
+                    "--actuals", str(cases / "enterprise_first" / "actuals.csv"),
+                    "--out", str(tmp_path / "pulse"))
+    assert_exit(result, 0)
+    doc = json.loads((tmp_path / "pulse" / "pulse.json").read_text())
+    assert doc["periods_elapsed"] == 6 and doc["periods_in_year"] == 12
+    assert doc["forecast_year_total"] > doc["year_budget"]  # running hot
+    rt = doc["retune"]
+    assert not rt["unchanged"] and rt["change"] > 0
+    assert rt["expected_cost"] <= doc["remaining_cap_per_period"] * (1 + 1e-9)
+    assert "Re-tune (least change" in result.stdout
