@@ -10,7 +10,7 @@ from compplan.models.output import write_atomic, write_json
 
 def _money(value: float | None, cur: str = "") -> str:
     if value is None:
-        return "none"
+        return "n/a"
     return f"{value:,.0f}{' ' + cur if cur else ''}"
 
 
@@ -34,9 +34,11 @@ def guardrail_lines(doc: dict[str, Any]) -> list[str]:
                          f"a cap of {_money(g['limit_now'])} ({now}); year forecast "
                          f"{_money(g['projected'])} against {_money(g['limit'])} ({then})")
             continue
-        lines.append(f"{g['setting']}: now {_num(g['now'])} (limit {_num(g['limit_now'])}, "
-                     f"{now}); projected {_num(g['projected'])} (limit {_num(g['limit'])}, "
-                     f"{then})")
+        show = _money if g["name"].startswith("budget") else _num
+        today = ("no value on the elapsed periods" if g["now"] is None else
+                 f"{show(g['now'])} (limit {show(g['limit_now'])}, {now})")
+        lines.append(f"{g['setting']}: now {today}; projected {show(g['projected'])} "
+                     f"(limit {show(g['limit'])}, {then})")
     return lines
 
 
@@ -94,7 +96,7 @@ def pulse_markdown(doc: dict[str, Any]) -> str:
         show = _money if g["name"].startswith("budget") else _num
         lines.append(f"| {g['setting']} | {show(g['now'])} | {show(g['limit_now'])} | "
                      f"{show(g['projected'])} | {show(g['limit'])} | "
-                     f"{'yes' if g['ok_now'] else 'NO'} | "
+                     f"{'' if g['now'] is None else 'yes' if g['ok_now'] else 'NO'} | "
                      f"{'yes' if g['ok_projected'] else 'NO'} |")
     if not doc["guardrails"]:
         lines.append("| (the case sets no guardrail) | | | | | | |")
