@@ -692,14 +692,14 @@ def drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actuals, pay: 
     metrics = []
     for k in actuals.metric_ids:
         spec = case.metric(k)
-        hist = case.attainment[:, case.metric_ids.index(k), :]
+        hist = _history(case, k)
         now = actuals.metric(k)
         values = now[present]
         points = {"threshold": spec.threshold, "target": 1.0, "cap": spec.cap}
         entry: dict[str, Any] = {
-            "id": k, "in_plan": k in in_plan, **_shift(values, hist.ravel()),
+            "id": k, "in_plan": k in in_plan, **_shift(values, hist),
             "share_past": {p: _share(values, v) for p, v in points.items()},
-            "history_share_past": {p: _share(hist.ravel(), v) for p, v in points.items()},
+            "history_share_past": {p: _share(hist, v) for p, v in points.items()},
             "reps_pinned_at_cap": int(((now >= spec.cap) | ~present).all(axis=1).sum()
                                       - (~present).all(axis=1).sum()),
             "reps_below_threshold": int(((now < spec.threshold) | ~present).all(axis=1).sum()
@@ -712,7 +712,17 @@ def drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actuals, pay: 
             "segments": _segment_drift(case, rep_share, plan, actuals, pay, year)}
 
 
+def _history(case: Case, metric_id: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """A metric's attainment over the case's history, flat; absent rep-periods (NaN) left out."""
+    x = case.attainment[:, case.metric_ids.index(metric_id), :]
+    values = (x if rows is None else x[rows]).ravel()
+    return values[np.isfinite(values)]
+
+
 def _shift(values: np.ndarray, history: np.ndarray) -> dict[str, Any]:
+    if not history.size:
+        return {"mean": float(values.mean()) if values.size else None, "history_mean": None,
+                "history_spread": None, "shift": None}
     mean, spread = float(history.mean()), float(history.std())
     actual = float(values.mean()) if values.size else None
     shift = None if actual is None or spread <= 0 else (actual - mean) / spread
@@ -751,9 +761,8 @@ def _segment_drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actua
         expected = float((expected_rep[rows] * present[rows].sum(axis=1)).sum())
         shifts = {}
         for metric in plan.metrics:
-            hist = case.attainment[rows, case.metric_ids.index(metric.id), :]
             now = actuals.metric(metric.id)[rows][present[rows]]
-            shifts[metric.id] = _shift(now, hist.ravel())["shift"]
+            shifts[metric.id] = _shift(now, _history(case, metric.id, rows))["shift"]
         groups.append({"segment": str(label), "reps": int(rows.sum()), "paid_to_date": paid,
                        "expected_to_date": expected,
                        "ratio": paid / expected if expected > 0 else None,
