@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -129,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--floor-only", nargs=3, metavar=("CASE", "ACTUALS", "PLAN"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--make-actuals", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.make_actuals:
+        folder, elapsed, seed, lift = args.make_actuals
+        ensure_actuals(Path(folder), int(elapsed), int(seed), float(lift))
+        return 0
     if args.floor_only:
         print(json.dumps(pulse_floor(*(Path(p) for p in args.floor_only))))
         return 0
@@ -137,7 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     case = ensure_case(args.cache_dir, args.reps, args.metrics, args.periods, args.seed,
                        None, log)
     target = installed_compplan()
-    actuals = ensure_actuals(case, args.elapsed, args.seed, args.lift)
+    # In a child: a parent that read the case would pass its peak memory on to every
+    # child it forks (Linux counts the pre-exec copy in ru_maxrss).
+    actuals = case / f"actuals-k{args.elapsed}-l{args.lift:g}.csv"
+    if not actuals.is_file():
+        subprocess.run([sys.executable, str(BENCH / "pulse.py"), "--make-actuals", str(case),
+                        str(args.elapsed), str(args.seed), str(args.lift)], check=True)
     plan = ensure_plan(case, target.cmd, target.env)
     warm(case)
     with actuals.open("rb") as handle:
