@@ -227,17 +227,28 @@ def test_beyond_repair_exits_3_and_says_whether_new_metrics_help(tmp_path: Path)
     assert json.loads((folder / "out" / "pulse.json").read_text())["retune"] is None
 
 
-def test_allow_new_metrics_adds_one(tmp_path: Path) -> None:
-    # B = 3400, B_rem = 1825: cost share <= 1825 / 3000 = 0.608 needs
-    # w_a + w_b + 0.5 (u_a + u_b) <= 0.608 with u >= 2 w: a and b together pay at least
-    # w_a + w_b + (w_a + w_b) = 2 (1 - w_c), so w_c >= 1 - 0.608 / 2 = 0.696 and c must come in.
+def test_allow_new_metrics_drops_one_and_adds_one(tmp_path: Path) -> None:
+    # B = 3400, B_rem = 1825: the cost share must be <= 1825 / 3000 = 0.60833. With
+    # W = w_a + w_b and u >= 2 w, a and b pay at least 2 W, so W <= 0.30417: a and b
+    # cannot both stay (each needs w >= 0.2), one is dropped, c (paying nothing at 0.4)
+    # comes in with w_c = 1 - W and u_c >= 2 w_c. Keeping Y in {a, b} and dropping X:
+    #   d = (0.5 + 3)            X dropped
+    #     + (0.5 - W) + (3 - u_Y) Y cut, u_Y <= 1.21667 - 2 W (the cap)
+    #     + (1 - W) + 2 (1 - W)   c from zero
+    #     = 10 - 4 W - u_Y, least at W = 0.30417, u_Y = 0.60833: d = 10 - 6 W = 8.175.
+    # Dropping a or b changes the plan as much; alignment 0.5 * a_Y * u_Y keeps a (1.0):
+    # alignment 0.5 * 0.60833 = 0.30417, cost 1825.
     folder = hand_case(tmp_path, 3400.0)
     result = pulse_cli(folder, "-q", "--allow-new-metrics")
     assert_exit(result, 0)
     rt = json.loads((folder / "out" / "pulse.json").read_text())["retune"]
-    weights = {m["id"]: m["weight"] for m in rt["metrics"]}
-    assert weights["c"] >= 1 - 1825.0 / 6000.0 - 1e-6
-    assert rt["expected_cost"] <= 1825.0 * (1 + 1e-6)
+    W = 1825.0 / 6000.0
+    assert rt["change"] == close(10 - 6 * W)
+    assert rt["alignment"] == close(0.5 * 2 * W)
+    assert rt["expected_cost"] == close(1825.0)
+    got = {m["id"]: (m["weight"], m["accelerator_rate"]) for m in rt["metrics"]}
+    assert got == {"a": close((W, 2 * W)), "b": close((0.0, 0.0)),
+                   "c": close((1 - W, 2 * (1 - W)))}
 
 
 def test_money_per_year(tmp_path: Path) -> None:
