@@ -354,7 +354,9 @@ def beyond_repair(case: Case, coeffs: Coefficients, w0: np.ndarray, u0: np.ndarr
         ``status``, ``conflict``, ``explanation`` (sentences), and when the budget is the
         cause ``min_remaining_cap_per_period`` (the cheapest plan with these metrics,
         expected payout), ``min_expected_cap`` (the smallest ``[budget] expected_cap``
-        that lets it save the year) and ``new_metrics_save_the_year``.
+        that lets it save the year), ``min_year_budget`` (the same for the whole year:
+        ``N`` times it, or itself when money is per year) and
+        ``new_metrics_save_the_year``.
     """
     cur = case.spec.case.currency
     report: dict[str, Any] = {"status": "infeasible", "conflict": [], "explanation": []}
@@ -368,12 +370,14 @@ def beyond_repair(case: Case, coeffs: Coefficients, w0: np.ndarray, u0: np.ndarr
                                "value": case.spec.budget.expected_cap}]
         report["min_remaining_cap_per_period"] = cheapest
         report["min_expected_cap"] = cap
+        report["min_year_budget"] = year_budget
+        whole = "" if year.annual else f", a budget of {year_budget:,.2f} {cur} for the year"
         report["explanation"].append(
             f"paid to date {paid_to_date:,.2f} {cur} leaves {remaining_cap:,.2f} {cur} "
             f"{year.money} of expected payout for the {year.remaining} remaining period(s); "
             f"the cheapest plan with {kept} that meets every other guardrail and design rule "
             f"is expected to pay {cheapest:,.2f} {cur} {year.money}. The smallest "
-            f"[budget] expected_cap that saves the year is {cap:,.2f} {cur} "
+            f"[budget] expected_cap that saves the year is {cap:,.2f} {cur}{whole} "
             f"(the case's is {case.spec.budget.expected_cap:,.2f})")
     else:
         needed = _conflict(case, coeffs, w0, u0, allow_new)

@@ -205,6 +205,7 @@ def test_beyond_repair_gives_the_smallest_budget(tmp_path: Path) -> None:
     assert outcome.document["status"] == "infeasible"
     assert report["min_remaining_cap_per_period"] == close(6000.0)
     assert report["min_expected_cap"] == close(5487.5)
+    assert report["min_year_budget"] == close(21950.0)
     assert report["new_metrics_save_the_year"] is False
 
 
@@ -218,7 +219,8 @@ def test_beyond_repair_exits_3_and_says_whether_new_metrics_help(tmp_path: Path)
         "leaves 1,825.00 USD per period of expected payout for the 2 remaining period(s); "
         "the cheapest plan with these metrics that meets every other guardrail and design "
         "rule is expected to pay 6,000.00 USD per period. The smallest [budget] expected_cap "
-        "that saves the year is 5,487.50 USD (the case's is 3,400.00); allowing new metrics "
+        "that saves the year is 5,487.50 USD, a budget of 21,950.00 USD for the year (the "
+        "case's is 3,400.00); allowing new metrics "
         "(--allow-new-metrics) would save the year\n"
         f"(details in {folder / 'out' / 'infeasibility.json'})\n")
     report = json.loads((folder / "out" / "infeasibility.json").read_text())
