@@ -44,18 +44,19 @@ from compplan.models.pulse_output import guardrail_lines, headline, retune_rows,
 def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | None,
                   out_dir: str, allow_new_metrics: bool, time_limit: float | None,
                   tail_method: str, quiet: bool) -> None:
-    r"""Compare what PLAN paid so far with what it was designed to pay, and re-tune it.
+    """Compare what PLAN paid so far with what it was designed to pay, and re-tune it.
 
     PLAN is a plan.json written by optimise, a TOML file of [[metrics]] tables, or
     'current'. Writes pulse.json and pulse.md to --out; exits 3 (with
     infeasibility.json) when no re-tune with the plan's metrics saves the year.
 
-    Example:
+    Example (the bundled case, its plan designed by optimise, six months of actuals):
 
-        compplan pulse tests/data/conformance/c1_budget_only \
-            tests/data/conformance/c6_pulse/plan.toml \
-            --actuals tests/data/conformance/c6_pulse/actuals.csv --out pulse
-    """
+    \b
+        compplan optimise cases/enterprise_first --out plans/fy27
+        compplan pulse cases/enterprise_first plans/fy27/plan.json \\
+            --actuals cases/enterprise_first/actuals.csv --out pulse
+    """  # noqa: D301 (\b keeps click from re-wrapping the example)
     solver_import = import_in_background("compplan.optimizer.pulse")
     loaded = load(case)
     (_, plan_in_force), = load_plans(loaded, [plan])
