@@ -480,3 +480,14 @@ def test_bundled_case_with_bundled_actuals(tmp_path: Path) -> None:
     assert not rt["unchanged"] and rt["change"] > 0
     assert rt["expected_cost"] <= doc["remaining_cap_per_period"] * (1 + 1e-9)
     assert "Re-tune (least change" in result.stdout
+
+
+def test_plan_given_with_accelerator_multiples(tmp_path: Path) -> None:
+    # accelerator_multiple = u (1 - theta) / w = 3 * 0.5 / 0.5 = 3: the same plan.
+    folder = hand_case(tmp_path, 6987.5)
+    by_rate = run_api(folder).document
+    _edit(folder, "plan.toml", PLAN.replace("accelerator_rate = 3.0", "accelerator_multiple = 3.0"))
+    by_multiple = run_api(folder).document
+    for key in ("paid_to_date", "expected_to_date", "remaining_cap_per_period"):
+        assert by_multiple[key] == pytest.approx(by_rate[key]), key
+    assert by_multiple["retune"]["change"] == close(2.0)
