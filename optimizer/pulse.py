@@ -666,7 +666,8 @@ def _retune_doc(case: Case, coeffs: Coefficients, tuned: Retune, w0: np.ndarray,
                         "weight": float(tuned.w[j]), "accelerator_rate": float(tuned.u[j]),
                         "accelerator_multiple": multiple,
                         "weight_before": float(w0[j]), "accelerator_rate_before": float(u0[j])})
-    return {"change": tuned.change, "alignment": tuned.alignment,
+    return {"status": tuned.result.status.value, "change": tuned.change,
+            "alignment": tuned.alignment,
             "expected_cost": tuned.expected_cost, "unchanged": tuned.unchanged,
             "alignment_before": float(coeffs.objective_w @ w0 + coeffs.objective_u @ u0),
             "expected_cost_before": float(coeffs.cost_w @ w0 + coeffs.cost_u @ u0)
