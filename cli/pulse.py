@@ -128,9 +128,10 @@ def summary(doc: dict[str, Any]) -> None:
             say(f"  {what:{width}}  {before:>14}  {after:>14}")
     flagged = [m for m in doc["drift"]["metrics"]
                if m.get("calibration") and not m["calibration"]["ok"]]
-    say("Drift (mean shift in spreads of the history): " + ", ".join(
-        f"{m['id']} {m['shift']:+.2f}" for m in doc["drift"]["metrics"]
-        if m["shift"] is not None))
+    shifts = [f"{m['id']} {m['shift']:+.2f}" for m in doc["drift"]["metrics"]
+              if m["shift"] is not None]
+    if shifts:
+        say("Drift (mean shift in spreads of the history): " + ", ".join(shifts))
     for m in flagged:
         say(f"  {m['id']} out of calibration: {'; '.join(m['calibration']['notes'])}")
     seg = doc["drift"]["segments"]

@@ -28,7 +28,7 @@ def guardrail_lines(doc: dict[str, Any]) -> list[str]:
     for g in doc["guardrails"]:
         now = "met" if g["ok_now"] else "BROKEN"
         then = "met" if g["ok_projected"] else "BROKEN"
-        if g["name"] == "budget_expected" and g["limit"] != g["limit_now"]:
+        if g["name"] == "budget_expected" and doc.get("year_budget") is not None:
             pace = "a year" if doc["money"] == "per year" else "a period"
             lines.append(f"{g['setting']}: paying {_money(g['now'], cur)} {pace} so far against "
                          f"a cap of {_money(g['limit_now'])} ({now}); year forecast "
@@ -62,8 +62,9 @@ def headline(doc: dict[str, Any]) -> list[str]:
     ]
     cap = doc["remaining_cap_per_period"]
     if cap is not None:
-        lines.append(f"Expected payout allowed for the remaining {n - k} period(s): "
-                     f"{_money(cap, cur)} {money}.")
+        rate = " (as a yearly rate)" if money == "per year" else ""
+        lines.append(f"Expected payout allowed for the remaining {n - k} period(s): at most "
+                     f"{_money(cap, cur)} {money}{rate}.")
     return lines
 
 
