@@ -134,6 +134,10 @@ class Case:
     current_plan: tuple[tuple[str, float, float], ...]  # (metric id, weight, accelerator rate)
     situation: str
     flaw: str
+    # Actuals for a pulse check (actuals.csv): the first periods of the next plan year,
+    # each metric's attainment lifted by a factor (log) against the same period of history.
+    actuals_lift: dict[str, float] = field(default_factory=dict)
+    actuals_periods: int = 0
 
 
 ENTERPRISE_FIRST = Case(
@@ -219,6 +223,9 @@ ENTERPRISE_FIRST = Case(
         "deal the strategy wants less of. A fifth of pay rides on logged calls, which "
         "anyone can inflate and which serve no goal. Multi-product deals and renewals, "
         "half of the strategy, earn nothing."),
+    # Six months into the next year enterprise and multi-product deals run hot.
+    actuals_periods=6,
+    actuals_lift={"enterprise_bookings": 0.14, "multi_product_deals": 0.14, "smb_bookings": 0.1},
 )
 
 CLOUD_TRANSITION = Case(
@@ -540,6 +547,38 @@ def make_attainment(case: Case, reps: pd.DataFrame, quotas: pd.DataFrame,
     return frame
 
 
+def make_actuals(case: Case, attainment: pd.DataFrame) -> pd.DataFrame:
+    """Draw actuals for a pulse check: the first periods of the next plan year.
+
+    Each rep's attainment in period ``t`` of the new year is its attainment in period
+    ``t`` of the history times ``exp(lift_m + 0.08 e)``, ``e`` standard normal, from a
+    generator of its own (seeded ``[case.seed, 1]``) so that the case's other files do
+    not change. Periods are labelled ``Y2-P01``, ...
+
+    Parameters
+    ----------
+    case : Case
+        The case; ``actuals_periods`` and ``actuals_lift`` say how many periods and how hot.
+    attainment : pandas.DataFrame
+        The case's history, as made by :func:`make_attainment`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rep_id``, ``period`` and one column per metric: the content of ``actuals.csv``.
+
+    """
+    rng = np.random.default_rng([case.seed, 1])
+    elapsed = case.periods[:case.actuals_periods]
+    frame = attainment[attainment["period"].isin(elapsed)].reset_index(drop=True)
+    for metric in case.metrics:
+        noise = rng.standard_normal(len(frame)) * 0.08
+        lift = np.exp(case.actuals_lift.get(metric.id, 0.0) + noise)
+        frame[metric.id] = np.round(frame[metric.id].to_numpy() * lift, 4)
+    frame["period"] = "Y2-" + frame["period"]
+    return frame
+
+
 def budget(case: Case, reps: pd.DataFrame) -> dict[str, float | int]:
     """Compute the ``[budget]`` table, scaled to the case's total target incentive.
 
@@ -703,6 +742,9 @@ def write_case(case: Case, out: Path) -> Path:
     quotas.to_csv(folder / "quotas.csv", index=False, lineterminator="\n", float_format="%.1f")
     attainment.to_csv(folder / "attainment.csv", index=False, lineterminator="\n",
                       float_format="%.4f")
+    if case.actuals_periods:
+        make_actuals(case, attainment).to_csv(folder / "actuals.csv", index=False,
+                                              lineterminator="\n", float_format="%.4f")
     texts = {"case.toml": case_toml(case, reps), "current_plan.toml": plan_toml(case),
              "README.md": readme(case, reps)}
     for name, text in texts.items():

@@ -46,18 +46,19 @@ from compplan.models.pulse_output import guardrail_lines, headline, retune_rows,
 def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | None,
                   out_dir: str, allow_new_metrics: bool, time_limit: float | None,
                   tail_method: str, force: bool, quiet: bool) -> None:
-    r"""Compare what PLAN paid so far with what it was designed to pay, and re-tune it.
+    """Compare what PLAN paid so far with what it was designed to pay, and re-tune it.
 
     PLAN is a plan.json written by optimise, a TOML file of [[metrics]] tables, or
     'current'. Writes pulse.json and pulse.md to --out; exits 3 (with
     infeasibility.json) when no re-tune with the plan's metrics saves the year.
 
-    Example:
+    Example (the bundled case, its plan designed by optimise, six months of actuals):
 
-        compplan pulse tests/data/conformance/c1_budget_only \
-            tests/data/conformance/c6_pulse/plan.toml \
-            --actuals tests/data/conformance/c6_pulse/actuals.csv --out pulse
-    """
+    \b
+        compplan optimise cases/enterprise_first --out plans/fy27
+        compplan pulse cases/enterprise_first plans/fy27/plan.json \\
+            --actuals cases/enterprise_first/actuals.csv --out pulse
+    """  # noqa: D301 (\b keeps click from re-wrapping the example)
     solver_import = import_in_background("compplan.optimizer.pulse")
     loaded = load(case)
     (_, plan_in_force), = load_plans(loaded, [plan])
@@ -124,9 +125,10 @@ def summary(doc: dict[str, Any]) -> None:
             say(f"  {what:{width}}  {before:>14}  {after:>14}")
     flagged = [m for m in doc["drift"]["metrics"]
                if m.get("calibration") and not m["calibration"]["ok"]]
-    say("Drift (mean shift in spreads of the history): " + ", ".join(
-        f"{m['id']} {m['shift']:+.2f}" for m in doc["drift"]["metrics"]
-        if m["shift"] is not None))
+    shifts = [f"{m['id']} {m['shift']:+.2f}" for m in doc["drift"]["metrics"]
+              if m["shift"] is not None]
+    if shifts:
+        say("Drift (mean shift in spreads of the history): " + ", ".join(shifts))
     for m in flagged:
         say(f"  {m['id']} out of calibration: {'; '.join(m['calibration']['notes'])}")
     seg = doc["drift"]["segments"]

@@ -106,7 +106,7 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
     if file.suffix == ".csv":
         fast = read_attainment_fast(file, pd.Index(case.reps.index), ids)
         if fast is not None:
-            x, periods = fast
+            x, periods, _ = fast
             present = np.ones((x.shape[0], x.shape[2]), dtype=bool)
             return Actuals(name, ids, periods, np.ascontiguousarray(x), present)
     return _read_careful(file, case, ids, allow_absent)

@@ -10,7 +10,7 @@ from compplan.models.output import write_atomic, write_json
 
 def _money(value: float | None, cur: str = "") -> str:
     if value is None:
-        return "none"
+        return "n/a"
     return f"{value:,.0f}{' ' + cur if cur else ''}"
 
 
@@ -28,15 +28,17 @@ def guardrail_lines(doc: dict[str, Any]) -> list[str]:
     for g in doc["guardrails"]:
         now = "met" if g["ok_now"] else "BROKEN"
         then = "met" if g["ok_projected"] else "BROKEN"
-        if g["name"] == "budget_expected" and g["limit"] != g["limit_now"]:
+        if g["name"] == "budget_expected" and doc.get("year_budget") is not None:
             pace = "a year" if doc["money"] == "per year" else "a period"
             lines.append(f"{g['setting']}: paying {_money(g['now'], cur)} {pace} so far against "
                          f"a cap of {_money(g['limit_now'])} ({now}); year forecast "
                          f"{_money(g['projected'])} against {_money(g['limit'])} ({then})")
             continue
-        lines.append(f"{g['setting']}: now {_num(g['now'])} (limit {_num(g['limit_now'])}, "
-                     f"{now}); projected {_num(g['projected'])} (limit {_num(g['limit'])}, "
-                     f"{then})")
+        show = _money if g["name"].startswith("budget") else _num
+        today = ("no value on the elapsed periods" if g["now"] is None else
+                 f"{show(g['now'])} (limit {show(g['limit_now'])}, {now})")
+        lines.append(f"{g['setting']}: now {today}; projected {show(g['projected'])} "
+                     f"(limit {show(g['limit'])}, {then})")
     return lines
 
 
@@ -60,8 +62,9 @@ def headline(doc: dict[str, Any]) -> list[str]:
     ]
     cap = doc["remaining_cap_per_period"]
     if cap is not None:
-        lines.append(f"Expected payout allowed for the remaining {n - k} period(s): "
-                     f"{_money(cap, cur)} {money}.")
+        rate = " (as a yearly rate)" if money == "per year" else ""
+        lines.append(f"Expected payout allowed for the remaining {n - k} period(s): at most "
+                     f"{_money(cap, cur)} {money}{rate}.")
     return lines
 
 
@@ -94,7 +97,7 @@ def pulse_markdown(doc: dict[str, Any]) -> str:
         show = _money if g["name"].startswith("budget") else _num
         lines.append(f"| {g['setting']} | {show(g['now'])} | {show(g['limit_now'])} | "
                      f"{show(g['projected'])} | {show(g['limit'])} | "
-                     f"{'yes' if g['ok_now'] else 'NO'} | "
+                     f"{'' if g['now'] is None else 'yes' if g['ok_now'] else 'NO'} | "
                      f"{'yes' if g['ok_projected'] else 'NO'} |")
     if not doc["guardrails"]:
         lines.append("| (the case sets no guardrail) | | | | | | |")

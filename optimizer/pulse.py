@@ -27,9 +27,10 @@ from compplan.models.case import Case
 from compplan.models.plan import Plan
 from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.coefficients import Coefficients, Progress, compute_coefficients
+from compplan.optimizer.diagnose import _SETTINGS as SETTINGS
 from compplan.optimizer.diagnose import active_guardrails
 from compplan.optimizer.evaluate import CHECK_TOLERANCE, evaluate, segment_column
-from compplan.optimizer.model import PlanModel, TailMethod, create_model
+from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
 from compplan.optimizer.solve import SolveResult, Stage, Status, solve_stages
 from compplan.optimizer.tails import tail_mean
 
@@ -353,7 +354,9 @@ def beyond_repair(case: Case, coeffs: Coefficients, w0: np.ndarray, u0: np.ndarr
         ``status``, ``conflict``, ``explanation`` (sentences), and when the budget is the
         cause ``min_remaining_cap_per_period`` (the cheapest plan with these metrics,
         expected payout), ``min_expected_cap`` (the smallest ``[budget] expected_cap``
-        that lets it save the year) and ``new_metrics_save_the_year``.
+        that lets it save the year), ``min_year_budget`` (the same for the whole year:
+        ``N`` times it, or itself when money is per year) and
+        ``new_metrics_save_the_year``.
     """
     cur = case.spec.case.currency
     report: dict[str, Any] = {"status": "infeasible", "conflict": [], "explanation": []}
@@ -367,19 +370,24 @@ def beyond_repair(case: Case, coeffs: Coefficients, w0: np.ndarray, u0: np.ndarr
                                "value": case.spec.budget.expected_cap}]
         report["min_remaining_cap_per_period"] = cheapest
         report["min_expected_cap"] = cap
+        report["min_year_budget"] = year_budget
+        whole = "" if year.annual else f", a budget of {year_budget:,.2f} {cur} for the year"
         report["explanation"].append(
             f"paid to date {paid_to_date:,.2f} {cur} leaves {remaining_cap:,.2f} {cur} "
             f"{year.money} of expected payout for the {year.remaining} remaining period(s); "
             f"the cheapest plan with {kept} that meets every other guardrail and design rule "
             f"is expected to pay {cheapest:,.2f} {cur} {year.money}. The smallest "
-            f"[budget] expected_cap that saves the year is {cap:,.2f} {cur} "
+            f"[budget] expected_cap that saves the year is {cap:,.2f} {cur}{whole} "
             f"(the case's is {case.spec.budget.expected_cap:,.2f})")
     else:
         needed = _conflict(case, coeffs, w0, u0, allow_new)
-        report["conflict"] = [{"guardrail": g} for g in needed]
-        words = ", ".join(needed) if needed else "the design rules"
+        report["conflict"] = ([{"guardrail": g, "setting": SETTINGS[g][0],
+                                "value": guardrail_limits(case)[g]} for g in needed]
+                              or [{"guardrail": "design", "setting": "[design]"}])
+        words = (" and ".join(SETTINGS[g][0] for g in needed) if needed
+                 else "the design rules")
         report["explanation"].append(
-            f"no plan with {kept} meets {words} together, at any budget")
+            f"no plan with {kept} meets {words}, at any budget")
     if not allow_new:
         capped = with_cap(case, remaining_cap)
         saves, _ = _feasible(capped, coeffs, w0, u0, allow_new=True)
@@ -658,7 +666,8 @@ def _retune_doc(case: Case, coeffs: Coefficients, tuned: Retune, w0: np.ndarray,
                         "weight": float(tuned.w[j]), "accelerator_rate": float(tuned.u[j]),
                         "accelerator_multiple": multiple,
                         "weight_before": float(w0[j]), "accelerator_rate_before": float(u0[j])})
-    return {"change": tuned.change, "alignment": tuned.alignment,
+    return {"status": tuned.result.status.value, "change": tuned.change,
+            "alignment": tuned.alignment,
             "expected_cost": tuned.expected_cost, "unchanged": tuned.unchanged,
             "alignment_before": float(coeffs.objective_w @ w0 + coeffs.objective_u @ u0),
             "expected_cost_before": float(coeffs.cost_w @ w0 + coeffs.cost_u @ u0)
@@ -688,14 +697,14 @@ def drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actuals, pay: 
     metrics = []
     for k in actuals.metric_ids:
         spec = case.metric(k)
-        hist = case.attainment[:, case.metric_ids.index(k), :]
+        hist = _history(case, k)
         now = actuals.metric(k)
         values = now[present]
         points = {"threshold": spec.threshold, "target": 1.0, "cap": spec.cap}
         entry: dict[str, Any] = {
-            "id": k, "in_plan": k in in_plan, **_shift(values, hist.ravel()),
+            "id": k, "in_plan": k in in_plan, **_shift(values, hist),
             "share_past": {p: _share(values, v) for p, v in points.items()},
-            "history_share_past": {p: _share(hist.ravel(), v) for p, v in points.items()},
+            "history_share_past": {p: _share(hist, v) for p, v in points.items()},
             "reps_pinned_at_cap": int(((now >= spec.cap) | ~present).all(axis=1).sum()
                                       - (~present).all(axis=1).sum()),
             "reps_below_threshold": int(((now < spec.threshold) | ~present).all(axis=1).sum()
@@ -708,7 +717,17 @@ def drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actuals, pay: 
             "segments": _segment_drift(case, rep_share, plan, actuals, pay, year)}
 
 
+def _history(case: Case, metric_id: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """A metric's attainment over the case's history, flat; absent rep-periods (NaN) left out."""
+    x = case.attainment[:, case.metric_ids.index(metric_id), :]
+    values = (x if rows is None else x[rows]).ravel()
+    return values[np.isfinite(values)]
+
+
 def _shift(values: np.ndarray, history: np.ndarray) -> dict[str, Any]:
+    if not history.size:
+        return {"mean": float(values.mean()) if values.size else None, "history_mean": None,
+                "history_spread": None, "shift": None}
     mean, spread = float(history.mean()), float(history.std())
     actual = float(values.mean()) if values.size else None
     shift = None if actual is None or spread <= 0 else (actual - mean) / spread
@@ -747,9 +766,8 @@ def _segment_drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actua
         expected = float((expected_rep[rows] * present[rows].sum(axis=1)).sum())
         shifts = {}
         for metric in plan.metrics:
-            hist = case.attainment[rows, case.metric_ids.index(metric.id), :]
             now = actuals.metric(metric.id)[rows][present[rows]]
-            shifts[metric.id] = _shift(now, hist.ravel())["shift"]
+            shifts[metric.id] = _shift(now, _history(case, metric.id, rows))["shift"]
         groups.append({"segment": str(label), "reps": int(rows.sum()), "paid_to_date": paid,
                        "expected_to_date": expected,
                        "ratio": paid / expected if expected > 0 else None,

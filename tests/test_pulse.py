@@ -205,6 +205,7 @@ def test_beyond_repair_gives_the_smallest_budget(tmp_path: Path) -> None:
     assert outcome.document["status"] == "infeasible"
     assert report["min_remaining_cap_per_period"] == close(6000.0)
     assert report["min_expected_cap"] == close(5487.5)
+    assert report["min_year_budget"] == close(21950.0)
     assert report["new_metrics_save_the_year"] is False
 
 
@@ -218,7 +219,8 @@ def test_beyond_repair_exits_3_and_says_whether_new_metrics_help(tmp_path: Path)
         "leaves 1,825.00 USD per period of expected payout for the 2 remaining period(s); "
         "the cheapest plan with these metrics that meets every other guardrail and design "
         "rule is expected to pay 6,000.00 USD per period. The smallest [budget] expected_cap "
-        "that saves the year is 5,487.50 USD (the case's is 3,400.00); allowing new metrics "
+        "that saves the year is 5,487.50 USD, a budget of 21,950.00 USD for the year (the "
+        "case's is 3,400.00); allowing new metrics "
         "(--allow-new-metrics) would save the year\n"
         f"(details in {folder / 'out' / 'infeasibility.json'})\n")
     report = json.loads((folder / "out" / "infeasibility.json").read_text())
@@ -227,17 +229,28 @@ def test_beyond_repair_exits_3_and_says_whether_new_metrics_help(tmp_path: Path)
     assert json.loads((folder / "out" / "pulse.json").read_text())["retune"] is None
 
 
-def test_allow_new_metrics_adds_one(tmp_path: Path) -> None:
-    # B = 3400, B_rem = 1825: cost share <= 1825 / 3000 = 0.608 needs
-    # w_a + w_b + 0.5 (u_a + u_b) <= 0.608 with u >= 2 w: a and b together pay at least
-    # w_a + w_b + (w_a + w_b) = 2 (1 - w_c), so w_c >= 1 - 0.608 / 2 = 0.696 and c must come in.
+def test_allow_new_metrics_drops_one_and_adds_one(tmp_path: Path) -> None:
+    # B = 3400, B_rem = 1825: the cost share must be <= 1825 / 3000 = 0.60833. With
+    # W = w_a + w_b and u >= 2 w, a and b pay at least 2 W, so W <= 0.30417: a and b
+    # cannot both stay (each needs w >= 0.2), one is dropped, c (paying nothing at 0.4)
+    # comes in with w_c = 1 - W and u_c >= 2 w_c. Keeping Y in {a, b} and dropping X:
+    #   d = (0.5 + 3)            X dropped
+    #     + (0.5 - W) + (3 - u_Y) Y cut, u_Y <= 1.21667 - 2 W (the cap)
+    #     + (1 - W) + 2 (1 - W)   c from zero
+    #     = 10 - 4 W - u_Y, least at W = 0.30417, u_Y = 0.60833: d = 10 - 6 W = 8.175.
+    # Dropping a or b changes the plan as much; alignment 0.5 * a_Y * u_Y keeps a (1.0):
+    # alignment 0.5 * 0.60833 = 0.30417, cost 1825.
     folder = hand_case(tmp_path, 3400.0)
     result = pulse_cli(folder, "-q", "--allow-new-metrics")
     assert_exit(result, 0)
     rt = json.loads((folder / "out" / "pulse.json").read_text())["retune"]
-    weights = {m["id"]: m["weight"] for m in rt["metrics"]}
-    assert weights["c"] >= 1 - 1825.0 / 6000.0 - 1e-6
-    assert rt["expected_cost"] <= 1825.0 * (1 + 1e-6)
+    W = 1825.0 / 6000.0
+    assert rt["change"] == close(10 - 6 * W)
+    assert rt["alignment"] == close(0.5 * 2 * W)
+    assert rt["expected_cost"] == close(1825.0)
+    got = {m["id"]: (m["weight"], m["accelerator_rate"]) for m in rt["metrics"]}
+    assert got == {"a": close((W, 2 * W)), "b": close((0.0, 0.0)),
+                   "c": close((1 - W, 2 * (1 - W)))}
 
 
 def test_money_per_year(tmp_path: Path) -> None:
@@ -449,3 +462,32 @@ def test_plan_not_in_canonical_form_has_no_retune_but_every_figure(
         assert written[key] == pytest.approx(canonical[key]), key
     north = [g for g in written["drift"]["segments"]["groups"] if g["segment"] == "N"]
     assert north[0]["expected_to_date"] == pytest.approx(16000.0)
+
+
+def test_bundled_case_with_bundled_actuals(tmp_path: Path) -> None:
+    # docs/pulse.md: the optimised FY27 plan of enterprise_first, six hot months later.
+    cases = Path(__file__).parent.parent / "cases"
+    assert_exit(invoke("optimise", str(cases / "enterprise_first"), "--out",
+                       str(tmp_path / "fy27"), "-q"), 0)
+    result = invoke("pulse", str(cases / "enterprise_first"), str(tmp_path / "fy27" / "plan.json"),
+                    "--actuals", str(cases / "enterprise_first" / "actuals.csv"),
+                    "--out", str(tmp_path / "pulse"))
+    assert_exit(result, 0)
+    doc = json.loads((tmp_path / "pulse" / "pulse.json").read_text())
+    assert doc["periods_elapsed"] == 6 and doc["periods_in_year"] == 12
+    assert doc["forecast_year_total"] > doc["year_budget"]  # running hot
+    rt = doc["retune"]
+    assert not rt["unchanged"] and rt["change"] > 0
+    assert rt["expected_cost"] <= doc["remaining_cap_per_period"] * (1 + 1e-9)
+    assert "Re-tune (least change" in result.stdout
+
+
+def test_plan_given_with_accelerator_multiples(tmp_path: Path) -> None:
+    # accelerator_multiple = u (1 - theta) / w = 3 * 0.5 / 0.5 = 3: the same plan.
+    folder = hand_case(tmp_path, 6987.5)
+    by_rate = run_api(folder).document
+    _edit(folder, "plan.toml", PLAN.replace("accelerator_rate = 3.0", "accelerator_multiple = 3.0"))
+    by_multiple = run_api(folder).document
+    for key in ("paid_to_date", "expected_to_date", "remaining_cap_per_period"):
+        assert by_multiple[key] == pytest.approx(by_rate[key]), key
+    assert by_multiple["retune"]["change"] == close(2.0)
