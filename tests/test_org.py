@@ -159,6 +159,33 @@ def test_an_org_cap_below_the_cheapest_plans_exits_3(tmp_path: Path) -> None:
         == "org.budget_expected"
 
 
+def test_the_org_cvar_cap_reads_scenario_s_as_the_same_period_in_every_role(
+        tmp_path: Path) -> None:
+    # 'safe' pays w in the period it sits at 1.0 and nothing where it sits at 0.5; role a
+    # has its bad period in P02, role b in P01, so their totals move against each other:
+    # P01 = 2000 (1 + w_a) + 4000 w_b, P02 = 4000 w_a + 2000 (1 + w_b). With two periods
+    # and cvar_level 0.5 the CVaR is the larger of them; cap 7000:
+    # w_a + 2 w_b <= 2.5 and 2 w_a + w_b <= 2.5. Alignment 0.5 (w_a + 0.4 w_b): w_a = 1,
+    # w_b = 0.5 (taking from a gives b twice as much but b is worth 0.4 < 0.5). Alignment
+    # 0.5 (1 + 0.2) = 0.6; expected cost (6000 + 7000) / 2 = 6500, CVaR 7000.
+    for rid, a, safe in (("a", 1.0, [1.0, 0.5]), ("b", 0.4, [0.5, 1.0])):
+        folder = role_case(tmp_path / rid, rid.upper(),
+                           {"good": metric({"g": a}), "safe": metric({"g": 0.0})},
+                           {"good": 1.5, "safe": 1.0})
+        lines = (folder / "attainment.csv").read_text().splitlines()
+        body = [line.rsplit(",", 1)[0] + f",{safe[int(line.split(',')[1][-1]) - 1]}"
+                for line in lines[1:]]
+        (folder / "attainment.csv").write_text("\n".join([lines[0], *body]) + "\n")
+    folder = write_org(tmp_path, {"g": 1.0}, {"a": {"path": "a"}, "b": {"path": "b"}},
+                       budget={"cvar_level": 0.5, "cvar_cap": 7000.0})
+    for method in ("full", "cuts"):
+        doc = design(folder, tail_method=method)
+        assert doc["objective"]["alignment"] == optimum(0.6)
+        assert doc["objective"]["expected_cost"] == pytest.approx(6500.0, rel=1e-6)
+        assert doc["evaluation"]["cvar"] == pytest.approx(7000.0, rel=1e-6)
+        assert weights(doc) == {"a": {"good": 1.0}, "b": {"good": 0.5, "safe": 0.5}}
+
+
 # ------------------------------------------------------------------ coherence rules
 
 ONE = {"max_metrics": 1}
