@@ -29,7 +29,9 @@ from compplan.optimizer.org import (
     org_coefficients,
     solve_org,
 )
+from compplan.optimizer.org_prices import org_prices
 from compplan.optimizer.pipeline import _check_plan
+from compplan.optimizer.prices import GuardrailPrice
 from compplan.optimizer.solve import SolveResult, Status, solve, solver_version
 from compplan.optimizer.tails import tail_mean
 
@@ -108,7 +110,7 @@ def optimise_org(org: Org, *, time_limit: float | None = None,
                  progress: Callable[[str], None] | None = None,
                  objective: str = "alignment",
                  coefficients: list[Coefficients] | None = None,
-                 diagnosis: str = "full") -> OrgOutcome:
+                 diagnosis: str = "full", prices: bool = True) -> OrgOutcome:
     """Design every role's plan at once, under one strategy and one budget.
 
     Parameters
@@ -128,6 +130,9 @@ def optimise_org(org: Org, *, time_limit: float | None = None,
         Each role's coefficients when already computed.
     diagnosis : {"full", "short"}
         When no plan fits: ``short`` names the conflicting rules only.
+    prices : bool
+        Price the organisation's caps and the roles' guardrails (LP solves at the
+        chosen metrics); off, ``guardrail_prices`` are empty.
 
     Returns
     -------
@@ -171,21 +176,29 @@ def optimise_org(org: Org, *, time_limit: float | None = None,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
     if result.message:
         solver["note"] = result.message
-    roles = [_role_outcome(role, c, result.roles[role.id], result.status.value, solver)
+    caps: list[dict[str, Any]] = []
+    role_prices: dict[str, list[GuardrailPrice]] = {}
+    if prices and objective == "alignment":
+        say("pricing the guardrails")
+        caps, role_prices = org_prices(org, coefficients, result, tail_method)
+    roles = [_role_outcome(role, c, result.roles[role.id], result.status.value, solver,
+                           role_prices.get(role.id, []))
              for role, c in zip(org.roles, coefficients, strict=True)]
     document = org_document(org, result, roles, coefficients, solver)
+    document["guardrail_prices"] = caps
     _check_org(org, roles, document)
     return OrgOutcome(org, result, roles, document)
 
 
 def _role_outcome(role: Role, coeffs: Coefficients, result: SolveResult, status: str,
-                  solver: dict[str, Any]) -> RoleOutcome:
+                  solver: dict[str, Any], prices: list[GuardrailPrice]) -> RoleOutcome:
     assert result.w is not None and result.u is not None
     evaluation = evaluate(role.case, coeffs, result.w, result.u)
     _check_plan(evaluation)
     plan = Plan.from_vectors(role.case, result.w, result.u)
     doc = plan_document(role.case, plan, status, evaluation.to_dict(), dict(solver))
-    doc["guardrail_prices"] = []
+    # Prices in the organisation's alignment: what loosening the role's limit buys overall.
+    doc["guardrail_prices"] = [p.to_dict() for p in prices]
     return RoleOutcome(role, plan, evaluation, coeffs, result, doc)
 
 

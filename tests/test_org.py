@@ -129,6 +129,18 @@ def test_the_shared_budget_moves_weight_to_the_better_aligned_role(tmp_path: Pat
                                                                        rel=1e-6)
 
 
+
+def test_the_org_cap_price_says_where_the_next_dollar_goes(tmp_path: Path) -> None:
+    # At cap 7000 one more dollar buys 1/2000 of w_b, worth 0.5 x 0.5 / 2000 = 1.25e-4 of
+    # alignment, and all of it goes to role b. One percent of the cap (70) buys 0.00875.
+    doc = design(budget_org(tmp_path, 7000.0))
+    [price] = doc["guardrail_prices"]
+    assert price["guardrail"] == "org_budget_expected"
+    assert price["shadow_price"] == pytest.approx(1.25e-4, rel=1e-6)
+    assert price["per_percent"] == pytest.approx(0.00875, rel=1e-6)
+    assert price["next_dollar"] == {"a": pytest.approx(0.0, abs=1e-9),
+                                    "b": pytest.approx(1.0)}
+
 def test_a_tighter_cap_takes_the_goal_from_role_b_first(tmp_path: Path) -> None:
     # Cap 5000: w_a + w_b <= 0.5, all of it to a: alignment 0.5 x 0.5 = 0.25.
     doc = design(budget_org(tmp_path, 5000.0))

@@ -1,0 +1,134 @@
+"""Guardrail prices of an organisation: what the next dollar buys, and in which role.
+
+As for one case (:mod:`compplan.optimizer.prices`): with every role's choice of
+metrics fixed, the joint model is a linear program and the dual value of a rule's rows
+is the organisation's alignment gained per unit of loosening it. For the
+organisation's caps, the LP is solved again with the cap 1 % higher to say which roles
+the extra money goes to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pyomo.environ as pyo
+
+from compplan.models.org import Org
+from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.model import TailMethod, guardrail_limits
+from compplan.optimizer.org import OrgModel, OrgSolveResult, create_org_model
+from compplan.optimizer.prices import _UNITS, GuardrailPrice, _rows
+from compplan.optimizer.solve import CutLoop, Status
+
+#: How far a cap is raised to see where the next dollar goes.
+STEP = 0.01
+
+
+def _fixed_lp(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
+              tail_method: TailMethod) -> tuple[OrgModel, CutLoop] | None:
+    """The joint LP at the plans' choice of metrics, solved; None if it fails."""
+    plan = create_org_model(org, coeffs, tail_method=tail_method)
+    for rid, part in plan.roles.items():
+        z = result.roles[rid].z
+        assert z is not None
+        for k, chosen in zip(part.metric_ids, z, strict=True):
+            # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
+            part.model.z[k].domain = pyo.UnitInterval
+            part.model.z[k].fix(1 if chosen > 0.5 else 0)
+    loop = CutLoop(plan, None, None)
+    status, _, _ = loop.run()
+    if status is not Status.OPTIMAL or loop.last is None:
+        return None
+    return plan, loop
+
+
+def _role_costs(plan: OrgModel, coeffs: list[Coefficients]) -> dict[str, float]:
+    """Each role's expected payout in currency at the LP's solution."""
+    return {rid: float(pyo.value(part.model.expected_cost)) * c.ti_total
+            for (rid, part), c in zip(plan.roles.items(), coeffs, strict=True)}
+
+
+def org_prices(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
+               tail_method: TailMethod = "auto") -> tuple[list[dict[str, Any]],
+                                                          dict[str, list[GuardrailPrice]]]:
+    """Prices of the organisation's caps and of every role's guardrails.
+
+    Parameters
+    ----------
+    org : Org
+        The organisation.
+    coeffs : list of Coefficients
+        Each role's coefficients.
+    result : OrgSolveResult
+        The joint solve, with each role's choice of metrics.
+    tail_method : {"auto", "full", "cuts"}
+        How tail guardrails are written.
+
+    Returns
+    -------
+    (list of dict, dict of str to list of GuardrailPrice)
+        The organisation's caps, each with ``shadow_price`` (alignment per currency
+        unit), ``per_percent`` and ``next_dollar`` (each role's share of the extra
+        payout when the cap is raised 1 %); and each role's guardrail prices, in the
+        organisation's alignment. Empty when the LP could not be solved.
+    """
+    solved = _fixed_lp(org, coeffs, result, tail_method)
+    if solved is None:
+        return [], {}
+    plan, loop = solved
+    assert loop.last is not None
+    duals = loop.last.solution_loader.get_duals()
+    ti_org = sum(c.ti_total for c in coeffs)
+    base_costs = _role_costs(plan, coeffs)
+    caps = []
+    for key, rule in (("expected_cap", "org_budget_expected"), ("cvar_cap", "org_budget_cvar")):
+        limit = getattr(org.spec.budget, key)
+        if limit is None:
+            continue
+        rows = [getattr(plan.model, name) for name in (rule, f"{rule}_limit", f"{rule}_cuts")
+                if getattr(plan.model, name, None) is not None]
+        price = sum(abs(duals.get(row, 0.0)) for component in rows
+                    for row in component.values()) / ti_org
+        caps.append({"guardrail": rule, "setting": f"org.toml [budget] {key}",
+                     "limit": float(limit), "shadow_price": price,
+                     "unit": "per currency unit", "per_percent": price * limit * STEP,
+                     "next_dollar": _next_dollar(org, coeffs, result, tail_method, key,
+                                                 float(limit), base_costs)
+                     if price > 0 else {}})
+    roles = {}
+    for (rid, part), c in zip(plan.roles.items(), coeffs, strict=True):
+        case = org.role(rid).case
+        w, u, _ = part.values()
+        mean_share = float((c.rep_w @ w + c.rep_u @ u).mean())
+        priced = []
+        for name, limit in guardrail_limits(case).items():
+            if limit is None:
+                continue
+            total = sum(abs(duals.get(row, 0.0)) for row in _rows(part, name))
+            if name in ("budget_expected", "budget_cvar"):
+                total /= c.ti_total  # the rows are in shares of the role's target incentive
+            elif name == "fairness_top":
+                total *= mean_share  # the limit enters as ratio x mean payout
+            setting, unit = _UNITS[name]
+            priced.append(GuardrailPrice(name, setting, float(limit), total, unit,
+                                         total * abs(float(limit)) * STEP))
+        roles[rid] = priced
+    return caps, roles
+
+
+def _next_dollar(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
+                 tail_method: TailMethod, key: str, limit: float,
+                 base: dict[str, float]) -> dict[str, float]:
+    """Each role's share of the extra payout when the cap is raised by ``STEP``."""
+    budget = org.spec.budget.model_copy(update={key: limit * (1.0 + STEP)})
+    looser = replace(org, spec=org.spec.model_copy(update={"budget": budget}))
+    solved = _fixed_lp(looser, coeffs, result, tail_method)
+    if solved is None:
+        return {}
+    costs = _role_costs(solved[0], coeffs)
+    extra = {rid: costs[rid] - base[rid] for rid in base}
+    total = sum(v for v in extra.values() if v > 0)
+    if total <= 0:
+        return {}
+    return {rid: max(v, 0.0) / total for rid, v in extra.items()}
