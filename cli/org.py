@@ -133,7 +133,7 @@ def summary(org: Org, doc: dict[str, Any], kind: str = "plans") -> None:
         note = ""
         if price is not None and price["shadow_price"] > 0:
             where = ", ".join(f"{rid} {share:.0%}" for rid, share in
-                              price["next_dollar"].items() if share > 0)
+                              price["next_dollar"].items() if share >= 0.005)
             note = (f"; loosening it 1 % would add {price['per_percent']:.4g} alignment"
                     + (f", the money going to {where}" if where else ""))
         out_console.print(f"  {g['setting']}: {g['value']:,.0f} (limit {g['limit']:,.0f}"
