@@ -9,7 +9,6 @@ the extra money goes to.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pyomo.environ as pyo
@@ -27,8 +26,17 @@ STEP = 0.01
 
 def _fixed_lp(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
               tail_method: TailMethod) -> tuple[OrgModel, CutLoop] | None:
-    """The joint LP at the plans' choice of metrics, solved; None if it fails."""
-    plan = create_org_model(org, coeffs, tail_method=tail_method)
+    """The joint LP at the plans' choice of metrics, solved; None if it fails.
+
+    The organisation's caps are elastic with their slack fixed at 0, so that a cap can
+    be raised later by fixing its slack, without building the model again.
+    """
+    caps = [f"org.{g}" for g, limit in (("budget_expected", org.spec.budget.expected_cap),
+                                         ("budget_cvar", org.spec.budget.cvar_cap))
+            if limit is not None]
+    plan = create_org_model(org, coeffs, tail_method=tail_method, elastic=caps)
+    for cap in caps:
+        plan.slack(cap.replace(".", "_")).fix(0.0)
     for rid, part in plan.roles.items():
         z = result.roles[rid].z
         assert z is not None
@@ -92,10 +100,7 @@ def org_prices(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
                     for row in component.values()) / ti_org
         caps.append({"guardrail": rule, "setting": f"org.toml [budget] {key}",
                      "limit": float(limit), "shadow_price": price,
-                     "unit": "per currency unit", "per_percent": price * limit * STEP,
-                     "next_dollar": _next_dollar(org, coeffs, result, tail_method, key,
-                                                 float(limit), base_costs)
-                     if price > 0 else {}})
+                     "unit": "per currency unit", "per_percent": price * limit * STEP})
     roles = {}
     for (rid, part), c in zip(plan.roles.items(), coeffs, strict=True):
         case = org.role(rid).case
@@ -114,19 +119,24 @@ def org_prices(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
             priced.append(GuardrailPrice(name, setting, float(limit), total, unit,
                                          total * abs(float(limit)) * STEP))
         roles[rid] = priced
+    # Where the next dollar goes: each cap raised by STEP in turn, on the same LP.
+    for cap in caps:
+        cap["next_dollar"] = (_next_dollar(plan, loop, coeffs, cap["guardrail"],
+                                           cap["limit"] * STEP / ti_org, base_costs)
+                              if cap["shadow_price"] > 0 else {})
     return caps, roles
 
 
-def _next_dollar(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
-                 tail_method: TailMethod, key: str, limit: float,
-                 base: dict[str, float]) -> dict[str, float]:
-    """Each role's share of the extra payout when the cap is raised by ``STEP``."""
-    budget = org.spec.budget.model_copy(update={key: limit * (1.0 + STEP)})
-    looser = replace(org, spec=org.spec.model_copy(update={"budget": budget}))
-    solved = _fixed_lp(looser, coeffs, result, tail_method)
-    if solved is None:
+def _next_dollar(plan: OrgModel, loop: CutLoop, coeffs: list[Coefficients], rule: str,
+                 step: float, base: dict[str, float]) -> dict[str, float]:
+    """Each role's share of the extra payout when a cap is raised by ``step`` (model units)."""
+    slack = plan.slack(rule)
+    slack.fix(step)
+    status, _, _ = loop.run()
+    costs = _role_costs(plan, coeffs) if status is Status.OPTIMAL else None
+    slack.fix(0.0)
+    if costs is None:
         return {}
-    costs = _role_costs(solved[0], coeffs)
     extra = {rid: costs[rid] - base[rid] for rid in base}
     total = sum(v for v in extra.values() if v > 0)
     if total <= 0:
