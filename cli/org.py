@@ -138,6 +138,10 @@ def summary(org: Org, doc: dict[str, Any], kind: str = "plans") -> None:
                     + (f", the money going to {where}" if where else ""))
         out_console.print(f"  {g['setting']}: {g['value']:,.0f} (limit {g['limit']:,.0f}"
                           f"{note})")
+    today = doc.get("current") or {}
+    if today.get("alignment") is not None:
+        out_console.print(f"today's plans: organisation alignment {today['alignment']:.6f}; "
+                          f"expected payout {today['expected_cost']:,.0f} {cur}/period")
     out_console.print(f"conflicts in the designed plans: {_conflict_text(doc['conflicts'])}")
     if "current_conflicts" in doc:
         out_console.print(f"conflicts in today's plans: "

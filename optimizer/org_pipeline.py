@@ -17,7 +17,7 @@ import numpy as np
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
 from compplan.models.org import Org, Role
 from compplan.models.output import plan_document
-from compplan.models.plan import Plan
+from compplan.models.plan import Plan, load_plan
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.diagnose import _SETTINGS, _change, _design_reasons, needed_limit
 from compplan.optimizer.evaluate import Evaluation, evaluate
@@ -244,6 +244,7 @@ def org_document(org: Org, result: OrgSolveResult, roles: list[RoleOutcome],
     current = current_paid(org)
     if current is not None:
         doc["current_conflicts"] = conflicts(org, current)
+        doc["current"] = current_figures(org, coeffs)
     doc["evaluation"] = {"expected_cost": cost, "cvar_level": budget.cvar_level, "cvar": cvar,
                          "total_p10": float(np.percentile(totals, 10)),
                          "total_p50": float(np.percentile(totals, 50)),
@@ -254,6 +255,27 @@ def org_document(org: Org, result: OrgSolveResult, roles: list[RoleOutcome],
                         "handoffs": [list(h) for h in org.spec.coherence.handoffs]}
     doc["solver"] = solver
     return doc
+
+
+def current_figures(org: Org, coeffs: list[Coefficients]) -> dict[str, Any]:
+    """Alignment and expected payout of the roles' current plans (roles without one: null).
+
+    The organisation's figures are given only when every role has a current plan.
+    """
+    roles = {}
+    for role, c, share in zip(org.roles, coeffs, org.shares, strict=True):
+        if role.case.current_plan is None:
+            roles[role.id] = None
+            continue
+        w, u = load_plan(role.case, "current").vectors(role.case)
+        roles[role.id] = {"share": float(share),
+                          "alignment": float(c.objective_w @ w + c.objective_u @ u),
+                          "expected_cost": float(c.cost_w @ w + c.cost_u @ u) * c.ti_total}
+    known = [r for r in roles.values() if r is not None]
+    complete = len(known) == len(roles)
+    return {"alignment": sum(r["share"] * r["alignment"] for r in known) if complete else None,
+            "expected_cost": sum(r["expected_cost"] for r in known) if complete else None,
+            "roles": roles}
 
 
 def _check_org(org: Org, roles: list[RoleOutcome], doc: dict[str, Any]) -> None:

@@ -301,6 +301,12 @@ def test_current_conflicts_from_current_plans(tmp_path: Path) -> None:
     assert doc["current_conflicts"] == [{"goal": "g2", "serves": "b.margin",
                                          "against": "a.volume"}]
     assert doc["conflicts"] == []
+    # Today: a pays volume (a = 0.3), b margin (0.5), each w = 1, u = 2: alignment per
+    # role a_m x 0.5 u = a_m, organisation 0.5 (0.3 + 0.5) = 0.4; each role costs
+    # 2000 (w + 0.5 u) = 4000.
+    assert doc["current"]["alignment"] == pytest.approx(0.4)
+    assert doc["current"]["expected_cost"] == pytest.approx(8000.0)
+    assert doc["current"]["roles"]["a"]["alignment"] == pytest.approx(0.3)
 
 
 # ------------------------------------------------------------------ min-budget
