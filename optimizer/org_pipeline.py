@@ -262,7 +262,7 @@ def current_figures(org: Org, coeffs: list[Coefficients]) -> dict[str, Any]:
 
     The organisation's figures are given only when every role has a current plan.
     """
-    roles = {}
+    roles: dict[str, dict[str, Any] | None] = {}
     for role, c, share in zip(org.roles, coeffs, org.shares, strict=True):
         if role.case.current_plan is None:
             roles[role.id] = None
