@@ -16,7 +16,7 @@ import pyomo.environ as pyo
 from compplan.models.org import Org
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import TailMethod, guardrail_limits
-from compplan.optimizer.org import OrgModel, OrgSolveResult, create_org_model
+from compplan.optimizer.org import OrgModel, OrgSolveResult, create_org_model, goal_sides
 from compplan.optimizer.prices import _UNITS, GuardrailPrice, _rows
 from compplan.optimizer.solve import CutLoop, Status
 
@@ -44,11 +44,27 @@ def _fixed_lp(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
             # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
             part.model.z[k].domain = pyo.UnitInterval
             part.model.z[k].fix(1 if chosen > 0.5 else 0)
+    _fix_sides(plan, org, result)
     loop = CutLoop(plan, None, None)
     status, _, _ = loop.run()
     if status is not Status.OPTIMAL or loop.last is None:
         return None
     return plan, loop
+
+
+def _fix_sides(plan: OrgModel, org: Org, result: OrgSolveResult) -> None:
+    """Fix no_opposing's side binaries to the chosen metrics, so the model is an LP."""
+    sides = getattr(plan.model, "coherence_no_opposing_side", None)
+    if sides is None:
+        return
+    for goal, rid in sides:
+        serves, _ = goal_sides(org, goal)
+        part = plan.roles[rid]
+        z = result.roles[rid].z
+        assert z is not None
+        paid = any(z[part.metric_ids.index(k)] > 0.5 for r, k in serves if r == rid)
+        sides[goal, rid].domain = pyo.UnitInterval
+        sides[goal, rid].fix(1 if paid else 0)
 
 
 def _role_costs(plan: OrgModel, coeffs: list[Coefficients]) -> dict[str, float]:
@@ -86,7 +102,10 @@ def org_prices(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
         return [], {}
     plan, loop = solved
     assert loop.last is not None
-    duals = loop.last.solution_loader.get_duals()
+    try:
+        duals = loop.last.solution_loader.get_duals()
+    except Exception:
+        return [], {}
     ti_org = sum(c.ti_total for c in coeffs)
     base_costs = _role_costs(plan, coeffs)
     caps = []
