@@ -364,3 +364,17 @@ def test_audit_of_a_designed_org_plan_names_unserved_goals(tmp_path: Path) -> No
     doc = json.loads((out / "audit_org.json").read_text())
     assert doc["unserved"] == ["g2"]
     assert "goals nobody is paid to serve: g2\n" in result.stdout
+
+
+def test_reproducible_org_plans_are_byte_identical(tmp_path: Path) -> None:
+    folder = opposing_org(tmp_path / "org", True)
+    texts = []
+    for run in ("one", "two"):
+        out = tmp_path / run
+        result = CliRunner().invoke(main, ["optimise", str(folder), "--out", str(out), "-q",
+                                           "--reproducible"])
+        assert result.exit_code == 0, result.output
+        texts.append([(out / name).read_bytes() for name in
+                      ("org_plan.json", "a/plan.json", "b/plan.json")])
+    assert texts[0] == texts[1]
+    assert json.loads(texts[0][0])["solver"]["seconds"] is None
