@@ -146,6 +146,9 @@ class OrgModel(PlanModel):
         if name in self._role_guards:
             rid, own = self._role_guards[name]
             return self.roles[rid].slack_value(own.name)
+        rid, dot, guardrail = name.partition(".")
+        if dot and rid in self.roles:
+            return self.roles[rid].slack_value(guardrail)
         return super().slack_value(name)
 
     def z(self, rid: str, mid: str) -> pyo.Var:

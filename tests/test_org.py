@@ -378,3 +378,65 @@ def test_reproducible_org_plans_are_byte_identical(tmp_path: Path) -> None:
                       ("org_plan.json", "a/plan.json", "b/plan.json")])
     assert texts[0] == texts[1]
     assert json.loads(texts[0][0])["solver"]["seconds"] is None
+
+
+# ------------------------------------------------------------------ more infeasible orgs
+
+def test_a_role_cap_in_the_conflict_is_named_with_its_smallest_change(tmp_path: Path) -> None:
+    # Role b's cheapest plan pays only 'safe' (w = 1 at attainment 1.0): 2000. With b's own
+    # cap at 1500 the conflict is that cap alone, and the smallest that admits plans is
+    # 2000.
+    folder = budget_org(tmp_path, None)
+    with (folder / "b" / "case.toml").open("a") as handle:
+        handle.write("\n[budget]\nexpected_cap = 1500.0\n")
+    with pytest.raises(InfeasibleError) as info:
+        optimise_org(load_org(folder))
+    report = info.value.report
+    assert report["conflict"] == [{"rule": "b.budget_expected",
+                                   "setting": "b/case.toml [budget] expected_cap",
+                                   "value": 1500.0}]
+    [change] = report["smallest_single_changes"]
+    assert change["needed"] == pytest.approx(2000.0, rel=1e-6)
+    assert change["action"] == ("raise b/case.toml [budget] expected_cap from 1,500 USD to "
+                                "2,000 USD")
+
+
+def test_a_handoff_to_a_forbidden_metric_is_named(tmp_path: Path) -> None:
+    # a.leads is required and hands off to b.pipeline, which b may not pay.
+    role_case(tmp_path / "a", "A", {"leads": metric({"g": 1.0}, required=True),
+                                    "other": metric({"g": 0.5})},
+              {"leads": 1.5, "other": 1.5}, ONE)
+    role_case(tmp_path / "b", "B", {"pipeline": metric({"g": 0.2}, forbidden=True),
+                                    "bookings": metric({"g": 1.0})},
+              {"pipeline": 1.5, "bookings": 1.5}, ONE)
+    folder = write_org(tmp_path, {"g": 1.0}, {"a": {"path": "a"}, "b": {"path": "b"}},
+                       coherence={"handoffs": [["a.leads", "b.pipeline"]]})
+    with pytest.raises(InfeasibleError) as info:
+        optimise_org(load_org(folder))
+    report = info.value.report
+    assert report["conflict"] == [{"rule": "coherence.handoff.1",
+                                   "setting": "org.toml [coherence] handoffs #1",
+                                   "value": "a.leads -> b.pipeline"}]
+    assert report["smallest_single_changes"][0]["action"] == \
+        "drop org.toml [coherence] handoffs #1"
+
+
+def test_montecarlo_roles_solve_together_and_the_org_cvar_as_cuts_agrees(
+        tmp_path: Path) -> None:
+    # Same count in every role: scenario s of one role is scenario s of the others. The
+    # org CVaR over 200 scenarios is written as cuts under "auto" (> 100 values): the
+    # same optimum as its full Rockafellar-Uryasev rows.
+    folder = budget_org(tmp_path, None)
+    for rid in ("a", "b"):
+        path = folder / rid / "case.toml"
+        path.write_text(path.read_text() + '\n[scenarios]\nmode = "montecarlo"\ncount = 200\n'
+                        "seed = 3\n")
+    org_toml = folder / "org.toml"
+    org_toml.write_text(org_toml.read_text() + "\n[budget]\ncvar_level = 0.9\n"
+                        "cvar_cap = 7000.0\n")
+    full, cuts = design(folder, tail_method="full"), design(folder, tail_method="cuts")
+    assert full["status"] == cuts["status"] == "optimal"
+    assert cuts["objective"]["alignment"] == pytest.approx(full["objective"]["alignment"],
+                                                           rel=1e-6)
+    assert cuts["evaluation"]["cvar"] <= 7000.0 * (1 + 1e-7)
+    assert full["objective"]["alignment"] < 0.75  # the CVaR cap binds
