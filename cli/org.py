@@ -138,6 +138,11 @@ def summary(org: Org, doc: dict[str, Any], kind: str = "plans") -> None:
                     + (f", the money going to {where}" if where else ""))
         out_console.print(f"  {g['setting']}: {g['value']:,.0f} (limit {g['limit']:,.0f}"
                           f"{note})")
+    for role in doc["roles"]:
+        for price in role["plan"].get("guardrail_prices", []):
+            if price["shadow_price"] > 0:
+                out_console.print(f"  {role['id']}: {price['setting']} binds; loosening it 1 % "
+                                  f"would add {price['per_percent']:.4g} alignment")
     today = doc.get("current") or {}
     if today.get("alignment") is not None:
         out_console.print(f"today's plans: organisation alignment {today['alignment']:.6f}; "
