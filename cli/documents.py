@@ -48,7 +48,9 @@ def audit(case: str, plan: str, out_dir: str, force: bool, quiet: bool) -> None:
         compplan audit cases/enterprise_first current --out audit/today
 
     For a folder holding org.toml: the conflict map of the roles' plans, goal by goal
-    and role by role (PLAN is 'current' or an org_plan.json), in audit_org.json/.md.
+    and role by role (PLAN is 'current' or an org_plan.json), in audit_org.json/.md:
+
+        compplan audit cases/gtm_org current --out audit/gtm
     """
     if is_org_folder(case):
         from compplan.cli.org import audit_org_folder

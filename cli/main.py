@@ -86,6 +86,8 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
         compplan optimise cases/enterprise_first --out plans/fy27 --budget 12000000
         compplan optimise cases/enterprise_first --out plans/fy27r --round weights=0.05,rates=0.05
+
+        compplan optimise cases/gtm_org --out plans/gtm
     """
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
@@ -161,6 +163,8 @@ def validate(case: str | None) -> None:
     Example:
 
         compplan validate cases/enterprise_first
+
+        compplan validate cases/gtm_org
     """
     if is_org_folder(case):
         assert case is not None
@@ -213,6 +217,8 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     Example:
 
         compplan min-budget cases/enterprise_first --out plans/cheapest
+
+        compplan min-budget cases/gtm_org
     """
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):

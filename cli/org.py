@@ -121,8 +121,27 @@ def summary(org: Org, doc: dict[str, Any], kind: str = "plans") -> None:
     objective = doc["objective"]
     out_console.print(f"organisation alignment {objective['alignment']:.6f}; expected payout "
                       f"{objective['expected_cost']:,.0f} {cur} {org_money_per(org)}")
+    prices = {p["guardrail"]: p for p in doc.get("guardrail_prices", [])}
     for g in doc["evaluation"]["guardrails"]:
-        out_console.print(f"  {g['setting']}: {g['value']:,.6g} (limit {g['limit']:,.6g})")
+        price = prices.get(g["name"])
+        note = ""
+        if price is not None and price["shadow_price"] > 0:
+            where = ", ".join(f"{rid} {share:.0%}" for rid, share in
+                              price["next_dollar"].items() if share >= 0.005)
+            note = (f"; loosening it 1 % would add {price['per_percent']:.4g} alignment"
+                    + (f", the money going to {where}" if where else ""))
+        out_console.print(f"  {g['setting']}: {g['value']:,.0f} (limit {g['limit']:,.0f}"
+                          f"{note})")
+    for role in doc["roles"]:
+        for price in role["plan"].get("guardrail_prices", []):
+            if price["shadow_price"] > 0:
+                out_console.print(f"  {role['id']}: {price['setting']} binds; loosening it 1 % "
+                                  f"would add {price['per_percent']:.4g} alignment")
+    today = doc.get("current") or {}
+    if today.get("alignment") is not None:
+        out_console.print(f"today's plans: organisation alignment {today['alignment']:.6f}; "
+                          f"expected payout {today['expected_cost']:,.0f} {cur} "
+                          f"{org_money_per(org)}")
     out_console.print(f"conflicts in the designed plans: {_conflict_text(doc['conflicts'])}")
     if "current_conflicts" in doc:
         out_console.print(f"conflicts in today's plans: "

@@ -82,6 +82,9 @@ class OrgSpec(_Strict):
         if not roles:
             raise ValueError("at least one role is required")
         for rid in roles:
+            if rid in ("org", "coherence"):
+                raise ValueError(f"role id '{rid}' is reserved (it names the organisation's "
+                                 "own rules in messages); choose another")
             if not _ROLE_ID.match(rid):
                 raise ValueError(f"role id '{rid}' may hold only letters, digits, '_' and "
                                  "'-' (it names the role's output folder)")

@@ -146,6 +146,9 @@ class OrgModel(PlanModel):
         if name in self._role_guards:
             rid, own = self._role_guards[name]
             return self.roles[rid].slack_value(own.name)
+        rid, dot, guardrail = name.partition(".")
+        if dot and rid in self.roles:
+            return self.roles[rid].slack_value(guardrail)
         return super().slack_value(name)
 
     def z(self, rid: str, mid: str) -> pyo.Var:
@@ -260,14 +263,44 @@ def define_handoffs(plan: OrgModel, org: Org, include: set[str]) -> None:
 
 
 def define_no_opposing(plan: OrgModel, org: Org, include: set[str]) -> None:
-    """O4: no role is paid against a goal that another role is paid to serve."""
-    pairs = [pair for g in org.spec.goals if f"coherence.no_opposing.{g}" in include
-             for pair in _opposing_pairs(org, g)]
-    if not pairs:
+    """O4: no role is paid against a goal that another role is paid to serve.
+
+    Written per goal and serving role rather than per pair of metrics (which grows as
+    serving x opposing metrics): a binary ``side[g, p]`` says role ``p`` may be paid to
+    serve goal ``g``; then no other role may pay a metric working against it. The
+    integer solutions are exactly those of the pairwise rows
+    ``z[p,m] + z[q,n] <= 1``, with a fraction of the rows (and HiGHS proves the
+    optimum faster on it).
+    """
+    rows = []
+    for goal in org.spec.goals:
+        if f"coherence.no_opposing.{goal}" not in include:
+            continue
+        serves, against = goal_sides(org, goal)
+        for role in org.roles:
+            own = [k for k in serves if k[0] == role.id]
+            others = [k for k in against if k[0] != role.id]
+            if own and others:
+                rows.append((goal, role.id, own, others))
+    if not rows:
         return
-    plan.model.coherence_no_opposing = pyo.ConstraintList()
-    for a, b in dict.fromkeys(pairs):
-        plan.model.coherence_no_opposing.add(plan.z(*a) + plan.z(*b) <= 1)
+    m = plan.model
+    m.coherence_no_opposing_side = pyo.Var([(g, p) for g, p, _, _ in rows],
+                                           domain=pyo.Binary)
+    m.coherence_no_opposing = pyo.ConstraintList()
+    for goal, rid, own, others in rows:
+        side = m.coherence_no_opposing_side[goal, rid]
+        m.coherence_no_opposing.add(pyo.quicksum(plan.z(*k) for k in own)
+                                    <= _most(org, rid, own) * side)
+        for other in dict.fromkeys(k[0] for k in others):
+            theirs = [k for k in others if k[0] == other]
+            m.coherence_no_opposing.add(pyo.quicksum(plan.z(*k) for k in theirs)
+                                        <= _most(org, other, theirs) * (1 - side))
+
+
+def _most(org: Org, rid: str, metrics: list[tuple[str, str]]) -> int:
+    """The most of ``metrics`` a role's plan can pay at once (a big-M as small as it gets)."""
+    return min(len(metrics), org.role(rid).case.spec.design.max_metrics)
 
 
 def define_cover_goals(plan: OrgModel, org: Org, include: set[str]) -> None:

@@ -137,7 +137,7 @@ def audit_markdown(result: OrgAudit) -> str:
     for row in result.goals:
         cells = [_cell_text(c) for c in row.cells]
         lines.append(f"| {row.goal} | {row.priority:g} | " + " | ".join(cells)
-                     + f" | {row.net:+.4%} |")
+                     + f" | {row.net:+.3%} |")
     lines.append("")
     if result.conflicts:
         lines += ["## Conflicts", ""]

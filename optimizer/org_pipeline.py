@@ -17,7 +17,7 @@ import numpy as np
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
 from compplan.models.org import Org, Role
 from compplan.models.output import plan_document
-from compplan.models.plan import Plan
+from compplan.models.plan import Plan, load_plan
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.diagnose import _SETTINGS, _change, _design_reasons, needed_limit
 from compplan.optimizer.evaluate import Evaluation, evaluate
@@ -29,7 +29,9 @@ from compplan.optimizer.org import (
     org_coefficients,
     solve_org,
 )
+from compplan.optimizer.org_prices import org_prices
 from compplan.optimizer.pipeline import _check_plan
+from compplan.optimizer.prices import GuardrailPrice
 from compplan.optimizer.solve import SolveResult, Status, solve, solver_version
 from compplan.optimizer.tails import tail_mean
 
@@ -108,7 +110,7 @@ def optimise_org(org: Org, *, time_limit: float | None = None,
                  progress: Callable[[str], None] | None = None,
                  objective: str = "alignment",
                  coefficients: list[Coefficients] | None = None,
-                 diagnosis: str = "full") -> OrgOutcome:
+                 diagnosis: str = "full", prices: bool = True) -> OrgOutcome:
     """Design every role's plan at once, under one strategy and one budget.
 
     Parameters
@@ -128,6 +130,9 @@ def optimise_org(org: Org, *, time_limit: float | None = None,
         Each role's coefficients when already computed.
     diagnosis : {"full", "short"}
         When no plan fits: ``short`` names the conflicting rules only.
+    prices : bool
+        Price the organisation's caps and the roles' guardrails (LP solves at the
+        chosen metrics); off, ``guardrail_prices`` are empty.
 
     Returns
     -------
@@ -173,21 +178,29 @@ def optimise_org(org: Org, *, time_limit: float | None = None,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
     if result.message:
         solver["note"] = result.message
-    roles = [_role_outcome(role, c, result.roles[role.id], result.status.value, solver)
+    caps: list[dict[str, Any]] = []
+    role_prices: dict[str, list[GuardrailPrice]] = {}
+    if prices and objective == "alignment":
+        say("pricing the guardrails")
+        caps, role_prices = org_prices(org, coefficients, result, tail_method)
+    roles = [_role_outcome(role, c, result.roles[role.id], result.status.value, solver,
+                           role_prices.get(role.id, []))
              for role, c in zip(org.roles, coefficients, strict=True)]
     document = org_document(org, result, roles, coefficients, solver)
+    document["guardrail_prices"] = caps
     _check_org(org, roles, document)
     return OrgOutcome(org, result, roles, document)
 
 
 def _role_outcome(role: Role, coeffs: Coefficients, result: SolveResult, status: str,
-                  solver: dict[str, Any]) -> RoleOutcome:
+                  solver: dict[str, Any], prices: list[GuardrailPrice]) -> RoleOutcome:
     assert result.w is not None and result.u is not None
     evaluation = evaluate(role.case, coeffs, result.w, result.u)
     _check_plan(evaluation)
     plan = Plan.from_vectors(role.case, result.w, result.u)
     doc = plan_document(role.case, plan, status, evaluation.to_dict(), dict(solver))
-    doc["guardrail_prices"] = []
+    # Prices in the organisation's alignment: what loosening the role's limit buys overall.
+    doc["guardrail_prices"] = [p.to_dict() for p in prices]
     return RoleOutcome(role, plan, evaluation, coeffs, result, doc)
 
 
@@ -233,6 +246,7 @@ def org_document(org: Org, result: OrgSolveResult, roles: list[RoleOutcome],
     current = current_paid(org)
     if current is not None:
         doc["current_conflicts"] = conflicts(org, current)
+        doc["current"] = current_figures(org, coeffs)
     doc["evaluation"] = {"expected_cost": cost, "cvar_level": budget.cvar_level, "cvar": cvar,
                          "total_p10": float(np.percentile(totals, 10)),
                          "total_p50": float(np.percentile(totals, 50)),
@@ -243,6 +257,27 @@ def org_document(org: Org, result: OrgSolveResult, roles: list[RoleOutcome],
                         "handoffs": [list(h) for h in org.spec.coherence.handoffs]}
     doc["solver"] = solver
     return doc
+
+
+def current_figures(org: Org, coeffs: list[Coefficients]) -> dict[str, Any]:
+    """Alignment and expected payout of the roles' current plans (roles without one: null).
+
+    The organisation's figures are given only when every role has a current plan.
+    """
+    roles: dict[str, dict[str, Any] | None] = {}
+    for role, c, share in zip(org.roles, coeffs, org.shares, strict=True):
+        if role.case.current_plan is None:
+            roles[role.id] = None
+            continue
+        w, u = load_plan(role.case, "current").vectors(role.case)
+        roles[role.id] = {"share": float(share),
+                          "alignment": float(c.objective_w @ w + c.objective_u @ u),
+                          "expected_cost": float(c.cost_w @ w + c.cost_u @ u) * c.ti_total}
+    known = [r for r in roles.values() if r is not None]
+    complete = len(known) == len(roles)
+    return {"alignment": sum(r["share"] * r["alignment"] for r in known) if complete else None,
+            "expected_cost": sum(r["expected_cost"] for r in known) if complete else None,
+            "roles": roles}
 
 
 def _check_org(org: Org, roles: list[RoleOutcome], doc: dict[str, Any]) -> None:

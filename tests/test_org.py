@@ -129,6 +129,18 @@ def test_the_shared_budget_moves_weight_to_the_better_aligned_role(tmp_path: Pat
                                                                        rel=1e-6)
 
 
+
+def test_the_org_cap_price_says_where_the_next_dollar_goes(tmp_path: Path) -> None:
+    # At cap 7000 one more dollar buys 1/2000 of w_b, worth 0.5 x 0.5 / 2000 = 1.25e-4 of
+    # alignment, and all of it goes to role b. One percent of the cap (70) buys 0.00875.
+    doc = design(budget_org(tmp_path, 7000.0))
+    [price] = doc["guardrail_prices"]
+    assert price["guardrail"] == "org_budget_expected"
+    assert price["shadow_price"] == pytest.approx(1.25e-4, rel=1e-6)
+    assert price["per_percent"] == pytest.approx(0.00875, rel=1e-6)
+    assert price["next_dollar"] == {"a": pytest.approx(0.0, abs=1e-9),
+                                    "b": pytest.approx(1.0)}
+
 def test_a_tighter_cap_takes_the_goal_from_role_b_first(tmp_path: Path) -> None:
     # Cap 5000: w_a + w_b <= 0.5, all of it to a: alignment 0.5 x 0.5 = 0.25.
     doc = design(budget_org(tmp_path, 5000.0))
@@ -157,6 +169,33 @@ def test_an_org_cap_below_the_cheapest_plans_exits_3(tmp_path: Path) -> None:
         f"(details in {out / 'infeasibility.json'})\n")
     assert json.loads((out / "infeasibility.json").read_text())["conflict"][0]["rule"] \
         == "org.budget_expected"
+
+
+def test_the_org_cvar_cap_reads_scenario_s_as_the_same_period_in_every_role(
+        tmp_path: Path) -> None:
+    # 'safe' pays w in the period it sits at 1.0 and nothing where it sits at 0.5; role a
+    # has its bad period in P02, role b in P01, so their totals move against each other:
+    # P01 = 2000 (1 + w_a) + 4000 w_b, P02 = 4000 w_a + 2000 (1 + w_b). With two periods
+    # and cvar_level 0.5 the CVaR is the larger of them; cap 7000:
+    # w_a + 2 w_b <= 2.5 and 2 w_a + w_b <= 2.5. Alignment 0.5 (w_a + 0.4 w_b): w_a = 1,
+    # w_b = 0.5 (taking from a gives b twice as much but b is worth 0.4 < 0.5). Alignment
+    # 0.5 (1 + 0.2) = 0.6; expected cost (6000 + 7000) / 2 = 6500, CVaR 7000.
+    for rid, a, safe in (("a", 1.0, [1.0, 0.5]), ("b", 0.4, [0.5, 1.0])):
+        folder = role_case(tmp_path / rid, rid.upper(),
+                           {"good": metric({"g": a}), "safe": metric({"g": 0.0})},
+                           {"good": 1.5, "safe": 1.0})
+        lines = (folder / "attainment.csv").read_text().splitlines()
+        body = [line.rsplit(",", 1)[0] + f",{safe[int(line.split(',')[1][-1]) - 1]}"
+                for line in lines[1:]]
+        (folder / "attainment.csv").write_text("\n".join([lines[0], *body]) + "\n")
+    folder = write_org(tmp_path, {"g": 1.0}, {"a": {"path": "a"}, "b": {"path": "b"}},
+                       budget={"cvar_level": 0.5, "cvar_cap": 7000.0})
+    for method in ("full", "cuts"):
+        doc = design(folder, tail_method=method)
+        assert doc["objective"]["alignment"] == optimum(0.6)
+        assert doc["objective"]["expected_cost"] == pytest.approx(6500.0, rel=1e-6)
+        assert doc["evaluation"]["cvar"] == pytest.approx(7000.0, rel=1e-6)
+        assert weights(doc) == {"a": {"good": 1.0}, "b": {"good": 0.5, "safe": 0.5}}
 
 
 # ------------------------------------------------------------------ coherence rules
@@ -262,6 +301,12 @@ def test_current_conflicts_from_current_plans(tmp_path: Path) -> None:
     assert doc["current_conflicts"] == [{"goal": "g2", "serves": "b.margin",
                                          "against": "a.volume"}]
     assert doc["conflicts"] == []
+    # Today: a pays volume (a = 0.3), b margin (0.5), each w = 1, u = 2: alignment per
+    # role a_m x 0.5 u = a_m, organisation 0.5 (0.3 + 0.5) = 0.4; each role costs
+    # 2000 (w + 0.5 u) = 4000.
+    assert doc["current"]["alignment"] == pytest.approx(0.4)
+    assert doc["current"]["expected_cost"] == pytest.approx(8000.0)
+    assert doc["current"]["roles"]["a"]["alignment"] == pytest.approx(0.3)
 
 
 # ------------------------------------------------------------------ min-budget
@@ -319,3 +364,79 @@ def test_audit_of_a_designed_org_plan_names_unserved_goals(tmp_path: Path) -> No
     doc = json.loads((out / "audit_org.json").read_text())
     assert doc["unserved"] == ["g2"]
     assert "goals nobody is paid to serve: g2\n" in result.stdout
+
+
+def test_reproducible_org_plans_are_byte_identical(tmp_path: Path) -> None:
+    folder = opposing_org(tmp_path / "org", True)
+    texts = []
+    for run in ("one", "two"):
+        out = tmp_path / run
+        result = CliRunner().invoke(main, ["optimise", str(folder), "--out", str(out), "-q",
+                                           "--reproducible"])
+        assert result.exit_code == 0, result.output
+        texts.append([(out / name).read_bytes() for name in
+                      ("org_plan.json", "a/plan.json", "b/plan.json")])
+    assert texts[0] == texts[1]
+    assert json.loads(texts[0][0])["solver"]["seconds"] is None
+
+
+# ------------------------------------------------------------------ more infeasible orgs
+
+def test_a_role_cap_in_the_conflict_is_named_with_its_smallest_change(tmp_path: Path) -> None:
+    # Role b's cheapest plan pays only 'safe' (w = 1 at attainment 1.0): 2000. With b's own
+    # cap at 1500 the conflict is that cap alone, and the smallest that admits plans is
+    # 2000.
+    folder = budget_org(tmp_path, None)
+    with (folder / "b" / "case.toml").open("a") as handle:
+        handle.write("\n[budget]\nexpected_cap = 1500.0\n")
+    with pytest.raises(InfeasibleError) as info:
+        optimise_org(load_org(folder))
+    report = info.value.report
+    assert report["conflict"] == [{"rule": "b.budget_expected",
+                                   "setting": "b/case.toml [budget] expected_cap",
+                                   "value": 1500.0}]
+    [change] = report["smallest_single_changes"]
+    assert change["needed"] == pytest.approx(2000.0, rel=1e-6)
+    assert change["action"] == ("raise b/case.toml [budget] expected_cap from 1,500 USD to "
+                                "2,000 USD")
+
+
+def test_a_handoff_to_a_forbidden_metric_is_named(tmp_path: Path) -> None:
+    # a.leads is required and hands off to b.pipeline, which b may not pay.
+    role_case(tmp_path / "a", "A", {"leads": metric({"g": 1.0}, required=True),
+                                    "other": metric({"g": 0.5})},
+              {"leads": 1.5, "other": 1.5}, ONE)
+    role_case(tmp_path / "b", "B", {"pipeline": metric({"g": 0.2}, forbidden=True),
+                                    "bookings": metric({"g": 1.0})},
+              {"pipeline": 1.5, "bookings": 1.5}, ONE)
+    folder = write_org(tmp_path, {"g": 1.0}, {"a": {"path": "a"}, "b": {"path": "b"}},
+                       coherence={"handoffs": [["a.leads", "b.pipeline"]]})
+    with pytest.raises(InfeasibleError) as info:
+        optimise_org(load_org(folder))
+    report = info.value.report
+    assert report["conflict"] == [{"rule": "coherence.handoff.1",
+                                   "setting": "org.toml [coherence] handoffs #1",
+                                   "value": "a.leads -> b.pipeline"}]
+    assert report["smallest_single_changes"][0]["action"] == \
+        "drop org.toml [coherence] handoffs #1"
+
+
+def test_montecarlo_roles_solve_together_and_the_org_cvar_as_cuts_agrees(
+        tmp_path: Path) -> None:
+    # Same count in every role: scenario s of one role is scenario s of the others. The
+    # org CVaR over 200 scenarios is written as cuts under "auto" (> 100 values): the
+    # same optimum as its full Rockafellar-Uryasev rows.
+    folder = budget_org(tmp_path, None)
+    for rid in ("a", "b"):
+        path = folder / rid / "case.toml"
+        path.write_text(path.read_text() + '\n[scenarios]\nmode = "montecarlo"\ncount = 200\n'
+                        "seed = 3\n")
+    org_toml = folder / "org.toml"
+    org_toml.write_text(org_toml.read_text() + "\n[budget]\ncvar_level = 0.9\n"
+                        "cvar_cap = 7000.0\n")
+    full, cuts = design(folder, tail_method="full"), design(folder, tail_method="cuts")
+    assert full["status"] == cuts["status"] == "optimal"
+    assert cuts["objective"]["alignment"] == pytest.approx(full["objective"]["alignment"],
+                                                           rel=1e-6)
+    assert cuts["evaluation"]["cvar"] <= 7000.0 * (1 + 1e-7)
+    assert full["objective"]["alignment"] < 0.75  # the CVaR cap binds

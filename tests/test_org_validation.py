@@ -68,6 +68,9 @@ BAD: list[tuple[str, Edit, str]] = [
     ("unknown key", lambda f: edit(f, "org.toml", 'label = "Sales"',
                                    'label = "Sales"\npaht = "x"'),
      "org.toml, line 12, [roles.sales] paht: unknown key (allowed keys: path, label)"),
+    ("reserved role id", lambda f: edit(f, "org.toml", "[roles.sales]", "[roles.org]"),
+     "org.toml, [roles]: role id 'org' is reserved (it names the organisation's own rules "
+     "in messages); choose another"),
     ("bad cap", lambda f: edit(f, "org.toml", "expected_cap = 1069423.0",
                                "expected_cap = -5.0"),
      "org.toml, line 18, [budget] expected_cap: must be > 0.0, got -5.0"),
