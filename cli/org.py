@@ -135,8 +135,9 @@ def summary(org: Org, doc: dict[str, Any], kind: str = "plans") -> None:
     for role in doc["roles"]:
         for price in role["plan"].get("guardrail_prices", []):
             if price["shadow_price"] > 0:
-                out_console.print(f"  {role['id']}: {price['setting']} binds; loosening it 1 % "
-                                  f"would add {price['per_percent']:.4g} alignment")
+                out_console.print(f"  {role['id']}: {price['setting']} binds; marginal value "
+                                  f"of 1 % looser: {price['per_percent']:.4g} alignment "
+                                  "(the joint LP's dual, not re-solved)")
     today = doc.get("current") or {}
     if today.get("alignment") is not None:
         out_console.print(f"today's plans: organisation alignment {today['alignment']:.6f}; "

@@ -9,6 +9,7 @@ the extra money goes to.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pyomo.environ as pyo
@@ -135,8 +136,12 @@ def org_prices(org: Org, coeffs: list[Coefficients], result: OrgSolveResult,
             elif name == "fairness_top":
                 total *= mean_share  # the limit enters as ratio x mean payout
             setting, unit = _UNITS[name]
+            # In an organisation the figure is the joint LP's dual times 1 %, not a
+            # re-solve, and the range over which it holds is not computed: left as NaN
+            # (null in org_plan.json) rather than claimed.
             priced.append(GuardrailPrice(name, setting, float(limit), total, unit,
-                                         total * abs(float(limit)) * STEP))
+                                         total * abs(float(limit)) * STEP,
+                                         math.nan, math.nan))
         roles[rid] = priced
     # Where the next dollar goes: each cap raised by STEP in turn, on the same LP.
     for cap in caps:
