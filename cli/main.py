@@ -75,7 +75,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
     Example:
 
-        compplan optimise cases/enterprise_first --out plans/fy27 --budget 12000000
+        compplan optimise cases/enterprise_first --out plans/fy27 --budget 20000000
     """
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)

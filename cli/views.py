@@ -461,7 +461,7 @@ def _prepare(out: Path) -> None:
                    "accelerator multiple, rate.ID=1.5 the accelerator rate. Repeatable.")
 @click.option("--shift", "shifts", multiple=True, metavar="AMOUNT:FROM->TO",
               help="What-if: move AMOUNT of target incentive from one metric to another "
-                   "('0.2:smb_bookings->multi_product_deals', quoted for the shell's >). "
+                   "('0.4:smb_bookings->multi_product_deals', quoted for the shell's >). "
                    "Repeatable; modifiers apply in the order given.")
 @click.option("--out", "out_dir", default="evaluation", show_default=True,
               type=click.Path(file_okay=False),
@@ -480,11 +480,11 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     the spread of rep payouts, segments, and every guardrail and design rule with its
     slack or what it breaks.
 
-    Example (the current plan, then a what-if moving 20 % of target incentive):
+    Example (the current plan, then a what-if moving SMB bookings' 40 % of target incentive):
 
     \b
         compplan evaluate cases/enterprise_first current
-        compplan evaluate cases/enterprise_first current --shift '0.2:smb_bookings->new_logos'
+        compplan evaluate cases/enterprise_first current --shift '0.4:smb_bookings->new_logos'
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     modifiers = _modifiers(sets, shifts)
     loaded = load(case)
