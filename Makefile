@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml requirements.lock
 	@echo "setting up $(VENV): a Python environment with the pinned dependencies (once, a few minutes)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(PIP) install --upgrade pip
-	@$(PIP) install -c requirements.lock -e '.[dev]'
+	@# The build backend warns on every editable install (and about data folders such as
+	@# cases/*/ that look like packages): notes for packagers, not for a user of make run.
+	@PYTHONWARNINGS=ignore $(PIP) install -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
