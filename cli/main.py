@@ -26,6 +26,7 @@ from compplan.cli.common import (
     out_console,
 )
 from compplan.errors import CompplanError, InfeasibleError
+from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.output import (
     prepare_folder,
@@ -188,7 +189,7 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     figure = outcome.evaluation.expected_cost
     verdict = ("" if cap is None else
                f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
-    out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} per period{verdict}")
+    out_console.print(f"minimum expected-cost cap: {fmt.money(figure, cur)} per period{verdict}")
     if not quiet:
         _summary(loaded, outcome, "cheapest plan")
     if out is not None:
@@ -213,20 +214,27 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
                       f"{ev.alignment_by_metric.get(m.id, 0.0):.4f}")
     out_console.print(table)
     out_console.print(f"expected alignment {ev.alignment:.6f}; expected payout "
-                      f"{ev.expected_cost:,.0f} {cur}/period (P90 {ev.total_p90:,.0f}"
-                      + (f", CVaR {ev.cvar:,.0f}" if ev.cvar is not None else "") + ")")
+                      f"{fmt.money(ev.expected_cost, cur)}/period (P90 {fmt.money(ev.total_p90)}"
+                      + (f", CVaR {fmt.money(ev.cvar)}" if ev.cvar is not None else "") + ")")
     prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:
         # The tie-break may leave a binding limit a hair (1e-7 relative) from its value.
         state = "binding" if abs(g.slack) <= 1e-5 * max(1.0, abs(g.limit)) else "slack"
         price = prices.get(g.name)
-        cost = (f"; loosening it 1 % would add {price.per_percent:.4g} alignment"
+        cost = (f"; loosening it 1 % would add {fmt.number(price.per_percent)} alignment"
                 if price is not None and price.shadow_price > 0 else "")
-        out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state}{cost})")
-    result = outcome.result
-    out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
-                      f"{result.seconds:.2f}s"
-                      + (f", cuts {result.cuts}" if any(result.cuts.values()) else ""))
+        out_console.print(f"  {g.setting}: {fmt.check(g.name, g.value, g.unit)} "
+                          f"(limit {fmt.check(g.name, g.limit, g.unit)}, {state}{cost})")
+    out_console.print(solver_line(outcome.result))
+
+
+def solver_line(result: Any) -> str:
+    """``solver: HiGHS, 2 solves, 52 rows, 0.04 s, 3 tail cuts (budget_cvar 3)``."""
+    cuts = {name: n for name, n in result.cuts.items() if n}
+    return (f"solver: HiGHS, {fmt.plural(result.rounds, 'solve')}, "
+            f"{fmt.plural(result.rows, 'row')}, {fmt.seconds(result.seconds)}"
+            + (f", {fmt.plural(sum(cuts.values()), 'tail cut')} ("
+               + ", ".join(f"{name} {n}" for name, n in cuts.items()) + ")" if cuts else ""))
 
 
 for _command in (*views.COMMANDS, *documents.COMMANDS, *reports.COMMANDS, *batch.COMMANDS):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.plan import Plan
 from compplan.models.safe import csv_text
@@ -176,7 +177,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
     lines = [f"# Plan for {doc['case']}", "",
              f"Status: **{doc['status']}**. Expected alignment with the strategy "
              f"**{doc['objective']['alignment']:.4f}**; expected total payout "
-             f"**{doc['objective']['expected_cost']:,.0f} {cur}** per period.", "",
+             f"**{fmt.money(doc['objective']['expected_cost'], cur)}** per period.", "",
              "## What the plan pays for", "",
              "| metric | weight | pays from | base rate | accelerator rate | "
              "accelerator multiple | stops at |",
@@ -189,8 +190,8 @@ def plan_markdown(doc: dict[str, Any]) -> str:
               "Rates are shares of target incentive per unit of attainment (1.0 = 100 % "
               "of quota): the base rate up to target, the accelerator rate above it.", "",
               "## How it fares", "",
-              f"- Total payout per period: P10 {ev['total_p10']:,.0f}, P50 "
-              f"{ev['total_p50']:,.0f}, P90 {ev['total_p90']:,.0f} {cur}",
+              f"- Total payout per period: P10 {fmt.money(ev['total_p10'])}, P50 "
+              f"{fmt.money(ev['total_p50'])}, P90 {fmt.money(ev['total_p90'], cur)}",
               f"- Share of reps expected at or above target: "
               f"{ev['share_reps_at_or_above_target']:.0%}",
               f"- Top {ev['top_share']:.0%} of reps earn on average "
@@ -199,7 +200,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
               f"- Most any rep can earn: {ev['max_payout_multiple']:.2f}x target"]
     if ev["cvar"] is not None:
         lines.append(f"- Mean total payout in the worst {1 - ev['cvar_level']:.0%} of "
-                     f"scenarios (CVaR): {ev['cvar']:,.0f} {cur}")
+                     f"scenarios (CVaR): {fmt.money(ev['cvar'], cur)}")
     if ev["guardrails"]:
         prices = {p["guardrail"]: p["per_percent"] for p in doc.get("guardrail_prices", [])}
         lines += ["", "## Guardrails", "",
@@ -207,9 +208,9 @@ def plan_markdown(doc: dict[str, Any]) -> str:
                   "|---|---:|---:|---:|:-:|---:|"]
         for g in ev["guardrails"]:
             price = prices.get(g["name"])
-            lines.append(f"| {g['setting']} | {g['value']:,.4g} | {g['limit']:,.4g} | "
-                         f"{g['slack']:,.4g} | {'yes' if g['ok'] else 'NO'} | "
-                         f"{'' if price is None else f'{price:.4g}'} |")
+            figures = [fmt.check(g["name"], g[k], g["unit"]) for k in ("value", "limit", "slack")]
+            lines.append(f"| {g['setting']} | {' | '.join(figures)} | "
+                         f"{'yes' if g['ok'] else 'NO'} | {fmt.number(price) if price else ''} |")
     return "\n".join(lines) + "\n"
 
 

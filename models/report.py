@@ -29,6 +29,7 @@ from markupsafe import Markup, escape
 
 from compplan import __version__
 from compplan.errors import CaseError
+from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.explain import attainment_label, goal_name, render_html
 from compplan.models.plan import Plan
@@ -182,34 +183,11 @@ def _flag(value: Any) -> bool:
 
 # ----------------------------------------------------------------------------- formatting
 
-def money(value: float | None, currency: str = "") -> str:
-    """``19,614,072 USD``; an em dash for a missing figure."""
-    if value is None or not math.isfinite(value):
-        return "\u2014"
-    return f"{value:,.0f}" + (f" {currency}" if currency else "")
-
-
-def compact_money(value: float, currency: str = "") -> str:
-    """``19.6 M USD``: money short enough for a tile or an axis."""
-    for least, unit, suffix in ((1e9, 1e9, " B"), (1e6, 1e6, " M"), (1e4, 1e3, " k")):
-        if abs(value) >= least:
-            digits = 1 if abs(value) < 100 * unit else 0
-            return f"{value / unit:,.{digits}f}{suffix}" + (f" {currency}" if currency else "")
-    return money(value, currency)
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    """A share as a percentage; an em dash for a missing figure."""
-    if value is None or not math.isfinite(value):
-        return "\u2014"
-    return f"{value:.{digits}%}"
-
-
-def points(value: float | None) -> str:
-    """A difference of shares in percentage points: ``+6.5 pp``."""
-    if value is None or not math.isfinite(value):
-        return "\u2014"
-    return f"{value * 100:+.1f} pp"
+# One formatter for every output (models/fmt.py); the report's names for it.
+money = fmt.money
+compact_money = fmt.compact_money
+pct = fmt.share
+points = fmt.points
 
 
 # ----------------------------------------------------------------------------- charts
@@ -488,9 +466,12 @@ def _draw_frontier(ax: Axes, case: Case, batch: pd.DataFrame, drawn: Sequence[_S
     for s in drawn:
         ev = s.outcome.evaluation
         x = ev.expected_cost if column == "expected_cost" else ev.total_cvar
+        # A plan above the frontier breaks what the candidates keep: say so beside it.
+        broken = fmt.breaks([g.setting for g in ev.violated])
+        note = f" ({broken})" if broken else ""
         ax.scatter([x], [ev.alignment], s=120 if s.main else 70, marker="*" if s.main else "D",
                    color=s.colour, edgecolors="#111827", linewidths=0.6, zorder=5,
-                   label=_legend_label(s.outcome.name))
+                   label=_legend_label(s.outcome.name) + note)
     budget = case.spec.budget
     cap = budget.expected_cap if column == "expected_cost" else budget.cvar_cap
     if cap is not None:
@@ -517,6 +498,15 @@ def tiles(case: Case, main: Outcome, today: Outcome | None) -> list[dict[str, An
     """The plan at a glance: the figures people ask first, each with its limit."""
     ev, cur = main.evaluation, case.spec.case.currency
     checks = {g.name: g for g in ev.guardrails}
+    # Money shown together gets the digits to tell different figures apart.
+    amounts = [ev.expected_cost, ev.total_cvar, ev.total_p10, ev.total_p90,
+               *(checks[k].limit for k in ("budget_expected", "budget_cvar") if k in checks)]
+    short = dict(zip(amounts, fmt.distinct_money(amounts), strict=True))
+
+    def compact_money(value: float | None, currency: str = "") -> str:
+        text = short.get(value, fmt.compact_money(value)) if value is not None else fmt.MISSING
+        return text + (f" {currency}" if currency and value is not None else "")
+
     limit = _limit_note(checks, "budget_expected", lambda v: compact_money(v, cur))
     cvar_limit = _limit_note(checks, "budget_cvar", lambda v: compact_money(v, cur))
     parity = _limit_note(checks, "fairness_parity", lambda v: f"\u00b1{v * 100:.1f} pp")
@@ -632,13 +622,30 @@ def frontier_table(batch: pd.DataFrame) -> dict[str, Any]:
     on = (feasible[feasible["frontier_cost"]] if "frontier_cost" in feasible.columns
           else feasible.iloc[0:0])
     listed = on if len(on) else feasible.nlargest(FRONTIER_ROWS, "alignment")
-    listed = listed.sort_values("expected_cost").head(FRONTIER_ROWS)
-    rows = [{"id": str(r["id"]), "name": _text(r.get("name")),
+    listed = _distinct_plans(listed.sort_values(["expected_cost", "id"])).head(FRONTIER_ROWS)
+    rows = [{"id": str(r["id"]) + (f" +{r['same']}" if r["same"] else ""),
+             "name": _text(r.get("name")),
              "alignment": f"{r['alignment']:.4f}", "expected_cost": money(r["expected_cost"]),
              "cvar": money(r.get("cvar")), "metrics": _text(r.get("metrics"))}
             for _, r in listed.iterrows()]
     return {"count": len(batch), "feasible": len(feasible), "frontier": len(on),
             "on_frontier": bool(len(on)), "rows": rows}
+
+
+def _distinct_plans(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct plan (same metrics and figures), the first of them.
+
+    ``same`` counts the other candidates with that plan (a cap that no longer binds
+    gives the same plan as every higher one).
+    """
+    keys = [c for c in ("metrics", "alignment", "expected_cost", "cvar") if c in rows.columns]
+    group = pd.Series([tuple(v if k == "metrics" else round(float(v), 4)
+                             for k, v in zip(keys, values, strict=True))
+                       for values in rows[keys].itertuples(index=False)], index=rows.index)
+    first = ~group.duplicated()
+    kept = rows[first].copy()
+    kept["same"] = [int((group == g).sum()) - 1 for g in group[first]]
+    return kept
 
 
 def _text(value: Any) -> str:
