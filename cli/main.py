@@ -216,6 +216,11 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
     out_console.print(f"expected alignment {ev.alignment:.6f}; expected payout "
                       f"{fmt.money(ev.expected_cost, cur)}/period (P90 {fmt.money(ev.total_p90)}"
                       + (f", CVaR {fmt.money(ev.cvar)}" if ev.cvar is not None else "") + ")")
+    from compplan.optimizer.understand import readings, sentences
+
+    words = sentences(readings(case, outcome.coefficients, outcome.plan, ev.alignment),
+                      designed=kind == "plan")
+    out_console.print("  alignment: " + "; ".join(words))
     prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:
         # The tie-break may leave a binding limit a hair (1e-7 relative) from its value.

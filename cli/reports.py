@@ -26,6 +26,7 @@ from compplan.models.report import Outcome, ReportInput, outcome, read_batch, re
 from compplan.optimizer.audit import audit_plan
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
+from compplan.optimizer.understand import Readings, best_alignment, readings
 
 CURRENT = "current"
 
@@ -51,6 +52,16 @@ def _outcomes(case: Case, named: Sequence[tuple[str, Plan]],
     except CompplanError as exc:
         fail(exc)
     return coeffs, results
+
+
+def _readings(case: Case, coeffs: Coefficients, results: Sequence[Outcome],
+              quiet: bool) -> dict[str, Readings]:
+    """The alignment's readings of each plan, against the best plan within the guardrails."""
+    with Reporter(quiet) as reporter:
+        reporter.step("solving for the best plan within the guardrails (the alignment's scale)")
+        best = best_alignment(case, coeffs)
+    return {o.name: readings(case, coeffs, o.plan, o.evaluation.alignment, best)
+            for o in results}
 
 
 def _document(case: Case, coeffs: Coefficients, main: Outcome, ref: str) -> dict[str, object]:
@@ -105,7 +116,7 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
         html = render_report(ReportInput(
             loaded, subjects, plan, reference=reference,
             document=_document(loaded, coeffs, subjects[0], plan), batch=batch,
-            batch_source=batch_dir))
+            batch_source=batch_dir, readings=_readings(loaded, coeffs, results, quiet)))
     except CompplanError as exc:
         fail(exc)
     out = Path(out_file)
@@ -144,8 +155,9 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
     loaded = load(case)
     (_, chosen), = load_plans(loaded, [plan])
     batch = _batch(batch_dir)
-    _, (result,) = _outcomes(loaded, [(plan_name(plan, set()), chosen)], quiet)
-    book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir)
+    coeffs, (result,) = _outcomes(loaded, [(plan_name(plan, set()), chosen)], quiet)
+    book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir,
+                          readings=_readings(loaded, coeffs, [result], quiet)[result.name])
     out = Path(xlsx)
     try:
         write_workbook(out, book)

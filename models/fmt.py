@@ -36,7 +36,7 @@ def money(value: float | None, currency: str = "", digits: int | None = None) ->
     if value is None or _missing(value):
         return MISSING
     if digits is None:
-        digits = 0 if abs(value) >= 100 else 2
+        digits = 0 if abs(round(value, 2)) >= 100 else 2
     text = f"{value:,.{digits}f}"
     if text.startswith("-") and not any(c in "123456789" for c in text):
         text = text[1:]  # no "-0"

@@ -34,6 +34,13 @@ from compplan.models.case import Case
 from compplan.models.explain import attainment_label, goal_name, render_html
 from compplan.models.plan import Plan
 from compplan.optimizer.evaluate import Evaluation, evaluate
+from compplan.optimizer.understand import (
+    OF_BEST_LABEL,
+    PER_STEP,
+    TOWARD_LABEL,
+    Readings,
+    sentences,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -494,7 +501,8 @@ def _tile(label: str, value: str, note: str, ok: bool | None = None) -> dict[str
             "state": "" if ok is None else ("ok" if ok else "broken")}
 
 
-def tiles(case: Case, main: Outcome, today: Outcome | None) -> list[dict[str, Any]]:
+def tiles(case: Case, main: Outcome, today: Outcome | None,
+          readings: dict[str, Readings] | None = None) -> list[dict[str, Any]]:
     """The plan at a glance: the figures people ask first, each with its limit."""
     ev, cur = main.evaluation, case.spec.case.currency
     checks = {g.name: g for g in ev.guardrails}
@@ -514,8 +522,10 @@ def tiles(case: Case, main: Outcome, today: Outcome | None) -> list[dict[str, An
     rules = ev.broken_rules
     return [
         _tile("expected alignment", f"{ev.alignment:.4f}",
-              f"today's plan: {today.evaluation.alignment:.4f}" if today is not None
-              else "the objective the plan maximises"),
+              "; ".join([*(sentences(readings[main.name])[:2]
+                           if readings and main.name in readings else []),
+                         f"today's plan: {today.evaluation.alignment:.4f}" if today is not None
+                         else "the objective the plan maximises"])),
         _tile("expected total payout per period", compact_money(ev.expected_cost, cur),
               limit[0] or f"P10 {compact_money(ev.total_p10)} to P90 "
                           f"{compact_money(ev.total_p90)}", limit[1]),
@@ -556,7 +566,23 @@ def metric_rows(main: Outcome) -> list[dict[str, str]]:
             for m in main.plan.metrics]
 
 
-def key_figures(case: Case, columns: Sequence[Outcome]) -> list[dict[str, Any]]:
+def _reading_rows(case: Case, columns: Sequence[Outcome],
+                  readings: dict[str, Readings] | None) -> list[dict[str, Any]]:
+    """The alignment's readings (optimizer.understand), in the words every output uses."""
+    if not readings or any(o.name not in readings for o in columns):
+        return []
+    rs = [readings[o.name] for o in columns]
+    cur = case.spec.case.currency
+    rows = [_row(OF_BEST_LABEL, "", [pct(r.of_best) for r in rs]),
+            _row(TOWARD_LABEL, "", [pct(r.toward_strategy) for r in rs])]
+    for g in rs[0].per_goal:
+        rows.append(_row(f"{PER_STEP} toward {goal_name(g)} ({cur})", "",
+                         [money(r.per_goal.get(g)) for r in rs]))
+    return rows
+
+
+def key_figures(case: Case, columns: Sequence[Outcome],
+                readings: dict[str, Readings] | None = None) -> list[dict[str, Any]]:
     """Figures of every plan side by side: rows of label, limit and one cell per plan."""
     cur = case.spec.case.currency
     used = {m.id for o in columns for m in o.plan.metrics}
@@ -567,6 +593,7 @@ def key_figures(case: Case, columns: Sequence[Outcome]) -> list[dict[str, Any]]:
     evs = [o.evaluation for o in columns]
     rows += [
         _row("expected alignment", "", [f"{e.alignment:.4f}" for e in evs]),
+        *_reading_rows(case, columns, readings),
         _row(f"expected total payout ({cur})", "", [money(e.expected_cost) for e in evs]),
         _row("P10 / P50 / P90 of the total", "",
              [f"{compact_money(e.total_p10)} / {compact_money(e.total_p50)} / "
@@ -693,6 +720,8 @@ class ReportInput:
         Results of ``compplan batch`` (:func:`read_batch`).
     batch_source : str or None
         The batch folder, as given.
+    readings : dict of str to Readings, optional
+        The alignment's readings of each plan, by name (optimizer.understand).
     """
 
     case: Case
@@ -702,6 +731,7 @@ class ReportInput:
     document: dict[str, Any] | None = None
     batch: pd.DataFrame | None = None
     batch_source: str | None = None
+    readings: dict[str, Readings] | None = None
 
 
 def report_context(data: ReportInput) -> dict[str, Any]:
@@ -721,11 +751,12 @@ def report_context(data: ReportInput) -> dict[str, Any]:
         "version": __version__, "currency": case.spec.case.currency,
         "compared": [o.name for o in data.subjects[1:]],
         "reference": data.reference.name if data.reference is not None else None,
-        "scope": _scope(case, main), "tiles": tiles(case, main, today),
+        "scope": _scope(case, main), "tiles": tiles(case, main, today, data.readings),
         "metrics": metric_rows(main),
         "legend": [{"name": s.outcome.name, "colour": s.colour, "dashed": s.style == "--",
                     "main": s.main} for s in overlay],
-        "columns": [o.name for o in columns], "figures": key_figures(case, columns),
+        "columns": [o.name for o in columns],
+        "figures": key_figures(case, columns, data.readings),
         "broken": [{"plan": o.name, "messages": [r.message for r in o.evaluation.broken_rules]}
                    for o in columns if o.evaluation.broken_rules],
         "charts": charts, "chart_ids": chart_ids(charts),

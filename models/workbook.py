@@ -30,6 +30,7 @@ from compplan.models.case import Case
 from compplan.models.output import rep_rates, write_atomic
 from compplan.models.report import Outcome, scenario_labels
 from compplan.models.safe import neutralise
+from compplan.optimizer.understand import OF_BEST_LABEL, PER_STEP, TOWARD_LABEL, Readings
 
 #: Number formats: money in whole units, rates to four decimals, shares as percentages.
 MONEY = "#,##0"
@@ -151,7 +152,8 @@ def _rates_sheet(book: Workbook, case: Case, result: Outcome) -> int | None:
     return len(rates)
 
 
-def evaluation_rows(case: Case, result: Outcome) -> list[Row]:
+def evaluation_rows(case: Case, result: Outcome,
+                    readings: Readings | None = None) -> list[Row]:
     """The Evaluation sheet's rows (section, figure, value, limit, slack, met), with formats.
 
     Parameters
@@ -160,6 +162,8 @@ def evaluation_rows(case: Case, result: Outcome) -> list[Row]:
         The case.
     result : Outcome
         The plan and its evaluation.
+    readings : Readings, optional
+        The alignment's readings (optimizer.understand), in the words of every output.
 
     Returns
     -------
@@ -176,6 +180,11 @@ def evaluation_rows(case: Case, result: Outcome) -> list[Row]:
     for m in result.plan.metrics:
         rows.append((("alignment", f"from metric {m.label}", ev.alignment_by_metric.get(m.id),
                       None, None, None), NUMBER))
+    if readings is not None:
+        rows += [(("alignment", OF_BEST_LABEL, readings.of_best, None, None, None), SHARE),
+                 (("alignment", TOWARD_LABEL, readings.toward_strategy, None, None, None), SHARE)]
+        rows += [(("alignment", f"{PER_STEP} toward {g} ({cur})", v, None, None, None), MONEY)
+                 for g, v in readings.per_goal.items()]
     total = f"total payout per period ({cur})"
     rows += [((total, "expected total payout", ev.expected_cost, None, None, None), MONEY),
              ((total, "P10", ev.total_p10, None, None, None), MONEY),
@@ -220,8 +229,9 @@ def _check_rows(result: Outcome) -> list[Row]:
     return rows
 
 
-def _evaluation_sheet(book: Workbook, case: Case, result: Outcome) -> None:
-    rows = evaluation_rows(case, result)
+def _evaluation_sheet(book: Workbook, case: Case, result: Outcome,
+                      readings: Readings | None) -> None:
+    rows = evaluation_rows(case, result, readings)
     columns = [Column("section", width=34), Column("figure", width=48), Column("value", None, 16),
                Column("limit", None, 16), Column("slack", None, 16), Column("met", width=6)]
     _sheet(book, "Evaluation", columns, [r for r, _ in rows], [f for _, f in rows])
@@ -281,7 +291,8 @@ def _about_sheet(book: Workbook, case: Case, source: str, result: Outcome,
 
 def build_workbook(case: Case, result: Outcome, *, source: str,
                    batch: pd.DataFrame | None = None,
-                   batch_source: str | None = None) -> Workbook:
+                   batch_source: str | None = None,
+                   readings: Readings | None = None) -> Workbook:
     """The workbook of a plan.
 
     Parameters
@@ -297,6 +308,8 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
         Results of ``compplan batch``: adds the Candidates sheet.
     batch_source : str, optional
         The batch folder, as given.
+    readings : Readings, optional
+        The alignment's readings, shown under the alignment on the Evaluation sheet.
 
     Returns
     -------
@@ -311,7 +324,7 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
     if count is not None and count > MAX_ROWS:
         notes.append(f"Rep rates holds the first {MAX_ROWS:,} of {count:,} rows "
                      "(the most a sheet can hold); rep_rates.csv of compplan optimise has all")
-    _evaluation_sheet(book, case, result)
+    _evaluation_sheet(book, case, result, readings)
     if result.evaluation.segments:
         _segments_sheet(book, case, result)
     _scenarios_sheet(book, case, result)
