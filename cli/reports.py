@@ -139,10 +139,13 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
 def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) -> None:
     """Export PLAN under CASE as a workbook for finance.
 
-    Sheets: Plan (metrics, weights, rates, curve breakpoints), Rep rates (when the
-    case has quotas.csv), Evaluation, Segments, Scenarios (total payout per
-    scenario), Candidates (with --batch) and About. Money, rates and shares carry
-    number formats; header rows are frozen; case text never becomes a formula.
+    A live workbook: the plan's weights, thresholds, caps and rates sit in named
+    cells of the Plan sheet, and formulas recompute from them a rep's payout
+    (Calculator), each rep's rates (Rep rates, when the case has quotas.csv), the
+    total payout of each scenario (Scenarios) and the expected cost beside today's
+    plan (Current vs designed); Evaluation, Segments, Candidates (with --batch) and
+    About hold compplan's figures. Sheets print landscape, one page wide, headers
+    repeated; case text never becomes a formula.
 
     Example:
 
@@ -155,9 +158,13 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
     loaded = load(case)
     (_, chosen), = load_plans(loaded, [plan])
     batch = _batch(batch_dir)
-    coeffs, (result,) = _outcomes(loaded, [(plan_name(plan, set()), chosen)], quiet)
+    today = ([(CURRENT, Plan.from_spec(loaded, loaded.current_plan))]
+             if loaded.current_plan is not None and plan != CURRENT else [])
+    coeffs, results = _outcomes(loaded, [(plan_name(plan, set()), chosen), *today], quiet)
+    result = results[0]
     book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir,
-                          readings=_readings(loaded, coeffs, [result], quiet)[result.name])
+                          readings=_readings(loaded, coeffs, [result], quiet)[result.name],
+                          coeffs=coeffs, current=results[1] if today else None)
     out = Path(xlsx)
     try:
         write_workbook(out, book)
