@@ -10,7 +10,13 @@ from rich.table import Table
 from compplan.cli.common import ExitError, cannot_write, fail, load, out_console
 from compplan.errors import CompplanError
 from compplan.models.case import Case
-from compplan.models.explain import Current, explanation, read_plan_file, write_explanation
+from compplan.models.explain import (
+    Current,
+    explanation,
+    read_plan_file,
+    write_explanation,
+    write_rep_pages,
+)
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan, load_plan
 from compplan.optimizer.audit import (
@@ -90,28 +96,43 @@ def _show_audit(result: Audit) -> None:
 @click.option("--out", "out_dir", default="explain", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan_explained.md and plan_explained.html.")
+@click.option("--per-rep", is_flag=True,
+              help="Also one HTML page per rep of --case, with her own target incentive, "
+                   "quotas and rates, and an index.html, in OUT/reps.")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
-def explain(plan: str, case_dir: str | None, out_dir: str, quiet: bool) -> None:
+def explain(plan: str, case_dir: str | None, out_dir: str, per_rep: bool, quiet: bool) -> None:
     """Write the plan document for reps, in Markdown and self-contained HTML.
 
     PLAN is a plan.json written by compplan optimise; with --case it may also be
     'current' or a TOML file of [[metrics]] tables. With --case the document says
-    which goals the plan serves, uses the case's median target incentive and says
-    what changed from the case's current_plan.toml.
+    which goals the plan serves, works examples for a typical rep's target incentive
+    and says what changed from the case's current_plan.toml, and why; with --per-rep
+    each rep gets her own page.
 
     Example:
 
+    \b
         compplan explain plans/fy27/plan.json --case cases/enterprise_first
-    """
-    context = (_with_case(plan, load(case_dir)) if case_dir is not None
-               else _without_case(plan))
+        compplan explain plans/fy27/plan.json --case cases/enterprise_first --per-rep
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if per_rep and case_dir is None:
+        raise ExitError("--per-rep needs --case (the reps, their target incentives and "
+                        "quotas come from the case)", 2)
+    case = load(case_dir) if case_dir is not None else None
+    context, chosen = (_with_case(plan, case) if case is not None
+                       else (_without_case(plan), None))
     out = Path(out_dir)
     try:
         written = write_explanation(out, context)
+        if per_rep and case is not None and chosen is not None:
+            pages = write_rep_pages(out, context, chosen, case)
+            written += [pages[0]]
     except OSError as exc:
         cannot_write(out, exc)
     if not quiet:
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+        out_console.print(f"wrote {', '.join(str(p) for p in written)}"
+                          + (f" and {len(pages) - 1:,} rep pages in {pages[0].parent}"
+                             if per_rep else ""))
 
 
 def _without_case(ref: str) -> dict[str, object]:
@@ -124,7 +145,7 @@ def _without_case(ref: str) -> dict[str, object]:
     return explanation(source.plan, source=ref, case_name=source.case)
 
 
-def _with_case(ref: str, case: Case) -> dict[str, object]:
+def _with_case(ref: str, case: Case) -> tuple[dict[str, object], Plan]:
     try:
         plan = load_plan(case, ref)
         coeffs = compute_coefficients(case)
@@ -135,7 +156,8 @@ def _with_case(ref: str, case: Case) -> dict[str, object]:
             current = Current(today, audit_plan(case, today, _plan_name(CURRENT), coeffs))
     except CompplanError as exc:
         fail(exc)
-    return explanation(plan, source=_plan_name(ref), case=case, audit=result, current=current)
+    return (explanation(plan, source=_plan_name(ref), case=case, audit=result,
+                        current=current), plan)
 
 
 COMMANDS: list[click.Command] = [audit, explain]
