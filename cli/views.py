@@ -35,6 +35,7 @@ from compplan.models.safe import csv_text
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
+from compplan.optimizer.understand import PER_STEP, TOWARD_LABEL, Readings, readings
 
 EVALUATION_SCHEMA = "compplan.evaluation/1"
 WHATIF = "what-if"
@@ -76,7 +77,8 @@ class Figure:
 # ----------------------------------------------------------------------- the figures
 
 def figures(case: Case, plan: Plan, ev: Evaluation,
-            metric_ids: Sequence[str] | None = None) -> list[Figure]:
+            metric_ids: Sequence[str] | None = None,
+            readings: Readings | None = None) -> list[Figure]:
     """Every figure of an evaluation, in display order.
 
     Parameters
@@ -90,6 +92,8 @@ def figures(case: Case, plan: Plan, ev: Evaluation,
     metric_ids : sequence of str, optional
         Metrics to show weights and rates for (default: the plan's); pass the union
         of several plans' metrics so that their rows line up.
+    readings : Readings, optional
+        The alignment's readings (optimizer.understand), shown under the alignment.
 
     Returns
     -------
@@ -99,6 +103,7 @@ def figures(case: Case, plan: Plan, ev: Evaluation,
     ids = list(metric_ids) if metric_ids is not None else [m.id for m in plan.metrics]
     cur = case.spec.case.currency
     return [*_plan_figures(case, plan, ids), *_alignment_figures(case, ev, ids),
+            *_reading_figures(readings, cur),
             *_total_figures(ev, cur), *_rep_figures(ev), *_segment_figures(ev),
             *_guardrail_figures(ev, cur), *_rule_figures(ev)]
 
@@ -128,6 +133,18 @@ def _alignment_figures(case: Case, ev: Evaluation, ids: Sequence[str]) -> list[F
         rows.append(Figure(f"alignment.metric.{k}", section,
                            f"from metric {case.metric(k).label or k}", "number",
                            ev.alignment_by_metric.get(k, 0.0)))
+    return rows
+
+
+def _reading_figures(readings: Readings | None, cur: str) -> list[Figure]:
+    """The alignment's readings, in the words of every output (optimizer.understand)."""
+    if readings is None:
+        return []
+    section = "alignment"
+    rows = [Figure("alignment.toward_strategy", section, TOWARD_LABEL, "share",
+                   readings.toward_strategy)]
+    rows += [Figure(f"alignment.step.{g}", section, f"{PER_STEP} toward {g} ({cur})", "money",
+                    v) for g, v in readings.per_goal.items()]
     return rows
 
 
@@ -258,11 +275,15 @@ class Column:
     figures: list[Figure]
 
 
-def _columns(case: Case, named: Sequence[tuple[str, Plan, Evaluation]]) -> list[Column]:
+def _columns(case: Case, named: Sequence[tuple[str, Plan, Evaluation]],
+             coeffs: Coefficients | None = None) -> list[Column]:
     # The union of the plans' metrics, in case order, so every plan has the same rows.
     used = {m.id for _, plan, _ in named for m in plan.metrics}
     ids = [k for k in case.metric_ids if k in used]
-    return [Column(name, plan, ev, figures(case, plan, ev, ids)) for name, plan, ev in named]
+    return [Column(name, plan, ev, figures(
+        case, plan, ev, ids,
+        readings(case, coeffs, plan, ev.alignment) if coeffs is not None else None))
+        for name, plan, ev in named]
 
 
 def side_by_side(columns: Sequence[Column]) -> pd.DataFrame:
@@ -497,7 +518,7 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     named = [(name, base, _evaluate(loaded, coeffs, base, revenue))]
     if changed is not None:
         named.append((WHATIF, changed, _evaluate(loaded, coeffs, changed, revenue)))
-    columns = _columns(loaded, named)
+    columns = _columns(loaded, named, coeffs)
     written = _write_evaluation(loaded, coeffs, Path(out_dir), plan, columns, modifiers)
     if write_plan is not None:
         written.append(_write_plan_file(Path(write_plan), changed or base))
@@ -583,7 +604,7 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, quiet: bool
     named = load_plans(loaded, plans)
     coeffs, revenue = _coefficients(loaded, quiet)
     columns = _columns(loaded, [(n, p, _evaluate(loaded, coeffs, p, revenue))
-                                for n, p in named])
+                                for n, p in named], coeffs)
     out = Path(out_dir)
     title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
     files = [out / "compare.csv", out / "compare.md"]
