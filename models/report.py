@@ -693,7 +693,8 @@ def plan_document(context: dict[str, Any]) -> Markup:
     The explain template escapes every value, so no tag in its output came from a
     case file: moving its heading tags is safe.
     """
-    body = _BODY.search(render_html(context))
+    # The report draws the payout curves itself: the document's own picture would repeat them.
+    body = _BODY.search(render_html({**context, "picture": None}))
     inner = body.group(1) if body is not None else ""
     return Markup(_HEADING.sub(
         lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}", inner))
