@@ -8,7 +8,7 @@ the what-if differences show the same numbers under the same names.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +28,7 @@ from compplan.cli.common import (
     out_console,
 )
 from compplan.errors import CompplanError
+from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.output import prepare_folder, write_atomic, write_json
 from compplan.models.plan import Plan
@@ -235,10 +236,11 @@ def _format(kind: Kind, value: float | str | None, ok: bool | None = None) -> st
         return _MISSING
     if isinstance(value, str):
         return value
-    text = {"money": f"{value:,.0f}", "share": f"{value:.1%}",
-            "points": f"{value * 100:+.1f} pp", "number": f"{value:.4f}",
-            "multiple": f"{value:.2f}x", "rate": f"{value:.3f}",
-            "count": f"{value:.0f}", "text": str(value)}[kind]
+    formats: dict[str, Callable[[float], str]] = {
+        "money": lambda v: fmt.money(v, digits=0), "share": fmt.share, "points": fmt.points,
+        "number": fmt.alignment, "multiple": fmt.multiple, "rate": lambda v: f"{v:.3f}",
+        "count": lambda v: f"{v:.0f}", "text": str}
+    text = formats[kind](value)
     if text.startswith("-") and not any(c in "123456789" for c in text):
         text = text[1:]  # -0.00x: noise below the shown precision
     if ok is not None:
