@@ -36,7 +36,7 @@ from compplan.models.safe import csv_text
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
-from compplan.optimizer.understand import PER_STEP, TOWARD_LABEL, Readings, readings
+from compplan.optimizer.understand import STEP_LABEL, TOWARD_LABEL, Readings, readings
 
 EVALUATION_SCHEMA = "compplan.evaluation/1"
 WHATIF = "what-if"
@@ -144,8 +144,8 @@ def _reading_figures(readings: Readings | None, cur: str) -> list[Figure]:
     section = "alignment"
     rows = [Figure("alignment.toward_strategy", section, TOWARD_LABEL, "share",
                    readings.toward_strategy)]
-    rows += [Figure(f"alignment.step.{g}", section, f"{PER_STEP} toward {g} ({cur})", "money",
-                    v) for g, v in readings.per_goal.items()]
+    rows += [Figure(f"alignment.step.{g}", section, f"{STEP_LABEL.format(goal=g)} ({cur})",
+                    "money", v) for g, v in readings.per_goal.items()]
     return rows
 
 

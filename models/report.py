@@ -36,7 +36,7 @@ from compplan.models.plan import Plan
 from compplan.optimizer.evaluate import Evaluation, evaluate
 from compplan.optimizer.understand import (
     OF_BEST_LABEL,
-    PER_STEP,
+    STEP_LABEL,
     TOWARD_LABEL,
     Readings,
     sentences,
@@ -576,7 +576,7 @@ def _reading_rows(case: Case, columns: Sequence[Outcome],
     rows = [_row(OF_BEST_LABEL, "", [pct(r.of_best) for r in rs]),
             _row(TOWARD_LABEL, "", [pct(r.toward_strategy) for r in rs])]
     for g in rs[0].per_goal:
-        rows.append(_row(f"{PER_STEP} toward {goal_name(g)} ({cur})", "",
+        rows.append(_row(f"{STEP_LABEL.format(goal=goal_name(g))} ({cur})", "",
                          [money(r.per_goal.get(g)) for r in rs]))
     return rows
 

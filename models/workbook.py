@@ -42,7 +42,7 @@ from compplan.models.output import rep_rates, write_atomic
 from compplan.models.report import Outcome, scenario_labels
 from compplan.models.safe import neutralise
 from compplan.optimizer.coefficients import Coefficients
-from compplan.optimizer.understand import OF_BEST_LABEL, PER_STEP, TOWARD_LABEL, Readings
+from compplan.optimizer.understand import OF_BEST_LABEL, STEP_LABEL, TOWARD_LABEL, Readings
 
 #: Number formats: money in whole units, rates to four decimals, shares as percentages.
 MONEY = "#,##0"
@@ -291,7 +291,8 @@ def evaluation_rows(case: Case, result: Outcome,
     if readings is not None:
         rows += [(("alignment", OF_BEST_LABEL, readings.of_best, None, None, None), SHARE),
                  (("alignment", TOWARD_LABEL, readings.toward_strategy, None, None, None), SHARE)]
-        rows += [(("alignment", f"{PER_STEP} toward {g} ({cur})", v, None, None, None), MONEY)
+        rows += [(("alignment", f"{STEP_LABEL.format(goal=g)} ({cur})", v, None, None, None),
+                  MONEY)
                  for g, v in readings.per_goal.items()]
     total = f"total payout per period ({cur})"
     rows += [((total, "expected total payout", ev.expected_cost, None, None, None), MONEY),

@@ -33,6 +33,8 @@ OF_BEST = "of the best plan within the same guardrails"
 TOWARD_LABEL = "pay for progress that points at the strategy"
 OF_BEST_LABEL = "alignment as a share of the best plan within the same guardrails"
 PER_STEP = "what a typical rep earns for one step of progress"
+#: ... and per goal, as a row label (``{goal}``: the goal's name).
+STEP_LABEL = "one step toward {goal} earns a typical rep"
 
 
 @dataclass(frozen=True)
