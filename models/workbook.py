@@ -136,6 +136,13 @@ class Formula(str):
     """A formula the workbook builds from its own names and references (never case text)."""
 
 
+class Input(float):
+    """A number finance may change (a plan parameter, an attainment): shaded."""
+
+
+_INPUT_FILL = PatternFill("solid", fgColor="FFF4CC")
+
+
 def _header(ws: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws, value=_text(text))
     cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
@@ -147,6 +154,8 @@ def _cell(ws: WriteOnlyWorksheet, value: Any, number_format: str | None) -> Writ
     number = isinstance(cell.value, int | float) and not isinstance(cell.value, bool)
     if number_format is not None and (isinstance(value, Formula) or number):
         cell.number_format = number_format
+    if isinstance(value, Input):
+        cell.fill = _INPUT_FILL
     return cell
 
 
@@ -195,9 +204,10 @@ def _plan_sheet(book: Workbook, result: Outcome, names: dict[str, Names]) -> Non
         for name, column in ((n.weight, "C"), (n.threshold, "D"), (n.cap, "G"),
                              (n.base_rate, "I"), (n.accelerator_rate, "J")):
             _name(book, name, "Plan", column, r)
-        rows.append((m.id, m.label, m.weight, m.threshold, 0.0, Formula(f"=C{r}"), m.cap,
-                     Formula(f"=C{r}+J{r}*(G{r}-1)"), Formula(f"=C{r}/(1-D{r})"),
-                     m.accelerator_rate, Formula(f"=IF(C{r}>0,J{r}*(1-D{r})/C{r},0)"),
+        rows.append((m.id, m.label, Input(m.weight), Input(m.threshold), 0.0,
+                     Formula(f"=C{r}"), Input(m.cap), Formula(f"=C{r}+J{r}*(G{r}-1)"),
+                     Formula(f"=C{r}/(1-D{r})"), Input(m.accelerator_rate),
+                     Formula(f"=IF(C{r}>0,J{r}*(1-D{r})/C{r},0)"),
                      ev.alignment_by_metric.get(m.id, 0.0)))
     _sheet(book, "Plan", columns, rows)
 
@@ -222,12 +232,13 @@ def _calculator_sheet(book: Workbook, case: Case, result: Outcome,
     rows: list[tuple[Any, ...]] = []
     for r, m in enumerate(metrics, start=2):
         n = names[m.id]
-        rows.append((m.id, m.label, 1.0, Formula(f"={n.threshold}"), Formula(f"={n.cap}"),
+        rows.append((m.id, m.label, Input(1.0), Formula(f"={n.threshold}"),
+                     Formula(f"={n.cap}"),
                      payout_formula(n, f"C{r}"), Formula(f"=F{r}*$C${ti_row}")))
     last = len(metrics) + 1
     rows += [(None,) * 7,
              ("target incentive", f"the rep's own ({cur}; the median rep's shown)",
-              float(np.median(case.target_incentive)), None, None, None, None),
+              Input(float(np.median(case.target_incentive))), None, None, None, None),
              ("total", "what the rep earns", None, None, None,
               Formula(f"=SUM(F2:F{last})"), Formula(f"=SUM(G2:G{last})"))]
     formats = [None] * len(metrics) + [None, MONEY, None]
@@ -470,6 +481,16 @@ def _about_sheet(book: Workbook, case: Case, source: str, result: Outcome,
     if batch_source is not None:
         rows.append(("batch", batch_source))
     rows += [("note", n) for n in notes]
+    rows += [("how to use", "Change the shaded cells: the plan's weights, thresholds, caps "
+                            "and accelerator rates on Plan (named w_, theta_, cap_, u_ and the "
+                            "metric), a rep's attainment and target incentive on Calculator. "
+                            "Calculator, Rep rates, Scenarios and Current vs designed follow. "
+                            "Keep the weights summing to 100% (a rep at target then earns her "
+                            "target incentive)."),
+             ("formulas", "Scenario totals use the case's thresholds and caps (the pay per "
+                          "unit columns): a changed threshold or cap moves Calculator and Rep "
+                          "rates, not Scenarios. Evaluation holds compplan's figures for the "
+                          "plan as exported.")]
     _sheet(book, "About", [Column("item", width=14), Column("value", width=60)], rows)
 
 

@@ -103,6 +103,11 @@ def test_parameters_in_named_cells_and_formulas_from_them(case_dir: Path,
                                 "+u_a*MIN(MAX(C2-1,0),cap_a-1)")
     assert book["Rep rates"]["D2"].value == "=F2*base_a/C2"
     assert book["Scenarios"]["B2"].value == "=w_a*D2+u_a*E2+w__b*F2+u__b*G2"
+    # What finance may change is shaded; what is computed is not.
+    shaded = {c.coordinate for c in plan[2] if c.fill.fgColor.rgb == "00FFF4CC"}
+    assert shaded == {"C2", "D2", "G2", "J2"}
+    assert calc["C2"].fill.fgColor.rgb == "00FFF4CC" and calc["F2"].fill.fgColor.rgb != \
+        "00FFF4CC"
 
 
 def test_figures_equal_the_evaluation(case_dir: Path, tmp_path: Path) -> None:
