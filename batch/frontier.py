@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from compplan.models import fmt
+
 #: Relative difference below which two alignments (or two costs) count as equal; the
 #: solver's tie tolerance on alignment is 1e-7 (MODEL.md section 4).
 TOLERANCE = 1e-7
@@ -57,7 +59,7 @@ def non_dominated(benefit: np.ndarray, cost: np.ndarray,
 
 
 def frontier_chart(points: Any, *, title: str, currency: str,
-                   current: dict[str, float] | None = None,
+                   current: dict[str, Any] | None = None,
                    per: str = "per period") -> tuple[bytes, str]:
     """Draw the frontier: alignment against expected cost, and against CVaR.
 
@@ -108,12 +110,14 @@ def frontier_chart(points: Any, *, title: str, currency: str,
 
 
 def _panel(ax: Any, feasible: Any, column: str, flag: str,
-           current: dict[str, float] | None) -> None:
+           current: dict[str, Any] | None) -> None:
     if current is None or current.get(column) is None:
         _candidates(ax, feasible, column, flag, labels=True)
         return
+    broken = current.get("broken") or []
+    label = "current plan" + (f" ({fmt.breaks(broken)})" if broken else "")
     ax.scatter([current[column] * SCALE], [current["alignment"]], marker="*", s=140,
-               color="tab:red", label="current plan", zorder=4)
+               color="tab:red", label=label, zorder=4)
     # Today's plan is often far from the candidates, squeezing them into a corner:
     # then a zoomed copy of the candidates fills the empty part of the panel.
     xs = [*feasible[column], current[column]]

@@ -36,6 +36,7 @@ from compplan import __version__
 from compplan.batch.frontier import frontier_chart, non_dominated
 from compplan.batch.spec import BatchSpec, candidate_specs
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError, UsageError
+from compplan.models import fmt
 from compplan.models.case import CASE_FILE, CURRENT_PLAN_FILE, Case
 from compplan.models.money import annual_note, money_per
 from compplan.models.output import write_atomic, write_json, write_plan
@@ -469,7 +470,7 @@ class BatchReport:
     """A finished batch: one row per candidate, the current plan's point, the files."""
 
     table: pd.DataFrame
-    current: dict[str, float] | None
+    current: dict[str, Any] | None
     written: list[Path]
 
     def frontier(self, kind: str = "cost") -> pd.DataFrame:
@@ -679,7 +680,7 @@ def results_table(batch: Batch, records: list[dict[str, Any]]) -> pd.DataFrame:
     return table
 
 
-def current_plan_point(batch: Batch) -> dict[str, float] | None:
+def current_plan_point(batch: Batch) -> dict[str, Any] | None:
     """The case's current plan evaluated under the base case (None without one)."""
     case = batch.case
     if case.current_plan is None:
@@ -687,10 +688,12 @@ def current_plan_point(batch: Batch) -> dict[str, float] | None:
     coeffs = batch.coefficients(coefficient_key(case.spec), case.spec)
     plan = Plan.from_spec(case, case.current_plan)
     ev = evaluate_plan(case, with_priorities(coeffs, case), plan)
-    return {"alignment": ev.alignment, "expected_cost": ev.expected_cost, "cvar": ev.total_cvar}
+    return {"alignment": ev.alignment, "expected_cost": ev.expected_cost, "cvar": ev.total_cvar,
+            # Today's plan often sits above the frontier because it breaks guardrails.
+            "broken": [g.setting for g in ev.violated]}
 
 
-def write_results(batch: Batch, table: pd.DataFrame, current: dict[str, float] | None, *,
+def write_results(batch: Batch, table: pd.DataFrame, current: dict[str, Any] | None, *,
                   chart: bool = True) -> list[Path]:
     """``results.parquet``, ``results.csv``, ``frontier.csv``, the chart and ``summary.md``."""
     out = batch.out
@@ -735,7 +738,7 @@ def _chart_title(batch: Batch, table: pd.DataFrame) -> str:
 
 
 def summary_markdown(batch: Batch, table: pd.DataFrame,
-                     current: dict[str, float] | None) -> str:
+                     current: dict[str, Any] | None) -> str:
     """The batch in words: counts, both frontiers, the candidates without a plan."""
     cur = batch.case.spec.case.currency
     counts = _counts(table)
@@ -749,7 +752,9 @@ def summary_markdown(batch: Batch, table: pd.DataFrame,
     if current is not None:
         lines += [f"The current plan (`current_plan.toml`) under the base case: alignment "
                   f"{current['alignment']:.4f}, expected cost {current['expected_cost']:,.0f} "
-                  f"{cur}{annual_note(batch.case)}, CVaR {current['cvar']:,.0f} {cur}.", ""]
+                  f"{cur}{annual_note(batch.case)}, CVaR {current['cvar']:,.0f} {cur}"
+                  + (f"; it {fmt.breaks(current['broken'])}" if current.get("broken") else "")
+                  + ".", ""]
     for kind, title in (("cost", "expected total payout"), ("cvar", "CVaR of the total payout")):
         lines += [f"## Frontier: alignment against {title}", "",
                   "| id | name | alignment | expected cost | CVaR | metrics | binding | "

@@ -110,9 +110,15 @@ def load(case_dir: str | None, budget: float | None = None,
 
 
 def plan_name(ref: str, taken: set[str]) -> str:
-    """``current``, or the file's stem (with its folder when two plans share a stem)."""
+    """``current``, or the file's stem (with its folder when two plans share a stem).
+
+    A file called ``plan`` (``optimise`` always writes ``plan.json``) is named after its
+    folder: ``plans/fy27/plan.json`` is ``fy27``, never "plan plan".
+    """
     path = Path(ref)
-    name = CURRENT_PLAN if ref == CURRENT_PLAN else path.stem
+    folder = path.absolute().parent.name
+    name = (CURRENT_PLAN if ref == CURRENT_PLAN else
+            folder if path.stem == "plan" and folder else path.stem)
     if name in taken and ref != CURRENT_PLAN:
         name = f"{path.parent.name}/{path.stem}"
     base, n = name, 2

@@ -22,7 +22,13 @@ from compplan.render.audit import (
     audit_markdown,
     summary_lines,
 )
-from compplan.render.explain import Current, explanation, read_plan_file, write_explanation
+from compplan.render.explain import (
+    Current,
+    explanation,
+    read_plan_file,
+    write_explanation,
+    write_rep_pages,
+)
 
 
 def _plan_name(ref: str) -> str:
@@ -101,28 +107,44 @@ def _show_audit(result: Audit) -> None:
 @click.option("--out", "out_dir", default="explain", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan_explained.md and plan_explained.html.")
+@click.option("--per-rep", is_flag=True,
+              help="Also one HTML page per rep of --case, with her own target incentive, "
+                   "quotas and rates, and an index.html, in OUT/reps.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
-def explain(plan: str, case_dir: str | None, out_dir: str, force: bool, quiet: bool) -> None:
+def explain(plan: str, case_dir: str | None, out_dir: str, per_rep: bool, force: bool,
+            quiet: bool) -> None:
     """Write the plan document for reps, in Markdown and self-contained HTML.
 
     PLAN is a plan.json written by compplan optimise; with --case it may also be
     'current' or a TOML file of [[metrics]] tables. With --case the document says
-    which goals the plan serves, uses the case's median target incentive and says
-    what changed from the case's current_plan.toml.
+    which goals the plan serves, works examples for a typical rep's target incentive
+    and says what changed from the case's current_plan.toml, and why; with --per-rep
+    each rep gets her own page.
 
     Example:
 
+    \b
         compplan explain plans/fy27/plan.json --case cases/enterprise_first
-    """
-    context = (_with_case(plan, load(case_dir)) if case_dir is not None
-               else _without_case(plan))
+        compplan explain plans/fy27/plan.json --case cases/enterprise_first --per-rep
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if per_rep and case_dir is None:
+        raise ExitError("--per-rep needs --case (the reps, their target incentives and "
+                        "quotas come from the case)", 2)
+    case = load(case_dir) if case_dir is not None else None
+    context, chosen = (_with_case(plan, case) if case is not None
+                       else (_without_case(plan), None))
     out = Path(out_dir)
     inputs = _inputs(case_dir, plan)
     with output_set(out_dir, force=force, inputs=inputs) as folder:
         written = [out / p.name for p in write_explanation(folder, context)]
+        if per_rep and case is not None and chosen is not None:
+            pages = write_rep_pages(folder, context, chosen, case)
+            written += [out / pages[0].relative_to(folder)]
     if not quiet:
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+        out_console.print(f"wrote {', '.join(str(p) for p in written)}"
+                          + (f" and {len(pages) - 1:,} rep pages in {out / pages[0].parent.name}"
+                             if per_rep else ""))
 
 
 def _inputs(case: str | Path | None, plan: str) -> list[str | Path]:
@@ -140,7 +162,7 @@ def _without_case(ref: str) -> dict[str, object]:
     return explanation(source.plan, source=ref, case_name=source.case)
 
 
-def _with_case(ref: str, case: Case) -> dict[str, object]:
+def _with_case(ref: str, case: Case) -> tuple[dict[str, object], Plan]:
     try:
         plan = load_plan(case, ref)
         coeffs = compute_coefficients(case)
@@ -151,7 +173,8 @@ def _with_case(ref: str, case: Case) -> dict[str, object]:
             current = Current(today, audit_plan(case, today, _plan_name(CURRENT_PLAN), coeffs))
     except CompplanError as exc:
         fail(exc)
-    return explanation(plan, source=_plan_name(ref), case=case, audit=result, current=current)
+    return (explanation(plan, source=_plan_name(ref), case=case, audit=result,
+                        current=current), plan)
 
 
 COMMANDS: list[click.Command] = [audit, explain]

@@ -10,7 +10,7 @@ import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -28,6 +28,7 @@ from compplan.cli.common import (
     output_set,
 )
 from compplan.errors import CompplanError, InfeasibleError
+from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.money import money_per
 from compplan.models.org import is_org_folder
@@ -84,7 +85,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
     Example (the second with weights to 5 % and accelerator rates to 0.05):
 
-        compplan optimise cases/enterprise_first --out plans/fy27 --budget 12000000
+        compplan optimise cases/enterprise_first --out plans/fy27 --budget 20000000
         compplan optimise cases/enterprise_first --out plans/fy27r --round weights=0.05,rates=0.05
 
         compplan optimise cases/gtm_org --out plans/gtm
@@ -250,8 +251,8 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     figure = outcome.evaluation.expected_cost
     verdict = ("" if cap is None else
                f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
-    out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} {money_per(loaded)}"
-                      f"{verdict}")
+    out_console.print(f"minimum expected-cost cap: {fmt.money(figure, cur)} "
+                      f"{money_per(loaded)}{verdict}")
     if not quiet:
         _summary(loaded, outcome, "cheapest plan")
     if out is not None and not quiet:
@@ -270,14 +271,21 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
                       f"{ev.alignment_by_metric.get(m.id, 0.0):.4f}")
     out_console.print(table)
     out_console.print(f"expected alignment {ev.alignment:.6f}; expected payout "
-                      f"{ev.expected_cost:,.0f} {cur} {money_per(case)} (P90 {ev.total_p90:,.0f}"
-                      + (f", CVaR {ev.cvar:,.0f}" if ev.cvar is not None else "") + ")")
+                      f"{fmt.money(ev.expected_cost, cur)} {money_per(case)} "
+                      f"(P90 {fmt.money(ev.total_p90)}"
+                      + (f", CVaR {fmt.money(ev.cvar)}" if ev.cvar is not None else "") + ")")
+    from compplan.optimizer.understand import readings, sentences
+
+    words = sentences(readings(case, outcome.coefficients, outcome.plan, ev.alignment),
+                      designed=kind == "plan")
+    out_console.print("  alignment: " + "; ".join(words))
     prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:
         state = "binding" if is_binding(g) else "slack"
         price = prices.get(g.name)
         cost = "" if price is None else _price_text(price)
-        out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state}{cost})")
+        out_console.print(f"  {g.setting}: {fmt.check(g.name, g.value, g.unit)} "
+                          f"(limit {fmt.check(g.name, g.limit, g.unit)}, {state}{cost})")
     rounding = outcome.rounding
     if rounding is not None:
         grids = ", ".join(f"{k} to {rounding[k]:g}" for k in ("weights", "rates")
@@ -288,10 +296,16 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
             f"unrounded ({-rounding['alignment_lost']:+.6f}); expected payout "
             f"{rounding['expected_cost_change']:+,.0f} {cur} {money_per(case)} against "
             f"{rounding['unrounded']['expected_cost']:,.0f} unrounded")
-    result = outcome.result
-    out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
-                      f"{result.seconds:.2f}s"
-                      + (f", cuts {result.cuts}" if any(result.cuts.values()) else ""))
+    out_console.print(solver_line(outcome.result))
+
+
+def solver_line(result: Any) -> str:
+    """``solver: HiGHS, 2 solves, 52 rows, 0.04 s, 3 tail cuts (budget_cvar 3)``."""
+    cuts = {name: n for name, n in result.cuts.items() if n}
+    return (f"solver: HiGHS, {fmt.plural(result.rounds, 'solve')}, "
+            f"{fmt.plural(result.rows, 'row')}, {fmt.seconds(result.seconds)}"
+            + (f", {fmt.plural(sum(cuts.values()), 'tail cut')} ("
+               + ", ".join(f"{name} {n}" for name, n in cuts.items()) + ")" if cuts else ""))
 
 
 def _price_text(price: GuardrailPrice) -> str:

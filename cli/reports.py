@@ -25,6 +25,7 @@ from compplan.models.plan import Plan
 from compplan.optimizer.audit import audit_plan
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
+from compplan.optimizer.understand import Readings, best_alignment, readings
 from compplan.render.explain import Current, explanation
 from compplan.render.report import Outcome, ReportInput, outcome, read_batch, render_report
 
@@ -50,6 +51,16 @@ def _outcomes(case: Case, named: Sequence[tuple[str, Plan]],
     except CompplanError as exc:
         fail(exc)
     return coeffs, results
+
+
+def _readings(case: Case, coeffs: Coefficients, results: Sequence[Outcome],
+              quiet: bool) -> dict[str, Readings]:
+    """The alignment's readings of each plan, against the best plan within the guardrails."""
+    with Reporter(quiet) as reporter:
+        reporter.step("solving for the best plan within the guardrails (the alignment's scale)")
+        best = best_alignment(case, coeffs)
+    return {o.name: readings(case, coeffs, o.plan, o.evaluation.alignment, best)
+            for o in results}
 
 
 def _document(case: Case, coeffs: Coefficients, main: Outcome, ref: str) -> dict[str, object]:
@@ -106,7 +117,7 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
         html = render_report(ReportInput(
             loaded, subjects, plan, reference=reference,
             document=_document(loaded, coeffs, subjects[0], plan), batch=batch,
-            batch_source=batch_dir))
+            batch_source=batch_dir, readings=_readings(loaded, coeffs, results, quiet)))
     except CompplanError as exc:
         fail(exc)
     if out is None:
@@ -131,10 +142,13 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
 def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) -> None:
     """Export PLAN under CASE as a workbook for finance.
 
-    Sheets: Plan (metrics, weights, rates, curve breakpoints), Rep rates (when the
-    case has quotas.csv), Evaluation, Segments, Scenarios (total payout per
-    scenario), Candidates (with --batch) and About. Money, rates and shares carry
-    number formats; header rows are frozen; case text never becomes a formula.
+    A live workbook: the plan's weights, thresholds, caps and rates sit in named
+    cells of the Plan sheet, and formulas recompute from them a rep's payout
+    (Calculator), each rep's rates (Rep rates, when the case has quotas.csv), the
+    total payout of each scenario (Scenarios) and the expected cost beside today's
+    plan (Current vs designed); Evaluation, Segments, Candidates (with --batch) and
+    About hold compplan's figures. Sheets print landscape, one page wide, headers
+    repeated; case text never becomes a formula.
 
     Example:
 
@@ -149,8 +163,13 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
     loaded = load(case)
     (_, chosen), = load_plans(loaded, [plan])
     batch = _batch(batch_dir)
-    _, (result,) = _outcomes(loaded, [(plan_name(plan, set()), chosen)], quiet)
-    book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir)
+    today = ([(CURRENT_PLAN, Plan.from_spec(loaded, loaded.current_plan))]
+             if loaded.current_plan is not None and plan != CURRENT_PLAN else [])
+    coeffs, results = _outcomes(loaded, [(plan_name(plan, set()), chosen), *today], quiet)
+    result = results[0]
+    book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir,
+                          readings=_readings(loaded, coeffs, [result], quiet)[result.name],
+                          coeffs=coeffs, current=results[1] if today else None)
     if out is None:
         sys.stdout.buffer.write(workbook_bytes(book))
         return

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.money import annual_note, money_per, periods_per_year
 from compplan.models.plan import Plan
@@ -177,7 +178,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
     lines = [f"# Plan for {doc['case']}", "",
              f"Status: **{doc['status']}**. Expected alignment with the strategy "
              f"**{doc['objective']['alignment']:.4f}**; expected total payout "
-             f"**{doc['objective']['expected_cost']:,.0f} {cur}** {money_per(doc)}.", "",
+             f"**{fmt.money(doc['objective']['expected_cost'], cur)}** {money_per(doc)}.", "",
              "## What the plan pays for", "",
              "| metric | weight | pays from | base rate | accelerator rate | "
              "accelerator multiple | stops at |",
@@ -190,8 +191,8 @@ def plan_markdown(doc: dict[str, Any]) -> str:
               "Rates are shares of target incentive per unit of attainment (1.0 = 100 % "
               "of quota): the base rate up to target, the accelerator rate above it.", "",
               "## How it fares", "",
-              f"- Total payout {money_per(doc)}: P10 {ev['total_p10']:,.0f}, P50 "
-              f"{ev['total_p50']:,.0f}, P90 {ev['total_p90']:,.0f} {cur}",
+              f"- Total payout {money_per(doc)}: P10 {fmt.money(ev['total_p10'])}, P50 "
+              f"{fmt.money(ev['total_p50'])}, P90 {fmt.money(ev['total_p90'], cur)}",
               f"- Share of reps expected at or above target: "
               f"{ev['share_reps_at_or_above_target']:.0%}",
               f"- Top {ev['top_share']:.0%} of reps earn on average "
@@ -200,7 +201,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
               f"- Most any rep can earn: {ev['max_payout_multiple']:.2f}x target"]
     if ev["cvar"] is not None:
         lines.append(f"- Mean total payout in the worst {1 - ev['cvar_level']:.0%} of "
-                     f"scenarios (CVaR): {ev['cvar']:,.0f} {cur}{annual_note(doc)}")
+                     f"scenarios (CVaR): {fmt.money(ev['cvar'], cur)}{annual_note(doc)}")
     if ev["guardrails"]:
         prices = {p["guardrail"]: p for p in doc.get("guardrail_prices", [])}
         lines += ["", "## Guardrails", "",
@@ -211,8 +212,9 @@ def plan_markdown(doc: dict[str, Any]) -> str:
                   "| marginal price | price holds for limits |",
                   "|---|---:|---:|---:|:-:|---:|---:|---|"]
         for g in ev["guardrails"]:
-            lines.append(f"| {g['setting']} | {g['value']:,.4g} | {g['limit']:,.4g} | "
-                         f"{g['slack']:,.4g} | {'yes' if g['ok'] else 'NO'} | "
+            figures = [fmt.check(g["name"], g[k], g["unit"]) for k in ("value", "limit", "slack")]
+            lines.append(f"| {g['setting']} | {' | '.join(figures)} | "
+                         f"{'yes' if g['ok'] else 'NO'} | "
                          + _price_cells(prices.get(g["name"])) + " |")
     return "\n".join(lines) + "\n"
 
@@ -221,8 +223,11 @@ def _price_cells(price: dict[str, Any] | None) -> str:
     """The price columns of a guardrail's row in ``plan.md`` (blank when not priced)."""
     if price is None:
         return " | | "
+    low, high = price.get("valid_from"), price.get("valid_to")
+    # An organisation's role prices carry no range (the joint LP's dual only).
+    held = "not computed" if low is None or high is None else f"{low:,.4g} to {high:,.4g}"
     return (f"{price['per_percent']:.4g} | {price['shadow_price']:.4g} {price['unit']} | "
-            f"{price['valid_from']:,.4g} to {price['valid_to']:,.4g}")
+            f"{held}")
 
 
 def write_plan(out: Path, case: Case, plan: Plan, doc: dict[str, Any]) -> list[Path]:

@@ -29,13 +29,20 @@ from markupsafe import Markup, escape
 
 from compplan import __version__
 from compplan.errors import CaseError
+from compplan.models import fmt
 from compplan.models.case import CURRENT_PLAN, Case
 from compplan.models.money import annual_note, money_per
 from compplan.models.plan import Plan
 from compplan.optimizer.audit import join_words
 from compplan.optimizer.evaluate import Evaluation, evaluate_plan, plan_payouts
+from compplan.optimizer.understand import (
+    OF_BEST_LABEL,
+    STEP_LABEL,
+    TOWARD_LABEL,
+    Readings,
+    sentences,
+)
 from compplan.render.explain import attainment_label, goal_name, render_html
-from compplan.render.text import pct
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -184,27 +191,11 @@ def _flag(value: Any) -> bool:
 
 # ----------------------------------------------------------------------------- formatting
 
-def money(value: float | None, currency: str = "") -> str:
-    """``19,614,072 USD``; an em dash for a missing figure."""
-    if value is None or not math.isfinite(value):
-        return "\u2014"
-    return f"{value:,.0f}" + (f" {currency}" if currency else "")
-
-
-def compact_money(value: float, currency: str = "") -> str:
-    """``19.6 M USD``: money short enough for a tile or an axis."""
-    for least, unit, suffix in ((1e9, 1e9, " B"), (1e6, 1e6, " M"), (1e4, 1e3, " k")):
-        if abs(value) >= least:
-            digits = 1 if abs(value) < 100 * unit else 0
-            return f"{value / unit:,.{digits}f}{suffix}" + (f" {currency}" if currency else "")
-    return money(value, currency)
-
-
-def points(value: float | None) -> str:
-    """A difference of shares in percentage points: ``+6.5 pp``."""
-    if value is None or not math.isfinite(value):
-        return "\u2014"
-    return f"{value * 100:+.1f} pp"
+# One formatter for every output (models/fmt.py); the report's names for it.
+money = fmt.money
+compact_money = fmt.compact_money
+pct = fmt.share
+points = fmt.points
 
 
 # ----------------------------------------------------------------------------- charts
@@ -505,9 +496,12 @@ def _draw_frontier(ax: Axes, case: Case, batch: pd.DataFrame, drawn: Sequence[_S
     for s in drawn:
         ev = s.outcome.evaluation
         x = ev.expected_cost if column == "expected_cost" else ev.total_cvar
+        # A plan above the frontier breaks what the candidates keep: say so beside it.
+        broken = fmt.breaks([g.setting for g in ev.violated])
+        note = f" ({broken})" if broken else ""
         ax.scatter([x], [ev.alignment], s=120 if s.main else 70, marker="*" if s.main else "D",
                    color=s.colour, edgecolors="#111827", linewidths=0.6, zorder=5,
-                   label=_legend_label(s.outcome.name))
+                   label=_legend_label(s.outcome.name) + note)
     budget = case.spec.budget
     cap = budget.expected_cap if column == "expected_cost" else budget.cvar_cap
     if cap is not None:
@@ -530,10 +524,20 @@ def _tile(label: str, value: str, note: str, ok: bool | None = None) -> dict[str
             "state": "" if ok is None else ("ok" if ok else "broken")}
 
 
-def tiles(case: Case, main: Outcome, today: Outcome | None) -> list[dict[str, Any]]:
+def tiles(case: Case, main: Outcome, today: Outcome | None,
+          readings: dict[str, Readings] | None = None) -> list[dict[str, Any]]:
     """The plan at a glance: the figures people ask first, each with its limit."""
     ev, cur = main.evaluation, case.spec.case.currency
     checks = {g.name: g for g in ev.guardrails}
+    # Money shown together gets the digits to tell different figures apart.
+    amounts = [ev.expected_cost, ev.total_cvar, ev.total_p10, ev.total_p90,
+               *(checks[k].limit for k in ("budget_expected", "budget_cvar") if k in checks)]
+    short = dict(zip(amounts, fmt.distinct_money(amounts), strict=True))
+
+    def compact_money(value: float | None, currency: str = "") -> str:
+        text = short.get(value, fmt.compact_money(value)) if value is not None else fmt.MISSING
+        return text + (f" {currency}" if currency and value is not None else "")
+
     limit = _limit_note(checks, "budget_expected", lambda v: compact_money(v, cur))
     cvar_limit = _limit_note(checks, "budget_cvar", lambda v: compact_money(v, cur))
     parity = _limit_note(checks, "fairness_parity", lambda v: f"\u00b1{v * 100:.1f} pp")
@@ -541,8 +545,10 @@ def tiles(case: Case, main: Outcome, today: Outcome | None) -> list[dict[str, An
     rules = ev.broken_rules
     return [
         _tile("expected alignment", f"{ev.alignment:.4f}",
-              f"today's plan: {today.evaluation.alignment:.4f}" if today is not None
-              else "the objective the plan maximises"),
+              "; ".join([*(sentences(readings[main.name])[:2]
+                           if readings and main.name in readings else []),
+                         f"today's plan: {today.evaluation.alignment:.4f}" if today is not None
+                         else "the objective the plan maximises"])),
         _tile(f"expected total payout {money_per(case)}", compact_money(ev.expected_cost, cur),
               limit[0] or f"P10 {compact_money(ev.total_p10)} to P90 "
                           f"{compact_money(ev.total_p90)}", limit[1]),
@@ -583,7 +589,23 @@ def metric_rows(main: Outcome) -> list[dict[str, str]]:
             for m in main.plan.metrics]
 
 
-def key_figures(case: Case, columns: Sequence[Outcome]) -> list[dict[str, Any]]:
+def _reading_rows(case: Case, columns: Sequence[Outcome],
+                  readings: dict[str, Readings] | None) -> list[dict[str, Any]]:
+    """The alignment's readings (optimizer.understand), in the words every output uses."""
+    if not readings or any(o.name not in readings for o in columns):
+        return []
+    rs = [readings[o.name] for o in columns]
+    cur = case.spec.case.currency
+    rows = [_row(OF_BEST_LABEL, "", [pct(r.of_best) for r in rs]),
+            _row(TOWARD_LABEL, "", [pct(r.toward_strategy) for r in rs])]
+    for g in rs[0].per_goal:
+        rows.append(_row(f"{STEP_LABEL.format(goal=goal_name(g))} ({cur})", "",
+                         [money(r.per_goal.get(g)) for r in rs]))
+    return rows
+
+
+def key_figures(case: Case, columns: Sequence[Outcome],
+                readings: dict[str, Readings] | None = None) -> list[dict[str, Any]]:
     """Figures of every plan side by side: rows of label, limit and one cell per plan."""
     cur = case.spec.case.currency
     used = {m.id for o in columns for m in o.plan.metrics}
@@ -594,6 +616,7 @@ def key_figures(case: Case, columns: Sequence[Outcome]) -> list[dict[str, Any]]:
     evs = [o.evaluation for o in columns]
     rows += [
         _row("expected alignment", "", [f"{e.alignment:.4f}" for e in evs]),
+        *_reading_rows(case, columns, readings),
         _row(f"expected total payout ({cur}{annual_note(case)})", "",
              [money(e.expected_cost) for e in evs]),
         _row("P10 / P50 / P90 of the total", "",
@@ -650,13 +673,30 @@ def frontier_table(batch: pd.DataFrame) -> dict[str, Any]:
     on = (feasible[feasible["frontier_cost"]] if "frontier_cost" in feasible.columns
           else feasible.iloc[0:0])
     listed = on if len(on) else feasible.nlargest(FRONTIER_ROWS, "alignment")
-    listed = listed.sort_values("expected_cost").head(FRONTIER_ROWS)
-    rows = [{"id": str(r["id"]), "name": _text(r.get("name")),
+    listed = _distinct_plans(listed.sort_values(["expected_cost", "id"])).head(FRONTIER_ROWS)
+    rows = [{"id": str(r["id"]) + (f" +{r['same']}" if r["same"] else ""),
+             "name": _text(r.get("name")),
              "alignment": f"{r['alignment']:.4f}", "expected_cost": money(r["expected_cost"]),
              "cvar": money(r.get("cvar")), "metrics": _text(r.get("metrics"))}
             for _, r in listed.iterrows()]
     return {"count": len(batch), "feasible": len(feasible), "frontier": len(on),
             "on_frontier": bool(len(on)), "rows": rows}
+
+
+def _distinct_plans(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct plan (same metrics and figures), the first of them.
+
+    ``same`` counts the other candidates with that plan (a cap that no longer binds
+    gives the same plan as every higher one).
+    """
+    keys = [c for c in ("metrics", "alignment", "expected_cost", "cvar") if c in rows.columns]
+    group = pd.Series([tuple(v if k == "metrics" else round(float(v), 4)
+                             for k, v in zip(keys, values, strict=True))
+                       for values in rows[keys].itertuples(index=False)], index=rows.index)
+    first = ~group.duplicated()
+    kept = rows[first].copy()
+    kept["same"] = [int((group == g).sum()) - 1 for g in group[first]]
+    return kept
 
 
 def _text(value: Any) -> str:
@@ -677,7 +717,8 @@ def plan_document(context: dict[str, Any]) -> Markup:
     The explain template escapes every value, so no tag in its output came from a
     case file: moving its heading tags is safe.
     """
-    body = _BODY.search(render_html(context))
+    # The report draws the payout curves itself: the document's own picture would repeat them.
+    body = _BODY.search(render_html({**context, "picture": None}))
     inner = body.group(1) if body is not None else ""
     return Markup(_HEADING.sub(
         lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}", inner))
@@ -704,6 +745,8 @@ class ReportInput:
         Results of ``compplan batch`` (:func:`read_batch`).
     batch_source : str or None
         The batch folder, as given.
+    readings : dict of str to Readings, optional
+        The alignment's readings of each plan, by name (optimizer.understand).
     """
 
     case: Case
@@ -713,6 +756,7 @@ class ReportInput:
     document: dict[str, Any] | None = None
     batch: pd.DataFrame | None = None
     batch_source: str | None = None
+    readings: dict[str, Readings] | None = None
 
 
 def report_context(data: ReportInput) -> dict[str, Any]:
@@ -732,11 +776,12 @@ def report_context(data: ReportInput) -> dict[str, Any]:
         "version": __version__, "currency": case.spec.case.currency,
         "compared": [o.name for o in data.subjects[1:]],
         "reference": data.reference.name if data.reference is not None else None,
-        "scope": _scope(case, main), "tiles": tiles(case, main, today),
+        "scope": _scope(case, main), "tiles": tiles(case, main, today, data.readings),
         "metrics": metric_rows(main),
         "legend": [{"name": s.outcome.name, "colour": s.colour, "dashed": s.style == "--",
                     "main": s.main} for s in overlay],
-        "columns": [o.name for o in columns], "figures": key_figures(case, columns),
+        "columns": [o.name for o in columns],
+        "figures": key_figures(case, columns, data.readings),
         "broken": [{"plan": o.name, "messages": [r.message for r in o.evaluation.broken_rules]}
                    for o in columns if o.evaluation.broken_rules],
         "charts": charts, "chart_ids": chart_ids(charts),

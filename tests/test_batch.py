@@ -328,7 +328,8 @@ def test_current_plan_marked_under_the_base_case(tmp_path: Path) -> None:
     from compplan.optimizer.evaluate import evaluate
     ev = evaluate(case, compute_coefficients(case), *load_plan(case, "current").vectors(case))
     assert report.current == {"alignment": ev.alignment, "expected_cost": ev.expected_cost,
-                              "cvar": ev.total_cvar}
+                              "cvar": ev.total_cvar,
+                              "broken": [g.setting for g in ev.violated]}
     assert "The current plan (`current_plan.toml`) under the base case: alignment " \
         f"{ev.alignment:.4f}" in (tmp_path / "out/summary.md").read_text()
 
