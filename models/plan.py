@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,24 @@ def load_plan(case: Case, ref: str | Path) -> Plan:
     return Plan.from_spec(case, _read_plan_json(path, case))
 
 
-def _read_plan_json(path: Path, case: Case) -> PlanSpec:
+def read_plan_json(path: Path) -> tuple[dict[str, Any], PlanSpec]:
+    """Read a ``plan.json``: the document and its validated metrics.
+
+    Parameters
+    ----------
+    path : Path
+        A ``plan.json`` written by ``compplan optimise``.
+
+    Returns
+    -------
+    tuple of (dict, PlanSpec)
+        The whole document and its ``metrics``, checked.
+
+    Raises
+    ------
+    CaseError
+        The file is not JSON, has no ``metrics`` list, or a metric is malformed.
+    """
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -174,6 +192,11 @@ def _read_plan_json(path: Path, case: Case) -> PlanSpec:
         raise CaseError(path.name, "is not a plan: it has no 'metrics' list "
                                    "(write one with compplan optimise)")
     spec: PlanSpec = validate_model(path, PlanSpec, {"metrics": doc["metrics"]})
+    return doc, spec
+
+
+def _read_plan_json(path: Path, case: Case) -> PlanSpec:
+    _doc, spec = read_plan_json(path)
     for i, item in enumerate(spec.metrics):
         where = f"metrics #{i + 1} ({item.id})"
         if item.id not in case.spec.metrics:

@@ -9,7 +9,6 @@ case file is shown as written and never runs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,10 +17,10 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from compplan.errors import CaseError
-from compplan.models.case import Case, validate_model
+from compplan.models.case import Case
 from compplan.models.output import write_atomic
-from compplan.models.plan import Plan, PlanMetric
-from compplan.models.schema import PlanMetricSpec, PlanSpec
+from compplan.models.plan import Plan, PlanMetric, read_plan_json
+from compplan.models.schema import PlanMetricSpec
 from compplan.optimizer.audit import join_words
 from compplan.render.text import md_escape, pct
 
@@ -86,14 +85,7 @@ def read_plan_file(path: str | Path) -> PlanFile:
     if file.suffix == ".toml":
         raise CaseError(file.name, "is a TOML plan, which has no thresholds or caps: give "
                                    "--case to explain it with the case's curves")
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CaseError(file.name, f"is not a JSON plan: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), list):
-        raise CaseError(file.name, "is not a plan: it has no 'metrics' list "
-                                   "(write one with compplan optimise)")
-    spec: PlanSpec = validate_model(file, PlanSpec, {"metrics": doc["metrics"]})
+    doc, spec = read_plan_json(file)
     metrics = tuple(_plan_metric(file, i, item) for i, item in enumerate(spec.metrics))
     return PlanFile(Plan(metrics), _text(doc.get("case")), _text(doc.get("currency")))
 
