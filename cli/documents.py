@@ -11,9 +11,8 @@ from compplan.cli.common import ExitError, cannot_write, fail, load, out_console
 from compplan.errors import CompplanError
 from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.models.output import write_atomic, write_json
-from compplan.models.plan import Plan, load_plan
+from compplan.models.plan import load_plan
 from compplan.optimizer.audit import Audit, audit_plan
-from compplan.optimizer.coefficients import compute_coefficients
 from compplan.render.audit import (
     DEFINITIONS,
     THRESHOLDS_NOTE,
@@ -21,7 +20,12 @@ from compplan.render.audit import (
     audit_markdown,
     summary_lines,
 )
-from compplan.render.explain import Current, explanation, read_plan_file, write_explanation
+from compplan.render.explain import (
+    explanation,
+    explanation_with_case,
+    read_plan_file,
+    write_explanation,
+)
 
 
 def _plan_name(ref: str) -> str:
@@ -123,16 +127,10 @@ def _without_case(ref: str) -> dict[str, object]:
 
 def _with_case(ref: str, case: Case) -> dict[str, object]:
     try:
-        plan = load_plan(case, ref)
-        coeffs = compute_coefficients(case)
-        result = audit_plan(case, plan, _plan_name(ref), coeffs)
-        current = None
-        if case.current_plan is not None:
-            today = Plan.from_spec(case, case.current_plan)
-            current = Current(today, audit_plan(case, today, _plan_name(CURRENT_PLAN), coeffs))
+        context = explanation_with_case(case, load_plan(case, ref), ref)
     except CompplanError as exc:
         fail(exc)
-    return explanation(plan, source=_plan_name(ref), case=case, audit=result, current=current)
+    return context
 
 
 COMMANDS: list[click.Command] = [audit, explain]

@@ -17,11 +17,12 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from compplan.errors import CaseError
-from compplan.models.case import Case
+from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan, PlanMetric, read_plan_json
 from compplan.models.schema import PlanMetricSpec
-from compplan.optimizer.audit import join_words
+from compplan.optimizer.audit import audit_plan, join_words
+from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.render.text import md_escape, pct
 
 if TYPE_CHECKING:
@@ -312,6 +313,36 @@ def explanation(plan: Plan, *, source: str, case: Case | None = None,
                     if current is not None and audit is not None else None),
         "changes_note": _changes_note(case),
     }
+
+
+def explanation_with_case(case: Case, plan: Plan, ref: str,
+                          coefficients: Coefficients | None = None) -> dict[str, Any]:
+    """The document's context with all its case adds: why, and what changed from today.
+
+    Parameters
+    ----------
+    case : Case
+        The plan's case: goals, the median target incentive, the current plan.
+    plan : Plan
+        The plan to explain.
+    ref : str
+        Where the plan comes from (a path, or ``current``), named in the document.
+    coefficients : Coefficients, optional
+        The case's coefficients when already computed.
+
+    Returns
+    -------
+    dict
+        As :func:`explanation`, with the plan's audit and the current plan's.
+    """
+    coeffs = coefficients if coefficients is not None else compute_coefficients(case)
+    source = CURRENT_PLAN_NAME if ref == CURRENT_PLAN else ref
+    current = None
+    if case.current_plan is not None:
+        today = Plan.from_spec(case, case.current_plan)
+        current = Current(today, audit_plan(case, today, CURRENT_PLAN_NAME, coeffs))
+    return explanation(plan, source=source, case=case,
+                       audit=audit_plan(case, plan, source, coeffs), current=current)
 
 
 def _summary(plan: Plan, audit: Audit | None) -> list[str]:
