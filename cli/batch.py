@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from compplan.batch.spec import BatchSpec, expand, read_batch_spec
+from compplan.batch.spec import BatchSpec, budget_sweep, read_batch_spec
 from compplan.cli.common import (
     ExitError,
     cannot_write,
@@ -154,35 +154,6 @@ def _parse_range(text: str) -> tuple[float, float, int]:
         raise click.BadParameter(f"'{text}': FROM and TO must be > 0 and COUNT at least 1",
                                  param_hint="'--budget'")
     return start, stop, count
-
-
-def budget_sweep(case: Case, start: float, stop: float, count: int) -> BatchSpec:
-    """Candidates with ``count`` expected-cost caps from ``start`` to ``stop`` times the base.
-
-    Parameters
-    ----------
-    case : Case
-        The base case; its ``[budget] expected_cap`` is the base, else the total
-        target incentive.
-    start, stop : float
-        The first and last factor.
-    count : int
-        How many caps, evenly spaced.
-
-    Returns
-    -------
-    BatchSpec
-        One candidate per cap, named by its factor.
-    """
-    cap = case.spec.budget.expected_cap
-    base = float(cap) if cap is not None else float(case.target_incentive.sum())
-    what = "expected_cap" if cap is not None else "target incentive"
-    listed = []
-    for factor in np.linspace(start, stop, count):
-        value = round(float(factor) * base, 2)
-        listed.append({"name": f"{float(factor):.6g} x {what}",
-                       "budget.expected_cap": value})
-    return expand(f"sweep --budget {start:g}:{stop:g}:{count}", case.path, {}, listed)
 
 
 class _Bar:
