@@ -475,6 +475,10 @@ class BatchReport:
         """The distinct points of a frontier (:func:`frontier_points`)."""
         return frontier_points(self.table, kind)
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per candidate (``results.csv``), a copy of :attr:`table`."""
+        return self.table.copy()
+
 
 def frontier_points(table: pd.DataFrame, kind: str = "cost") -> pd.DataFrame:
     """The distinct points of a frontier, cheapest first.

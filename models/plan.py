@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from compplan.models.case import (
     validate_model,
 )
 from compplan.models.schema import PlanSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Curves of a plan file must match the case's within this (they are copied, not computed).
 _CURVE_TOLERANCE = 1e-9
@@ -65,6 +68,19 @@ class Plan:
     """The selected metrics of a plan, in the case's metric order."""
 
     metrics: tuple[PlanMetric, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The plan as a table: one row per metric, the columns of ``plan.csv``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``id``, ``label``, ``weight``, ``threshold``, ``cap``, ``base_rate``,
+            ``accelerator_rate``, ``accelerator_multiple``.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self.to_records(), columns=[f.name for f in fields(PlanMetric)])
 
     @classmethod
     def from_vectors(cls, case: Case, w: np.ndarray, u: np.ndarray) -> Plan:
