@@ -6,7 +6,6 @@ import sys
 import threading
 from collections.abc import Sequence
 from importlib import import_module
-from importlib.resources import as_file, files
 from pathlib import Path
 from typing import NoReturn
 
@@ -15,10 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from compplan.errors import CompplanError
-from compplan.models.case import CURRENT_PLAN, Case, load_case
+from compplan.models.case import CURRENT_PLAN, Case
 from compplan.models.plan import Plan, load_plan
-
-DEFAULT_CASE = "enterprise_first"
 
 # Markup off: case text such as "[metrics.revenue]" must print as written.
 # Piped output gets a fixed width so tables do not wrap at 80 columns.
@@ -49,14 +46,10 @@ def cannot_write(out: Path, exc: OSError, note: str = "") -> NoReturn:
 def load(case_dir: str | None, budget: float | None = None,
          max_metrics: int | None = None) -> Case:
     """Load a case folder (the bundled default without one), with command-line overrides."""
+    from compplan.api import load_case
+
     try:
-        if case_dir is None:
-            with as_file(files("compplan.cases") / DEFAULT_CASE) as bundled:
-                case = load_case(bundled)
-        else:
-            case = load_case(case_dir)
-        if budget is not None or max_metrics is not None:
-            case = case.with_overrides(budget=budget, max_metrics=max_metrics)
+        case = load_case(case_dir, budget=budget, max_metrics=max_metrics)
     except CompplanError as exc:
         fail(exc)
     for warning in case.spec.warnings():

@@ -1,4 +1,4 @@
-"""The ``compplan`` command line: a thin layer over models/ and optimizer/.
+"""The ``compplan`` command line: a thin layer over the Python API (:mod:`compplan.api`).
 
 Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
 3 no plan satisfies the constraints; 4 a solver limit was reached before any plan.
@@ -7,14 +7,12 @@ Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from compplan import __version__
+from compplan import __version__, api
 from compplan.cli import batch, documents, reports, views
 from compplan.cli.common import (
     ExitError,
@@ -25,20 +23,10 @@ from compplan.cli.common import (
     load,
     out_console,
 )
-from compplan.errors import CompplanError, InfeasibleError
-from compplan.models.case import Case
-from compplan.models.output import (
-    prepare_folder,
-    remove_if_empty,
-    run_record,
-    write_json,
-    write_plan,
-)
+from compplan.errors import CompplanError
+from compplan.models.output import prepare_folder, remove_if_empty
 from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.verdicts import is_binding
-
-if TYPE_CHECKING:
-    from compplan.optimizer.pipeline import Outcome
 
 _SOLVER_MODULE = "compplan.optimizer.pipeline"
 
@@ -87,40 +75,41 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
         created = prepare_folder(out)
     except OSError as exc:
         cannot_write(out, exc)
-    started = time.time()
     try:
         solver_import.join()
-        from compplan.optimizer.pipeline import optimise_case
-
         with Reporter(quiet) as reporter:
-            outcome = optimise_case(loaded, time_limit=time_limit,
-                                    tail_method=tail_method,
-                                    progress=reporter.step, chunk_progress=reporter.chunks)
+            result = api.optimise(loaded, time_limit=time_limit,
+                                  tail_method=tail_method,
+                                  progress=reporter.step, chunk_progress=reporter.chunks)
     except KeyboardInterrupt:
         remove_if_empty(created)
         raise ExitError("interrupted: no plan was written", 130) from None
-    except InfeasibleError as exc:
-        report = {"case": loaded.name, **exc.report}
-        try:
-            write_json(out / "infeasibility.json", report)
-        except OSError as os_exc:
-            cannot_write(out, os_exc, f"\n({exc})")
-        raise ExitError(f"{exc}\n(details in {out / 'infeasibility.json'})", 3) from None
     except CompplanError as exc:
         remove_if_empty(created)
         fail(exc)
-    from compplan.render.plan import plan_json
-
-    doc = plan_json(loaded, outcome)
-    run = run_record(doc, started, reproducible=reproducible)
+    if result.status is api.Status.INFEASIBLE:
+        try:
+            result.write(out)
+        except OSError as os_exc:
+            cannot_write(out, os_exc, f"\n({result.message})")
+        raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
+    _raise_for_status(result, created)
     try:
-        written = write_plan(out, loaded, outcome.plan, doc)
-        write_json(out / "run.json", run)
+        written = result.write(out, reproducible=reproducible)
     except OSError as exc:
         cannot_write(out, exc)
     if not quiet:
-        _summary(loaded, outcome)
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+        _summary(result)
+        out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
+
+
+def _raise_for_status(result: api.Result, created: list[Path]) -> None:
+    """Exit with the code of a result without a plan, removing the folders made for it."""
+    try:
+        result.raise_for_status()
+    except CompplanError as exc:
+        remove_if_empty(created)
+        fail(exc)
 
 
 main.add_command(optimise, name="optimize")
@@ -178,35 +167,36 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
         except OSError as exc:
             cannot_write(out, exc)
     solver_import.join()
-    from compplan.optimizer.pipeline import cheapest_plan
-
     try:
         with Reporter(quiet) as reporter:
-            outcome = cheapest_plan(loaded, time_limit=time_limit, progress=reporter.step,
+            result = api.min_budget(loaded, time_limit=time_limit, progress=reporter.step,
                                     chunk_progress=reporter.chunks)
     except CompplanError as exc:
         remove_if_empty(created)
         fail(exc)
+    _raise_for_status(result, created)
+    assert result.evaluation is not None  # a result with a plan has its figures
     cap = loaded.spec.budget.expected_cap
     cur = loaded.spec.case.currency
-    figure = outcome.evaluation.expected_cost
+    figure = result.evaluation.expected_cost
     verdict = ("" if cap is None else
                f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
     out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} per period{verdict}")
     if not quiet:
-        _summary(loaded, outcome, "cheapest plan")
+        _summary(result, "cheapest plan")
     if out is not None:
-        from compplan.render.plan import plan_json
-
         try:
-            written = write_plan(out, loaded, outcome.plan, plan_json(loaded, outcome))
+            written = result.write(out)
         except OSError as exc:
             cannot_write(out, exc)
         if not quiet:
             out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
+def _summary(result: api.Result, kind: str = "plan") -> None:
+    outcome = result.outcome
+    assert outcome is not None  # a result with a plan has its outcome
+    case = result.case
     ev = outcome.evaluation
     cur = case.spec.case.currency
     table = Table(title=f"{case.name}: {outcome.status} {kind}", title_justify="left")

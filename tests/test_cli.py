@@ -473,12 +473,12 @@ def test_out_folder_is_checked_after_the_case(tmp_path: Path) -> None:
 @pytest.mark.parametrize("outcome", ["plan", "infeasible"])
 def test_write_failure_after_the_solve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        outcome: str) -> None:
-    from compplan.cli import main as cli
+    from compplan.models import output  # where compplan.api's Result.write finds its writers
 
     def full(*args: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli, "write_plan" if outcome == "plan" else "write_json", full)
+    monkeypatch.setattr(output, "write_plan" if outcome == "plan" else "write_json", full)
     name = "c1_budget_only" if outcome == "plan" else "c4_infeasible"
     out = tmp_path / "plan"
     result = invoke("optimise", str(CONFORMANCE / name), "--out", str(out), "-q")
