@@ -7,15 +7,18 @@ import threading
 from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from compplan.errors import CompplanError
-from compplan.models.case import CURRENT_PLAN, Case
-from compplan.models.plan import Plan, load_plan
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from compplan.models.case import Case
+    from compplan.models.plan import Plan
 
 # Markup off: case text such as "[metrics.revenue]" must print as written.
 # Piped output gets a fixed width so tables do not wrap at 80 columns.
@@ -60,6 +63,8 @@ def load(case_dir: str | None, budget: float | None = None,
 def plan_name(ref: str, taken: set[str]) -> str:
     """``current``, or the file's stem (with its folder when two plans share a stem)."""
     path = Path(ref)
+    from compplan.models.case import CURRENT_PLAN
+
     name = CURRENT_PLAN if ref == CURRENT_PLAN else path.stem
     if name in taken and ref != CURRENT_PLAN:
         name = f"{path.parent.name}/{path.stem}"
@@ -71,6 +76,8 @@ def plan_name(ref: str, taken: set[str]) -> str:
 
 def load_plans(case: Case, refs: Sequence[str]) -> list[tuple[str, Plan]]:
     """Load plans to look at (``current``, plan.json, TOML), each with a distinct name."""
+    from compplan.models.plan import load_plan
+
     named: list[tuple[str, Plan]] = []
     for ref in refs:
         try:
@@ -103,6 +110,9 @@ class Reporter:
 
     def __enter__(self) -> Reporter:
         if self.live:
+            # rich.progress costs 40 ms to import: only a live bar needs it.
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                       TextColumn("{task.completed}/{task.total}"),
                                       TimeElapsedColumn(), console=err_console, transient=True)

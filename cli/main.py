@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
-from compplan import __version__, api
-from compplan.cli import batch, documents, reports, views
 from compplan.cli.common import (
     ExitError,
     Reporter,
@@ -23,16 +21,19 @@ from compplan.cli.common import (
     load,
     out_console,
 )
+from compplan.cli.lazy import LazyGroup
 from compplan.errors import CompplanError
-from compplan.models.output import prepare_folder, remove_if_empty
-from compplan.models.scenarios import build_scenarios
-from compplan.optimizer.verdicts import is_binding
+
+if TYPE_CHECKING:
+    from compplan.api import Result
 
 _SOLVER_MODULE = "compplan.optimizer.pipeline"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="compplan")
+# Commands of the other modules of compplan.cli are found by LazyGroup and imported
+# only when they run; heavy modules (pandas, Pyomo) are imported inside the commands.
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="compplan", prog_name="compplan")
 def main() -> None:
     """Design sales compensation plans that pay for the strategy."""
 
@@ -68,6 +69,9 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     """
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
+    from compplan import api
+    from compplan.models.output import prepare_folder, remove_if_empty
+
     loaded = load(case, budget, max_metrics)
     out = Path(out_dir)
     # Before the solve, which may be long: a folder that cannot be written fails now.
@@ -103,8 +107,10 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
         out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
 
 
-def _raise_for_status(result: api.Result, created: list[Path]) -> None:
+def _raise_for_status(result: Result, created: list[Path]) -> None:
     """Exit with the code of a result without a plan, removing the folders made for it."""
+    from compplan.models.output import remove_if_empty
+
     try:
         result.raise_for_status()
     except CompplanError as exc:
@@ -124,6 +130,8 @@ def validate(case: str | None) -> None:
 
         compplan validate cases/enterprise_first
     """
+    from compplan.models.scenarios import build_scenarios
+
     loaded = load(case)
     try:
         scenarios = build_scenarios(loaded)
@@ -158,6 +166,9 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
         compplan min-budget cases/enterprise_first --out plans/cheapest
     """
     solver_import = import_in_background(_SOLVER_MODULE)
+    from compplan import api
+    from compplan.models.output import prepare_folder, remove_if_empty
+
     loaded = load(case)
     out = Path(out_dir) if out_dir is not None else None
     created: list[Path] = []
@@ -193,7 +204,11 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
             out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def _summary(result: api.Result, kind: str = "plan") -> None:
+def _summary(result: Result, kind: str = "plan") -> None:
+    from rich.table import Table
+
+    from compplan.optimizer.verdicts import is_binding
+
     outcome = result.outcome
     assert outcome is not None  # a result with a plan has its outcome
     case = result.case
@@ -217,14 +232,10 @@ def _summary(result: api.Result, kind: str = "plan") -> None:
         cost = (f"; loosening it 1 % would add {price.per_percent:.4g} alignment"
                 if price is not None and price.shadow_price > 0 else "")
         out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state}{cost})")
-    result = outcome.result
-    out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
-                      f"{result.seconds:.2f}s"
-                      + (f", cuts {result.cuts}" if any(result.cuts.values()) else ""))
-
-
-for _command in (*views.COMMANDS, *documents.COMMANDS, *reports.COMMANDS, *batch.COMMANDS):
-    main.add_command(_command)
+    solved = outcome.result
+    out_console.print(f"solver: HiGHS, {solved.rounds} solve(s), {solved.rows} rows, "
+                      f"{solved.seconds:.2f}s"
+                      + (f", cuts {solved.cuts}" if any(solved.cuts.values()) else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover
