@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from compplan import api
 from compplan.cli.common import ExitError, cannot_write, fail, load, out_console
 from compplan.errors import CompplanError
-from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
+from compplan.models.case import CURRENT_PLAN
 from compplan.models.output import write_atomic, write_json
-from compplan.models.plan import load_plan
-from compplan.optimizer.audit import Audit, audit_plan
+from compplan.optimizer.audit import Audit
 from compplan.render.audit import (
     DEFINITIONS,
     THRESHOLDS_NOTE,
@@ -20,16 +20,6 @@ from compplan.render.audit import (
     audit_markdown,
     summary_lines,
 )
-from compplan.render.explain import (
-    explanation,
-    explanation_with_case,
-    read_plan_file,
-    write_explanation,
-)
-
-
-def _plan_name(ref: str) -> str:
-    return CURRENT_PLAN_NAME if ref == CURRENT_PLAN else ref
 
 
 @click.command()
@@ -51,7 +41,7 @@ def audit(case: str, plan: str, out_dir: str, quiet: bool) -> None:
     """
     loaded = load(case)
     try:
-        result = audit_plan(loaded, load_plan(loaded, plan), _plan_name(plan))
+        result = api.audit(loaded, plan)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)
@@ -104,33 +94,20 @@ def explain(plan: str, case_dir: str | None, out_dir: str, quiet: bool) -> None:
 
         compplan explain plans/fy27/plan.json --case cases/enterprise_first
     """
-    context = (_with_case(plan, load(case_dir)) if case_dir is not None
-               else _without_case(plan))
+    if case_dir is None and plan == CURRENT_PLAN:
+        raise ExitError("'current' needs --case (the case folder holding current_plan.toml)", 2)
+    loaded = load(case_dir) if case_dir is not None else None
+    try:
+        document = api.explain(plan, loaded)
+    except CompplanError as exc:
+        fail(exc)
     out = Path(out_dir)
     try:
-        written = write_explanation(out, context)
+        written = document.write(out)
     except OSError as exc:
         cannot_write(out, exc)
     if not quiet:
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
-
-
-def _without_case(ref: str) -> dict[str, object]:
-    if ref == CURRENT_PLAN:
-        raise ExitError("'current' needs --case (the case folder holding current_plan.toml)", 2)
-    try:
-        source = read_plan_file(ref)
-    except CompplanError as exc:
-        fail(exc)
-    return explanation(source.plan, source=ref, case_name=source.case)
-
-
-def _with_case(ref: str, case: Case) -> dict[str, object]:
-    try:
-        context = explanation_with_case(case, load_plan(case, ref), ref)
-    except CompplanError as exc:
-        fail(exc)
-    return context
 
 
 COMMANDS: list[click.Command] = [audit, explain]
