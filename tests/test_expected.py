@@ -42,7 +42,7 @@ def same(expected: Any, actual: Any, where: str = "") -> list[str]:
 
 def test_every_bundled_case_has_expected_outputs() -> None:
     bundled = sorted(p.name for p in CASES.iterdir() if (p / "case.toml").is_file())
-    assert NAMES == bundled
+    assert bundled == NAMES
 
 
 @pytest.mark.parametrize("name", NAMES)
