@@ -37,9 +37,10 @@ from compplan.models.output import prepare_folder
 from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
-    from compplan.batch.run import Batch, BatchReport
+    from compplan.batch.results import BatchReport
+    from compplan.batch.store import Batch
 
-_BATCH_MODULE = "compplan.batch.run"
+_BATCH_MODULE = "compplan.batch.store"
 #: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
 INTERRUPTED = 130
 
@@ -197,7 +198,9 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
          time_limit: float | None, prices: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
-    from compplan.batch.run import BatchOptions, default_workers, open_batch
+    from compplan.batch.executors import default_workers
+    from compplan.batch.run import BatchOptions
+    from compplan.batch.store import open_batch
 
     try:
         prepare_folder(out)

@@ -24,7 +24,7 @@ from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME
 from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
-    from compplan.batch.run import BatchReport
+    from compplan.batch.results import BatchReport
     from compplan.batch.spec import BatchSpec
     from compplan.models.case import Case
     from compplan.models.plan import Plan
@@ -505,8 +505,9 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
     BatchReport
         ``to_frame()``: one row per candidate; ``frontier()``: the frontier.
     """
-    from compplan.batch.run import BatchOptions, run_batch
+    from compplan.batch.run import BatchOptions
     from compplan.batch.spec import BatchSpec, read_batch_spec
+    from compplan.batch.store import run_batch
 
     expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(spec)
     loaded = case if case is not None else load_case(expanded.case_path)

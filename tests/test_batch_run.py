@@ -21,9 +21,9 @@ import pytest
 from conftest import assert_exit, invoke
 from test_batch import TI, hand_case, write_spec
 
-from compplan.batch import run as batch_module
-from compplan.batch.run import run_batch
+from compplan.batch import executors as batch_module
 from compplan.batch.spec import expand, read_batch_spec
+from compplan.batch.store import run_batch
 from compplan.models.case import load_case
 
 MakeCase = Callable[..., Path]
