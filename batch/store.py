@@ -284,7 +284,8 @@ def run_batch(spec: BatchSpec, case: Case, out: Path, *, workers: int = 1,
               scheduler: Any = None, resume: bool = False,
               options: BatchOptions | None = None,
               on_result: Callable[[dict[str, Any]], None] | None = None,
-              chart: bool = True) -> BatchReport:
+              chart: bool = True,
+              on_start: Callable[[int, int], None] | None = None) -> BatchReport:
     """Run a whole batch: check, solve every candidate not yet done, write the results.
 
     Parameters
@@ -307,6 +308,8 @@ def run_batch(spec: BatchSpec, case: Case, out: Path, *, workers: int = 1,
         Called with each candidate's record as it finishes.
     chart : bool
         Draw the frontier chart.
+    on_start : callable, optional
+        Called as ``on_start(total, done)`` once the batch is open, before solving.
 
     Returns
     -------
@@ -314,5 +317,7 @@ def run_batch(spec: BatchSpec, case: Case, out: Path, *, workers: int = 1,
         The results table (one row per candidate) and the files written.
     """
     batch = open_batch(spec, case, out, resume=resume)
+    if on_start is not None:
+        on_start(batch.total, batch.total - len(batch.pending))
     batch.solve(workers=workers, scheduler=scheduler, options=options, on_result=on_result)
     return batch.finish(chart=chart)

@@ -38,7 +38,6 @@ from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
     from compplan.batch.results import BatchReport
-    from compplan.batch.store import Batch
 
 _BATCH_MODULE = "compplan.batch.store"
 #: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
@@ -166,8 +165,11 @@ class _Bar:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self.failed = 0
+        self.total: int | None = None
+        self.done = 0
 
     def start(self, total: int, done: int, where: str) -> None:
+        self.total, self.done = total, done
         if self.quiet:
             return
         err_console.print(f"solving {total - done} of {total} candidates {where}", style="dim")
@@ -182,6 +184,7 @@ class _Bar:
                                              failed=0)
 
     def advance(self, record: dict[str, Any]) -> None:
+        self.done += 1
         if record["status"] not in FEASIBLE:
             self.failed += 1
         if self._progress is not None and self._task is not None:
@@ -198,34 +201,28 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
          time_limit: float | None, prices: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
+    from compplan import api
     from compplan.batch.executors import default_workers
-    from compplan.batch.run import BatchOptions
-    from compplan.batch.store import open_batch
 
     try:
         prepare_folder(out)
-    except OSError as exc:
-        cannot_write(out, exc)
-    try:
-        batch = open_batch(spec, case, out, resume=resume)
-    except CompplanError as exc:
-        fail(exc)
     except OSError as exc:
         cannot_write(out, exc)
     count = workers or default_workers()
     where = (f"on the Dask cluster at {scheduler}" if scheduler else
              "in this process" if count == 1 else f"on {count} processes")
     bar = _Bar(quiet)
-    options = BatchOptions(time_limit=time_limit, prices=prices)
     try:
-        bar.start(batch.total, batch.total - len(batch.pending), where)
-        batch.solve(workers=count, scheduler=scheduler, options=options, on_result=bar.advance)
+        report = api.batch(spec, out, case=case, workers=count, scheduler=scheduler,
+                           resume=resume, time_limit=time_limit, prices=prices,
+                           on_start=lambda total, done: bar.start(total, done, where),
+                           on_result=bar.advance)
     except KeyboardInterrupt:
         bar.stop()
-        _stopped(batch, again, "interrupted", INTERRUPTED)
+        _stopped(bar, out, again, "interrupted", INTERRUPTED)
     except BrokenProcessPool as exc:
         bar.stop()
-        _stopped(batch, again, f"a worker process died ({exc})", 1)
+        _stopped(bar, out, again, f"a worker process died ({exc})", 1)
     except CompplanError as exc:
         bar.stop()
         fail(exc)
@@ -236,21 +233,18 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
         if type(exc).__name__ != "KilledWorker":  # distributed's, without importing it
             raise
         bar.stop()
-        _stopped(batch, again, f"a Dask worker died ({exc})", 1)
+        _stopped(bar, out, again, f"a Dask worker died ({exc})", 1)
     finally:
         bar.stop()
-    try:
-        report = batch.finish()
-    except OSError as exc:
-        cannot_write(out, exc)
     if not quiet:
-        _show(batch, report)
+        _show(case, out, report)
 
 
-def _stopped(batch: Batch, again: list[str], why: str, code: int) -> NoReturn:
-    done = batch.total - len(batch.pending)
-    raise ExitError(f"{why}: {done} of {batch.total} candidates finished and kept in "
-                    f"{batch.out}; continue with: {shlex.join(again)}", code)
+def _stopped(bar: _Bar, out: Path, again: list[str], why: str, code: int) -> NoReturn:
+    if bar.total is None:  # stopped while the batch was being opened
+        raise ExitError(f"{why} before any candidate was solved", code)
+    raise ExitError(f"{why}: {bar.done} of {bar.total} candidates finished and kept in "
+                    f"{out}; continue with: {shlex.join(again)}", code)
 
 
 def _weights(metrics: str) -> str:
@@ -262,15 +256,15 @@ def _weights(metrics: str) -> str:
     return "\n".join(lines)
 
 
-def _show(batch: Batch, report: BatchReport) -> None:
+def _show(case: Case, out: Path, report: BatchReport) -> None:
     """The cost frontier as a table, the counts and the files written."""
-    cur = batch.case.spec.case.currency
+    cur = case.spec.case.currency
     results = report.table
     if results.empty:
         out_console.print("no candidate finished")
         return
     frontier = report.frontier("cost")
-    table = Table(title=f"{batch.case.name}: alignment-cost frontier ({cur})",
+    table = Table(title=f"{case.name}: alignment-cost frontier ({cur})",
                   title_justify="left")
     # "+7": seven more candidates with the same plan (listed in summary.md).
     for col in ("id", "alignment", "expected cost", "CVaR", "weights", "name"):
@@ -295,7 +289,7 @@ def _show(batch: Batch, report: BatchReport) -> None:
                           f"{report.current['alignment']:.4f}, expected cost "
                           f"{report.current['expected_cost']:,.0f} {cur}, CVaR "
                           f"{report.current['cvar']:,.0f} {cur}")
-    out_console.print(f"wrote {batch.out}/: batch.json, candidates/, "
+    out_console.print(f"wrote {out}/: batch.json, candidates/, "
                       + ", ".join(p.name for p in report.written))
 
 

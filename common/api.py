@@ -473,6 +473,7 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
           workers: int = 1, scheduler: Any = None, resume: bool = False,
           time_limit: float | None = None, prices: bool = True,
           on_result: Callable[[dict[str, Any]], None] | None = None,
+          on_start: Callable[[int, int], None] | None = None,
           chart: bool = True) -> BatchReport:
     """Solve every candidate of a batch spec and chart the alignment-cost frontier.
 
@@ -497,6 +498,8 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
         Price each candidate's guardrails.
     on_result : callable, optional
         Called with each candidate's record as it finishes.
+    on_start : callable, optional
+        Called as ``on_start(total, done)`` once the batch is open, before solving.
     chart : bool
         Draw the frontier chart.
 
@@ -513,5 +516,6 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
     loaded = case if case is not None else load_case(expanded.case_path)
     options = BatchOptions(time_limit=time_limit, prices=prices)
     return run_batch(expanded, loaded, Path(out), workers=workers, scheduler=scheduler,
-                     resume=resume, options=options, on_result=on_result, chart=chart)
+                     resume=resume, options=options, on_result=on_result, chart=chart,
+                     on_start=on_start)
 
