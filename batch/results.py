@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from compplan.batch.frontier import frontier_chart, non_dominated
+from compplan.batch.frontier import non_dominated
 from compplan.batch.run import coefficient_key, with_priorities
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan
 from compplan.optimizer.evaluate import evaluate
 from compplan.optimizer.verdicts import FEASIBLE
+from compplan.render.charts import frontier_chart
 from compplan.render.safe import csv_text
 
 if TYPE_CHECKING:
