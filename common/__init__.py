@@ -31,6 +31,8 @@ def __getattr__(name: str) -> Any:
         return found
     if name in _API:
         return getattr(import_module("compplan.api"), name)
+    if name in ("api", "errors"):  # compplan.errors.InfeasibleError without an import
+        return import_module(f"compplan.{name}")
     raise AttributeError(f"module 'compplan' has no attribute {name!r}")
 
 
