@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from compplan.batch.spec import BatchSpec, expand, read_batch_spec
+from compplan.batch.spec import BatchSpec, budget_sweep, read_batch_spec
 from compplan.cli.common import (
     ExitError,
     cannot_write,
@@ -41,9 +41,9 @@ from compplan.optimizer.verdicts import FEASIBLE
 if TYPE_CHECKING:
     import pandas as pd
 
-    from compplan.batch.run import Batch, BatchReport
+    from compplan.batch.results import BatchReport
 
-_BATCH_MODULE = "compplan.batch.run"
+_BATCH_MODULE = "compplan.batch.store"
 #: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
 INTERRUPTED = 130
 
@@ -160,35 +160,6 @@ def _parse_range(text: str) -> tuple[float, float, int]:
     return start, stop, count
 
 
-def budget_sweep(case: Case, start: float, stop: float, count: int) -> BatchSpec:
-    """Candidates with ``count`` expected-cost caps from ``start`` to ``stop`` times the base.
-
-    Parameters
-    ----------
-    case : Case
-        The base case; its ``[budget] expected_cap`` is the base, else the total
-        target incentive.
-    start, stop : float
-        The first and last factor.
-    count : int
-        How many caps, evenly spaced.
-
-    Returns
-    -------
-    BatchSpec
-        One candidate per cap, named by its factor.
-    """
-    cap = case.spec.budget.expected_cap
-    base = float(cap) if cap is not None else float(case.target_incentive.sum())
-    what = "expected_cap" if cap is not None else "target incentive"
-    listed = []
-    for factor in np.linspace(start, stop, count):
-        value = round(float(factor) * base, 2)
-        listed.append({"name": f"{float(factor):.6g} x {what}",
-                       "budget.expected_cap": value})
-    return expand(f"sweep --budget {start:g}:{stop:g}:{count}", case.path, {}, listed)
-
-
 class _Bar:
     """A progress bar on stderr with counts and ETA, on a terminal and without -q."""
 
@@ -198,8 +169,11 @@ class _Bar:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self.failed = 0
+        self.total: int | None = None
+        self.done = 0
 
     def start(self, total: int, done: int, where: str) -> None:
+        self.total, self.done = total, done
         if self.quiet:
             return
         err_console.print(f"solving {total - done} of {total} candidates {where}", style="dim")
@@ -214,6 +188,7 @@ class _Bar:
                                              failed=0)
 
     def advance(self, record: dict[str, Any]) -> None:
+        self.done += 1
         if record["status"] not in FEASIBLE:
             self.failed += 1
         if self._progress is not None and self._task is not None:
@@ -230,32 +205,28 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
          time_limit: float | None, prices: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
-    from compplan.batch.run import BatchOptions, default_workers, open_batch
+    from compplan import api
+    from compplan.batch.executors import default_workers
 
     try:
         prepare_folder(out)
-    except OSError as exc:
-        cannot_write(out, exc)
-    try:
-        batch = open_batch(spec, case, out, resume=resume)
-    except CompplanError as exc:
-        fail(exc)
     except OSError as exc:
         cannot_write(out, exc)
     count = workers or default_workers()
     where = (f"on the Dask cluster at {scheduler}" if scheduler else
              "in this process" if count == 1 else f"on {count} processes")
     bar = _Bar(quiet)
-    options = BatchOptions(time_limit=time_limit, prices=prices)
     try:
-        bar.start(batch.total, batch.total - len(batch.pending), where)
-        batch.solve(workers=count, scheduler=scheduler, options=options, on_result=bar.advance)
+        report = api.batch(spec, out, case=case, workers=count, scheduler=scheduler,
+                           resume=resume, time_limit=time_limit, prices=prices,
+                           on_start=lambda total, done: bar.start(total, done, where),
+                           on_result=bar.advance)
     except KeyboardInterrupt:
         bar.stop()
-        _stopped(batch, again, "interrupted", INTERRUPTED)
+        _stopped(bar, out, again, "interrupted", INTERRUPTED)
     except BrokenProcessPool as exc:
         bar.stop()
-        _stopped(batch, again, f"a worker process died ({exc})", 1)
+        _stopped(bar, out, again, f"a worker process died ({exc})", 1)
     except CompplanError as exc:
         bar.stop()
         fail(exc)
@@ -266,21 +237,18 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
         if type(exc).__name__ != "KilledWorker":  # distributed's, without importing it
             raise
         bar.stop()
-        _stopped(batch, again, f"a Dask worker died ({exc})", 1)
+        _stopped(bar, out, again, f"a Dask worker died ({exc})", 1)
     finally:
         bar.stop()
-    try:
-        report = batch.finish()
-    except OSError as exc:
-        cannot_write(out, exc)
     if not quiet:
-        _show(batch, report)
+        _show(case, out, report)
 
 
-def _stopped(batch: Batch, again: list[str], why: str, code: int) -> NoReturn:
-    done = batch.total - len(batch.pending)
-    raise ExitError(f"{why}: {done} of {batch.total} candidates finished and kept in "
-                    f"{batch.out}; continue with: {shlex.join(again)}", code)
+def _stopped(bar: _Bar, out: Path, again: list[str], why: str, code: int) -> NoReturn:
+    if bar.total is None:  # stopped while the batch was being opened
+        raise ExitError(f"{why} before any candidate was solved", code)
+    raise ExitError(f"{why}: {bar.done} of {bar.total} candidates finished and kept in "
+                    f"{out}; continue with: {shlex.join(again)}", code)
 
 
 def _weights(metrics: str) -> str:
@@ -292,15 +260,15 @@ def _weights(metrics: str) -> str:
     return "\n".join(lines)
 
 
-def _frontier_table(batch: Batch, frontier: pd.DataFrame, narrow: bool) -> Table:
+def _frontier_table(case: Case, frontier: pd.DataFrame, narrow: bool) -> Table:
     """The cost frontier as a table.
 
     On a narrow terminal (80 columns) money is short and the name goes under the id, so
     that no column is cut.
     """
-    cur = batch.case.spec.case.currency
-    table = Table(title=f"{batch.case.name}: alignment-cost frontier "
-                        f"({cur}{annual_note(batch.case)})",
+    cur = case.spec.case.currency
+    table = Table(title=f"{case.name}: alignment-cost frontier "
+                        f"({cur}{annual_note(case)})",
                   title_justify="left")
     # "+7": seven more candidates with the same plan (listed in summary.md).
     columns = ("id / name", "alignment", "cost", "CVaR", "weights") if narrow else (
@@ -323,15 +291,15 @@ def _frontier_table(batch: Batch, frontier: pd.DataFrame, narrow: bool) -> Table
     return table
 
 
-def _show(batch: Batch, report: BatchReport) -> None:
+def _show(case: Case, out: Path, report: BatchReport) -> None:
     """The cost frontier as a table, the counts and the files written."""
-    cur = batch.case.spec.case.currency
+    cur = case.spec.case.currency
     results = report.table
     if results.empty:
         out_console.print("no candidate finished")
         return
     frontier = report.frontier("cost")
-    out_console.print(_frontier_table(batch, frontier, narrow=out_console.width < 100))
+    out_console.print(_frontier_table(case, frontier, narrow=out_console.width < 100))
     counts = dict(results["status"].value_counts())
     on_cvar = report.frontier("cvar")
     out_console.print(
@@ -348,7 +316,7 @@ def _show(batch: Batch, report: BatchReport) -> None:
                           f"{fmt.money(report.current['cvar'], cur)}"
                           + (f"; it {broken} (so it can sit above the frontier)"
                              if broken else ""))
-    out_console.print(f"wrote {batch.out}/: batch.json, candidates/, "
+    out_console.print(f"wrote {out}/: batch.json, candidates/, "
                       + ", ".join(p.name for p in report.written))
 
 

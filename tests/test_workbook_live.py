@@ -20,8 +20,8 @@ from test_workbook import records
 from compplan.models.case import load_case
 from compplan.models.output import rep_rates
 from compplan.models.plan import Plan, load_plan
-from compplan.render.report import outcome
 from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render.report import outcome
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 pytestmark = pytest.mark.skipif(
