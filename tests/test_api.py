@@ -60,7 +60,7 @@ def test_result_writes_what_the_cli_writes(tmp_path: Path) -> None:
     cli = invoke("optimise", str(case), "--out", str(tmp_path / "cli"), "--reproducible", "-q")
     assert cli.exit_code == 0
     result = compplan.optimise(case).raise_for_status()
-    written = result.write(tmp_path / "api", reproducible=True)
+    written = result.write(tmp_path / "api")
     assert sorted(p.name for p in written) == sorted(p.name for p in (tmp_path / "cli").iterdir())
     for name in ("plan.json", "plan.csv", "plan.md"):
         assert (tmp_path / "api" / name).read_text() == (tmp_path / "cli" / name).read_text()
