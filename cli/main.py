@@ -115,7 +115,8 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     # Checked before the solve, which may be long: a folder that cannot be written
     # fails now. Every file then lands at once; an earlier run's files (a plan.json
     # beside a new infeasibility.json) go with the old set.
-    with output_set(out_dir, force=force, inputs=[loaded.path]) as folder:
+    notes: list[str] = []
+    with output_set(out_dir, force=force, inputs=[loaded.path], notes=notes) as folder:
         try:
             with Reporter(quiet) as reporter:
                 result = api.optimise(loaded, time_limit=time_limit,
@@ -126,11 +127,13 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
             raise ExitError("interrupted: no plan was written", 130) from None
         except CompplanError as exc:
             fail(exc)
-        if result.status is not api.Status.NO_SOLUTION:
-            written = _write(result, folder, out)
+        if result.status is api.Status.INFEASIBLE:
+            notes.append(result.message)  # not lost if the file cannot be written
+        else:
+            _raise_for_status(result)  # a limit without a plan: nothing lands
+        written = _write(result, folder, out)
     if result.status is api.Status.INFEASIBLE:
         raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
-    _raise_for_status(result)
     if not quiet:
         _summary(result)
         out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")

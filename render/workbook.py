@@ -453,7 +453,10 @@ def _scenarios_sheet(book: Workbook, case: Case, result: Outcome, coeffs: Coeffi
                 # Coefficients are shares of the total target incentive: in money here.
                 cells += [float(coeffs.scen_w[r - 2, j]) * coeffs.ti_total,
                           float(coeffs.scen_u[r - 2, j]) * coeffs.ti_total]
-            yield (label, Formula("=" + "+".join(terms)), Formula(f"=B{r}/{ti!r}"), *cells)
+            # With joiners and leavers the target on the plan differs by scenario.
+            on_plan = float(ti if np.isscalar(ti) else np.asarray(ti)[r - 2])
+            yield (label, Formula("=" + "+".join(terms)), Formula(f"=B{r}/{on_plan!r}"),
+                   *cells)
 
     _sheet(book, "Scenarios", columns, rows())
 

@@ -4,7 +4,8 @@ command in README.md and docs/*.md (sqlite-utils keeps such a test).
 A documented command runs in a scratch folder holding the repository's ``cases/``, in
 the order of its page (later commands use what earlier ones wrote, as a reader's
 would), and must exit as its page says: 3 when the output shown says no plan fits, 2
-when it shows another ``Error:``, else 0. Files a page refers to but does not make
+when it shows another ``Error:``, else 0 (3 also where the output points at an
+``infeasibility.json``). Files a page refers to but does not make
 (``plans/fy27/plan.json``, a batch folder, a spec shown as a TOML block) are made first.
 Commands that need a cluster, an interrupt, a user's own files or ``make`` are skipped
 with the reason.
@@ -31,6 +32,8 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SKIP = {
     "--scheduler tcp://": "needs a Dask cluster at that address",
     "my_case": "a user's own (broken) case folder, not in the repository",
+    "validate joiners": "a user's own case folder (with joiners and leavers), not in the "
+                        "repository; tests/test_joiners.py checks the same messages",
     "runs/typo.toml": "the page shows the spec's error, not the spec",
     "runs/bad.toml": "the page shows the spec's error, not the spec",
     "--budget 0.8:1.1:200": "shows Ctrl-C part-way through a 200-candidate sweep",
@@ -57,7 +60,8 @@ def _expected_exit(output: list[str]) -> tuple[int, str | None]:
     text = "\n".join(output)
     if "^C" in text:
         return 130, "shows an interrupted run (Ctrl-C)"
-    if "Error: no plan satisfies" in text:
+    # Exit 3 (nothing fits) always points at its infeasibility.json.
+    if "Error: no plan satisfies" in text or "infeasibility.json)" in text:
         return 3, None
     if re.search(r"^\^?C?Error:", text, re.M):
         return 2, None
@@ -122,21 +126,35 @@ def page_examples(page: Path) -> list[Example]:
     return found
 
 
+def _commands() -> dict[str, click.Command]:
+    """Every command, the lazily loaded ones included (``main.commands`` has only those
+    imported so far)."""
+    ctx = click.Context(main)
+    found = {name: main.get_command(ctx, name) for name in main.list_commands(ctx)}
+    return {name: command for name, command in found.items() if command is not None}
+
+
 def help_examples() -> list[Example]:
     # A spec an example names is the one the docs show.
     blocks = {k: v for page in PAGES for k, v in _toml_blocks(page.read_text()).items()}
     found = []
     assert isinstance(main, click.Group)
-    for name in sorted(main.commands):
-        command = main.commands[name]
+    for name, command in sorted(_commands().items()):
         lines = (command.help or "").splitlines()
         marks = [n for n, line in enumerate(lines) if line.strip().startswith("Example")]
         for n in marks:
-            for line in lines[n + 1:]:
-                if line.strip().startswith("compplan "):
-                    found.append(Example(f"compplan {name} --help", 0, line.strip(), 0,
-                                         next((why for key, why in SKIP.items()
-                                               if key in line), None), blocks))
+            rest = lines[n + 1:]
+            for i, line in enumerate(rest):
+                if not line.strip().startswith("compplan "):
+                    continue
+                command = line.strip()
+                for more in rest[i + 1:]:  # a command continued with a backslash
+                    if not command.endswith("\\"):
+                        break
+                    command = command[:-1].rstrip() + " " + more.strip()
+                found.append(Example(f"compplan {name} --help", 0, command, 0,
+                                     next((why for key, why in SKIP.items()
+                                           if key in command), None), blocks))
     return found
 
 
@@ -229,6 +247,6 @@ def test_examples_found() -> None:
     assert {"README.md", "docs/views.md", "docs/batch.md", "docs/documents.md",
             "docs/reports.md"} <= pages
     with_help = {e.page for e in HELP}
-    assert len(with_help) == len([c for c in main.commands.values()
+    assert len(with_help) == len([c for c in _commands().values()
                                   if "Example" in (c.help or "")])
     assert sum(e.skip is None for e in DOCUMENTED) >= 20

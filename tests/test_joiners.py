@@ -185,9 +185,10 @@ def test_every_command_takes_a_case_with_joiners(tmp_path: Path) -> None:
     # P01 4000 / (1000 + 1000) = 2, P02 5000 / (1000 + 2000), P03 0 / 3000.
     import openpyxl
 
+    # The workbook is live: each share is a formula over the target on the plan then.
     sheet = openpyxl.load_workbook(tmp_path / "b.xlsx")["Scenarios"]
     shares = [row[2] for row in sheet.iter_rows(min_row=2, values_only=True)]
-    assert shares == approx([2.0, 5000 / 3000, 0.0])
+    assert shares == ["=B2/2000.0", "=B3/3000.0", "=B4/3000.0"]
 
 
 def test_fast_and_careful_readers_agree_on_missing_rows(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def test_explain_gives_the_median_rep_pay_per_year(tmp_path: Path) -> None:
                                 str(folder), "--out", str(tmp_path / "ex")])
     assert done.exit_code == 0, done.output
     text = (tmp_path / "ex" / "plan_explained.md").read_text()
-    assert "Pay in USD per year for a rep with the case's median target incentive" in text
+    assert "in USD per year for a typical rep, whose target incentive is" in text
 
 
 @pytest.mark.parametrize(("value", "shown"), [("true", "true"), ("12.5", "12.5"),
