@@ -8,23 +8,26 @@ Two figures per guardrail the case sets:
 - ``shadow_price``: the marginal price (alignment per unit of the limit), the dual
   value of the guardrail's rows in the LP of the selected metrics (``z`` fixed); tail
   guardrails written as cuts sum the duals of their cut rows. It is reported with
-  ``valid_from`` and ``valid_to``, the range of the limit over which the optimal
-  alignment moves at exactly that price.
+  ``valid_from`` and ``valid_to``, the range of the limit over which that LP's optimal
+  alignment moves at exactly that price (past it another limit binds).
 
-The range is found by re-solves. Optimal alignment as a function of a limit is
-piecewise linear (concave while the metrics stay the same): from a re-solve at a
-point off the price's line, the tangent there (its own dual value) meets the line at
-the next kink; a re-solve there confirms it (or, with several kinks, becomes the next
-point). Where no tangent is available (no plan at that limit) the search bisects.
-Each side is searched within ``0`` and twice the limit, probing at 1 %, 10 % and
-100 % of the limit, then at most ``MAX_STEPS`` re-solves (bisection stops at
-``RESOLUTION`` of the limit), so pricing costs a bounded number of small solves; an
-end left unconfirmed is the last point where the price was seen to hold. A guardrail
-that does not bind holds its price, 0, down to the plan's own value without a solve.
+The range is found by re-solving that LP. Its optimal alignment is a concave,
+piecewise linear function of a limit: from a solve at a point off the price's line,
+the tangent there (its own dual value) meets the line at the next kink; a solve there
+confirms it (or, with several kinks, becomes the next point). Where there is no
+tangent (no plan at that limit) the search bisects. Each side is searched within
+``0`` and twice the limit, probing at 1 %, 10 % and 100 % of the limit, then at most
+``MAX_STEPS`` solves (bisection stops at ``RESOLUTION`` of the limit); an end left
+unconfirmed is the last point where the price was seen to hold. A guardrail that
+does not bind holds its price, 0, down to the plan's own value without a solve.
+
+Cost: one MIP re-solve per guardrail and a few LP solves, all on two persistent
+models whose limits move by fixing their relaxation variables, sharing tail cuts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -35,6 +38,7 @@ from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
 from compplan.optimizer.solve import CutLoop, Status
+from compplan.optimizer.tails import TailGuard
 
 _UNITS = {
     "payout_multiple": ("[design] max_payout_multiple", "per 1.0x of target incentive"),
@@ -129,40 +133,6 @@ def _rows(plan: PlanModel, name: str) -> list[Any]:
     return rows
 
 
-def marginal_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
-                    tail_method: TailMethod = "auto") -> tuple[float, dict[str, float]] | None:
-    """Alignment of the LP of the selected metrics and each guardrail's dual price there.
-
-    Parameters
-    ----------
-    case : Case
-        The case (its limits are those priced).
-    coeffs : Coefficients
-        Its coefficients.
-    z : numpy.ndarray
-        The selection of metrics (1 chosen, 0 not).
-    tail_method : {"auto", "full", "cuts"}
-        How tail guardrails are written.
-
-    Returns
-    -------
-    tuple or None
-        ``(alignment, {guardrail: price per unit of its limit})``; None if the LP
-        could not be solved.
-    """
-    plan = create_model(case, coeffs, tail_method=tail_method)
-    for k, chosen in zip(coeffs.metric_ids, z, strict=True):
-        # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
-        plan.model.z[k].domain = pyo.UnitInterval
-        plan.model.z[k].fix(1 if chosen > 0.5 else 0)
-    loop = CutLoop(plan, None, None)
-    status, _, _ = loop.run()
-    if status is not Status.OPTIMAL or loop.last is None:
-        return None
-    w, u, _ = loop.values()
-    return float(coeffs.objective_w @ w + coeffs.objective_u @ u), _dual_prices(case, coeffs, loop)
-
-
 def _dual_prices(case: Case, coeffs: Coefficients, loop: CutLoop) -> dict[str, float]:
     """Each guardrail's dual price per unit of its limit at the loop's last LP solve."""
     assert loop.last is not None
@@ -182,116 +152,123 @@ def _dual_prices(case: Case, coeffs: Coefficients, loop: CutLoop) -> dict[str, f
     return prices
 
 
-def best_alignment(case: Case, coeffs: Coefficients,
-                   tail_method: TailMethod = "auto") -> tuple[float, np.ndarray] | None:
-    """The optimal alignment of a case and its choice of metrics (no tie-break solve).
-
-    Returns
-    -------
-    tuple or None
-        ``(alignment, z)``; None when no plan fits (or the solver did not prove one).
-    """
-    return _run(CutLoop(create_model(case, coeffs, tail_method=tail_method), None, None),
-                coeffs)
-
-
-def _run(loop: CutLoop, coeffs: Coefficients) -> tuple[float, np.ndarray] | None:
-    loop.rounds = 0  # a loop re-solved at many limits: count each solve's rounds afresh
-    status, _, _ = loop.run()
-    if status is not Status.OPTIMAL:
-        return None
-    w, u, z = loop.values()
-    return float(coeffs.objective_w @ w + coeffs.objective_u @ u), z
+#: A solve at a moved limit: alignment, and each guardrail's dual price (LP only).
+_Found = tuple[float, dict[str, float]]
 
 
 class _Resolver:
-    """Re-solves of a case at moved limits.
+    """Re-solves of a case at moved limits: the full MIP, and the LP of fixed metrics.
 
-    The MIP and the LP of fixed metrics are each built once, with every limit given a
-    fixed relaxation variable (the model's ``elastic`` slack): moving a limit is
-    fixing that variable, so HiGHS re-solves the same model and the tail cuts found
-    at one limit serve at every other. ``top_ratio`` scales the mean payout, which
-    no slack can express, so its re-solves rebuild the model.
+    Each model is built once, with every limit given a fixed relaxation variable (the
+    model's ``elastic`` slack): moving a limit is fixing that variable, so HiGHS
+    re-solves the same model. ``top_ratio`` scales the mean payout, which no slack can
+    express, so its solves rebuild the model. Tail cuts are valid whatever the limits
+    and the metrics, so every cut found by one model is handed to the others: after
+    the first solve, a re-solve rarely needs a new one.
     """
 
-    def __init__(self, case: Case, coeffs: Coefficients, tail_method: TailMethod) -> None:
-        self.case, self.coeffs, self.tail_method = case, coeffs, tail_method
+    def __init__(self, case: Case, coeffs: Coefficients, tail_method: TailMethod,
+                 z: np.ndarray) -> None:
+        self.case, self.coeffs, self.tail_method, self.z = case, coeffs, tail_method, z
         self.movable = [n for n, v in guardrail_limits(case).items()
                         if v is not None and n != "fairness_top"]
-        self.mip = CutLoop(create_model(case, coeffs, tail_method=tail_method,
-                                        elastic=self.movable), None, None)
-        self.lp = CutLoop(create_model(case, coeffs, tail_method=tail_method,
-                                       elastic=self.movable), None, None)
-        for loop in (self.mip, self.lp):
-            for name in self.movable:
-                var = loop.plan.slack(name)
-                var.domain = pyo.Reals
-                var.fix(0.0)
-        for k in coeffs.metric_ids:
-            # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
-            self.lp.plan.model.z[k].domain = pyo.UnitInterval
+        self.cuts: list[tuple[int, str, np.ndarray]] = []  # (owner, guardrail, vertex)
+        self.synced: dict[int, int] = {}  # per model: how many of the cuts it holds
+        self.adders: dict[int, Callable[[TailGuard, np.ndarray], None]] = {}
+        self.lp = self._loop(case, relaxed=True)
+        self.mip = self._loop(case, relaxed=False)
 
-    def _move(self, loop: CutLoop, name: str, t: float) -> None:
-        scale = self.coeffs.ti_total if name in ("budget_expected", "budget_cvar") else 1.0
-        loop.plan.slack(name).fix(t / scale)
+    def _loop(self, case: Case, *, relaxed: bool) -> CutLoop:
+        plan = create_model(case, self.coeffs, tail_method=self.tail_method,
+                            elastic=self.movable)
+        for name in self.movable:
+            var = plan.slack(name)
+            var.domain = pyo.Reals
+            var.fix(0.0)
+        if relaxed:
+            for k, chosen in zip(self.coeffs.metric_ids, self.z, strict=True):
+                # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
+                plan.model.z[k].domain = pyo.UnitInterval
+                plan.model.z[k].fix(1 if chosen > 0.5 else 0)
+        loop = CutLoop(plan, None, None)
+        add = plan.add_cut
 
-    def solve(self, name: str, t: float) -> tuple[float, np.ndarray] | None:
-        """Optimal alignment and metrics with the guardrail loosened by ``t``."""
-        if name not in self.movable:
-            moved = with_limit(self.case, name, _limit(self.case, name) + loosening(name) * t)
-            return best_alignment(moved, self.coeffs, self.tail_method)
-        self._move(self.mip, name, t)
+        def shared(guard: TailGuard, weights: np.ndarray) -> None:
+            self.cuts.append((id(loop), guard.name, weights))
+            add(guard, weights)
+
+        plan.add_cut = shared
+        self.synced[id(loop)], self.adders[id(loop)] = 0, add
+        self._sync(loop)
+        return loop
+
+    def _sync(self, loop: CutLoop) -> None:
+        """Give ``loop`` the cuts the other models found since it last ran."""
+        guards = {g.name: g for g in loop.plan.cut_guards}
+        add = self.adders[id(loop)]
+        for owner, name, weights in self.cuts[self.synced[id(loop)]:]:
+            if owner != id(loop) and name in guards:
+                add(guards[name], weights)
+        self.synced[id(loop)] = len(self.cuts)
+
+    def _scale(self, name: str) -> float:
+        return self.coeffs.ti_total if name in ("budget_expected", "budget_cvar") else 1.0
+
+    def solve(self, name: str | None, t: float, *, relaxed: bool) -> _Found | None:
+        """Alignment (and, for the LP, dual prices) with guardrail ``name`` loosened by ``t``."""
+        if name is not None and name not in self.movable:
+            limit = float(guardrail_limits(self.case)[name] or 0.0)
+            moved = with_limit(self.case, name, limit + loosening(name) * t)
+            loop = self._loop(moved, relaxed=relaxed)
+            return self._run(loop, moved, relaxed)
+        loop = self.lp if relaxed else self.mip
+        if name is not None:
+            loop.plan.slack(name).fix(t / self._scale(name))
         try:
-            return _run(self.mip, self.coeffs)
+            self._sync(loop)
+            return self._run(loop, self.case, relaxed)
         finally:
-            self._move(self.mip, name, 0.0)
+            if name is not None:
+                loop.plan.slack(name).fix(0.0)
 
-    def slope(self, name: str, t: float, z: np.ndarray) -> float | None:
-        """The guardrail's marginal price with it loosened by ``t`` and metrics ``z``."""
-        if name not in self.movable:
-            moved = with_limit(self.case, name, _limit(self.case, name) + loosening(name) * t)
-            priced = marginal_prices(moved, self.coeffs, z, self.tail_method)
-            return None if priced is None else priced[1][name]
-        model = self.lp.plan.model
-        for k, chosen in zip(self.coeffs.metric_ids, z, strict=True):
-            model.z[k].fix(1 if chosen > 0.5 else 0)
-        self._move(self.lp, name, t)
-        try:
-            if _run(self.lp, self.coeffs) is None or self.lp.last is None:
-                return None
-            return _dual_prices(self.case, self.coeffs, self.lp)[name]
-        finally:
-            self._move(self.lp, name, 0.0)
-
-
-def _limit(case: Case, name: str) -> float:
-    return float(guardrail_limits(case)[name] or 0.0)
+    def _run(self, loop: CutLoop, case: Case, relaxed: bool) -> _Found | None:
+        loop.rounds = 0  # a loop re-solved at many limits: count each solve's rounds afresh
+        status, _, _ = loop.run()
+        self.synced[id(loop)] = len(self.cuts)
+        if status is not Status.OPTIMAL or loop.last is None:
+            return None
+        w, u, _ = loop.values()
+        alignment = float(self.coeffs.objective_w @ w + self.coeffs.objective_u @ u)
+        return alignment, _dual_prices(case, self.coeffs, loop) if relaxed else {}
 
 
 @dataclass
 class _Line:
-    """The price's line ``alignment(t) = start + price * t``, ``t`` the loosening."""
+    """The price's line ``alignment(t) = start + price * t``, ``t`` the loosening.
+
+    Checked on the LP of the selected metrics: the marginal price is that LP's.
+    """
 
     solver: _Resolver
     guardrail: str
     start: float
     price: float
 
-    def solve(self, t: float) -> tuple[float, np.ndarray] | None:
-        return self.solver.solve(self.guardrail, t)
+    def solve(self, t: float) -> _Found | None:
+        return self.solver.solve(self.guardrail, t, relaxed=True)
 
-    def holds(self, t: float, found: tuple[float, np.ndarray] | None) -> bool:
+    def holds(self, t: float, found: _Found | None) -> bool:
         if found is None:
             return False
         expected = self.start + self.price * t
         return abs(found[0] - expected) <= _ABS_TOL * max(1.0, abs(self.start)) \
             + _REL_TOL * abs(self.price * t)
 
-    def edge(self, probes: list[float], first: tuple[float, np.ndarray] | None = None) -> float:
+    def edge(self, probes: list[float]) -> float:
         """How far along ``probes`` (signed loosenings, growing) the price holds."""
         known, end, found = 0.0, None, None
-        for i, t in enumerate(probes):
-            found = first if i == 0 and first is not None else self.solve(t)
+        for t in probes:
+            found = self.solve(t)
             if not self.holds(t, found):
                 end = t
                 break
@@ -302,15 +279,14 @@ class _Line:
         for _ in range(MAX_STEPS):
             if abs(end - known) <= resolution:
                 break
-            nxt, on_tangent = None, False
+            nxt, on_tangent = 0.5 * (known + end), False
             if found is not None:
                 # The tangent at ``end`` meets the price's line at the kink, if it is the only one.
-                tangent = self.solver.slope(self.guardrail, end, found[1])
-                if tangent is not None and abs(self.price - tangent) > 1e-12:
-                    nxt = (found[0] - tangent * end - self.start) / (self.price - tangent)
-                    on_tangent = True
-            if nxt is None or not min(known, end) < nxt < max(known, end):
-                nxt, on_tangent = 0.5 * (known + end), False
+                tangent = found[1][self.guardrail]
+                if abs(self.price - tangent) > 1e-12:
+                    cross = (found[0] - tangent * end - self.start) / (self.price - tangent)
+                    if min(known, end) < cross < max(known, end):
+                        nxt, on_tangent = cross, True
             result = self.solve(nxt)
             if self.holds(nxt, result):
                 known = nxt
@@ -345,29 +321,29 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
     list of GuardrailPrice
         One per guardrail the case sets; empty if the LP could not be solved.
     """
-    priced = marginal_prices(case, coeffs, z, tail_method)
-    if priced is None:
+    resolver = _Resolver(case, coeffs, tail_method, z)
+    base = resolver.solve(None, 0.0, relaxed=True)
+    if base is None:
         return []
-    start, marginal = priced
-    resolver = _Resolver(case, coeffs, tail_method)
+    start, marginal = base
     prices = []
     for name, setting_value in guardrail_limits(case).items():
         if setting_value is None:
             continue
         limit = float(setting_value)
-        line = _Line(resolver, name, start, marginal[name])
-        reach = abs(limit) if limit != 0 else 1.0  # searched within 0 and twice the limit
-        one = line.solve(0.01 * abs(limit)) if limit != 0 else (start, z)
+        one = resolver.solve(name, 0.01 * abs(limit), relaxed=False) if limit != 0 else base
         gain = 0.0 if one is None else one[0] - start
         per_percent = gain if abs(gain) > _NOISE * max(1.0, abs(start)) else 0.0
+        reach = abs(limit) if limit != 0 else 1.0  # searched within 0 and twice the limit
         unused = None if values is None or name not in values \
             else loosening(name) * (values[name] - limit)
         slack = marginal[name] == 0 and unused is not None and unused < -1e-9 * reach
-        steps = [0.01, 1.0] if slack else [0.01, 0.1, 1.0]
-        loose = line.edge([f * reach for f in steps], one if limit != 0 else None)
+        line = _Line(resolver, name, start, marginal[name])
+        loose = line.edge([f * reach for f in ([0.01, 1.0] if slack else [0.01, 0.1, 1.0])])
         # Where the guardrail does not bind, the plan itself meets every limit down to
         # its own value: no re-solve needed on that side.
-        tight = unused if slack and unused is not None else line.edge([-f * reach for f in steps])
+        tight = unused if slack and unused is not None \
+            else line.edge([-f * reach for f in (0.01, 0.1, 1.0)])
         ends = sorted((limit + loosening(name) * loose, limit + loosening(name) * tight))
         setting, unit = _UNITS[name]
         prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
