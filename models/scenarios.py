@@ -63,8 +63,9 @@ _Z_BITS = 16
 _L_BITS = 24
 _Z_LIMIT = 2.0**20 - 1  # |z| < 16 in units of 2**-16; a normal draw never gets near
 _MAX_EXACT_METRICS = 256  # M * 2**(20 + 24) < 2**53
-# A positive part without spread still needs a slope, to place the zero threshold.
-_MIN_SLOPE = 1e-9
+# A positive part without spread still needs a slope, to place the zero threshold;
+# steep enough that float32 (about 1e-7 relative) tells the two sides apart.
+_MIN_SLOPE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ class _Calibration:
     offset: np.ndarray      # (N, M) a: attainment at score 0 (positive part)
     slope: np.ndarray       # (N, M) b: attainment per unit of score
     floor: np.ndarray       # (N, M) attainment below this is 0 (the zero threshold)
-    chol: np.ndarray        # (M, M) lower-triangular factor of the reps' own correlation
+    chol: np.ndarray        # (M, M) factor of the reps' own correlation, row m x sqrt(1 - k_m)
     common_share: np.ndarray  # (M,)
     common: np.ndarray      # (S, M) correlated common shocks
     zero_metrics: tuple[int, ...]  # metrics with a positive zero share somewhere
@@ -182,20 +183,25 @@ class _Calibration:
         """Scenarios for reps ``start:stop`` (one whole seeded block), shape (n, M, S)."""
         rng = np.random.Generator(np.random.PCG64([self.seed, 1, start // BLOCK_REPS]))
         n_scen, n_metrics = self.common.shape
+        # The factor's rows carry sqrt(1 - k): the product is the own part, scaled.
         own = _correlate(rng.standard_normal((n_metrics, (stop - start) * n_scen)), self.chol)
         # Work in the draw's own layout (metric, rep, scenario): contiguous, so fast.
         x = own.reshape(n_metrics, stop - start, n_scen)
-        k = self.common_share[:, None, None]
-        x *= np.sqrt(1.0 - k)
-        x += (np.sqrt(k[:, :, 0]) * self.common.T)[:, None, :]
+        x += (np.sqrt(self.common_share)[:, None] * self.common.T)[:, None, :]
         x *= self.slope[start:stop].T[:, :, None]
         x += self.offset[start:stop].T[:, :, None]
-        np.maximum(x, 0.0, out=x)
-        for j in self.zero_metrics:  # below the rep's zero threshold: exactly zero
-            np.copyto(x[j], 0.0, where=x[j] < self.floor[start:stop, j][:, None])
         # float32 from here: its 7 digits are far finer than the sampling error, and
         # half the bytes halve the time of every pass over the draws that follows.
-        return x.astype(np.float32).transpose(1, 0, 2)
+        out = x.astype(np.float32)
+        np.maximum(out, 0.0, out=out)
+        if self.zero_metrics:  # below the rep's zero threshold: exactly zero
+            zeros = list(self.zero_metrics)
+            floor = self.floor[start:stop, zeros].T[:, :, None].astype(np.float32)
+            part = out[zeros] if len(zeros) < n_metrics else out
+            part *= part >= floor
+            if len(zeros) < n_metrics:
+                out[zeros] = part
+        return out.transpose(1, 0, 2)
 
 
 def _correlate(normals: np.ndarray, chol: np.ndarray) -> np.ndarray:
@@ -366,8 +372,10 @@ def _calibrate(history: np.ndarray, count: int, seed: int) -> _Calibration:
     common = _correlate(rng.standard_normal((n_metrics, count)),
                         _cholesky(joint.common_corr)).T.copy()
     zero_metrics = tuple(int(j) for j in np.flatnonzero((stats.zero_share > 0).any(axis=0)))
-    return _Calibration(offset, slope, floor, _cholesky(joint.own_corr), joint.common_share,
-                        common, zero_metrics, seed)
+    own = np.round(_cholesky(joint.own_corr) * np.sqrt(1.0 - joint.common_share)[:, None],
+                   _DECIMALS)
+    return _Calibration(offset, slope, floor, own, joint.common_share, common, zero_metrics,
+                        seed)
 
 
 def build_scenarios(case: Case) -> Scenarios:

@@ -122,7 +122,7 @@ def long_history_case(make_case: Callable[..., Path], n_reps: int = 200,
     x = np.maximum(level[:, None, :] + shock[None] + own, 0.0)  # (N, T, M)
     zero_share = ZERO[np.arange(n_reps) % 4]
     for r in range(n_reps):
-        lowest = np.argsort(x[r, :, 2])[:int(round(zero_share[r] * n_periods))]
+        lowest = np.argsort(x[r, :, 2])[:round(zero_share[r] * n_periods)]
         x[r, lowest, 2] = 0.0
     tables = {"goals": {"g": 1.0},
               **{f"metrics.{m}": {"threshold": 0.5, "cap": 2.0, "alignment": {"g": 1.0}}
@@ -216,3 +216,19 @@ def test_bundled_plan_payout_keeps_its_risk(bundled: tuple[Case, Case]) -> None:
         return float(np.quantile(t, 0.9) - np.quantile(t, 0.1))
 
     assert spread(mc_total) == pytest.approx(spread(hist_total), rel=0.15)
+
+
+def test_zeros_kept_when_the_positive_values_do_not_vary(make_case: Callable[..., Path]) -> None:
+    # A lumpy metric: one deal (attainment 1.2) or none, 3 periods in 10 without.
+    lumpy = [[0.0, 1.2, 1.2, 0.0, 1.2, 1.2, 1.2, 1.2, 1.2, 0.0]] * 4
+    steady = [[1.0, 1.1, 0.9, 1.0, 1.2, 0.8, 1.0, 1.1, 0.9, 1.0]] * 4
+    tables = {"goals": {"g": 1.0},
+              "metrics.a": {"threshold": 0.5, "cap": 2.0, "alignment": {"g": 1.0}},
+              "metrics.b": {"threshold": 0.5, "cap": 2.0, "alignment": {"g": 1.0}},
+              "scenarios": {"mode": "montecarlo", "count": 4000, "seed": 2}}
+    reps = [{"rep_id": f"R{i}", "target_incentive": 1000.0} for i in range(4)]
+    case = load_case(make_case(tables, reps, {"a": lumpy, "b": steady}))
+    x = draws(case, BLOCK_REPS)
+    assert (x[:, 0] == 0).mean() == pytest.approx(0.3, abs=0.02)
+    assert np.allclose(x[:, 0][x[:, 0] > 0], 1.2, atol=1e-3)
+    assert (x[:, 1] == 0).mean() == 0
