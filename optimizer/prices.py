@@ -19,7 +19,8 @@ tangent (no plan at that limit) the search bisects. Each side is searched within
 ``0`` and twice the limit, probing at 1 %, 10 % and 100 % of the limit, then at most
 ``MAX_STEPS`` solves (bisection stops at ``RESOLUTION`` of the limit); an end left
 unconfirmed is the last point where the price was seen to hold. A guardrail that
-does not bind holds its price, 0, down to the plan's own value without a solve.
+does not bind holds its price, 0, from the plan's own value to twice the limit
+without a solve (relaxing a constraint an LP's optimum does not reach changes nothing).
 
 Cost: one MIP re-solve per guardrail and a few LP solves, all on two persistent
 models whose limits move by fixing their relaxation variables, sharing tail cuts.
@@ -314,7 +315,8 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
         How tail guardrails are written.
     values : dict, optional
         Each guardrail's value at the plan. A guardrail that does not bind then costs
-        nothing down to its value without a re-solve; otherwise that side is searched.
+        nothing from its value to twice its limit without a solve; without ``values``
+        every range is searched.
 
     Returns
     -------
@@ -339,11 +341,13 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
             else loosening(name) * (values[name] - limit)
         slack = marginal[name] == 0 and unused is not None and unused < -1e-9 * reach
         line = _Line(resolver, name, start, marginal[name])
-        loose = line.edge([f * reach for f in ([0.01, 1.0] if slack else [0.01, 0.1, 1.0])])
-        # Where the guardrail does not bind, the plan itself meets every limit down to
-        # its own value: no re-solve needed on that side.
-        tight = unused if slack and unused is not None \
-            else line.edge([-f * reach for f in (0.01, 0.1, 1.0)])
+        if slack and unused is not None:
+            # A limit the LP's optimum does not reach: loosening it leaves that optimum
+            # optimal (an LP), and tightening it too, down to the plan's own value.
+            loose, tight = reach, unused
+        else:
+            loose = line.edge([f * reach for f in (0.01, 0.1, 1.0)])
+            tight = line.edge([-f * reach for f in (0.01, 0.1, 1.0)])
         ends = sorted((limit + loosening(name) * loose, limit + loosening(name) * tight))
         setting, unit = _UNITS[name]
         prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
