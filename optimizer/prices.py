@@ -174,6 +174,7 @@ class _Resolver:
         self.movable = [n for n, v in guardrail_limits(case).items()
                         if v is not None and n != "fairness_top"]
         self.cuts: list[tuple[int, str, np.ndarray]] = []  # (owner, guardrail, vertex)
+        self.loops: list[CutLoop] = []  # kept alive, so that no two share an id
         self.synced: dict[int, int] = {}  # per model: how many of the cuts it holds
         self.adders: dict[int, Callable[[TailGuard, np.ndarray], None]] = {}
         self.lp = self._loop(case, relaxed=True)
@@ -199,6 +200,7 @@ class _Resolver:
             add(guard, weights)
 
         plan.add_cut = shared
+        self.loops.append(loop)
         self.synced[id(loop)], self.adders[id(loop)] = 0, add
         self._sync(loop)
         return loop
