@@ -13,6 +13,8 @@ from compplan.models.case import Case, load_case
 from compplan.models.plan import Plan
 from compplan.models.scenarios import (
     BLOCK_REPS,
+    LONG_HISTORY,
+    MIN_COMMON_SHARE,
     build_scenarios,
     joint_statistics,
     rep_statistics,
@@ -232,3 +234,17 @@ def test_zeros_kept_when_the_positive_values_do_not_vary(make_case: Callable[...
     assert (x[:, 0] == 0).mean() == pytest.approx(0.3, abs=0.02)
     assert np.allclose(x[:, 0][x[:, 0] > 0], 1.2, atol=1e-3)
     assert (x[:, 1] == 0).mean() == 0
+
+
+def test_common_share_floor_only_while_the_history_is_short() -> None:
+    # No common shock at all: the history's own estimate is about 0. A short history
+    # cannot tell, so the floor keeps the total's spread; a long one is believed.
+    rng = np.random.default_rng(4)
+    for periods, low in ((12, MIN_COMMON_SHARE), (LONG_HISTORY, 0.0)):
+        history = np.maximum(1.0 + 0.2 * rng.standard_normal((500, 2, periods)), 0.0)
+        share = joint_statistics(history, rep_statistics(history)).common_share
+        assert (share >= low).all()
+        if low == 0.0:
+            assert (share < 0.02).all()
+        else:
+            assert (share == MIN_COMMON_SHARE).all()
