@@ -220,8 +220,9 @@ def _price_cells(price: dict[str, Any] | None) -> str:
     """The price columns of a guardrail's row in ``plan.md`` (blank when not priced)."""
     if price is None:
         return " | | "
-    return (f"{price['per_percent']:.4g} | {price['shadow_price']:.4g} {price['unit']} | "
-            f"{price['valid_from']:,.4g} to {price['valid_to']:,.4g}")
+    held = "" if price.get("valid_from") is None or price.get("valid_to") is None \
+        else f"{price['valid_from']:,.4g} to {price['valid_to']:,.4g}"
+    return f"{price['per_percent']:.4g} | {price['shadow_price']:.4g} {price['unit']} | {held}"
 
 
 def write_plan(out: Path, case: Case, plan: Plan, doc: dict[str, Any]) -> list[Path]:

@@ -38,7 +38,8 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
                   coefficients: Coefficients | None = None,
                   revenue: float | None = None,
                   prices: bool = True,
-                  diagnosis: str = "full") -> Outcome:
+                  diagnosis: str = "full",
+                  price_ranges: bool = True) -> Outcome:
     """Design the plan of best expected alignment for a case.
 
     Parameters
@@ -62,10 +63,14 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     revenue : float, optional
         The case's expected revenue, passed on to :func:`evaluate`.
     prices : bool
-        Price the guardrails (an extra LP solve); off, ``prices`` is empty.
+        Price the guardrails (a re-solve per guardrail that binds, one for the rest,
+        and LP solves for the ranges); off, ``prices`` is empty.
     diagnosis : {"full", "short"}
         When no plan fits: ``short`` names the conflicting guardrails only, without
         the elastic solves that say what would fix them.
+    price_ranges : bool
+        With ``prices``: also search the range of each marginal price (off: the
+        prices' ``valid_from`` and ``valid_to`` are None).
 
     Returns
     -------
@@ -106,7 +111,8 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     if prices and objective == "alignment" and result.z is not None:
         say("pricing the guardrails")
         priced = shadow_prices(case, coeffs, result.z, tail_method,
-                               {g.name: g.value for g in evaluation.guardrails})
+                               {g.name: g.value for g in evaluation.guardrails},
+                               ranges=price_ranges)
     solver = {"name": "highs", "version": solver_version(), "mip_gap": result.mip_gap,
               "seconds": round(result.seconds, 3), "rounds": result.rounds,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}

@@ -87,9 +87,10 @@ class GuardrailPrice:
         The unit of ``shadow_price``.
     per_percent : float
         Alignment gained by loosening the limit by 1 % of its value, from a re-solve.
-    valid_from, valid_to : float
+    valid_from, valid_to : float or None
         The range of the limit (``valid_from <= limit <= valid_to``) over which the
-        optimal alignment changes at exactly ``shadow_price`` per unit.
+        optimal alignment changes at exactly ``shadow_price`` per unit; None when not
+        searched (``ranges=False``).
     """
 
     guardrail: str
@@ -98,8 +99,8 @@ class GuardrailPrice:
     shadow_price: float
     unit: str
     per_percent: float
-    valid_from: float
-    valid_to: float
+    valid_from: float | None
+    valid_to: float | None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -171,8 +172,8 @@ class _Resolver:
     def __init__(self, case: Case, coeffs: Coefficients, tail_method: TailMethod,
                  z: np.ndarray) -> None:
         self.case, self.coeffs, self.tail_method, self.z = case, coeffs, tail_method, z
-        self.movable = [n for n, v in guardrail_limits(case).items()
-                        if v is not None and n != "fairness_top"]
+        self.elastic = [n for n, v in guardrail_limits(case).items() if v is not None]
+        self.movable = [n for n in self.elastic if n != "fairness_top"]
         self.cuts: list[tuple[int, str, np.ndarray]] = []  # (owner, guardrail, vertex)
         self.loops: list[CutLoop] = []  # kept alive, so that no two share an id
         self.synced: dict[int, int] = {}  # per model: how many of the cuts it holds
@@ -182,8 +183,8 @@ class _Resolver:
 
     def _loop(self, case: Case, *, relaxed: bool) -> CutLoop:
         plan = create_model(case, self.coeffs, tail_method=self.tail_method,
-                            elastic=self.movable)
-        for name in self.movable:
+                            elastic=self.elastic)
+        for name in self.elastic:
             var = plan.slack(name)
             var.domain = pyo.Reals
             var.fix(0.0)
@@ -219,19 +220,30 @@ class _Resolver:
 
     def solve(self, name: str | None, t: float, *, relaxed: bool) -> _Found | None:
         """Alignment (and, for the LP, dual prices) with guardrail ``name`` loosened by ``t``."""
-        if name is not None and name not in self.movable:
-            limit = float(guardrail_limits(self.case)[name] or 0.0)
-            moved = with_limit(self.case, name, limit + loosening(name) * t)
-            loop = self._loop(moved, relaxed=relaxed)
-            return self._run(loop, moved, relaxed)
-        loop = self.lp if relaxed else self.mip
-        if name is not None:
-            loop.plan.slack(name).fix(t / self._scale(name))
+        return self.solve_many({} if name is None else {name: t}, relaxed=relaxed)
+
+    def solve_many(self, moves: dict[str, float], *, relaxed: bool,
+                   top_slack: float = 0.0) -> _Found | None:
+        """Alignment (and, for the LP, dual prices) with each guardrail loosened as given.
+
+        ``top_slack`` relaxes the upper tail's row itself (in shares of target), a
+        bound rather than a move of its ratio.
+        """
+        case, loop = self.case, self.lp if relaxed else self.mip
+        if "fairness_top" in moves:
+            limit = float(guardrail_limits(self.case)["fairness_top"] or 0.0)
+            case = with_limit(self.case, "fairness_top", limit + moves["fairness_top"])
+            loop = self._loop(case, relaxed=relaxed)
+        moved = {n: t / self._scale(n) for n, t in moves.items() if n != "fairness_top"}
+        if top_slack:
+            moved["fairness_top"] = top_slack
+        for name, value in moved.items():
+            loop.plan.slack(name).fix(value)
         try:
             self._sync(loop)
-            return self._run(loop, self.case, relaxed)
+            return self._run(loop, case, relaxed)
         finally:
-            if name is not None:
+            for name in moved:
                 loop.plan.slack(name).fix(0.0)
 
     def _run(self, loop: CutLoop, case: Case, relaxed: bool) -> _Found | None:
@@ -302,7 +314,8 @@ class _Line:
 
 def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
                   tail_method: TailMethod = "auto",
-                  values: dict[str, float] | None = None) -> list[GuardrailPrice]:
+                  values: dict[str, float] | None = None,
+                  ranges: bool = True) -> list[GuardrailPrice]:
     """The price of every guardrail of the case at the plan's choice of metrics.
 
     Parameters
@@ -319,6 +332,9 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
         Each guardrail's value at the plan. A guardrail that does not bind then costs
         nothing from its value to twice its limit without a solve; without ``values``
         every range is searched.
+    ranges : bool
+        Search the range of each marginal price (a few LP solves per binding
+        guardrail); off, ``valid_from`` and ``valid_to`` are None.
 
     Returns
     -------
@@ -330,28 +346,65 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
     if base is None:
         return []
     start, marginal = base
+    limits = {n: float(v) for n, v in guardrail_limits(case).items() if v is not None}
+    unused = {n: loosening(n) * (values[n] - limit) for n, limit in limits.items()
+              if values is not None and n in values}
+    slack = {n for n, gap in unused.items()
+             if marginal[n] == 0 and gap < -1e-9 * max(abs(limits[n]), 1.0)}
+    free = _free_percent(resolver, limits, slack, start)
     prices = []
-    for name, setting_value in guardrail_limits(case).items():
-        if setting_value is None:
+    for name, limit in limits.items():
+        if name in free:
+            per_percent = 0.0
+        else:
+            one = resolver.solve(name, 0.01 * abs(limit), relaxed=False) if limit != 0 else base
+            gain = 0.0 if one is None else one[0] - start
+            per_percent = gain if abs(gain) > _NOISE * max(1.0, abs(start)) else 0.0
+        setting, unit = _UNITS[name]
+        if not ranges:
+            prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
+                                         per_percent, None, None))
             continue
-        limit = float(setting_value)
-        one = resolver.solve(name, 0.01 * abs(limit), relaxed=False) if limit != 0 else base
-        gain = 0.0 if one is None else one[0] - start
-        per_percent = gain if abs(gain) > _NOISE * max(1.0, abs(start)) else 0.0
         reach = abs(limit) if limit != 0 else 1.0  # searched within 0 and twice the limit
-        unused = None if values is None or name not in values \
-            else loosening(name) * (values[name] - limit)
-        slack = marginal[name] == 0 and unused is not None and unused < -1e-9 * reach
         line = _Line(resolver, name, start, marginal[name])
-        if slack and unused is not None:
+        if name in slack:
             # A limit the LP's optimum does not reach: loosening it leaves that optimum
             # optimal (an LP), and tightening it too, down to the plan's own value.
-            loose, tight = reach, unused
+            loose, tight = reach, unused[name]
         else:
             loose = line.edge([f * reach for f in (0.01, 0.1, 1.0)])
             tight = line.edge([-f * reach for f in (0.01, 0.1, 1.0)])
         ends = sorted((limit + loosening(name) * loose, limit + loosening(name) * tight))
-        setting, unit = _UNITS[name]
         prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
                                      per_percent, ends[0], ends[1]))
     return prices
+
+
+def _free_percent(resolver: _Resolver, limits: dict[str, float], slack: set[str],
+                  start: float) -> set[str]:
+    """The guardrails whose 1 % loosening buys nothing, found with one MIP solve.
+
+    Loosening every guardrail that does not bind by 1 % at once: if that buys
+    nothing, loosening any one of them (a smaller feasible set) buys nothing either.
+    The upper tail's ratio scales the mean payout: its row is relaxed by 1 % of the
+    ratio times the most the mean payout can be, which loosens at least as much.
+    """
+    moves = {n: 0.01 * abs(limits[n]) for n in sorted(slack)
+             if limits[n] != 0 and n != "fairness_top"}
+    top = 0.01 * limits["fairness_top"] * _most_pay(resolver.case) if "fairness_top" in slack \
+        else 0.0
+    if not moves and not top:
+        return set(slack)
+    found = resolver.solve_many(moves, relaxed=False, top_slack=top)
+    if found is None or found[0] - start > _NOISE * max(1.0, abs(start)):
+        return {n for n in slack if limits[n] == 0}
+    return set(slack)
+
+
+def _most_pay(case: Case) -> float:
+    """An upper bound on any rep's payout, in shares of target incentive."""
+    design = case.spec.design
+    steepest = max(1.0 + design.accelerator_max * (case.metric(k).cap - 1.0)
+                   / (1.0 - case.metric(k).threshold) for k in case.metric_ids)
+    multiple = design.max_payout_multiple
+    return steepest if multiple is None else min(steepest, float(multiple))
