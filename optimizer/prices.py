@@ -22,8 +22,10 @@ unconfirmed is the last point where the price was seen to hold. A guardrail that
 does not bind holds its price, 0, from the plan's own value to twice the limit
 without a solve (relaxing a constraint an LP's optimum does not reach changes nothing).
 
-Cost: one MIP re-solve per guardrail and a few LP solves, all on two persistent
-models whose limits move by fixing their relaxation variables, sharing tail cuts.
+Cost: one LP solve for the marginal prices, one MIP re-solve per binding guardrail
+and one for all the others at once (if that buys nothing, so does any one of them),
+and a few LP solves per binding guardrail for the ranges; all on one persistent
+model whose limits move by fixing their relaxation variables.
 """
 
 from __future__ import annotations
@@ -161,38 +163,31 @@ _Found = tuple[float, dict[str, float]]
 class _Resolver:
     """Re-solves of a case at moved limits: the full MIP, and the LP of fixed metrics.
 
-    Each model is built once, with every limit given a fixed relaxation variable (the
+    One model serves both (the metrics' ``z`` fixed and continuous for the LP, binary
+    for the MIP), built once with every limit given a fixed relaxation variable (the
     model's ``elastic`` slack): moving a limit is fixing that variable, so HiGHS
-    re-solves the same model. ``top_ratio`` scales the mean payout, which no slack can
-    express, so its solves rebuild the model. Tail cuts are valid whatever the limits
-    and the metrics, so every cut found by one model is handed to the others: after
-    the first solve, a re-solve rarely needs a new one.
+    re-solves the same model and the tail cuts found at one limit serve at every other.
+    ``top_ratio`` scales the mean payout, which no slack can express, so its moves
+    rebuild the model; the cuts found so far are handed to the new one.
     """
 
     def __init__(self, case: Case, coeffs: Coefficients, tail_method: TailMethod,
                  z: np.ndarray) -> None:
         self.case, self.coeffs, self.tail_method, self.z = case, coeffs, tail_method, z
         self.elastic = [n for n, v in guardrail_limits(case).items() if v is not None]
-        self.movable = [n for n in self.elastic if n != "fairness_top"]
         self.cuts: list[tuple[int, str, np.ndarray]] = []  # (owner, guardrail, vertex)
         self.loops: list[CutLoop] = []  # kept alive, so that no two share an id
         self.synced: dict[int, int] = {}  # per model: how many of the cuts it holds
         self.adders: dict[int, Callable[[TailGuard, np.ndarray], None]] = {}
-        self.lp = self._loop(case, relaxed=True)
-        self.mip = self._loop(case, relaxed=False)
+        self.loop = self._loop(case)
 
-    def _loop(self, case: Case, *, relaxed: bool) -> CutLoop:
+    def _loop(self, case: Case) -> CutLoop:
         plan = create_model(case, self.coeffs, tail_method=self.tail_method,
                             elastic=self.elastic)
         for name in self.elastic:
             var = plan.slack(name)
             var.domain = pyo.Reals
             var.fix(0.0)
-        if relaxed:
-            for k, chosen in zip(self.coeffs.metric_ids, self.z, strict=True):
-                # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
-                plan.model.z[k].domain = pyo.UnitInterval
-                plan.model.z[k].fix(1 if chosen > 0.5 else 0)
         loop = CutLoop(plan, None, None)
         add = plan.add_cut
 
@@ -203,7 +198,6 @@ class _Resolver:
         plan.add_cut = shared
         self.loops.append(loop)
         self.synced[id(loop)], self.adders[id(loop)] = 0, add
-        self._sync(loop)
         return loop
 
     def _sync(self, loop: CutLoop) -> None:
@@ -214,6 +208,21 @@ class _Resolver:
             if owner != id(loop) and name in guards:
                 add(guards[name], weights)
         self.synced[id(loop)] = len(self.cuts)
+
+    def _mode(self, loop: CutLoop, relaxed: bool) -> None:
+        """The LP of the plan's metrics, or the MIP with the case's own fixings."""
+        for k, chosen in zip(self.coeffs.metric_ids, self.z, strict=True):
+            var, spec = loop.plan.model.z[k], self.case.metric(k)
+            if relaxed:
+                # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
+                var.domain = pyo.UnitInterval
+                var.fix(1 if chosen > 0.5 else 0)
+            else:
+                var.domain = pyo.Binary
+                if spec.required or spec.forbidden:
+                    var.fix(1 if spec.required else 0)
+                else:
+                    var.unfix()
 
     def _scale(self, name: str) -> float:
         return self.coeffs.ti_total if name in ("budget_expected", "budget_cvar") else 1.0
@@ -229,14 +238,15 @@ class _Resolver:
         ``top_slack`` relaxes the upper tail's row itself (in shares of target), a
         bound rather than a move of its ratio.
         """
-        case, loop = self.case, self.lp if relaxed else self.mip
+        case, loop = self.case, self.loop
         if "fairness_top" in moves:
             limit = float(guardrail_limits(self.case)["fairness_top"] or 0.0)
             case = with_limit(self.case, "fairness_top", limit + moves["fairness_top"])
-            loop = self._loop(case, relaxed=relaxed)
+            loop = self._loop(case)
         moved = {n: t / self._scale(n) for n, t in moves.items() if n != "fairness_top"}
         if top_slack:
             moved["fairness_top"] = top_slack
+        self._mode(loop, relaxed)
         for name, value in moved.items():
             loop.plan.slack(name).fix(value)
         try:
