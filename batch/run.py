@@ -126,7 +126,8 @@ def _solve_candidate(shared: Shared, index: int) -> Solved:
     try:
         outcome = optimise_case(case, coefficients=coeffs, revenue=shared.revenue[key],
                                 time_limit=options.time_limit, tail_method=options.tail_method,
-                                prices=options.prices, diagnosis="short")
+                                prices=options.prices, diagnosis="short",
+                                price_ranges=False)  # a candidate keeps the 1 % figure only
     except InfeasibleError as exc:
         record.update(status="infeasible", reason="; ".join(exc.report["explanation"]),
                       conflict=[c["setting"] for c in exc.report["conflict"]])

@@ -350,9 +350,11 @@ def _price_text(price: GuardrailPrice) -> str:
     """What loosening a guardrail buys (re-solved) and where its marginal price holds."""
     if price.shadow_price <= 0 and price.per_percent <= 0:
         return ""
-    return (f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved); "
-            f"marginal {price.shadow_price:.4g} per unit for limits {price.valid_from:,.4g} "
-            f"to {price.valid_to:,.4g}")
+    text = f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved)"
+    if price.valid_from is None or price.valid_to is None:
+        return text
+    return (f"{text}; marginal {price.shadow_price:.4g} per unit for limits "
+            f"{price.valid_from:,.4g} to {price.valid_to:,.4g}")
 
 
 

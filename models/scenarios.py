@@ -4,33 +4,54 @@
 
 With ``[scenarios] allow_absent`` a rep may lack a period (she was off the plan):
 historical scenarios carry the presence mask ``O[r, s]`` (``Scenarios.present``), and
-Monte Carlo calibrates each rep from her own periods and draws her in every scenario.
+Monte Carlo calibrates each rep from her own periods (every statistic below over
+present rep-periods only) and draws her in every scenario.
 
-``montecarlo``: ``count`` scenarios calibrated to the history. For rep ``r`` and
-metric ``m`` with historical mean ``mu`` and spread ``sd`` (over periods),
+``montecarlo``: ``count`` scenarios calibrated to the history. Each rep, metric and
+scenario has a standard normal score
 
-    x[r, m, s] = max(0, mu[r, m] + sd[r, m] * (sqrt(k_m) g[s, m] + sqrt(1 - k_m) e[r, s, m]))
+    y[r, m, s] = sqrt(k_m) g[s, m] + sqrt(1 - k_m) e[r, s, m]
 
-where ``g[s]`` is a shock common to every rep in scenario ``s`` and ``e[r, s]`` is the
-rep's own draw; both are standard normal with the correlation between metrics
-seen in the history. ``k_m``, the share of a metric's variance common to all reps,
-is estimated from how much the period means move; it is kept at least
-``MIN_COMMON_SHARE`` so that the spread of the total payout does not vanish as reps
-are added.
+where ``g[s]`` is a shock common to every rep in scenario ``s``, with the correlation
+between metrics of the history's period totals (the mean over reps of each period
+and metric), and ``e[r, s]`` is the rep's own draw, with the correlation between
+metrics of the history once each period's common movement is taken out. ``k_m``,
+the share of a metric's variance common to all reps, is estimated from how much the
+period means move; while the history is short (fewer than ``LONG_HISTORY`` periods)
+it is kept at least ``MIN_COMMON_SHARE`` so that the spread of the total payout does
+not vanish as reps are added.
 
-Reproducibility: draws come from numpy's PCG64, seeded per block of
-``BLOCK_REPS`` reps, so the scenarios do not depend on how the work is chunked.
-Normal draws are rounded to multiples of 2**-16 and the correlation factor to
-multiples of 2**-24, so every product and partial sum of the correlating matrix
-product is exact in float64: BLAS may sum in any order, on any CPU, and the result
-is the same bit for bit. Calibration statistics are rounded to 12 decimals. Draws
-are handed on as float32.
+The score becomes attainment through each rep and metric's own history: with ``p``
+its share of periods at exactly zero and ``mu+``, ``sd+`` the mean and spread of its
+positive values,
+
+    x = 0                               where y < q = Phi^-1(p)
+    x = max(0, a + b y)                 elsewhere,
+
+with ``a`` and ``b`` such that ``a + b y`` has mean ``mu+`` and spread ``sd+`` given
+``y >= q`` (a truncated normal's moments). So each rep-metric keeps its share of
+zeros, the level and spread of its positive values, hence its overall level and
+spread; without zeros this is ``max(0, mu + sd y)``. Zeros fall in the bad scenarios,
+as the common shock says. The statistics come from :func:`rep_statistics` (per rep
+and metric, over periods) and the joint behaviour from :func:`joint_statistics`, so
+that other per-rep statistics can be put in.
+
+Reproducibility: draws come from numpy's PCG64, seeded per block of ``BLOCK_REPS``
+reps; a block is always drawn whole, so any range of reps gives the draws of the
+whole and the scenarios do not depend on how the work is chunked. Normal draws are
+rounded to multiples of 2**-16 and the correlation factor to multiples of 2**-24, so
+every product and partial sum of the correlating matrix product is exact in float64:
+BLAS may sum in any order, on any CPU, and the result is the same bit for bit.
+Calibration statistics are rounded to 12 decimals; the transform after the product
+is elementwise IEEE arithmetic. Draws are handed on as float32.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -39,12 +60,17 @@ from compplan.models.case import Case
 BLOCK_REPS = 64
 MIN_COMMON_SHARE = 0.05
 MAX_COMMON_SHARE = 0.95
+#: From this many periods on, the history's own common share is trusted without a floor.
+LONG_HISTORY = 36
 _DECIMALS = 12
 # Fixed-point grids that make the correlating matrix product exact (see above).
 _Z_BITS = 16
 _L_BITS = 24
 _Z_LIMIT = 2.0**20 - 1  # |z| < 16 in units of 2**-16; a normal draw never gets near
 _MAX_EXACT_METRICS = 256  # M * 2**(20 + 24) < 2**53
+# A positive part without spread still needs a slope, to place the zero threshold;
+# steep enough that float32 (about 1e-7 relative) tells the two sides apart.
+_MIN_SLOPE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -94,12 +120,20 @@ class Scenarios:
         return [(a, min(a + size, self.n_reps)) for a in range(0, self.n_reps, size)]
 
     def block(self, start: int, stop: int) -> np.ndarray:
-        """Attainment of reps ``start:stop``, shape (reps, metrics, scenarios)."""
+        """Attainment of reps ``start:stop``, shape (reps, metrics, scenarios).
+
+        Any range gives the same draws as the whole: Monte Carlo draws whole seeding
+        blocks and keeps the reps asked for.
+        """
         if self._calibration is None:
             return self._history[start:stop]
-        parts = [self._calibration.draw(b, min(b + BLOCK_REPS, stop))
-                 for b in range(start, stop, BLOCK_REPS)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        first = start // BLOCK_REPS * BLOCK_REPS
+        parts = [self._calibration.draw(b, min(b + BLOCK_REPS, self.n_reps))
+                 for b in range(first, stop, BLOCK_REPS)]
+        whole = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        if start == first and stop - start == whole.shape[0]:
+            return whole
+        return whole[start - first:stop - first]
 
     def chunks(self, size: int = BLOCK_REPS) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_rep, x)`` with ``x`` of shape (reps in chunk, metrics, scenarios).
@@ -114,30 +148,79 @@ class Scenarios:
 
 
 @dataclass(frozen=True)
+class RepStatistics:
+    """Per rep and metric statistics of the history, each (N, M).
+
+    Attributes
+    ----------
+    mean, sd : numpy.ndarray
+        Level and spread (population, over periods).
+    zero_share : numpy.ndarray
+        Share of periods at exactly zero.
+    positive_mean, positive_sd : numpy.ndarray
+        Level and spread of the positive values (0 where there are none).
+    """
+
+    mean: np.ndarray
+    sd: np.ndarray
+    zero_share: np.ndarray
+    positive_mean: np.ndarray
+    positive_sd: np.ndarray
+
+
+@dataclass(frozen=True)
+class JointStatistics:
+    """How metrics move together, from standardised residuals.
+
+    Attributes
+    ----------
+    common_share : numpy.ndarray
+        (M,): share of each metric's variance common to all reps.
+    common_corr : numpy.ndarray
+        (M, M): correlation of the period totals between metrics.
+    own_corr : numpy.ndarray
+        (M, M): correlation between metrics of a rep's own movement.
+    """
+
+    common_share: np.ndarray
+    common_corr: np.ndarray
+    own_corr: np.ndarray
+
+
+@dataclass(frozen=True)
 class _Calibration:
-    mu: np.ndarray          # (N, M)
-    sd: np.ndarray          # (N, M)
-    chol: np.ndarray        # (M, M) lower-triangular factor of the metric correlation
+    offset: np.ndarray      # (N, M) a: attainment at score 0 (positive part)
+    slope: np.ndarray       # (N, M) b: attainment per unit of score
+    floor: np.ndarray       # (N, M) attainment below this is 0 (the zero threshold)
+    chol: np.ndarray        # (M, M) factor of the reps' own correlation, row m x sqrt(1 - k_m)
     common_share: np.ndarray  # (M,)
     common: np.ndarray      # (S, M) correlated common shocks
+    zero_metrics: tuple[int, ...]  # metrics with a positive zero share somewhere
     seed: int
 
     def draw(self, start: int, stop: int) -> np.ndarray:
-        """Scenarios for reps ``start:stop`` (within one seeded block), shape (n, M, S)."""
+        """Scenarios for reps ``start:stop`` (one whole seeded block), shape (n, M, S)."""
         rng = np.random.Generator(np.random.PCG64([self.seed, 1, start // BLOCK_REPS]))
         n_scen, n_metrics = self.common.shape
+        # The factor's rows carry sqrt(1 - k): the product is the own part, scaled.
         own = _correlate(rng.standard_normal((n_metrics, (stop - start) * n_scen)), self.chol)
         # Work in the draw's own layout (metric, rep, scenario): contiguous, so fast.
         x = own.reshape(n_metrics, stop - start, n_scen)
-        k = self.common_share[:, None, None]
-        x *= np.sqrt(1.0 - k)
-        x += (np.sqrt(k[:, :, 0]) * self.common.T)[:, None, :]
-        x *= self.sd[start:stop].T[:, :, None]
-        x += self.mu[start:stop].T[:, :, None]
-        np.maximum(x, 0.0, out=x)
+        x += (np.sqrt(self.common_share)[:, None] * self.common.T)[:, None, :]
+        x *= self.slope[start:stop].T[:, :, None]
+        x += self.offset[start:stop].T[:, :, None]
         # float32 from here: its 7 digits are far finer than the sampling error, and
         # half the bytes halve the time of every pass over the draws that follows.
-        return x.astype(np.float32).transpose(1, 0, 2)
+        out = x.astype(np.float32)
+        np.maximum(out, 0.0, out=out)
+        if self.zero_metrics:  # below the rep's zero threshold: exactly zero
+            zeros = list(self.zero_metrics)
+            floor = self.floor[start:stop, zeros].T[:, :, None].astype(np.float32)
+            part = out[zeros] if len(zeros) < n_metrics else out
+            part *= part >= floor
+            if len(zeros) < n_metrics:
+                out[zeros] = part
+        return out.transpose(1, 0, 2)
 
 
 def _correlate(normals: np.ndarray, chol: np.ndarray) -> np.ndarray:
@@ -170,10 +253,12 @@ def _cholesky(matrix: np.ndarray) -> np.ndarray:
     return low
 
 
-def _correlation(z: np.ndarray) -> np.ndarray:
-    """Correlation between metrics of standardised residuals ``z`` (N, M, T), made PSD."""
-    n_metrics = z.shape[1]
-    flat = z.transpose(1, 0, 2).reshape(n_metrics, -1)
+def _correlation(flat: np.ndarray) -> np.ndarray:
+    """Correlation between the rows of ``flat`` (metrics, observations), made PSD.
+
+    The rows are taken as centred already (deviations from their own means).
+    """
+    n_metrics = flat.shape[0]
     norms = np.sqrt((flat * flat).mean(axis=1))
     corr = np.eye(n_metrics)
     for i in range(n_metrics):
@@ -181,7 +266,8 @@ def _correlation(z: np.ndarray) -> np.ndarray:
             if norms[i] > 0 and norms[j] > 0:
                 corr[i, j] = corr[j, i] = (flat[i] * flat[j]).mean() / (norms[i] * norms[j])
     corr = np.round(corr, _DECIMALS)
-    # Shrink towards the identity until positive definite: pairwise estimates need not be.
+    # Shrink towards the identity until positive definite: pairwise estimates need not
+    # be, and with fewer periods than metrics the period totals' never are.
     for shrink in np.linspace(0.0, 1.0, 21):
         candidate = (1.0 - shrink) * corr + shrink * np.eye(n_metrics)
         if np.all(np.linalg.eigvalsh(candidate) > 1e-8):
@@ -189,59 +275,197 @@ def _correlation(z: np.ndarray) -> np.ndarray:
     return np.eye(n_metrics)
 
 
-def _calibrate(history: np.ndarray, count: int, seed: int,
-               present: np.ndarray | None = None) -> _Calibration:
+def rep_statistics(history: np.ndarray, present: np.ndarray | None = None) -> RepStatistics:
+    """Level, spread, zero share and positive part of each rep and metric over periods.
+
+    With a single period a rep's own spread is unknown: the metric's spread over reps
+    stands in, and its zero share over reps.
+
+    Parameters
+    ----------
+    history : numpy.ndarray
+        Attainment, shape (reps, metrics, periods).
+    present : numpy.ndarray, optional
+        ``O[r, s]`` (reps, periods): with joiners and leavers, each rep's statistics
+        come from her own periods (``allow_absent``, MODEL.md section 5).
+
+    Returns
+    -------
+    RepStatistics
+        Each (reps, metrics), rounded to 12 decimals.
+    """
     if present is not None:
-        return _calibrate_present(history, count, seed, present)
+        return _rep_statistics_present(history, present)
     n_reps, n_metrics, n_periods = history.shape
-    mu = np.round(history.mean(axis=2), _DECIMALS)
+    positive = history > 0
+    count = positive.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos_mean = np.where(count > 0, np.where(positive, history, 0.0).sum(axis=2)
+                            / np.maximum(count, 1), 0.0)
+        pos_var = np.where(count > 0, np.where(positive, (history - pos_mean[..., None]) ** 2,
+                                               0.0).sum(axis=2) / np.maximum(count, 1), 0.0)
+    mean = history.mean(axis=2)
     if n_periods > 1:
         sd = history.std(axis=2)
-    else:  # one period says nothing of a rep's own spread: use the metric's spread
-        sd = np.broadcast_to(history.std(axis=(0, 2)), (n_reps, n_metrics)).copy()
-    sd = np.round(sd, _DECIMALS)
+        zero_share = 1.0 - count / n_periods
+        pos_sd = np.sqrt(pos_var)
+    else:  # one period says nothing of a rep's own spread: use the metric's over reps
+        flat = history[:, :, 0]
+        sd = np.broadcast_to(flat.std(axis=0), (n_reps, n_metrics)).copy()
+        zero_share = np.broadcast_to((flat <= 0).mean(axis=0), (n_reps, n_metrics)).copy()
+        pos_sd = np.zeros(n_metrics)
+        metric_pos = np.zeros(n_metrics)
+        for j in range(n_metrics):
+            values = flat[flat[:, j] > 0, j]
+            if values.size:
+                pos_sd[j], metric_pos[j] = values.std(), values.mean()
+        pos_mean = np.where(flat > 0, flat, metric_pos)
+        pos_sd = np.broadcast_to(pos_sd, (n_reps, n_metrics)).copy()
+    return RepStatistics(*(np.round(a, _DECIMALS)
+                           for a in (mean, sd, zero_share, pos_mean, pos_sd)))
+
+
+def joint_statistics(history: np.ndarray, stats: RepStatistics,
+                     present: np.ndarray | None = None) -> JointStatistics:
+    """Common share of variance, period-total correlation and own correlation.
+
+    Parameters
+    ----------
+    history : numpy.ndarray
+        Attainment, shape (reps, metrics, periods).
+    stats : RepStatistics
+        Its per rep statistics, from :func:`rep_statistics`.
+    present : numpy.ndarray, optional
+        ``O[r, s]`` (reps, periods): only present rep-periods count; a period's mean is
+        over the reps present then.
+
+    Returns
+    -------
+    JointStatistics
+        Rounded to 12 decimals; the correlations positive definite.
+    """
+    if present is not None:
+        return _joint_statistics_present(history, stats, present)
+    n_reps, n_metrics, n_periods = history.shape
+    mean, sd = stats.mean[..., None], stats.sd[..., None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(sd[..., None] > 0, (history - mu[..., None]) / sd[..., None], 0.0)
-    period_means = z.mean(axis=0)  # (M, T)
-    raw_share = (period_means.var(axis=1) - 1.0 / n_reps) / (1.0 - 1.0 / n_reps) \
+        z = np.where(sd > 0, (history - mean) / np.where(sd > 0, sd, 1.0), 0.0)
+    period_z = z.mean(axis=0)  # (M, T): how all reps moved together in each period
+    raw_share = (period_z.var(axis=1) - 1.0 / n_reps) / (1.0 - 1.0 / n_reps) \
         if n_reps > 1 else np.zeros(n_metrics)
-    share = np.round(np.clip(raw_share, MIN_COMMON_SHARE, MAX_COMMON_SHARE), _DECIMALS)
-    chol = _cholesky(_correlation(z))
+    floor = MIN_COMMON_SHARE if n_periods < LONG_HISTORY else 0.0
+    share = np.round(np.clip(raw_share, floor, MAX_COMMON_SHARE), _DECIMALS)
+    # The period totals: the mean over reps of each period and metric, centred.
+    totals = history.mean(axis=0)
+    common_corr = _correlation(totals - totals.mean(axis=1, keepdims=True)) \
+        if n_periods > 1 else np.eye(n_metrics)
+    # A rep's own movement: what is left once the period's common movement is out.
+    own = (z - period_z[None]).transpose(1, 0, 2).reshape(n_metrics, -1)
+    return JointStatistics(share, common_corr, _correlation(own))
+
+
+def _positive_part(stats: RepStatistics) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``a``, ``b`` and the zero threshold of each rep and metric (see the module doc).
+
+    The zero share takes few distinct values (multiples of one over the periods), so
+    the normal quantile and the truncated moments are computed once per value.
+    """
+    share = stats.zero_share
+    values, where = np.unique(share, return_inverse=True)
+    where = where.reshape(share.shape)
+    quantile, tail_mean, tail_sd = (np.zeros(values.size) for _ in range(3))
+    for i, p in enumerate(values.tolist()):
+        if p <= 0.0 or p >= 1.0:  # no zeros, or nothing but zeros: no threshold to place
+            quantile[i], tail_mean[i], tail_sd[i] = (-math.inf if p <= 0 else math.inf), 0.0, 1.0
+            continue
+        cut = NormalDist().inv_cdf(p)
+        lam = math.exp(-0.5 * cut * cut) / math.sqrt(2.0 * math.pi) / (1.0 - p)
+        quantile[i] = round(cut, _DECIMALS)
+        tail_mean[i] = round(lam, _DECIMALS)
+        tail_sd[i] = round(math.sqrt(max(1.0 + cut * lam - lam * lam, 1e-12)), _DECIMALS)
+    q = quantile[where]
+    slope = stats.positive_sd / tail_sd[where]
+    slope = np.where(share < 1.0, np.maximum(slope, _MIN_SLOPE), 0.0)
+    offset = np.where(share < 1.0, stats.positive_mean - slope * tail_mean[where], 0.0)
+    with np.errstate(invalid="ignore"):
+        floor = np.where(share <= 0.0, 0.0,
+                         np.where(share >= 1.0, np.inf, np.maximum(offset + slope * q, 0.0)))
+    return np.round(offset, _DECIMALS), np.round(slope, _DECIMALS), np.round(floor, _DECIMALS)
+
+
+def _calibrate(history: np.ndarray, count: int, seed: int,
+               present: np.ndarray | None = None) -> _Calibration:
+    stats = rep_statistics(history, present)
+    joint = joint_statistics(history, stats, present)
+    offset, slope, floor = _positive_part(stats)
     rng = np.random.Generator(np.random.PCG64([seed, 0]))
-    common = _correlate(rng.standard_normal((n_metrics, count)), chol).T.copy()
-    return _Calibration(mu, sd, chol, share, common, seed)
+    n_metrics = history.shape[1]
+    common = _correlate(rng.standard_normal((n_metrics, count)),
+                        _cholesky(joint.common_corr)).T.copy()
+    zero_metrics = tuple(int(j) for j in np.flatnonzero((stats.zero_share > 0).any(axis=0)))
+    own = np.round(_cholesky(joint.own_corr) * np.sqrt(1.0 - joint.common_share)[:, None],
+                   _DECIMALS)
+    return _Calibration(offset, slope, floor, own, joint.common_share, common, zero_metrics,
+                        seed)
 
 
 # --- Reps who joined or left (allow_absent, MODEL.md section 5) ------------------------
-# Kept apart from _calibrate so that cases with every rep-period are untouched: each
-# rep's level and spread come from her own periods only, a rep with one period takes
-# the metric's spread over present rep-periods, and the common share compares each
-# period's mean over the reps present with the 1/n_t a mean of n_t reps would show.
+# Kept apart from the complete-history path so that cases with every rep-period are
+# untouched bit for bit: each rep's statistics come from her own periods only, a rep
+# with one period takes the metric's spread (and zero share) over present rep-periods,
+# and the common share compares each period's mean over the reps present with the
+# 1/n_t a mean of n_t reps would show.
 
-def _calibrate_present(history: np.ndarray, count: int, seed: int,
-                       present: np.ndarray) -> _Calibration:
+def _rep_statistics_present(history: np.ndarray, present: np.ndarray) -> RepStatistics:
     n_metrics = history.shape[1]
     mask = present[:, None, :]  # (N, 1, T)
     own = present.sum(axis=1).astype(np.float64)[:, None]  # periods per rep, >= 1
-    mu = np.round(np.where(mask, history, 0.0).sum(axis=2) / own, _DECIMALS)
-    dev = np.where(mask, history - mu[..., None], 0.0)
+    mean = np.where(mask, history, 0.0).sum(axis=2) / own
+    dev = np.where(mask, history - mean[..., None], 0.0)
     sd = np.sqrt((dev * dev).sum(axis=2) / own)
-    pooled = np.array([history[:, j, :][present].std() for j in range(n_metrics)])
-    sd = np.where(own > 1, sd, pooled[None, :])
-    sd = np.round(sd, _DECIMALS)
+    positive = (history > 0) & mask
+    count = positive.sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(mask & (sd[..., None] > 0), dev / sd[..., None], 0.0)
-    per_period = present.sum(axis=0).astype(np.float64)  # (T,), reps present
-    period_means = z.sum(axis=0) / np.maximum(per_period, 1.0)[None, :]  # (M, T)
-    noise = float(np.mean(1.0 / np.maximum(per_period, 1.0)))
-    raw_share = ((period_means.var(axis=1) - noise) / (1.0 - noise) if noise < 1.0
+        pos_mean = np.where(count > 0, np.where(positive, history, 0.0).sum(axis=2)
+                            / np.maximum(count, 1), 0.0)
+        pos_var = np.where(count > 0, np.where(positive, (history - pos_mean[..., None]) ** 2,
+                                               0.0).sum(axis=2) / np.maximum(count, 1), 0.0)
+    zero_share = 1.0 - count / own
+    pos_sd = np.sqrt(pos_var)
+    single = (own[:, 0] <= 1)
+    if single.any():  # one period says nothing of a rep's own spread: the metric's
+        for j in range(n_metrics):
+            values = history[:, j, :][present]
+            positives = values[values > 0]
+            sd[single, j] = values.std()
+            zero_share[single, j] = float((values <= 0).mean())
+            pos_sd[single, j] = positives.std() if positives.size else 0.0
+            fill = positives.mean() if positives.size else 0.0
+            pos_mean[single, j] = np.where(count[single, j] > 0, pos_mean[single, j], fill)
+    return RepStatistics(*(np.round(a, _DECIMALS)
+                           for a in (mean, sd, zero_share, pos_mean, pos_sd)))
+
+
+def _joint_statistics_present(history: np.ndarray, stats: RepStatistics,
+                              present: np.ndarray) -> JointStatistics:
+    _, n_metrics, n_periods = history.shape
+    mask = present[:, None, :]
+    mean, sd = stats.mean[..., None], stats.sd[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(mask & (sd > 0), (history - mean) / np.where(sd > 0, sd, 1.0), 0.0)
+    per_period = np.maximum(present.sum(axis=0).astype(np.float64), 1.0)  # (T,)
+    period_z = z.sum(axis=0) / per_period[None, :]  # (M, T)
+    noise = float(np.mean(1.0 / per_period))
+    raw_share = ((period_z.var(axis=1) - noise) / (1.0 - noise) if noise < 1.0
                  else np.zeros(n_metrics))
-    # From here as in _calibrate.
-    share = np.round(np.clip(raw_share, MIN_COMMON_SHARE, MAX_COMMON_SHARE), _DECIMALS)
-    chol = _cholesky(_correlation(z))
-    rng = np.random.Generator(np.random.PCG64([seed, 0]))
-    common = _correlate(rng.standard_normal((n_metrics, count)), chol).T.copy()
-    return _Calibration(mu, sd, chol, share, common, seed)
+    floor = MIN_COMMON_SHARE if n_periods < LONG_HISTORY else 0.0
+    share = np.round(np.clip(raw_share, floor, MAX_COMMON_SHARE), _DECIMALS)
+    totals = np.where(mask, history, 0.0).sum(axis=0) / per_period[None, :]
+    common_corr = _correlation(totals - totals.mean(axis=1, keepdims=True)) \
+        if n_periods > 1 else np.eye(n_metrics)
+    # A rep's own movement over her present periods only.
+    own = (z - period_z[None]).transpose(1, 0, 2)[:, present]  # (M, present rep-periods)
+    return JointStatistics(share, common_corr, _correlation(own))
 
 
 def build_scenarios(case: Case) -> Scenarios:

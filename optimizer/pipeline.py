@@ -49,7 +49,8 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
                   revenue: float | None = None,
                   prices: bool = True,
                   diagnosis: str = "full",
-                  rounding: Rounding | None = None) -> Outcome:
+                  rounding: Rounding | None = None,
+                  price_ranges: bool = True) -> Outcome:
     """Design the plan of best expected alignment for a case.
 
     Parameters
@@ -73,7 +74,8 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     revenue : float, optional
         The case's expected revenue, passed on to :func:`evaluate`.
     prices : bool
-        Price the guardrails (an extra LP solve); off, ``prices`` is empty.
+        Price the guardrails (a re-solve per guardrail that binds, one for the rest,
+        and LP solves for the ranges); off, ``prices`` is empty.
     diagnosis : {"full", "short"}
         When no plan fits: ``short`` names the conflicting guardrails only, without
         the elastic solves that say what would fix them.
@@ -82,6 +84,9 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         rounded plans (proven), after the unrounded optimum it is set against; the
         document's ``rounding`` block says what the rounding costs in alignment and
         money. No guardrail prices (they price the unrounded plan's LP).
+    price_ranges : bool
+        With ``prices``: also search the range of each marginal price (off: the
+        prices' ``valid_from`` and ``valid_to`` are None).
 
     Returns
     -------
@@ -133,7 +138,8 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     if prices and objective == "alignment" and result.z is not None and rounding is None:
         say("pricing the guardrails")
         priced = shadow_prices(case, coeffs, result.z, tail_method,
-                               {g.name: g.value for g in evaluation.guardrails})
+                               {g.name: g.value for g in evaluation.guardrails},
+                               ranges=price_ranges)
     # No wall time here: the same case gives a byte-identical plan.json (MODEL.md
     # section 6); timings go to the run record (run.json), from ``result.seconds``.
     solver = {"name": "highs", "version": solver_version(), "mip_gap": result.mip_gap,

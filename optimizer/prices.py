@@ -8,23 +8,29 @@ Two figures per guardrail the case sets:
 - ``shadow_price``: the marginal price (alignment per unit of the limit), the dual
   value of the guardrail's rows in the LP of the selected metrics (``z`` fixed); tail
   guardrails written as cuts sum the duals of their cut rows. It is reported with
-  ``valid_from`` and ``valid_to``, the range of the limit over which the optimal
-  alignment moves at exactly that price.
+  ``valid_from`` and ``valid_to``, the range of the limit over which that LP's optimal
+  alignment moves at exactly that price (past it another limit binds).
 
-The range is found by re-solves. Optimal alignment as a function of a limit is
-piecewise linear (concave while the metrics stay the same): from a re-solve at a
-point off the price's line, the tangent there (its own dual value) meets the line at
-the next kink; a re-solve there confirms it (or, with several kinks, becomes the next
-point). Where no tangent is available (no plan at that limit) the search bisects.
-Each side is searched within ``0`` and twice the limit, probing at 1 %, 10 % and
-100 % of the limit, then at most ``MAX_STEPS`` re-solves (bisection stops at
-``RESOLUTION`` of the limit), so pricing costs a bounded number of small solves; an
-end left unconfirmed is the last point where the price was seen to hold. A guardrail
-that does not bind holds its price, 0, down to the plan's own value without a solve.
+The range is found by re-solving that LP. Its optimal alignment is a concave,
+piecewise linear function of a limit: from a solve at a point off the price's line,
+the tangent there (its own dual value) meets the line at the next kink; a solve there
+confirms it (or, with several kinks, becomes the next point). Where there is no
+tangent (no plan at that limit) the search bisects. Each side is searched within
+``0`` and twice the limit, probing at 1 %, 10 % and 100 % of the limit, then at most
+``MAX_STEPS`` solves (bisection stops at ``RESOLUTION`` of the limit); an end left
+unconfirmed is the last point where the price was seen to hold. A guardrail that
+does not bind holds its price, 0, from the plan's own value to twice the limit
+without a solve (relaxing a constraint an LP's optimum does not reach changes nothing).
+
+Cost: one LP solve for the marginal prices, one MIP re-solve per binding guardrail
+and one for all the others at once (if that buys nothing, so does any one of them),
+and a few LP solves per binding guardrail for the ranges; all on one persistent
+model whose limits move by fixing their relaxation variables.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -35,6 +41,7 @@ from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
 from compplan.optimizer.solve import CutLoop, Status
+from compplan.optimizer.tails import TailGuard
 
 _UNITS = {
     "payout_multiple": ("[design] max_payout_multiple", "per 1.0x of target incentive"),
@@ -82,9 +89,10 @@ class GuardrailPrice:
         The unit of ``shadow_price``.
     per_percent : float
         Alignment gained by loosening the limit by 1 % of its value, from a re-solve.
-    valid_from, valid_to : float
+    valid_from, valid_to : float or None
         The range of the limit (``valid_from <= limit <= valid_to``) over which the
-        optimal alignment changes at exactly ``shadow_price`` per unit.
+        optimal alignment changes at exactly ``shadow_price`` per unit; None when not
+        searched (``ranges=False``).
     """
 
     guardrail: str
@@ -93,8 +101,8 @@ class GuardrailPrice:
     shadow_price: float
     unit: str
     per_percent: float
-    valid_from: float
-    valid_to: float
+    valid_from: float | None
+    valid_to: float | None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -129,40 +137,6 @@ def _rows(plan: PlanModel, name: str) -> list[Any]:
     return rows
 
 
-def marginal_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
-                    tail_method: TailMethod = "auto") -> tuple[float, dict[str, float]] | None:
-    """Alignment of the LP of the selected metrics and each guardrail's dual price there.
-
-    Parameters
-    ----------
-    case : Case
-        The case (its limits are those priced).
-    coeffs : Coefficients
-        Its coefficients.
-    z : numpy.ndarray
-        The selection of metrics (1 chosen, 0 not).
-    tail_method : {"auto", "full", "cuts"}
-        How tail guardrails are written.
-
-    Returns
-    -------
-    tuple or None
-        ``(alignment, {guardrail: price per unit of its limit})``; None if the LP
-        could not be solved.
-    """
-    plan = create_model(case, coeffs, tail_method=tail_method)
-    for k, chosen in zip(coeffs.metric_ids, z, strict=True):
-        # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
-        plan.model.z[k].domain = pyo.UnitInterval
-        plan.model.z[k].fix(1 if chosen > 0.5 else 0)
-    loop = CutLoop(plan, None, None)
-    status, _, _ = loop.run()
-    if status is not Status.OPTIMAL or loop.last is None:
-        return None
-    w, u, _ = loop.values()
-    return float(coeffs.objective_w @ w + coeffs.objective_u @ u), _dual_prices(case, coeffs, loop)
-
-
 def _dual_prices(case: Case, coeffs: Coefficients, loop: CutLoop) -> dict[str, float]:
     """Each guardrail's dual price per unit of its limit at the loop's last LP solve."""
     assert loop.last is not None
@@ -182,116 +156,144 @@ def _dual_prices(case: Case, coeffs: Coefficients, loop: CutLoop) -> dict[str, f
     return prices
 
 
-def best_alignment(case: Case, coeffs: Coefficients,
-                   tail_method: TailMethod = "auto") -> tuple[float, np.ndarray] | None:
-    """The optimal alignment of a case and its choice of metrics (no tie-break solve).
-
-    Returns
-    -------
-    tuple or None
-        ``(alignment, z)``; None when no plan fits (or the solver did not prove one).
-    """
-    return _run(CutLoop(create_model(case, coeffs, tail_method=tail_method), None, None),
-                coeffs)
-
-
-def _run(loop: CutLoop, coeffs: Coefficients) -> tuple[float, np.ndarray] | None:
-    loop.rounds = 0  # a loop re-solved at many limits: count each solve's rounds afresh
-    status, _, _ = loop.run()
-    if status is not Status.OPTIMAL:
-        return None
-    w, u, z = loop.values()
-    return float(coeffs.objective_w @ w + coeffs.objective_u @ u), z
+#: A solve at a moved limit: alignment, and each guardrail's dual price (LP only).
+_Found = tuple[float, dict[str, float]]
 
 
 class _Resolver:
-    """Re-solves of a case at moved limits.
+    """Re-solves of a case at moved limits: the full MIP, and the LP of fixed metrics.
 
-    The MIP and the LP of fixed metrics are each built once, with every limit given a
-    fixed relaxation variable (the model's ``elastic`` slack): moving a limit is
-    fixing that variable, so HiGHS re-solves the same model and the tail cuts found
-    at one limit serve at every other. ``top_ratio`` scales the mean payout, which
-    no slack can express, so its re-solves rebuild the model.
+    One model serves both (the metrics' ``z`` fixed and continuous for the LP, binary
+    for the MIP), built once with every limit given a fixed relaxation variable (the
+    model's ``elastic`` slack): moving a limit is fixing that variable, so HiGHS
+    re-solves the same model and the tail cuts found at one limit serve at every other.
+    ``top_ratio`` scales the mean payout, which no slack can express, so its moves
+    rebuild the model; the cuts found so far are handed to the new one.
     """
 
-    def __init__(self, case: Case, coeffs: Coefficients, tail_method: TailMethod) -> None:
-        self.case, self.coeffs, self.tail_method = case, coeffs, tail_method
-        self.movable = [n for n, v in guardrail_limits(case).items()
-                        if v is not None and n != "fairness_top"]
-        self.mip = CutLoop(create_model(case, coeffs, tail_method=tail_method,
-                                        elastic=self.movable), None, None)
-        self.lp = CutLoop(create_model(case, coeffs, tail_method=tail_method,
-                                       elastic=self.movable), None, None)
-        for loop in (self.mip, self.lp):
-            for name in self.movable:
-                var = loop.plan.slack(name)
-                var.domain = pyo.Reals
-                var.fix(0.0)
-        for k in coeffs.metric_ids:
-            # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
-            self.lp.plan.model.z[k].domain = pyo.UnitInterval
+    def __init__(self, case: Case, coeffs: Coefficients, tail_method: TailMethod,
+                 z: np.ndarray) -> None:
+        self.case, self.coeffs, self.tail_method, self.z = case, coeffs, tail_method, z
+        self.elastic = [n for n, v in guardrail_limits(case).items() if v is not None]
+        self.cuts: list[tuple[int, str, np.ndarray]] = []  # (owner, guardrail, vertex)
+        self.loops: list[CutLoop] = []  # kept alive, so that no two share an id
+        self.synced: dict[int, int] = {}  # per model: how many of the cuts it holds
+        self.adders: dict[int, Callable[[TailGuard, np.ndarray], None]] = {}
+        self.loop = self._loop(case)
 
-    def _move(self, loop: CutLoop, name: str, t: float) -> None:
-        scale = self.coeffs.ti_total if name in ("budget_expected", "budget_cvar") else 1.0
-        loop.plan.slack(name).fix(t / scale)
+    def _loop(self, case: Case) -> CutLoop:
+        plan = create_model(case, self.coeffs, tail_method=self.tail_method,
+                            elastic=self.elastic)
+        for name in self.elastic:
+            var = plan.slack(name)
+            var.domain = pyo.Reals
+            var.fix(0.0)
+        loop = CutLoop(plan, None, None)
+        add = plan.add_cut
 
-    def solve(self, name: str, t: float) -> tuple[float, np.ndarray] | None:
-        """Optimal alignment and metrics with the guardrail loosened by ``t``."""
-        if name not in self.movable:
-            moved = with_limit(self.case, name, _limit(self.case, name) + loosening(name) * t)
-            return best_alignment(moved, self.coeffs, self.tail_method)
-        self._move(self.mip, name, t)
+        def shared(guard: TailGuard, weights: np.ndarray) -> None:
+            self.cuts.append((id(loop), guard.name, weights))
+            add(guard, weights)
+
+        plan.add_cut = shared
+        self.loops.append(loop)
+        self.synced[id(loop)], self.adders[id(loop)] = 0, add
+        return loop
+
+    def _sync(self, loop: CutLoop) -> None:
+        """Give ``loop`` the cuts the other models found since it last ran."""
+        guards = {g.name: g for g in loop.plan.cut_guards}
+        add = self.adders[id(loop)]
+        for owner, name, weights in self.cuts[self.synced[id(loop)]:]:
+            if owner != id(loop) and name in guards:
+                add(guards[name], weights)
+        self.synced[id(loop)] = len(self.cuts)
+
+    def _mode(self, loop: CutLoop, relaxed: bool) -> None:
+        """The LP of the plan's metrics, or the MIP with the case's own fixings."""
+        for k, chosen in zip(self.coeffs.metric_ids, self.z, strict=True):
+            var, spec = loop.plan.model.z[k], self.case.metric(k)
+            if relaxed:
+                # A continuous domain makes the model a pure LP for HiGHS, which then has duals.
+                var.domain = pyo.UnitInterval
+                var.fix(1 if chosen > 0.5 else 0)
+            else:
+                var.domain = pyo.Binary
+                if spec.required or spec.forbidden:
+                    var.fix(1 if spec.required else 0)
+                else:
+                    var.unfix()
+
+    def _scale(self, name: str) -> float:
+        return self.coeffs.ti_total if name in ("budget_expected", "budget_cvar") else 1.0
+
+    def solve(self, name: str | None, t: float, *, relaxed: bool) -> _Found | None:
+        """Alignment (and, for the LP, dual prices) with guardrail ``name`` loosened by ``t``."""
+        return self.solve_many({} if name is None else {name: t}, relaxed=relaxed)
+
+    def solve_many(self, moves: dict[str, float], *, relaxed: bool,
+                   top_slack: float = 0.0) -> _Found | None:
+        """Alignment (and, for the LP, dual prices) with each guardrail loosened as given.
+
+        ``top_slack`` relaxes the upper tail's row itself (in shares of target), a
+        bound rather than a move of its ratio.
+        """
+        case, loop = self.case, self.loop
+        if "fairness_top" in moves:
+            limit = float(guardrail_limits(self.case)["fairness_top"] or 0.0)
+            case = with_limit(self.case, "fairness_top", limit + moves["fairness_top"])
+            loop = self._loop(case)
+        moved = {n: t / self._scale(n) for n, t in moves.items() if n != "fairness_top"}
+        if top_slack:
+            moved["fairness_top"] = top_slack
+        self._mode(loop, relaxed)
+        for name, value in moved.items():
+            loop.plan.slack(name).fix(value)
         try:
-            return _run(self.mip, self.coeffs)
+            self._sync(loop)
+            return self._run(loop, case, relaxed)
         finally:
-            self._move(self.mip, name, 0.0)
+            for name in moved:
+                loop.plan.slack(name).fix(0.0)
 
-    def slope(self, name: str, t: float, z: np.ndarray) -> float | None:
-        """The guardrail's marginal price with it loosened by ``t`` and metrics ``z``."""
-        if name not in self.movable:
-            moved = with_limit(self.case, name, _limit(self.case, name) + loosening(name) * t)
-            priced = marginal_prices(moved, self.coeffs, z, self.tail_method)
-            return None if priced is None else priced[1][name]
-        model = self.lp.plan.model
-        for k, chosen in zip(self.coeffs.metric_ids, z, strict=True):
-            model.z[k].fix(1 if chosen > 0.5 else 0)
-        self._move(self.lp, name, t)
-        try:
-            if _run(self.lp, self.coeffs) is None or self.lp.last is None:
-                return None
-            return _dual_prices(self.case, self.coeffs, self.lp)[name]
-        finally:
-            self._move(self.lp, name, 0.0)
-
-
-def _limit(case: Case, name: str) -> float:
-    return float(guardrail_limits(case)[name] or 0.0)
+    def _run(self, loop: CutLoop, case: Case, relaxed: bool) -> _Found | None:
+        loop.rounds = 0  # a loop re-solved at many limits: count each solve's rounds afresh
+        status, _, _ = loop.run()
+        self.synced[id(loop)] = len(self.cuts)
+        if status is not Status.OPTIMAL or loop.last is None:
+            return None
+        w, u, _ = loop.values()
+        alignment = float(self.coeffs.objective_w @ w + self.coeffs.objective_u @ u)
+        return alignment, _dual_prices(case, self.coeffs, loop) if relaxed else {}
 
 
 @dataclass
 class _Line:
-    """The price's line ``alignment(t) = start + price * t``, ``t`` the loosening."""
+    """The price's line ``alignment(t) = start + price * t``, ``t`` the loosening.
+
+    Checked on the LP of the selected metrics: the marginal price is that LP's.
+    """
 
     solver: _Resolver
     guardrail: str
     start: float
     price: float
 
-    def solve(self, t: float) -> tuple[float, np.ndarray] | None:
-        return self.solver.solve(self.guardrail, t)
+    def solve(self, t: float) -> _Found | None:
+        return self.solver.solve(self.guardrail, t, relaxed=True)
 
-    def holds(self, t: float, found: tuple[float, np.ndarray] | None) -> bool:
+    def holds(self, t: float, found: _Found | None) -> bool:
         if found is None:
             return False
         expected = self.start + self.price * t
         return abs(found[0] - expected) <= _ABS_TOL * max(1.0, abs(self.start)) \
             + _REL_TOL * abs(self.price * t)
 
-    def edge(self, probes: list[float], first: tuple[float, np.ndarray] | None = None) -> float:
+    def edge(self, probes: list[float]) -> float:
         """How far along ``probes`` (signed loosenings, growing) the price holds."""
         known, end, found = 0.0, None, None
-        for i, t in enumerate(probes):
-            found = first if i == 0 and first is not None else self.solve(t)
+        for t in probes:
+            found = self.solve(t)
             if not self.holds(t, found):
                 end = t
                 break
@@ -302,15 +304,14 @@ class _Line:
         for _ in range(MAX_STEPS):
             if abs(end - known) <= resolution:
                 break
-            nxt, on_tangent = None, False
+            nxt, on_tangent = 0.5 * (known + end), False
             if found is not None:
                 # The tangent at ``end`` meets the price's line at the kink, if it is the only one.
-                tangent = self.solver.slope(self.guardrail, end, found[1])
-                if tangent is not None and abs(self.price - tangent) > 1e-12:
-                    nxt = (found[0] - tangent * end - self.start) / (self.price - tangent)
-                    on_tangent = True
-            if nxt is None or not min(known, end) < nxt < max(known, end):
-                nxt, on_tangent = 0.5 * (known + end), False
+                tangent = found[1][self.guardrail]
+                if abs(self.price - tangent) > 1e-12:
+                    cross = (found[0] - tangent * end - self.start) / (self.price - tangent)
+                    if min(known, end) < cross < max(known, end):
+                        nxt, on_tangent = cross, True
             result = self.solve(nxt)
             if self.holds(nxt, result):
                 known = nxt
@@ -323,7 +324,8 @@ class _Line:
 
 def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
                   tail_method: TailMethod = "auto",
-                  values: dict[str, float] | None = None) -> list[GuardrailPrice]:
+                  values: dict[str, float] | None = None,
+                  ranges: bool = True) -> list[GuardrailPrice]:
     """The price of every guardrail of the case at the plan's choice of metrics.
 
     Parameters
@@ -338,38 +340,81 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
         How tail guardrails are written.
     values : dict, optional
         Each guardrail's value at the plan. A guardrail that does not bind then costs
-        nothing down to its value without a re-solve; otherwise that side is searched.
+        nothing from its value to twice its limit without a solve; without ``values``
+        every range is searched.
+    ranges : bool
+        Search the range of each marginal price (a few LP solves per binding
+        guardrail); off, ``valid_from`` and ``valid_to`` are None.
 
     Returns
     -------
     list of GuardrailPrice
         One per guardrail the case sets; empty if the LP could not be solved.
     """
-    priced = marginal_prices(case, coeffs, z, tail_method)
-    if priced is None:
+    resolver = _Resolver(case, coeffs, tail_method, z)
+    base = resolver.solve(None, 0.0, relaxed=True)
+    if base is None:
         return []
-    start, marginal = priced
-    resolver = _Resolver(case, coeffs, tail_method)
+    start, marginal = base
+    limits = {n: float(v) for n, v in guardrail_limits(case).items() if v is not None}
+    unused = {n: loosening(n) * (values[n] - limit) for n, limit in limits.items()
+              if values is not None and n in values}
+    slack = {n for n, gap in unused.items()
+             if marginal[n] == 0 and gap < -1e-9 * max(abs(limits[n]), 1.0)}
+    free = _free_percent(resolver, limits, slack, start)
     prices = []
-    for name, setting_value in guardrail_limits(case).items():
-        if setting_value is None:
-            continue
-        limit = float(setting_value)
-        line = _Line(resolver, name, start, marginal[name])
-        reach = abs(limit) if limit != 0 else 1.0  # searched within 0 and twice the limit
-        one = line.solve(0.01 * abs(limit)) if limit != 0 else (start, z)
-        gain = 0.0 if one is None else one[0] - start
-        per_percent = gain if abs(gain) > _NOISE * max(1.0, abs(start)) else 0.0
-        unused = None if values is None or name not in values \
-            else loosening(name) * (values[name] - limit)
-        slack = marginal[name] == 0 and unused is not None and unused < -1e-9 * reach
-        steps = [0.01, 1.0] if slack else [0.01, 0.1, 1.0]
-        loose = line.edge([f * reach for f in steps], one if limit != 0 else None)
-        # Where the guardrail does not bind, the plan itself meets every limit down to
-        # its own value: no re-solve needed on that side.
-        tight = unused if slack and unused is not None else line.edge([-f * reach for f in steps])
-        ends = sorted((limit + loosening(name) * loose, limit + loosening(name) * tight))
+    for name, limit in limits.items():
+        if name in free:
+            per_percent = 0.0
+        else:
+            one = resolver.solve(name, 0.01 * abs(limit), relaxed=False) if limit != 0 else base
+            gain = 0.0 if one is None else one[0] - start
+            per_percent = gain if abs(gain) > _NOISE * max(1.0, abs(start)) else 0.0
         setting, unit = _UNITS[name]
+        if not ranges:
+            prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
+                                         per_percent, None, None))
+            continue
+        reach = abs(limit) if limit != 0 else 1.0  # searched within 0 and twice the limit
+        line = _Line(resolver, name, start, marginal[name])
+        if name in slack:
+            # A limit the LP's optimum does not reach: loosening it leaves that optimum
+            # optimal (an LP), and tightening it too, down to the plan's own value.
+            loose, tight = reach, unused[name]
+        else:
+            loose = line.edge([f * reach for f in (0.01, 0.1, 1.0)])
+            tight = line.edge([-f * reach for f in (0.01, 0.1, 1.0)])
+        ends = sorted((limit + loosening(name) * loose, limit + loosening(name) * tight))
         prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
                                      per_percent, ends[0], ends[1]))
     return prices
+
+
+def _free_percent(resolver: _Resolver, limits: dict[str, float], slack: set[str],
+                  start: float) -> set[str]:
+    """The guardrails whose 1 % loosening buys nothing, found with one MIP solve.
+
+    Loosening every guardrail that does not bind by 1 % at once: if that buys
+    nothing, loosening any one of them (a smaller feasible set) buys nothing either.
+    The upper tail's ratio scales the mean payout: its row is relaxed by 1 % of the
+    ratio times the most the mean payout can be, which loosens at least as much.
+    """
+    moves = {n: 0.01 * abs(limits[n]) for n in sorted(slack)
+             if limits[n] != 0 and n != "fairness_top"}
+    top = 0.01 * limits["fairness_top"] * _most_pay(resolver.case) if "fairness_top" in slack \
+        else 0.0
+    if not moves and not top:
+        return set(slack)
+    found = resolver.solve_many(moves, relaxed=False, top_slack=top)
+    if found is None or found[0] - start > _NOISE * max(1.0, abs(start)):
+        return {n for n in slack if limits[n] == 0}
+    return set(slack)
+
+
+def _most_pay(case: Case) -> float:
+    """An upper bound on any rep's payout, in shares of target incentive."""
+    design = case.spec.design
+    steepest = max(1.0 + design.accelerator_max * (case.metric(k).cap - 1.0)
+                   / (1.0 - case.metric(k).threshold) for k in case.metric_ids)
+    multiple = design.max_payout_multiple
+    return steepest if multiple is None else min(steepest, float(multiple))

@@ -92,3 +92,22 @@ def test_price_range_ends_where_another_limit_binds(make_case: MakeCase) -> None
     assert {p["guardrail"] for p in doc} == {"budget_expected", "payout_multiple"}
     assert set(doc[0]) == {"guardrail", "setting", "limit", "shadow_price", "unit",
                            "per_percent", "valid_from", "valid_to"}
+
+
+def test_a_slack_limit_can_still_buy_by_changing_the_metrics(make_case: MakeCase) -> None:
+    # One rep at exactly target on both metrics; one metric may be chosen. A step of 0.5
+    # pays only through the accelerator: alignment 0.5 u A. Metric a (cap 1.5,
+    # A = 0.335): u <= 6, alignment 1.005, payout multiple 1 + 0.5 u = 4, under the
+    # limit 5. Metric b (cap 3, A = 1): 1 + 2 u <= 5 caps u at 2, alignment 1. So a
+    # wins and the multiple does not bind (dual price 0); at 5.05, b gets u = 2.025,
+    # alignment 1.0125: a 1 % loosening buys 0.0075 by switching metrics.
+    path = make_case({"goals": {"g": 1.0},
+                      "metrics.a": {**metric(0.335), "cap": 1.5},
+                      "metrics.b": {**metric(1.0), "cap": 3.0},
+                      "design": {"max_metrics": 1, "max_payout_multiple": 5.0}},
+                     reps(1), {"a": [[1.0]], "b": [[1.0]]})
+    outcome = optimise_case(load_case(path))
+    assert [m["id"] for m in outcome.document["metrics"]] == ["a"]
+    multiple = outcome.prices[0]
+    assert multiple.guardrail == "payout_multiple" and multiple.shadow_price == 0
+    assert multiple.per_percent == pytest.approx(1.0125 - 1.005, rel=1e-5)
