@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from compplan.cli.common import (
+    POSITIVE,
     ExitError,
     cannot_write,
     err_console,
@@ -54,7 +55,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "e.g. tcp://10.0.0.5:8786."),
         click.option("--resume", is_flag=True,
                      help="Continue the batch in --out: finished candidates are kept."),
-        click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+        click.option("--time-limit", type=POSITIVE,
                      help="Seconds of solver time per candidate."),
         click.option("--no-prices", is_flag=True,
                      help="Skip the guardrail prices (one LP per candidate with a plan)."),

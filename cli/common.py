@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -47,6 +48,24 @@ def cannot_write(out: Path, exc: OSError, note: str = "") -> NoReturn:
     """Exit 2 for an output folder or file that cannot be written."""
     reason = exc.strerror or str(exc)
     raise ExitError(f"cannot write to {out}: {reason}{note}", 2) from None
+
+
+class PositiveNumber(click.FloatRange):
+    """A finite number > 0: ``nan`` and ``inf`` pass click's FloatRange, not this."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        """Refuse what is not a finite number, then check the range."""
+        number = super().convert(value, param, ctx) if not isinstance(value, float) else value
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number > 0.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+POSITIVE = PositiveNumber()
 
 
 def cannot_write_set(out: str | Path, exc: OSError, note: str = "") -> NoReturn:

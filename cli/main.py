@@ -18,6 +18,7 @@ from rich.table import Table
 from compplan import __version__
 from compplan.cli import batch, documents, reports, views
 from compplan.cli.common import (
+    POSITIVE,
     ExitError,
     Reporter,
     fail,
@@ -49,7 +50,7 @@ def main() -> None:
 @click.option("--out", "out_dir", default="plan", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan.json, plan.csv, plan.md and rep_rates.csv.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+@click.option("--time-limit", type=POSITIVE,
               help="Seconds the solver may take in all.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True),
               help="Expected-cost cap per period, replacing [budget] expected_cap.")
@@ -142,7 +143,7 @@ def validate(case: str | None) -> None:
 @click.argument("case", required=False, type=click.Path(file_okay=False))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, writable=True),
               help="Also write the cheapest plan (plan.json, plan.csv, plan.md) here.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+@click.option("--time-limit", type=POSITIVE,
               help="Seconds the solver may take in all.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="Only the figure, no progress or table.")

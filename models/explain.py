@@ -133,8 +133,10 @@ def _plan_metric(file: Path, i: int, item: PlanMetricSpec) -> PlanMetric:
         raise CaseError(file.name, f"has no {key}: give --case to explain the plan with the "
                                    "case's curves", field=f"metrics #{i + 1} ({item.id})")
     slope = 1.0 / (1.0 - item.threshold)
-    rate = (item.accelerator_rate if item.accelerator_rate is not None
-            else (item.accelerator_multiple or 0.0) * item.weight * slope)
+    try:
+        rate = item.rate(item.threshold)
+    except ValueError as exc:
+        raise CaseError(file.name, str(exc), field=f"metrics #{i + 1} ({item.id})") from None
     return PlanMetric(id=item.id, label=item.label or item.id, weight=item.weight,
                       threshold=item.threshold, cap=item.cap,
                       base_rate=item.weight * slope, accelerator_rate=rate,

@@ -94,10 +94,8 @@ class Plan:
         u = np.zeros(len(case.metric_ids))
         for item in spec.metrics:
             j = case.metric_ids.index(item.id)
-            slope = 1.0 / (1.0 - case.metric(item.id).threshold)
             w[j] = item.weight
-            u[j] = (item.accelerator_rate if item.accelerator_rate is not None
-                    else (item.accelerator_multiple or 0.0) * item.weight * slope)
+            u[j] = item.rate(case.metric(item.id).threshold)  # checked when read
         return cls.from_vectors(case, w, u)
 
     def vectors(self, case: Case) -> tuple[np.ndarray, np.ndarray]:
@@ -179,4 +177,8 @@ def _read_plan_json(path: Path, case: Case) -> PlanSpec:
             if theirs is not None and abs(theirs - mine) > _CURVE_TOLERANCE:
                 raise CaseError(path.name, f"{key} {theirs:g} differs from the case's {mine:g}: "
                                            "the plan was made for another case", field=where)
+        try:
+            item.rate(metric.threshold)
+        except ValueError as exc:
+            raise CaseError(path.name, str(exc), field=where) from None
     return spec

@@ -215,6 +215,28 @@ class PlanMetricSpec(_Strict):
             raise ValueError("give accelerator_rate or accelerator_multiple")
         return self
 
+    def rate(self, threshold: float) -> float:
+        """The accelerator rate, from either key; with both they must agree (1e-6).
+
+        Raises
+        ------
+        ValueError
+            Both keys are given and disagree: which one was meant is unknown.
+        """
+        slope = 1.0 / (1.0 - threshold)
+        implied = (None if self.accelerator_multiple is None
+                   else self.accelerator_multiple * self.weight * slope)
+        if self.accelerator_rate is None:
+            return implied or 0.0
+        if implied is not None and abs(implied - self.accelerator_rate) > 1e-6 * max(
+                1.0, abs(implied)):
+            raise ValueError(
+                f"accelerator_rate {self.accelerator_rate:g} and accelerator_multiple "
+                f"{self.accelerator_multiple:g} disagree (with weight {self.weight:g} and "
+                f"threshold {threshold:g} the multiple means a rate of {implied:.6g}); "
+                "give one of them")
+        return self.accelerator_rate
+
 
 class PlanSpec(_Strict):
     """A plan given as input: ``[[metrics]]`` tables, as in a plan's ``metrics``."""

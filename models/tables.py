@@ -7,7 +7,12 @@ first data row line 2.
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import errno
+import os
+import stat
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import NoReturn
 
@@ -18,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from compplan.errors import CaseError
+from compplan.models.text import shown
 
 _FIRST_DATA_LINE = 2
 
@@ -39,8 +45,42 @@ def inside_folder(folder: Path, path: Path) -> Path:
     return path
 
 
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (links followed), else None.
+
+    A folder, a FIFO, a device or a link that loops named ``reps.csv`` is named for
+    what it is, rather than reported missing (or a FIFO read for ever).
+    """
+    if not os.path.lexists(path):
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops"
+        if exc.errno == errno.ENOENT:
+            return "a symbolic link to nothing (its target is missing)"
+        return None  # permission and the like: reported when the file is read
+    for test, words in ((stat.S_ISREG, None), (stat.S_ISDIR, "a folder"),
+                        (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                        (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def check_file(path: Path) -> None:
+    """A CaseError when ``path`` exists but is not a regular file."""
+    kind = not_a_file(path)
+    if kind is not None:
+        raise CaseError(path.name, f"is {kind}, not a file; the case needs a regular file "
+                                   "here")
+
+
 def find_table(folder: Path, stem: str) -> Path | None:
     """``STEM.csv`` or ``STEM.parquet`` in ``folder`` (not both), or None."""
+    for ext in ("csv", "parquet"):
+        check_file(folder / f"{stem}.{ext}")
     found = [folder / f"{stem}.{ext}" for ext in ("csv", "parquet")
              if (folder / f"{stem}.{ext}").is_file()]
     if len(found) > 1:
@@ -259,25 +299,65 @@ def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
         The values as float64.
     """
     raw = frame[column]
+    kind = _refused_kind(raw)
+    if kind is not None:  # a Parquet column of another type
+        raise CaseError(file, f"must be {allowed}, but the column holds {kind}", field=column)
     if pd.api.types.is_numeric_dtype(raw.dtype):  # a Parquet column
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
+    elif pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
         raw = raw.str.strip()
         values = _parse_numbers(raw)
+    else:  # Parquet: decimals (SQL NUMERIC), or values of mixed types
+        values = np.array([_number(v) for v in raw], dtype=np.float64)
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(values) & ((values > minimum) if strict else (values >= minimum))
     if not ok.all():
         i = int(np.argmin(ok))
-        shown = raw.iloc[i]
-        if pd.isna(shown) or shown == "":
-            got = "an empty cell"
-        elif isinstance(shown, str):
-            got = repr(shown)
-        else:
-            got = repr(float(shown))
+        got = _got(raw.iloc[i])
         raise CaseError(file, f"must be {allowed}, got {got}", row=int(frame.index[i]),
                         field=column, unit=row_unit(file))
     return values
+
+
+def _refused_kind(raw: pd.Series) -> str | None:
+    """A whole column of a type that is never a number: true/false values, dates."""
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return "true/false values (a boolean column); store numbers"
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype) or isinstance(
+            raw.dtype, pd.PeriodDtype):
+        return "dates or times (a timestamp column); store numbers"
+    if pd.api.types.is_timedelta64_dtype(raw.dtype):
+        return "durations (a timedelta column); store numbers"
+    return None
+
+
+def _number(value: object) -> float:
+    """One cell of a Parquet column of objects as a float; NaN where it is not a number."""
+    if isinstance(value, bool | np.bool_) or value is None:
+        return np.nan
+    if isinstance(value, int | float | Decimal | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        return float(_parse_numbers(pd.Series([value.strip()]))[0])
+    return np.nan
+
+
+def _got(value: object) -> str:
+    """A bad cell as a message quotes it."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "an empty cell"
+    if isinstance(value, str):
+        return shown(value) if value else "an empty cell"
+    if isinstance(value, bool | np.bool_):
+        return f"the true/false value {value}"
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return f"the date {value}"
+    if isinstance(value, list | tuple | np.ndarray | dict):
+        items = value.tolist() if isinstance(value, np.ndarray) else value
+        return f"a list {shown(items if isinstance(items, dict) else list(items))}"
+    if isinstance(value, Decimal | int | float | np.number):
+        return repr(float(value))
+    return f"{type(value).__name__} {shown(value)}"
 
 
 def _parse_numbers(text: pd.Series) -> np.ndarray:

@@ -1,0 +1,209 @@
+"""Hostile input and faults that once gave a traceback, a hang or an unclear message.
+
+Each test failed before issue 10: exit 2 with one clear ``Error:`` line now.
+"""
+
+from __future__ import annotations
+
+import csv
+import decimal
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner, Result
+from conftest import CONFORMANCE
+
+from compplan.cli.main import main
+from compplan.models.text import shown
+
+C1 = CONFORMANCE / "c1_budget_only"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def assert_error(result: Result, code: int, message: str) -> None:
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"uncaught {result.exception!r}\n{result.output}")
+    assert "Traceback" not in result.output
+    assert result.exit_code == code, result.output
+    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> Path:
+    folder = tmp_path / "case"
+    shutil.copytree(C1, folder)
+    return folder
+
+
+# ------------------------------------------------------------ files that are not files
+
+def test_a_folder_named_reps_csv_is_named_for_what_it_is(case: Path) -> None:
+    (case / "reps.csv").unlink()
+    (case / "reps.csv").mkdir()
+    assert_error(invoke("validate", str(case)), 2,
+                 "reps.csv: is a folder, not a file; the case needs a regular file here")
+
+
+def test_a_link_loop_named_reps_csv(case: Path) -> None:
+    (case / "reps.csv").unlink()
+    (case / "loop").symlink_to(case / "reps.csv")
+    (case / "reps.csv").symlink_to(case / "loop")
+    assert_error(invoke("validate", str(case)), 2, "reps.csv: is a symbolic link that loops, "
+                 "not a file; the case needs a regular file here")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_named_case_toml_is_not_read(case: Path) -> None:
+    (case / "case.toml").unlink()
+    os.mkfifo(case / "case.toml")  # reading it would wait for a writer for ever
+    assert_error(invoke("validate", str(case)), 2, "case.toml: is a named pipe (FIFO), not a "
+                 "file; the case needs a regular file here")
+
+
+def test_an_unreadable_file_is_named(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Path.open
+
+    def denied(self: Path, *args: object, **kwargs: object) -> object:
+        if self.name == "reps.csv":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", denied)
+    assert_error(invoke("validate", str(case)), 2, "reps.csv: cannot be read: Permission denied")
+
+
+def test_deeply_nested_toml(case: Path) -> None:
+    (case / "case.toml").write_text("[case]\nname = 'x'\nvalue = " + "[" * 5000 + "]" * 5000)
+    assert_error(invoke("validate", str(case)), 2, "case.toml: is not valid TOML here: its "
+                 "tables or arrays are nested too deeply")
+
+
+# ------------------------------------------------------------------ degenerate data
+
+def _rewrite(path: Path, change: dict[str, object]) -> None:
+    rows = list(csv.DictReader(path.open()))
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, **{k: v for k, v in change.items() if k in r}} for r in rows)
+
+
+def test_all_attainment_zero_is_refused_by_validate(case: Path) -> None:
+    _rewrite(case / "attainment.csv", {m: "0" for m in ("revenue", "margin", "new_logos",
+                                                       "activity")})
+    message = ("attainment.csv: every attainment value is 0: no plan can pay for any result; "
+               "check that the file holds attainment as a ratio of quota (1.0 = 100 %)")
+    assert_error(invoke("validate", str(case)), 2, message)
+    with (case / "case.toml").open("a") as handle:  # once a Pyomo traceback
+        handle.write('\n[fairness]\ngroup_by = "segment"\nparity_tolerance = 0.1\n')
+    assert_error(invoke("optimise", str(case), "--out", str(case.parent / "o"), "-q"), 2,
+                 message)
+
+
+def test_group_by_the_id_column(case: Path) -> None:
+    with (case / "case.toml").open("a") as handle:
+        handle.write('\n[fairness]\ngroup_by = "rep_id"\nparity_tolerance = 0.1\n')
+    assert_error(invoke("validate", str(case)), 2, "case.toml, [fairness] group_by: 'rep_id' "
+                 "cannot group reps: name a grouping column of reps.csv (segment, region, ...)")
+
+
+def test_group_by_a_column_with_one_value(case: Path) -> None:
+    _rewrite(case / "reps.csv", {"region": "West"})
+    with (case / "case.toml").open("a") as handle:
+        handle.write('\n[fairness]\ngroup_by = "region"\nparity_tolerance = 0.1\n')
+    assert_error(invoke("validate", str(case)), 2, "case.toml, [fairness] group_by: 'region' "
+                 "has the one value 'West' for every rep in reps.csv: there are no groups to "
+                 "compare; group by another column or leave group_by out")
+
+
+# --------------------------------------------------------------------- Parquet types
+
+def _parquet_reps(case: Path, target: pa.Array) -> None:
+    reps = pd.read_csv(case / "reps.csv")
+    (case / "reps.csv").unlink()
+    pq.write_table(pa.table({"rep_id": reps["rep_id"], "segment": reps["segment"],
+                             "region": reps["region"], "target_incentive": target}),
+                   case / "reps.parquet")
+
+
+def test_parquet_decimals_are_numbers(case: Path, tmp_path: Path) -> None:
+    before = invoke("optimise", str(case), "--out", str(tmp_path / "csv"), "-q")
+    assert before.exit_code == 0
+    values = pd.read_csv(case / "reps.csv")["target_incentive"]
+    _parquet_reps(case, pa.array([decimal.Decimal(f"{v:.2f}") for v in values],
+                                 pa.decimal128(14, 2)))
+    result = invoke("optimise", str(case), "--out", str(tmp_path / "pq"), "-q")
+    assert result.exit_code == 0, result.output
+    assert ((tmp_path / "csv" / "plan.json").read_bytes()
+            == (tmp_path / "pq" / "plan.json").read_bytes())
+
+
+@pytest.mark.parametrize(("array", "holds"), [
+    (pa.array([True] * 40), "true/false values (a boolean column); store numbers"),
+    (pa.array(pd.to_datetime(["2026-01-01"] * 40)),
+     "dates or times (a timestamp column); store numbers"),
+], ids=["boolean", "timestamp"])
+def test_parquet_types_that_are_not_amounts(case: Path, array: pa.Array, holds: str) -> None:
+    _parquet_reps(case, array)
+    assert_error(invoke("validate", str(case)), 2, "reps.parquet, target_incentive: must be a "
+                 f"number > 0 (currency), but the column holds {holds}")
+
+
+def test_parquet_lists(case: Path) -> None:
+    _parquet_reps(case, pa.array([[1.0, 2.0]] * 40))
+    assert_error(invoke("validate", str(case)), 2, "reps.parquet, row 1, target_incentive: "
+                 "must be a number > 0 (currency), got a list [1.0, 2.0]")
+
+
+# --------------------------------------------------------------------- plans and limits
+
+def test_a_plan_with_two_accelerators_that_disagree(case: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[metrics]]\nid = "revenue"\nweight = 1.0\naccelerator_rate = 3.0\n'
+                    "accelerator_multiple = 1.0\n")
+    assert_error(invoke("evaluate", str(case), str(plan), "--out", str(tmp_path / "e"), "-q"),
+                 2, "plan.toml, [[metrics]] #1: accelerator_rate 3 and accelerator_multiple 1 "
+                 "disagree (with weight 1 and threshold 0.5 the multiple means a rate of 2); "
+                 "give one of them")
+    plan.write_text('[[metrics]]\nid = "revenue"\nweight = 1.0\naccelerator_rate = 2.0\n'
+                    "accelerator_multiple = 1.0\n")  # the same accelerator twice is fine
+    assert invoke("evaluate", str(case), str(plan), "--out", str(tmp_path / "e"),
+                  "-q").exit_code == 0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_time_limit_must_be_a_finite_number(case: Path, value: str) -> None:
+    result = invoke("optimise", str(case), "--time-limit", value, "-q")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: Invalid value for '--time-limit': {value!r} is not "
+                                  "a finite number > 0.\n")
+
+
+# ---------------------------------------------------------------------------- messages
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("R1", "'R1'"),
+    ("R\u200b1", "'R\\u200b1'"),            # a zero-width space
+    ("Jose\u0301", "'Jose\\u0301'"),        # not NFC: looks like José
+    ("Jos\u00e9", "'Jos\u00e9'"),           # NFC: shown as is
+    ("a\nb", "'a\\nb'"),
+    ("x" * 200, "'" + "x" * 79 + "..."),
+])
+def test_ids_are_shown_escaped_and_cut(value: str, expected: str) -> None:
+    assert shown(value) == expected
+
+
+def test_an_id_with_a_zero_width_space_is_visible(case: Path) -> None:
+    rows = (case / "attainment.csv").read_text().splitlines()
+    rows[3] = rows[3].replace(",", "\u200b,", 1)  # R00001 followed by a zero-width space
+    (case / "attainment.csv").write_text("\n".join(rows) + "\n")
+    assert_error(invoke("validate", str(case)), 2, "attainment.csv, line 4, rep_id: rep "
+                 "'R00000\\u200b' is not in reps.csv")
