@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shlex
+import socket
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -32,9 +34,10 @@ from compplan.cli.common import (
     out_console,
 )
 from compplan.errors import CompplanError
-from compplan.models.batchspec import BatchSpec, expand, read_batch_spec
+from compplan.models.batchspec import MAX_CANDIDATES, BatchSpec, expand, read_batch_spec
 from compplan.models.case import Case
 from compplan.models.output import prepare_folder
+from compplan.models.text import shown
 
 if TYPE_CHECKING:
     from compplan.optimizer.batch import Batch, BatchReport
@@ -90,6 +93,8 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
     \b
         compplan batch runs/fy27-grid.toml --out runs/fy27 --workers 2
     """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     solver_import = import_in_background(_BATCH_MODULE)
     try:
         spec = read_batch_spec(spec_file)
@@ -129,14 +134,45 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
         compplan sweep cases/enterprise_first --budget 0.8:1.1:25 --out runs/budget
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     start, stop, count = _parse_range(budget)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     solver_import = import_in_background(_BATCH_MODULE)
     loaded = load(case)
-    spec = budget_sweep(loaded, start, stop, count)
+    try:
+        spec = budget_sweep(loaded, start, stop, count)
+    except CompplanError as exc:
+        fail(exc)
     again = ["compplan", "sweep", *([case] if case else []), "--budget", budget,
              "--out", out_dir, "--resume"]
     _run(spec, loaded, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
          quiet=quiet)
+
+
+_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)"
+                      r":(?P<port>\d{1,5})/?$")
+#: Seconds to try a TCP connection to the scheduler before any work.
+PROBE_SECONDS = 5.0
+
+
+def check_scheduler(address: str) -> None:
+    """Fail fast on a scheduler address that is malformed or does not answer (exit 2).
+
+    Checked before the case is read and anything solved: ``tcp://HOST:PORT`` (or
+    ``HOST:PORT``); other schemes (``tls://``, ``ucx://``) are checked for form only.
+    """
+    found = _ADDRESS.match(address)
+    if found is None or not 0 < int(found["port"]) < 65536:
+        raise ExitError(f"--scheduler {shown(address)} is not the address of a Dask scheduler "
+                        "(tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786)", 2)
+    if found["scheme"] not in (None, "tcp"):
+        return
+    host = found["host"].strip("[]")
+    try:
+        socket.create_connection((host, int(found["port"])), timeout=PROBE_SECONDS).close()
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise ExitError(f"cannot reach the Dask scheduler at {address}: {reason}", 2) from None
 
 
 def _parse_range(text: str) -> tuple[float, float, int]:
@@ -152,6 +188,10 @@ def _parse_range(text: str) -> tuple[float, float, int]:
         raise click.BadParameter(usage, param_hint="'--budget'") from None
     if not (np.isfinite(start) and np.isfinite(stop)) or start <= 0 or stop <= 0 or count < 1:
         raise click.BadParameter(f"'{text}': FROM and TO must be > 0 and COUNT at least 1",
+                                 param_hint="'--budget'")
+    if count > MAX_CANDIDATES:  # before building a million candidates to say so
+        raise click.BadParameter(f"'{text}': COUNT is at most {MAX_CANDIDATES:,} (a batch "
+                                 f"holds at most {MAX_CANDIDATES:,} candidates)",
                                  param_hint="'--budget'")
     return start, stop, count
 
@@ -238,6 +278,10 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
         fail(exc)
     except OSError as exc:
         cannot_write(out, exc)
+    for index, reason in batch.recomputed:
+        err_console.print(f"warning: {batch.folder(index) / 'result.json'} could not be read "
+                          f"({reason}): solving candidate "
+                          f"{batch.spec.candidates[index].id} again")
     count = workers or default_workers()
     where = (f"on the Dask cluster at {scheduler}" if scheduler else
              "in this process" if count == 1 else f"on {count} processes")
@@ -259,10 +303,13 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
         bar.stop()
         cannot_write(out, exc)
     except Exception as exc:
-        if type(exc).__name__ != "KilledWorker":  # distributed's, without importing it
+        # distributed's, without importing it: a worker died, or every worker was lost
+        # (the scheduler cancels the tasks, or the connection to it closes).
+        if type(exc).__name__ not in _DASK_LOST:
             raise
         bar.stop()
-        _stopped(batch, again, f"a Dask worker died ({exc})", 1)
+        _stopped(batch, again, f"the Dask cluster lost its workers ({type(exc).__name__}: "
+                               f"{exc})", 1)
     finally:
         bar.stop()
     try:
@@ -271,6 +318,10 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
         cannot_write(out, exc)
     if not quiet:
         _show(batch, report)
+
+
+_DASK_LOST = {"KilledWorker", "FutureCancelledError", "CancelledError", "CommClosedError",
+              "FutureCancelled"}
 
 
 def _stopped(batch: Batch, again: list[str], why: str, code: int) -> NoReturn:
