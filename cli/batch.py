@@ -38,6 +38,7 @@ from compplan.models.batchspec import MAX_CANDIDATES, BatchSpec, expand, read_ba
 from compplan.models.case import Case
 from compplan.models.output import prepare_folder
 from compplan.models.text import shown
+from compplan.models.transaction import shorten
 
 if TYPE_CHECKING:
     from compplan.optimizer.batch import Batch, BatchReport
@@ -62,6 +63,8 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seconds of solver time per candidate."),
         click.option("--no-prices", is_flag=True,
                      help="Skip the guardrail prices (one LP per candidate with a plan)."),
+        click.option("--force", is_flag=True,
+                     help="Start a batch in a folder holding other files (they are kept)."),
         click.option("-q", "--quiet", is_flag=True,
                      help="No progress bar or frontier table on the terminal."),
     ]
@@ -77,7 +80,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
               help="Folder for batch.json, candidates/, results and the frontier chart.")
 @_run_options
 def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: str | None,
-                  resume: bool, time_limit: float | None, no_prices: bool,
+                  resume: bool, time_limit: float | None, no_prices: bool, force: bool,
                   quiet: bool) -> None:
     """Solve every candidate of a batch spec and chart the alignment-cost frontier.
 
@@ -107,7 +110,7 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
     again = ["compplan", "batch", spec_file, "--out", out_dir, "--resume"]
     _run(spec, case, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
-         quiet=quiet)
+         force=force, quiet=quiet)
 
 
 @click.command("sweep")
@@ -121,7 +124,7 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
 @_run_options
 def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | None,
                   scheduler: str | None, resume: bool, time_limit: float | None,
-                  no_prices: bool, quiet: bool) -> None:
+                  no_prices: bool, force: bool, quiet: bool) -> None:
     """Sweep the expected-cost cap of CASE: a batch with one candidate per cap.
 
     CASE is a case folder (the bundled default case without it). The caps are
@@ -146,7 +149,7 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
              "--out", out_dir, "--resume"]
     _run(spec, loaded, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
-         quiet=quiet)
+         force=force, quiet=quiet)
 
 
 _ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)"
@@ -263,11 +266,13 @@ class _Bar:
 
 def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list[str], *,
          workers: int | None, scheduler: str | None, resume: bool,
-         time_limit: float | None, prices: bool, quiet: bool) -> None:
+         time_limit: float | None, prices: bool, force: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
-    from compplan.optimizer.batch import BatchOptions, default_workers, open_batch
+    from compplan.optimizer.batch import MANIFEST, BatchOptions, default_workers, open_batch
 
+    _check_batch_folder(out, case, fresh=not resume and not (out / MANIFEST).exists(),
+                        force=force)
     try:
         prepare_folder(out)
     except OSError as exc:
@@ -322,6 +327,23 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
 
 _DASK_LOST = {"KilledWorker", "FutureCancelledError", "CancelledError", "CommClosedError",
               "FutureCancelled"}
+
+
+def _check_batch_folder(out: Path, case: Case, *, fresh: bool, force: bool) -> None:
+    """A batch folder is resumable, so written in place: never the case, nor others' files."""
+    if str(out) in ("", "."):
+        raise ExitError("give the batch a folder of its own with --out", 2)
+    real, source = out.resolve(), case.path.resolve()
+    if real == source or real in source.parents or source in real.parents:
+        raise ExitError(f"{out} is or holds the case folder {case.path}: give the batch a "
+                        "folder of its own", 2)
+    if fresh and not force and out.is_dir():
+        other = sorted(p.name for p in out.iterdir())
+        if other:
+            listed = ", ".join(shorten(n, 40) for n in other[:5])
+            more = f" and {len(other) - 5} more" if len(other) > 5 else ""
+            raise ExitError(f"{out} holds other files ({listed}{more}); give an empty or new "
+                            "folder for the batch, or --force to keep them beside it", 2)
 
 
 def _stopped(batch: Batch, again: list[str], why: str, code: int) -> NoReturn:

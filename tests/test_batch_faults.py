@@ -126,3 +126,20 @@ def test_no_hang_when_the_batch_dies_while_piped(make_case: MakeCase, tmp_path: 
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # leave nothing behind, even on failure
         proc.wait()
+
+
+def test_a_new_batch_needs_a_folder_of_its_own(make_case: MakeCase, tmp_path: Path) -> None:
+    case = hand_case(make_case)
+    spec = grid_spec(tmp_path / "specs", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert_error(invoke("batch", str(spec), "--out", str(out), "-q", "--workers", "1"), 2,
+                 f"{out} holds other files (notes.txt); give an empty or new folder for the "
+                 "batch, or --force to keep them beside it")
+    assert_error(invoke("sweep", str(case), "--budget", "1:2:2", "--out", str(case), "-q"), 2,
+                 f"{case} is or holds the case folder {case}: give the batch a folder of its "
+                 "own")
+    result = invoke("batch", str(spec), "--out", str(out), "-q", "--workers", "1", "--force")
+    assert result.exit_code == 0, result.output
+    assert (out / "notes.txt").read_text() == "mine"
