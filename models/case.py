@@ -18,6 +18,7 @@ from compplan.models.schema import CaseSpec, MetricSpec, PlanSpec
 from compplan.models.tables import (
     check_file,
     check_memory,
+    check_utf16,
     find_table,
     first_duplicate,
     header_row,
@@ -206,8 +207,10 @@ def _required(path: Path | None) -> Path:
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file (a UTF-8 byte-order mark is fine), naming it in errors."""
     # utf-8-sig: a byte-order mark (as some Windows editors write) is dropped, as for CSV.
+    data = path.read_bytes()
+    check_utf16(path.name, data[:4096])
     try:
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+        return tomllib.loads(data.decode("utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(path.name, f"is not valid TOML: {exc}") from None
     except RecursionError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -166,13 +167,24 @@ def case_error_from_pydantic(file: str, exc: ValidationError, model: type[BaseMo
         The first error, with every further one counted in the message.
     """
     errors = exc.errors()
-    first = errors[0]
+    # A typo ("treshold") is an unknown key and a missing one: name the typo first.
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    first = unknown[0] if unknown else errors[0]
     loc = tuple(first["loc"])
     table_array = _is_table_array(model, loc)
     table, key = _section(first, dict_tables, table_array)
     allowed = _allowed_keys(model, loc) if first["type"] == "extra_forbidden" else None
     message = _explain(first, allowed, table_array)
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    others = [e for e in errors if e is not first]
+    if allowed and loc:
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        if close:
+            message = message.replace("unknown key", f"unknown key; did you mean '{close[0]}'?",
+                                      1)
+            # The key it stands for is then missing: the same mistake, not another one.
+            others = [e for e in others if not (e["type"] == "missing"
+                                                and tuple(e["loc"]) == (*loc[:-1], close[0]))]
+    if others:
+        message += f" (and {len(others)} more problem{'s' if len(others) > 1 else ''})"
     field = f"{table} {key}" if table and key else (table or key)
     return CaseError(file, message, field=field)

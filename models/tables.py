@@ -121,11 +121,25 @@ def _parquet_columns(path: Path) -> list[str]:
         raise CaseError(path.name, f"is not a readable Parquet file: {exc}") from None
 
 
+def check_utf16(name: str, start: bytes) -> None:
+    """Refuse UTF-16 text, with or without a byte-order mark, naming the encoding.
+
+    Without a mark, UTF-16 text reads as UTF-8 with a NUL byte beside every ASCII
+    letter: column names and messages would be full of invisible characters.
+    """
+    bom = start[:2] in (b"\xff\xfe", b"\xfe\xff")
+    if bom or (len(start) >= 4 and start.count(b"\x00") * 4 >= len(start)):
+        raise CaseError(name, f"is UTF-16 text ({'with' if bom else 'without'} a byte-order "
+                              "mark); save it as UTF-8 (in Excel: CSV UTF-8)")
+
+
 def read_header(path: Path) -> list[str]:
     """Read and check the header row: present, no empty or repeated column names."""
     name = path.name
     if path.suffix == ".parquet":
         return _check_header(name, _parquet_columns(path))
+    with path.open("rb") as raw:
+        check_utf16(name, raw.read(4096))
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
@@ -178,14 +192,15 @@ def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.D
     text = [c for c in text_columns if c in columns]
     if path.suffix == ".parquet":
         return _read_parquet(path, text)
-    _check_field_counts(path, len(columns))
+    lines = _check_field_counts(path, len(columns))
     try:
         frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, header=0, names=columns,
                             index_col=False, skip_blank_lines=False, keep_default_na=False,
                             na_values=[""], skipinitialspace=True)
     except (ValueError, pd.errors.ParserError) as exc:
         raise CaseError(name, f"cannot be read as CSV: {exc}") from None
-    frame.index = pd.RangeIndex(_FIRST_DATA_LINE, _FIRST_DATA_LINE + len(frame))
+    frame.index = (pd.Index(lines) if lines is not None and len(lines) == len(frame)
+                   else pd.RangeIndex(_FIRST_DATA_LINE, _FIRST_DATA_LINE + len(frame)))
     frame = frame.dropna(how="all")
     if frame.empty:
         raise CaseError(name, "has a header but no data rows")
@@ -194,7 +209,7 @@ def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.D
     return frame
 
 
-def _check_field_counts(path: Path, expected: int) -> None:
+def _check_field_counts(path: Path, expected: int) -> list[int] | None:
     """Name the first data line whose number of fields differs from the header's.
 
     pandas would otherwise take a longer first row as holding an index and shift
@@ -202,11 +217,16 @@ def _check_field_counts(path: Path, expected: int) -> None:
     Without quotes or bare carriage returns the fields are counted on the bytes
     (fast); otherwise with the csv module. A file the csv module cannot split (an
     unterminated quote) is left to pandas, whose message says where.
+
+    Returns
+    -------
+    list of int or None
+        With the csv module, the file line each data row starts on (a quoted cell
+        may hold line breaks, so rows and lines differ); None when they are the same.
     """
     data = path.read_bytes()
     if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
-        _check_field_counts_csv(path, expected)
-        return
+        return _check_field_counts_csv(path, expected)
     raw = np.frombuffer(data, dtype=np.uint8)
     starts = np.concatenate(([0], np.flatnonzero(raw == ord("\n")) + 1, [len(raw)]))
     commas = np.searchsorted(np.flatnonzero(raw == ord(",")), starts)
@@ -214,14 +234,19 @@ def _check_field_counts(path: Path, expected: int) -> None:
     for i in np.flatnonzero(fields[1:] != expected) + 1:
         if data[starts[i]:starts[i + 1]].strip():  # blank lines are allowed
             _too_many_or_few(path.name, int(i) + 1, int(fields[i]), expected)
+    return None
 
 
-def _check_field_counts_csv(path: Path, expected: int) -> None:
+def _check_field_counts_csv(path: Path, expected: int) -> list[int] | None:
+    starts = []
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, skipinitialspace=True, strict=True)
             next(reader, None)
-            for line, row in enumerate(reader, start=_FIRST_DATA_LINE):
+            end = reader.line_num
+            for row in reader:
+                line, end = end + 1, reader.line_num  # a row may span lines
+                starts.append(line)
                 blank = not row or (len(row) == 1 and not row[0].strip())
                 if len(row) != expected and not blank:
                     _too_many_or_few(path.name, line, len(row), expected)
@@ -229,7 +254,8 @@ def _check_field_counts_csv(path: Path, expected: int) -> None:
         raise CaseError(path.name, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"
                         ) from None
     except csv.Error:
-        return
+        return None
+    return starts
 
 
 def _too_many_or_few(file: str, line: int, fields: int, expected: int) -> NoReturn:
