@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import import_module
@@ -107,6 +109,41 @@ def output_file(path: str, *, suffixes: tuple[str, ...] = (),
         return check_output_file(path, suffixes=suffixes, inputs=inputs, stdout=stdout)
     except OutputError as exc:
         fail(exc)
+
+
+@contextmanager
+def captured_warnings() -> Iterator[list[str]]:
+    """Collect Python warnings (numpy) and solver log warnings; summarise them at the end.
+
+    Without this they leak to the terminal one by one, between progress lines, in
+    the words of the library that raised them. Every plan is checked with numpy after
+    the solve regardless, so they are a note, not an error.
+    """
+    seen: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(f"{record.name}: {record.getMessage()}")
+
+    handler = _Collect(level=logging.WARNING)
+    loggers = [logging.getLogger(name) for name in ("pyomo", "highspy")]
+    saved = [(log.propagate, list(log.handlers)) for log in loggers]
+    for log in loggers:
+        log.handlers, log.propagate = [handler], False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield seen
+        finally:
+            for log, (propagate, handlers) in zip(loggers, saved, strict=True):
+                log.handlers, log.propagate = handlers, propagate
+            seen[:0] = [f"{w.category.__name__}: {w.message}" for w in caught]
+            if seen:
+                first = " ".join(seen[0].split())[:160]
+                more = f" and {len(seen) - 1} more" if len(seen) > 1 else ""
+                err_console.print(f"note: {len(seen)} warning{'s' if len(seen) > 1 else ''} "
+                                  f"from numpy or the solver, kept off the screen: {first}"
+                                  f"{more}")
 
 
 def load(case_dir: str | None, budget: float | None = None,

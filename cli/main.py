@@ -21,6 +21,7 @@ from compplan.cli.common import (
     POSITIVE,
     ExitError,
     Reporter,
+    captured_warnings,
     fail,
     force_option,
     import_in_background,
@@ -41,8 +42,10 @@ _SOLVER_MODULE = "compplan.optimizer.pipeline"
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="compplan")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Design sales compensation plans that pay for the strategy."""
+    ctx.with_resource(captured_warnings())
 
 
 @main.command()

@@ -23,6 +23,7 @@ from compplan.models.case import Case, validate_model
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan, PlanMetric
 from compplan.models.schema import PlanMetricSpec, PlanSpec
+from compplan.models.text import one_line
 
 if TYPE_CHECKING:
     from compplan.optimizer.audit import Audit, MetricAudit
@@ -124,7 +125,8 @@ def read_plan_file(path: str | Path) -> PlanFile:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    # One line: a name from a hand-edited plan.json must not start a heading of its own.
+    return one_line(value) if isinstance(value, str) else None
 
 
 def _plan_metric(file: Path, i: int, item: PlanMetricSpec) -> PlanMetric:

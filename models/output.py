@@ -21,6 +21,7 @@ import pandas as pd
 from compplan.models.case import Case
 from compplan.models.plan import Plan
 from compplan.models.safe import csv_text
+from compplan.models.text import one_line
 
 SCHEMA = "compplan.plan/1"
 
@@ -171,7 +172,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
     """The plan for a person: what it pays for, the rates, and how it fares."""
     ev = doc["evaluation"]
     cur = doc.get("currency", "")
-    lines = [f"# Plan for {doc['case']}", "",
+    lines = [f"# Plan for {one_line(doc['case'])}", "",
              f"Status: **{doc['status']}**. Expected alignment with the strategy "
              f"**{doc['objective']['alignment']:.4f}**; expected total payout "
              f"**{doc['objective']['expected_cost']:,.0f} {cur}** per period.", "",
@@ -180,7 +181,8 @@ def plan_markdown(doc: dict[str, Any]) -> str:
              "accelerator multiple | stops at |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for m in doc["metrics"]:
-        lines.append(f"| {m['label']} | {m['weight']:.1%} | {m['threshold']:.0%} | "
+        label = one_line(m["label"]).replace("|", "/")
+        lines.append(f"| {label} | {m['weight']:.1%} | {m['threshold']:.0%} | "
                      f"{m['base_rate']:.3f} | {m['accelerator_rate']:.3f} | "
                      f"{m['accelerator_multiple']:.2f}x | {m['cap']:.0%} |")
     lines += ["", "A rep at exactly 100 % on every metric earns exactly the target incentive. "

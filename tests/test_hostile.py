@@ -207,3 +207,83 @@ def test_an_id_with_a_zero_width_space_is_visible(case: Path) -> None:
     (case / "attainment.csv").write_text("\n".join(rows) + "\n")
     assert_error(invoke("validate", str(case)), 2, "attainment.csv, line 4, rep_id: rep "
                  "'R00000\\u200b' is not in reps.csv")
+
+
+def test_warnings_are_captured_and_summarised(case: Path) -> None:
+    import logging
+    import warnings
+
+    import click
+    import numpy as np
+
+    @click.command("warn-demo")
+    def demo() -> None:
+        np.array([1.0]) / np.array([0.0])
+        warnings.warn("boom", RuntimeWarning, stacklevel=1)
+        logging.getLogger("pyomo.core").warning("odd status")
+
+    main.add_command(demo)
+    try:
+        result = invoke("warn-demo")
+    finally:
+        main.commands.pop("warn-demo")
+    assert result.exit_code == 0
+    assert result.stderr == ("note: 3 warnings from numpy or the solver, kept off the "
+                             "screen: RuntimeWarning: divide by zero encountered in divide "
+                             "and 2 more\n")
+
+
+def test_a_case_name_cannot_inject_headings(case: Path) -> None:
+    text = (case / "case.toml").read_text().replace('name = "Budget only"',
+                                                    'name = "Budget\\n# Injected"')
+    (case / "case.toml").write_text(text)
+    assert_error(invoke("validate", str(case)), 2, "case.toml, [case] name: must be one line of "
+                 "text (no line breaks, tabs or control characters), got 'Budget\\n# Injected'")
+
+
+def test_a_plan_json_name_cannot_inject_headings(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p"
+    assert invoke("optimise", str(case), "--out", str(out), "-q").exit_code == 0
+    doc = (out / "plan.json").read_text().replace('"case": "Budget only"',
+                                                  '"case": "Budget\\n# Injected"')
+    (tmp_path / "edited.json").write_text(doc)
+    assert invoke("explain", str(tmp_path / "edited.json"), "--out", str(tmp_path / "x"),
+                  "-q").exit_code == 0
+    text = (tmp_path / "x" / "plan_explained.md").read_text()
+    assert "\n# Injected" not in text
+    assert "Budget \\# Injected" in text  # on one line, the # escaped
+
+
+def test_typo_suggestion(case: Path) -> None:
+    text = (case / "case.toml").read_text().replace("threshold = 0.5", "treshold = 0.5", 1)
+    (case / "case.toml").write_text(text)
+    assert_error(invoke("validate", str(case)), 2, "case.toml, [metrics.revenue] treshold: "
+                 "unknown key; did you mean 'threshold'? (allowed keys: label, threshold, cap, "
+                 "alignment, responsiveness, step, min_weight, max_weight, required, forbidden)")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16"], ids=["no-bom", "bom"])
+def test_utf16_is_named(case: Path, encoding: str) -> None:
+    text = (case / "reps.csv").read_text()
+    (case / "reps.csv").write_bytes(text.encode(encoding))
+    mark = "with" if encoding == "utf-16" else "without"
+    assert_error(invoke("validate", str(case)), 2, f"reps.csv: is UTF-16 text ({mark} a "
+                 "byte-order mark); save it as UTF-8 (in Excel: CSV UTF-8)")
+
+
+def test_line_numbers_are_the_file_lines(case: Path) -> None:
+    lines = (case / "reps.csv").read_text().splitlines()
+    lines[1] = lines[1].replace("South", '"So\nuth"')  # a quoted cell over two lines
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",abc"
+    (case / "reps.csv").write_text("\n".join(lines) + "\n")
+    assert_error(invoke("validate", str(case)), 2, "reps.csv, line 5, target_incentive: must "
+                 "be a number > 0 (currency), got 'abc'")
+
+
+def test_a_long_value_is_cut(case: Path) -> None:
+    lines = (case / "reps.csv").read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + "," + "9x" * 100_000
+    (case / "reps.csv").write_text("\n".join(lines) + "\n")
+    result = invoke("validate", str(case))
+    assert_error(result, 2, "reps.csv, line 2, target_incentive: must be a number > 0 "
+                 f"(currency), got '{'9x' * 39}9...")
