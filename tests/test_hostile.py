@@ -287,3 +287,11 @@ def test_a_long_value_is_cut(case: Path) -> None:
     result = invoke("validate", str(case))
     assert_error(result, 2, "reps.csv, line 2, target_incentive: must be a number > 0 "
                  f"(currency), got '{'9x' * 39}9...")
+
+
+def test_a_long_toml_value_is_cut(case: Path) -> None:
+    text = (case / "case.toml").read_text().replace("threshold = 0.5",
+                                                    f"threshold = '{'y' * 100_000}'", 1)
+    (case / "case.toml").write_text(text)
+    assert_error(invoke("validate", str(case)), 2, "case.toml, [metrics.revenue] threshold: "
+                 f"must be a number, got '{'y' * 79}...")
