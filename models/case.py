@@ -207,7 +207,10 @@ def _required(path: Path | None) -> Path:
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file (a UTF-8 byte-order mark is fine), naming it in errors."""
     # utf-8-sig: a byte-order mark (as some Windows editors write) is dropped, as for CSV.
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CaseError(path.name, f"cannot be read: {exc.strerror or exc}") from None
     check_utf16(path.name, data[:4096])
     try:
         return tomllib.loads(data.decode("utf-8-sig"))

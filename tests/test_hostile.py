@@ -295,3 +295,23 @@ def test_a_long_toml_value_is_cut(case: Path) -> None:
     (case / "case.toml").write_text(text)
     assert_error(invoke("validate", str(case)), 2, "case.toml, [metrics.revenue] threshold: "
                  f"must be a number, got '{'y' * 79}...")
+
+
+def test_an_unreadable_or_too_deep_plan_file(case: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert_error(invoke("evaluate", str(case), str(deep), "--out", str(tmp_path / "e")), 2,
+                 "deep.json: is not a JSON plan: nested too deeply")
+    assert_error(invoke("explain", str(deep), "--out", str(tmp_path / "x")), 2,
+                 "deep.json: is not a JSON plan: nested too deeply")
+    real = Path.read_text
+
+    def denied(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name == "deep.json":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    assert_error(invoke("evaluate", str(case), str(deep), "--out", str(tmp_path / "e")), 2,
+                 "deep.json: cannot be read: Permission denied")
