@@ -9,6 +9,8 @@ import csv
 import decimal
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -315,3 +317,18 @@ def test_an_unreadable_or_too_deep_plan_file(case: Path, tmp_path: Path,
     monkeypatch.setattr(Path, "read_text", denied)
     assert_error(invoke("evaluate", str(case), str(deep), "--out", str(tmp_path / "e")), 2,
                  "deep.json: cannot be read: Permission denied")
+
+
+def test_highs_own_warnings_are_summarised(case: Path, tmp_path: Path) -> None:
+    # One metric at 0.7 for everyone, the others 0: HiGHS drops a 1e-15 coefficient
+    # and says so on the process's stdout, outside Pyomo's capture.
+    _rewrite(case / "attainment.csv", {"revenue": "0.7", "margin": "0", "new_logos": "0",
+                                       "activity": "0"})
+    done = subprocess.run([sys.executable, "-m", "compplan", "optimise", str(case), "--out",
+                           str(tmp_path / "o"), "-q"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert done.stderr == ("note: 1 warning from numpy or the solver, kept off the screen: "
+                           "highspy: WARNING: HighsSparseMatrix local_ar_matrix matrix "
+                           "contains 1 |value| in [1.4e-15, 1.4e-15] at/below tolerance of "
+                           "1e-09: ignored\n")
