@@ -8,7 +8,11 @@ Every command that writes a folder of files (``optimise --out``, ``evaluate --ou
         ...                                          # subfolders too: folder / role / ...
 
 and single files (``report --out``, ``export --xlsx``, ``evaluate --write-plan``) are
-checked with :func:`check_output_file` and written with ``write_atomic``.
+checked with :func:`check_output_file` and written with ``write_atomic``. On the
+command line, ``compplan.cli.common.output_set`` wraps :func:`output_folder` with the
+exit-2 messages, and ``force_option`` adds ``--force``. A command writing file names
+not yet in :data:`KNOWN_OUTPUTS` declares them once with :func:`register_outputs`, so
+that its earlier files count as its own (not as someone else's) on the next run.
 
 How a folder is replaced
 ------------------------
