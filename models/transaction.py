@@ -44,7 +44,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import fcntl
 import os
 import re
 import shutil
@@ -55,6 +54,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from compplan.errors import CompplanError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: commits are not serialised there
+    fcntl = None  # type: ignore[assignment]
 
 #: Files compplan writes into output folders, by any command, old versions included.
 #: A folder holding only these (and subfolders holding only these) may be replaced.
@@ -231,6 +235,9 @@ def _tidy(target: Path) -> None:
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """An exclusive lock on ``folder`` (the parent of the target) for the commit."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
     fd = os.open(folder, os.O_RDONLY)
     try:
         with contextlib.suppress(OSError):  # a file system without locks: commit anyway
