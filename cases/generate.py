@@ -134,6 +134,11 @@ class Case:
     current_plan: tuple[tuple[str, float, float], ...]  # (metric id, weight, accelerator rate)
     situation: str
     flaw: str
+    # Actuals for a pulse check (actuals.csv): the first periods of the next plan year,
+    # each metric's attainment lifted by a factor (log) against the same period of history.
+    actuals_lift: dict[str, float] = field(default_factory=dict)
+    actuals_periods: int = 0
+    in_org: bool = False  # a role of an organisation: its goals are the org's (no [goals])
 
 
 ENTERPRISE_FIRST = Case(
@@ -219,6 +224,9 @@ ENTERPRISE_FIRST = Case(
         "deal the strategy wants less of. A fifth of pay rides on logged calls, which "
         "anyone can inflate and which serve no goal. Multi-product deals and renewals, "
         "half of the strategy, earn nothing."),
+    # Six months into the next year enterprise and multi-product deals run hot.
+    actuals_periods=6,
+    actuals_lift={"enterprise_bookings": 0.14, "multi_product_deals": 0.14, "smb_bookings": 0.1},
 )
 
 CLOUD_TRANSITION = Case(
@@ -375,6 +383,220 @@ SUBSCRIPTION_SHIFT = Case(
 )
 
 CASES = {case.folder: case for case in (ENTERPRISE_FIRST, CLOUD_TRANSITION, SUBSCRIPTION_SHIFT)}
+
+
+# ----------------------------------------------------------------------------- organisations
+# An organisation (MODEL.md section 7): one folder with org.toml, README.md and a case
+# folder per role, each generated like a case above (its own seed) without [goals].
+
+GTM_GOALS = {"enterprise_growth": 0.5, "margin": 0.25, "retention": 0.25}
+GTM_PERIODS = tuple(f"P{t:02d}" for t in range(1, 13))
+GTM_DESIGN = {"max_metrics": 3, "min_weight": 0.15, "max_weight": 0.7, "accelerator_min": 0.5,
+              "accelerator_max": 2.5, "max_payout_multiple": 3.0}
+
+GTM_SDR = Case(
+    folder="sdr", name="Sales development", currency="USD", seed=20_270_401,
+    expected_factor=1.3, cvar_level=0.9, cvar_factor=1.6,
+    fairness={"group_by": "segment", "bottom_share": 0.2, "bottom_floor": 0.3},
+    scenarios={"mode": "historical"}, n_reps=90, id_prefix="SDR", periods=GTM_PERIODS,
+    periods_per_year=12, shock_sd=0.06,
+    segments=(Segment("Outbound", 0.6, (14_000, 20_000), ("Outbound SDR",)),
+              Segment("Inbound", 0.4, (10_000, 15_000), ("Inbound SDR",))),
+    regions=("NA", "EMEA"), goals=GTM_GOALS,
+    metrics=(
+        Metric("meetings_booked", "Meetings booked (any size)", "count", 0.5, 2.0,
+               {"enterprise_growth": 0.2, "margin": -0.2},
+               {"Outbound": 240, "Inbound": 360}, rep_sd=0.2, noise_sd=0.2, mean=1.05),
+        Metric("qualified_meetings", "Qualified meetings (accepted by an AE)", "count", 0.4,
+               2.0, {"enterprise_growth": 0.7, "margin": 0.1},
+               {"Outbound": 120, "Inbound": 150}, rep_sd=0.25, noise_sd=0.25, mean=0.95),
+        Metric("enterprise_meetings", "Enterprise meetings", "count", 0.3, 2.5,
+               {"enterprise_growth": 1.0}, {"Outbound": 36, "Inbound": 18},
+               rep_sd=0.3, noise_sd=0.3, mean=0.9, lumpy=True),
+        Metric("activity_calls", "Activity (calls logged)", "count", 0.6, 1.5,
+               {"enterprise_growth": 0.05}, {"Outbound": 9_000, "Inbound": 4_000},
+               rep_sd=0.1, noise_sd=0.12, mean=1.03, shock=0.2),
+    ),
+    correlation={("meetings_booked", "qualified_meetings"): 0.5,
+                 ("qualified_meetings", "enterprise_meetings"): 0.4,
+                 ("meetings_booked", "activity_calls"): 0.4},
+    design=GTM_DESIGN,
+    current_plan=(("meetings_booked", 0.7, 1.4), ("activity_calls", 0.3, 0.6)),
+    situation=("Sales development reps book first meetings for the account executives, "
+               "outbound into target accounts and inbound from marketing's leads."),
+    flaw=("Paid per meeting booked, whatever its size, SDRs fill AE calendars with "
+          "startups that will never buy at margin; nothing pays for a meeting an AE "
+          "accepts, let alone an enterprise one."),
+    in_org=True)
+
+GTM_AE = Case(
+    folder="ae", name="Account executives", currency="USD", seed=20_270_402,
+    expected_factor=1.3, cvar_level=0.9, cvar_factor=1.6,
+    fairness={"group_by": "segment", "parity_tolerance": 0.15, "top_share": 0.1,
+              "top_ratio": 2.5},
+    scenarios={"mode": "historical"}, n_reps=160, id_prefix="AE", periods=GTM_PERIODS,
+    periods_per_year=12, shock_sd=0.07,
+    segments=(Segment("Enterprise", 0.35, (45_000, 65_000), ("Enterprise AE",)),
+              Segment("Commercial", 0.65, (25_000, 38_000), ("Commercial AE",))),
+    regions=("NA", "EMEA", "APAC"), goals=GTM_GOALS,
+    metrics=(
+        Metric("bookings", "Bookings (any size, any discount)", "currency", 0.5, 2.0,
+               {"enterprise_growth": 0.4, "margin": -0.3},
+               {"Enterprise": 2_400_000, "Commercial": 900_000},
+               rep_sd=0.22, noise_sd=0.3, mean=1.02),
+        Metric("enterprise_bookings", "Enterprise bookings", "currency", 0.5, 2.0,
+               {"enterprise_growth": 1.0, "margin": 0.1},
+               {"Enterprise": 2_000_000, "Commercial": 300_000},
+               rep_sd=0.3, noise_sd=0.4, mean=0.93, segment_mean={"Commercial": 0.9}),
+        Metric("gross_margin", "Gross margin on bookings", "pp", 0.8, 1.3,
+               {"margin": 1.0}, {"Enterprise": 72.0, "Commercial": 68.0},
+               rep_sd=0.04, noise_sd=0.05, shock=0.3, season=0.2),
+        Metric("pipeline_accepted", "Pipeline accepted from SDRs", "currency", 0.4, 2.0,
+               {"enterprise_growth": 0.5}, {"Enterprise": 6_000_000, "Commercial": 2_400_000},
+               rep_sd=0.2, noise_sd=0.25, shock=0.6),
+        Metric("multi_year_deals", "Multi-year deals", "count", 0.3, 2.5,
+               {"retention": 0.6, "margin": 0.2}, {"Enterprise": 8, "Commercial": 12},
+               rep_sd=0.3, noise_sd=0.3, mean=0.9, lumpy=True),
+    ),
+    correlation={("bookings", "enterprise_bookings"): 0.5,
+                 ("bookings", "gross_margin"): -0.3,
+                 ("bookings", "pipeline_accepted"): 0.4,
+                 ("enterprise_bookings", "multi_year_deals"): 0.3},
+    design=GTM_DESIGN,
+    current_plan=(("bookings", 0.8, 1.6), ("pipeline_accepted", 0.2, 0.33)),
+    situation=("Account executives close the deals: enterprise AEs on large accounts, "
+               "commercial AEs on everything else."),
+    flaw=("Quota is quota: a discounted SMB deal retires it as well as a full-price "
+          "enterprise one, so AEs close what closes fastest. Nothing pays for margin or for "
+          "multi-year terms."),
+    in_org=True)
+
+GTM_CSM = Case(
+    folder="csm", name="Customer success", currency="USD", seed=20_270_403,
+    expected_factor=1.3, cvar_level=0.9, cvar_factor=1.6,
+    fairness={"group_by": "segment", "bottom_share": 0.2, "bottom_floor": 0.3},
+    scenarios={"mode": "historical"}, n_reps=70, id_prefix="CSM", periods=GTM_PERIODS,
+    periods_per_year=12, shock_sd=0.05,
+    segments=(Segment("Strategic", 0.4, (20_000, 30_000), ("Strategic CSM",)),
+              Segment("Scaled", 0.6, (12_000, 18_000), ("Scaled CSM",))),
+    regions=("NA", "EMEA"), goals=GTM_GOALS,
+    metrics=(
+        Metric("renewal_count", "Renewals closed (count)", "count", 0.6, 1.5,
+               {"retention": 0.5, "enterprise_growth": -0.2},
+               {"Strategic": 40, "Scaled": 160}, rep_sd=0.1, noise_sd=0.12, mean=1.02),
+        Metric("net_revenue_retention", "Net revenue retention", "pp", 0.8, 1.3,
+               {"retention": 1.0, "enterprise_growth": 0.3},
+               {"Strategic": 110.0, "Scaled": 102.0},
+               rep_sd=0.04, noise_sd=0.05, mean=0.99, shock=0.3),
+        Metric("expansion_arr", "Expansion ARR (discount at will)", "currency", 0.4, 2.0,
+               {"enterprise_growth": 0.5, "retention": 0.3, "margin": -0.3},
+               {"Strategic": 600_000, "Scaled": 240_000}, rep_sd=0.3, noise_sd=0.35,
+               mean=0.92),
+        Metric("health_score", "Account health score", "pp", 0.7, 1.3, {"retention": 0.4},
+               {"Strategic": 80.0, "Scaled": 75.0}, rep_sd=0.05, noise_sd=0.05, shock=0.2),
+    ),
+    correlation={("net_revenue_retention", "expansion_arr"): 0.5,
+                 ("net_revenue_retention", "health_score"): 0.4,
+                 ("renewal_count", "health_score"): 0.2},
+    design=GTM_DESIGN,
+    current_plan=(("renewal_count", 0.6, 1.2), ("expansion_arr", 0.4, 0.67)),
+    situation=("Customer success managers renew and grow the installed base, strategic "
+               "accounts by name and the long tail at scale."),
+    flaw=("Paid per renewal, CSMs spend their time on the many small accounts rather than "
+          "the few large ones, and expansion targets with no pricing authority are met by "
+          "discounting."),
+    in_org=True)
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    """An organisation to generate: its roles (cases without goals) and org.toml."""
+
+    folder: str
+    name: str
+    currency: str
+    goals: dict[str, float]
+    roles: tuple[tuple[str, str, Case], ...]  # (role id, label, case)
+    expected_factor: float  # org expected_cap / all roles' target incentive
+    cvar_level: float
+    cvar_factor: float
+    coherence: dict[str, object]
+    situation: str
+
+
+GTM_ORG = OrgSpec(
+    folder="gtm_org", name="FY27 go-to-market", currency="USD", goals=GTM_GOALS,
+    roles=(("sdr", "Sales development reps", GTM_SDR), ("ae", "Account executives", GTM_AE),
+           ("csm", "Customer success managers", GTM_CSM)),
+    expected_factor=0.77, cvar_level=0.9, cvar_factor=1.15,
+    coherence={"no_opposing": True, "cover_goals": True,
+               "handoffs": [["sdr.qualified_meetings", "ae.pipeline_accepted"]]},
+    situation=(
+        "The strategy fails across teams, not inside one. SDRs are paid per meeting, so "
+        "they book startups; AEs retire quota with discounted SMB deals; CSMs chase renewal "
+        "counts across small accounts and hit expansion targets by discounting. Nobody is "
+        "paid for margin, and the renewal count pays CSMs to look away from enterprise "
+        "accounts. The three plans are designed here at once, under one strategy and one "
+        "budget."))
+
+ORGS = {org.folder: org for org in (GTM_ORG,)}
+
+
+def org_toml(org: OrgSpec, total: int) -> str:
+    """Render ``org.toml`` (MODEL.md section 7), the budget scaled to all roles' incentive."""
+    lines = ["# Generated by cases/generate.py; see README.md.", ""]
+    lines += _table("org", {"name": org.name, "currency": org.currency})
+    lines += _table("goals", org.goals)
+    for rid, label, case in org.roles:
+        lines += _table(f"roles.{rid}", {"path": case.folder, "label": label})
+    lines += _table("budget", {
+        "expected_cap": _round_to(total * org.expected_factor, BUDGET_ROUNDING),
+        "cvar_level": org.cvar_level,
+        "cvar_cap": _round_to(total * org.cvar_factor, BUDGET_ROUNDING)})
+    lines += ["[coherence]", *(f"{k} = {_toml_any(v)}" for k, v in org.coherence.items()), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _toml_any(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_any(v) for v in value) + "]"
+    return _toml_value(value)
+
+
+def org_readme(org: OrgSpec, totals: dict[str, int]) -> str:
+    """Render the organisation's ``README.md``."""
+    lines = [f"# {org.name}", "", f"**Situation.** {org.situation}", "", "## Goals", "",
+             "| goal | priority |", "| --- | --- |"]
+    lines += [f"| {goal} | {priority} |" for goal, priority in org.goals.items()]
+    lines += ["", "## Roles", "", "| role | folder | reps | target incentive | today's plan |",
+              "| --- | --- | --- | --- | --- |"]
+    for rid, label, case in org.roles:
+        plan = ", ".join(f"`{m}` {w:.0%}" for m, w, _ in case.current_plan)
+        lines.append(f"| {label} | `{case.folder}/` | {case.n_reps} | "
+                     f"{totals[rid]:,} {org.currency} | {plan} |")
+    lines += ["", "Each role's folder is a case (MODEL.md section 1) without `[goals]`; its "
+              "README tells the role's story.", "",
+              "Try: `compplan audit cases/gtm_org` (today's conflict map), "
+              "`compplan optimise cases/gtm_org --out plans/gtm`, "
+              "`compplan min-budget cases/gtm_org`.", "",
+              "Synthetic data from `cases/generate.py`; rerun with "
+              f"`.venv/bin/python cases/generate.py --case {org.folder}`.", ""]
+    return "\n".join(lines)
+
+
+def write_org(org: OrgSpec, out: Path) -> Path:
+    """Generate an organisation: each role's case folder, org.toml and README.md."""
+    folder = out / org.folder
+    totals = {}
+    for rid, _, case in org.roles:
+        write_case(case, folder)
+        reps = pd.read_csv(folder / case.folder / "reps.csv")
+        totals[rid] = int(reps["target_incentive"].sum())
+    (folder / "org.toml").write_text(org_toml(org, sum(totals.values())), encoding="utf-8",
+                                     newline="\n")
+    (folder / "README.md").write_text(org_readme(org, totals), encoding="utf-8",
+                                      newline="\n")
+    return folder
 
 
 def seasonality(n_periods: int, periods_per_year: int) -> np.ndarray:
@@ -540,6 +762,38 @@ def make_attainment(case: Case, reps: pd.DataFrame, quotas: pd.DataFrame,
     return frame
 
 
+def make_actuals(case: Case, attainment: pd.DataFrame) -> pd.DataFrame:
+    """Draw actuals for a pulse check: the first periods of the next plan year.
+
+    Each rep's attainment in period ``t`` of the new year is its attainment in period
+    ``t`` of the history times ``exp(lift_m + 0.08 e)``, ``e`` standard normal, from a
+    generator of its own (seeded ``[case.seed, 1]``) so that the case's other files do
+    not change. Periods are labelled ``Y2-P01``, ...
+
+    Parameters
+    ----------
+    case : Case
+        The case; ``actuals_periods`` and ``actuals_lift`` say how many periods and how hot.
+    attainment : pandas.DataFrame
+        The case's history, as made by :func:`make_attainment`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rep_id``, ``period`` and one column per metric: the content of ``actuals.csv``.
+
+    """
+    rng = np.random.default_rng([case.seed, 1])
+    elapsed = case.periods[:case.actuals_periods]
+    frame = attainment[attainment["period"].isin(elapsed)].reset_index(drop=True)
+    for metric in case.metrics:
+        noise = rng.standard_normal(len(frame)) * 0.08
+        lift = np.exp(case.actuals_lift.get(metric.id, 0.0) + noise)
+        frame[metric.id] = np.round(frame[metric.id].to_numpy() * lift, 4)
+    frame["period"] = "Y2-" + frame["period"]
+    return frame
+
+
 def budget(case: Case, reps: pd.DataFrame) -> dict[str, float | int]:
     """Compute the ``[budget]`` table, scaled to the case's total target incentive.
 
@@ -581,8 +835,11 @@ def case_toml(case: Case, reps: pd.DataFrame) -> str:
 
     """
     lines = [f"# Generated by cases/generate.py (seed {case.seed}); see README.md.", ""]
-    lines += _table("case", {"name": case.name, "currency": case.currency})
-    lines += _table("goals", case.goals)
+    # Target incentive and the budget caps are annual, attainment per period (MODEL.md s. 5).
+    lines += _table("case", {"name": case.name, "currency": case.currency,
+                             "periods_per_year": case.periods_per_year})
+    if not case.in_org:
+        lines += _table("goals", case.goals)
     for metric in case.metrics:
         lines += _table(f"metrics.{metric.id}", {
             "label": metric.label, "threshold": metric.threshold, "cap": metric.cap,
@@ -640,7 +897,8 @@ def readme(case: Case, reps: pd.DataFrame) -> str:
     counts = reps["segment"].value_counts()
     units = {"currency": case.currency, "count": "count", "pp": "%", "months": "months"}
     lines = [f"# {case.name}", "", f"**Situation.** {case.situation}", "",
-             "## Goals", "", "| goal | priority |", "| --- | --- |"]
+             "## Goals" + (" (the organisation's, from ../org.toml)" if case.in_org else ""),
+             "", "| goal | priority |", "| --- | --- |"]
     lines += [f"| {goal} | {priority} |" for goal, priority in case.goals.items()]
     lines += ["", "## Candidate metrics", "",
               f"Quota per segment ({' / '.join(segment_names)}): annual for currency and "
@@ -661,8 +919,9 @@ def readme(case: Case, reps: pd.DataFrame) -> str:
               f"- {len(reps):,} reps ("
               + ", ".join(f"{counts.get(s, 0)} {s}" for s in segment_names)
               + f"), periods {case.periods[0]}..{case.periods[-1]}; {_scenario_note(case)}",
-              f"- Sum of target incentive: {total:,} {case.currency} (the cost of a scenario "
-              "in which every rep lands exactly on target).",
+              f"- Sum of target incentive: {total:,} {case.currency} per year (the cost of "
+              "a scenario in which every rep lands exactly on target; `periods_per_year = "
+              f"{case.periods_per_year}`: money is annual, attainment per period).",
               f"- Budget: expected payout at most {money['expected_cap']:,} "
               f"({case.expected_factor:g} x); mean payout of the worst "
               f"{1 - case.cvar_level:.0%} of scenarios at most {money['cvar_cap']:,} "
@@ -700,6 +959,9 @@ def write_case(case: Case, out: Path) -> Path:
     quotas.to_csv(folder / "quotas.csv", index=False, lineterminator="\n", float_format="%.1f")
     attainment.to_csv(folder / "attainment.csv", index=False, lineterminator="\n",
                       float_format="%.4f")
+    if case.actuals_periods:
+        make_actuals(case, attainment).to_csv(folder / "actuals.csv", index=False,
+                                              lineterminator="\n", float_format="%.4f")
     texts = {"case.toml": case_toml(case, reps), "current_plan.toml": plan_toml(case),
              "README.md": readme(case, reps)}
     for name, text in texts.items():
@@ -724,12 +986,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
                         help="folder that receives the case folders (default: beside this script)")
-    parser.add_argument("--case", choices=sorted(CASES), default=None,
-                        help="generate only this case (default: all)")
+    parser.add_argument("--case", choices=sorted(CASES) + sorted(ORGS), default=None,
+                        help="generate only this case or organisation (default: all)")
     args = parser.parse_args(argv)
+    if args.case in ORGS:
+        print(write_org(ORGS[args.case], args.out))
+        return 0
     chosen = [CASES[args.case]] if args.case else list(CASES.values())
     for case in chosen:
         print(write_case(case, args.out))
+    if args.case is None:
+        for org in ORGS.values():
+            print(write_org(org, args.out))
     return 0
 
 

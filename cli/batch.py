@@ -23,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from compplan.batch.spec import MAX_CANDIDATES, BatchSpec, expand, read_batch_spec
 from compplan.cli.common import (
     POSITIVE,
     ExitError,
@@ -34,16 +35,20 @@ from compplan.cli.common import (
     out_console,
 )
 from compplan.errors import CompplanError
-from compplan.models.batchspec import MAX_CANDIDATES, BatchSpec, expand, read_batch_spec
+from compplan.models import fmt
 from compplan.models.case import Case
+from compplan.models.money import annual_note
 from compplan.models.output import prepare_folder
 from compplan.models.text import shown
 from compplan.models.transaction import shorten
+from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
-    from compplan.optimizer.batch import Batch, BatchReport
+    import pandas as pd
 
-_BATCH_MODULE = "compplan.optimizer.batch"
+    from compplan.batch.run import Batch, BatchReport
+
+_BATCH_MODULE = "compplan.batch.run"
 #: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
 INTERRUPTED = 130
 
@@ -253,7 +258,7 @@ class _Bar:
                                              failed=0)
 
     def advance(self, record: dict[str, Any]) -> None:
-        if record["status"] not in ("optimal", "time_limit"):
+        if record["status"] not in FEASIBLE:
             self.failed += 1
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, advance=1, failed=self.failed)
@@ -269,7 +274,7 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
          time_limit: float | None, prices: bool, force: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
-    from compplan.optimizer.batch import MANIFEST, BatchOptions, default_workers, open_batch
+    from compplan.batch.run import MANIFEST, BatchOptions, default_workers, open_batch
 
     _check_batch_folder(out, case, fresh=not resume and not (out / MANIFEST).exists(),
                         force=force)
@@ -361,6 +366,37 @@ def _weights(metrics: str) -> str:
     return "\n".join(lines)
 
 
+def _frontier_table(batch: Batch, frontier: pd.DataFrame, narrow: bool) -> Table:
+    """The cost frontier as a table.
+
+    On a narrow terminal (80 columns) money is short and the name goes under the id, so
+    that no column is cut.
+    """
+    cur = batch.case.spec.case.currency
+    table = Table(title=f"{batch.case.name}: alignment-cost frontier "
+                        f"({cur}{annual_note(batch.case)})",
+                  title_justify="left")
+    # "+7": seven more candidates with the same plan (listed in summary.md).
+    columns = ("id / name", "alignment", "cost", "CVaR", "weights") if narrow else (
+        "id", "alignment", "expected cost", "CVaR", "weights", "name")
+    for col in columns:
+        table.add_column(col, justify="right" if col in ("alignment", "expected cost", "cost",
+                                                         "CVaR") else "left",
+                         no_wrap=col not in ("name", "id / name"), overflow="fold")
+    money = (fmt.distinct_money if narrow else
+             lambda values: [fmt.money(v) for v in values])
+    costs = money(list(frontier["expected_cost"]))
+    cvars = money(list(frontier["cvar"]))
+    for (_, row), cost, cvar in zip(frontier.iterrows(), costs, cvars, strict=True):
+        more = len(row["same_plan"])
+        ident = row["id"] + (f" +{more}" if more else "")
+        name = row["name"].replace(", ", ",\n")
+        cells = [f"{ident}\n{name}" if narrow else ident, fmt.alignment(row["alignment"]),
+                 cost, cvar, _weights(row["metrics"])]
+        table.add_row(*cells, *([] if narrow else [name]))
+    return table
+
+
 def _show(batch: Batch, report: BatchReport) -> None:
     """The cost frontier as a table, the counts and the files written."""
     cur = batch.case.spec.case.currency
@@ -369,18 +405,7 @@ def _show(batch: Batch, report: BatchReport) -> None:
         out_console.print("no candidate finished")
         return
     frontier = report.frontier("cost")
-    table = Table(title=f"{batch.case.name}: alignment-cost frontier ({cur})",
-                  title_justify="left")
-    # "+7": seven more candidates with the same plan (listed in summary.md).
-    for col in ("id", "alignment", "expected cost", "CVaR", "weights", "name"):
-        table.add_column(col, justify="right" if col in ("alignment", "expected cost", "CVaR")
-                         else "left", no_wrap=col != "name", overflow="fold")
-    for _, row in frontier.iterrows():
-        more = len(row["same_plan"])
-        table.add_row(row["id"] + (f" +{more}" if more else ""), f"{row['alignment']:.4f}",
-                      f"{row['expected_cost']:,.0f}", f"{row['cvar']:,.0f}",
-                      _weights(row["metrics"]), row["name"].replace(", ", ",\n"))
-    out_console.print(table)
+    out_console.print(_frontier_table(batch, frontier, narrow=out_console.width < 100))
     counts = dict(results["status"].value_counts())
     on_cvar = report.frontier("cvar")
     out_console.print(
@@ -390,10 +415,13 @@ def _show(batch: Batch, report: BatchReport) -> None:
         f"distinct plans), {int(results['frontier_cvar'].sum())} on the CVaR frontier "
         f"({len(on_cvar)} distinct plans); +N: N more candidates with the same plan")
     if report.current is not None:
+        broken = fmt.breaks(report.current.get("broken") or [])
         out_console.print(f"current plan under the base case: alignment "
                           f"{report.current['alignment']:.4f}, expected cost "
-                          f"{report.current['expected_cost']:,.0f} {cur}, CVaR "
-                          f"{report.current['cvar']:,.0f} {cur}")
+                          f"{fmt.money(report.current['expected_cost'], cur)}, CVaR "
+                          f"{fmt.money(report.current['cvar'], cur)}"
+                          + (f"; it {broken} (so it can sit above the frontier)"
+                             if broken else ""))
     out_console.print(f"wrote {batch.out}/: batch.json, candidates/, "
                       + ", ".join(p.name for p in report.written))
 

@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from compplan.errors import CompplanError
-from compplan.models.case import Case, load_case
+from compplan.models.case import CURRENT_PLAN, Case, load_case
 from compplan.models.plan import Plan, load_plan
+from compplan.models.plausibility import plausibility_warnings
 from compplan.models.transaction import OutputError, check_output_file, output_folder
 
 DEFAULT_CASE = "enterprise_first"
@@ -159,16 +160,22 @@ def load(case_dir: str | None, budget: float | None = None,
             case = case.with_overrides(budget=budget, max_metrics=max_metrics)
     except CompplanError as exc:
         fail(exc)
-    for warning in case.spec.warnings():
+    for warning in [*case.spec.warnings(), *plausibility_warnings(case)]:
         err_console.print(f"warning: {warning}")
     return case
 
 
 def plan_name(ref: str, taken: set[str]) -> str:
-    """``current``, or the file's stem (with its folder when two plans share a stem)."""
+    """``current``, or the file's stem (with its folder when two plans share a stem).
+
+    A file called ``plan`` (``optimise`` always writes ``plan.json``) is named after its
+    folder: ``plans/fy27/plan.json`` is ``fy27``, never "plan plan".
+    """
     path = Path(ref)
-    name = "current" if ref == "current" else path.stem
-    if name in taken and ref != "current":
+    folder = path.absolute().parent.name
+    name = (CURRENT_PLAN if ref == CURRENT_PLAN else
+            folder if path.stem == "plan" and folder else path.stem)
+    if name in taken and ref != CURRENT_PLAN:
         name = f"{path.parent.name}/{path.stem}"
     base, n = name, 2
     while name in taken:

@@ -9,31 +9,35 @@ from rich.table import Table
 
 from compplan.cli.common import ExitError, fail, force_option, load, out_console, output_set
 from compplan.errors import CompplanError
-from compplan.models.case import Case
-from compplan.models.explain import Current, explanation, read_plan_file, write_explanation
+from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
+from compplan.models.org import is_org_folder
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan, load_plan
-from compplan.optimizer.audit import (
+from compplan.optimizer.audit import Audit, audit_plan
+from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render.audit import (
     DEFINITIONS,
     THRESHOLDS_NOTE,
-    Audit,
     alignment_text,
     audit_markdown,
-    audit_plan,
     summary_lines,
 )
-from compplan.optimizer.coefficients import compute_coefficients
-
-CURRENT = "current"
+from compplan.render.explain import (
+    Current,
+    explanation,
+    read_plan_file,
+    write_explanation,
+    write_rep_pages,
+)
 
 
 def _plan_name(ref: str) -> str:
-    return "the current plan" if ref == CURRENT else ref
+    return CURRENT_PLAN_NAME if ref == CURRENT_PLAN else ref
 
 
 @click.command()
 @click.argument("case", type=click.Path(file_okay=False))
-@click.argument("plan", required=False, default=CURRENT)
+@click.argument("plan", required=False, default=CURRENT_PLAN)
 @click.option("--out", "out_dir", default="audit", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for audit.json and audit.md.")
@@ -48,7 +52,17 @@ def audit(case: str, plan: str, out_dir: str, force: bool, quiet: bool) -> None:
     Example:
 
         compplan audit cases/enterprise_first current --out audit/today
+
+    For a folder holding org.toml: the conflict map of the roles' plans, goal by goal
+    and role by role (PLAN is 'current' or an org_plan.json), in audit_org.json/.md:
+
+        compplan audit cases/gtm_org current --out audit/gtm
     """
+    if is_org_folder(case):
+        from compplan.cli.org import audit_org_folder
+
+        audit_org_folder(case, plan, out_dir, quiet, force=force)
+        return
     loaded = load(case)
     try:
         result = audit_plan(loaded, load_plan(loaded, plan), _plan_name(plan))
@@ -79,6 +93,10 @@ def _show_audit(result: Audit) -> None:
                       f"pays {result.total_marginal_incentive:.2%} of target in all")
     for line in summary_lines(result):
         out_console.print(f"  {line}")
+    for note in result.written:
+        out_console.print(f"  as written: {note}")
+    for rule in result.rules_broken:
+        out_console.print(f"  breaks a design rule: {rule}")
     out_console.print(f"{DEFINITIONS}\n{THRESHOLDS_NOTE}", style="dim")
 
 
@@ -89,37 +107,53 @@ def _show_audit(result: Audit) -> None:
 @click.option("--out", "out_dir", default="explain", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan_explained.md and plan_explained.html.")
+@click.option("--per-rep", is_flag=True,
+              help="Also one HTML page per rep of --case, with her own target incentive, "
+                   "quotas and rates, and an index.html, in OUT/reps.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
-def explain(plan: str, case_dir: str | None, out_dir: str, force: bool, quiet: bool) -> None:
+def explain(plan: str, case_dir: str | None, out_dir: str, per_rep: bool, force: bool,
+            quiet: bool) -> None:
     """Write the plan document for reps, in Markdown and self-contained HTML.
 
     PLAN is a plan.json written by compplan optimise; with --case it may also be
     'current' or a TOML file of [[metrics]] tables. With --case the document says
-    which goals the plan serves, uses the case's median target incentive and says
-    what changed from the case's current_plan.toml.
+    which goals the plan serves, works examples for a typical rep's target incentive
+    and says what changed from the case's current_plan.toml, and why; with --per-rep
+    each rep gets her own page.
 
     Example:
 
+    \b
         compplan explain plans/fy27/plan.json --case cases/enterprise_first
-    """
-    context = (_with_case(plan, load(case_dir)) if case_dir is not None
-               else _without_case(plan))
+        compplan explain plans/fy27/plan.json --case cases/enterprise_first --per-rep
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if per_rep and case_dir is None:
+        raise ExitError("--per-rep needs --case (the reps, their target incentives and "
+                        "quotas come from the case)", 2)
+    case = load(case_dir) if case_dir is not None else None
+    context, chosen = (_with_case(plan, case) if case is not None
+                       else (_without_case(plan), None))
     out = Path(out_dir)
     inputs = _inputs(case_dir, plan)
     with output_set(out_dir, force=force, inputs=inputs) as folder:
         written = [out / p.name for p in write_explanation(folder, context)]
+        if per_rep and case is not None and chosen is not None:
+            pages = write_rep_pages(folder, context, chosen, case)
+            written += [out / pages[0].relative_to(folder)]
     if not quiet:
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+        out_console.print(f"wrote {', '.join(str(p) for p in written)}"
+                          + (f" and {len(pages) - 1:,} rep pages in {out / pages[0].parent.name}"
+                             if per_rep else ""))
 
 
 def _inputs(case: str | Path | None, plan: str) -> list[str | Path]:
     """What a run reads: its output folder may not be or hold one of them."""
-    return [p for p in (case, None if plan == CURRENT else plan) if p is not None]
+    return [p for p in (case, None if plan == CURRENT_PLAN else plan) if p is not None]
 
 
 def _without_case(ref: str) -> dict[str, object]:
-    if ref == CURRENT:
+    if ref == CURRENT_PLAN:
         raise ExitError("'current' needs --case (the case folder holding current_plan.toml)", 2)
     try:
         source = read_plan_file(ref)
@@ -128,7 +162,7 @@ def _without_case(ref: str) -> dict[str, object]:
     return explanation(source.plan, source=ref, case_name=source.case)
 
 
-def _with_case(ref: str, case: Case) -> dict[str, object]:
+def _with_case(ref: str, case: Case) -> tuple[dict[str, object], Plan]:
     try:
         plan = load_plan(case, ref)
         coeffs = compute_coefficients(case)
@@ -136,10 +170,11 @@ def _with_case(ref: str, case: Case) -> dict[str, object]:
         current = None
         if case.current_plan is not None:
             today = Plan.from_spec(case, case.current_plan)
-            current = Current(today, audit_plan(case, today, _plan_name(CURRENT), coeffs))
+            current = Current(today, audit_plan(case, today, _plan_name(CURRENT_PLAN), coeffs))
     except CompplanError as exc:
         fail(exc)
-    return explanation(plan, source=_plan_name(ref), case=case, audit=result, current=current)
+    return (explanation(plan, source=_plan_name(ref), case=case, audit=result,
+                        current=current), plan)
 
 
 COMMANDS: list[click.Command] = [audit, explain]

@@ -16,7 +16,7 @@ import click
 from rich.table import Table
 
 from compplan import __version__
-from compplan.cli import batch, documents, reports, views
+from compplan.cli import batch, documents, org, pulse, reports, views
 from compplan.cli.common import (
     POSITIVE,
     ExitError,
@@ -30,12 +30,18 @@ from compplan.cli.common import (
     output_set,
 )
 from compplan.errors import CompplanError, InfeasibleError
+from compplan.models import fmt
 from compplan.models.case import Case
+from compplan.models.money import money_per
+from compplan.models.org import is_org_folder
 from compplan.models.output import run_record, write_json, write_plan
 from compplan.models.scenarios import build_scenarios
+from compplan.optimizer.verdicts import is_binding
 
 if TYPE_CHECKING:
+    from compplan.optimizer.model import Rounding
     from compplan.optimizer.pipeline import Outcome
+    from compplan.optimizer.prices import GuardrailPrice
 
 _SOLVER_MODULE = "compplan.optimizer.pipeline"
 
@@ -56,30 +62,49 @@ def main(ctx: click.Context) -> None:
 @click.option("--time-limit", type=POSITIVE,
               help="Seconds the solver may take in all.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True),
-              help="Expected-cost cap per period, replacing [budget] expected_cap.")
+              help="Expected-cost cap, replacing [budget] expected_cap (per period; per year "
+                   "with [case] periods_per_year).")
 @click.option("--max-metrics", type=click.IntRange(1, 3),
               help="At most this many metrics, replacing [design] max_metrics.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")
+@click.option("--round", "round_to", metavar="weights=STEP,rates=STEP",
+              help="A plan to publish: weights on a grid of STEP (0.05 = 5 %) and accelerator "
+                   "rates on a grid of STEP, the best rounded plan (proven); the summary and "
+                   "plan.json say what rounding costs against the unrounded optimum.")
 @click.option("--reproducible", is_flag=True,
               help="Kept for old scripts: plan.json is now always byte-identical for the "
                    "same case (wall times are in run.json).")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
-             max_metrics: int | None, tail_method: str, reproducible: bool, force: bool,
-             quiet: bool) -> None:
+             max_metrics: int | None, tail_method: str, round_to: str | None,
+             reproducible: bool, force: bool, quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
     CASE is a case folder (case.toml, reps.csv, attainment.csv); without it the
-    bundled default case is used.
+    bundled default case is used. A folder holding org.toml is an organisation: every
+    role's plan is designed at once and DIR/org_plan.json is written beside
+    DIR/<role>/plan.json (--budget then replaces the organisation's cap).
 
-    Example:
+    Example (the second with weights to 5 % and accelerator rates to 0.05):
 
-        compplan optimise cases/enterprise_first --out plans/fy27 --budget 12000000
+        compplan optimise cases/enterprise_first --out plans/fy27 --budget 20000000
+        compplan optimise cases/enterprise_first --out plans/fy27r --round weights=0.05,rates=0.05
+
+        compplan optimise cases/gtm_org --out plans/gtm
     """
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
+    if is_org_folder(case):
+        assert case is not None
+        org.refuse("--max-metrics", max_metrics)
+        org.refuse("--round", round_to)
+        solver_import.join()
+        org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
+                                tail_method=tail_method, quiet=quiet, force=force)
+        return
+    rounding = _rounding(round_to)
     loaded = load(case, budget, max_metrics)
     out = Path(out_dir)
     started = time.time()
@@ -95,7 +120,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
             with Reporter(quiet) as reporter:
                 outcome = optimise_case(loaded, time_limit=time_limit,
-                                        tail_method=tail_method,
+                                        tail_method=tail_method, rounding=rounding,
                                         progress=reporter.step, chunk_progress=reporter.chunks)
         except KeyboardInterrupt:
             raise ExitError("interrupted: no plan was written", 130) from None
@@ -106,13 +131,28 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
         except CompplanError as exc:
             fail(exc)
         if infeasible is None:
-            written = write_plan(folder, loaded, outcome.plan, outcome.document)
+            from compplan.render.plan import plan_json
+
+            written = write_plan(folder, loaded, outcome.plan, plan_json(loaded, outcome))
             write_json(folder / "run.json", run_record(started, outcome.result.seconds))
     if infeasible is not None:
         raise ExitError(f"{infeasible}\n(details in {out / 'infeasibility.json'})", 3)
     if not quiet:
         _summary(loaded, outcome)
         out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}")
+
+
+def _rounding(text: str | None) -> Rounding | None:
+    if text is None:
+        return None
+    # The model module imports Pyomo: wait for the background import rather than race it.
+    from compplan.optimizer.model import parse_rounding
+
+    try:
+        rounding = parse_rounding(text)
+    except CompplanError as exc:
+        fail(exc)
+    return rounding
 
 
 main.add_command(optimise, name="optimize")
@@ -123,10 +163,18 @@ main.add_command(optimise, name="optimize")
 def validate(case: str | None) -> None:
     """Check a case folder without solving; exit 2 naming the first problem found.
 
+    A folder holding org.toml is checked as an organisation, every role with it.
+
     Example:
 
         compplan validate cases/enterprise_first
+
+        compplan validate cases/gtm_org
     """
+    if is_org_folder(case):
+        assert case is not None
+        org.validate_org_folder(case)
+        return
     loaded = load(case)
     try:
         scenarios = build_scenarios(loaded)
@@ -139,7 +187,20 @@ def validate(case: str | None) -> None:
         f"{loaded.path}: valid. '{loaded.name}': {len(loaded.reps)} reps, "
         f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
         f"{scenarios.count} {scenarios.mode} scenarios"
-        + (f"; with {', '.join(extras)}" if extras else ""))
+        + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded))
+
+
+def _data_notes(case: Case) -> str:
+    """What validate adds for joiners and leavers and for annual money (MODEL.md s. 5)."""
+    notes = []
+    if case.present is not None:
+        absent = int((~case.present).sum())
+        partial = int((~case.present).any(axis=1).sum())
+        notes.append(f"{partial} reps joined or left ({absent} rep-periods off the plan)")
+    per_year = case.spec.case.periods_per_year
+    if per_year:
+        notes.append(f"money per year ({per_year} periods a year)")
+    return "".join(f"; {n}" for n in notes)
 
 
 @main.command("min-budget")
@@ -155,13 +216,22 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     """The smallest expected-cost cap that admits a plan meeting every other guardrail.
 
     Solves for the cheapest plan that meets the design rules and every guardrail but
-    [budget] expected_cap (and, among equally cheap plans, the best aligned).
+    [budget] expected_cap (and, among equally cheap plans, the best aligned). For a
+    folder holding org.toml: the smallest organisation cap, and how it splits by role.
 
     Example:
 
         compplan min-budget cases/enterprise_first --out plans/cheapest
+
+        compplan min-budget cases/gtm_org
     """
     solver_import = import_in_background(_SOLVER_MODULE)
+    if is_org_folder(case):
+        assert case is not None
+        solver_import.join()
+        org.min_budget_org_folder(case, out_dir, time_limit=time_limit, quiet=quiet,
+                                  force=force)
+        return
     loaded = load(case)
     out = Path(out_dir) if out_dir is not None else None
     # Checked and staged before the solve; swapped in whole at the end of the block.
@@ -177,13 +247,16 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
         except CompplanError as exc:
             fail(exc)
         if folder is not None:
-            written = write_plan(folder, loaded, outcome.plan, outcome.document)
+            from compplan.render.plan import plan_json
+
+            written = write_plan(folder, loaded, outcome.plan, plan_json(loaded, outcome))
     cap = loaded.spec.budget.expected_cap
     cur = loaded.spec.case.currency
     figure = outcome.evaluation.expected_cost
     verdict = ("" if cap is None else
                f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
-    out_console.print(f"minimum expected-cost cap: {figure:,.0f} {cur} per period{verdict}")
+    out_console.print(f"minimum expected-cost cap: {fmt.money(figure, cur)} "
+                      f"{money_per(loaded)}{verdict}")
     if not quiet:
         _summary(loaded, outcome, "cheapest plan")
     if out is not None and not quiet:
@@ -191,10 +264,9 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
 
 
 def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
-    doc: dict[str, Any] = outcome.document
     ev = outcome.evaluation
     cur = case.spec.case.currency
-    table = Table(title=f"{case.name}: {doc['status']} {kind}", title_justify="left")
+    table = Table(title=f"{case.name}: {outcome.status} {kind}", title_justify="left")
     for col in ("metric", "weight", "base rate", "accel. rate", "accel. x", "alignment"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for m in outcome.plan.metrics:
@@ -203,23 +275,54 @@ def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
                       f"{ev.alignment_by_metric.get(m.id, 0.0):.4f}")
     out_console.print(table)
     out_console.print(f"expected alignment {ev.alignment:.6f}; expected payout "
-                      f"{ev.expected_cost:,.0f} {cur}/period (P90 {ev.total_p90:,.0f}"
-                      + (f", CVaR {ev.cvar:,.0f}" if ev.cvar is not None else "") + ")")
+                      f"{fmt.money(ev.expected_cost, cur)} {money_per(case)} "
+                      f"(P90 {fmt.money(ev.total_p90)}"
+                      + (f", CVaR {fmt.money(ev.cvar)}" if ev.cvar is not None else "") + ")")
+    from compplan.optimizer.understand import readings, sentences
+
+    words = sentences(readings(case, outcome.coefficients, outcome.plan, ev.alignment),
+                      designed=kind == "plan")
+    out_console.print("  alignment: " + "; ".join(words))
     prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:
-        # The tie-break may leave a binding limit a hair (1e-7 relative) from its value.
-        state = "binding" if abs(g.slack) <= 1e-5 * max(1.0, abs(g.limit)) else "slack"
+        state = "binding" if is_binding(g) else "slack"
         price = prices.get(g.name)
-        cost = (f"; loosening it 1 % would add {price.per_percent:.4g} alignment"
-                if price is not None and price.shadow_price > 0 else "")
-        out_console.print(f"  {g.setting}: {g.value:,.4g} (limit {g.limit:,.4g}, {state}{cost})")
-    result = outcome.result
-    out_console.print(f"solver: HiGHS, {result.rounds} solve(s), {result.rows} rows, "
-                      f"{result.seconds:.2f}s"
-                      + (f", cuts {result.cuts}" if any(result.cuts.values()) else ""))
+        cost = "" if price is None else _price_text(price)
+        out_console.print(f"  {g.setting}: {fmt.check(g.name, g.value, g.unit)} "
+                          f"(limit {fmt.check(g.name, g.limit, g.unit)}, {state}{cost})")
+    rounding = outcome.rounding
+    if rounding is not None:
+        grids = ", ".join(f"{k} to {rounding[k]:g}" for k in ("weights", "rates")
+                          if rounding[k] is not None)
+        out_console.print(
+            f"rounded ({grids}): "
+            f"alignment {ev.alignment:.6f} against {rounding['unrounded']['alignment']:.6f} "
+            f"unrounded ({-rounding['alignment_lost']:+.6f}); expected payout "
+            f"{rounding['expected_cost_change']:+,.0f} {cur} {money_per(case)} against "
+            f"{rounding['unrounded']['expected_cost']:,.0f} unrounded")
+    out_console.print(solver_line(outcome.result))
 
 
-for _command in (*views.COMMANDS, *documents.COMMANDS, *reports.COMMANDS, *batch.COMMANDS):
+def solver_line(result: Any) -> str:
+    """``solver: HiGHS, 2 solves, 52 rows, 0.04 s, 3 tail cuts (budget_cvar 3)``."""
+    cuts = {name: n for name, n in result.cuts.items() if n}
+    return (f"solver: HiGHS, {fmt.plural(result.rounds, 'solve')}, "
+            f"{fmt.plural(result.rows, 'row')}, {fmt.seconds(result.seconds)}"
+            + (f", {fmt.plural(sum(cuts.values()), 'tail cut')} ("
+               + ", ".join(f"{name} {n}" for name, n in cuts.items()) + ")" if cuts else ""))
+
+
+def _price_text(price: GuardrailPrice) -> str:
+    """What loosening a guardrail buys (re-solved) and where its marginal price holds."""
+    if price.shadow_price <= 0 and price.per_percent <= 0:
+        return ""
+    return (f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved); "
+            f"marginal {price.shadow_price:.4g} per unit for limits {price.valid_from:,.4g} "
+            f"to {price.valid_to:,.4g}")
+
+
+for _command in (*views.COMMANDS, *documents.COMMANDS, *reports.COMMANDS, *batch.COMMANDS,
+                 *pulse.COMMANDS):
     main.add_command(_command)
 
 

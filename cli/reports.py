@@ -19,16 +19,15 @@ from compplan.cli.common import (
     plan_name,
 )
 from compplan.errors import CompplanError
-from compplan.models.case import Case
-from compplan.models.explain import Current, explanation
+from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan
-from compplan.models.report import Outcome, ReportInput, outcome, read_batch, render_report
 from compplan.optimizer.audit import audit_plan
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
-
-CURRENT = "current"
+from compplan.optimizer.understand import Readings, best_alignment, readings
+from compplan.render.explain import Current, explanation
+from compplan.render.report import Outcome, ReportInput, outcome, read_batch, render_report
 
 
 def _batch(folder: str | None) -> pd.DataFrame | None:
@@ -54,13 +53,23 @@ def _outcomes(case: Case, named: Sequence[tuple[str, Plan]],
     return coeffs, results
 
 
+def _readings(case: Case, coeffs: Coefficients, results: Sequence[Outcome],
+              quiet: bool) -> dict[str, Readings]:
+    """The alignment's readings of each plan, against the best plan within the guardrails."""
+    with Reporter(quiet) as reporter:
+        reporter.step("solving for the best plan within the guardrails (the alignment's scale)")
+        best = best_alignment(case, coeffs)
+    return {o.name: readings(case, coeffs, o.plan, o.evaluation.alignment, best)
+            for o in results}
+
+
 def _document(case: Case, coeffs: Coefficients, main: Outcome, ref: str) -> dict[str, object]:
     """The explain context of the plan: why, what it pays, what changed from today."""
-    source = "the current plan" if ref == CURRENT else ref
+    source = CURRENT_PLAN_NAME if ref == CURRENT_PLAN else ref
     current = None
     if case.current_plan is not None:
         today = Plan.from_spec(case, case.current_plan)
-        current = Current(today, audit_plan(case, today, "the current plan", coeffs))
+        current = Current(today, audit_plan(case, today, CURRENT_PLAN_NAME, coeffs))
     return explanation(main.plan, source=source, case=case,
                        audit=audit_plan(case, main.plan, source, coeffs), current=current)
 
@@ -94,21 +103,21 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     \b
         compplan report cases/enterprise_first plans/fy27/plan.json --out report.html
     """  # noqa: D301 (\b keeps click from rewrapping the example)
-    inputs = [p for p in (plan, *compare) if p != CURRENT]
+    inputs = [p for p in (plan, *compare) if p != CURRENT_PLAN]
     out = output_file(out_file, suffixes=(".html", ".htm"), inputs=inputs, stdout=True)
     loaded = load(case)
     named = load_plans(loaded, [plan, *compare])
     batch = _batch(batch_dir)
     # Today's plan is drawn over the payout curves even when not compared.
-    today = ([(CURRENT, Plan.from_spec(loaded, loaded.current_plan))]
-             if loaded.current_plan is not None and CURRENT not in (plan, *compare) else [])
+    today = ([(CURRENT_PLAN, Plan.from_spec(loaded, loaded.current_plan))]
+             if loaded.current_plan is not None and CURRENT_PLAN not in (plan, *compare) else [])
     coeffs, results = _outcomes(loaded, [*named, *today], quiet)
     subjects, reference = results[:len(named)], (results[-1] if today else None)
     try:
         html = render_report(ReportInput(
             loaded, subjects, plan, reference=reference,
             document=_document(loaded, coeffs, subjects[0], plan), batch=batch,
-            batch_source=batch_dir))
+            batch_source=batch_dir, readings=_readings(loaded, coeffs, results, quiet)))
     except CompplanError as exc:
         fail(exc)
     if out is None:
@@ -133,10 +142,13 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
 def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) -> None:
     """Export PLAN under CASE as a workbook for finance.
 
-    Sheets: Plan (metrics, weights, rates, curve breakpoints), Rep rates (when the
-    case has quotas.csv), Evaluation, Segments, Scenarios (total payout per
-    scenario), Candidates (with --batch) and About. Money, rates and shares carry
-    number formats; header rows are frozen; case text never becomes a formula.
+    A live workbook: the plan's weights, thresholds, caps and rates sit in named
+    cells of the Plan sheet, and formulas recompute from them a rep's payout
+    (Calculator), each rep's rates (Rep rates, when the case has quotas.csv), the
+    total payout of each scenario (Scenarios) and the expected cost beside today's
+    plan (Current vs designed); Evaluation, Segments, Candidates (with --batch) and
+    About hold compplan's figures. Sheets print landscape, one page wide, headers
+    repeated; case text never becomes a formula.
 
     Example:
 
@@ -144,15 +156,20 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
         compplan export cases/enterprise_first plans/fy27/plan.json --xlsx plan.xlsx
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     # openpyxl takes a tenth of a second to import: only the command that writes needs it.
-    from compplan.models.workbook import build_workbook, workbook_bytes, write_workbook
+    from compplan.render.workbook import build_workbook, workbook_bytes, write_workbook
 
-    out = output_file(xlsx, suffixes=(".xlsx",), inputs=[] if plan == CURRENT else [plan],
+    out = output_file(xlsx, suffixes=(".xlsx",), inputs=[] if plan == CURRENT_PLAN else [plan],
                       stdout=True)
     loaded = load(case)
     (_, chosen), = load_plans(loaded, [plan])
     batch = _batch(batch_dir)
-    _, (result,) = _outcomes(loaded, [(plan_name(plan, set()), chosen)], quiet)
-    book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir)
+    today = ([(CURRENT_PLAN, Plan.from_spec(loaded, loaded.current_plan))]
+             if loaded.current_plan is not None and plan != CURRENT_PLAN else [])
+    coeffs, results = _outcomes(loaded, [(plan_name(plan, set()), chosen), *today], quiet)
+    result = results[0]
+    book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir,
+                          readings=_readings(loaded, coeffs, [result], quiet)[result.name],
+                          coeffs=coeffs, current=results[1] if today else None)
     if out is None:
         sys.stdout.buffer.write(workbook_bytes(book))
         return

@@ -8,7 +8,7 @@ the what-if differences show the same numbers under the same names.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,13 +31,21 @@ from compplan.cli.common import (
     output_set,
 )
 from compplan.errors import CompplanError
+from compplan.models import fmt
 from compplan.models.case import Case
+from compplan.models.money import money_per, periods_per_year
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan
-from compplan.models.safe import csv_text
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
-from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
+from compplan.optimizer.evaluate import (
+    Evaluation,
+    evaluate_plan,
+    expected_revenue,
+    plan_payouts,
+)
+from compplan.optimizer.understand import STEP_LABEL, TOWARD_LABEL, Readings, readings
+from compplan.render.safe import csv_text
 
 EVALUATION_SCHEMA = "compplan.evaluation/1"
 WHATIF = "what-if"
@@ -79,7 +87,8 @@ class Figure:
 # ----------------------------------------------------------------------- the figures
 
 def figures(case: Case, plan: Plan, ev: Evaluation,
-            metric_ids: Sequence[str] | None = None) -> list[Figure]:
+            metric_ids: Sequence[str] | None = None,
+            readings: Readings | None = None) -> list[Figure]:
     """Every figure of an evaluation, in display order.
 
     Parameters
@@ -93,6 +102,8 @@ def figures(case: Case, plan: Plan, ev: Evaluation,
     metric_ids : sequence of str, optional
         Metrics to show weights and rates for (default: the plan's); pass the union
         of several plans' metrics so that their rows line up.
+    readings : Readings, optional
+        The alignment's readings (optimizer.understand), shown under the alignment.
 
     Returns
     -------
@@ -102,7 +113,9 @@ def figures(case: Case, plan: Plan, ev: Evaluation,
     ids = list(metric_ids) if metric_ids is not None else [m.id for m in plan.metrics]
     cur = case.spec.case.currency
     return [*_plan_figures(case, plan, ids), *_alignment_figures(case, ev, ids),
-            *_total_figures(ev, cur), *_rep_figures(ev), *_segment_figures(ev),
+            *_reading_figures(readings, cur),
+            *_total_figures(ev, f"{cur} {money_per(case)}"), *_rep_figures(ev),
+            *_segment_figures(ev),
             *_guardrail_figures(ev, cur), *_rule_figures(ev)]
 
 
@@ -134,8 +147,20 @@ def _alignment_figures(case: Case, ev: Evaluation, ids: Sequence[str]) -> list[F
     return rows
 
 
-def _total_figures(ev: Evaluation, cur: str) -> list[Figure]:
-    section = f"total payout per period ({cur})"
+def _reading_figures(readings: Readings | None, cur: str) -> list[Figure]:
+    """The alignment's readings, in the words of every output (optimizer.understand)."""
+    if readings is None:
+        return []
+    section = "alignment"
+    rows = [Figure("alignment.toward_strategy", section, TOWARD_LABEL, "share",
+                   readings.toward_strategy)]
+    rows += [Figure(f"alignment.step.{g}", section, f"{STEP_LABEL.format(goal=g)} ({cur})",
+                    "money", v) for g, v in readings.per_goal.items()]
+    return rows
+
+
+def _total_figures(ev: Evaluation, unit: str) -> list[Figure]:
+    section = f"total payout ({unit})"
     level = ev.total_cvar_level
     source = ("the case's level" if ev.total_cvar_level_source == "case"
               else "default level: the case sets none")
@@ -221,10 +246,11 @@ def _format(kind: Kind, value: float | str | None, ok: bool | None = None) -> st
         return _MISSING
     if isinstance(value, str):
         return value
-    text = {"money": f"{value:,.0f}", "share": f"{value:.1%}",
-            "points": f"{value * 100:+.1f} pp", "number": f"{value:.4f}",
-            "multiple": f"{value:.2f}x", "rate": f"{value:.3f}",
-            "count": f"{value:.0f}", "text": str(value)}[kind]
+    formats: dict[str, Callable[[float], str]] = {
+        "money": lambda v: fmt.money(v, digits=0), "share": fmt.share, "points": fmt.points,
+        "number": fmt.alignment, "multiple": fmt.multiple, "rate": lambda v: f"{v:.3f}",
+        "count": lambda v: f"{v:.0f}", "text": str}
+    text = formats[kind](value)
     if text.startswith("-") and not any(c in "123456789" for c in text):
         text = text[1:]  # -0.00x: noise below the shown precision
     if ok is not None:
@@ -261,11 +287,15 @@ class Column:
     figures: list[Figure]
 
 
-def _columns(case: Case, named: Sequence[tuple[str, Plan, Evaluation]]) -> list[Column]:
+def _columns(case: Case, named: Sequence[tuple[str, Plan, Evaluation]],
+             coeffs: Coefficients | None = None) -> list[Column]:
     # The union of the plans' metrics, in case order, so every plan has the same rows.
     used = {m.id for _, plan, _ in named for m in plan.metrics}
     ids = [k for k in case.metric_ids if k in used]
-    return [Column(name, plan, ev, figures(case, plan, ev, ids)) for name, plan, ev in named]
+    return [Column(name, plan, ev, figures(
+        case, plan, ev, ids,
+        readings(case, coeffs, plan, ev.alignment) if coeffs is not None else None))
+        for name, plan, ev in named]
 
 
 def side_by_side(columns: Sequence[Column]) -> pd.DataFrame:
@@ -425,9 +455,8 @@ def _coefficients(case: Case, quiet: bool) -> tuple[Coefficients, float | None]:
 
 
 def _evaluate(case: Case, coeffs: Coefficients, plan: Plan, revenue: float | None) -> Evaluation:
-    w, u = plan.vectors(case)
     try:
-        return evaluate(case, coeffs, w, u, revenue=revenue)
+        return evaluate_plan(case, coeffs, plan, revenue=revenue)
     except CompplanError as exc:
         fail(exc)
 
@@ -438,9 +467,10 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
     grouping = [c for c in reps.columns if c != "target_incentive"]
     table = pd.DataFrame({"rep_id": reps.index, **{c: reps[c].to_numpy() for c in grouping},
                           "target_incentive": case.target_incentive})
+    if coeffs.present is not None:  # joiners and leavers: expected payout is while on the plan
+        table["share_of_periods_on_plan"] = coeffs.present
     for prefix, plan in plans:
-        w, u = plan.vectors(case)
-        share = coeffs.rep_w @ w + coeffs.rep_u @ u
+        share = plan_payouts(case, coeffs, plan).shares
         table[f"{prefix}expected_payout"] = case.target_incentive * share
         table[f"{prefix}share_of_target"] = share
     return table
@@ -457,7 +487,7 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
                    "accelerator multiple, rate.ID=1.5 the accelerator rate. Repeatable.")
 @click.option("--shift", "shifts", multiple=True, metavar="AMOUNT:FROM->TO",
               help="What-if: move AMOUNT of target incentive from one metric to another "
-                   "('0.2:smb_bookings->multi_product_deals', quoted for the shell's >). "
+                   "('0.4:smb_bookings->multi_product_deals', quoted for the shell's >). "
                    "Repeatable; modifiers apply in the order given.")
 @click.option("--out", "out_dir", default="evaluation", show_default=True,
               type=click.Path(file_okay=False),
@@ -477,11 +507,11 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     the spread of rep payouts, segments, and every guardrail and design rule with its
     slack or what it breaks.
 
-    Example (the current plan, then a what-if moving 20 % of target incentive):
+    Example (the current plan, then a what-if moving SMB bookings' 40 % of target incentive):
 
     \b
         compplan evaluate cases/enterprise_first current
-        compplan evaluate cases/enterprise_first current --shift '0.2:smb_bookings->new_logos'
+        compplan evaluate cases/enterprise_first current --shift '0.4:smb_bookings->new_logos'
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     modifiers = _modifiers(sets, shifts)
     plan_file = None
@@ -499,12 +529,12 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     named = [(name, base, _evaluate(loaded, coeffs, base, revenue))]
     if changed is not None:
         named.append((WHATIF, changed, _evaluate(loaded, coeffs, changed, revenue)))
-    columns = _columns(loaded, named)
+    columns = _columns(loaded, named, coeffs)
     written = _write_evaluation(loaded, coeffs, out_dir, plan, columns, modifiers, force)
     if plan_file is not None:
-        written.append(_write_plan_file(plan_file, changed or base))
+        written.append(_write_plan_file(loaded, plan_file, changed or base))
     elif write_plan is not None:
-        out_console.out((changed or base).to_toml(), end="")
+        out_console.out((changed or base).to_toml(loaded), end="")
     if not quiet:
         _print_evaluation(loaded, columns, modifiers)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
@@ -516,6 +546,7 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
     base = columns[0]
     doc: dict[str, Any] = {
         "schema": EVALUATION_SCHEMA, "case": case.name, "currency": case.spec.case.currency,
+        **({"periods_per_year": periods_per_year(case)} if periods_per_year(case) else {}),
         "plan": {"name": base.name, "source": ref, "metrics": base.plan.to_records()},
         "evaluation": base.evaluation.to_dict()}
     plans = [("", base.plan)]
@@ -536,9 +567,9 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
     return files
 
 
-def _write_plan_file(path: Path, plan: Plan) -> Path:
+def _write_plan_file(case: Case, path: Path, plan: Plan) -> Path:
     try:
-        write_atomic(path, plan.to_toml())
+        write_atomic(path, plan.to_toml(case))
     except OSError as exc:
         cannot_write(path, exc)
     return path
@@ -549,6 +580,8 @@ def _print_evaluation(case: Case, columns: Sequence[Column],
     base = columns[0]
     out_console.print(_metric_table(case, f"{case.name}: plan {base.name}", base.plan,
                                     base.evaluation))
+    for note in base.plan.written_notes(case):
+        out_console.print(f"  {note}")
     title = f"{case.name}: evaluation of {base.name}"
     if len(columns) > 1:
         out_console.print(_metric_table(
@@ -589,7 +622,7 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool
     named = load_plans(loaded, plans)
     coeffs, revenue = _coefficients(loaded, quiet)
     columns = _columns(loaded, [(n, p, _evaluate(loaded, coeffs, p, revenue))
-                                for n, p in named])
+                                for n, p in named], coeffs)
     out = Path(out_dir)
     title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
     files = [out / "compare.csv", out / "compare.md"]

@@ -14,7 +14,13 @@ from pydantic import BaseModel, ValidationError
 from compplan.errors import CaseError, UsageError
 from compplan.models.errors_format import case_error_from_pydantic
 from compplan.models.fastcsv import read_attainment_fast
-from compplan.models.schema import CaseSpec, MetricSpec, PlanSpec
+from compplan.models.schema import (
+    PLAN_TOLERANCE,
+    CaseSpec,
+    MetricSpec,
+    PlanMetricSpec,
+    PlanSpec,
+)
 from compplan.models.tables import (
     check_file,
     check_memory,
@@ -36,6 +42,9 @@ REPS = "reps"
 ATTAINMENT = "attainment"
 QUOTAS = "quotas"
 CURRENT_PLAN_FILE = "current_plan.toml"
+#: The plan reference that names the case's current plan, and how documents call it.
+CURRENT_PLAN = "current"
+CURRENT_PLAN_NAME = "the current plan"
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,11 @@ class Case:
         Quota per rep and metric in the metric's unit (NaN where not given).
     current_plan : PlanSpec or None
         The plan in force today.
+    present : numpy.ndarray or None
+        ``O[r, t]`` of MODEL.md section 5, shape (reps, periods), bool: the rep has a
+        row for the period (``[scenarios] allow_absent``). None when every rep has
+        every period. ``attainment`` is 0 where a rep is absent, so sums over it need
+        no mask; means, spreads and curves that pay at 0 do.
     """
 
     path: Path
@@ -71,6 +85,7 @@ class Case:
     attainment: np.ndarray
     quotas: np.ndarray | None
     current_plan: PlanSpec | None
+    present: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -123,13 +138,16 @@ class Case:
         return replace(self, spec=spec)
 
 
-def load_case(path: str | Path) -> Case:
+def load_case(path: str | Path, *, goals: dict[str, float] | None = None) -> Case:
     """Load and validate a case folder (MODEL.md section 1).
 
     Parameters
     ----------
     path : str or Path
         The case folder holding ``case.toml``, ``reps.csv`` and ``attainment.csv``.
+    goals : dict of str to float, optional
+        Goals given from outside (an organisation's ``[goals]``, MODEL.md section 7):
+        ``case.toml`` must then have no ``[goals]`` table of its own.
 
     Returns
     -------
@@ -143,7 +161,7 @@ def load_case(path: str | Path) -> Case:
     """
     folder = Path(path)
     try:
-        return _load_case(folder)
+        return _load_case(folder, goals)
     except RecursionError:
         raise CaseError(str(folder), "holds data nested too deeply to read") from None
     except OSError as exc:
@@ -152,7 +170,7 @@ def load_case(path: str | Path) -> Case:
         raise CaseError(name, f"cannot be read: {exc.strerror or exc}") from None
 
 
-def _load_case(folder: Path) -> Case:
+def _load_case(folder: Path, goals: dict[str, float] | None) -> Case:
     if not folder.is_dir():
         raise CaseError(str(folder), "is not a case folder (a folder holding case.toml, "
                                      "reps.csv and attainment.csv)")
@@ -169,10 +187,12 @@ def _load_case(folder: Path) -> Case:
     check_memory(_required(tables[ATTAINMENT]))
     if (folder / CURRENT_PLAN_FILE).is_file():
         inside_folder(folder, folder / CURRENT_PLAN_FILE)
-    spec = read_case_spec(folder / CASE_FILE)
+    spec = read_case_spec(folder / CASE_FILE, goals=goals)
     reps = read_reps(_required(tables[REPS]), spec)
     metric_ids = tuple(spec.metrics)
-    attainment, periods = read_attainment(_required(tables[ATTAINMENT]), reps, metric_ids)
+    attainment, periods, present = read_attainment(
+        _required(tables[ATTAINMENT]), reps, metric_ids,
+        allow_absent=spec.scenarios.allow_absent)
     if not attainment.any():
         raise CaseError(_required(tables[ATTAINMENT]).name,
                         "every attainment value is 0: no plan can pay for any result; check "
@@ -181,7 +201,7 @@ def _load_case(folder: Path) -> Case:
     quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
     _check_revenue(spec, quotas, metric_ids)
     current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
-    return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current)
+    return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current, present)
 
 
 def _check_revenue(spec: CaseSpec, quotas: np.ndarray | None,
@@ -231,27 +251,106 @@ def validate_model(path: Path, model: type[BaseModel], data: dict[str, Any]) -> 
         raise case_error_from_pydantic(path.name, exc, model, {"metrics"}) from None
 
 
-def read_case_spec(path: Path) -> CaseSpec:
-    """Read and validate ``case.toml``."""
-    spec: CaseSpec = validate_model(path, CaseSpec, read_toml(path))
+def read_case_spec(path: Path, goals: dict[str, float] | None = None) -> CaseSpec:
+    """Read and validate ``case.toml``; with ``goals``, it may not have its own ``[goals]``."""
+    data = read_toml(path)
+    if goals is not None:
+        if "goals" in data:
+            raise CaseError(path.name, "has its own [goals] table, but a role's goals are "
+                                       "the organisation's (org.toml [goals]); remove it",
+                            field="[goals]")
+        data["goals"] = dict(goals)
+    spec: CaseSpec = validate_model(path, CaseSpec, data)
+    if goals is None:  # a role's goals are checked against org.toml by models/org.py
+        check_goals(spec, path.name)
     return spec
 
 
+def check_goals(spec: CaseSpec, file: str) -> None:
+    """Every goal named in an alignment is listed in ``[goals]`` (MODEL.md section 1).
+
+    Raises
+    ------
+    CaseError
+        Naming the file, the ``[metrics.ID]`` table and the goal, with the known goals.
+    """
+    unknown = spec.unknown_goals()
+    if not unknown:
+        return
+    metric, goal = unknown[0]
+    more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+    raise CaseError(file, f"goal '{goal}' is not in [goals] (goals: {', '.join(spec.goals)}); "
+                          "list it in [goals] (a priority of 0 is allowed) or correct its "
+                          f"spelling{more}", field=f"[metrics.{metric}] alignment")
+
+
 def read_current_plan(path: Path, spec: CaseSpec) -> PlanSpec | None:
-    """Read ``current_plan.toml`` if present; its metrics must be candidates of the case."""
+    """Read ``current_plan.toml`` if present, checked by :func:`check_plan`."""
     if not path.is_file():
         return None
     plan: PlanSpec = validate_model(path, PlanSpec, read_toml(path))
-    for i, metric in enumerate(plan.metrics):
-        if metric.id not in spec.metrics:
-            raise CaseError(path.name, f"'{metric.id}' is not a metric of the case "
-                                       f"(metrics: {', '.join(spec.metrics)})",
-                            field=f"[[metrics]] #{i + 1} id")
-        try:
-            metric.rate(spec.metrics[metric.id].threshold)
-        except ValueError as exc:
-            raise CaseError(path.name, str(exc), field=f"[[metrics]] #{i + 1}") from None
+    check_plan(path.name, plan, spec)
     return plan
+
+
+def check_plan(file: str, plan: PlanSpec, spec: CaseSpec, table: str = "[[metrics]]") -> None:
+    """Check a written plan against its case (MODEL.md section 9).
+
+    Its metrics and gates must be candidates of the case (their attainment is in
+    ``attainment.csv``); ``base_rate`` must equal ``weight / (1 - threshold)`` and, when
+    both are given, ``accelerator_rate`` must equal ``accelerator_multiple x base rate``,
+    within :data:`~compplan.models.schema.PLAN_TOLERANCE`: a key is honoured or refused,
+    never ignored.
+
+    Parameters
+    ----------
+    file : str
+        The file named in errors.
+    plan : PlanSpec
+        The plan as parsed.
+    spec : CaseSpec
+        The case's ``case.toml``.
+    table : str
+        How an entry is named in errors (``[[metrics]]`` in TOML, ``metrics`` in JSON).
+
+    Raises
+    ------
+    CaseError
+        Naming the file, the entry and the key at fault.
+    """
+    known = ", ".join(spec.metrics)
+    for i, item in enumerate(plan.metrics):
+        where = f"{table} #{i + 1}"
+        if item.id not in spec.metrics:
+            raise CaseError(file, f"'{item.id}' is not a metric of the case (metrics: {known})",
+                            field=f"{where} id")
+        if item.gate is not None and item.gate.metric not in spec.metrics:
+            raise CaseError(file, f"metric '{item.id}' is gated on '{item.gate.metric}', which "
+                                  f"is not a metric of the case (metrics: {known})",
+                            field=f"{where} gate.metric")
+        if item.weight is not None:
+            _check_rates(file, f"{where} ({item.id})", item, spec)
+
+
+def _agree(a: float, b: float) -> bool:
+    return abs(a - b) <= PLAN_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def _check_rates(file: str, where: str, item: PlanMetricSpec, spec: CaseSpec) -> None:
+    assert item.weight is not None  # the canonical form
+    theta = item.threshold if item.threshold is not None else spec.metrics[item.id].threshold
+    base = item.weight / (1.0 - theta)
+    if item.base_rate is not None and not _agree(item.base_rate, base):
+        raise CaseError(file, f"base_rate {item.base_rate:.10g} is not weight / (1 - threshold) "
+                              f"= {item.weight:g} / (1 - {theta:g}) = {base:.10g}; give the "
+                              "weight and leave base_rate out, or make them agree",
+                        field=f"{where} base_rate")
+    rate, multiple = item.accelerator_rate, item.accelerator_multiple
+    if rate is not None and multiple is not None and not _agree(rate, multiple * base):
+        raise CaseError(file, f"accelerator_rate {rate:.10g} and accelerator_multiple "
+                              f"{multiple:.10g} disagree (the multiple x base rate "
+                              f"{base:.10g} is {multiple * base:.10g}); give one of them",
+                        field=f"{where} accelerator_multiple")
 
 
 def read_reps(path: Path, spec: CaseSpec) -> pd.DataFrame:
@@ -285,12 +384,21 @@ def read_reps(path: Path, spec: CaseSpec) -> pd.DataFrame:
     return frame.set_index("rep_id", drop=True)
 
 
-def read_attainment(path: Path, reps: pd.DataFrame,
-                    metric_ids: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+def read_attainment(path: Path, reps: pd.DataFrame, metric_ids: tuple[str, ...], *,
+                    allow_absent: bool = False
+                    ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray | None]:
     """Read ``attainment.csv`` into ``x[rep, metric, period]``.
 
-    Every rep of ``reps.csv`` needs exactly one row per period, and every row must
-    belong to a known rep.
+    Every row must belong to a known rep, with at most one row per rep and period.
+    Every rep needs one row per period, unless ``allow_absent`` (MODEL.md section 5):
+    then a missing row means the rep was off the plan that period (attainment 0 and
+    ``present`` False there), and every rep still needs at least one row.
+
+    Returns
+    -------
+    tuple
+        The attainment array, the sorted periods, and the presence mask ``O[r, t]``
+        (None when every rep has every period).
     """
     name = path.name
     columns = read_header(path)
@@ -300,9 +408,13 @@ def read_attainment(path: Path, reps: pd.DataFrame,
                               f"case.toml needs one; columns found: {', '.join(columns)})",
                         row=header_row(name))
     if path.suffix == ".csv":
-        fast = read_attainment_fast(path, pd.Index(reps.index), metric_ids)
+        fast = read_attainment_fast(path, pd.Index(reps.index), metric_ids,
+                                    allow_absent=allow_absent)
         if fast is not None:
-            return fast
+            x, labels, counts = fast
+            present = (None if counts is None else
+                       _presence(name, counts, pd.Index(reps.index), labels, allow_absent))
+            return x, labels, present
     frame = read_table(path, ["rep_id", "period"], ["rep_id", "period"])
     rep_index = pd.Index(reps.index)
     rep_code = rep_index.get_indexer(frame["rep_id"])
@@ -320,18 +432,36 @@ def read_attainment(path: Path, reps: pd.DataFrame,
         raise CaseError(name, f"rep {shown(frame.loc[line, 'rep_id'])} has two rows for period "
                               f"{shown(frame.loc[line, 'period'])}", row=line, unit=row_unit(name),
                         field="period")
-    if (counts == 0).any():
-        hole = int(np.argmax(counts == 0))
-        raise CaseError(name, f"rep {shown(rep_index[hole // n_periods])} has no row for period "
-                              f"{shown(periods[hole % n_periods])} (every rep needs exactly one "
-                              "row per period)")
-    x = np.empty((n_reps, len(metric_ids), n_periods), dtype=np.float64)
+    present = _presence(name, counts.reshape(n_reps, n_periods), rep_index,
+                        tuple(str(p) for p in periods), allow_absent)
+    x = np.zeros((n_reps, len(metric_ids), n_periods), dtype=np.float64)
     for j, metric in enumerate(metric_ids):
         values = numeric_column(frame, name, metric, allowed="a finite number >= 0 "
                                 "(attainment as a ratio of quota, 1.0 = 100 %)",
                                 minimum=0.0, strict=False)
         x[rep_code, j, period_code] = values
-    return x, tuple(str(p) for p in periods)
+    return x, tuple(str(p) for p in periods), present
+
+
+def _presence(name: str, counts: np.ndarray, rep_index: pd.Index, periods: tuple[str, ...],
+              allow_absent: bool) -> np.ndarray | None:
+    """``O[r, t]`` from the rows per rep and period; None when nobody is missing a period."""
+    if (counts > 0).all():
+        return None
+    if not allow_absent:
+        hole = np.argwhere(counts == 0)[0]
+        raise CaseError(name, f"rep {shown(rep_index[hole[0]])} has no row for period "
+                              f"{shown(periods[hole[1]])} (every rep needs exactly one row per "
+                              "period; if reps joined or left, set [scenarios] allow_absent "
+                              "= true in case.toml: a missing row then means off the plan "
+                              "that period)")
+    idle = np.flatnonzero(counts.sum(axis=1) == 0)
+    if idle.size:
+        raise CaseError(name, f"rep {shown(rep_index[idle[0]])} of reps.csv has no row at all "
+                              "(with allow_absent a rep may miss periods, but needs at least "
+                              "one)")
+    present: np.ndarray = counts > 0
+    return present
 
 
 def read_quotas(path: Path, reps: pd.DataFrame,

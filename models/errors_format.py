@@ -102,8 +102,11 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     """The model behind ``Model``, ``dict[str, Model]`` or ``list[Model]``."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    args = getattr(annotation, "__args__", ())
-    inner = args[-1] if args else None
+    args: tuple[Any, ...] = tuple(getattr(annotation, "__args__", ()))
+    # ``Model | None`` names its model among the union's members, containers last.
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    optional = len(models) == 1 and bool(args) and args[-1] is type(None)
+    inner = models[0] if optional else (args[-1] if args else None)
     return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
 
 

@@ -29,8 +29,9 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]] | None:
     return rank[encoded.indices.to_numpy()], [labels[i] for i in order]
 
 
-def read_attainment_fast(path: Path, rep_ids: pd.Index,
-                         metric_ids: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]] | None:
+def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, ...], *,
+                         allow_absent: bool = False
+                         ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray | None] | None:
     """Read ``attainment.csv`` into ``x[rep, metric, period]``, or None on any doubt.
 
     Parameters
@@ -41,11 +42,16 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index,
         Rep ids in ``reps.csv`` order.
     metric_ids : tuple of str
         Metric columns to read.
+    allow_absent : bool
+        Missing rep-period rows are allowed (``[scenarios] allow_absent``): attainment
+        0 there. Without it a missing row is a doubt (the careful reader names it).
 
     Returns
     -------
     tuple or None
-        The attainment array and the sorted periods, when every check passes.
+        The attainment array, the sorted periods and the rows per rep and period
+        (None when every rep has every period; the caller checks the counts), when
+        every check passes.
     """
     types = {"rep_id": pa.string(), "period": pa.string(), **dict.fromkeys(metric_ids,
                                                                            pa.float64())}
@@ -67,11 +73,13 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index,
     n_reps, n_periods = len(rep_ids), len(labels)
     cell = rep_code * n_periods + period_code
     counts = np.bincount(cell, minlength=n_reps * n_periods)
-    if (counts != 1).any():
+    holes = bool((counts == 0).any())
+    if (counts > 1).any() or (holes and not allow_absent):
         return None
     # Rows are usually sorted by rep then period: then each column lands in order.
-    in_order = bool((cell == np.arange(cell.size)).all())
-    flat = np.empty((n_reps * n_periods, len(metric_ids)), dtype=np.float64)
+    in_order = not holes and bool((cell == np.arange(cell.size)).all())
+    flat = (np.zeros if holes else np.empty)((n_reps * n_periods, len(metric_ids)),
+                                             dtype=np.float64)
     for j, metric in enumerate(metric_ids):
         values = table[metric].to_numpy()
         if not (np.isfinite(values).all() and (values >= 0).all()):
@@ -82,4 +90,4 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index,
             flat[cell, j] = values
     # A view with the case's axis order (rep, metric, period); no copy.
     x = flat.reshape(n_reps, n_periods, len(metric_ids)).transpose(0, 2, 1)
-    return x, tuple(labels)
+    return x, tuple(labels), counts.reshape(n_reps, n_periods) if holes else None

@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from compplan.models import fmt
 from compplan.models.case import Case
+from compplan.models.money import annual_note, money_per, periods_per_year
 from compplan.models.plan import Plan
-from compplan.models.safe import csv_text
 from compplan.models.text import one_line
+from compplan.render.safe import csv_text
 
 SCHEMA = "compplan.plan/1"
 
@@ -131,6 +133,8 @@ def plan_document(case: Case, plan: Plan, status: str, evaluation: dict[str, Any
         "schema": SCHEMA,
         "case": case.name,
         "currency": case.spec.case.currency,
+        # Only when set, so plans of per-period cases stay byte for byte as they were.
+        **({"periods_per_year": periods_per_year(case)} if periods_per_year(case) else {}),
         "status": status,
         "objective": {"alignment": evaluation["alignment"],
                       "expected_cost": evaluation["expected_cost"]},
@@ -175,7 +179,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
     lines = [f"# Plan for {one_line(doc['case'])}", "",
              f"Status: **{doc['status']}**. Expected alignment with the strategy "
              f"**{doc['objective']['alignment']:.4f}**; expected total payout "
-             f"**{doc['objective']['expected_cost']:,.0f} {cur}** per period.", "",
+             f"**{fmt.money(doc['objective']['expected_cost'], cur)}** {money_per(doc)}.", "",
              "## What the plan pays for", "",
              "| metric | weight | pays from | base rate | accelerator rate | "
              "accelerator multiple | stops at |",
@@ -189,8 +193,8 @@ def plan_markdown(doc: dict[str, Any]) -> str:
               "Rates are shares of target incentive per unit of attainment (1.0 = 100 % "
               "of quota): the base rate up to target, the accelerator rate above it.", "",
               "## How it fares", "",
-              f"- Total payout per period: P10 {ev['total_p10']:,.0f}, P50 "
-              f"{ev['total_p50']:,.0f}, P90 {ev['total_p90']:,.0f} {cur}",
+              f"- Total payout {money_per(doc)}: P10 {fmt.money(ev['total_p10'])}, P50 "
+              f"{fmt.money(ev['total_p50'])}, P90 {fmt.money(ev['total_p90'], cur)}",
               f"- Share of reps expected at or above target: "
               f"{ev['share_reps_at_or_above_target']:.0%}",
               f"- Top {ev['top_share']:.0%} of reps earn on average "
@@ -199,18 +203,33 @@ def plan_markdown(doc: dict[str, Any]) -> str:
               f"- Most any rep can earn: {ev['max_payout_multiple']:.2f}x target"]
     if ev["cvar"] is not None:
         lines.append(f"- Mean total payout in the worst {1 - ev['cvar_level']:.0%} of "
-                     f"scenarios (CVaR): {ev['cvar']:,.0f} {cur}")
+                     f"scenarios (CVaR): {fmt.money(ev['cvar'], cur)}{annual_note(doc)}")
     if ev["guardrails"]:
-        prices = {p["guardrail"]: p["per_percent"] for p in doc.get("guardrail_prices", [])}
+        prices = {p["guardrail"]: p for p in doc.get("guardrail_prices", [])}
         lines += ["", "## Guardrails", "",
-                  "| guardrail | value | limit | slack | met | alignment from loosening 1 % |",
-                  "|---|---:|---:|---:|:-:|---:|"]
+                  "Loosening 1 %: the alignment a re-solve finds with the limit loosened by "
+                  "1 % of its value. Marginal price: alignment per unit of loosening, which "
+                  "holds while the limit stays in the range shown.", "",
+                  "| guardrail | value | limit | slack | met | alignment from loosening 1 % "
+                  "| marginal price | price holds for limits |",
+                  "|---|---:|---:|---:|:-:|---:|---:|---|"]
         for g in ev["guardrails"]:
-            price = prices.get(g["name"])
-            lines.append(f"| {g['setting']} | {g['value']:,.4g} | {g['limit']:,.4g} | "
-                         f"{g['slack']:,.4g} | {'yes' if g['ok'] else 'NO'} | "
-                         f"{'' if price is None else f'{price:.4g}'} |")
+            figures = [fmt.check(g["name"], g[k], g["unit"]) for k in ("value", "limit", "slack")]
+            lines.append(f"| {g['setting']} | {' | '.join(figures)} | "
+                         f"{'yes' if g['ok'] else 'NO'} | "
+                         + _price_cells(prices.get(g["name"])) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _price_cells(price: dict[str, Any] | None) -> str:
+    """The price columns of a guardrail's row in ``plan.md`` (blank when not priced)."""
+    if price is None:
+        return " | | "
+    low, high = price.get("valid_from"), price.get("valid_to")
+    # An organisation's role prices carry no range (the joint LP's dual only).
+    held = "not computed" if low is None or high is None else f"{low:,.4g} to {high:,.4g}"
+    return (f"{price['per_percent']:.4g} | {price['shadow_price']:.4g} {price['unit']} | "
+            f"{held}")
 
 
 def write_plan(out: Path, case: Case, plan: Plan, doc: dict[str, Any]) -> list[Path]:

@@ -2,6 +2,10 @@
 
 ``historical``: each period of ``attainment.csv`` is one equally likely scenario.
 
+With ``[scenarios] allow_absent`` a rep may lack a period (she was off the plan):
+historical scenarios carry the presence mask ``O[r, s]`` (``Scenarios.present``), and
+Monte Carlo calibrates each rep from her own periods and draws her in every scenario.
+
 ``montecarlo``: ``count`` scenarios calibrated to the history. For rep ``r`` and
 metric ``m`` with historical mean ``mu`` and spread ``sd`` (over periods),
 
@@ -62,6 +66,20 @@ class Scenarios:
     labels: tuple[str, ...]
     _history: np.ndarray
     _calibration: _Calibration | None = None
+    # O[r, s] of MODEL.md section 5 (historical with allow_absent); None: all present.
+    _present: np.ndarray | None = None
+
+    @property
+    def partial(self) -> bool:
+        """True when some rep is off the plan in some scenario (``allow_absent``)."""
+        return self._present is not None
+
+    def present(self, start: int, stop: int) -> np.ndarray | None:
+        """``O[r, s]`` for reps ``start:stop``, shape (reps, scenarios); None if all present.
+
+        Where a rep is absent its attainment is 0 and she is paid nothing.
+        """
+        return None if self._present is None else self._present[start:stop]
 
     @property
     def n_reps(self) -> int:
@@ -171,7 +189,10 @@ def _correlation(z: np.ndarray) -> np.ndarray:
     return np.eye(n_metrics)
 
 
-def _calibrate(history: np.ndarray, count: int, seed: int) -> _Calibration:
+def _calibrate(history: np.ndarray, count: int, seed: int,
+               present: np.ndarray | None = None) -> _Calibration:
+    if present is not None:
+        return _calibrate_present(history, count, seed, present)
     n_reps, n_metrics, n_periods = history.shape
     mu = np.round(history.mean(axis=2), _DECIMALS)
     if n_periods > 1:
@@ -184,6 +205,38 @@ def _calibrate(history: np.ndarray, count: int, seed: int) -> _Calibration:
     period_means = z.mean(axis=0)  # (M, T)
     raw_share = (period_means.var(axis=1) - 1.0 / n_reps) / (1.0 - 1.0 / n_reps) \
         if n_reps > 1 else np.zeros(n_metrics)
+    share = np.round(np.clip(raw_share, MIN_COMMON_SHARE, MAX_COMMON_SHARE), _DECIMALS)
+    chol = _cholesky(_correlation(z))
+    rng = np.random.Generator(np.random.PCG64([seed, 0]))
+    common = _correlate(rng.standard_normal((n_metrics, count)), chol).T.copy()
+    return _Calibration(mu, sd, chol, share, common, seed)
+
+
+# --- Reps who joined or left (allow_absent, MODEL.md section 5) ------------------------
+# Kept apart from _calibrate so that cases with every rep-period are untouched: each
+# rep's level and spread come from her own periods only, a rep with one period takes
+# the metric's spread over present rep-periods, and the common share compares each
+# period's mean over the reps present with the 1/n_t a mean of n_t reps would show.
+
+def _calibrate_present(history: np.ndarray, count: int, seed: int,
+                       present: np.ndarray) -> _Calibration:
+    n_metrics = history.shape[1]
+    mask = present[:, None, :]  # (N, 1, T)
+    own = present.sum(axis=1).astype(np.float64)[:, None]  # periods per rep, >= 1
+    mu = np.round(np.where(mask, history, 0.0).sum(axis=2) / own, _DECIMALS)
+    dev = np.where(mask, history - mu[..., None], 0.0)
+    sd = np.sqrt((dev * dev).sum(axis=2) / own)
+    pooled = np.array([history[:, j, :][present].std() for j in range(n_metrics)])
+    sd = np.where(own > 1, sd, pooled[None, :])
+    sd = np.round(sd, _DECIMALS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(mask & (sd[..., None] > 0), dev / sd[..., None], 0.0)
+    per_period = present.sum(axis=0).astype(np.float64)  # (T,), reps present
+    period_means = z.sum(axis=0) / np.maximum(per_period, 1.0)[None, :]  # (M, T)
+    noise = float(np.mean(1.0 / np.maximum(per_period, 1.0)))
+    raw_share = ((period_means.var(axis=1) - noise) / (1.0 - noise) if noise < 1.0
+                 else np.zeros(n_metrics))
+    # From here as in _calibrate.
     share = np.round(np.clip(raw_share, MIN_COMMON_SHARE, MAX_COMMON_SHARE), _DECIMALS)
     chol = _cholesky(_correlation(z))
     rng = np.random.Generator(np.random.PCG64([seed, 0]))
@@ -206,9 +259,12 @@ def build_scenarios(case: Case) -> Scenarios:
     """
     spec = case.spec.scenarios
     if spec.mode == "historical":
-        return Scenarios("historical", len(case.periods), case.periods, case.attainment)
+        return Scenarios("historical", len(case.periods), case.periods, case.attainment,
+                         _present=case.present)
     count = spec.count if spec.count is not None else 500
     seed = spec.seed if spec.seed is not None else 0
     labels = tuple(f"MC{i + 1:05d}" for i in range(count))
+    # Every rep is drawn in every scenario: a joiner or leaver is calibrated from her
+    # own periods (allow_absent) and simulated as on the plan all year.
     return Scenarios("montecarlo", count, labels, case.attainment,
-                     _calibrate(case.attainment, count, seed))
+                     _calibrate(case.attainment, count, seed, case.present))

@@ -49,6 +49,16 @@ class CaseInfo(_Strict):
     # Money is annual when set: target incentive and budget caps per year (MODEL.md s. 5).
     periods_per_year: int | None = Field(default=None, ge=1, le=366)
 
+    @field_validator("periods_per_year", mode="before")
+    @classmethod
+    def _whole_periods(cls, value: object) -> object:
+        # TOML true is a Python bool, an int subclass: refuse it (and 12.5, 12.0) by name.
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            raise ValueError("must be a whole number of periods in a year (12 for monthly "
+                             f"periods, 4 for quarterly), got {shown}")
+        return value
+
 
 class MetricSpec(_Strict):
     """One ``[metrics.ID]`` table: a candidate metric."""
@@ -203,61 +213,110 @@ class CaseSpec(_Strict):
 
 
     def warnings(self) -> list[str]:
-        """Settings that are allowed but probably not meant, in words."""
-        notes = []
-        for mid, metric in self.metrics.items():
-            for goal in sorted(set(metric.alignment) - set(self.goals)):
-                # The conformance cases name goals outside [goals]: they count with
-                # priority 0, so this is a warning and not an error.
-                notes.append(f"case.toml: [metrics.{mid}] alignment names goal '{goal}', "
-                             f"which is not in [goals] (goals: {', '.join(self.goals)}); "
-                             "it counts with priority 0")
-        return notes
+        """Settings that are allowed but probably not meant, in words (none today)."""
+        return []
+
+    def unknown_goals(self) -> list[tuple[str, str]]:
+        """``(metric, goal)`` for every goal an alignment names but ``[goals]`` does not.
+
+        MODEL.md section 1: a goal named in an alignment must be listed in ``[goals]``
+        (a priority of 0 is allowed), so a misspelt goal is an error; the loader
+        raises it naming the file, the metric's table and the goal.
+        """
+        return [(mid, goal) for mid, metric in self.metrics.items()
+                for goal in sorted(set(metric.alignment) - set(self.goals))]
+
+
+#: A curve's points and a plan's accelerator and base rate must agree within this.
+PLAN_TOLERANCE = 1e-9
+#: Keys of the canonical form, which a ``curve`` replaces.
+CANONICAL_KEYS = ("weight", "threshold", "cap", "base_rate", "accelerator_rate",
+                  "accelerator_multiple")
+
+
+class GateSpec(_Strict):
+    """``gate = { metric, at }``: the metric pays only where ``x[gate.metric] >= at``."""
+
+    metric: str
+    at: float = Field(ge=0.0)
 
 
 class PlanMetricSpec(_Strict):
-    """One metric of a plan given as input (``current_plan.toml``)."""
+    """One metric of a plan given as input (MODEL.md section 9).
+
+    Either the canonical form (``weight`` and ``accelerator_rate`` or
+    ``accelerator_multiple``, optionally the plan's own ``threshold`` and ``cap``) or
+    a ``curve`` of ``[attainment, share of target incentive]`` points; either may carry
+    a ``gate``. Every key is honoured or refused: ``base_rate`` and a second form of the
+    accelerator must agree with the rest (checked against the case's threshold in
+    :func:`compplan.models.case.check_plan`).
+    """
 
     id: str
     label: OneLine | None = None
-    weight: float = Field(gt=0.0, le=1.0)
+    weight: float | None = Field(default=None, gt=0.0)
     threshold: float | None = Field(default=None, ge=0.0, lt=1.0)
     cap: float | None = Field(default=None, gt=1.0)
     base_rate: float | None = Field(default=None, ge=0.0)
     accelerator_rate: float | None = Field(default=None, ge=0.0)
     accelerator_multiple: float | None = Field(default=None, ge=0.0)
+    curve: list[list[float]] | None = None
+    gate: GateSpec | None = None
 
     @model_validator(mode="after")
-    def _one_accelerator(self) -> PlanMetricSpec:
+    def _one_form(self) -> PlanMetricSpec:
+        if self.curve is not None:
+            given = [k for k in CANONICAL_KEYS if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"metric '{self.id}' has a curve and {', '.join(given)}: "
+                                 "a curve says all the metric pays; give one or the other")
+            _check_curve(self.id, self.curve)
+            return self
+        if self.weight is None:
+            raise ValueError(f"metric '{self.id}' needs weight (with accelerator_rate or "
+                             "accelerator_multiple) or a curve")
         if self.accelerator_rate is None and self.accelerator_multiple is None:
             raise ValueError("give accelerator_rate or accelerator_multiple")
         return self
 
-    def rate(self, threshold: float) -> float:
-        """The accelerator rate, from either key; with both they must agree (1e-6).
+    @property
+    def points(self) -> tuple[tuple[float, float], ...] | None:
+        """The curve as ``(attainment, share)`` pairs, or None for the canonical form."""
+        if self.curve is None:
+            return None
+        return tuple((float(a), float(p)) for a, p in self.curve)
 
-        Raises
-        ------
-        ValueError
-            Both keys are given and disagree: which one was meant is unknown.
-        """
-        slope = 1.0 / (1.0 - threshold)
-        implied = (None if self.accelerator_multiple is None
-                   else self.accelerator_multiple * self.weight * slope)
-        if self.accelerator_rate is None:
-            return implied or 0.0
-        if implied is not None and abs(implied - self.accelerator_rate) > 1e-6 * max(
-                1.0, abs(implied)):
-            raise ValueError(
-                f"accelerator_rate {self.accelerator_rate:g} and accelerator_multiple "
-                f"{self.accelerator_multiple:g} disagree (with weight {self.weight:g} and "
-                f"threshold {threshold:g} the multiple means a rate of {implied:.6g}); "
-                "give one of them")
-        return self.accelerator_rate
+
+def _check_curve(metric: str, curve: list[list[float]]) -> None:
+    """Points are pairs, attainment >= 0 and non-decreasing, payout >= 0 and non-decreasing."""
+    if not curve:
+        raise ValueError(f"metric '{metric}': curve needs at least one point "
+                         "[attainment, share of target incentive]")
+    previous: list[float] | None = None
+    for i, point in enumerate(curve, start=1):
+        where = f"metric '{metric}', curve point #{i} {point}"
+        if len(point) != 2:
+            raise ValueError(f"{where}: a point is [attainment, share of target incentive], "
+                             f"got {len(point)} numbers")
+        attainment, share = point
+        if attainment < 0.0 or share < 0.0:
+            raise ValueError(f"{where}: attainment and share must be >= 0")
+        if previous is not None and attainment < previous[0]:
+            raise ValueError(f"{where}: attainment {attainment:g} is below the previous "
+                             f"point's {previous[0]:g} (attainments never decrease)")
+        if previous is not None and share < previous[1]:
+            raise ValueError(f"{where}: share {share:g} is below the previous point's "
+                             f"{previous[1]:g} (pay never falls as attainment rises)")
+        previous = point
 
 
 class PlanSpec(_Strict):
-    """A plan given as input: ``[[metrics]]`` tables, as in a plan's ``metrics``."""
+    """A plan given as input: ``[[metrics]]`` tables, as in a plan's ``metrics``.
+
+    Any number of metrics: the design rules a written plan breaks (more than
+    ``max_metrics``, weights not summing to 1, ...) are reported by ``evaluate``, not
+    refused here (MODEL.md section 9).
+    """
 
     metrics: list[PlanMetricSpec]
 
@@ -266,16 +325,12 @@ class PlanSpec(_Strict):
     def _count(cls, metrics: list[PlanMetricSpec]) -> list[PlanMetricSpec]:
         if not metrics:
             raise ValueError("a plan needs at least 1 metric, got none")
-        if len(metrics) > MAX_METRICS:
-            raise ValueError(f"a plan has at most {MAX_METRICS} metrics, got {len(metrics)}")
         return metrics
 
     @model_validator(mode="after")
-    def _weights(self) -> PlanSpec:
+    def _unique(self) -> PlanSpec:
         ids = [m.id for m in self.metrics]
-        if len(set(ids)) != len(ids):
-            raise ValueError("a metric appears twice")
-        total = sum(m.weight for m in self.metrics)
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"weights sum to {total:g}; they must sum to 1")
+        twice = next((k for k in ids if ids.count(k) > 1), None)
+        if twice is not None:
+            raise ValueError(f"metric '{twice}' appears twice")
         return self

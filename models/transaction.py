@@ -66,8 +66,11 @@ KNOWN_OUTPUTS: set[str] = {
     "plan.json", "plan.csv", "plan.md", "rep_rates.csv", "run.json", "infeasibility.json",
     "evaluation.json", "rep_payouts.csv", "compare.csv", "compare.md", "audit.json",
     "audit.md", "plan_explained.md", "plan_explained.html", "org_plan.json", "org_plan.md",
-    "org_plan.csv", "pulse.json", "pulse.md", "pulse.csv", "report.html",
+    "org_plan.csv", "audit_org.json", "audit_org.md", "pulse.json", "pulse.md", "pulse.csv",
+    "report.html",
 }
+#: Folders of generated pages (``explain --per-rep``): any file with the suffix is ours.
+OWN_FOLDERS = {"reps": ".html"}
 #: The files of a case folder: an output may never be written over one of them.
 CASE_INPUTS = ("case.toml", "reps.csv", "reps.parquet", "attainment.csv",
                "attainment.parquet", "quotas.csv", "quotas.parquet", "current_plan.toml")
@@ -107,7 +110,12 @@ def foreign_entries(folder: Path) -> list[str]:
     """
     found = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.is_dir(follow_symlinks=False):
+        if entry.is_dir(follow_symlinks=False) and entry.name in OWN_FOLDERS:
+            suffix = OWN_FOLDERS[entry.name]
+            found += [f"{entry.name}/{inner.name}" for inner in os.scandir(entry.path)
+                      if not (inner.is_file(follow_symlinks=False)
+                              and inner.name.endswith(suffix))]
+        elif entry.is_dir(follow_symlinks=False):
             found += [f"{entry.name}/{inner}" for inner in foreign_entries(Path(entry.path))]
         elif not (entry.is_file(follow_symlinks=False) and _ours(entry.name)):
             found.append(entry.name)

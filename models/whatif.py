@@ -34,7 +34,7 @@ import numpy as np
 
 from compplan.errors import UsageError
 from compplan.models.case import Case
-from compplan.models.plan import Plan
+from compplan.models.plan import Plan, PlanMetric, on_case_curve
 from compplan.models.schema import MAX_METRICS
 
 Kind = Literal["weight", "accelerator", "rate", "shift"]
@@ -182,17 +182,35 @@ def apply_modifiers(case: Case, plan: Plan, modifiers: Iterable[Modifier]) -> Pl
         A modifier cannot apply (unknown metric, weight outside [0, 1], a shift larger
         than the source's weight, more than three metrics, no metric left), naming it.
     """
+    written = [m for m in plan.metrics if not on_case_curve(case, m)]
+    if written:
+        # A what-if moves weights along the case's curves: a curve or gate has neither.
+        raise UsageError(f"what-if modifiers apply to plans on the case's own curves; "
+                         f"'{written[0].id}' is written with "
+                         f"{_written_form(case, written[0])}: evaluate the plan without "
+                         "--set and --shift")
     # Each metric of the plan as [weight, accelerator multiple]: weights move, shapes stay.
     state = {m.id: [m.weight, m.accelerator_multiple] for m in plan.metrics}
+    # A plan as written may already have more metrics (reported, not refused): a what-if
+    # may keep them, but not add to them.
+    most = max(MAX_METRICS, len(state))
     for mod in modifiers:
         _apply(case, state, mod)
-        if len(state) > MAX_METRICS:
+        if len(state) > most:
             raise UsageError(f"{mod.text}: the plan would have {len(state)} metrics "
                              f"({', '.join(_ordered(case, state))}); a plan has at most "
-                             f"{MAX_METRICS}")
+                             f"{most}")
         if not state:
             raise UsageError(f"{mod.text}: the plan would have no metric left")
     return _to_plan(case, state)
+
+
+def _written_form(case: Case, metric: PlanMetric) -> str:
+    if metric.curve is not None:
+        return "a curve"
+    if metric.gate is not None:
+        return "a gate"
+    return "its own threshold or cap"
 
 
 def _apply(case: Case, state: dict[str, list[float]], mod: Modifier) -> None:

@@ -16,16 +16,16 @@ Verdicts, in this order of precedence:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from compplan.models.case import Case
-from compplan.models.explain import join_words, md_escape
+from compplan.models.money import periods_per_year
 from compplan.models.plan import Plan, PlanMetric
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
+from compplan.optimizer.evaluate import plan_payouts, plan_rules
 
 #: Below this alignment with the strategy a metric is paid for something not asked for.
 WEAK_ALIGNMENT = 0.1
@@ -142,6 +142,10 @@ class Audit:
     total_marginal_incentive: float
     alignment: float
     against_strategy_share: float
+    #: ``[case] periods_per_year``: money is annual when set (MODEL.md section 5).
+    periods_per_year: int | None = None
+    written: tuple[str, ...] = ()
+    rules_broken: tuple[str, ...] = ()
 
     @property
     def pays_for_unasked(self) -> list[MetricAudit]:
@@ -171,7 +175,17 @@ class Audit:
                        "paid_for": g.paid_for} for g in self.goals],
             "pays_for_unasked": [m.id for m in self.pays_for_unasked],
             "not_paid_for": [g.id for g in self.not_paid_for],
+            "written": list(self.written),
+            "design_rules_broken": list(self.rules_broken),
         }
+
+
+def join_words(words: list[str] | tuple[str, ...]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(words)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def verdict(a: float, against: tuple[str, ...]) -> str:
@@ -211,8 +225,7 @@ def audit_plan(case: Case, plan: Plan, name: str = "plan",
     """
     coeffs = coeffs if coeffs is not None else compute_coefficients(case)
     pi = priorities(case)
-    w, u = plan.vectors(case)
-    marginal = coeffs.align_w * w + coeffs.align_u * u  # zero off the plan
+    marginal = plan_payouts(case, coeffs, plan).marginal  # zero off the plan
     total = float(marginal.sum())
     metrics = tuple(_metric_audit(case, coeffs, m, float(marginal[case.metric_ids.index(m.id)]),
                                   total, pi) for m in plan.metrics)
@@ -225,7 +238,11 @@ def audit_plan(case: Case, plan: Plan, name: str = "plan",
         mean_target_incentive=float(case.target_incentive.mean()), metrics=metrics,
         goals=goals, total_marginal_incentive=total,
         alignment=float(sum(m.alignment_contribution for m in metrics)),
-        against_strategy_share=_share(against, total))
+        against_strategy_share=_share(against, total),
+        periods_per_year=periods_per_year(case),
+        # A plan as written is audited as it is; the design rules it breaks are listed.
+        written=tuple(plan.written_notes(case)),
+        rules_broken=tuple(r.message for r in plan_rules(case, plan) if not r.ok))
 
 
 def _share(part: float, total: float) -> float:
@@ -274,83 +291,3 @@ def _candidates(case: Case, goal: str, in_plan: set[str],
         found.append(Candidate(metric_id, spec.label or metric_id, value, float(a_all[j])))
     found.sort(key=lambda c: (-c.alignment, -c.goal_alignment))
     return tuple(found[:MAX_CANDIDATES])
-
-
-# ------------------------------------------------------------------------ audit.md
-
-def _pct(value: float, digits: int = 1) -> str:
-    return f"{value:.{digits}%}"
-
-
-def alignment_text(m: MetricAudit) -> str:
-    """The metric's non-zero alignments with the goals: ``enterprise_growth +1.00, ...``."""
-    return ", ".join(f"{g} {a:+.2f}" for g, a in m.alignment.items() if a != 0.0) or "none"
-
-
-def summary_lines(audit: Audit, esc: Callable[[str], str] = str) -> list[str]:
-    """The audit's findings in plain sentences; ``esc`` escapes text from the case files."""
-    lines = [f"{_pct(audit.against_strategy_share)} of the plan's marginal incentive goes to "
-             "metrics that undermine the strategy (a < 0)"]
-    against = [g for g in audit.goals if g.against_share > 0.0]
-    lines.append("against each goal: " + "; ".join(
-        f"{esc(g.id)} {_pct(g.against_share)}" for g in against) if against
-        else "no metric of the plan works against any goal")
-    unasked = audit.pays_for_unasked
-    lines.append("pays for what the strategy does not ask for (a < "
-                 f"{WEAK_ALIGNMENT:g}): " + "; ".join(
-                     f"{esc(m.label)} (a = {m.goal_alignment:.3f}, {_pct(m.incentive_share)} "
-                     "of the marginal incentive)" for m in unasked) if unasked
-                 else "pays for nothing the strategy does not ask for")
-    for goal in audit.not_paid_for:
-        best = "; ".join(f"{esc(c.label)} (A = {c.alignment:+.2f}, a = {c.goal_alignment:.3f})"
-                         for c in goal.candidates)
-        lines.append(f"does not pay for {esc(goal.id)} (priority {_pct(goal.priority)}, net "
-                     f"incentive {goal.net_incentive:+.4f}); "
-                     + (f"candidates that serve it best: {best}" if best
-                        else "no candidate metric outside the plan can serve it"))
-    if not audit.not_paid_for:
-        lines.append("every goal of the strategy is paid for")
-    return lines
-
-
-THRESHOLDS_NOTE = (
-    f"verdicts: undermines the strategy when a < 0; works against a goal when a >= 0 but "
-    f"A < 0 for that goal; neutral when 0 <= a < {WEAK_ALIGNMENT:g}; serves the strategy "
-    f"when a >= {WEAK_ALIGNMENT:g} with no goal against")
-DEFINITIONS = (
-    "a = the sum over goals of priority x A; U = the expected extra pay, as a share of "
-    "target incentive, of one typical step of improvement on the metric (its step, else the "
-    "spread of its attainment), given where reps land on the curve; share = U over the "
-    "plan's total")
-
-
-def audit_markdown(audit: Audit) -> str:
-    """The audit for a person: the metric table, the shares and the gaps (``audit.md``)."""
-    e = md_escape
-    goals = [g.id for g in audit.goals]
-    lines = [f"# Incentive audit: {e(audit.plan)} of {e(audit.case)}", "",
-             f"Expected alignment {audit.alignment:.6f}. One typical step of improvement on "
-             f"every metric would pay the average rep {_pct(audit.total_marginal_incentive)} "
-             "of target incentive in all "
-             f"({audit.total_marginal_incentive * audit.mean_target_incentive:,.0f} "
-             f"{e(audit.currency)}).", "",
-             "## Metrics", "",
-             "| metric | weight | " + " | ".join(f"A {e(g)}" for g in goals)
-             + " | a | step | U | share | verdict |",
-             "|---|---:|" + "---:|" * len(goals) + "---:|---:|---:|---:|---|"]
-    for m in audit.metrics:
-        lines.append(f"| {e(m.label)} | {_pct(m.weight)} | "
-                     + " | ".join(f"{m.alignment[g]:+.2f}" for g in goals)
-                     + f" | {m.goal_alignment:.3f} | {m.step:.3f} | "
-                     f"{_pct(m.marginal_incentive, 2)} | {_pct(m.incentive_share)} | "
-                     f"{e(m.verdict)} |")
-    lines += ["", f"Where {DEFINITIONS}.", "",
-              THRESHOLDS_NOTE[0].upper() + THRESHOLDS_NOTE[1:] + ".", "",
-              "## Goals", "",
-              "| goal | priority | net incentive (sum of A x U) | share against | paid for |",
-              "|---|---:|---:|---:|:-:|"]
-    for g in audit.goals:
-        lines.append(f"| {e(g.id)} | {_pct(g.priority)} | {g.net_incentive:+.4f} | "
-                     f"{_pct(g.against_share)} | {'yes' if g.paid_for else 'NO'} |")
-    lines += ["", "## Findings", ""] + [f"- {line}" for line in summary_lines(audit, e)]
-    return "\n".join(lines) + "\n"

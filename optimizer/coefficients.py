@@ -49,6 +49,14 @@ class Coefficients:
         (M,): ``rho_m``.
     step : numpy.ndarray
         (M,): ``delta_m``.
+    present : numpy.ndarray or None
+        (N,): the share of scenarios in which each rep is on the plan, ``sum_s O[r, s] / S``
+        (``[scenarios] allow_absent``, MODEL.md section 5); None when every rep is
+        present in every scenario. ``rep_w``/``rep_u`` are then over a rep's own
+        scenarios, ``group_*`` and ``align_*`` over present rep-scenarios.
+    on_plan : float
+        ``sum_{r,s} O[r, s] TI_r / (S sum_r TI_r)``: the target incentive on the plan in
+        an average scenario, as a share of ``ti_total`` (1 when all are present).
     """
 
     metric_ids: tuple[str, ...]
@@ -65,6 +73,22 @@ class Coefficients:
     goal_alignment: np.ndarray
     responsiveness: np.ndarray
     step: np.ndarray
+    present: np.ndarray | None = None
+    on_plan: float = 1.0
+
+    @property
+    def pay_w(self) -> np.ndarray:
+        """(M,): everyone's payout as a share of target on the plan, per unit of ``w_m``.
+
+        The right-hand term of constraint 8: ``sum_{r,s} P / sum_{r,s} O TI``; equal to
+        ``cost_w`` when every rep is present throughout.
+        """
+        return self.cost_w if self.present is None else self.cost_w / self.on_plan
+
+    @property
+    def pay_u(self) -> np.ndarray:
+        """(M,): as ``pay_w``, per unit of ``u_m``."""
+        return self.cost_u if self.present is None else self.cost_u / self.on_plan
 
     @property
     def cost_w(self) -> np.ndarray:
@@ -147,7 +171,11 @@ def _steps(case: Case, scen: Scenarios, progress: Progress | None) -> np.ndarray
     given = [case.metric(m).step for m in case.metric_ids]
     if all(s is not None for s in given):
         return np.array(given, dtype=np.float64)
-    if scen.mode == "historical":
+    if scen.mode == "historical" and case.present is not None:
+        # Over present rep-periods only (MODEL.md section 5).
+        std = np.array([case.attainment[:, j, :][case.present].std()
+                        for j in range(len(given))])
+    elif scen.mode == "historical":
         std = case.attainment.std(axis=(0, 2))
     else:
         # Per-chunk moments merged in rep order (Chan et al.): exact enough, one pass.
@@ -214,9 +242,16 @@ def compute_coefficients(case: Case, scenarios: Scenarios | None = None,
         up_phi, up_psi = curves(x + st[None, :, None], th, ka)
         up_phi -= phi
         up_psi -= psi
+        mask = scen.present(start, stop)
+        per_rep: np.ndarray | float = n_scen
+        if mask is not None:  # off the plan: paid nothing, no step to gain (section 5)
+            on = mask[:, None, :].astype(x.dtype)
+            for a in (phi, psi, up_phi, up_psi):
+                a *= on
+            per_rep = mask.sum(axis=1)[:, None].astype(np.float64)
         # einsum's own loops beat BLAS on these thin contractions by an order of magnitude.
         return _Partial(np.einsum("r,rms->ms", w, phi), np.einsum("r,rms->ms", w, psi),
-                        np.einsum("rms->rm", phi) / n_scen, np.einsum("rms->rm", psi) / n_scen,
+                        np.einsum("rms->rm", phi) / per_rep, np.einsum("rms->rm", psi) / per_rep,
                         np.einsum("r,rms->ms", w, up_phi), np.einsum("r,rms->ms", w, up_psi))
 
     parts = _map_chunks(scen, partial, "coefficients", progress)
@@ -226,23 +261,41 @@ def compute_coefficients(case: Case, scenarios: Scenarios | None = None,
     scen_w, scen_u, gain_w, gain_u = (total(k) for k in ("scen_w", "scen_u", "gain_w", "gain_u"))
     rep_w = np.concatenate([p.rep_w for p in parts]).astype(np.float64)
     rep_u = np.concatenate([p.rep_u for p in parts]).astype(np.float64)
-    groups, group_w, group_u = _group_coefficients(case, rep_w, rep_u)
+    present, on_plan = _presence(scen, weight)
+    groups, group_w, group_u = _group_coefficients(case, rep_w, rep_u, present)
+    if present is None:
+        align_w, align_u = gain_w.mean(axis=0), gain_u.mean(axis=0)
+    else:  # U_m over present rep-periods: sum O TI in the denominator (section 5)
+        align_w, align_u = gain_w.sum(axis=0) / (on_plan * n_scen), \
+            gain_u.sum(axis=0) / (on_plan * n_scen)
     return Coefficients(
         metric_ids=ids, ti_total=ti_total, scen_w=scen_w, scen_u=scen_u,
         rep_w=rep_w, rep_u=rep_u, group_w=group_w, group_u=group_u, groups=groups,
-        align_w=gain_w.mean(axis=0), align_u=gain_u.mean(axis=0),
+        align_w=align_w, align_u=align_u,
         goal_alignment=goal_alignment(case),
-        responsiveness=np.array([case.metric(m).responsiveness for m in ids]), step=step)
+        responsiveness=np.array([case.metric(m).responsiveness for m in ids]), step=step,
+        present=present, on_plan=on_plan)
 
 
-def _group_coefficients(case: Case, rep_w: np.ndarray,
-                        rep_u: np.ndarray) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+def _presence(scen: Scenarios, weight: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Each rep's share of scenarios on the plan and the TI-weighted mean of it."""
+    mask = scen.present(0, scen.n_reps)
+    if mask is None:
+        return None, 1.0
+    share = mask.sum(axis=1) / scen.count
+    return share, float(weight @ share)
+
+
+def _group_coefficients(case: Case, rep_w: np.ndarray, rep_u: np.ndarray,
+                        present: np.ndarray | None = None
+                        ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     column = case.spec.fairness.group_by
     n_metrics = rep_w.shape[1]
     if column is None:
         return (), np.zeros((0, n_metrics)), np.zeros((0, n_metrics))
     codes, labels = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
-    ti = case.target_incentive
+    # A group's payout over its target on the plan: TI weighted by the share present.
+    ti = case.target_incentive if present is None else case.target_incentive * present
     group_ti = np.bincount(labels, weights=ti)
     group_w = np.stack([np.bincount(labels, weights=ti * rep_w[:, j])
                         for j in range(n_metrics)], axis=1) / group_ti[:, None]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from compplan.models.case import Case
+from compplan.models.money import annual_note
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import GUARDRAILS, guardrail_limits
 from compplan.optimizer.solve import SolveResult, Status, solve
@@ -162,7 +163,7 @@ def needed_limit(case: Case, coeffs: Coefficients, name: str, result: SolveResul
 
 def _format(case: Case, name: str, value: float) -> str:
     if name in ("budget_expected", "budget_cvar"):
-        return f"{value:,.0f} {case.spec.case.currency}"
+        return f"{value:,.0f} {case.spec.case.currency}{annual_note(case)}"
     return f"{value:.4g}"
 
 

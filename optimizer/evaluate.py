@@ -21,8 +21,9 @@ import numpy as np
 
 from compplan.errors import CaseError
 from compplan.models.case import Case
+from compplan.models.plan import Plan
 from compplan.models.scenarios import Scenarios, build_scenarios
-from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.coefficients import CHUNK_ELEMENTS, Coefficients
 from compplan.optimizer.tails import tail_mean
 
 #: Tail shares reported when the case sets none.
@@ -133,7 +134,12 @@ class SegmentFigures:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Figures of a plan; money in the case's currency per period.
+    """Figures of a plan; money in the case's currency (per period, or per year).
+
+    Money is per year with ``[case] periods_per_year`` (MODEL.md section 5). With reps
+    who joined or left (``[scenarios] allow_absent``), shares of target are over the
+    periods a rep was on the plan, and parity gaps and segments compare payout with
+    the target incentive on the plan.
 
     Shares of target are ratios (1.0 = 100 % of target incentive). ``cvar`` is set
     only when the case sets ``[budget] cvar_level``; ``total_cvar`` always, at
@@ -221,20 +227,180 @@ def evaluate(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray, *,
     CaseError
         ``[case] revenue_metric`` is set but ``quotas.csv`` gives no quota for it.
     """
-    ti_total = coeffs.ti_total
-    totals = (coeffs.scen_w @ w + coeffs.scen_u @ u) * ti_total
+    totals = (coeffs.scen_w @ w + coeffs.scen_u @ u) * coeffs.ti_total
     shares = coeffs.rep_w @ w + coeffs.rep_u @ u
-    by_metric = coeffs.objective_w * w + coeffs.objective_u * u
+    gaps = coeffs.group_w @ w + coeffs.group_u @ u - float(coeffs.pay_w @ w + coeffs.pay_u @ u)
+    caps = np.array([case.metric(k).cap for k in coeffs.metric_ids])
+    figures = _Figures(
+        totals=totals, shares=shares, in_plan=w > 0,
+        by_metric=coeffs.objective_w * w + coeffs.objective_u * u,
+        paid=coeffs.responsiveness * (coeffs.align_w * w + coeffs.align_u * u), gaps=gaps,
+        max_payout_multiple=float(w.sum() + ((caps - 1.0) * u).sum()),
+        rules=design_rules(case, coeffs.metric_ids, w, u))
+    return _assemble(case, coeffs, figures, revenue)
+
+
+@dataclass(frozen=True)
+class PlanPayouts:
+    """What a plan pays under the case's scenarios: the three arrays every figure follows from.
+
+    Attributes
+    ----------
+    totals : numpy.ndarray
+        (S,): total payout per scenario, in currency.
+    shares : numpy.ndarray
+        (N,): each rep's expected payout as a share of the rep's own target, ``e_r``.
+    marginal : numpy.ndarray
+        (M,) over the case's metrics: ``U_m``, what one typical step on the metric pays
+        the average rep as a share of target (0 for a metric not in the plan).
+    """
+
+    totals: np.ndarray
+    shares: np.ndarray
+    marginal: np.ndarray
+
+
+def plan_payouts(case: Case, coeffs: Coefficients, plan: Plan,
+                 scenarios: Scenarios | None = None) -> PlanPayouts:
+    """Total payout per scenario, rep shares and ``U_m`` of any plan (MODEL.md sections 4, 9).
+
+    A canonical plan is read off the coefficients (linear in ``w`` and ``u``); a plan as
+    written (curves, steps, gates, its own thresholds and caps) is paid out over the
+    scenarios, one chunk of reps at a time:
+    ``P[r, s] = TI_r sum_m g_m(r, s) c_m(x[r, m, s])`` and
+    ``U_m = 1/(S sum_r TI_r) sum_{r,s} TI_r g_m(r, s) (c_m(x + delta_m) - c_m(x))``.
+
+    Parameters
+    ----------
+    case : Case
+        The case.
+    coeffs : Coefficients
+        Its coefficients (the steps ``delta_m``; everything, for a canonical plan).
+    plan : Plan
+        The plan.
+    scenarios : Scenarios, optional
+        The case's scenarios, built when needed and not given.
+
+    Returns
+    -------
+    PlanPayouts
+        The arrays, in currency and shares of target.
+    """
+    if plan.is_canonical(case):
+        w, u = plan.vectors(case)
+        return PlanPayouts((coeffs.scen_w @ w + coeffs.scen_u @ u) * coeffs.ti_total,
+                           coeffs.rep_w @ w + coeffs.rep_u @ u,
+                           coeffs.align_w * w + coeffs.align_u * u)
+    scen = scenarios if scenarios is not None else build_scenarios(case)
+    ids, ti = case.metric_ids, case.target_incentive
+    totals, shares = np.zeros(scen.count), np.empty(len(ti))
+    gain = np.zeros(len(ids))
+    # About a million values a chunk, as for the coefficients: memory stays flat.
+    size = max(1, CHUNK_ELEMENTS // max(1, len(ids) * scen.count))
+    for start, x in scen.chunks(size):
+        x = np.asarray(x, dtype=np.float64)
+        stop = start + x.shape[0]
+        t = ti[start:stop, None]
+        # O[r, s] (MODEL.md section 5): a rep off the plan in a period is paid nothing then.
+        on = scen.present(start, stop)
+        paid = plan.shares(ids, x)
+        if on is not None:
+            paid = paid * on
+        totals += (t * paid).sum(axis=0)
+        shares[start:stop] = (paid.mean(axis=1) if on is None
+                              else paid.sum(axis=1) / on.sum(axis=1))
+        for m in plan.metrics:
+            j = ids.index(m.id)
+            lift = m.payout(x[:, j, :] + coeffs.step[j]) - m.payout(x[:, j, :])
+            if m.gate is not None:
+                lift = lift * (x[:, ids.index(m.gate.metric), :] >= m.gate.at)
+            if on is not None:
+                lift = lift * on
+            gain[j] += float((t * lift).sum())
+    # The denominator of U_m: target incentive on the plan over every scenario.
+    return PlanPayouts(totals, shares,
+                       gain / (scen.count * float(ti.sum()) * coeffs.on_plan))
+
+
+def evaluate_plan(case: Case, coeffs: Coefficients, plan: Plan, *,
+                  revenue: float | None = None, scenarios: Scenarios | None = None,
+                  payouts: PlanPayouts | None = None) -> Evaluation:
+    """Evaluate any plan: canonical through :func:`evaluate`, as written from its payouts.
+
+    Parameters
+    ----------
+    case : Case
+        The case.
+    coeffs : Coefficients
+        Its coefficients.
+    plan : Plan
+        The plan, canonical or as written (MODEL.md section 9).
+    revenue : float, optional
+        As :func:`evaluate`.
+    scenarios : Scenarios, optional
+        The case's scenarios, for a written plan (built when needed and not given).
+    payouts : PlanPayouts, optional
+        The plan's payouts if already computed (:func:`plan_payouts`).
+
+    Returns
+    -------
+    Evaluation
+        Every figure of :func:`evaluate`; for a written plan the design rules it breaks
+        (more than ``max_metrics`` metrics, weights not summing to 1, ...) are reported,
+        with a curve's weight its pay at 100 % and its accelerator its average slopes.
+    """
+    if plan.is_canonical(case):
+        w, u = plan.vectors(case)
+        return evaluate(case, coeffs, w, u, revenue=revenue)
+    pay = payouts if payouts is not None else plan_payouts(case, coeffs, plan, scenarios)
+    in_plan = np.array([k in {m.id for m in plan.metrics} for k in coeffs.metric_ids])
+    figures = _Figures(
+        totals=pay.totals, shares=pay.shares, in_plan=in_plan,
+        by_metric=coeffs.goal_alignment * coeffs.responsiveness * pay.marginal,
+        paid=coeffs.responsiveness * pay.marginal, gaps=_gaps(case, coeffs, pay.shares),
+        max_payout_multiple=float(sum(m.max_payout for m in plan.metrics)),
+        rules=plan_rules(case, plan))
+    return _assemble(case, coeffs, figures, revenue)
+
+
+def _gaps(case: Case, coeffs: Coefficients, shares: np.ndarray) -> np.ndarray:
+    """Each ``group_by`` group's expected share of target minus the whole's (constraint 8)."""
+    column = case.spec.fairness.group_by
+    if column is None:
+        return np.zeros(0)
+    _, codes = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
+    # With joiners and leavers a rep's target counts for the share of periods on the plan.
+    ti = (case.target_incentive if coeffs.present is None
+          else case.target_incentive * coeffs.present)
+    group = np.bincount(codes, weights=ti * shares) / np.bincount(codes, weights=ti)
+    return np.asarray(group - float((ti * shares).sum() / ti.sum()))
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """What :func:`_assemble` needs: payouts, alignment parts and the rule checks."""
+
+    totals: np.ndarray
+    shares: np.ndarray
+    in_plan: np.ndarray
+    by_metric: np.ndarray  # a_m rho_m U_m
+    paid: np.ndarray       # rho_m U_m
+    gaps: np.ndarray
+    max_payout_multiple: float
+    rules: list[RuleCheck]
+
+
+def _assemble(case: Case, coeffs: Coefficients, f: _Figures,
+              revenue: float | None) -> Evaluation:
     budget, fair = case.spec.budget, case.spec.fairness
+    totals, shares, gaps = f.totals, f.shares, f.gaps
     cvar = tail_mean(totals, 1.0 - budget.cvar_level, True) if budget.cvar_level else None
-    gaps = coeffs.group_w @ w + coeffs.group_u @ u - float(coeffs.cost_w @ w + coeffs.cost_u @ u)
     top_share = fair.top_share or DEFAULT_TOP_SHARE
     bottom_share = fair.bottom_share or DEFAULT_BOTTOM_SHARE
-    caps = np.array([case.metric(k).cap for k in coeffs.metric_ids])
     evaluation = Evaluation(
-        alignment=float(by_metric.sum()),
-        alignment_by_metric={k: float(v) for k, v, wk in zip(coeffs.metric_ids, by_metric, w,
-                                                             strict=True) if wk > 0},
+        alignment=float(f.by_metric.sum()),
+        alignment_by_metric={k: float(v) for k, v, chosen in zip(
+            coeffs.metric_ids, f.by_metric, f.in_plan, strict=True) if chosen},
         expected_cost=float(totals.mean()),
         cvar_level=budget.cvar_level, cvar=cvar,
         total_p10=float(np.percentile(totals, 10)), total_p50=float(np.percentile(totals, 50)),
@@ -245,25 +411,25 @@ def evaluate(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray, *,
         share_reps_at_or_above_target=float((shares >= 1.0 - 1e-12).mean()),
         parity_gaps={h: float(g) for h, g in zip(coeffs.groups, gaps, strict=True)},
         max_parity_gap=float(np.abs(gaps).max()) if len(gaps) else None,
-        max_payout_multiple=float(w.sum() + ((caps - 1.0) * u).sum()),
-        **_goal_split(case, coeffs, w, u),
+        max_payout_multiple=f.max_payout_multiple,
+        **_goal_split(case, coeffs, f.paid),
         **_tail_of_total(case, totals),
         **_cost_of_sales(case, float(totals.mean()), revenue),
         rep_share_percentiles={f"p{q}": float(np.percentile(shares, q))
                                for q in REP_PERCENTILES},
-        **_segments(case, shares),
-        design_rules=design_rules(case, coeffs.metric_ids, w, u),
+        **_segments(case, shares, coeffs.present),
+        design_rules=f.rules,
     )
     return _with_checks(case, evaluation)
 
 
-def _goal_split(case: Case, coeffs: Coefficients, w: np.ndarray,
-                u: np.ndarray) -> dict[str, Any]:
-    """Alignment by goal: ``sum_m pi_g A[m, g] rho_m U_m``; the parts sum to the total."""
+def _goal_split(case: Case, coeffs: Coefficients, paid: np.ndarray) -> dict[str, Any]:
+    """Alignment by goal: ``sum_m pi_g A[m, g] rho_m U_m``; the parts sum to the total.
+
+    ``paid`` is ``rho_m U_m``: what a step on each metric pays, weighed by how reps respond.
+    """
     goals = case.spec.goals
     total_priority = sum(goals.values())
-    # U_m times rho_m: what a step on each metric pays, weighed by how reps respond.
-    paid = coeffs.responsiveness * (coeffs.align_w * w + coeffs.align_u * u)
     parts = {g: float(sum(pi / total_priority * case.metric(m).alignment.get(g, 0.0) * p
                           for m, p in zip(coeffs.metric_ids, paid, strict=True)))
              for g, pi in goals.items()}
@@ -360,13 +526,18 @@ def segment_column(case: Case) -> str | None:
     return grouping[0] if grouping else None
 
 
-def _segments(case: Case, shares: np.ndarray) -> dict[str, Any]:
-    """Each group's expected payout as a share of its target, and its gap to the whole."""
+def _segments(case: Case, shares: np.ndarray,
+              present: np.ndarray | None = None) -> dict[str, Any]:
+    """Each group's expected payout as a share of its target, and its gap to the whole.
+
+    With reps who joined or left (``present``, each rep's share of scenarios on the
+    plan), a group's target incentive is what is on the plan in an average scenario.
+    """
     column = segment_column(case)
     if column is None:
         return {}
     labels, codes = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
-    ti = case.target_incentive
+    ti = case.target_incentive if present is None else case.target_incentive * present
     group_ti = np.bincount(codes, weights=ti)
     group_pay = np.bincount(codes, weights=ti * shares)
     counts = np.bincount(codes)
@@ -397,15 +568,45 @@ def design_rules(case: Case, metric_ids: tuple[str, ...], w: np.ndarray,
         Weights sum, metric count, then per metric of the plan its weight and
         accelerator bounds, then every required and every forbidden metric.
     """
+    chosen = [(k, float(wk), float(uk) * (1.0 - case.metric(k).threshold) / float(wk))
+              for k, wk, uk in zip(metric_ids, w, u, strict=True) if wk > 0]
+    return _rules(case, metric_ids, chosen)
+
+
+def plan_rules(case: Case, plan: Plan) -> list[RuleCheck]:
+    """The design rules of :func:`design_rules` at a plan as written (MODEL.md section 9).
+
+    Each metric's weight is what it pays at 100 % attainment and its accelerator
+    multiple its own (with its own threshold; for a curve, the average slope above
+    target over the average slope below). A written plan is never refused for the
+    rules it breaks: they are reported.
+
+    Parameters
+    ----------
+    case : Case
+        The case whose ``[design]`` and ``[metrics.*]`` settings apply.
+    plan : Plan
+        The plan, in any form.
+
+    Returns
+    -------
+    list of RuleCheck
+        In the order of :func:`design_rules`, the plan's metrics in its own order.
+    """
+    chosen = [(m.id, m.weight, m.accelerator_multiple) for m in plan.metrics]
+    return _rules(case, case.metric_ids, chosen)
+
+
+def _rules(case: Case, metric_ids: tuple[str, ...],
+           chosen: list[tuple[str, float, float]]) -> list[RuleCheck]:
+    """Rules at ``(metric, weight, accelerator multiple)`` of every metric in the plan."""
     design = case.spec.design
-    chosen = [(k, float(wk), float(uk)) for k, wk, uk in zip(metric_ids, w, u, strict=True)
-              if wk > 0]
     rules = [RuleCheck("weights_sum", "weights sum to 1", None, float(sum(c[1] for c in chosen)),
                        1.0, "=="),
              RuleCheck("max_metrics", "[design] max_metrics", None, float(len(chosen)),
                        float(design.max_metrics), "<=")]
-    for k, wk, uk in chosen:
-        rules += _metric_rules(case, k, wk, uk)
+    for k, wk, multiple in chosen:
+        rules += _metric_rules(case, k, wk, multiple)
     in_plan = {c[0] for c in chosen}
     for k in metric_ids:
         spec = case.metric(k)
@@ -418,14 +619,13 @@ def design_rules(case: Case, metric_ids: tuple[str, ...], w: np.ndarray,
     return rules
 
 
-def _metric_rules(case: Case, k: str, wk: float, uk: float) -> list[RuleCheck]:
+def _metric_rules(case: Case, k: str, wk: float, multiple: float) -> list[RuleCheck]:
     design, spec = case.spec.design, case.metric(k)
     low, low_at = ((spec.min_weight, f"[metrics.{k}] min_weight") if spec.min_weight is not None
                    else (design.min_weight, "[design] min_weight"))
     high, high_at = ((spec.max_weight, f"[metrics.{k}] max_weight")
                      if spec.max_weight is not None
                      else (design.max_weight, "[design] max_weight"))
-    multiple = uk * (1.0 - spec.threshold) / wk
     return [RuleCheck("min_weight", low_at, k, wk, low, ">="),
             RuleCheck("max_weight", high_at, k, wk, high, "<="),
             RuleCheck("accelerator_min", "[design] accelerator_min", k, multiple,

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pyomo.environ as pyo
 
+from compplan.errors import UsageError
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.tails import TailGuard
@@ -35,6 +36,86 @@ def guardrail_limits(case: Case) -> dict[str, float | None]:
             "fairness_bottom": fair.bottom_floor}
 
 
+@dataclass(frozen=True)
+class Rounding:
+    """Grids a publishable plan lies on: ``w_m = weights * n_m``, ``u_m = rates * k_m``.
+
+    Attributes
+    ----------
+    weights : float or None
+        Step of the weight grid (share of target incentive, e.g. 0.05 for 5 %); 1 must
+        be a whole number of steps, so that weights can sum to one.
+    rates : float or None
+        Step of the accelerator-rate grid (share of target per unit of attainment
+        above 100 %, e.g. 0.05).
+    """
+
+    weights: float | None = None
+    rates: float | None = None
+
+    def snap(self, w: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The solver's values put exactly on the grids (its integers are exact to 1e-9)."""
+        return _snap(w, self.weights), _snap(u, self.rates)
+
+    def text(self) -> str:
+        """``weights=0.05,rates=0.05``, as given on the command line."""
+        return ",".join(f"{k}={v:g}" for k, v in (("weights", self.weights),
+                                                   ("rates", self.rates)) if v is not None)
+
+
+def _snap(values: np.ndarray, step: float | None) -> np.ndarray:
+    if step is None:
+        return values
+    # Twelve decimals: 7 x 0.05 is written 0.35, not 0.35000000000000003.
+    return np.round(np.round(values / step) * step, 12)
+
+
+def parse_rounding(text: str) -> Rounding:
+    """Read ``--round``: ``weights=0.05,rates=0.05`` (either part may be left out).
+
+    ``accelerators=STEP`` is accepted for ``rates=STEP``: both grid accelerator rates.
+
+    Parameters
+    ----------
+    text : str
+        As given on the command line.
+
+    Returns
+    -------
+    Rounding
+        The grids' steps.
+
+    Raises
+    ------
+    UsageError
+        An unknown part, a step that is not a number in (0, 1], or a weight step that
+        does not divide 1.
+    """
+    steps: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        key, _, raw = part.partition("=")
+        # "accelerators" is the same grid by its longer name: accelerator rates.
+        key = {"accelerators": "rates"}.get(key.strip(), key.strip())
+        if key not in ("weights", "rates") or not raw:
+            raise UsageError(f"--round: '{part}' is not weights=STEP or rates=STEP "
+                             "(e.g. --round weights=0.05,rates=0.05)")
+        try:
+            step = float(raw)
+        except ValueError:
+            raise UsageError(f"--round: {key}={raw} is not a number") from None
+        if not (0.0 < step <= 1.0):
+            raise UsageError(f"--round: {key}={raw} must be a step in (0, 1]")
+        steps[key] = step
+    if not steps:
+        raise UsageError("--round needs weights=STEP, rates=STEP or both "
+                         "(e.g. --round weights=0.05,rates=0.05)")
+    weights = steps.get("weights")
+    if weights is not None and abs(1.0 / weights - round(1.0 / weights)) > 1e-9 / weights:
+        raise UsageError(f"--round: weights={weights:g} does not divide 1, so weights on its "
+                         "grid cannot sum to 1 (try 0.05, 0.1, 0.125, 0.2 or 0.25)")
+    return Rounding(weights, steps.get("rates"))
+
+
 #: Above this many values a tail guardrail is written as cutting planes under "auto".
 FULL_TAIL_LIMIT = 100
 
@@ -45,7 +126,7 @@ class PlanModel:
 
     Attributes
     ----------
-    model : pyomo.environ.ConcreteModel
+    model : pyomo.environ.ConcreteModel or pyomo.environ.Block
         Variables ``z``, ``w``, ``u`` indexed by metric id, expressions ``alignment``
         and ``expected_cost`` (share of total target incentive).
     cut_guards : list of TailGuard
@@ -57,7 +138,7 @@ class PlanModel:
         Metric order of the coefficient arrays.
     """
 
-    model: pyo.ConcreteModel
+    model: pyo.ConcreteModel | pyo.Block
     cut_guards: list[TailGuard] = field(default_factory=list)
     full_guards: list[TailGuard] = field(default_factory=list)
     metric_ids: tuple[str, ...] = ()
@@ -77,6 +158,19 @@ class PlanModel:
         """Value of a guardrail's relaxation at the current solution (0 if not elastic)."""
         var = getattr(self.model, f"slack_{name}", None)
         return 0.0 if var is None or var.value is None else float(var.value)
+
+    def values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``w``, ``u`` and ``z`` per metric at the current solution."""
+        m = self.model
+        ids = self.metric_ids
+        return (np.array([pyo.value(m.w[k]) for k in ids]),
+                np.array([pyo.value(m.u[k]) for k in ids]),
+                np.array([pyo.value(m.z[k]) for k in ids]))
+
+    def guard_point(self, guard: TailGuard, w: np.ndarray,
+                    u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The part of ``(w, u)`` (from :meth:`values`) that ``guard`` is written over."""
+        return w, u
 
     def linear(self, coef_w: np.ndarray, coef_u: np.ndarray) -> pyo.Expression:
         """``coef_w @ w + coef_u @ u`` as a Pyomo expression (zero terms left out)."""
@@ -103,7 +197,9 @@ class PlanModel:
 def create_model(case: Case, coeffs: Coefficients, *,
                  guardrails: Iterable[str] | None = None,
                  tail_method: TailMethod = "auto",
-                 elastic: Iterable[str] = ()) -> PlanModel:
+                 elastic: Iterable[str] = (),
+                 block: pyo.Block | None = None,
+                 rounding: Rounding | None = None) -> PlanModel:
     """Build the canonical model of a case.
 
     Parameters
@@ -121,6 +217,10 @@ def create_model(case: Case, coeffs: Coefficients, *,
     elastic : iterable of str
         Guardrails whose limit may be relaxed by a variable ``slack_<name> >= 0``
         (in the model's units), to find the least relaxation that admits a plan.
+    block : pyomo.environ.Block, optional
+        Build into this block (one role of an organisation) instead of a new model.
+    rounding : Rounding, optional
+        Put weights and accelerator rates on integer grids (a plan to publish).
 
     Returns
     -------
@@ -134,9 +234,11 @@ def create_model(case: Case, coeffs: Coefficients, *,
     unknown_elastic = set(elastic) - set(GUARDRAILS)
     if unknown_elastic:
         raise ValueError(f"unknown guardrail '{sorted(unknown_elastic)[0]}' (known: {GUARDRAILS})")
-    plan = PlanModel(pyo.ConcreteModel(name=case.name), metric_ids=coeffs.metric_ids,
+    home = pyo.ConcreteModel(name=case.name) if block is None else block
+    plan = PlanModel(home, metric_ids=coeffs.metric_ids,
                      elastic=frozenset(elastic))
     define_variables(plan, case)
+    define_rounding(plan, case, rounding)
     define_cost(plan, coeffs)
     define_design(plan, case)
     define_payout_multiple(plan, case, include)
@@ -161,6 +263,36 @@ def define_variables(plan: PlanModel, case: Case) -> None:
             m.z[k].fix(1)
         elif spec.forbidden:
             m.z[k].fix(0)
+
+
+def define_rounding(plan: PlanModel, case: Case, rounding: Rounding | None) -> None:
+    """Weights and accelerator rates on integer grids: ``w_m = step * n_m``, ``n_m`` integer.
+
+    The grids add two integer variables per metric, never per rep: the model stays
+    small, and the MIP proves the best plan among rounded plans.
+    """
+    if rounding is None:
+        return
+    m = plan.model
+    design = case.spec.design
+    if rounding.weights is not None:
+        step = rounding.weights
+        m.rounding_weight_steps = pyo.Var(m.metrics, domain=pyo.NonNegativeIntegers,
+                                          bounds=(0, round(1.0 / step)))
+        m.rounding_weight = pyo.Constraint(
+            m.metrics, rule=lambda m, k: m.w[k] == step * m.rounding_weight_steps[k])
+    if rounding.rates is not None:
+        rate = rounding.rates
+
+        def most(k: str) -> int:
+            # u <= alpha_max w / (1 - theta) <= alpha_max / (1 - theta).
+            top = design.accelerator_max / (1.0 - case.metric(k).threshold)
+            return int(np.floor(top / rate + 1e-9))
+
+        m.rounding_rate_steps = pyo.Var(m.metrics, domain=pyo.NonNegativeIntegers,
+                                        bounds=lambda m, k: (0, most(k)))
+        m.rounding_rate = pyo.Constraint(
+            m.metrics, rule=lambda m, k: m.u[k] == rate * m.rounding_rate_steps[k])
 
 
 def define_design(plan: PlanModel, case: Case) -> None:
@@ -216,7 +348,7 @@ def define_parity(plan: PlanModel, case: Case, coeffs: Coefficients, include: se
         return
     m = plan.model
     m.groups = pyo.Set(initialize=list(coeffs.groups), ordered=True)
-    gap = {h: plan.linear(coeffs.group_w[i] - coeffs.cost_w, coeffs.group_u[i] - coeffs.cost_u)
+    gap = {h: plan.linear(coeffs.group_w[i] - coeffs.pay_w, coeffs.group_u[i] - coeffs.pay_u)
            for i, h in enumerate(coeffs.groups)}
     relax = plan.slack("fairness_parity")
     m.fairness_parity_upper = pyo.Constraint(m.groups,

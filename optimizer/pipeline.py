@@ -1,4 +1,8 @@
-"""From a loaded case to a plan document: coefficients, solve, check, evaluate."""
+"""From a loaded case to a plan: coefficients, solve, check, evaluate, price.
+
+The ``plan.json`` document is built outside the solve path, by
+:func:`compplan.render.plan.plan_json`.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,11 @@ from typing import Any
 
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
 from compplan.models.case import Case
-from compplan.models.output import plan_document
 from compplan.models.plan import Plan
 from compplan.optimizer.coefficients import Coefficients, Progress, compute_coefficients
 from compplan.optimizer.diagnose import diagnose
 from compplan.optimizer.evaluate import Evaluation, evaluate
-from compplan.optimizer.model import TailMethod
+from compplan.optimizer.model import Rounding, TailMethod
 from compplan.optimizer.prices import GuardrailPrice, shadow_prices
 from compplan.optimizer.solve import SolveResult, Status, solve, solver_version
 
@@ -26,8 +29,15 @@ class Outcome:
     evaluation: Evaluation
     result: SolveResult
     coefficients: Coefficients
-    document: dict[str, Any]
+    solver: dict[str, Any]
     prices: list[GuardrailPrice]
+    #: With ``--round``: what the rounding costs against the unrounded optimum.
+    rounding: dict[str, Any] | None = None
+
+    @property
+    def status(self) -> str:
+        """``optimal`` or ``time_limit`` (the solve ended with a plan)."""
+        return self.result.status.value
 
 
 def optimise_case(case: Case, *, time_limit: float | None = None,
@@ -38,7 +48,8 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
                   coefficients: Coefficients | None = None,
                   revenue: float | None = None,
                   prices: bool = True,
-                  diagnosis: str = "full") -> Outcome:
+                  diagnosis: str = "full",
+                  rounding: Rounding | None = None) -> Outcome:
     """Design the plan of best expected alignment for a case.
 
     Parameters
@@ -66,11 +77,16 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     diagnosis : {"full", "short"}
         When no plan fits: ``short`` names the conflicting guardrails only, without
         the elastic solves that say what would fix them.
+    rounding : Rounding, optional
+        A plan to publish: weights and accelerator rates on grids, the best among
+        rounded plans (proven), after the unrounded optimum it is set against; the
+        document's ``rounding`` block says what the rounding costs in alignment and
+        money. No guardrail prices (they price the unrounded plan's LP).
 
     Returns
     -------
     Outcome
-        The plan, its evaluation and the ``plan.json`` document.
+        The plan, its evaluation, the solver's figures and the guardrail prices.
 
     Raises
     ------
@@ -89,6 +105,17 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         f"{coeffs.rep_w.shape[0]} reps)")
     result = solve(case, coeffs, time_limit=time_limit, tail_method=tail_method,
                    objective=objective, progress=progress)
+    unrounded = None
+    if rounding is not None and result.has_plan:
+        unrounded = result
+        say(f"solving again with the plan on grids ({rounding.text()})")
+        # The time limit is for both solves together.
+        left = None if time_limit is None else max(time_limit - unrounded.seconds, 1e-3)
+        result = solve(case, coeffs, time_limit=left, tail_method=tail_method,
+                       objective=objective, progress=progress, rounding=rounding)
+        if result.status is Status.INFEASIBLE:
+            raise InfeasibleError(_no_rounded_plan(rounding), {
+                "explanation": [_no_rounded_plan(rounding)], "rounding": rounding.text()})
     if result.status is Status.INFEASIBLE:
         say("no plan fits: finding the guardrails that conflict")
         report = diagnose(case, coeffs, time_limit=time_limit, fixes=diagnosis == "full")
@@ -103,9 +130,10 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
     _check_plan(evaluation)
     plan = Plan.from_vectors(case, result.w, result.u)
     priced: list[GuardrailPrice] = []
-    if prices and objective == "alignment" and result.z is not None:
+    if prices and objective == "alignment" and result.z is not None and rounding is None:
         say("pricing the guardrails")
-        priced = shadow_prices(case, coeffs, result.z, tail_method)
+        priced = shadow_prices(case, coeffs, result.z, tail_method,
+                               {g.name: g.value for g in evaluation.guardrails})
     # No wall time here: the same case gives a byte-identical plan.json (MODEL.md
     # section 6); timings go to the run record (run.json), from ``result.seconds``.
     solver = {"name": "highs", "version": solver_version(), "mip_gap": result.mip_gap,
@@ -113,9 +141,48 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
               "cuts": result.cuts, "rows": result.rows, "columns": result.columns}
     if result.message:
         solver["note"] = result.message
-    doc = plan_document(case, plan, result.status.value, evaluation.to_dict(), solver)
-    doc["guardrail_prices"] = [p.to_dict() for p in priced]
-    return Outcome(plan, evaluation, result, coeffs, doc, priced)
+    rounded = (None if rounding is None or unrounded is None
+               else rounding_block(case, coeffs, rounding, unrounded, evaluation))
+    return Outcome(plan, evaluation, result, coeffs, solver, priced, rounded)
+
+
+def _no_rounded_plan(rounding: Rounding) -> str:
+    return (f"no plan on the grids ({rounding.text()}) satisfies the constraints, though "
+            "an unrounded plan does; give finer steps to --round")
+
+
+def rounding_block(case: Case, coeffs: Coefficients, rounding: Rounding,
+                   unrounded: SolveResult, rounded: Evaluation) -> dict[str, Any]:
+    """What rounding costs: the unrounded optimum against the best rounded plan.
+
+    Parameters
+    ----------
+    case : Case
+        The case.
+    coeffs : Coefficients
+        Its coefficients.
+    rounding : Rounding
+        The grids.
+    unrounded : SolveResult
+        The solve without grids (the canonical optimum).
+    rounded : Evaluation
+        The rounded plan's evaluation.
+
+    Returns
+    -------
+    dict
+        ``weights`` and ``rates`` (the steps), ``unrounded`` (its alignment, expected
+        cost and metrics), and ``alignment_lost`` and ``expected_cost_change`` (rounded
+        minus unrounded, in currency per period).
+    """
+    assert unrounded.w is not None and unrounded.u is not None
+    before = evaluate(case, coeffs, unrounded.w, unrounded.u)
+    plan = Plan.from_vectors(case, unrounded.w, unrounded.u)
+    return {"weights": rounding.weights, "rates": rounding.rates,
+            "unrounded": {"alignment": before.alignment, "expected_cost": before.expected_cost,
+                          "metrics": plan.to_records()},
+            "alignment_lost": before.alignment - rounded.alignment,
+            "expected_cost_change": rounded.expected_cost - before.expected_cost}
 
 
 def _check_plan(evaluation: Evaluation) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import version
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -24,7 +25,13 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
-from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
+from compplan.optimizer.model import (
+    PlanModel,
+    Rounding,
+    TailMethod,
+    create_model,
+    guardrail_limits,
+)
 
 #: Relative MIP gap at which optimality is proven (the spec asks for 1e-6 on alignment).
 MIP_REL_GAP = 1e-9
@@ -127,11 +134,7 @@ class CutLoop:
 
     def values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``w``, ``u`` and ``z`` per metric at the current solution."""
-        m = self.plan.model
-        ids = self.plan.metric_ids
-        return (np.array([pyo.value(m.w[k]) for k in ids]),
-                np.array([pyo.value(m.u[k]) for k in ids]),
-                np.array([pyo.value(m.z[k]) for k in ids]))
+        return self.plan.values()
 
     def run(self) -> tuple[Status, float | None, str]:
         """Solve, adding violated tail cuts until none is left."""
@@ -150,9 +153,10 @@ class CutLoop:
     def _add_cuts(self, w: np.ndarray, u: np.ndarray, seen: set[tuple[str, bytes]]) -> int:
         added = 0
         for guard in self.plan.cut_guards:
-            if guard.violation(w, u) - self.plan.slack_value(guard.name) <= CUT_TOLERANCE:
+            gw, gu = self.plan.guard_point(guard, w, u)
+            if guard.violation(gw, gu) - self.plan.slack_value(guard.name) <= CUT_TOLERANCE:
                 continue
-            weights = guard.tail_weights(guard.values(w, u))
+            weights = guard.tail_weights(guard.values(gw, gu))
             key = (guard.name, np.round(weights, 12).tobytes())
             if key in seen:  # the solver already holds this row within its tolerance
                 continue
@@ -225,7 +229,8 @@ def _gap(results: object) -> float | None:
 def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
           guardrails: Iterable[str] | None = None, tail_method: TailMethod = "auto",
           objective: str = "alignment", elastic: Iterable[str] = (),
-          progress: Callable[[str], None] | None = None) -> SolveResult:
+          progress: Callable[[str], None] | None = None,
+          rounding: Rounding | None = None) -> SolveResult:
     """Find the plan of best expected alignment, then the cheapest among equally good ones.
 
     Parameters
@@ -250,6 +255,9 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
         Guardrails that may be relaxed (with ``objective="elastic"``).
     progress : callable, optional
         Called with a line of text at each cutting-plane round.
+    rounding : Rounding, optional
+        Weights and accelerator rates on integer grids: the best plan among rounded
+        plans, proven, then the tie-break among them; ``w`` and ``u`` exactly on the grids.
 
     Returns
     -------
@@ -261,7 +269,7 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
                          "(alignment, cost, feasibility, elastic)")
     deadline = None if time_limit is None else time.monotonic() + time_limit
     plan = create_model(case, coeffs, guardrails=guardrails, tail_method=tail_method,
-                        elastic=elastic if objective == "elastic" else ())
+                        elastic=elastic if objective == "elastic" else (), rounding=rounding)
     m = plan.model
     if objective != "alignment":
         m.objective.deactivate()
@@ -278,6 +286,8 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
                          message=message)
     if result.has_plan:
         w, u, z = runner.values()
+        if rounding is not None:
+            w, u = rounding.snap(w, u)
         result.w, result.u, result.z = _clean(w, u, z)
         result.slacks = {g: plan.slack_value(g) for g in plan.elastic}
     return result
@@ -333,11 +343,102 @@ def _tie_break(runner: CutLoop, coeffs: Coefficients, *, cheapest: bool) -> tupl
     if status is Status.OPTIMAL:
         return Status.OPTIMAL, ""
     # The first solve's plan is optimal; keep it if the tie-break did not finish.
+    _restore(runner, saved)
+    return Status.OPTIMAL, f"tie-break solve ended {status.value}: {message}"
+
+
+def _restore(runner: CutLoop, saved: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Put a plan found earlier back into the model's variables."""
+    m = runner.plan.model
     for k, wk, uk, zk in zip(runner.plan.metric_ids, *saved, strict=True):
         m.w[k].set_value(wk)
         m.u[k].set_value(uk)
         m.z[k].set_value(zk, skip_validation=True)
-    return Status.OPTIMAL, f"tie-break solve ended {status.value}: {message}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One objective of a lexicographic solve.
+
+    Attributes
+    ----------
+    name : str
+        Used in the names of the stage's objective (``stage_<name>``) and of the
+        constraint that keeps later stages within its tie tolerance (``tie_<name>``).
+    expr : pyomo expression
+        What the stage optimises, built on the model's variables.
+    maximise : bool
+        Maximise (True) or minimise (False).
+    """
+
+    name: str
+    expr: Any
+    maximise: bool
+
+
+def solve_stages(plan: PlanModel, stages: Sequence[Stage], *, time_limit: float | None = None,
+                 progress: Callable[[str], None] | None = None
+                 ) -> tuple[SolveResult, list[float]]:
+    """Optimise ``stages`` in order, each among the ties of the ones before.
+
+    The model's active objectives are switched off; each stage solves with the cut
+    loop, then a constraint keeps its value within ``TIE_TOLERANCE * max(1, |v*|)`` of
+    its optimum ``v*`` while the next stage is solved (as the canonical tie-break of
+    MODEL.md section 4 does for alignment and cost).
+
+    Parameters
+    ----------
+    plan : PlanModel
+        A model from :func:`create_model`, possibly with variables and constraints
+        added by the caller.
+    stages : sequence of Stage
+        The objectives, most important first.
+    time_limit : float, optional
+        Seconds for all solver calls together.
+    progress : callable, optional
+        Called with a line of text at each cutting-plane round.
+
+    Returns
+    -------
+    tuple of SolveResult and list of float
+        The result (a plan when the first stage found one) and each finished stage's
+        optimum. A later stage that does not finish keeps the plan of the one before,
+        with a note in ``message``.
+    """
+    m = plan.model
+    for objective in m.component_objects(pyo.Objective, active=True):
+        objective.deactivate()
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    runner = CutLoop(plan, deadline, progress)
+    best: list[float] = []
+    status, gap, message = Status.ERROR, None, "no stage"
+    for i, stage in enumerate(stages):
+        objective = pyo.Objective(expr=stage.expr,
+                                  sense=pyo.maximize if stage.maximise else pyo.minimize)
+        setattr(m, f"stage_{stage.name}", objective)
+        saved = runner.values() if best else None
+        status, stage_gap, message = runner.run()
+        if status is not Status.OPTIMAL:
+            if saved is not None:  # an earlier stage's plan stands
+                _restore(runner, saved)
+                status, message = Status.OPTIMAL, (f"tie-break on {stage.name} ended "
+                                                   f"{status.value}: {message}")
+            break
+        gap = stage_gap if gap is None else gap
+        value = float(pyo.value(stage.expr))
+        best.append(value)
+        if i == len(stages) - 1:
+            break
+        objective.deactivate()
+        slack = TIE_TOLERANCE * max(1.0, abs(value))
+        setattr(m, f"tie_{stage.name}", pyo.Constraint(
+            expr=stage.expr >= value - slack if stage.maximise else stage.expr <= value + slack))
+    result = SolveResult(status, mip_gap=gap, seconds=runner.seconds, rounds=runner.rounds,
+                         cuts=runner.cuts, rows=m.nconstraints(), columns=m.nvariables(),
+                         message=message)
+    if result.has_plan:
+        result.w, result.u, result.z = _clean(*runner.values())
+    return result, best
 
 
 def _clean(w: np.ndarray, u: np.ndarray,

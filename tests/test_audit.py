@@ -33,7 +33,8 @@ from click.testing import CliRunner, Result
 from compplan.cli.main import main
 from compplan.models.case import Case, load_case
 from compplan.models.plan import load_plan
-from compplan.optimizer.audit import Audit, audit_markdown, audit_plan, summary_lines, verdict
+from compplan.optimizer.audit import Audit, audit_plan, verdict
+from compplan.render.audit import audit_markdown, summary_lines
 
 MakeCase = Callable[..., Path]
 ALIGNMENT = {"a": {"g1": 1.0}, "b": {"g1": -0.6, "g2": 0.8}, "c": {"g1": 0.6, "g2": -0.4},

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from compplan.batch import run as batch_module
+from compplan.batch.frontier import non_dominated
+from compplan.batch.run import open_batch, run_batch
+from compplan.batch.spec import expand, read_batch_spec
 from compplan.errors import CaseError
-from compplan.models.batchspec import expand, read_batch_spec
 from compplan.models.case import load_case
-from compplan.optimizer import batch as batch_module
-from compplan.optimizer.batch import open_batch, run_batch
-from compplan.optimizer.frontier import non_dominated
 from compplan.optimizer.pipeline import optimise_case
 
 TI = 1000.0
@@ -266,6 +266,9 @@ def test_spec_file_errors(tmp_path: Path, text: str, message: str | None) -> Non
      "spec.toml, [grid], goals.growth: not a goal of the case (goals: g)"),
     ('[grid]\n"case.name" = ["x"]\n',
      "spec.toml, [grid], case.name: [case] names the case; it is not a parameter"),
+    ('[grid]\n"scenarios.allow_absent" = [true]\n',
+     "spec.toml, [grid], scenarios.allow_absent: decides how attainment.csv is read: set it "
+     "in case.toml, not per candidate"),
     ('[grid]\n"budgets.expected_cap" = [1.0]\n',
      "spec.toml, [grid], budgets.expected_cap: not a parameter of the case (a dotted key into "
      "case.toml: goals, metrics, design, budget, fairness, scenarios)"),
@@ -325,13 +328,14 @@ def test_current_plan_marked_under_the_base_case(tmp_path: Path) -> None:
     from compplan.optimizer.evaluate import evaluate
     ev = evaluate(case, compute_coefficients(case), *load_plan(case, "current").vectors(case))
     assert report.current == {"alignment": ev.alignment, "expected_cost": ev.expected_cost,
-                              "cvar": ev.total_cvar}
+                              "cvar": ev.total_cvar,
+                              "broken": [g.setting for g in ev.violated]}
     assert "The current plan (`current_plan.toml`) under the base case: alignment " \
         f"{ev.alignment:.4f}" in (tmp_path / "out/summary.md").read_text()
 
 
 def test_short_names_for_grid_candidates() -> None:
-    from compplan.models.batchspec import short_keys
+    from compplan.batch.spec import short_keys
     keys = ("budget.expected_cap", "metrics.a.forbidden", "metrics.b.forbidden", "goals.g",
             "metrics.a.alignment.g")
     assert short_keys(keys) == {"budget.expected_cap": "expected_cap",

@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner, Result
 from test_batch import hand_case, write_spec
 
+from compplan.batch import run as batch_module
 from compplan.cli.main import main
-from compplan.optimizer import batch as batch_module
 
 MakeCase = Callable[..., Path]
 COMPPLAN = [sys.executable, "-m", "compplan"]

@@ -21,11 +21,11 @@ import pytest
 from click.testing import CliRunner, Result
 from test_batch import TI, hand_case, write_spec
 
+from compplan.batch import run as batch_module
+from compplan.batch.run import run_batch
+from compplan.batch.spec import expand, read_batch_spec
 from compplan.cli.main import main
-from compplan.models.batchspec import expand, read_batch_spec
 from compplan.models.case import load_case
-from compplan.optimizer import batch as batch_module
-from compplan.optimizer.batch import run_batch
 
 MakeCase = Callable[..., Path]
 COMPPLAN = [sys.executable, "-m", "compplan"]

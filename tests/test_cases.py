@@ -31,7 +31,7 @@ def test_example_case_solves_and_meets_every_guardrail(name: str) -> None:
     case = load_case(CASES / name)
     assert case.current_plan is not None and case.quotas is not None
     outcome = optimise_case(case)
-    assert outcome.document["status"] == "optimal"
+    assert outcome.status == "optimal"
     assert 1 <= len(outcome.plan.metrics) <= case.spec.design.max_metrics
     assert all(g.ok for g in outcome.evaluation.guardrails)
     assert outcome.evaluation.alignment > 0

@@ -1,4 +1,4 @@
-"""The plan document for reps (models/explain.py, ``compplan explain``), figures by hand.
+"""The plan document for reps (render/explain.py, ``compplan explain``), figures by hand.
 
 The plan explained, unless a test says otherwise:
 
@@ -35,7 +35,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from compplan.cli.main import main
-from compplan.models.explain import (
+from compplan.models.plan import Plan, PlanMetric
+from compplan.render.explain import (
     curve_table,
     earnings_table,
     md_escape,
@@ -43,7 +44,6 @@ from compplan.models.explain import (
     render_html,
     render_markdown,
 )
-from compplan.models.plan import Plan, PlanMetric
 
 MakeCase = Callable[..., Path]
 PLAN = [("a", 0.6, 1.5), ("b", 0.4, 0.8)]
@@ -195,25 +195,35 @@ def test_with_case_what_changed_and_why(case_dir: Path, tmp_path: Path) -> None:
     # (phi from 0.8), d 0.2 * 0.4 = 0.08 (psi from 1.0): total 0.4, a's share 50 %, and
     # c (a < 0) takes 30 %. In the plan a 0.2 * 1.5 = 0.3 and b (phi 0.6667 -> 1 from 0.8)
     # 0.4 / 3 = 0.1333: a's share 0.3 / 0.4333 = 69.2 %, nothing against the strategy.
-    assert section(text, "What changed from the current plan") == (
-        "- Small deals dropped: it works against growth and undermines the strategy overall "
-        "(alignment -0.200).\n"
-        "- Calls dropped: it does little for the strategy (alignment 0.060).\n"
-        "- Renewals added: it serves retention and growth (alignment 0.400).\n"
-        "- Bookings changed (weight 50.0% to 60.0% of target incentive and accelerator 1.00x "
-        "to 1.25x): its share of the extra pay for doing better goes from 50.0% to 69.2%; it "
-        "serves growth.\n\n"
+    assert section(text, "What changed from today's plan, and why") == (
+        "- Small deals dropped: it works against growth and on balance harms the company's "
+        "strategy.\n"
+        "- Calls dropped: it does little for the company's goals.\n"
+        "- Renewals added: it serves retention and growth.\n"
+        "- Bookings changed (weight 50.0% to 60.0% of target incentive and above 100% it now "
+        "pays 1.25 times as much as below 100%, was the same as below 100%): its share of the "
+        "extra pay for doing better goes from 50.0% to 69.2%; it serves growth.\n\n"
         "Share of the extra pay for doing better that goes to results working against the "
-        "strategy: 30.0% in the current plan, 0.0% in this one.")
+        "strategy: 30.0% in today's plan, 0.0% in this one.")
+    # No internal words: no alignment index, no file, no "accelerator of 1.00x", no "case".
+    for word in ("alignment", "new_plan.toml", "accelerator", "case", "median"):
+        assert word not in text, word
     # Renewals serves retention (0.25 x 1) before growth (0.75 x 0.2).
     assert section(text, "Why this plan") == (
         "The company's goals, by priority: growth (75%), retention (25%).\n"
         "What each metric of the plan does for them:\n\n"
         "- **Bookings** (60.0% of your target incentive): serves growth.\n"
         "- **Renewals** (40.0% of your target incentive): serves retention and growth.")
+    # Worked examples for the median rep (2,000 EUR): a at 120 % pays 0.6 + 1.5 x 0.2 =
+    # 0.9, b at 90 % pays 0.6667 x 0.5 = 0.3333: 1.2333 x 2,000 = 2,467.
     assert section(text, "What you would earn") == (
-        "Pay in EUR for a rep with the case's median target incentive (2,000 EUR), with the "
-        "same attainment on every metric.\n\n"
+        "- At 100% of quota on every metric you earn 2,000 EUR: your target incentive.\n"
+        "- At 120% on Bookings and 90% on Renewals, you earn 2,467 EUR.\n"
+        "- At 80% on every metric you earn 1,253 EUR.\n"
+        "- The most anyone can earn, at or above every cap, is 5,800 EUR (2.90 times the "
+        "target incentive).\n\n"
+        "Pay in EUR for a typical rep, whose target incentive is 2,000 EUR (half of the reps "
+        "have more, half less), with the same attainment on every metric.\n\n"
         "| attainment | Bookings | Renewals | total |\n|---:|---:|---:|---:|\n"
         + "".join(f"| {x} | {' | '.join(v)} | {t} |\n" for x, v, t in EARNINGS_MEDIAN)).strip()
 
@@ -226,15 +236,15 @@ def test_markdown_sections(case_dir: Path, tmp_path: Path) -> None:
     assert section(text, "In one minute") == (
         "- You are paid on 2 metrics: Bookings (60.0%) and Renewals (40.0%).\n"
         "- At 100% of quota on every metric you earn exactly your target incentive.\n"
-        "- Each metric pays nothing below its threshold and pays faster above 100% "
-        "(accelerators from 1.20x to 1.25x), up to its cap.\n"
-        "- The most you can earn is 2.90x your target incentive.\n"
+        "- Each metric pays nothing below its threshold; above 100% Bookings and Renewals "
+        "pay faster than below; pay stops rising at the metric's cap.\n"
+        "- The most you can earn is 2.90 times your target incentive.\n"
         "- It rewards results that move the company's goals: growth and retention.")
-    assert ("| Bookings | 60.0% | 50% | 200% | 1.20% | 1.50% | 1.25x |\n"
-            "| Renewals | 40.0% | 40% | 150% | 0.67% | 0.80% | 1.20x |\n") in text
+    assert ("| Bookings | 60.0% | 50% | 200% | 1.20% | 1.50% |\n"
+            "| Renewals | 40.0% | 40% | 150% | 0.67% | 0.80% |\n") in text
     assert ("- **Bookings**: Nothing below 50% of quota. From 50% to 100%, each point of "
             "attainment pays 1.20% of your target incentive; above 100%, each point pays 1.50% "
-            "(an accelerator of 1.25x), up to 200%, where pay stops rising.\n") in text
+            "(1.25 times as much as below 100%), up to 200%, where pay stops rising.\n") in text
     curve = "".join(f"| {x} | {' | '.join(v)} | {t} | {n} |\n" for x, n, v, t in CURVE)
     assert ("| attainment | Bookings | Renewals | total | note |\n|---:|---:|---:|---:|---|\n"
             + curve) in text
@@ -244,12 +254,12 @@ def test_current_plan_explained_has_nothing_changed(case_dir: Path, tmp_path: Pa
     out = tmp_path / "explain"
     assert_exit(explain("current", "--case", str(case_dir), "--out", str(out), "-q"), 0)
     text = (out / "plan_explained.md").read_text()
-    assert section(text, "What changed from the current plan") == (
+    assert section(text, "What changed from today's plan, and why") == (
         "This is the plan in force today: nothing changed.")
     assert "- **Small deals** (30.0% of your target incentive): serves retention, works " \
-           "against growth and undermines the strategy overall.\n" in text
+           "against growth and on balance harms the company's strategy.\n" in text
     assert "- **Calls** (20.0% of your target incentive): serves growth and does little for " \
-           "the strategy.\n" in text
+           "the company's goals.\n" in text
 
 
 def test_case_without_current_plan(case_dir: Path, tmp_path: Path) -> None:
@@ -258,8 +268,8 @@ def test_case_without_current_plan(case_dir: Path, tmp_path: Path) -> None:
     assert_exit(explain(str(case_dir / "new_plan.toml"), "--case", str(case_dir), "--out",
                         str(out), "-q"), 0)
     assert section((out / "plan_explained.md").read_text(),
-                   "What changed from the current plan") == (
-        "The case has no current_plan.toml, so there is nothing to compare with.")
+                   "What changed from today's plan, and why") == (
+        "The plan in force today was not given with this one, so no change is listed here.")
 
 
 def test_plan_json_alone(tmp_path: Path) -> None:
@@ -269,11 +279,11 @@ def test_plan_json_alone(tmp_path: Path) -> None:
     text = (out / "plan_explained.md").read_text()
     assert text.startswith("# Your incentive plan: Tiny FY27\n")
     assert section(text, "Why this plan") == (
-        "The goals this plan serves are not known: it is explained from the plan file alone. "
-        "Run compplan explain with --case to say why the plan exists.")
-    assert section(text, "What changed from the current plan") == (
-        "The current plan is not known: run compplan explain with --case, on a case folder "
-        "holding current_plan.toml, to see what changed.")
+        "This document was made from the plan alone, so it does not say which company goals "
+        "each metric serves.")
+    assert section(text, "What changed from today's plan, and why") == (
+        "The plan in force today was not given with this one, so no change is listed here.")
+    assert "plan.json" not in text and str(tmp_path) not in text
     earnings = "".join(f"| {x} | {' | '.join(v)} | {t} |\n" for x, v, t in EARNINGS_PER_100)
     assert ("Pay per 100 of target incentive, with the same attainment on every metric.\n\n"
             "| attainment | Bookings | Renewals | total |\n|---:|---:|---:|---:|\n"
@@ -342,7 +352,7 @@ def test_html_is_self_contained_and_escapes_case_text(make_case: MakeCase,
 
 
 def test_render_functions_agree() -> None:
-    from compplan.models.explain import explanation
+    from compplan.render.explain import explanation
 
     context = explanation(the_plan(), source="plan.json", case_name="Tiny")
     html, text = render_html(context), render_markdown(context)
@@ -421,3 +431,60 @@ def test_cli_out_cannot_be_written(tmp_path: Path) -> None:
     assert_exit(result, 2)
     assert result.stderr == (f"Error: cannot write to {out}: Not a directory; "
                              "no file was written\n")
+
+
+
+# ------------------------------------------------------------------------ the picture, per rep
+
+def test_curve_picture_by_hand() -> None:
+    from compplan.render.explain import curve_picture
+
+    picture = curve_picture(the_plan())
+    assert [line["label"] for line in picture["lines"]] == ["Bookings", "Renewals", "total"]
+    # Attainments 0, 0.4, 0.5, 1, 1.5, 2, 2.25 (the highest cap plus a quarter): the total
+    # ends at 2.1 + 0.8 = 2.9 times target, drawn at 1 / 1.08 of the height of 244 units.
+    total = [tuple(map(float, p.split(","))) for p in picture["lines"][-1]["points"].split()]
+    assert len(total) == 7
+    assert total[0] == (52.0, 260.0)
+    assert total[-1] == (624.0, round(16 + 244 * (1 - 1 / 1.08), 1))
+    assert picture["target"] == {"x": round(52 + 572 / 2.25, 1),
+                                 "y": round(16 + 244 * (1 - 1 / (2.9 * 1.08)), 1)}
+
+
+def test_per_rep_pages(case_dir: Path, tmp_path: Path) -> None:
+    reps = case_dir / "reps.csv"
+    reps.write_text(reps.read_text().replace("R2,", "../R2<b>,"))
+    (case_dir / "attainment.csv").write_text(
+        (case_dir / "attainment.csv").read_text().replace("R2,", "../R2<b>,"))
+    (case_dir / "quotas.csv").write_text("rep_id,a,b\nR0,100,10\nR1,200,20\n../R2<b>,500,40\n")
+    out = tmp_path / "explain"
+    result = explain(str(case_dir / "new_plan.toml"), "--case", str(case_dir), "--out",
+                     str(out), "--per-rep")
+    assert_exit(result, 0)
+    folder = out / "reps"
+    assert result.stdout == (f"wrote {out / 'plan_explained.md'}, {out / 'plan_explained.html'}"
+                             f", {folder / 'index.html'} and 3 rep pages in {folder}\n")
+    assert sorted(p.name for p in folder.iterdir()) == ["R0.html", "R1.html", "R2_b.html",
+                                                       "index.html"]
+    index = (folder / "index.html").read_text()
+    assert '<a href="R2_b.html">../R2&lt;b&gt;</a></td><td class="money">4,000 EUR</td>' in index
+    page = (folder / "R2_b.html").read_text()
+    assert "<title>Your incentive plan: Tiny FY27: ../R2&lt;b&gt;</title>" in page
+    assert "Your target incentive is <strong>4,000 EUR</strong>" in page
+    # Bookings: quota 500; 0.6 x 4,000 = 2,400 at 100 %; 4,000 x 1.2 / 500 = 9.60 per unit
+    # below, 4,000 x 1.5 / 500 = 12.00 above. Renewals: 4,000 x 0.6667 / 40 = 66.67.
+    assert ("<tr><td>Bookings</td><td>500</td><td>2,400 EUR</td><td>9.60 EUR</td>"
+            "<td>12.00 EUR</td></tr>") in page
+    assert ("<tr><td>Renewals</td><td>40</td><td>1,600 EUR</td><td>66.67 EUR</td>"
+            "<td>80.00 EUR</td></tr>") in page
+    # Her worked examples: 1.2333 x 4,000 = 4,933.
+    assert "At 120% on Bookings and 90% on Renewals, you earn 4,933 EUR." in page
+    assert 'class="curve"' in page and "<polyline" in page
+
+
+def test_per_rep_needs_a_case(tmp_path: Path) -> None:
+    plan = plan_json(tmp_path / "plan.json", the_plan())
+    result = explain(str(plan), "--per-rep", "--out", str(tmp_path / "explain"))
+    assert_exit(result, 2)
+    assert result.stderr == ("Error: --per-rep needs --case (the reps, their target incentives "
+                             "and quotas come from the case)\n")

@@ -16,6 +16,7 @@ import pytest
 from compplan.errors import InfeasibleError
 from compplan.models.case import load_case
 from compplan.optimizer.pipeline import optimise_case
+from compplan.render.plan import plan_json
 
 TI = 1000.0
 
@@ -41,8 +42,8 @@ def reps(n: int, groups: list[str] | None = None) -> list[dict[str, Any]]:
 
 
 def run(path: Path, method: str = "auto") -> tuple[float, float, dict[str, Any]]:
-    outcome = optimise_case(load_case(path), tail_method=method)  # type: ignore[arg-type]
-    doc = outcome.document
+    case = load_case(path)
+    doc = plan_json(case, optimise_case(case, tail_method=method))  # type: ignore[arg-type]
     weights = {m["id"]: (m["weight"], m["accelerator_rate"]) for m in doc["metrics"]}
     return doc["objective"]["alignment"], doc["objective"]["expected_cost"], weights
 
@@ -257,7 +258,7 @@ def test_price_of_a_binding_budget(make_case: MakeCase) -> None:
                       "design": {"max_payout_multiple": 5.0},
                       "budget": {"expected_cap": 2.5 * TI}}, reps(1), {"a": [[1.5]]})
     outcome = optimise_case(load_case(path))
-    prices = {p["guardrail"]: p for p in outcome.document["guardrail_prices"]}
+    prices = {p["guardrail"]: p for p in (q.to_dict() for q in outcome.prices)}
     assert prices["budget_expected"]["shadow_price"] == pytest.approx(1 / TI, rel=1e-6)
     assert prices["budget_expected"]["per_percent"] == pytest.approx(0.025, rel=1e-6)
     assert prices["payout_multiple"]["shadow_price"] == pytest.approx(0.0, abs=1e-12)

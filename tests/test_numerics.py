@@ -10,6 +10,7 @@ import pytest
 
 from compplan.models.case import load_case
 from compplan.optimizer.pipeline import optimise_case
+from compplan.render.plan import plan_json
 
 MakeCase = Callable[..., Path]
 
@@ -23,7 +24,8 @@ def one_metric(make_case: MakeCase, *, ti: float, threshold: float, x: float,
     if budget:
         tables["budget"] = budget
     path = make_case(tables, [{"rep_id": "R0", "target_incentive": ti}], {"a": [[x]]})
-    return optimise_case(load_case(path)).document
+    case = load_case(path)
+    return plan_json(case, optimise_case(case))
 
 
 @pytest.mark.parametrize("ti", [1e-3, 1.0, 1e9, 1e12])

@@ -16,14 +16,14 @@ from test_workbook import write_batch
 
 from compplan.models.case import load_case
 from compplan.models.plan import load_plan
-from compplan.models.report import (
+from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render.report import (
     ReportInput,
     compact_money,
     outcome,
     read_batch,
     render_report,
 )
-from compplan.optimizer.coefficients import compute_coefficients
 
 OTHER = '[[metrics]]\nid = "a"\nweight = 1.0\naccelerator_rate = 2.0\n'
 #: Charts of the hostile case: a payout curve per metric and the total, then the rest.
@@ -178,8 +178,9 @@ def test_read_batch_types_the_columns(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("value", "text"), [(19_614_072.0, "19.6 M"), (950.0, "950"),
-                                             (24_280.0, "24.3 k"), (2.5e9, "2.5 B"),
-                                             (123_400_000.0, "123 M")])
+                                             (24_280.0, "24.3 k"), (2.5e9, "2.50 B"),
+                                             (123_400_000.0, "123 M"),
+                                             (1_950_000.0, "1.95 M")])
 def test_compact_money(value: float, text: str) -> None:
     assert compact_money(value) == text
 

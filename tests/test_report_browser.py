@@ -288,3 +288,33 @@ def test_case_text_shows_as_written_and_runs_nothing(browser: Browser, tmp_path:
     labels = page.evaluate("JSON.stringify(Array.from(document.querySelectorAll("
                            "'#chart-segments text')).map(t => t.textContent))")
     assert "<i>South</i>" in json.loads(labels)
+
+
+TABLES_JS = """JSON.stringify(Array.from(document.querySelectorAll('table')).map(t => {
+  const box = t.parentElement;
+  return [t.scrollWidth, box.clientWidth];
+}))"""
+
+
+def test_the_plan_document_fits_a_laptop_and_a_phone(browser: Browser, tmp_path: Path) -> None:
+    """plan_explained.html and a rep's page: no table cut at 1280 px, the curve drawn."""
+    plan = tmp_path / "fy27.toml"
+    plan.write_text(FY27)
+    out = tmp_path / "explain"
+    result = invoke("explain", str(plan), "--case", str(REPO / "cases" / "enterprise_first"),
+                    "--out", str(out), "--per-rep", "-q")
+    assert_exit(result, 0)
+    for path in (out / "plan_explained.html", out / "reps" / "E0001.html"):
+        laptop = Page(browser, path, LAPTOP)
+        assert laptop.complaints() == []
+        tables = json.loads(laptop.evaluate(TABLES_JS))
+        assert tables and all(inner <= outer for inner, outer in tables), (path.name, tables)
+        scroll, window = json.loads(laptop.evaluate(WIDTH_JS))
+        assert scroll <= window
+        box = json.loads(laptop.evaluate(
+            "JSON.stringify(document.querySelector('svg.curve').getBoundingClientRect())"))
+        assert box["width"] > 300 and box["height"] > 120
+        laptop.screenshot(tmp_path / f"{path.stem}-laptop.png")
+        phone = Page(browser, path, PHONE)
+        scroll, window = json.loads(phone.evaluate(WIDTH_JS))
+        assert scroll <= window, f"{path.name} scrolls sideways on a phone"

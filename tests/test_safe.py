@@ -22,9 +22,9 @@ from compplan.cli.main import main
 from compplan.models.case import load_case
 from compplan.models.output import plan_document, write_plan
 from compplan.models.plan import load_plan
-from compplan.models.safe import TRIGGERS, csv_text, neutralise, neutralise_frame
 from compplan.optimizer.coefficients import compute_coefficients
 from compplan.optimizer.evaluate import evaluate
+from compplan.render.safe import TRIGGERS, csv_text, neutralise, neutralise_frame
 
 HYPERLINK = '=HYPERLINK("http://example.com/x","click")'
 CASE_NAME = "=cmd|' /C calc'!A0 <script>alert('name')</script>"

@@ -351,19 +351,29 @@ def test_metric_id_may_not_be_a_reserved_column(case: Callable[..., Path]) -> No
 
 # --------------------------------------------------------------- goals in alignment
 
-def test_alignment_naming_an_unknown_goal_is_a_warning(case: Callable[..., Path]) -> None:
+def test_alignment_naming_an_unknown_goal_is_an_error(case: Callable[..., Path]) -> None:
     spec = tables({"metrics.revenue": {"alignment": {"growth": 1.0, "retention": 0.5}}})
-    loaded = load_case(case(spec))
-    assert loaded.spec.warnings() == [
-        "case.toml: [metrics.revenue] alignment names goal 'retention', which is not in "
-        "[goals] (goals: growth, margin); it counts with priority 0"]
+    exc = load_error(case(spec))
+    assert str(exc) == (
+        "case.toml, [metrics.revenue] alignment: goal 'retention' is not in [goals] "
+        "(goals: growth, margin); list it in [goals] (a priority of 0 is allowed) or "
+        "correct its spelling")
+    assert exc.exit_code == 2
 
 
-def test_conformance_c4_names_goals_outside_goals_and_stays_valid() -> None:
+def test_unknown_goals_are_counted(case: Callable[..., Path]) -> None:
+    spec = tables({"metrics.revenue": {"alignment": {"grwth": 1.0}},
+                   "metrics.margin": {"alignment": {"margn": 1.0}}})
+    exc = load_error(case(spec))
+    assert exc.field == "[metrics.revenue] alignment"
+    assert exc.detail.startswith("goal 'grwth' is not in [goals]")
+    assert exc.detail.endswith("(and 1 more)")
+
+
+def test_a_goal_of_priority_zero_may_be_named() -> None:
     loaded = load_case(CONFORMANCE / "c4_infeasible")
-    assert loaded.spec.warnings() == [
-        f"case.toml: [metrics.{m}] alignment names goal 'margin', which is not in [goals] "
-        "(goals: growth); it counts with priority 0" for m in ("revenue", "margin")]
+    assert loaded.spec.goals["margin"] == 0.0
+    assert loaded.spec.warnings() == []
 
 
 # ------------------------------------------------------------- case.toml as a file
@@ -588,7 +598,9 @@ def test_attainment_zero_is_valid(case: Callable[..., Path]) -> None:
                  id="duplicate-row"),
     pytest.param((ATT_HEADER, *ATT_ROWS[:3]),
                  "attainment.csv: rep 'R2' has no row for period 'P02' (every rep needs "
-                 "exactly one row per period)", id="missing-period"),
+                 "exactly one row per period; if reps joined or left, set [scenarios] "
+                 "allow_absent = true in case.toml: a missing row then means off the plan "
+                 "that period)", id="missing-period"),
     pytest.param((ATT_HEADER, *ATT_ROWS, "R9,P01,1.0,1.0"),
                  "attainment.csv, line 6, rep_id: rep 'R9' is not in reps.csv",
                  id="unknown-rep"),
@@ -671,14 +683,8 @@ def plan_toml(*metrics: tuple[str, float]) -> str:
     pytest.param(plan_toml(("revenue", 0.6), ("pipeline", 0.4)),
                  "current_plan.toml, [[metrics]] #2 id: 'pipeline' is not a metric of the case "
                  "(metrics: revenue, margin)", id="unknown-metric"),
-    pytest.param(plan_toml(("revenue", 0.6), ("margin", 0.5)),
-                 "current_plan.toml: weights sum to 1.1; they must sum to 1",
-                 id="weights-above-1"),
-    pytest.param(plan_toml(("revenue", 0.3), ("margin", 0.3)),
-                 "current_plan.toml: weights sum to 0.6; they must sum to 1",
-                 id="weights-below-1"),
     pytest.param(plan_toml(("revenue", 0.5), ("revenue", 0.5)),
-                 "current_plan.toml: a metric appears twice", id="metric-twice"),
+                 "current_plan.toml: metric 'revenue' appears twice", id="metric-twice"),
     pytest.param('[[metrics]]\nid = "revenue"\nweight = 1.0\n',
                  "current_plan.toml, [[metrics]] #1: give accelerator_rate or "
                  "accelerator_multiple", id="no-accelerator"),
@@ -686,7 +692,7 @@ def plan_toml(*metrics: tuple[str, float]) -> str:
                  "current_plan.toml, [[metrics]] #1 wieght: unknown key; did you mean 'weight'? "
                  "(allowed keys: id, "
                  "label, weight, threshold, cap, base_rate, accelerator_rate, "
-                 "accelerator_multiple)", id="unknown-key"),
+                 "accelerator_multiple, curve, gate)", id="unknown-key"),
     pytest.param('[[metrics]]\nid = "revenue"\nweight = "1"\naccelerator_rate = 1.0\n',
                  "current_plan.toml, [[metrics]] #1 weight: must be a number, got '1'",
                  id="string-weight"),
@@ -701,13 +707,7 @@ def test_current_plan_rule(case: Callable[..., Path], text: str, message: str) -
     assert str(load_error(case(files={"current_plan.toml": text}))) == message
 
 
-FOUR_METRICS = plan_toml(("revenue", 0.25), ("margin", 0.25), ("a", 0.25), ("b", 0.25))
-
-
 @pytest.mark.parametrize(("text", "message"), [
-    pytest.param(FOUR_METRICS,
-                 "current_plan.toml, [[metrics]]: a plan has at most 3 metrics, got 4",
-                 id="four-metrics"),
     pytest.param("metrics = []\n",
                  "current_plan.toml, [[metrics]]: a plan needs at least 1 metric, got none",
                  id="no-metrics"),

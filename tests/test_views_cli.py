@@ -147,7 +147,7 @@ def test_evaluate_a_plan_json(case_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "ev"
     assert_exit(invoke("evaluate", str(case_dir), str(plan_json), "--out", str(out), "-q"), 0)
     doc = read_json(out / "evaluation.json")
-    assert doc["plan"]["name"] == "plan"
+    assert doc["plan"]["name"] == "fy27"  # its folder: every optimised plan is plan.json
     assert doc["evaluation"]["alignment"] == approx(0.6)
 
 
@@ -257,8 +257,7 @@ def test_compare(case_dir: Path, shifted: Path, tmp_path: Path) -> None:
     assert result.stdout.endswith(f"wrote {out / 'compare.csv'}, {out / 'compare.md'}\n")
 
 
-def test_compare_names_plans_with_the_same_stem_by_folder(case_dir: Path,
-                                                          tmp_path: Path) -> None:
+def test_compare_names_plans_called_plan_by_folder(case_dir: Path, tmp_path: Path) -> None:
     for folder in ("x", "y"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "plan.toml").write_text(SHIFTED if folder == "y" else CURRENT)
@@ -267,7 +266,19 @@ def test_compare_names_plans_with_the_same_stem_by_folder(case_dir: Path,
                        str(tmp_path / "y" / "plan.toml"), "current", "--out", str(out),
                        "-q"), 0)
     columns = pd.read_csv(out / "compare.csv").columns.tolist()
-    assert columns[4:] == ["plan", "y/plan", "current", "y/plan - plan", "current - plan"]
+    assert columns[4:] == ["x", "y", "current", "y - x", "current - x"]
+
+
+def test_compare_names_plans_with_the_same_stem_by_folder(case_dir: Path,
+                                                          tmp_path: Path) -> None:
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "fy27.toml").write_text(SHIFTED if folder == "y" else CURRENT)
+    out = tmp_path / "cmp"
+    assert_exit(invoke("compare", str(case_dir), str(tmp_path / "x" / "fy27.toml"),
+                       str(tmp_path / "y" / "fy27.toml"), "--out", str(out), "-q"), 0)
+    columns = pd.read_csv(out / "compare.csv").columns.tolist()
+    assert columns[4:] == ["fy27", "y/fy27", "y/fy27 - fy27"]
 
 
 # ----------------------------------------------------------------------------- errors

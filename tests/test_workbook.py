@@ -7,6 +7,7 @@ rep shares 1.3, 0.5, 0.9, 1.3) with formula-like text everywhere.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,15 @@ from test_safe import (
     invoke,
 )
 
-from compplan.models import workbook
 from compplan.models.case import load_case
 from compplan.models.plan import load_plan
-from compplan.models.report import outcome
 from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render import workbook
+from compplan.render.report import outcome
 
-SHEETS = ["Plan", "Rep rates", "Evaluation", "Segments", "Scenarios", "About"]
+SHEETS = ["Plan", "Calculator", "Rep rates", "Evaluation", "Segments", "Scenarios", "About"]
+#: Sheets holding formulas (of the workbook's own names and references only).
+LIVE = {"Plan", "Calculator", "Rep rates", "Scenarios", "Current vs designed"}
 
 
 def same(value: Any) -> Any:
@@ -73,6 +76,40 @@ def test_sheets_headers_frozen_and_bold(case_dir: Path, tmp_path: Path) -> None:
         assert all(c.font.bold for c in ws[1]), ws.title
 
 
+def test_print_setup_landscape_one_page_wide_headers_repeated(case_dir: Path,
+                                                              tmp_path: Path) -> None:
+    book = export(case_dir, tmp_path / "plan.xlsx")
+    for ws in book.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.print_title_rows == "$1:$1", ws.title
+
+
+def test_parameters_in_named_cells_and_formulas_from_them(case_dir: Path,
+                                                          tmp_path: Path) -> None:
+    book = export(case_dir, tmp_path / "plan.xlsx")
+    names = {n: d.attr_text for n, d in book.defined_names.items()}
+    # Metric "=b" gets a name of letters, digits and _ only.
+    assert names["w_a"] == "'Plan'!$C$2" and names["u__b"] == "'Plan'!$J$3"
+    assert names["theta_a"] == "'Plan'!$D$2" and names["cap_a"] == "'Plan'!$G$2"
+    assert names["base_a"] == "'Plan'!$I$2"
+    assert names["target_incentive"] == "'Calculator'!$C$5"
+    plan = book["Plan"]
+    assert (plan["C2"].value, plan["J2"].value) == (0.6, 1.2)  # numbers to edit
+    assert plan["I2"].value == "=C2/(1-D2)"
+    calc = book["Calculator"]
+    assert calc["F2"].value == ("=w_a*MIN(MAX(C2-theta_a,0),1-theta_a)/(1-theta_a)"
+                                "+u_a*MIN(MAX(C2-1,0),cap_a-1)")
+    assert book["Rep rates"]["D2"].value == "=F2*base_a/C2"
+    assert book["Scenarios"]["B2"].value == "=w_a*D2+u_a*E2+w__b*F2+u__b*G2"
+    # What finance may change is shaded; what is computed is not.
+    shaded = {c.coordinate for c in plan[2] if c.fill.fgColor.rgb == "00FFF4CC"}
+    assert shaded == {"C2", "D2", "G2", "J2"}
+    assert calc["C2"].fill.fgColor.rgb == "00FFF4CC" and calc["F2"].fill.fgColor.rgb != \
+        "00FFF4CC"
+
+
 def test_figures_equal_the_evaluation(case_dir: Path, tmp_path: Path) -> None:
     book = export(case_dir, tmp_path / "plan.xlsx")
     case = load_case(case_dir)
@@ -95,10 +132,14 @@ def test_figures_equal_the_evaluation(case_dir: Path, tmp_path: Path) -> None:
     assert parity["met"] == "yes"
     scenarios = records(book["Scenarios"])
     assert [s["scenario"] for s in scenarios] == ["P1", "P2"]
-    assert [s["total payout (USD)"] for s in scenarios] == same(list(result.totals))
+    # Totals are formulas of the plan (their values: test_workbook_live.py); the
+    # coefficients beside them give compplan's totals.
+    w, u = 0.6 * 1.0, 1.2
+    coefficient = [[v for k, v in s.items() if k.startswith("pay per unit")] for s in scenarios]
+    weights = [w, u, 0.4, 0.8]
+    assert [sum(a * b for a, b in zip(c, weights, strict=True)) for c in coefficient] == \
+        pytest.approx(list(result.totals), rel=1e-12)
     assert list(result.totals) == pytest.approx([5800.0, 4000.0])
-    assert [s["share of total target incentive"] for s in scenarios] == pytest.approx(
-        [5800 / 5000, 4000 / 5000])
     segments = records(book["Segments"])
     assert [s["reps"] for s in segments] == [g.reps for g in ev.segments]
     assert [s["share of target"] for s in segments] == same(
@@ -112,10 +153,11 @@ def test_plan_sheet_has_rates_and_curve_breakpoints(case_dir: Path, tmp_path: Pa
     first = plan[0]
     assert (first["weight"], first["pays from (threshold)"], first["stops rising at (cap)"]) == (
         0.6, 0.5, 2.0)
-    assert (first["pay at threshold"], first["pay at 100%"]) == (0.0, pytest.approx(0.6))
-    assert first["pay at cap"] == pytest.approx(0.6 + 1.2 * 1.0)
-    assert (first["base rate"], first["accelerator rate"]) == (pytest.approx(1.2), 1.2)
-    assert first["accelerator multiple"] == pytest.approx(1.0)
+    # Breakpoints and rates follow the parameters (values: test_workbook_live.py).
+    assert (first["pay at threshold"], first["pay at 100%"]) == (0.0, "=C2")
+    assert first["pay at cap"] == "=C2+J2*(G2-1)"
+    assert (first["base rate"], first["accelerator rate"]) == ("=C2/(1-D2)", 1.2)
+    assert first["accelerator multiple"] == "=IF(C2>0,J2*(1-D2)/C2,0)"
     assert first["alignment"] == pytest.approx(0.36)
 
 
@@ -139,7 +181,8 @@ def test_case_text_is_text_never_a_formula(case_dir: Path, tmp_path: Path) -> No
     assert [r["rep_id"] for r in rates[:4]] == ["'" + HYPERLINK, "'+R1", "-5", "<b>R3</b>"]
     assert {r["metric"] for r in rates} == {"a", "'" + METRIC_B}
     assert rates[0]["quota"] == 100 and rates[0]["base rate per unit (USD)"] == \
-        pytest.approx(12.0)
+        "=F2*base_a/C2"
+    assert rates[0]["target incentive (USD)"] == 1000.0  # x 1.2 / 100 = 12 per unit
     assert records(book["Plan"])[1]["label"] == "'" + LABEL_B
     segments = book["Segments"]
     assert segments["A1"].value == "'" + SEGMENT_COLUMN
@@ -151,7 +194,11 @@ def test_case_text_is_text_never_a_formula(case_dir: Path, tmp_path: Path) -> No
     for ws in book.worksheets:
         for row in ws.iter_rows():
             for cell in row:
-                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+                if cell.data_type != "f":
+                    continue
+                # Formulas only where the workbook computes, of its own names and cells.
+                assert ws.title in LIVE, (ws.title, cell.coordinate, cell.value)
+                assert re.fullmatch(r"=[A-Za-z0-9_$:.,*/+\-()<>]+", cell.value), cell.value
 
 
 def test_without_quotas_there_is_no_rep_rates_sheet(case_dir: Path, tmp_path: Path) -> None:

@@ -35,18 +35,22 @@ import numpy as np
 import pandas as pd
 
 from compplan import __version__
+from compplan.batch.frontier import frontier_chart, non_dominated
+from compplan.batch.spec import BatchSpec, candidate_specs
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError, UsageError
-from compplan.models.batchspec import BatchSpec, candidate_specs
+from compplan.models import fmt
 from compplan.models.case import CASE_FILE, CURRENT_PLAN_FILE, Case
+from compplan.models.money import annual_note, money_per
 from compplan.models.output import write_atomic, write_json, write_plan
 from compplan.models.plan import Plan
-from compplan.models.safe import csv_text
 from compplan.models.schema import CaseSpec
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients, goal_alignment
-from compplan.optimizer.evaluate import Evaluation, evaluate, expected_revenue
-from compplan.optimizer.frontier import frontier_chart, non_dominated
+from compplan.optimizer.evaluate import Evaluation, evaluate_plan, expected_revenue
 from compplan.optimizer.model import TailMethod
 from compplan.optimizer.pipeline import optimise_case
+from compplan.optimizer.verdicts import FEASIBLE, is_binding
+from compplan.render.plan import plan_json
+from compplan.render.safe import csv_text
 
 SCHEMA = "compplan.batch/1"
 RESULT_SCHEMA = "compplan.batch-result/1"
@@ -57,9 +61,6 @@ CANDIDATES = "candidates"
 OUTPUTS = (MANIFEST, RESULT, "plan.json", "plan.csv", "plan.md", "rep_rates.csv",
            "infeasibility.json", "results.csv", "results.parquet", "frontier.csv",
            "frontier.png", "frontier.svg", "summary.md")
-#: A guardrail within this relative distance of its limit binds (as in the optimise summary).
-BINDING = 1e-5
-FEASIBLE = ("optimal", "time_limit")
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,10 @@ def _solve_candidate(shared: Shared, index: int) -> Solved:
         record.update(status="error", reason=f"internal error: {type(exc).__name__}: {exc}")
     else:
         record.update(_figures(outcome.evaluation, outcome.plan))
-        record["status"] = outcome.document["status"]
+        record["status"] = outcome.status
         record["binding"] = _binding(outcome.evaluation)
         record["guardrail_prices"] = {p.setting: p.per_percent for p in outcome.prices}
-        solved = Solved(index, record, outcome.plan, outcome.document)
+        solved = Solved(index, record, outcome.plan, plan_json(case, outcome))
     record["seconds"] = round(time.perf_counter() - started, 4)
     return solved
 
@@ -193,8 +194,7 @@ def _figures(ev: Evaluation, plan: Plan) -> dict[str, Any]:
 
 
 def _binding(ev: Evaluation) -> list[str]:
-    return [g.setting for g in ev.guardrails
-            if abs(g.slack) <= BINDING * max(1.0, abs(g.limit))]
+    return [g.setting for g in ev.guardrails if is_binding(g)]
 
 
 # --- executors -------------------------------------------------------------------------
@@ -540,7 +540,7 @@ class BatchReport:
     """A finished batch: one row per candidate, the current plan's point, the files."""
 
     table: pd.DataFrame
-    current: dict[str, float] | None
+    current: dict[str, Any] | None
     written: list[Path]
 
     def frontier(self, kind: str = "cost") -> pd.DataFrame:
@@ -769,18 +769,20 @@ def results_table(batch: Batch, records: list[dict[str, Any]]) -> pd.DataFrame:
     return table
 
 
-def current_plan_point(batch: Batch) -> dict[str, float] | None:
+def current_plan_point(batch: Batch) -> dict[str, Any] | None:
     """The case's current plan evaluated under the base case (None without one)."""
     case = batch.case
     if case.current_plan is None:
         return None
     coeffs = batch.coefficients(coefficient_key(case.spec), case.spec)
     plan = Plan.from_spec(case, case.current_plan)
-    ev = evaluate(case, with_priorities(coeffs, case), *plan.vectors(case))
-    return {"alignment": ev.alignment, "expected_cost": ev.expected_cost, "cvar": ev.total_cvar}
+    ev = evaluate_plan(case, with_priorities(coeffs, case), plan)
+    return {"alignment": ev.alignment, "expected_cost": ev.expected_cost, "cvar": ev.total_cvar,
+            # Today's plan often sits above the frontier because it breaks guardrails.
+            "broken": [g.setting for g in ev.violated]}
 
 
-def write_results(batch: Batch, table: pd.DataFrame, current: dict[str, float] | None, *,
+def write_results(batch: Batch, table: pd.DataFrame, current: dict[str, Any] | None, *,
                   chart: bool = True) -> list[Path]:
     """``results.parquet``, ``results.csv``, ``frontier.csv``, the chart and ``summary.md``."""
     out = batch.out
@@ -792,7 +794,8 @@ def write_results(batch: Batch, table: pd.DataFrame, current: dict[str, float] |
     write_atomic(written[2], csv_text(frontier_rows(table)))
     if chart and not table.empty and table["alignment"].notna().any():
         png, svg = frontier_chart(table, title=_chart_title(batch, table),
-                                  currency=batch.case.spec.case.currency, current=current)
+                                  currency=batch.case.spec.case.currency, current=current,
+                                  per=money_per(batch.case))
         written += [out / "frontier.png", out / "frontier.svg"]
         write_atomic(written[-2], png)
         write_atomic(written[-1], svg)
@@ -827,7 +830,7 @@ def _chart_title(batch: Batch, table: pd.DataFrame) -> str:
 
 
 def summary_markdown(batch: Batch, table: pd.DataFrame,
-                     current: dict[str, float] | None) -> str:
+                     current: dict[str, Any] | None) -> str:
     """The batch in words: counts, both frontiers, the candidates without a plan."""
     cur = batch.case.spec.case.currency
     counts = _counts(table)
@@ -841,7 +844,9 @@ def summary_markdown(batch: Batch, table: pd.DataFrame,
     if current is not None:
         lines += [f"The current plan (`current_plan.toml`) under the base case: alignment "
                   f"{current['alignment']:.4f}, expected cost {current['expected_cost']:,.0f} "
-                  f"{cur}, CVaR {current['cvar']:,.0f} {cur}.", ""]
+                  f"{cur}{annual_note(batch.case)}, CVaR {current['cvar']:,.0f} {cur}"
+                  + (f"; it {fmt.breaks(current['broken'])}" if current.get("broken") else "")
+                  + ".", ""]
     for kind, title in (("cost", "expected total payout"), ("cvar", "CVaR of the total payout")):
         lines += [f"## Frontier: alignment against {title}", "",
                   "| id | name | alignment | expected cost | CVaR | metrics | binding | "
@@ -852,7 +857,7 @@ def summary_markdown(batch: Batch, table: pd.DataFrame,
                          f"{_cell(row['metrics'])} | {_cell(row['binding'])} | "
                          f"{same_plan_text(row['same_plan'])} |")
         lines.append("")
-    failed = table[~table["status"].isin(FEASIBLE)] if not table.empty else table
+    failed = table[~table["status"].isin(list(FEASIBLE))] if not table.empty else table
     if len(failed):
         lines += ["## Candidates without a plan", "", "| id | name | status | reason |",
                   "|---|---|---|---|"]
@@ -883,7 +888,7 @@ def run_batch(spec: BatchSpec, case: Case, out: Path, *, workers: int = 1,
     Parameters
     ----------
     spec : BatchSpec
-        The expanded spec (:func:`compplan.models.batchspec.read_batch_spec`).
+        The expanded spec (:func:`compplan.batch.spec.read_batch_spec`).
     case : Case
         The loaded base case.
     out : Path

@@ -29,10 +29,20 @@ from markupsafe import Markup, escape
 
 from compplan import __version__
 from compplan.errors import CaseError
-from compplan.models.case import Case
-from compplan.models.explain import attainment_label, goal_name, render_html
+from compplan.models import fmt
+from compplan.models.case import CURRENT_PLAN, Case
+from compplan.models.money import annual_note, money_per
 from compplan.models.plan import Plan
-from compplan.optimizer.evaluate import Evaluation, evaluate
+from compplan.optimizer.audit import join_words
+from compplan.optimizer.evaluate import Evaluation, evaluate_plan, plan_payouts
+from compplan.optimizer.understand import (
+    OF_BEST_LABEL,
+    STEP_LABEL,
+    TOWARD_LABEL,
+    Readings,
+    sentences,
+)
+from compplan.render.explain import attainment_label, goal_name, render_html
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -107,11 +117,10 @@ def outcome(case: Case, coeffs: Coefficients, plan: Plan, name: str, *,
     CaseError
         As :func:`~compplan.optimizer.evaluate.evaluate`.
     """
-    w, u = plan.vectors(case)
-    # The same products as evaluate(), so the totals' mean is its expected cost exactly.
-    totals = (coeffs.scen_w @ w + coeffs.scen_u @ u) * coeffs.ti_total
-    shares = coeffs.rep_w @ w + coeffs.rep_u @ u
-    return Outcome(name, plan, evaluate(case, coeffs, w, u, revenue=revenue), totals, shares)
+    # The same arrays as the evaluation's, so the totals' mean is its expected cost exactly.
+    pay = plan_payouts(case, coeffs, plan)
+    return Outcome(name, plan, evaluate_plan(case, coeffs, plan, revenue=revenue, payouts=pay),
+                   pay.totals, pay.shares)
 
 
 def scenario_labels(case: Case, count: int) -> list[str]:
@@ -182,34 +191,11 @@ def _flag(value: Any) -> bool:
 
 # ----------------------------------------------------------------------------- formatting
 
-def money(value: float | None, currency: str = "") -> str:
-    """``19,614,072 USD``; an em dash for a missing figure."""
-    if value is None or not math.isfinite(value):
-        return "\u2014"
-    return f"{value:,.0f}" + (f" {currency}" if currency else "")
-
-
-def compact_money(value: float, currency: str = "") -> str:
-    """``19.6 M USD``: money short enough for a tile or an axis."""
-    for least, unit, suffix in ((1e9, 1e9, " B"), (1e6, 1e6, " M"), (1e4, 1e3, " k")):
-        if abs(value) >= least:
-            digits = 1 if abs(value) < 100 * unit else 0
-            return f"{value / unit:,.{digits}f}{suffix}" + (f" {currency}" if currency else "")
-    return money(value, currency)
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    """A share as a percentage; an em dash for a missing figure."""
-    if value is None or not math.isfinite(value):
-        return "\u2014"
-    return f"{value:.{digits}%}"
-
-
-def points(value: float | None) -> str:
-    """A difference of shares in percentage points: ``+6.5 pp``."""
-    if value is None or not math.isfinite(value):
-        return "\u2014"
-    return f"{value * 100:+.1f} pp"
+# One formatter for every output (models/fmt.py); the report's names for it.
+money = fmt.money
+compact_money = fmt.compact_money
+pct = fmt.share
+points = fmt.points
 
 
 # ----------------------------------------------------------------------------- charts
@@ -293,8 +279,8 @@ class _Series:
 
 
 def _series(subjects: Sequence[Outcome], reference: Outcome | None) -> list[_Series]:
-    drawn = [_Series(o, CURRENT_COLOUR if o.name == "current" and i else PALETTE[i % 7],
-                     "--" if o.name == "current" and i else "-", i == 0)
+    drawn = [_Series(o, CURRENT_COLOUR if o.name == CURRENT_PLAN and i else PALETTE[i % 7],
+                     "--" if o.name == CURRENT_PLAN and i else "-", i == 0)
              for i, o in enumerate(subjects)]
     if reference is not None:
         drawn.append(_Series(reference, CURRENT_COLOUR, "--", False))
@@ -302,22 +288,43 @@ def _series(subjects: Sequence[Outcome], reference: Outcome | None) -> list[_Ser
 
 
 def curve_charts(case: Case, drawn: Sequence[_Series]) -> list[dict[str, Any]]:
-    """One payout-curve chart per metric of any plan drawn, then the total curve."""
+    """One payout-curve chart per metric of any plan drawn, then the total curve.
+
+    Curves are drawn as written: tiers as kinks and steps as vertical rises (each
+    point of a written curve is sampled, and just before it), flat past the cap. A
+    gated metric's chart is its curve with the gate in its caption; the total curve
+    (the same attainment on every metric) applies the gates at that attainment.
+    """
     used = {m.id for s in drawn for m in s.outcome.plan.metrics}
     ids = [k for k in case.metric_ids if k in used]
-    top = max(case.metric(k).cap for k in ids) * 1.1 if ids else 2.0
-    x = np.linspace(0.0, top, 400)
+    metrics = [m for s in drawn for m in s.outcome.plan.metrics]
+    x = _curve_grid(case, ids, metrics)
+    labels = {k: case.metric(k).label or k for k in case.metric_ids}
     charts = []
     for i, k in enumerate(ids, start=1):
-        label = case.metric(k).label or k
-        charts.append(_chart(f"chart-curve-{i}", f"Payout curve: {label}",
-                             partial(_draw_curve, x=x, metric=k, title=label, drawn=drawn),
-                             (4.2, 3.0)))
-    charts.append(_chart("chart-curve-total", "Payout curve: total",
-                         partial(_draw_curve, x=x, metric=None, drawn=drawn,
-                                 title="Total, the same attainment on every metric"),
-                         (4.2, 3.0)))
+        label = labels[k]
+        gates = sorted({m.gate.words(labels.get(m.gate.metric)) for m in metrics
+                        if m.id == k and m.gate is not None})
+        chart = _chart(f"chart-curve-{i}", f"Payout curve: {label}",
+                       partial(_draw_curve, x=x, metric=k, title=label, drawn=drawn),
+                       (4.2, 3.0))
+        charts.append({**chart, "caption": f"{label} {join_words(gates)}." if gates else ""})
+    charts.append({**_chart("chart-curve-total", "Payout curve: total",
+                            partial(_draw_curve, x=x, metric=None, drawn=drawn,
+                                    title="Total, the same attainment on every metric"),
+                            (4.2, 3.0)), "caption": ""})
     return charts
+
+
+def _curve_grid(case: Case, ids: Sequence[str], metrics: Sequence[Any]) -> np.ndarray:
+    """Attainments to draw at: an even grid, every kink, and both sides of every step."""
+    ends = [case.metric(k).cap for k in ids] + [m.cap for m in metrics]
+    ends += [m.curve[-1][0] for m in metrics if m.curve is not None]
+    top = max(ends) * 1.1 if ends else 2.0
+    points = {a for m in metrics for a, _ in (m.curve or ())}
+    points |= {m.threshold for m in metrics} | {m.cap for m in metrics}
+    near = [a - 1e-9 * max(1.0, a) for a in points if a > 0.0]
+    return np.unique(np.concatenate([np.linspace(0.0, top, 400), list(points), near]))
 
 
 def _draw_curve(ax: Axes, x: np.ndarray, metric: str | None, title: str,
@@ -326,7 +333,8 @@ def _draw_curve(ax: Axes, x: np.ndarray, metric: str | None, title: str,
         chosen = [m for m in s.outcome.plan.metrics if metric is None or m.id == metric]
         if not chosen:
             continue
-        y = sum((m.payout(x) for m in chosen), start=np.zeros_like(x))
+        y = sum(((m.payout(x) if metric is not None else m.payout_everywhere(x))
+                 for m in chosen), start=np.zeros_like(x))
         ax.plot(x, y, color=s.colour, linestyle=s.style, linewidth=2.4 if s.main else 1.6)
     ax.axvline(1.0, color="#9ca3af", linewidth=0.8, linestyle=":")
     ax.set_title(title, fontsize=10.5, wrap=True)
@@ -340,7 +348,7 @@ def _draw_curve(ax: Axes, x: np.ndarray, metric: str | None, title: str,
 
 def total_chart(case: Case, drawn: Sequence[_Series]) -> dict[str, Any]:
     """The distribution of total payout over scenarios, with the budget and CVaR lines."""
-    return _chart("chart-total-payout", "Total payout per period over the scenarios",
+    return _chart("chart-total-payout", f"Total payout {money_per(case)} over the scenarios",
                   lambda ax: _draw_total(ax, case, drawn))
 
 
@@ -364,7 +372,7 @@ def _draw_total(ax: Axes, case: Case, drawn: Sequence[_Series]) -> None:
     if budget.cvar_cap is not None:
         ax.axvline(budget.cvar_cap, color=LIMIT_COLOUR, linewidth=1.6, linestyle="--",
                    label=f"CVaR cap: {compact_money(budget.cvar_cap)}")
-    ax.set_xlabel(f"total payout per period ({case.spec.case.currency})")
+    ax.set_xlabel(f"total payout ({case.spec.case.currency} {money_per(case)})")
     ax.set_ylabel("scenarios")
     _money_axis(ax)
 
@@ -488,15 +496,18 @@ def _draw_frontier(ax: Axes, case: Case, batch: pd.DataFrame, drawn: Sequence[_S
     for s in drawn:
         ev = s.outcome.evaluation
         x = ev.expected_cost if column == "expected_cost" else ev.total_cvar
+        # A plan above the frontier breaks what the candidates keep: say so beside it.
+        broken = fmt.breaks([g.setting for g in ev.violated])
+        note = f" ({broken})" if broken else ""
         ax.scatter([x], [ev.alignment], s=120 if s.main else 70, marker="*" if s.main else "D",
                    color=s.colour, edgecolors="#111827", linewidths=0.6, zorder=5,
-                   label=_legend_label(s.outcome.name))
+                   label=_legend_label(s.outcome.name) + note)
     budget = case.spec.budget
     cap = budget.expected_cap if column == "expected_cost" else budget.cvar_cap
     if cap is not None:
         ax.axvline(cap, color=LIMIT_COLOUR, linewidth=1.4, linestyle="--", label="cap")
     ax.set_xlabel(("expected total payout" if column == "expected_cost" else
-                   "CVaR of the total payout") + f" ({case.spec.case.currency})")
+                   "CVaR of the total payout") + f" ({case.spec.case.currency}{annual_note(case)})")
     ax.set_ylabel("expected alignment")
     _money_axis(ax)
 
@@ -513,10 +524,20 @@ def _tile(label: str, value: str, note: str, ok: bool | None = None) -> dict[str
             "state": "" if ok is None else ("ok" if ok else "broken")}
 
 
-def tiles(case: Case, main: Outcome, today: Outcome | None) -> list[dict[str, Any]]:
+def tiles(case: Case, main: Outcome, today: Outcome | None,
+          readings: dict[str, Readings] | None = None) -> list[dict[str, Any]]:
     """The plan at a glance: the figures people ask first, each with its limit."""
     ev, cur = main.evaluation, case.spec.case.currency
     checks = {g.name: g for g in ev.guardrails}
+    # Money shown together gets the digits to tell different figures apart.
+    amounts = [ev.expected_cost, ev.total_cvar, ev.total_p10, ev.total_p90,
+               *(checks[k].limit for k in ("budget_expected", "budget_cvar") if k in checks)]
+    short = dict(zip(amounts, fmt.distinct_money(amounts), strict=True))
+
+    def compact_money(value: float | None, currency: str = "") -> str:
+        text = short.get(value, fmt.compact_money(value)) if value is not None else fmt.MISSING
+        return text + (f" {currency}" if currency and value is not None else "")
+
     limit = _limit_note(checks, "budget_expected", lambda v: compact_money(v, cur))
     cvar_limit = _limit_note(checks, "budget_cvar", lambda v: compact_money(v, cur))
     parity = _limit_note(checks, "fairness_parity", lambda v: f"\u00b1{v * 100:.1f} pp")
@@ -524,9 +545,11 @@ def tiles(case: Case, main: Outcome, today: Outcome | None) -> list[dict[str, An
     rules = ev.broken_rules
     return [
         _tile("expected alignment", f"{ev.alignment:.4f}",
-              f"today's plan: {today.evaluation.alignment:.4f}" if today is not None
-              else "the objective the plan maximises"),
-        _tile("expected total payout per period", compact_money(ev.expected_cost, cur),
+              "; ".join([*(sentences(readings[main.name])[:2]
+                           if readings and main.name in readings else []),
+                         f"today's plan: {today.evaluation.alignment:.4f}" if today is not None
+                         else "the objective the plan maximises"])),
+        _tile(f"expected total payout {money_per(case)}", compact_money(ev.expected_cost, cur),
               limit[0] or f"P10 {compact_money(ev.total_p10)} to P90 "
                           f"{compact_money(ev.total_p90)}", limit[1]),
         _tile(f"CVaR {ev.total_cvar_level:g} (mean of the worst "
@@ -566,7 +589,23 @@ def metric_rows(main: Outcome) -> list[dict[str, str]]:
             for m in main.plan.metrics]
 
 
-def key_figures(case: Case, columns: Sequence[Outcome]) -> list[dict[str, Any]]:
+def _reading_rows(case: Case, columns: Sequence[Outcome],
+                  readings: dict[str, Readings] | None) -> list[dict[str, Any]]:
+    """The alignment's readings (optimizer.understand), in the words every output uses."""
+    if not readings or any(o.name not in readings for o in columns):
+        return []
+    rs = [readings[o.name] for o in columns]
+    cur = case.spec.case.currency
+    rows = [_row(OF_BEST_LABEL, "", [pct(r.of_best) for r in rs]),
+            _row(TOWARD_LABEL, "", [pct(r.toward_strategy) for r in rs])]
+    for g in rs[0].per_goal:
+        rows.append(_row(f"{STEP_LABEL.format(goal=goal_name(g))} ({cur})", "",
+                         [money(r.per_goal.get(g)) for r in rs]))
+    return rows
+
+
+def key_figures(case: Case, columns: Sequence[Outcome],
+                readings: dict[str, Readings] | None = None) -> list[dict[str, Any]]:
     """Figures of every plan side by side: rows of label, limit and one cell per plan."""
     cur = case.spec.case.currency
     used = {m.id for o in columns for m in o.plan.metrics}
@@ -577,7 +616,9 @@ def key_figures(case: Case, columns: Sequence[Outcome]) -> list[dict[str, Any]]:
     evs = [o.evaluation for o in columns]
     rows += [
         _row("expected alignment", "", [f"{e.alignment:.4f}" for e in evs]),
-        _row(f"expected total payout ({cur})", "", [money(e.expected_cost) for e in evs]),
+        *_reading_rows(case, columns, readings),
+        _row(f"expected total payout ({cur}{annual_note(case)})", "",
+             [money(e.expected_cost) for e in evs]),
         _row("P10 / P50 / P90 of the total", "",
              [f"{compact_money(e.total_p10)} / {compact_money(e.total_p50)} / "
               f"{compact_money(e.total_p90)}" for e in evs]),
@@ -632,13 +673,30 @@ def frontier_table(batch: pd.DataFrame) -> dict[str, Any]:
     on = (feasible[feasible["frontier_cost"]] if "frontier_cost" in feasible.columns
           else feasible.iloc[0:0])
     listed = on if len(on) else feasible.nlargest(FRONTIER_ROWS, "alignment")
-    listed = listed.sort_values("expected_cost").head(FRONTIER_ROWS)
-    rows = [{"id": str(r["id"]), "name": _text(r.get("name")),
+    listed = _distinct_plans(listed.sort_values(["expected_cost", "id"])).head(FRONTIER_ROWS)
+    rows = [{"id": str(r["id"]) + (f" +{r['same']}" if r["same"] else ""),
+             "name": _text(r.get("name")),
              "alignment": f"{r['alignment']:.4f}", "expected_cost": money(r["expected_cost"]),
              "cvar": money(r.get("cvar")), "metrics": _text(r.get("metrics"))}
             for _, r in listed.iterrows()]
     return {"count": len(batch), "feasible": len(feasible), "frontier": len(on),
             "on_frontier": bool(len(on)), "rows": rows}
+
+
+def _distinct_plans(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct plan (same metrics and figures), the first of them.
+
+    ``same`` counts the other candidates with that plan (a cap that no longer binds
+    gives the same plan as every higher one).
+    """
+    keys = [c for c in ("metrics", "alignment", "expected_cost", "cvar") if c in rows.columns]
+    group = pd.Series([tuple(v if k == "metrics" else round(float(v), 4)
+                             for k, v in zip(keys, values, strict=True))
+                       for values in rows[keys].itertuples(index=False)], index=rows.index)
+    first = ~group.duplicated()
+    kept = rows[first].copy()
+    kept["same"] = [int((group == g).sum()) - 1 for g in group[first]]
+    return kept
 
 
 def _text(value: Any) -> str:
@@ -659,7 +717,8 @@ def plan_document(context: dict[str, Any]) -> Markup:
     The explain template escapes every value, so no tag in its output came from a
     case file: moving its heading tags is safe.
     """
-    body = _BODY.search(render_html(context))
+    # The report draws the payout curves itself: the document's own picture would repeat them.
+    body = _BODY.search(render_html({**context, "picture": None}))
     inner = body.group(1) if body is not None else ""
     return Markup(_HEADING.sub(
         lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}", inner))
@@ -681,11 +740,13 @@ class ReportInput:
         Today's plan when the case has one and it is not among ``subjects``: drawn
         over the payout curves and listed among the key figures.
     document : dict or None
-        The context of :func:`compplan.models.explain.explanation` for the plan.
+        The context of :func:`compplan.render.explain.explanation` for the plan.
     batch : pandas.DataFrame or None
         Results of ``compplan batch`` (:func:`read_batch`).
     batch_source : str or None
         The batch folder, as given.
+    readings : dict of str to Readings, optional
+        The alignment's readings of each plan, by name (optimizer.understand).
     """
 
     case: Case
@@ -695,6 +756,7 @@ class ReportInput:
     document: dict[str, Any] | None = None
     batch: pd.DataFrame | None = None
     batch_source: str | None = None
+    readings: dict[str, Readings] | None = None
 
 
 def report_context(data: ReportInput) -> dict[str, Any]:
@@ -702,7 +764,7 @@ def report_context(data: ReportInput) -> dict[str, Any]:
     case, main = data.case, data.subjects[0]
     drawn = _series(data.subjects, None)
     overlay = _series(data.subjects, data.reference)
-    today = data.reference or next((o for o in data.subjects[1:] if o.name == "current"), None)
+    today = data.reference or next((o for o in data.subjects[1:] if o.name == CURRENT_PLAN), None)
     columns = [*data.subjects, *([data.reference] if data.reference is not None else [])]
     charts = {"curves": curve_charts(case, overlay), "total": total_chart(case, drawn),
               "reps": rep_chart(case, drawn), "segments": segment_chart(case, drawn),
@@ -714,11 +776,12 @@ def report_context(data: ReportInput) -> dict[str, Any]:
         "version": __version__, "currency": case.spec.case.currency,
         "compared": [o.name for o in data.subjects[1:]],
         "reference": data.reference.name if data.reference is not None else None,
-        "scope": _scope(case, main), "tiles": tiles(case, main, today),
+        "scope": _scope(case, main), "tiles": tiles(case, main, today, data.readings),
         "metrics": metric_rows(main),
         "legend": [{"name": s.outcome.name, "colour": s.colour, "dashed": s.style == "--",
                     "main": s.main} for s in overlay],
-        "columns": [o.name for o in columns], "figures": key_figures(case, columns),
+        "columns": [o.name for o in columns],
+        "figures": key_figures(case, columns, data.readings),
         "broken": [{"plan": o.name, "messages": [r.message for r in o.evaluation.broken_rules]}
                    for o in columns if o.evaluation.broken_rules],
         "charts": charts, "chart_ids": chart_ids(charts),
@@ -732,7 +795,7 @@ def _scope(case: Case, main: Outcome) -> str:
     mode = case.spec.scenarios.mode
     kind = "historical periods" if mode == "historical" else "Monte Carlo scenarios"
     return (f"{len(main.shares):,} reps, {len(main.totals):,} {kind}; money in "
-            f"{case.spec.case.currency} per period")
+            f"{case.spec.case.currency} {money_per(case)}")
 
 
 def chart_ids(charts: dict[str, Any]) -> list[str]:
@@ -757,7 +820,7 @@ def render_report(data: ReportInput) -> str:
     str
         The page: inline CSS and SVG, no script, nothing to fetch.
     """
-    env = Environment(loader=PackageLoader("compplan.models", "templates"), autoescape=True,
+    env = Environment(loader=PackageLoader("compplan.render", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     return env.get_template(TEMPLATE).render(report_context(data))

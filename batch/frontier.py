@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from compplan.models import fmt
+
 #: Relative difference below which two alignments (or two costs) count as equal; the
 #: solver's tie tolerance on alignment is 1e-7 (MODEL.md section 4).
 TOLERANCE = 1e-7
@@ -57,7 +59,8 @@ def non_dominated(benefit: np.ndarray, cost: np.ndarray,
 
 
 def frontier_chart(points: Any, *, title: str, currency: str,
-                   current: dict[str, float] | None = None) -> tuple[bytes, str]:
+                   current: dict[str, Any] | None = None,
+                   per: str = "per period") -> tuple[bytes, str]:
     """Draw the frontier: alignment against expected cost, and against CVaR.
 
     Parameters
@@ -70,6 +73,8 @@ def frontier_chart(points: Any, *, title: str, currency: str,
         The chart's title.
     currency : str
         For the axis labels.
+    per : str
+        The unit of time of money, ``money_per(case)``: ``per period`` or ``per year``.
     current : dict, optional
         The case's current plan under the base case: ``alignment``,
         ``expected_cost`` and ``cvar``; marked with a star.
@@ -93,7 +98,7 @@ def frontier_chart(points: Any, *, title: str, currency: str,
                                      "expected total payout"),
                                     (axes[1], "cvar", "frontier_cvar", "CVaR of total payout")):
         _panel(ax, feasible, column, flag, current)
-        ax.set_xlabel(f"{label} per period (million {currency})")
+        ax.set_xlabel(f"{label} {per} (million {currency})")
         ax.grid(True, linewidth=0.4, alpha=0.5)
     axes[0].set_ylabel("expected alignment")
     axes[0].legend(loc="best", fontsize=8, frameon=False)
@@ -105,12 +110,14 @@ def frontier_chart(points: Any, *, title: str, currency: str,
 
 
 def _panel(ax: Any, feasible: Any, column: str, flag: str,
-           current: dict[str, float] | None) -> None:
+           current: dict[str, Any] | None) -> None:
     if current is None or current.get(column) is None:
         _candidates(ax, feasible, column, flag, labels=True)
         return
+    broken = current.get("broken") or []
+    label = "current plan" + (f" ({fmt.breaks(broken)})" if broken else "")
     ax.scatter([current[column] * SCALE], [current["alignment"]], marker="*", s=140,
-               color="tab:red", label="current plan", zorder=4)
+               color="tab:red", label=label, zorder=4)
     # Today's plan is often far from the candidates, squeezing them into a corner:
     # then a zoomed copy of the candidates fills the empty part of the panel.
     xs = [*feasible[column], current[column]]

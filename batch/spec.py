@@ -253,8 +253,12 @@ def check_key(base: CaseSpec, key: str) -> str | None:
     parts = key.split(".")
     head, rest = parts[0], parts[1:]
     goals = _goal_names(base)
+    if key == "scenarios.allow_absent":
+        # It decides how attainment.csv is read, once for every candidate.
+        return "decides how attainment.csv is read: set it in case.toml, not per candidate"
     if head in _TABLES:
-        fields = list(_TABLES[head].model_fields)
+        fields = [f for f in _TABLES[head].model_fields
+                  if f"{head}.{f}" != "scenarios.allow_absent"]
         if len(rest) == 1 and rest[0] in fields:
             return None
         return f"not a parameter of the case (keys of [{head}]: {', '.join(fields)})"

@@ -1,0 +1,1 @@
+"""Batches: many candidate cases solved, resumed from a store, and compared."""

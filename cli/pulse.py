@@ -1,0 +1,140 @@
+"""``compplan pulse``: actual results against the plan, and the smallest re-tune (MODEL.md 8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from compplan.cli.common import (
+    ExitError,
+    Reporter,
+    fail,
+    force_option,
+    import_in_background,
+    load,
+    load_plans,
+    out_console,
+    output_set,
+)
+from compplan.errors import CompplanError
+from compplan.models.output import write_json
+from compplan.models.pulse_output import guardrail_lines, headline, retune_rows, write_pulse
+
+
+@click.command("pulse")
+@click.argument("case", type=click.Path(file_okay=False))
+@click.argument("plan")
+@click.option("--actuals", "actuals_file", required=True, type=click.Path(dir_okay=False),
+              help="Attainment of the elapsed periods, in the form of attainment.csv "
+                   "(CSV or Parquet).")
+@click.option("--year-periods", type=click.IntRange(min=1),
+              help="Periods in the plan year (default: [case] periods_per_year, else the "
+                   "periods of the case's history).")
+@click.option("--out", "out_dir", default="pulse", show_default=True,
+              type=click.Path(file_okay=False, writable=True),
+              help="Folder for pulse.json and pulse.md.")
+@click.option("--allow-new-metrics", is_flag=True,
+              help="Let the re-tune add or drop metrics (the design rules still hold).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds the re-tune's solver may take in all.")
+@click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
+              show_default=True, help="How tail guardrails enter the model.")
+@force_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
+def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | None,
+                  out_dir: str, allow_new_metrics: bool, time_limit: float | None,
+                  tail_method: str, force: bool, quiet: bool) -> None:
+    """Compare what PLAN paid so far with what it was designed to pay, and re-tune it.
+
+    PLAN is a plan.json written by optimise, a TOML file of [[metrics]] tables, or
+    'current'. Writes pulse.json and pulse.md to --out; exits 3 (with
+    infeasibility.json) when no re-tune with the plan's metrics saves the year.
+
+    Example (the bundled case, its plan designed by optimise, six months of actuals):
+
+    \b
+        compplan optimise cases/enterprise_first --out plans/fy27
+        compplan pulse cases/enterprise_first plans/fy27/plan.json \\
+            --actuals cases/enterprise_first/actuals.csv --out pulse
+    """  # noqa: D301 (\b keeps click from re-wrapping the example)
+    solver_import = import_in_background("compplan.optimizer.pulse")
+    loaded = load(case)
+    (_, plan_in_force), = load_plans(loaded, [plan])
+    from compplan.models.actuals import read_actuals
+
+    try:
+        actuals = read_actuals(actuals_file, loaded, [m.id for m in plan_in_force.metrics])
+    except CompplanError as exc:
+        fail(exc)
+    out = Path(out_dir)
+    solver_import.join()
+    from compplan.optimizer.pulse import pulse_check
+
+    # One transaction: pulse.json, pulse.md (and infeasibility.json) land together.
+    with output_set(out_dir, force=force,
+                    inputs=[loaded.path, actuals_file, plan]) as folder:
+        try:
+            with Reporter(quiet) as reporter:
+                outcome = pulse_check(loaded, plan_in_force, actuals, year_periods=year_periods,
+                                      allow_new_metrics=allow_new_metrics,
+                                      tail_method=tail_method,
+                                      time_limit=time_limit, progress=reporter.step,
+                                      chunk_progress=reporter.chunks)
+        except KeyboardInterrupt:
+            raise ExitError("interrupted: nothing was written", 130) from None
+        except CompplanError as exc:
+            fail(exc)
+        doc = outcome.document
+        written = [out / p.name for p in write_pulse(folder, doc)]
+        if outcome.infeasibility is not None:
+            written.append(out / "infeasibility.json")
+            write_json(folder / "infeasibility.json",
+                       {"case": loaded.name, **outcome.infeasibility})
+    if not quiet:
+        summary(doc)
+        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+    if outcome.infeasibility is not None:
+        raise ExitError("no re-tune with the plan's metrics saves the year: "
+                        + "; ".join(outcome.infeasibility["explanation"])
+                        + f"\n(details in {out / 'infeasibility.json'})", 3)
+
+
+def summary(doc: dict[str, Any]) -> None:
+    """What a finance lead reads in a minute: pace, forecast, guardrails, the re-tune, drift."""
+    say = out_console.print
+    say(f"Pulse check of {doc['case']} (money {doc['money']}, {doc['currency']})")
+    for line in headline(doc):
+        say(f"  {line}")
+    if doc["guardrails"]:
+        say("Guardrails, now and projected:")
+    for line in guardrail_lines(doc):
+        say(f"  {line}")
+    rt = doc["retune"]
+    if rt is None:
+        say(f"Re-tune: none. {doc.get('retune_note', '')}")
+    elif rt["unchanged"]:
+        say("Re-tune: none needed, the plan in force fits the rest of the year.")
+    else:
+        say(f"Re-tune (least change {rt['change']:.4f}):")
+        rows = retune_rows(doc)
+        width = max(len(r[0]) for r in rows)
+        say(f"  {'':{width}}  {'in force':>14}  {'re-tune':>14}")
+        for what, before, after in rows:
+            say(f"  {what:{width}}  {before:>14}  {after:>14}")
+    flagged = [m for m in doc["drift"]["metrics"]
+               if m.get("calibration") and not m["calibration"]["ok"]]
+    shifts = [f"{m['id']} {m['shift']:+.2f}" for m in doc["drift"]["metrics"]
+              if m["shift"] is not None]
+    if shifts:
+        say("Drift (mean shift in spreads of the history): " + ", ".join(shifts))
+    for m in flagged:
+        say(f"  {m['id']} out of calibration: {'; '.join(m['calibration']['notes'])}")
+    seg = doc["drift"]["segments"]
+    if seg:
+        say(f"By {seg['column']}, paid / expected to date: " + ", ".join(
+            f"{g['segment']} {g['ratio']:.2f}" for g in seg["groups"] if g["ratio"] is not None))
+
+
+COMMANDS = [pulse_command]

@@ -1,0 +1,370 @@
+"""An organisation: several roles' cases under one strategy and one budget (MODEL.md s. 7).
+
+``org.toml`` holds the goals, the roles (each a case folder inside the organisation's
+folder, without ``[goals]`` of its own), an optional organisation budget and the
+coherence rules. Every problem is a :class:`CaseError` naming the file, the line and
+the field, as for a single case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field, ValidationError, field_validator
+
+from compplan.errors import CaseError
+from compplan.models.case import Case, load_case, read_toml
+from compplan.models.errors_format import case_error_from_pydantic
+from compplan.models.schema import BudgetSpec, _Strict
+
+ORG_FILE = "org.toml"
+_ROLE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+def check_goals(goals: dict[str, float]) -> dict[str, float]:
+    """At least one goal, none negative, at least one priority > 0 (MODEL.md section 1)."""
+    if not goals:
+        raise ValueError("at least one goal is required")
+    for name, value in goals.items():
+        if value < 0.0:
+            raise ValueError(f"goal '{name}' has priority {value}; priorities are >= 0")
+    if not any(v > 0 for v in goals.values()):
+        raise ValueError("at least one goal needs a priority > 0")
+    return goals
+
+
+class OrgInfo(_Strict):
+    """The ``[org]`` table."""
+
+    name: str = "Unnamed organisation"
+    currency: str = "USD"
+
+
+class RoleSpec(_Strict):
+    """One ``[roles.ID]`` table."""
+
+    path: str
+    label: str | None = None
+
+
+Handoff = Annotated[list[str], Field(min_length=2, max_length=2)]
+
+
+class CoherenceSpec(_Strict):
+    """The ``[coherence]`` table: rules across roles (O3 to O5)."""
+
+    no_opposing: bool = False
+    cover_goals: bool = False
+    handoffs: list[Handoff] = Field(default_factory=list)
+
+
+class OrgSpec(_Strict):
+    """The whole of ``org.toml``."""
+
+    org: OrgInfo = OrgInfo()
+    goals: dict[str, float]
+    roles: dict[str, RoleSpec]
+    budget: BudgetSpec = BudgetSpec()
+    coherence: CoherenceSpec = CoherenceSpec()
+
+    @field_validator("goals")
+    @classmethod
+    def _goals(cls, goals: dict[str, float]) -> dict[str, float]:
+        return check_goals(goals)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, roles: dict[str, RoleSpec]) -> dict[str, RoleSpec]:
+        if not roles:
+            raise ValueError("at least one role is required")
+        for rid in roles:
+            if rid in ("org", "coherence"):
+                raise ValueError(f"role id '{rid}' is reserved (it names the organisation's "
+                                 "own rules in messages); choose another")
+            if not _ROLE_ID.match(rid):
+                raise ValueError(f"role id '{rid}' may hold only letters, digits, '_' and "
+                                 "'-' (it names the role's output folder)")
+        return roles
+
+
+@dataclass(frozen=True)
+class Role:
+    """One role of an organisation: its id, label and case (with the org's goals)."""
+
+    id: str
+    label: str
+    case: Case
+
+
+@dataclass(frozen=True)
+class Handoffs:
+    """A handoff ``[upstream, downstream]`` as (role, metric) pairs."""
+
+    upstream: tuple[str, str]
+    downstream: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Org:
+    """A loaded, validated organisation.
+
+    Attributes
+    ----------
+    path : Path
+        The organisation folder.
+    spec : OrgSpec
+        The contents of ``org.toml``.
+    roles : tuple of Role
+        In ``org.toml`` order.
+    handoffs : tuple of Handoffs
+        ``[coherence] handoffs`` resolved to (role, metric) pairs.
+    warnings : tuple of str
+        Settings that are allowed but probably not meant.
+    """
+
+    path: Path
+    spec: OrgSpec
+    roles: tuple[Role, ...]
+    handoffs: tuple[Handoffs, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The organisation's display name."""
+        return self.spec.org.name
+
+    @property
+    def currency(self) -> str:
+        """The organisation's currency."""
+        return self.spec.org.currency
+
+    def role(self, role_id: str) -> Role:
+        """One role by id."""
+        return next(r for r in self.roles if r.id == role_id)
+
+    @property
+    def shares(self) -> np.ndarray:
+        """``s_p = TI_p / sum_q TI_q`` per role, in role order."""
+        ti = np.array([float(r.case.target_incentive.sum()) for r in self.roles])
+        return ti / ti.sum()
+
+
+def is_org_folder(path: str | Path | None) -> bool:
+    """Whether ``path`` is a folder holding ``org.toml``."""
+    return path is not None and (Path(path) / ORG_FILE).is_file()
+
+
+def toml_line(path: Path, table: str, key: str | None = None) -> int | None:
+    """The line of ``key`` in ``[table]`` of a TOML file (or of the header), if found.
+
+    A plain scan, enough to point a reader at the line: headers ``[table]`` and
+    ``key = ...`` lines at the top of the table.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    header = re.compile(r"^\s*\[\s*" + re.escape(table).replace(r"\.", r"\s*\.\s*")
+                        + r"\s*\]\s*(#.*)?$")
+    inside = False
+    for number, line in enumerate(lines, start=1):
+        if header.match(line):
+            if key is None:
+                return number
+            inside = True
+            continue
+        if inside and re.match(r"^\s*\[", line):
+            inside = False
+        if inside and key is not None and re.match(r"^\s*" + re.escape(key) + r"\s*=", line):
+            return number
+    return None
+
+
+def _org_error(folder: Path, message: str, table: str, key: str | None = None) -> CaseError:
+    field = f"[{table}]" + (f" {key}" if key else "")
+    return CaseError(ORG_FILE, message, row=toml_line(folder / ORG_FILE, table, key),
+                     field=field)
+
+
+def read_org_spec(folder: Path) -> OrgSpec:
+    """Read and validate ``org.toml``."""
+    try:
+        return OrgSpec.model_validate(read_toml(folder / ORG_FILE), strict=True)
+    except ValidationError as exc:
+        err = case_error_from_pydantic(ORG_FILE, exc, OrgSpec, {"roles"})
+        loc = tuple(exc.errors()[0]["loc"])
+        table = str(loc[0]) if loc else ""
+        key = str(loc[1]) if len(loc) > 1 else None
+        if table == "roles" and len(loc) > 1:
+            table, key = f"roles.{loc[1]}", str(loc[2]) if len(loc) > 2 else None
+        line = toml_line(folder / ORG_FILE, table, key) if table else None
+        raise CaseError(ORG_FILE, err.detail, row=line, field=err.field) from None
+
+
+def load_org(path: str | Path) -> Org:
+    """Load and validate an organisation folder (MODEL.md section 7).
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder holding ``org.toml`` and one case folder per role.
+
+    Returns
+    -------
+    Org
+        The organisation, each role's case loaded with the organisation's goals.
+
+    Raises
+    ------
+    CaseError
+        Naming the file, the line and the field of the first problem found.
+
+    Examples
+    --------
+    >>> org = load_org("tests/data/conformance/c5_org")
+    >>> [r.id for r in org.roles]
+    ['sales', 'marketing']
+    """
+    folder = Path(path)
+    if not (folder / ORG_FILE).is_file():
+        raise CaseError(ORG_FILE, f"is missing from the organisation folder {folder}")
+    spec = read_org_spec(folder)
+    roles = tuple(_load_role(folder, spec, rid) for rid in spec.roles)
+    for role in roles:
+        _check_alignment(folder, spec, role)
+    _check_scenarios(folder, spec, roles)
+    handoffs = tuple(_handoff(folder, roles, i, pair)
+                     for i, pair in enumerate(spec.coherence.handoffs))
+    return Org(folder, spec, roles, handoffs, tuple(_shared_reps(spec, roles)))
+
+
+def _load_role(folder: Path, spec: OrgSpec, rid: str) -> Role:
+    role = spec.roles[rid]
+    rel = Path(role.path)
+    target = folder / rel
+    if rel.is_absolute() or not target.resolve().is_relative_to(folder.resolve()):
+        raise _org_error(folder, f"'{role.path}' leaves the organisation folder; a role's "
+                                 "case folder must be inside the folder holding org.toml",
+                         f"roles.{rid}", "path")
+    if not target.is_dir():
+        raise _org_error(folder, f"'{role.path}' is not a folder inside the organisation "
+                                 f"folder {folder} (a role's case folder holds case.toml, "
+                                 "reps.csv and attainment.csv)", f"roles.{rid}", "path")
+    try:
+        case = load_case(target, goals=spec.goals)
+    except CaseError as exc:
+        # Name the file as seen from the organisation folder: sales/case.toml.
+        prefix = role.path.rstrip("/")
+        if exc.field == "[goals]" and exc.row is None:
+            raise CaseError(f"{prefix}/{exc.file}", exc.detail, field=exc.field,
+                            row=toml_line(target / "case.toml", "goals")) from None
+        exc.file = f"{prefix}/{exc.file}"
+        exc.args = (f"{prefix}/{exc.args[0]}",)
+        raise
+    return Role(rid, role.label or case.name, case)
+
+
+def _role_file(folder: Path, spec: OrgSpec, rid: str, name: str) -> str:
+    return f"{spec.roles[rid].path.rstrip('/')}/{name}"
+
+
+def _check_alignment(folder: Path, spec: OrgSpec, role: Role) -> None:
+    """Every goal an alignment names is one of the organisation's goals."""
+    for mid, metric in role.case.spec.metrics.items():
+        for goal in metric.alignment:
+            if goal not in spec.goals:
+                raise CaseError(_role_file(folder, spec, role.id, "case.toml"),
+                                f"alignment names goal '{goal}', which is not in org.toml "
+                                f"[goals] (goals: {', '.join(spec.goals)})",
+                                row=toml_line(role.case.path / "case.toml", f"metrics.{mid}",
+                                              "alignment"),
+                                field=f"[metrics.{mid}] alignment")
+
+
+def _labels(periods: tuple[str, ...] | list[str]) -> str:
+    shown = list(periods)
+    return ", ".join(shown) if len(shown) <= 12 else ", ".join(shown[:12]) + ", ..."
+
+
+def _check_scenarios(folder: Path, spec: OrgSpec, roles: tuple[Role, ...]) -> None:
+    """One scenario mode for all roles; the same periods (historical) or count (Monte Carlo)."""
+    first = roles[0]
+    mode = first.case.spec.scenarios.mode
+    for role in roles[1:]:
+        scen = role.case.spec.scenarios
+        case_file = _role_file(folder, spec, role.id, "case.toml")
+        if scen.mode != mode:
+            raise CaseError(case_file, f"role '{role.id}' uses mode '{scen.mode}' but role "
+                                       f"'{first.id}' uses '{mode}'; every role of an "
+                                       "organisation uses the same scenario mode",
+                            row=toml_line(role.case.path / "case.toml", "scenarios", "mode"),
+                            field="[scenarios] mode")
+        if mode == "montecarlo" and scen.count != first.case.spec.scenarios.count:
+            raise CaseError(case_file, f"role '{role.id}' draws {scen.count} scenarios but "
+                                       f"role '{first.id}' draws "
+                                       f"{first.case.spec.scenarios.count}; every role of an "
+                                       "organisation draws the same number",
+                            row=toml_line(role.case.path / "case.toml", "scenarios", "count"),
+                            field="[scenarios] count")
+        if mode == "historical" and role.case.periods != first.case.periods:
+            missing = [p for p in first.case.periods if p not in role.case.periods]
+            extra = [p for p in role.case.periods if p not in first.case.periods]
+            detail = "; ".join(part for part in (
+                f"missing {_labels(missing)}" if missing else "",
+                f"not in '{first.id}': {_labels(extra)}" if extra else "") if part)
+            raise CaseError(_role_file(folder, spec, role.id, _attainment_name(role.case)),
+                            f"role '{role.id}' has periods {_labels(role.case.periods)} but "
+                            f"role '{first.id}' has {_labels(first.case.periods)} ({detail}); "
+                            "in historical mode every role has the same period labels",
+                            field="period")
+
+
+def _attainment_name(case: Case) -> str:
+    return "attainment.parquet" if (case.path / "attainment.parquet").is_file() \
+        else "attainment.csv"
+
+
+def _handoff(folder: Path, roles: tuple[Role, ...], index: int, pair: list[str]) -> Handoffs:
+    ends = []
+    known = {r.id: r for r in roles}
+    for ref in pair:
+        rid, dot, mid = ref.partition(".")
+        where = f"handoff #{index + 1} ('{pair[0]}' -> '{pair[1]}')"
+        if not dot or not rid or not mid:
+            raise _org_error(folder, f"{where}: '{ref}' must be 'role.metric'",
+                             "coherence", "handoffs")
+        if rid not in known:
+            raise _org_error(folder, f"{where} names role '{rid}', which is not a role of the "
+                                     f"organisation (roles: {', '.join(known)})",
+                             "coherence", "handoffs")
+        metrics = known[rid].case.metric_ids
+        if mid not in metrics:
+            raise _org_error(folder, f"{where} names metric '{mid}' of role '{rid}', which is "
+                                     f"not one of its metrics (metrics of {rid}: "
+                                     f"{', '.join(metrics)})", "coherence", "handoffs")
+        ends.append((rid, mid))
+    return Handoffs(ends[0], ends[1])
+
+
+def _shared_reps(spec: OrgSpec, roles: tuple[Role, ...]) -> list[str]:
+    """A rep id in two roles' reps.csv: warned, not refused.
+
+    The contract's conformance case c5_org numbers each role's reps from R00000, so
+    rep ids are read as local to their role.
+    """
+    notes = []
+    seen: dict[str, str] = {}
+    for role in roles:
+        ids = [str(r) for r in role.case.reps.index]
+        clash = [r for r in ids if r in seen]
+        if clash:
+            notes.append(f"{_role_file(Path(), spec, role.id, 'reps.csv')}: {len(clash)} rep "
+                         f"id(s) also appear in another role (first: '{clash[0]}' of role "
+                         f"'{seen[clash[0]]}'); they are counted as different people")
+        for r in ids:
+            seen.setdefault(r, role.id)
+    return notes

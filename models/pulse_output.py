@@ -1,0 +1,164 @@
+"""Write a pulse check to disk: pulse.json (MODEL.md section 8) and pulse.md, atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from compplan.models.output import write_atomic, write_json
+
+
+def _money(value: float | None, cur: str = "") -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}{' ' + cur if cur else ''}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}g}"
+
+
+def guardrail_lines(doc: dict[str, Any]) -> list[str]:
+    """Each guardrail now and projected, in words."""
+    cur, lines = doc["currency"], []
+    for g in doc["guardrails"]:
+        now = "met" if g["ok_now"] else "BROKEN"
+        then = "met" if g["ok_projected"] else "BROKEN"
+        if g["name"] == "budget_expected" and doc.get("year_budget") is not None:
+            pace = "a year" if doc["money"] == "per year" else "a period"
+            lines.append(f"{g['setting']}: paying {_money(g['now'], cur)} {pace} so far against "
+                         f"a cap of {_money(g['limit_now'])} ({now}); year forecast "
+                         f"{_money(g['projected'])} against {_money(g['limit'])} ({then})")
+            continue
+        show = _money if g["name"].startswith("budget") else _num
+        today = ("no value on the elapsed periods" if g["now"] is None else
+                 f"{show(g['now'])} (limit {show(g['limit_now'])}, {now})")
+        lines.append(f"{g['setting']}: now {today}; projected {show(g['projected'])} "
+                     f"(limit {show(g['limit'])}, {then})")
+    return lines
+
+
+def headline(doc: dict[str, Any]) -> list[str]:
+    """The figures a finance lead reads first, one sentence each."""
+    cur, money = doc["currency"], doc["money"]
+    k, n = doc["periods_elapsed"], doc["periods_in_year"]
+    paid, expected = doc["paid_to_date"], doc["expected_to_date"]
+    ratio = paid / expected - 1.0 if expected else 0.0
+    band = doc["forecast_band"]
+    lines = [
+        f"Paid to date ({k} of {n} periods): {_money(paid, cur)} against "
+        f"{_money(expected, cur)} expected ({ratio:+.1%}); the average elapsed period paid "
+        f"at least as much as {doc['paid_percentile']:.0f} % of the plan's own scenarios"
+        + (f" ({doc['paid_shift']:+.2f} spreads from their mean)."
+           if doc.get("paid_shift") is not None else "."),
+        f"Forecast for the year with the plan unchanged: {_money(doc['forecast_year_total'], cur)}"
+        f" (P10 {_money(band['p10'])}, P90 {_money(band['p90'])})"
+        + (f" against a budget of {_money(doc['year_budget'], cur)}."
+           if doc.get("year_budget") is not None else "."),
+    ]
+    cap = doc["remaining_cap_per_period"]
+    if cap is not None:
+        rate = " (as a yearly rate)" if money == "per year" else ""
+        lines.append(f"Expected payout allowed for the remaining {n - k} period(s): at most "
+                     f"{_money(cap, cur)} {money}{rate}.")
+    return lines
+
+
+def retune_rows(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(what, plan in force, re-tune) rows for a side-by-side table."""
+    rt = doc["retune"]
+    if rt is None:
+        return []
+    cur = doc["currency"]
+    rows = []
+    for m in rt["metrics"]:
+        rows.append((f"{m['label']} weight", f"{m['weight_before']:.1%}", f"{m['weight']:.1%}"))
+        rows.append((f"{m['label']} accelerator rate", f"{m['accelerator_rate_before']:.3f}",
+                     f"{m['accelerator_rate']:.3f}"))
+    rows.append(("expected alignment", f"{rt['alignment_before']:.4f}", f"{rt['alignment']:.4f}"))
+    rows.append((f"expected payout {doc['money']}", _money(rt["expected_cost_before"], cur),
+                 _money(rt["expected_cost"], cur)))
+    return rows
+
+
+def pulse_markdown(doc: dict[str, Any]) -> str:
+    """The pulse check for a person: pace, forecast, guardrails, re-tune, drift."""
+    cur = doc["currency"]
+    lines = [f"# Pulse check of {doc['case']}", ""]
+    lines += [f"- {line}" for line in headline(doc)]
+    lines += ["", "## Guardrails now and projected", "",
+              "| guardrail | now | limit now | projected | limit | met now | met projected |",
+              "|---|---:|---:|---:|---:|:-:|:-:|"]
+    for g in doc["guardrails"]:
+        show = _money if g["name"].startswith("budget") else _num
+        lines.append(f"| {g['setting']} | {show(g['now'])} | {show(g['limit_now'])} | "
+                     f"{show(g['projected'])} | {show(g['limit'])} | "
+                     f"{'' if g['now'] is None else 'yes' if g['ok_now'] else 'NO'} | "
+                     f"{'yes' if g['ok_projected'] else 'NO'} |")
+    if not doc["guardrails"]:
+        lines.append("| (the case sets no guardrail) | | | | | | |")
+    lines += ["", "The budget row compares the pace so far (paid per period) with "
+              "[budget] expected_cap, and the forecast with the year's budget.", "",
+              "## Re-tune", ""]
+    rt = doc["retune"]
+    if rt is None:
+        lines.append(doc.get("retune_note") or "No re-tune.")
+    else:
+        if rt["unchanged"]:
+            lines.append("The plan in force already meets every guardrail for the rest of "
+                         "the year: nothing changes.")
+        else:
+            lines.append(f"The least change that keeps the year inside the cap: "
+                         f"{rt['change']:.4f} (sum of absolute changes of weights and "
+                         "accelerator rates).")
+        lines += ["", "| | plan in force | re-tune |", "|---|---:|---:|"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in retune_rows(doc)]
+    lines += ["", "## Drift against the case's history", "",
+              "| metric | in plan | mean | history | shift (spreads) | past threshold | "
+              "past target | past cap | pinned at cap | below threshold | calibration |",
+              "|---|:-:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for m in doc["drift"]["metrics"]:
+        cal = m.get("calibration")
+        note = "" if cal is None else ("ok" if cal["ok"] else "; ".join(cal["notes"]))
+        share, hist = m["share_past"], m["history_share_past"]
+        lines.append(
+            f"| {m['id']} | {'yes' if m['in_plan'] else ''} | {_num(m['mean'])} | "
+            f"{_num(m['history_mean'])} | {_num(m['shift'], 3)} | "
+            f"{_pct(share['threshold'])} ({_pct(hist['threshold'])}) | "
+            f"{_pct(share['target'])} ({_pct(hist['target'])}) | "
+            f"{_pct(share['cap'])} ({_pct(hist['cap'])}) | {m['reps_pinned_at_cap']} | "
+            f"{m['reps_below_threshold']} | {note} |")
+    lines += ["", "Shares are of rep-periods, actual (history in brackets). Pinned: reps at "
+              "the cap, or below threshold, in every elapsed period. Calibration: common "
+              "practice is about 90 % reaching threshold, 60-70 % target, 10 % excellence "
+              "(here the cap)."]
+    seg = doc["drift"]["segments"]
+    if seg:
+        plan_ids = [m["id"] for m in doc["plan"]]
+        lines += ["", f"### By {seg['column']}", "",
+                  "| segment | reps | paid to date | expected | paid / expected | "
+                  + " | ".join(f"{k} shift" for k in plan_ids) + " |",
+                  "|---|---:|---:|---:|---:|" + "---:|" * len(plan_ids)]
+        for g in seg["groups"]:
+            lines.append(f"| {g['segment']} | {g['reps']} | {_money(g['paid_to_date'], cur)} | "
+                         f"{_money(g['expected_to_date'], cur)} | {_num(g['ratio'], 3)} | "
+                         + " | ".join(_num(g["shift"][k], 3) for k in plan_ids) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_pulse(out: Path, doc: dict[str, Any]) -> list[Path]:
+    """Write ``pulse.json`` and ``pulse.md`` (each to a temporary name, then renamed).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    written = [out / "pulse.json", out / "pulse.md"]
+    write_json(written[0], doc)
+    write_atomic(written[1], pulse_markdown(doc))
+    return written

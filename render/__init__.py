@@ -1,0 +1,1 @@
+"""Rendering: everything that formats figures (terminal, CSV, Markdown, XLSX, HTML, charts)."""

@@ -1,0 +1,119 @@
+"""Bad organisations exit 2 naming the file, the line and the field (MODEL.md section 7).
+
+Each test copies the conformance organisation c5_org, breaks one rule and checks the
+exact message of ``compplan validate`` (and that ``optimise`` stops the same way).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import CONFORMANCE
+
+from compplan.cli.main import main
+
+
+def edit(folder: Path, file: str, old: str, new: str) -> None:
+    path = folder / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def rename_period(folder: Path) -> None:
+    path = folder / "marketing" / "attainment.csv"
+    path.write_text(path.read_text().replace(",P06,", ",P07,"))
+
+
+Edit = Callable[[Path], None]
+BAD: list[tuple[str, Edit, str]] = [
+    ("path outside", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = "../sales"'),
+     "org.toml, line 10, [roles.sales] path: '../sales' leaves the organisation folder; a "
+     "role's case folder must be inside the folder holding org.toml"),
+    ("path missing", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = "nope"'),
+     "org.toml, line 10, [roles.sales] path: 'nope' is not a folder inside the organisation "
+     "folder {folder} (a role's case folder holds case.toml, reps.csv and attainment.csv)"),
+    ("role goals", lambda f: edit(f, "sales/case.toml", "[metrics.bookings]",
+                                  "[goals]\ngrowth = 1.0\n\n[metrics.bookings]"),
+     "sales/case.toml, line 5, [goals]: has its own [goals] table, but a role's goals are the "
+     "organisation's (org.toml [goals]); remove it"),
+    ("periods differ", rename_period,
+     "marketing/attainment.csv, period: role 'marketing' has periods P01, P02, P03, P04, P05, "
+     "P07 but role 'sales' has P01, P02, P03, P04, P05, P06 (missing P06; not in 'sales': "
+     "P07); in historical mode every role has the same period labels"),
+    ("handoff role", lambda f: edit(f, "org.toml", '"sales.pipeline"', '"finance.pipeline"'),
+     "org.toml, line 22, [coherence] handoffs: handoff #1 ('marketing.qualified_leads' -> "
+     "'finance.pipeline') names role 'finance', which is not a role of the organisation "
+     "(roles: sales, marketing)"),
+    ("handoff metric", lambda f: edit(f, "org.toml", '"sales.pipeline"', '"sales.pipe"'),
+     "org.toml, line 22, [coherence] handoffs: handoff #1 ('marketing.qualified_leads' -> "
+     "'sales.pipe') names metric 'pipe' of role 'sales', which is not one of its metrics "
+     "(metrics of sales: bookings, gross_margin, pipeline)"),
+    ("handoff form", lambda f: edit(f, "org.toml", '"sales.pipeline"', '"pipeline"'),
+     "org.toml, line 22, [coherence] handoffs: handoff #1 ('marketing.qualified_leads' -> "
+     "'pipeline'): 'pipeline' must be 'role.metric'"),
+    ("goal absent", lambda f: edit(f, "marketing/case.toml", "alignment = { margin = 0.6 }",
+                                   "alignment = { margins = 0.6 }"),
+     "marketing/case.toml, line 21, [metrics.cost_per_lead] alignment: alignment names goal "
+     "'margins', which is not in org.toml [goals] (goals: growth, margin)"),
+    ("mixed modes", lambda f: edit(f, "marketing/case.toml", 'mode = "historical"',
+                                   'mode = "montecarlo"\ncount = 50\nseed = 1'),
+     "marketing/case.toml, line 32, [scenarios] mode: role 'marketing' uses mode 'montecarlo' "
+     "but role 'sales' uses 'historical'; every role of an organisation uses the same "
+     "scenario mode"),
+    ("unknown key", lambda f: edit(f, "org.toml", 'label = "Sales"',
+                                   'label = "Sales"\npaht = "x"'),
+     "org.toml, line 12, [roles.sales] paht: unknown key (allowed keys: path, label)"),
+    ("reserved role id", lambda f: edit(f, "org.toml", "[roles.sales]", "[roles.org]"),
+     "org.toml, [roles]: role id 'org' is reserved (it names the organisation's own rules "
+     "in messages); choose another"),
+    ("bad cap", lambda f: edit(f, "org.toml", "expected_cap = 1069423.0",
+                               "expected_cap = -5.0"),
+     "org.toml, line 18, [budget] expected_cap: must be > 0.0, got -5.0"),
+    ("role case error", lambda f: edit(f, "sales/case.toml", "threshold = 0.5",
+                                       "treshold = 0.5"),
+     "sales/case.toml, [metrics.bookings] threshold: is required but missing (and 1 more "
+     "problem)"),
+]
+
+
+@pytest.fixture
+def org(tmp_path: Path) -> Path:
+    folder = tmp_path / "org"
+    shutil.copytree(CONFORMANCE / "c5_org", folder)
+    return folder
+
+
+@pytest.mark.parametrize("command", ["validate", "optimise"])
+@pytest.mark.parametrize(("edit_org", "message"), [b[1:] for b in BAD],
+                         ids=[b[0] for b in BAD])
+def test_bad_org(org: Path, tmp_path: Path, command: str, edit_org: Edit,
+                 message: str) -> None:
+    edit_org(org)
+    args = [command, str(org)] + (["--out", str(tmp_path / "out")] if command == "optimise"
+                                  else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == "Error: " + message.format(folder=org)
+    assert not (tmp_path / "out" / "org_plan.json").exists()
+
+
+def test_a_rep_id_in_two_roles_is_a_warning(org: Path) -> None:
+    # c5_org numbers each role's reps from R00000: ids are read as local to their role.
+    result = CliRunner().invoke(main, ["validate", str(org)])
+    assert result.exit_code == 0
+    assert result.stderr == ("warning: marketing/reps.csv: 20 rep id(s) also appear in "
+                             "another role (first: 'R00000' of role 'sales'); they are "
+                             "counted as different people\n")
+
+
+def test_max_metrics_is_refused_for_an_org(org: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["optimise", str(org), "--max-metrics", "2",
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: --max-metrics applies to a case folder, not to an "
+                             "organisation (set it in each role's case.toml)\n")

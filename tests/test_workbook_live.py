@@ -1,0 +1,131 @@
+"""The live workbook recalculated by LibreOffice headless, against compplan's figures.
+
+``soffice --headless --convert-to xlsx`` loads the workbook, recalculates every formula
+and saves the values; openpyxl reads them back. The test is skipped, with the reason,
+where LibreOffice is not installed (``make test`` installs it when it can).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+from test_safe import METRIC_B, assert_exit, hostile_case, invoke
+from test_workbook import records
+
+from compplan.models.case import load_case
+from compplan.models.output import rep_rates
+from compplan.models.plan import Plan, load_plan
+from compplan.models.report import outcome
+from compplan.optimizer.coefficients import compute_coefficients
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+pytestmark = pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice (soffice) is not installed: as root, apt-get install "
+                            "-y libreoffice-calc-nogui (make test does it when it can)")
+#: The designed plan of the test: neither today's plan nor on its bounds.
+DESIGNED = f"""[[metrics]]
+id = "a"
+weight = 0.7
+accelerator_rate = 1.5
+
+[[metrics]]
+id = "{METRIC_B}"
+weight = 0.3
+accelerator_rate = 0.4
+"""
+
+
+def recalculate(book: Path, out: Path) -> openpyxl.Workbook:
+    """The workbook as LibreOffice computes it (values only)."""
+    out.mkdir()
+    # A profile of its own: another soffice running elsewhere does not lock this one.
+    profile = (out / "profile").as_uri()
+    subprocess.run([str(SOFFICE), f"-env:UserInstallation={profile}", "--headless",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(book)],
+                   check=True, capture_output=True, timeout=180)
+    return openpyxl.load_workbook(out / book.name, data_only=True)
+
+
+@pytest.fixture
+def case_dir(tmp_path: Path) -> Path:
+    folder = hostile_case(tmp_path / "case")
+    (folder / "designed.toml").write_text(DESIGNED)
+    return folder
+
+
+def export(case_dir: Path, out: Path) -> Path:
+    assert_exit(invoke("export", str(case_dir), str(case_dir / "designed.toml"), "--xlsx",
+                       str(out), "-q"), 0)
+    return out
+
+
+def test_recalculated_workbook_equals_compplan(case_dir: Path, tmp_path: Path) -> None:
+    book = recalculate(export(case_dir, tmp_path / "plan.xlsx"), tmp_path / "lo")
+    case = load_case(case_dir)
+    coeffs = compute_coefficients(case)
+    plan = load_plan(case, str(case_dir / "designed.toml"))
+    designed = outcome(case, coeffs, plan, "designed")
+    today = outcome(case, coeffs, load_plan(case, "current"), "current")
+
+    rows = records(book["Plan"])
+    for row, m in zip(rows, plan.metrics, strict=True):
+        assert row["base rate"] == pytest.approx(m.base_rate, rel=1e-12)
+        assert row["pay at 100%"] == pytest.approx(m.weight, rel=1e-12)
+        assert row["pay at cap"] == pytest.approx(float(m.payout(m.cap)), rel=1e-12)
+        assert row["accelerator multiple"] == pytest.approx(m.accelerator_multiple, rel=1e-12)
+
+    totals = [r["total payout (USD)"] for r in records(book["Scenarios"])]
+    assert totals == pytest.approx(list(designed.totals), rel=1e-12)
+
+    expected = rep_rates(case, plan)
+    assert expected is not None
+    rates = records(book["Rep rates"])
+    assert [r["base rate per unit (USD)"] for r in rates] == pytest.approx(
+        list(expected["base_rate_per_unit"]), rel=1e-12)
+    assert [r["accelerator rate per unit (USD)"] for r in rates] == pytest.approx(
+        list(expected["accelerator_rate_per_unit"]), rel=1e-12)
+
+    # At 100 % on every metric a rep earns exactly her target incentive.
+    calc = {r["metric"]: r for r in records(book["Calculator"])}
+    median = float(np.median(case.target_incentive))
+    assert calc["total"]["payout (USD)"] == pytest.approx(median, rel=1e-12)
+
+    side = {r["metric or figure"]: r for r in records(book["Current vs designed"])}
+    live = side["expected total payout (USD), live"]
+    assert live["current weight"] == pytest.approx(today.evaluation.expected_cost, rel=1e-12)
+    assert live["designed weight"] == pytest.approx(designed.evaluation.expected_cost,
+                                                    rel=1e-12)
+
+
+def test_change_a_weight_and_the_cost_moves(case_dir: Path, tmp_path: Path) -> None:
+    """Finance's edit: new weights and an attainment typed in; formulas follow them."""
+    path = export(case_dir, tmp_path / "plan.xlsx")
+    edited = openpyxl.load_workbook(path)
+    edited["Plan"]["C2"] = 0.55
+    edited["Plan"]["C3"] = 0.45
+    edited["Calculator"]["C2"] = 1.3
+    edited["Calculator"]["C3"] = 0.65
+    edited.save(tmp_path / "edited.xlsx")
+    book = recalculate(tmp_path / "edited.xlsx", tmp_path / "lo")
+
+    case = load_case(case_dir)
+    coeffs = compute_coefficients(case)
+    w, u = load_plan(case, str(case_dir / "designed.toml")).vectors(case)
+    w[case.metric_ids.index("a")], w[case.metric_ids.index(METRIC_B)] = 0.55, 0.45
+    changed = outcome(case, coeffs, Plan.from_vectors(case, w, u), "changed")
+    totals = [r["total payout (USD)"] for r in records(book["Scenarios"])]
+    assert totals == pytest.approx(list(changed.totals), rel=1e-12)
+    side = {r["metric or figure"]: r for r in records(book["Current vs designed"])}
+    assert side["expected total payout (USD), live"]["designed weight"] == pytest.approx(
+        changed.evaluation.expected_cost, rel=1e-12)
+
+    calc = {r["metric"]: r for r in records(book["Calculator"])}
+    median = float(np.median(case.target_incentive))
+    by_id = {m.id: m for m in changed.plan.metrics}
+    pay = float(by_id["a"].payout(1.3) + by_id[METRIC_B].payout(0.65))
+    assert calc["total"]["payout (USD)"] == pytest.approx(median * pay, rel=1e-12)
