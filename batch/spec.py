@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from compplan.errors import CaseError
@@ -354,3 +355,32 @@ def _candidate_spec(source: str, dumped: dict[str, Any], case: Case,
                                 f"columns: {', '.join(grouping) or 'none'})",
                         field=f"{candidate.label()}, fairness.group_by")
     return result
+
+
+def budget_sweep(case: Case, start: float, stop: float, count: int) -> BatchSpec:
+    """Candidates with ``count`` expected-cost caps from ``start`` to ``stop`` times the base.
+
+    Parameters
+    ----------
+    case : Case
+        The base case; its ``[budget] expected_cap`` is the base, else the total
+        target incentive.
+    start, stop : float
+        The first and last factor.
+    count : int
+        How many caps, evenly spaced.
+
+    Returns
+    -------
+    BatchSpec
+        One candidate per cap, named by its factor.
+    """
+    cap = case.spec.budget.expected_cap
+    base = float(cap) if cap is not None else float(case.target_incentive.sum())
+    what = "expected_cap" if cap is not None else "target incentive"
+    listed = []
+    for factor in np.linspace(start, stop, count):
+        value = round(float(factor) * base, 2)
+        listed.append({"name": f"{float(factor):.6g} x {what}",
+                       "budget.expected_cap": value})
+    return expand(f"sweep --budget {start:g}:{stop:g}:{count}", case.path, {}, listed)

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from compplan.batch.spec import MAX_CANDIDATES, BatchSpec, expand, read_batch_spec
+from compplan.batch.spec import MAX_CANDIDATES, BatchSpec, budget_sweep, read_batch_spec
 from compplan.cli.common import (
     POSITIVE,
     ExitError,
@@ -46,9 +46,9 @@ from compplan.optimizer.verdicts import FEASIBLE
 if TYPE_CHECKING:
     import pandas as pd
 
-    from compplan.batch.run import Batch, BatchReport
+    from compplan.batch.results import BatchReport
 
-_BATCH_MODULE = "compplan.batch.run"
+_BATCH_MODULE = "compplan.batch.store"
 #: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
 INTERRUPTED = 130
 
@@ -204,35 +204,6 @@ def _parse_range(text: str) -> tuple[float, float, int]:
     return start, stop, count
 
 
-def budget_sweep(case: Case, start: float, stop: float, count: int) -> BatchSpec:
-    """Candidates with ``count`` expected-cost caps from ``start`` to ``stop`` times the base.
-
-    Parameters
-    ----------
-    case : Case
-        The base case; its ``[budget] expected_cap`` is the base, else the total
-        target incentive.
-    start, stop : float
-        The first and last factor.
-    count : int
-        How many caps, evenly spaced.
-
-    Returns
-    -------
-    BatchSpec
-        One candidate per cap, named by its factor.
-    """
-    cap = case.spec.budget.expected_cap
-    base = float(cap) if cap is not None else float(case.target_incentive.sum())
-    what = "expected_cap" if cap is not None else "target incentive"
-    listed = []
-    for factor in np.linspace(start, stop, count):
-        value = round(float(factor) * base, 2)
-        listed.append({"name": f"{float(factor):.6g} x {what}",
-                       "budget.expected_cap": value})
-    return expand(f"sweep --budget {start:g}:{stop:g}:{count}", case.path, {}, listed)
-
-
 class _Bar:
     """A progress bar on stderr with counts and ETA, on a terminal and without -q."""
 
@@ -242,8 +213,11 @@ class _Bar:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self.failed = 0
+        self.total: int | None = None
+        self.done = 0
 
     def start(self, total: int, done: int, where: str) -> None:
+        self.total, self.done = total, done
         if self.quiet:
             return
         err_console.print(f"solving {total - done} of {total} candidates {where}", style="dim")
@@ -258,6 +232,7 @@ class _Bar:
                                              failed=0)
 
     def advance(self, record: dict[str, Any]) -> None:
+        self.done += 1
         if record["status"] not in FEASIBLE:
             self.failed += 1
         if self._progress is not None and self._task is not None:
@@ -274,7 +249,9 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
          time_limit: float | None, prices: bool, force: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
-    from compplan.batch.run import MANIFEST, BatchOptions, default_workers, open_batch
+    from compplan import api
+    from compplan.batch.executors import default_workers
+    from compplan.batch.store import MANIFEST
 
     _check_batch_folder(out, case, fresh=not resume and not (out / MANIFEST).exists(),
                         force=force)
@@ -282,30 +259,21 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
         prepare_folder(out)
     except OSError as exc:
         cannot_write(out, exc)
-    try:
-        batch = open_batch(spec, case, out, resume=resume)
-    except CompplanError as exc:
-        fail(exc)
-    except OSError as exc:
-        cannot_write(out, exc)
-    for index, reason in batch.recomputed:
-        err_console.print(f"warning: {batch.folder(index) / 'result.json'} could not be read "
-                          f"({reason}): solving candidate "
-                          f"{batch.spec.candidates[index].id} again")
     count = workers or default_workers()
     where = (f"on the Dask cluster at {scheduler}" if scheduler else
              "in this process" if count == 1 else f"on {count} processes")
     bar = _Bar(quiet)
-    options = BatchOptions(time_limit=time_limit, prices=prices)
     try:
-        bar.start(batch.total, batch.total - len(batch.pending), where)
-        batch.solve(workers=count, scheduler=scheduler, options=options, on_result=bar.advance)
+        report = api.batch(spec, out, case=case, workers=count, scheduler=scheduler,
+                           resume=resume, time_limit=time_limit, prices=prices,
+                           on_start=lambda total, done: bar.start(total, done, where),
+                           on_result=bar.advance)
     except KeyboardInterrupt:
         bar.stop()
-        _stopped(batch, again, "interrupted", INTERRUPTED)
+        _stopped(bar, out, again, "interrupted", INTERRUPTED)
     except BrokenProcessPool as exc:
         bar.stop()
-        _stopped(batch, again, f"a worker process died ({exc})", 1)
+        _stopped(bar, out, again, f"a worker process died ({exc})", 1)
     except CompplanError as exc:
         bar.stop()
         fail(exc)
@@ -318,16 +286,12 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
         if type(exc).__name__ not in _DASK_LOST:
             raise
         bar.stop()
-        _stopped(batch, again, f"the Dask cluster lost its workers ({type(exc).__name__}: "
-                               f"{exc})", 1)
+        _stopped(bar, out, again, f"the Dask cluster lost its workers ({type(exc).__name__}: "
+                                  f"{exc})", 1)
     finally:
         bar.stop()
-    try:
-        report = batch.finish()
-    except OSError as exc:
-        cannot_write(out, exc)
     if not quiet:
-        _show(batch, report)
+        _show(case, out, report)
 
 
 _DASK_LOST = {"KilledWorker", "FutureCancelledError", "CancelledError", "CommClosedError",
@@ -351,10 +315,11 @@ def _check_batch_folder(out: Path, case: Case, *, fresh: bool, force: bool) -> N
                             "folder for the batch, or --force to keep them beside it", 2)
 
 
-def _stopped(batch: Batch, again: list[str], why: str, code: int) -> NoReturn:
-    done = batch.total - len(batch.pending)
-    raise ExitError(f"{why}: {done} of {batch.total} candidates finished and kept in "
-                    f"{batch.out}; continue with: {shlex.join(again)}", code)
+def _stopped(bar: _Bar, out: Path, again: list[str], why: str, code: int) -> NoReturn:
+    if bar.total is None:  # stopped while the batch was being opened
+        raise ExitError(f"{why} before any candidate was solved", code)
+    raise ExitError(f"{why}: {bar.done} of {bar.total} candidates finished and kept in "
+                    f"{out}; continue with: {shlex.join(again)}", code)
 
 
 def _weights(metrics: str) -> str:
@@ -366,15 +331,15 @@ def _weights(metrics: str) -> str:
     return "\n".join(lines)
 
 
-def _frontier_table(batch: Batch, frontier: pd.DataFrame, narrow: bool) -> Table:
+def _frontier_table(case: Case, frontier: pd.DataFrame, narrow: bool) -> Table:
     """The cost frontier as a table.
 
     On a narrow terminal (80 columns) money is short and the name goes under the id, so
     that no column is cut.
     """
-    cur = batch.case.spec.case.currency
-    table = Table(title=f"{batch.case.name}: alignment-cost frontier "
-                        f"({cur}{annual_note(batch.case)})",
+    cur = case.spec.case.currency
+    table = Table(title=f"{case.name}: alignment-cost frontier "
+                        f"({cur}{annual_note(case)})",
                   title_justify="left")
     # "+7": seven more candidates with the same plan (listed in summary.md).
     columns = ("id / name", "alignment", "cost", "CVaR", "weights") if narrow else (
@@ -397,15 +362,15 @@ def _frontier_table(batch: Batch, frontier: pd.DataFrame, narrow: bool) -> Table
     return table
 
 
-def _show(batch: Batch, report: BatchReport) -> None:
+def _show(case: Case, out: Path, report: BatchReport) -> None:
     """The cost frontier as a table, the counts and the files written."""
-    cur = batch.case.spec.case.currency
+    cur = case.spec.case.currency
     results = report.table
     if results.empty:
         out_console.print("no candidate finished")
         return
     frontier = report.frontier("cost")
-    out_console.print(_frontier_table(batch, frontier, narrow=out_console.width < 100))
+    out_console.print(_frontier_table(case, frontier, narrow=out_console.width < 100))
     counts = dict(results["status"].value_counts())
     on_cvar = report.frontier("cvar")
     out_console.print(
@@ -422,7 +387,7 @@ def _show(batch: Batch, report: BatchReport) -> None:
                           f"{fmt.money(report.current['cvar'], cur)}"
                           + (f"; it {broken} (so it can sit above the frontier)"
                              if broken else ""))
-    out_console.print(f"wrote {batch.out}/: batch.json, candidates/, "
+    out_console.print(f"wrote {out}/: batch.json, candidates/, "
                       + ", ".join(p.name for p in report.written))
 
 

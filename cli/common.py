@@ -11,21 +11,20 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import import_module
-from importlib.resources import as_file, files
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from compplan.errors import CompplanError
-from compplan.models.case import CURRENT_PLAN, Case, load_case
-from compplan.models.plan import Plan, load_plan
-from compplan.models.plausibility import plausibility_warnings
 from compplan.models.transaction import OutputError, check_output_file, output_folder
 
-DEFAULT_CASE = "enterprise_first"
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from compplan.models.case import Case
+    from compplan.models.plan import Plan
 
 # Markup off: case text such as "[metrics.revenue]" must print as written.
 # Piped output gets a fixed width so tables do not wrap at 80 columns.
@@ -126,11 +125,16 @@ def captured_warnings() -> Iterator[list[str]]:
         def emit(self, record: logging.LogRecord) -> None:
             seen.append(f"{record.name}: {record.getMessage()}")
 
+    class _Say(logging.Handler):  # compplan's own warnings: printed as they come
+        def emit(self, record: logging.LogRecord) -> None:
+            err_console.print(record.getMessage())
+
     handler = _Collect(level=logging.WARNING)
-    loggers = [logging.getLogger(name) for name in ("pyomo", "highspy")]
+    loggers = [logging.getLogger(name) for name in ("pyomo", "highspy", "compplan")]
     saved = [(log.propagate, list(log.handlers)) for log in loggers]
-    for log in loggers:
+    for log in loggers[:-1]:
         log.handlers, log.propagate = [handler], False
+    loggers[-1].handlers, loggers[-1].propagate = [_Say(level=logging.WARNING)], False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
@@ -150,16 +154,14 @@ def captured_warnings() -> Iterator[list[str]]:
 def load(case_dir: str | None, budget: float | None = None,
          max_metrics: int | None = None) -> Case:
     """Load a case folder (the bundled default without one), with command-line overrides."""
+    from compplan.api import load_case
+
     try:
-        if case_dir is None:
-            with as_file(files("compplan.cases") / DEFAULT_CASE) as bundled:
-                case = load_case(bundled)
-        else:
-            case = load_case(case_dir)
-        if budget is not None or max_metrics is not None:
-            case = case.with_overrides(budget=budget, max_metrics=max_metrics)
+        case = load_case(case_dir, budget=budget, max_metrics=max_metrics)
     except CompplanError as exc:
         fail(exc)
+    from compplan.models.plausibility import plausibility_warnings
+
     for warning in [*case.spec.warnings(), *plausibility_warnings(case)]:
         err_console.print(f"warning: {warning}")
     return case
@@ -172,6 +174,8 @@ def plan_name(ref: str, taken: set[str]) -> str:
     folder: ``plans/fy27/plan.json`` is ``fy27``, never "plan plan".
     """
     path = Path(ref)
+    from compplan.models.case import CURRENT_PLAN
+
     folder = path.absolute().parent.name
     name = (CURRENT_PLAN if ref == CURRENT_PLAN else
             folder if path.stem == "plan" and folder else path.stem)
@@ -185,6 +189,8 @@ def plan_name(ref: str, taken: set[str]) -> str:
 
 def load_plans(case: Case, refs: Sequence[str]) -> list[tuple[str, Plan]]:
     """Load plans to look at (``current``, plan.json, TOML), each with a distinct name."""
+    from compplan.models.plan import load_plan
+
     named: list[tuple[str, Plan]] = []
     for ref in refs:
         try:
@@ -217,6 +223,9 @@ class Reporter:
 
     def __enter__(self) -> Reporter:
         if self.live:
+            # rich.progress costs 40 ms to import: only a live bar needs it.
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                       TextColumn("{task.completed}/{task.total}"),
                                       TimeElapsedColumn(), console=err_console, transient=True)

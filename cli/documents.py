@@ -7,14 +7,13 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from compplan import api
 from compplan.cli.common import ExitError, fail, force_option, load, out_console, output_set
 from compplan.errors import CompplanError
-from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
+from compplan.models.case import CURRENT_PLAN
 from compplan.models.org import is_org_folder
 from compplan.models.output import write_atomic, write_json
-from compplan.models.plan import Plan, load_plan
-from compplan.optimizer.audit import Audit, audit_plan
-from compplan.optimizer.coefficients import compute_coefficients
+from compplan.optimizer.audit import Audit
 from compplan.render.audit import (
     DEFINITIONS,
     THRESHOLDS_NOTE,
@@ -22,17 +21,6 @@ from compplan.render.audit import (
     audit_markdown,
     summary_lines,
 )
-from compplan.render.explain import (
-    Current,
-    explanation,
-    read_plan_file,
-    write_explanation,
-    write_rep_pages,
-)
-
-
-def _plan_name(ref: str) -> str:
-    return CURRENT_PLAN_NAME if ref == CURRENT_PLAN else ref
 
 
 @click.command()
@@ -65,7 +53,7 @@ def audit(case: str, plan: str, out_dir: str, force: bool, quiet: bool) -> None:
         return
     loaded = load(case)
     try:
-        result = audit_plan(loaded, load_plan(loaded, plan), _plan_name(plan))
+        result = api.audit(loaded, plan)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)
@@ -131,15 +119,22 @@ def explain(plan: str, case_dir: str | None, out_dir: str, per_rep: bool, force:
     if per_rep and case_dir is None:
         raise ExitError("--per-rep needs --case (the reps, their target incentives and "
                         "quotas come from the case)", 2)
-    case = load(case_dir) if case_dir is not None else None
-    context, chosen = (_with_case(plan, case) if case is not None
-                       else (_without_case(plan), None))
+    if case_dir is None and plan == CURRENT_PLAN:
+        raise ExitError("'current' needs --case (the case folder holding current_plan.toml)", 2)
+    from compplan.models.plan import load_plan
+    from compplan.render.explain import write_rep_pages
+
+    loaded = load(case_dir) if case_dir is not None else None
+    try:
+        document = api.explain(plan, loaded)
+        chosen = load_plan(loaded, plan) if per_rep and loaded is not None else None
+    except CompplanError as exc:
+        fail(exc)
     out = Path(out_dir)
-    inputs = _inputs(case_dir, plan)
-    with output_set(out_dir, force=force, inputs=inputs) as folder:
-        written = [out / p.name for p in write_explanation(folder, context)]
-        if per_rep and case is not None and chosen is not None:
-            pages = write_rep_pages(folder, context, chosen, case)
+    with output_set(out_dir, force=force, inputs=_inputs(case_dir, plan)) as folder:
+        written = [out / p.name for p in document.write(folder)]
+        if chosen is not None and loaded is not None:
+            pages = write_rep_pages(folder, document.context, chosen, loaded)
             written += [out / pages[0].relative_to(folder)]
     if not quiet:
         out_console.print(f"wrote {', '.join(str(p) for p in written)}"
@@ -150,31 +145,6 @@ def explain(plan: str, case_dir: str | None, out_dir: str, per_rep: bool, force:
 def _inputs(case: str | Path | None, plan: str) -> list[str | Path]:
     """What a run reads: its output folder may not be or hold one of them."""
     return [p for p in (case, None if plan == CURRENT_PLAN else plan) if p is not None]
-
-
-def _without_case(ref: str) -> dict[str, object]:
-    if ref == CURRENT_PLAN:
-        raise ExitError("'current' needs --case (the case folder holding current_plan.toml)", 2)
-    try:
-        source = read_plan_file(ref)
-    except CompplanError as exc:
-        fail(exc)
-    return explanation(source.plan, source=ref, case_name=source.case)
-
-
-def _with_case(ref: str, case: Case) -> tuple[dict[str, object], Plan]:
-    try:
-        plan = load_plan(case, ref)
-        coeffs = compute_coefficients(case)
-        result = audit_plan(case, plan, _plan_name(ref), coeffs)
-        current = None
-        if case.current_plan is not None:
-            today = Plan.from_spec(case, case.current_plan)
-            current = Current(today, audit_plan(case, today, _plan_name(CURRENT_PLAN), coeffs))
-    except CompplanError as exc:
-        fail(exc)
-    return (explanation(plan, source=_plan_name(ref), case=case, audit=result,
-                        current=current), plan)
 
 
 COMMANDS: list[click.Command] = [audit, explain]

@@ -1,4 +1,4 @@
-"""The ``compplan`` command line: a thin layer over models/ and optimizer/.
+"""The ``compplan`` command line: a thin layer over the Python API (:mod:`compplan.api`).
 
 Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
 3 no plan satisfies the constraints; 4 a solver limit was reached before any plan.
@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
-from compplan import __version__
-from compplan.cli import batch, documents, org, pulse, reports, views
 from compplan.cli.common import (
     POSITIVE,
     ExitError,
@@ -29,25 +25,33 @@ from compplan.cli.common import (
     out_console,
     output_set,
 )
-from compplan.errors import CompplanError, InfeasibleError
+from compplan.cli.lazy import LazyGroup
+from compplan.errors import CompplanError
 from compplan.models import fmt
-from compplan.models.case import Case
 from compplan.models.money import money_per
-from compplan.models.org import is_org_folder
-from compplan.models.output import run_record, write_json, write_plan
-from compplan.models.scenarios import build_scenarios
-from compplan.optimizer.verdicts import is_binding
 
 if TYPE_CHECKING:
+    from compplan.api import Result
+    from compplan.models.case import Case
     from compplan.optimizer.model import Rounding
-    from compplan.optimizer.pipeline import Outcome
     from compplan.optimizer.prices import GuardrailPrice
 
 _SOLVER_MODULE = "compplan.optimizer.pipeline"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="compplan")
+def is_org_folder(path: str | None) -> bool:
+    """A folder holding ``org.toml`` is an organisation (MODEL.md section 7).
+
+    The same test as :func:`compplan.models.org.is_org_folder`, without importing
+    pydantic and numpy before a command needs them.
+    """
+    return path is not None and (Path(path) / "org.toml").is_file()
+
+
+# Commands of the other modules of compplan.cli are found by LazyGroup and imported
+# only when they run; heavy modules (pandas, Pyomo) are imported inside the commands.
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="compplan", prog_name="compplan")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Design sales compensation plans that pay for the strategy."""
@@ -98,54 +102,72 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):
         assert case is not None
+        from compplan.cli import org
+
         org.refuse("--max-metrics", max_metrics)
         org.refuse("--round", round_to)
         solver_import.join()
         org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
                                 tail_method=tail_method, quiet=quiet, force=force)
         return
-    rounding = _rounding(round_to)
-    loaded = load(case, budget, max_metrics)
-    out = Path(out_dir)
-    started = time.time()
-    infeasible: InfeasibleError | None = None
-    # Checked and staged before the solve, which may be long: a folder that cannot be
-    # written fails now. Every file lands at once when the block ends; an earlier
-    # run's files (a plan.json beside a new infeasibility.json) go with the old set.
-    notes: list[str] = []
-    with output_set(out_dir, force=force, inputs=[loaded.path], notes=notes) as folder:
-        try:
-            solver_import.join()
-            from compplan.optimizer.pipeline import optimise_case
+    from compplan import api
 
+    loaded = load(case, budget, max_metrics)
+    solver_import.join()
+    rounding = _rounding(round_to)
+    out = Path(out_dir)
+    # Checked before the solve, which may be long: a folder that cannot be written
+    # fails now. Every file then lands at once; an earlier run's files (a plan.json
+    # beside a new infeasibility.json) go with the old set.
+    with output_set(out_dir, force=force, inputs=[loaded.path]) as folder:
+        try:
             with Reporter(quiet) as reporter:
-                outcome = optimise_case(loaded, time_limit=time_limit,
-                                        tail_method=tail_method, rounding=rounding,
-                                        progress=reporter.step, chunk_progress=reporter.chunks)
+                result = api.optimise(loaded, time_limit=time_limit,
+                                      tail_method=tail_method,  # type: ignore[arg-type]
+                                      rounding=rounding, progress=reporter.step,
+                                      chunk_progress=reporter.chunks)
         except KeyboardInterrupt:
             raise ExitError("interrupted: no plan was written", 130) from None
-        except InfeasibleError as exc:
-            infeasible = exc
-            notes.append(str(exc))  # not lost if the file cannot be written
-            write_json(folder / "infeasibility.json", {"case": loaded.name, **exc.report})
         except CompplanError as exc:
             fail(exc)
-        if infeasible is None:
-            from compplan.render.plan import plan_json
-
-            written = write_plan(folder, loaded, outcome.plan, plan_json(loaded, outcome))
-            write_json(folder / "run.json", run_record(started, outcome.result.seconds))
-    if infeasible is not None:
-        raise ExitError(f"{infeasible}\n(details in {out / 'infeasibility.json'})", 3)
+        if result.status is not api.Status.NO_SOLUTION:
+            written = _write(result, folder, out)
+    if result.status is api.Status.INFEASIBLE:
+        raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
+    _raise_for_status(result)
     if not quiet:
-        _summary(loaded, outcome)
-        out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}")
+        _summary(result)
+        out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
+
+
+def _write(result: Result, staged: Path, out: Path) -> list[Path]:
+    """The result's files into the staging folder; their names as they will be in ``out``."""
+    from compplan.models.output import run_record, write_json, write_plan
+
+    if result.plan is None:  # infeasible: the explanation alone
+        write_json(staged / "infeasibility.json",
+                   {"case": result.case.name, **(result.diagnosis or {})})
+        return [out / "infeasibility.json"]
+    names = [p.name for p in write_plan(staged, result.case, result.plan, result.document)]
+    if result.run_file:
+        seconds = None if result.outcome is None else result.outcome.result.seconds
+        write_json(staged / "run.json", run_record(result.started, seconds))
+        names.append("run.json")
+    return [out / name for name in names]
+
+
+def _raise_for_status(result: Result) -> None:
+    """Exit with the code of a result without a plan."""
+    try:
+        result.raise_for_status()
+    except CompplanError as exc:
+        fail(exc)
 
 
 def _rounding(text: str | None) -> Rounding | None:
     if text is None:
         return None
-    # The model module imports Pyomo: wait for the background import rather than race it.
+    # The model module imports Pyomo: the caller waits for the background import first.
     from compplan.optimizer.model import parse_rounding
 
     try:
@@ -173,8 +195,12 @@ def validate(case: str | None) -> None:
     """
     if is_org_folder(case):
         assert case is not None
+        from compplan.cli import org
+
         org.validate_org_folder(case)
         return
+    from compplan.models.scenarios import build_scenarios
+
     loaded = load(case)
     try:
         scenarios = build_scenarios(loaded)
@@ -228,42 +254,51 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):
         assert case is not None
+        from compplan.cli import org
+
         solver_import.join()
         org.min_budget_org_folder(case, out_dir, time_limit=time_limit, quiet=quiet,
                                   force=force)
         return
+    from compplan import api
+
     loaded = load(case)
     out = Path(out_dir) if out_dir is not None else None
-    # Checked and staged before the solve; swapped in whole at the end of the block.
+    # Checked before the solve; the files land at once at the end of the block.
     with (output_set(out_dir, force=force, inputs=[loaded.path]) if out is not None
           else contextlib.nullcontext()) as folder:
         solver_import.join()
-        from compplan.optimizer.pipeline import cheapest_plan
-
         try:
             with Reporter(quiet) as reporter:
-                outcome = cheapest_plan(loaded, time_limit=time_limit,
-                                        progress=reporter.step, chunk_progress=reporter.chunks)
+                result = api.min_budget(loaded, time_limit=time_limit, progress=reporter.step,
+                                        chunk_progress=reporter.chunks)
         except CompplanError as exc:
             fail(exc)
-        if folder is not None:
-            from compplan.render.plan import plan_json
-
-            written = write_plan(folder, loaded, outcome.plan, plan_json(loaded, outcome))
+        _raise_for_status(result)
+        if folder is not None and out is not None:
+            written = _write(result, folder, out)
+    assert result.evaluation is not None  # a result with a plan has its figures
     cap = loaded.spec.budget.expected_cap
     cur = loaded.spec.case.currency
-    figure = outcome.evaluation.expected_cost
+    figure = result.evaluation.expected_cost
     verdict = ("" if cap is None else
                f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
     out_console.print(f"minimum expected-cost cap: {fmt.money(figure, cur)} "
                       f"{money_per(loaded)}{verdict}")
     if not quiet:
-        _summary(loaded, outcome, "cheapest plan")
+        _summary(result, "cheapest plan")
     if out is not None and not quiet:
-        out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}")
+        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def _summary(case: Case, outcome: Outcome, kind: str = "plan") -> None:
+def _summary(result: Result, kind: str = "plan") -> None:
+    from rich.table import Table
+
+    from compplan.optimizer.verdicts import is_binding
+
+    outcome = result.outcome
+    assert outcome is not None  # a result with a plan has its outcome
+    case = result.case
     ev = outcome.evaluation
     cur = case.spec.case.currency
     table = Table(title=f"{case.name}: {outcome.status} {kind}", title_justify="left")
@@ -320,10 +355,6 @@ def _price_text(price: GuardrailPrice) -> str:
             f"marginal {price.shadow_price:.4g} per unit for limits {price.valid_from:,.4g} "
             f"to {price.valid_to:,.4g}")
 
-
-for _command in (*views.COMMANDS, *documents.COMMANDS, *reports.COMMANDS, *batch.COMMANDS,
-                 *pulse.COMMANDS):
-    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,14 +19,13 @@ from compplan.cli.common import (
     plan_name,
 )
 from compplan.errors import CompplanError
-from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
+from compplan.models.case import CURRENT_PLAN, Case
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan
-from compplan.optimizer.audit import audit_plan
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
 from compplan.optimizer.understand import Readings, best_alignment, readings
-from compplan.render.explain import Current, explanation
+from compplan.render.explain import explanation_with_case
 from compplan.render.report import Outcome, ReportInput, outcome, read_batch, render_report
 
 
@@ -61,17 +60,6 @@ def _readings(case: Case, coeffs: Coefficients, results: Sequence[Outcome],
         best = best_alignment(case, coeffs)
     return {o.name: readings(case, coeffs, o.plan, o.evaluation.alignment, best)
             for o in results}
-
-
-def _document(case: Case, coeffs: Coefficients, main: Outcome, ref: str) -> dict[str, object]:
-    """The explain context of the plan: why, what it pays, what changed from today."""
-    source = CURRENT_PLAN_NAME if ref == CURRENT_PLAN else ref
-    current = None
-    if case.current_plan is not None:
-        today = Plan.from_spec(case, case.current_plan)
-        current = Current(today, audit_plan(case, today, CURRENT_PLAN_NAME, coeffs))
-    return explanation(main.plan, source=source, case=case,
-                       audit=audit_plan(case, main.plan, source, coeffs), current=current)
 
 
 @click.command("report")
@@ -116,8 +104,9 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     try:
         html = render_report(ReportInput(
             loaded, subjects, plan, reference=reference,
-            document=_document(loaded, coeffs, subjects[0], plan), batch=batch,
-            batch_source=batch_dir, readings=_readings(loaded, coeffs, results, quiet)))
+            document=explanation_with_case(loaded, subjects[0].plan, plan, coeffs),
+            batch=batch, batch_source=batch_dir,
+            readings=_readings(loaded, coeffs, results, quiet)))
     except CompplanError as exc:
         fail(exc)
     if out is None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from compplan.models.case import (
     validate_model,
 )
 from compplan.models.schema import PlanMetricSpec, PlanSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Curves of a plan file must match the case's within this (they are copied, not computed).
 _CURVE_TOLERANCE = 1e-9
@@ -255,6 +258,19 @@ class Plan:
 
     metrics: tuple[PlanMetric, ...]
 
+    def to_frame(self) -> pd.DataFrame:
+        """The plan as a table: one row per metric, the columns of ``plan.csv``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``id``, ``label``, ``weight``, ``threshold``, ``cap``, ``base_rate``,
+            ``accelerator_rate``, ``accelerator_multiple``.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self.to_records(), columns=[f.name for f in fields(PlanMetric)])
+
     @classmethod
     def from_vectors(cls, case: Case, w: np.ndarray, u: np.ndarray) -> Plan:
         """Build a plan from weights and accelerator rates over all candidate metrics.
@@ -474,7 +490,24 @@ def load_plan(case: Case, ref: str | Path) -> Plan:
     return Plan.from_spec(case, _read_plan_json(path, case))
 
 
-def _read_plan_json(path: Path, case: Case) -> PlanSpec:
+def read_plan_json(path: Path) -> tuple[dict[str, Any], PlanSpec]:
+    """Read a ``plan.json``: the document and its validated metrics.
+
+    Parameters
+    ----------
+    path : Path
+        A ``plan.json`` written by ``compplan optimise``.
+
+    Returns
+    -------
+    tuple of (dict, PlanSpec)
+        The whole document and its ``metrics``, checked.
+
+    Raises
+    ------
+    CaseError
+        The file is not JSON, has no ``metrics`` list, or a metric is malformed.
+    """
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -487,6 +520,11 @@ def _read_plan_json(path: Path, case: Case) -> PlanSpec:
         raise CaseError(path.name, "is not a plan: it has no 'metrics' list "
                                    "(write one with compplan optimise)")
     spec: PlanSpec = validate_model(path, PlanSpec, {"metrics": doc["metrics"]})
+    return doc, spec
+
+
+def _read_plan_json(path: Path, case: Case) -> PlanSpec:
+    _doc, spec = read_plan_json(path)
     for i, item in enumerate(spec.metrics):
         where = f"metrics #{i + 1} ({item.id})"
         if item.id not in case.spec.metrics:

@@ -15,7 +15,7 @@ the model, splitting a value at the tail's edge.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from compplan.models.plan import Plan
 from compplan.models.scenarios import Scenarios, build_scenarios
 from compplan.optimizer.coefficients import CHUNK_ELEMENTS, Coefficients
 from compplan.optimizer.tails import tail_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Tail shares reported when the case sets none.
 DEFAULT_TOP_SHARE = 0.10
@@ -180,6 +183,21 @@ class Evaluation:
     segments: list[SegmentFigures] = field(default_factory=list)
     max_segment_gap: float | None = None
     design_rules: list[RuleCheck] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every guardrail and design rule at the plan, one row each.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``kind`` (``guardrail`` or ``design rule``), ``setting``, ``value``,
+            ``limit``, ``slack``, ``ok`` and the check's other fields.
+        """
+        import pandas as pd
+
+        rows = ([{"kind": "guardrail", **g.to_dict()} for g in self.guardrails]
+                + [{"kind": "design rule", **r.to_dict()} for r in self.design_rules])
+        return pd.DataFrame(rows)
 
     @property
     def violated(self) -> list[GuardrailCheck]:

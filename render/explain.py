@@ -9,7 +9,6 @@ case file is shown as written and never runs.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from compplan.errors import CaseError
 from compplan.models import fmt
-from compplan.models.case import Case, validate_model
+from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.models.money import annual_note
 from compplan.models.output import write_atomic
-from compplan.models.plan import Gate, Plan, PlanMetric, curve_metric, curve_words
-from compplan.models.schema import PlanMetricSpec, PlanSpec
+from compplan.models.plan import Gate, Plan, PlanMetric, curve_metric, curve_words, read_plan_json
+from compplan.models.schema import PlanMetricSpec
 from compplan.models.text import one_line
-from compplan.optimizer.audit import join_words
+from compplan.optimizer.audit import audit_plan, join_words
+from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.render.text import md_escape, pct
 
 if TYPE_CHECKING:
@@ -90,18 +90,7 @@ def read_plan_file(path: str | Path) -> PlanFile:
     if file.suffix == ".toml":
         raise CaseError(file.name, "is a TOML plan, which has no thresholds or caps: give "
                                    "--case to explain it with the case's curves")
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CaseError(file.name, f"is not a JSON plan: {exc}") from None
-    except OSError as exc:
-        raise CaseError(file.name, f"cannot be read: {exc.strerror or exc}") from None
-    except RecursionError:
-        raise CaseError(file.name, "is not a JSON plan: nested too deeply") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), list):
-        raise CaseError(file.name, "is not a plan: it has no 'metrics' list "
-                                   "(write one with compplan optimise)")
-    spec: PlanSpec = validate_model(file, PlanSpec, {"metrics": doc["metrics"]})
+    doc, spec = read_plan_json(file)
     metrics = tuple(_plan_metric(file, i, item) for i, item in enumerate(spec.metrics))
     return PlanFile(Plan(metrics), _text(doc.get("case")), _text(doc.get("currency")))
 
@@ -441,6 +430,36 @@ def _labels(plan: Plan, case: Case | None) -> dict[str, str]:
     if case is not None:
         labels.update({k: case.metric(k).label or k for k in case.metric_ids})
     return labels
+
+
+def explanation_with_case(case: Case, plan: Plan, ref: str,
+                          coefficients: Coefficients | None = None) -> dict[str, Any]:
+    """The document's context with all its case adds: why, and what changed from today.
+
+    Parameters
+    ----------
+    case : Case
+        The plan's case: goals, the median target incentive, the current plan.
+    plan : Plan
+        The plan to explain.
+    ref : str
+        Where the plan comes from (a path, or ``current``), named in the document.
+    coefficients : Coefficients, optional
+        The case's coefficients when already computed.
+
+    Returns
+    -------
+    dict
+        As :func:`explanation`, with the plan's audit and the current plan's.
+    """
+    coeffs = coefficients if coefficients is not None else compute_coefficients(case)
+    source = CURRENT_PLAN_NAME if ref == CURRENT_PLAN else ref
+    current = None
+    if case.current_plan is not None:
+        today = Plan.from_spec(case, case.current_plan)
+        current = Current(today, audit_plan(case, today, CURRENT_PLAN_NAME, coeffs))
+    return explanation(plan, source=source, case=case,
+                       audit=audit_plan(case, plan, source, coeffs), current=current)
 
 
 def _summary(plan: Plan, audit: Audit | None) -> list[str]:

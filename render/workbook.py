@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from compplan import __version__
 from compplan.models.case import Case
 from compplan.models.money import annual_note, money_per
 from compplan.models.output import rep_rates, write_atomic
+from compplan.models.plan import how_it_pays, on_case_curve
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.understand import OF_BEST_LABEL, STEP_LABEL, TOWARD_LABEL, Readings
 from compplan.render.report import Outcome, scenario_labels
@@ -190,8 +192,12 @@ def _name(book: Workbook, name: str, sheet: str, column: str, row: int) -> None:
     book.defined_names[name] = DefinedName(name, attr_text=f"'{sheet}'!${column}${row}")
 
 
-def _plan_sheet(book: Workbook, result: Outcome, names: dict[str, Names]) -> None:
-    """Per metric: the parameters in named cells; breakpoints and rates by formula."""
+def _plan_sheet(book: Workbook, case: Case, result: Outcome, names: dict[str, Names]) -> None:
+    """Per metric: the parameters in named cells; breakpoints and rates by formula.
+
+    A metric of a plan as written with a curve or a gate is not set by these parameters:
+    its row holds values (breakpoints and rates are then averages) and says how it pays.
+    """
     columns = [Column("metric", width=22), Column("label", width=28),
                Column("weight", SHARE), Column("pays from (threshold)", SHARE),
                Column("pay at threshold", SHARE), Column("pay at 100%", SHARE),
@@ -200,18 +206,43 @@ def _plan_sheet(book: Workbook, result: Outcome, names: dict[str, Names]) -> Non
                Column("accelerator multiple", MULTIPLE), Column("alignment", NUMBER),
                Column("as written", width=60)]
     ev = result.evaluation
+    labels = {k: case.metric(k).label or k for k in case.metric_ids}
     rows = []
     for r, m in enumerate(result.plan.metrics, start=2):
         n = names[m.id]
         for name, column in ((n.weight, "C"), (n.threshold, "D"), (n.cap, "G"),
                              (n.base_rate, "I"), (n.accelerator_rate, "J")):
             _name(book, name, "Plan", column, r)
+        alignment = ev.alignment_by_metric.get(m.id, 0.0)
+        if m.written:
+            rows.append((m.id, m.label, m.weight, m.threshold, float(m.payout(m.threshold)),
+                         float(m.payout(1.0)), m.cap, float(m.payout(m.cap)), m.base_rate,
+                         m.accelerator_rate, m.accelerator_multiple, alignment,
+                         how_it_pays(m, labels)))
+            continue
         rows.append((m.id, m.label, Input(m.weight), Input(m.threshold), 0.0,
                      Formula(f"=C{r}"), Input(m.cap), Formula(f"=C{r}+J{r}*(G{r}-1)"),
                      Formula(f"=C{r}/(1-D{r})"), Input(m.accelerator_rate),
-                     Formula(f"=IF(C{r}>0,J{r}*(1-D{r})/C{r},0)"),
-                     ev.alignment_by_metric.get(m.id, 0.0)))
+                     Formula(f"=IF(C{r}>0,J{r}*(1-D{r})/C{r},0)"), alignment,
+                     "" if on_case_curve(case, m) else "its own threshold or cap"))
     _sheet(book, "Plan", columns, rows)
+
+
+def curve_formula(curve: Sequence[tuple[float, float]], attainment: str) -> str:
+    """A curve's pay at the attainment in a cell (MODEL.md section 9), as a formula body.
+
+    Nothing below the first point, linear between points, flat after the last; two
+    points at one attainment are a step (the later holds there).
+    """
+    x = attainment
+    (x0, y0), terms = curve[0], []
+    terms.append(f"IF({x}>={x0!r},{y0!r},0)")
+    for (a, ya), (b, yb) in pairwise(curve):
+        if b > a:
+            terms.append(f"{(yb - ya) / (b - a)!r}*MIN(MAX({x}-{a!r},0),{b - a!r})")
+        elif yb != ya:
+            terms.append(f"IF({x}>={a!r},{yb - ya!r},0)")
+    return "+".join(terms)
 
 
 def payout_formula(n: Names, attainment: str) -> Formula:
@@ -227,25 +258,39 @@ def _calculator_sheet(book: Workbook, case: Case, result: Outcome,
     cur = case.spec.case.currency
     metrics = result.plan.metrics
     ti_row = len(metrics) + 3
+    row_of = {m.id: r for r, m in enumerate(metrics, start=2)}
     columns = [Column("metric", width=22), Column("label", width=28),
                Column("attainment (type here)", SHARE, 22), Column("pays from", SHARE),
                Column("stops rising at", SHARE), Column("payout (share of target)", SHARE, 24),
-               Column(f"payout ({cur})", MONEY, 18)]
+               Column(f"payout ({cur})", MONEY, 18),
+               Column("gate: attainment of its metric", SHARE, 28)]
     rows: list[tuple[Any, ...]] = []
     for r, m in enumerate(metrics, start=2):
         n = names[m.id]
+        if m.curve is not None:
+            pay = curve_formula(m.curve, f"C{r}")
+        else:
+            pay = payout_formula(n, f"C{r}").removeprefix("=")
+        gate_cell: Any = None
+        if m.gate is not None:
+            # The gate's metric: its attainment row when it is in the plan, else typed here.
+            gate_cell = (Formula(f"=C{row_of[m.gate.metric]}") if m.gate.metric in row_of
+                         else Input(1.0))
+            pay = f"IF(H{r}>={m.gate.at!r},{pay},0)"
         rows.append((m.id, m.label, Input(1.0), Formula(f"={n.threshold}"),
-                     Formula(f"={n.cap}"),
-                     payout_formula(n, f"C{r}"), Formula(f"=F{r}*$C${ti_row}")))
+                     Formula(f"={n.cap}"), Formula(f"={pay}"), Formula(f"=F{r}*$C${ti_row}"),
+                     gate_cell))
     last = len(metrics) + 1
-    rows += [(None,) * 7,
+    rows += [(None,) * 8,
              ("target incentive", f"the rep's own ({cur}; the median rep's shown)",
-              Input(float(np.median(case.target_incentive))), None, None, None, None),
+              Input(float(np.median(case.target_incentive))), None, None, None, None, None),
              ("total", "what the rep earns", None, None, None,
-              Formula(f"=SUM(F2:F{last})"), Formula(f"=SUM(G2:G{last})"))]
+              Formula(f"=SUM(F2:F{last})"), Formula(f"=SUM(G2:G{last})"), None)]
     formats = [None] * len(metrics) + [None, MONEY, None]
     _sheet(book, "Calculator", columns, rows, formats)
     _name(book, "target_incentive", "Calculator", "C", ti_row)
+
+
 def _rates_sheet(book: Workbook, case: Case, result: Outcome,
                  names: dict[str, Names]) -> int | None:
     """Each rep's rates in currency per unit, by formula from her target and the plan."""
@@ -387,7 +432,9 @@ def _scenarios_sheet(book: Workbook, case: Case, result: Outcome, coeffs: Coeffi
     columns = [Column("scenario", width=16),
                Column(f"total payout ({cur}{annual_note(case)})", MONEY, 20),
                Column("share of total target incentive", SHARE, 30)]
-    metrics = result.plan.metrics if coeffs is not None else []
+    # Totals are linear in the parameters only for a plan on the case's curves.
+    live = coeffs is not None and result.plan.is_canonical(case)
+    metrics = result.plan.metrics if live else []
     for m in metrics:
         columns += [Column(f"pay per unit of weight: {m.label} ({cur})", MONEY, 24),
                     Column(f"pay per unit of accelerator rate: {m.label} ({cur})", MONEY, 24)]
@@ -544,7 +591,7 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
     book = Workbook(write_only=True)
     notes = []
     names = metric_names(case.metric_ids)
-    _plan_sheet(book, result, names)
+    _plan_sheet(book, case, result, names)
     _calculator_sheet(book, case, result, names)
     count = _rates_sheet(book, case, result, names)
     if count is not None and count > MAX_ROWS:
@@ -555,7 +602,12 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
         _segments_sheet(book, case, result)
     _scenarios_sheet(book, case, result, coeffs, names)
     if current is not None and coeffs is not None:
-        _compare_sheet(book, case, result, current, coeffs, names)
+        if result.plan.is_canonical(case) and current.plan.is_canonical(case):
+            _compare_sheet(book, case, result, current, coeffs, names)
+        else:
+            notes.append("no Current vs designed sheet: a plan as written (curves, gates, "
+                         "its own thresholds or caps) has no live expected-cost formula; "
+                         "Evaluation holds compplan's figures")
     if batch is not None:
         _candidates_sheet(book, batch)
     _about_sheet(book, case, source, result, batch_source, notes)

@@ -1,4 +1,5 @@
-"""Shared fixtures: the conformance cases (copied from the spec) and tiny case builders."""
+"""Shared fixtures: the conformance cases (copied from the spec), tiny case builders, and
+the command-line helpers every CLI test uses."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner, Result
+
+from compplan.cli.main import main
 
 DATA = Path(__file__).parent / "data"
 CONFORMANCE = DATA / "conformance"
@@ -63,3 +67,16 @@ def make_case(tmp_path: Path) -> Callable[..., Path]:
         return write_case(tmp_path / f"case{next(counter)}", tables, reps, attainment)
 
     return factory
+
+
+def invoke(*args: str) -> Result:
+    """Run ``compplan ARGS...`` in process; stdout and stderr apart."""
+    return CliRunner().invoke(main, list(args))
+
+
+def assert_exit(result: Result, code: int) -> None:
+    """The exit code, and no exception escaped (CliRunner hides tracebacks otherwise)."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"uncaught {result.exception!r}\n{result.output}")
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output

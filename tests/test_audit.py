@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import assert_exit, invoke
 
-from compplan.cli.main import main
 from compplan.models.case import Case, load_case
 from compplan.models.plan import load_plan
 from compplan.optimizer.audit import Audit, audit_plan, verdict
@@ -254,16 +253,6 @@ def test_markdown_escapes_case_text(make_case: MakeCase) -> None:
 
 
 # ------------------------------------------------------------------------ command line
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_exit(result: Result, code: int) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("plan", [[], ["current"]])

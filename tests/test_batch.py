@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from compplan.batch import run as batch_module
+from compplan.batch import store as batch_module
 from compplan.batch.frontier import non_dominated
-from compplan.batch.run import open_batch, run_batch
 from compplan.batch.spec import expand, read_batch_spec
+from compplan.batch.store import open_batch, run_batch
 from compplan.errors import CaseError
 from compplan.models.case import load_case
 from compplan.optimizer.pipeline import optimise_case

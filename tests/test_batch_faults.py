@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 from test_batch import hand_case, write_spec
 
-from compplan.batch import run as batch_module
+from compplan.batch import store as batch_module
 from compplan.cli.main import main
 
 MakeCase = Callable[..., Path]
@@ -90,7 +90,7 @@ def test_losing_every_dask_worker_is_a_message(make_case: MakeCase, tmp_path: Pa
         raise lost("every worker left")
         yield  # a generator, like the real one
 
-    monkeypatch.setattr(batch_module, "_dask", cancelled)
+    monkeypatch.setattr(batch_module, "run_dask", cancelled)
     with socket.socket() as listener:  # something that answers at the address
         listener.bind(("127.0.0.1", 0))
         listener.listen()

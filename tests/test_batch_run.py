@@ -18,28 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner, Result
+from conftest import assert_exit, invoke
 from test_batch import TI, hand_case, write_spec
 
-from compplan.batch import run as batch_module
-from compplan.batch.run import run_batch
+from compplan.batch import executors as batch_module
 from compplan.batch.spec import expand, read_batch_spec
-from compplan.cli.main import main
+from compplan.batch.store import run_batch
 from compplan.models.case import load_case
 
 MakeCase = Callable[..., Path]
 COMPPLAN = [sys.executable, "-m", "compplan"]
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_exit(result: Result, code: int) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
 
 
 def grid_spec(folder: Path, count: int) -> Path:

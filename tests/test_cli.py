@@ -18,10 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import CONFORMANCE, write_case
-
-from compplan.cli.main import main
+from conftest import CONFORMANCE, assert_exit, invoke, write_case
 
 FEASIBLE = ["c1_budget_only", "c2_fairness", "c3_risk"]
 PLAN_METRIC_KEYS = {"id", "label", "weight", "threshold", "cap", "base_rate",
@@ -42,18 +39,6 @@ REPS = [{"rep_id": "R1", "segment": "North", "target_incentive": 1000.0},
         {"rep_id": "R2", "segment": "South", "target_incentive": 2000.0}]
 ATTAINMENT: dict[str, Any] = {"revenue": [[1.0, 1.2], [0.8, 0.9]],
                               "margin": [[1.1, 0.7], [1.0, 1.3]]}
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_exit(result: Result, code: int) -> None:
-    """The exit code, and no exception escaped (CliRunner hides tracebacks otherwise)."""
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
 
 
 def small_case(folder: Path, tables: dict[str, dict[str, Any]] | None = None) -> Path:
@@ -480,12 +465,12 @@ def test_out_folder_is_checked_after_the_case(tmp_path: Path) -> None:
 @pytest.mark.parametrize("outcome", ["plan", "infeasible"])
 def test_write_failure_after_the_solve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        outcome: str) -> None:
-    from compplan.cli import main as cli
+    from compplan.models import output  # where compplan.api's Result.write finds its writers
 
     def full(*args: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli, "write_plan" if outcome == "plan" else "write_json", full)
+    monkeypatch.setattr(output, "write_plan" if outcome == "plan" else "write_json", full)
     name = "c1_budget_only" if outcome == "plan" else "c4_infeasible"
     out = tmp_path / "plan"
     result = invoke("optimise", str(CONFORMANCE / name), "--out", str(out), "-q")

@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import assert_exit
 
 from compplan.cli.main import main
 from compplan.models.plan import Plan, PlanMetric
@@ -168,13 +169,6 @@ def test_md_escape(text: str, escaped: str) -> None:
 
 def explain(*args: str) -> Result:
     return CliRunner().invoke(main, ["explain", *args])
-
-
-def assert_exit(result: Result, code: int) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
 
 
 def section(text: str, title: str) -> str:

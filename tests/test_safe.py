@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner, Result
+from conftest import assert_exit, invoke
 from test_evaluate import ATTAINMENT
 
-from compplan.cli.main import main
 from compplan.models.case import load_case
 from compplan.models.output import plan_document, write_plan
 from compplan.models.plan import load_plan
@@ -96,17 +95,6 @@ def hostile_case(folder: Path) -> Path:
     (folder / "quotas.csv").write_text(_csv(
         [["rep_id", "a", METRIC_B]] + [[r, 100.0 * (i + 1), 50.0] for i, r in enumerate(REP_IDS)]))
     return folder
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_exit(result: Result, code: int) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
 
 
 def raw_rows(path: Path) -> list[list[str]]:

@@ -20,11 +20,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner, Result
-from conftest import write_case
+from conftest import assert_exit, invoke, write_case
 from test_evaluate import ATTAINMENT, REPS, tables
 
-from compplan.cli.main import main
 from compplan.models.case import load_case
 from compplan.models.plan import load_plan
 
@@ -43,17 +41,6 @@ id = "a"
 weight = 1.0
 accelerator_rate = 2.0
 """
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_exit(result: Result, code: int) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
 
 
 def approx(value: Any) -> Any:

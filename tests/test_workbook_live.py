@@ -20,8 +20,8 @@ from test_workbook import records
 from compplan.models.case import load_case
 from compplan.models.output import rep_rates
 from compplan.models.plan import Plan, load_plan
-from compplan.models.report import outcome
 from compplan.optimizer.coefficients import compute_coefficients
+from compplan.render.report import outcome
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 pytestmark = pytest.mark.skipif(
@@ -129,3 +129,43 @@ def test_change_a_weight_and_the_cost_moves(case_dir: Path, tmp_path: Path) -> N
     by_id = {m.id: m for m in changed.plan.metrics}
     pay = float(by_id["a"].payout(1.3) + by_id[METRIC_B].payout(0.65))
     assert calc["total"]["payout (USD)"] == pytest.approx(median * pay, rel=1e-12)
+
+
+#: A plan as written: a curve with a step on 'a', gated on the other metric.
+WRITTEN = f"""[[metrics]]
+id = "a"
+curve = [[0.5, 0.0], [1.0, 0.6], [1.0, 0.7], [1.5, 0.9]]
+gate = {{ metric = "{METRIC_B}", at = 0.8 }}
+
+[[metrics]]
+id = "{METRIC_B}"
+weight = 0.3
+accelerator_rate = 0.4
+"""
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.75, 1.0), (1.0, 1.0), (1.2, 0.9), (2.0, 0.5),
+                                      (0.4, 1.3)])
+def test_calculator_pays_a_written_curve_and_gate(case_dir: Path, tmp_path: Path,
+                                                  a: float, b: float) -> None:
+    # The Calculator's formulas for a curve with a step and a gate, typed attainment
+    # replaced before LibreOffice recalculates: they give compplan's own payout.
+    (case_dir / "written.toml").write_text(WRITTEN)
+    out = tmp_path / "written.xlsx"
+    assert_exit(invoke("export", str(case_dir), str(case_dir / "written.toml"), "--xlsx",
+                       str(out), "-q"), 0)
+    edited = openpyxl.load_workbook(out)
+    sheet = edited["Calculator"]
+    sheet["C2"], sheet["C3"] = a, b
+    edited.save(out)
+    book = recalculate(out, tmp_path / "lo")
+    case = load_case(case_dir)
+    plan = load_plan(case, str(case_dir / "written.toml"))
+    first, second = records(book["Calculator"])[:2]  # the plan's metrics, in order
+    curve, linear = plan.metrics
+    gate_open = b >= 0.8
+    expected_a = float(curve.payout(np.array(a))) if gate_open else 0.0
+    assert first["payout (share of target)"] == pytest.approx(expected_a, abs=1e-12)
+    assert second["payout (share of target)"] == pytest.approx(
+        float(linear.payout(np.array(b))), abs=1e-12)
+    assert first["gate: attainment of its metric"] == pytest.approx(b)

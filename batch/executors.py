@@ -1,0 +1,217 @@
+"""Where candidates are solved: in this process, a local process pool, or a Dask cluster.
+
+Every worker receives the case, the candidates' specs and the coefficients once (a
+process pool's initializer, or one broadcast to a Dask cluster), so a candidate costs
+a solve and nothing more. Ctrl-C stops the workers and keeps what finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Generator, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Any
+
+from compplan.batch.run import Shared, Solved, solve_candidate
+from compplan.errors import UsageError
+
+_WORKER: Shared | None = None
+
+
+def _init_worker(shared: Shared, batch_pid: int) -> None:
+    """A pool worker: keep the shared data, ignore Ctrl-C, and end with the batch."""
+    global _WORKER
+    _WORKER = shared
+    # Ctrl-C reaches the whole process group: the batch process stops the run, and
+    # workers must not print a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # One BLAS thread: the pool's processes already use every core.
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1)
+    # Results go back through the pool's own pipes: a worker holding the batch's
+    # stdout or stderr (a pipe to `tee`, to a parent's `communicate`) would keep its
+    # reader waiting after the batch has gone.
+    _detach_std_streams()
+    # Linux: die with the fork server, our parent, however it dies.
+    _die_with_parent()
+    # A batch process killed with -9 cannot stop its workers: they notice and leave.
+    threading.Thread(target=_watch, args=(batch_pid, os.getppid()), daemon=True).start()
+
+
+def _detach_std_streams() -> None:
+    """Point standard input, output and error at /dev/null."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _die_with_parent() -> None:
+    """``prctl(PR_SET_PDEATHSIG, SIGKILL)`` where available (Linux); else the watch does it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended: no such process, or a zombie its parent has not reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            # pid (comm) STATE ...: comm may hold spaces and parentheses.
+            return handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
+def _watch(batch_pid: int, parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        # A batch killed while its parent waits on a pipe stays a zombie until the
+        # parent reads to the end: os.kill alone would take it for alive.
+        if _gone(batch_pid):
+            os._exit(1)
+        if os.getppid() != parent:  # the fork server left with the batch process
+            os._exit(1)
+
+
+def _start_forkserver_detached() -> None:
+    """Start the fork server (and resource tracker) without the batch's std streams.
+
+    They would otherwise inherit standard output and error, and a reader of a pipe
+    from the batch (``compplan batch ... | tee log``) would wait for them after the
+    batch itself had been killed.
+    """
+    from multiprocessing import forkserver
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        forkserver.ensure_running()
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def _solve_in_worker(index: int) -> Solved:
+    assert _WORKER is not None  # set by _init_worker
+    return solve_candidate(_WORKER, index)
+
+
+#: Seconds between looks at the Ctrl-C flag while waiting for workers.
+_POLL = 0.1
+
+
+#: How long to try reaching a Dask scheduler.
+CONNECT_TIMEOUT = "10s"
+
+
+def run_serial(shared: Shared, indices: list[int],
+               stop: threading.Event) -> Generator[Solved, None, None]:
+    """Solve the candidates one after another in this process."""
+    for i in indices:
+        if stop.is_set():
+            return
+        yield solve_candidate(shared, i)
+
+
+def run_processes(shared: Shared, indices: list[int], workers: int,
+                  stop: threading.Event) -> Generator[Solved, None, None]:
+    """Solve the candidates on a local process pool, yielding each as it finishes."""
+    import multiprocessing
+
+    # Not fork: HiGHS hangs in a child forked from a process that has solved before.
+    # A fork server imports compplan once and forks clean workers from it.
+    context: Any
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        _start_forkserver_detached()
+    else:
+        context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_init_worker, initargs=(shared, os.getpid()))
+    pending: set[Future[Solved]] = set()
+    try:
+        pending = {pool.submit(_solve_in_worker, i) for i in indices}
+        while pending and not stop.is_set():
+            done, pending = wait(pending, timeout=_POLL, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: f.result().index):
+                yield future.result()
+    finally:
+        for future in pending:
+            future.cancel()
+        if pending:
+            # The executor has no public way to stop a running task: stop its workers.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_dask(shared: Shared, indices: list[int], scheduler: Any,
+             stop: threading.Event) -> Generator[Solved, None, None]:
+    """Solve the candidates on a Dask cluster, yielding each as it finishes."""
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    futures = []
+    try:
+        # One copy of the case and coefficients per worker, not one per task.
+        data = client.scatter(shared, broadcast=True, hash=False)
+        futures = [client.submit(solve_candidate, data, i, pure=False) for i in indices]
+        ready = as_completed(futures, loop=client.loop)
+        while not ready.is_empty() and not stop.is_set():
+            batch = ready.next_batch(block=False)
+            if not batch:
+                time.sleep(_POLL / 5)
+            for future in batch:
+                yield future.result()
+    finally:
+        if futures:
+            client.cancel(futures)
+        client.close()
+
+
+@contextmanager
+def deferred_interrupt(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets ``stop`` instead of raising wherever the main thread happens to be.
+
+    A KeyboardInterrupt raised inside the executor's own locking leaves its locks
+    held and the shutdown hangs; a flag is looked at between candidates instead.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def default_workers() -> int:
+    """Local processes by default: one per core."""
+    return max(1, os.cpu_count() or 1)

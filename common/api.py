@@ -1,0 +1,531 @@
+"""The public Python API: what the command line does, for notebooks and scripts.
+
+Every function here is re-exported from :mod:`compplan` (``compplan.optimise`` ...).
+The command line is a thin layer over these functions: it parses, calls one of them,
+renders the answer and maps errors to exit codes.
+
+Heavy modules (Pyomo, HiGHS, matplotlib) are imported inside the functions that
+need them, so that importing the API stays cheap.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from compplan.errors import InfeasibleError, SolverLimitError, UsageError
+from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME
+from compplan.optimizer.verdicts import FEASIBLE
+
+if TYPE_CHECKING:
+    from compplan.batch.results import BatchReport
+    from compplan.batch.spec import BatchSpec
+    from compplan.models.case import Case
+    from compplan.models.plan import Plan
+    from compplan.optimizer.audit import Audit
+    from compplan.optimizer.coefficients import Progress
+    from compplan.optimizer.evaluate import Evaluation
+    from compplan.optimizer.model import Rounding, TailMethod
+    from compplan.optimizer.pipeline import Outcome
+    from compplan.optimizer.prices import GuardrailPrice
+
+#: The case used when none is named: bundled with compplan.
+DEFAULT_CASE = "enterprise_first"
+
+__all__ = [
+    "Result",
+    "Status",
+    "audit",
+    "batch",
+    "evaluate",
+    "explain",
+    "load_case",
+    "min_budget",
+    "optimise",
+    "sweep",
+]
+
+
+class Status(StrEnum):
+    """How an optimisation ended: only ``OPTIMAL`` and ``TIME_LIMIT`` carry a plan."""
+
+    OPTIMAL = "optimal"
+    TIME_LIMIT = "time_limit"      # a plan was found, optimality not proven
+    INFEASIBLE = "infeasible"      # proven: no plan satisfies the constraints
+    NO_SOLUTION = "no_solution"    # a limit was reached before any plan was found
+
+    @property
+    def has_plan(self) -> bool:
+        """Whether a plan was found."""
+        return self.value in FEASIBLE
+
+
+@dataclass(frozen=True, repr=False)
+class Result:
+    """What :func:`optimise` and :func:`min_budget` found.
+
+    An infeasible case and a time limit are statuses, not exceptions: call
+    :meth:`raise_for_status` to turn them into :class:`~compplan.errors.CompplanError`.
+
+    Attributes
+    ----------
+    case : Case
+        The case that was solved.
+    status : Status
+        How the solve ended.
+    plan : Plan or None
+        The plan (``None`` without one).
+    evaluation : Evaluation or None
+        The plan's figures under the case's scenarios.
+    prices : list of GuardrailPrice
+        What loosening each binding guardrail by 1 % would add to alignment.
+    diagnosis : dict or None
+        When infeasible: the conflicting rules and the smallest fix
+        (``infeasibility.json``).
+    message : str
+        One line saying how it ended.
+    outcome : Outcome or None
+        The solver's full outcome (coefficients, solve figures), for experts.
+    started : float
+        When the solve started (seconds since the epoch).
+    run_file : bool
+        Whether :meth:`write` adds ``run.json`` (``compplan optimise`` does,
+        ``compplan min-budget --out`` does not).
+    """
+
+    case: Case
+    status: Status
+    plan: Plan | None = None
+    evaluation: Evaluation | None = None
+    prices: list[GuardrailPrice] = field(default_factory=list)
+    diagnosis: dict[str, Any] | None = None
+    message: str = ""
+    outcome: Outcome | None = None
+    started: float = 0.0
+    run_file: bool = True
+
+    @property
+    def ok(self) -> bool:
+        """Whether a plan was found."""
+        return self.status.has_plan
+
+    def raise_for_status(self) -> Result:
+        """Raise when no plan was found; return the result otherwise.
+
+        Raises
+        ------
+        InfeasibleError
+            No plan satisfies the constraints (exit code 3 on the command line).
+        SolverLimitError
+            A limit was reached before any plan was found (exit code 4).
+        """
+        if self.status is Status.INFEASIBLE:
+            raise InfeasibleError(self.message, self.diagnosis or {})
+        if self.status is Status.NO_SOLUTION:
+            raise SolverLimitError(self.message)
+        return self
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The ``plan.json`` document (MODEL.md section 6); empty without a plan."""
+        if self.outcome is None:
+            return {}
+        from compplan.render.plan import plan_json
+
+        return plan_json(self.case, self.outcome)
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write exactly the files ``compplan optimise`` writes, as one transaction.
+
+        With a plan: ``plan.json``, ``plan.csv``, ``plan.md``, ``rep_rates.csv`` (with
+        quotas) and ``run.json``; when infeasible: ``infeasibility.json``; after a
+        limit without a plan: nothing.
+
+        Parameters
+        ----------
+        folder : str or Path
+            The output folder, created if need be; compplan's earlier files in it are
+            replaced whole (the old set or the new one, never a mix).
+        force : bool
+            Write into a folder holding files compplan did not write (they are kept).
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        from compplan.models.output import run_record, write_json, write_plan
+        from compplan.models.transaction import output_folder
+
+        inputs = [self.case.path] if self.case.path is not None else []
+        # One transaction (as the command line): the old set of files or the new one.
+        with output_folder(folder, force=force, inputs=inputs) as staged:
+            if self.status is Status.INFEASIBLE:
+                write_json(staged / "infeasibility.json",
+                           {"case": self.case.name, **(self.diagnosis or {})})
+                names = ["infeasibility.json"]
+            elif self.plan is None:
+                names = []
+            else:
+                names = [p.name for p in write_plan(staged, self.case, self.plan,
+                                                    self.document)]
+                if self.run_file:
+                    seconds = None if self.outcome is None else self.outcome.result.seconds
+                    write_json(staged / "run.json", run_record(self.started, seconds))
+                    names.append("run.json")
+        return [Path(folder) / name for name in names]
+
+    def __repr__(self) -> str:
+        if self.evaluation is None or self.plan is None:
+            short = self.message if len(self.message) <= 80 else self.message[:79] + "\u2026"
+            return f"<Result {self.status.value}: {short}>"
+        weights = ", ".join(f"{m.id} {m.weight:.1%}" for m in self.plan.metrics)
+        return (f"<Result {self.status.value}: alignment {self.evaluation.alignment:.4f}, "
+                f"expected cost {self.evaluation.expected_cost:,.0f} "
+                f"{self.case.spec.case.currency}; {weights}>")
+
+    def _repr_html_(self) -> str:
+        from compplan.models.money import money_per
+
+        head = f"<p><b>{html.escape(self.case.name)}</b>: {html.escape(self.status.value)}"
+        if self.evaluation is None or self.plan is None:
+            return head + f" &mdash; {html.escape(self.message)}</p>"
+        ev = self.evaluation
+        cur = html.escape(self.case.spec.case.currency)
+        head += (f", alignment {ev.alignment:.4f}, expected cost "
+                 f"{ev.expected_cost:,.0f} {cur} {money_per(self.case)}</p>")
+        return head + self.plan.to_frame().to_html(index=False, float_format="{:.4g}".format)
+
+
+def load_case(path: str | Path | None = None, *, budget: float | None = None,
+              max_metrics: int | None = None) -> Case:
+    """Load and validate a case folder.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A case folder (``case.toml``, ``reps.csv``, ``attainment.csv``); the bundled
+        default case without one.
+    budget : float, optional
+        Expected-cost cap per period, replacing ``[budget] expected_cap``.
+    max_metrics : int, optional
+        At most this many metrics, replacing ``[design] max_metrics``.
+
+    Returns
+    -------
+    Case
+        The loaded case; ``case.spec.warnings()`` lists what was accepted with a warning.
+
+    Raises
+    ------
+    CaseError
+        The case is malformed: the message names the file, line and field.
+    """
+    from compplan.models.case import load_case as _load
+
+    if path is None:
+        with as_file(files("compplan.cases") / DEFAULT_CASE) as bundled:
+            case = _load(bundled)
+    else:
+        case = _load(path)
+    if budget is not None or max_metrics is not None:
+        case = case.with_overrides(budget=budget, max_metrics=max_metrics)
+    return case
+
+
+def _as_case(case: Case | str | Path | None) -> Case:
+    from compplan.models.case import Case
+
+    return case if isinstance(case, Case) else load_case(case)
+
+
+def _as_plan(case: Case, plan: Plan | str | Path) -> Plan:
+    from compplan.models.plan import Plan, load_plan
+
+    return plan if isinstance(plan, Plan) else load_plan(case, str(plan))
+
+
+def _solved(case: Case, run: Callable[[], Outcome], started: float, *,
+            run_file: bool = True) -> Result:
+    try:
+        outcome = run()
+    except InfeasibleError as exc:
+        return Result(case, Status.INFEASIBLE, diagnosis=exc.report, message=str(exc),
+                      started=started, run_file=run_file)
+    except SolverLimitError as exc:
+        return Result(case, Status.NO_SOLUTION, message=str(exc), started=started,
+                      run_file=run_file)
+    status = Status(outcome.status)
+    return Result(case, status, outcome.plan, outcome.evaluation, list(outcome.prices),
+                  message=f"{status.value} plan", outcome=outcome, started=started,
+                  run_file=run_file)
+
+
+def optimise(case: Case | str | Path | None = None, *, time_limit: float | None = None,
+             tail_method: TailMethod = "auto",
+             progress: Callable[[str], None] | None = None,
+             chunk_progress: Progress | None = None,
+             rounding: Rounding | None = None) -> Result:
+    """Design the plan of best expected alignment for a case.
+
+    Parameters
+    ----------
+    case : Case, str or Path, optional
+        A loaded case or a case folder; the bundled default case without one.
+    time_limit : float, optional
+        Seconds the solver may take in all.
+    tail_method : {"auto", "full", "cuts"}
+        How tail guardrails enter the model.
+    progress : callable, optional
+        Called with a line of text at each step.
+    chunk_progress : callable, optional
+        Called as ``chunk_progress(phase, done, total)`` during passes over the reps.
+    rounding : Rounding, optional
+        Weights and accelerator rates on grids (``parse_rounding("weights=0.05")``):
+        the best rounded plan, with what rounding costs in ``result.outcome.rounding``.
+
+    Returns
+    -------
+    Result
+        The status, and with a plan its evaluation and guardrail prices; when
+        infeasible, the diagnosis.
+
+    Raises
+    ------
+    CaseError
+        The case is malformed.
+
+    Examples
+    --------
+    >>> import compplan
+    >>> result = compplan.optimise("cases/enterprise_first")  # doctest: +SKIP
+    >>> result.raise_for_status().write("plans/fy27")         # doctest: +SKIP
+    """
+    from compplan.optimizer.pipeline import optimise_case
+
+    loaded = _as_case(case)
+    started = time.time()
+    return _solved(loaded, lambda: optimise_case(
+        loaded, time_limit=time_limit, tail_method=tail_method, progress=progress,
+        chunk_progress=chunk_progress, rounding=rounding), started)
+
+
+def min_budget(case: Case | str | Path | None = None, *, time_limit: float | None = None,
+               progress: Callable[[str], None] | None = None,
+               chunk_progress: Progress | None = None) -> Result:
+    """The cheapest plan meeting every guardrail but the expected-cost cap.
+
+    Its expected cost (``result.evaluation.expected_cost``) is the smallest
+    ``[budget] expected_cap`` that admits a plan.
+
+    Parameters
+    ----------
+    case : Case, str or Path, optional
+        A loaded case or a case folder; the bundled default case without one.
+    time_limit : float, optional
+        Seconds the solver may take in all.
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise`.
+
+    Returns
+    -------
+    Result
+        The cheapest plan (the best aligned among equally cheap ones), or the
+        status saying why there is none.
+    """
+    from compplan.optimizer.pipeline import cheapest_plan
+
+    loaded = _as_case(case)
+    started = time.time()
+    return _solved(loaded, lambda: cheapest_plan(
+        loaded, time_limit=time_limit, progress=progress, chunk_progress=chunk_progress),
+        started, run_file=False)
+
+
+def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current") -> Evaluation:
+    """A plan's figures under the case's scenarios, without solving.
+
+    Parameters
+    ----------
+    case : Case, str or Path, optional
+        A loaded case or a case folder; the bundled default case with ``None``.
+    plan : Plan, str or Path
+        A plan, ``"current"`` (the case's ``current_plan.toml``), a ``plan.json`` or a
+        TOML file of ``[[metrics]]`` tables.
+
+    Returns
+    -------
+    Evaluation
+        Alignment, payout quantiles, CVaR, segments, every guardrail and design rule;
+        ``to_frame()`` gives the guardrails as a table.
+    """
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.evaluate import evaluate as _evaluate
+    from compplan.optimizer.evaluate import expected_revenue
+
+    loaded = _as_case(case)
+    chosen = _as_plan(loaded, plan)
+    w, u = chosen.vectors(loaded)
+    return _evaluate(loaded, compute_coefficients(loaded), w, u,
+                     revenue=expected_revenue(loaded))
+
+
+def audit(case: Case | str | Path | None, plan: Plan | str | Path = "current") -> Audit:
+    """Audit a plan for incentive conflicts: which metrics serve the strategy.
+
+    Parameters
+    ----------
+    case : Case, str or Path, optional
+        A loaded case or a case folder; the bundled default case with ``None``.
+    plan : Plan, str or Path
+        As for :func:`evaluate`.
+
+    Returns
+    -------
+    Audit
+        Per metric: alignment with the goals, marginal incentive, share, verdict;
+        ``to_dict()`` is ``audit.json``.
+    """
+    from compplan.optimizer.audit import audit_plan
+
+    loaded = _as_case(case)
+    name = CURRENT_PLAN_NAME if str(plan) == CURRENT_PLAN else str(plan)
+    return audit_plan(loaded, _as_plan(loaded, plan), name)
+
+
+@dataclass(frozen=True)
+class Document:
+    """The plan document for reps (``compplan explain``): Markdown and HTML."""
+
+    context: dict[str, Any]
+
+    @property
+    def markdown(self) -> str:
+        """The document in Markdown."""
+        from compplan.render.explain import render_markdown
+
+        return render_markdown(self.context)
+
+    def _repr_html_(self) -> str:
+        from compplan.render.explain import render_html
+
+        return render_html(self.context)
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write ``plan_explained.md`` and ``plan_explained.html`` into ``folder``."""
+        from compplan.render.explain import write_explanation
+
+        return write_explanation(Path(folder), self.context)
+
+
+def explain(plan: Plan | str | Path, case: Case | str | Path | None = None) -> Document:
+    """The plan document for reps: what the plan pays for, and why.
+
+    Parameters
+    ----------
+    plan : Plan, str or Path
+        A ``plan.json``; with ``case`` also a Plan, ``"current"`` or a TOML plan.
+    case : Case, str or Path, optional
+        The plan's case: goals, median target incentive, what changed from today.
+
+    Returns
+    -------
+    Document
+        ``markdown``, an HTML view in notebooks, and ``write(folder)``.
+    """
+    from compplan.render.explain import explanation, explanation_with_case, read_plan_file
+
+    if case is None:
+        if str(plan) == CURRENT_PLAN or not isinstance(plan, str | Path):
+            raise UsageError("a plan other than a plan.json file needs its case")
+        source = read_plan_file(plan)
+        return Document(explanation(source.plan, source=str(plan), case_name=source.case))
+    loaded = _as_case(case)
+    return Document(explanation_with_case(loaded, _as_plan(loaded, plan), str(plan)))
+
+
+def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
+          out: str | Path, **options: Any) -> BatchReport:
+    """Sweep the expected-cost cap: a batch with one candidate per cap.
+
+    Parameters
+    ----------
+    case : Case, str or Path, optional
+        A loaded case or a case folder; the bundled default case with ``None``.
+    start, stop : float
+        The first and last factor of the case's ``[budget] expected_cap`` (of the
+        total target incentive when it sets none).
+    count : int
+        How many caps, evenly spaced.
+    out : str or Path
+        The output folder (as ``compplan sweep --out``).
+    **options
+        As for :func:`batch`.
+
+    Returns
+    -------
+    BatchReport
+        ``to_frame()``: one row per candidate; ``frontier()``: the frontier.
+    """
+    from compplan.batch.spec import budget_sweep
+
+    loaded = _as_case(case)
+    return batch(budget_sweep(loaded, start, stop, count), out, case=loaded, **options)
+
+
+def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = None,
+          workers: int = 1, scheduler: Any = None, resume: bool = False,
+          time_limit: float | None = None, prices: bool = True,
+          on_result: Callable[[dict[str, Any]], None] | None = None,
+          on_start: Callable[[int, int], None] | None = None,
+          chart: bool = True) -> BatchReport:
+    """Solve every candidate of a batch spec and chart the alignment-cost frontier.
+
+    Parameters
+    ----------
+    spec : BatchSpec, str or Path
+        An expanded spec or a batch spec TOML file.
+    out : str or Path
+        The output folder (``batch.json``, ``candidates/``, results, frontier).
+    case : Case, optional
+        The base case, when already loaded; the spec's ``case`` otherwise.
+    workers : int
+        Local processes (1: in this process). With more, call from under
+        ``if __name__ == "__main__":``.
+    scheduler : str or distributed.LocalCluster, optional
+        Solve on a Dask cluster instead.
+    resume : bool
+        Continue the batch already in ``out``.
+    time_limit : float, optional
+        Seconds per candidate.
+    prices : bool
+        Price each candidate's guardrails.
+    on_result : callable, optional
+        Called with each candidate's record as it finishes.
+    on_start : callable, optional
+        Called as ``on_start(total, done)`` once the batch is open, before solving.
+    chart : bool
+        Draw the frontier chart.
+
+    Returns
+    -------
+    BatchReport
+        ``to_frame()``: one row per candidate; ``frontier()``: the frontier.
+    """
+    from compplan.batch.run import BatchOptions
+    from compplan.batch.spec import BatchSpec, read_batch_spec
+    from compplan.batch.store import run_batch
+
+    expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(spec)
+    loaded = case if case is not None else load_case(expanded.case_path)
+    options = BatchOptions(time_limit=time_limit, prices=prices)
+    return run_batch(expanded, loaded, Path(out), workers=workers, scheduler=scheduler,
+                     resume=resume, options=options, on_result=on_result, chart=chart,
+                     on_start=on_start)
+
