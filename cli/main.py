@@ -119,19 +119,26 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     # Checked before the solve, which may be long: a folder that cannot be written
     # fails now. Every file then lands at once; an earlier run's files (a plan.json
     # beside a new infeasibility.json) go with the old set.
-    with output_set(out_dir, force=force, inputs=[loaded.path]) as folder:
-        try:
-            with Reporter(quiet) as reporter:
-                result = api.optimise(loaded, time_limit=time_limit,
-                                      tail_method=tail_method,  # type: ignore[arg-type]
-                                      rounding=rounding, progress=reporter.step,
-                                      chunk_progress=reporter.chunks)
-        except KeyboardInterrupt:
-            raise ExitError("interrupted: no plan was written", 130) from None
-        except CompplanError as exc:
-            fail(exc)
-        if result.status is not api.Status.NO_SOLUTION:
+    notes: list[str] = []  # said with a write failure, so the explanation is not lost
+    try:
+        with output_set(out_dir, force=force, inputs=[loaded.path], notes=notes) as folder:
+            try:
+                with Reporter(quiet) as reporter:
+                    result = api.optimise(loaded, time_limit=time_limit,
+                                          tail_method=tail_method,  # type: ignore[arg-type]
+                                          rounding=rounding, progress=reporter.step,
+                                          chunk_progress=reporter.chunks)
+            except CompplanError as exc:
+                fail(exc)
+            if result.status is api.Status.NO_SOLUTION:
+                # Raised inside the block: nothing is committed, no empty folder is left.
+                _raise_for_status(result)
+            if result.status is api.Status.INFEASIBLE:
+                notes.append(str(result.message))
             written = _write(result, folder, out)
+    except KeyboardInterrupt:
+        # Anywhere before the commit, the staged files were dropped with the interrupt.
+        raise ExitError("interrupted: no plan was written", 130) from None
     if result.status is api.Status.INFEASIBLE:
         raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
     _raise_for_status(result)
