@@ -7,8 +7,10 @@ a solve and nothing more. Ctrl-C stops the workers and keeps what finished.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Generator, Iterator
@@ -32,19 +34,83 @@ def _init_worker(shared: Shared, batch_pid: int) -> None:
     # One BLAS thread: the pool's processes already use every core.
     from threadpoolctl import threadpool_limits
     threadpool_limits(limits=1)
+    # Results go back through the pool's own pipes: a worker holding the batch's
+    # stdout or stderr (a pipe to `tee`, to a parent's `communicate`) would keep its
+    # reader waiting after the batch has gone.
+    _detach_std_streams()
+    # Linux: die with the fork server, our parent, however it dies.
+    _die_with_parent()
     # A batch process killed with -9 cannot stop its workers: they notice and leave.
     threading.Thread(target=_watch, args=(batch_pid, os.getppid()), daemon=True).start()
+
+
+def _detach_std_streams() -> None:
+    """Point standard input, output and error at /dev/null."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _die_with_parent() -> None:
+    """``prctl(PR_SET_PDEATHSIG, SIGKILL)`` where available (Linux); else the watch does it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended: no such process, or a zombie its parent has not reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            # pid (comm) STATE ...: comm may hold spaces and parentheses.
+            return handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 def _watch(batch_pid: int, parent: int) -> None:
     while True:
         time.sleep(0.5)
-        try:
-            os.kill(batch_pid, 0)
-        except ProcessLookupError:
+        # A batch killed while its parent waits on a pipe stays a zombie until the
+        # parent reads to the end: os.kill alone would take it for alive.
+        if _gone(batch_pid):
             os._exit(1)
         if os.getppid() != parent:  # the fork server left with the batch process
             os._exit(1)
+
+
+def _start_forkserver_detached() -> None:
+    """Start the fork server (and resource tracker) without the batch's std streams.
+
+    They would otherwise inherit standard output and error, and a reader of a pipe
+    from the batch (``compplan batch ... | tee log``) would wait for them after the
+    batch itself had been killed.
+    """
+    from multiprocessing import forkserver
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        forkserver.ensure_running()
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
 
 
 def _solve_in_worker(index: int) -> Solved:
@@ -80,6 +146,7 @@ def run_processes(shared: Shared, indices: list[int], workers: int,
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
+        _start_forkserver_detached()
     else:
         context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
@@ -108,7 +175,7 @@ def run_dask(shared: Shared, indices: list[int], scheduler: Any,
 
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     futures = []
     try:

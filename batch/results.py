@@ -176,6 +176,9 @@ def write_results(batch: Batch, table: pd.DataFrame, current: dict[str, Any] | N
         written += [out / "frontier.png", out / "frontier.svg"]
         write_atomic(written[-2], png)
         write_atomic(written[-1], svg)
+    else:  # an earlier run's chart would no longer match the results beside it
+        for stale in ("frontier.png", "frontier.svg"):
+            (out / stale).unlink(missing_ok=True)
     written.append(out / "summary.md")
     write_atomic(written[-1], summary_markdown(batch, table, current))
     return written

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,8 @@ from compplan.optimizer.evaluate import expected_revenue
 
 SCHEMA = "compplan.batch/1"
 RESULT_SCHEMA = "compplan.batch-result/1"
+#: Says which damaged records are solved again (printed on stderr without a handler).
+_LOG = logging.getLogger("compplan.batch")
 MANIFEST = "batch.json"
 RESULT = "result.json"
 CANDIDATES = "candidates"
@@ -62,6 +65,9 @@ class Batch:
     specs: list[CaseSpec]
     out: Path
     pending: list[int]
+    #: Candidates whose ``result.json`` could not be read on resume, with the reason:
+    #: solved again.
+    recomputed: list[tuple[int, str]] = field(default_factory=list)
     _coefficients: dict[str, Coefficients] = field(default_factory=dict)
 
     @property
@@ -249,8 +255,29 @@ def open_batch(spec: BatchSpec, case: Case, out: Path, *, resume: bool = False) 
     else:
         write_json(existing, doc)
     batch = Batch(spec, case, specs, out, [])
-    batch.pending = [i for i in range(batch.total) if not (batch.folder(i) / RESULT).is_file()]
+    for i in range(batch.total):
+        problem = _unreadable(batch.folder(i) / RESULT)
+        if problem is not None:
+            batch.pending.append(i)
+            if problem:  # a damaged record: solved again, and said so
+                (batch.folder(i) / RESULT).unlink()
+                batch.recomputed.append((i, problem))
+                _LOG.warning(f"warning: {batch.folder(i) / RESULT} could not be read "
+                             f"({problem}): solving candidate {spec.candidates[i].id} again")
     return batch
+
+
+def _unreadable(path: Path) -> str | None:
+    """None for a sound ``result.json``; "" when absent; else what is wrong with it."""
+    if not path.exists():
+        return ""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"[:200]
+    if not isinstance(record, dict) or record.get("schema") != RESULT_SCHEMA:
+        return "not a candidate result"
+    return None
 
 
 def _check_same(path: Path, doc: dict[str, Any]) -> None:

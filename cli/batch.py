@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shlex
+import socket
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -21,8 +23,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from compplan.batch.spec import BatchSpec, budget_sweep, read_batch_spec
+from compplan.batch.spec import MAX_CANDIDATES, BatchSpec, budget_sweep, read_batch_spec
 from compplan.cli.common import (
+    POSITIVE,
     ExitError,
     cannot_write,
     err_console,
@@ -36,6 +39,8 @@ from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.money import annual_note
 from compplan.models.output import prepare_folder
+from compplan.models.text import shown
+from compplan.models.transaction import shorten
 from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
@@ -59,10 +64,12 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "e.g. tcp://10.0.0.5:8786."),
         click.option("--resume", is_flag=True,
                      help="Continue the batch in --out: finished candidates are kept."),
-        click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+        click.option("--time-limit", type=POSITIVE,
                      help="Seconds of solver time per candidate."),
         click.option("--no-prices", is_flag=True,
                      help="Skip the guardrail prices (one LP per candidate with a plan)."),
+        click.option("--force", is_flag=True,
+                     help="Start a batch in a folder holding other files (they are kept)."),
         click.option("-q", "--quiet", is_flag=True,
                      help="No progress bar or frontier table on the terminal."),
     ]
@@ -78,7 +85,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
               help="Folder for batch.json, candidates/, results and the frontier chart.")
 @_run_options
 def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: str | None,
-                  resume: bool, time_limit: float | None, no_prices: bool,
+                  resume: bool, time_limit: float | None, no_prices: bool, force: bool,
                   quiet: bool) -> None:
     """Solve every candidate of a batch spec and chart the alignment-cost frontier.
 
@@ -94,6 +101,8 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
     \b
         compplan batch runs/fy27-grid.toml --out runs/fy27 --workers 2
     """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     solver_import = import_in_background(_BATCH_MODULE)
     try:
         spec = read_batch_spec(spec_file)
@@ -106,7 +115,7 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
     again = ["compplan", "batch", spec_file, "--out", out_dir, "--resume"]
     _run(spec, case, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
-         quiet=quiet)
+         force=force, quiet=quiet)
 
 
 @click.command("sweep")
@@ -120,7 +129,7 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
 @_run_options
 def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | None,
                   scheduler: str | None, resume: bool, time_limit: float | None,
-                  no_prices: bool, quiet: bool) -> None:
+                  no_prices: bool, force: bool, quiet: bool) -> None:
     """Sweep the expected-cost cap of CASE: a batch with one candidate per cap.
 
     CASE is a case folder (the bundled default case without it). The caps are
@@ -133,14 +142,45 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
         compplan sweep cases/enterprise_first --budget 0.8:1.1:25 --out runs/budget
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     start, stop, count = _parse_range(budget)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     solver_import = import_in_background(_BATCH_MODULE)
     loaded = load(case)
-    spec = budget_sweep(loaded, start, stop, count)
+    try:
+        spec = budget_sweep(loaded, start, stop, count)
+    except CompplanError as exc:
+        fail(exc)
     again = ["compplan", "sweep", *([case] if case else []), "--budget", budget,
              "--out", out_dir, "--resume"]
     _run(spec, loaded, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
-         quiet=quiet)
+         force=force, quiet=quiet)
+
+
+_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)"
+                      r":(?P<port>\d{1,5})/?$")
+#: Seconds to try a TCP connection to the scheduler before any work.
+PROBE_SECONDS = 5.0
+
+
+def check_scheduler(address: str) -> None:
+    """Fail fast on a scheduler address that is malformed or does not answer (exit 2).
+
+    Checked before the case is read and anything solved: ``tcp://HOST:PORT`` (or
+    ``HOST:PORT``); other schemes (``tls://``, ``ucx://``) are checked for form only.
+    """
+    found = _ADDRESS.match(address)
+    if found is None or not 0 < int(found["port"]) < 65536:
+        raise ExitError(f"--scheduler {shown(address)} is not the address of a Dask scheduler "
+                        "(tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786)", 2)
+    if found["scheme"] not in (None, "tcp"):
+        return
+    host = found["host"].strip("[]")
+    try:
+        socket.create_connection((host, int(found["port"])), timeout=PROBE_SECONDS).close()
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise ExitError(f"cannot reach the Dask scheduler at {address}: {reason}", 2) from None
 
 
 def _parse_range(text: str) -> tuple[float, float, int]:
@@ -156,6 +196,10 @@ def _parse_range(text: str) -> tuple[float, float, int]:
         raise click.BadParameter(usage, param_hint="'--budget'") from None
     if not (np.isfinite(start) and np.isfinite(stop)) or start <= 0 or stop <= 0 or count < 1:
         raise click.BadParameter(f"'{text}': FROM and TO must be > 0 and COUNT at least 1",
+                                 param_hint="'--budget'")
+    if count > MAX_CANDIDATES:  # before building a million candidates to say so
+        raise click.BadParameter(f"'{text}': COUNT is at most {MAX_CANDIDATES:,} (a batch "
+                                 f"holds at most {MAX_CANDIDATES:,} candidates)",
                                  param_hint="'--budget'")
     return start, stop, count
 
@@ -202,12 +246,15 @@ class _Bar:
 
 def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list[str], *,
          workers: int | None, scheduler: str | None, resume: bool,
-         time_limit: float | None, prices: bool, quiet: bool) -> None:
+         time_limit: float | None, prices: bool, force: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
     from compplan import api
     from compplan.batch.executors import default_workers
+    from compplan.batch.store import MANIFEST
 
+    _check_batch_folder(out, case, fresh=not resume and not (out / MANIFEST).exists(),
+                        force=force)
     try:
         prepare_folder(out)
     except OSError as exc:
@@ -234,14 +281,38 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
         bar.stop()
         cannot_write(out, exc)
     except Exception as exc:
-        if type(exc).__name__ != "KilledWorker":  # distributed's, without importing it
+        # distributed's, without importing it: a worker died, or every worker was lost
+        # (the scheduler cancels the tasks, or the connection to it closes).
+        if type(exc).__name__ not in _DASK_LOST:
             raise
         bar.stop()
-        _stopped(bar, out, again, f"a Dask worker died ({exc})", 1)
+        _stopped(bar, out, again, f"the Dask cluster lost its workers ({type(exc).__name__}: "
+                                  f"{exc})", 1)
     finally:
         bar.stop()
     if not quiet:
         _show(case, out, report)
+
+
+_DASK_LOST = {"KilledWorker", "FutureCancelledError", "CancelledError", "CommClosedError",
+              "FutureCancelled"}
+
+
+def _check_batch_folder(out: Path, case: Case, *, fresh: bool, force: bool) -> None:
+    """A batch folder is resumable, so written in place: never the case, nor others' files."""
+    if str(out) in ("", "."):
+        raise ExitError("give the batch a folder of its own with --out", 2)
+    real, source = out.resolve(), case.path.resolve()
+    if real == source or real in source.parents or source in real.parents:
+        raise ExitError(f"{out} is or holds the case folder {case.path}: give the batch a "
+                        "folder of its own", 2)
+    if fresh and not force and out.is_dir():
+        other = sorted(p.name for p in out.iterdir())
+        if other:
+            listed = ", ".join(shorten(n, 40) for n in other[:5])
+            more = f" and {len(other) - 5} more" if len(other) > 5 else ""
+            raise ExitError(f"{out} holds other files ({listed}{more}); give an empty or new "
+                            "folder for the batch, or --force to keep them beside it", 2)
 
 
 def _stopped(bar: _Bar, out: Path, again: list[str], why: str, code: int) -> NoReturn:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import import_module
@@ -49,6 +52,24 @@ def cannot_write(out: Path, exc: OSError, note: str = "") -> NoReturn:
     raise ExitError(f"cannot write to {out}: {reason}{note}", 2) from None
 
 
+class PositiveNumber(click.FloatRange):
+    """A finite number > 0: ``nan`` and ``inf`` pass click's FloatRange, not this."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        """Refuse what is not a finite number, then check the range."""
+        number = super().convert(value, param, ctx) if not isinstance(value, float) else value
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number > 0.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+POSITIVE = PositiveNumber()
+
+
 def cannot_write_set(out: str | Path, exc: OSError, note: str = "") -> NoReturn:
     """Exit 2 for a set of output files that could not be written: nothing changed."""
     before = ("the files already there are as they were" if os.path.lexists(out)
@@ -88,6 +109,46 @@ def output_file(path: str, *, suffixes: tuple[str, ...] = (),
         return check_output_file(path, suffixes=suffixes, inputs=inputs, stdout=stdout)
     except OutputError as exc:
         fail(exc)
+
+
+@contextmanager
+def captured_warnings() -> Iterator[list[str]]:
+    """Collect Python warnings (numpy) and solver log warnings; summarise them at the end.
+
+    Without this they leak to the terminal one by one, between progress lines, in
+    the words of the library that raised them. Every plan is checked with numpy after
+    the solve regardless, so they are a note, not an error.
+    """
+    seen: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(f"{record.name}: {record.getMessage()}")
+
+    class _Say(logging.Handler):  # compplan's own warnings: printed as they come
+        def emit(self, record: logging.LogRecord) -> None:
+            err_console.print(record.getMessage())
+
+    handler = _Collect(level=logging.WARNING)
+    loggers = [logging.getLogger(name) for name in ("pyomo", "highspy", "compplan")]
+    saved = [(log.propagate, list(log.handlers)) for log in loggers]
+    for log in loggers[:-1]:
+        log.handlers, log.propagate = [handler], False
+    loggers[-1].handlers, loggers[-1].propagate = [_Say(level=logging.WARNING)], False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield seen
+        finally:
+            for log, (propagate, handlers) in zip(loggers, saved, strict=True):
+                log.handlers, log.propagate = handlers, propagate
+            seen[:0] = [f"{w.category.__name__}: {w.message}" for w in caught]
+            if seen:
+                first = " ".join(seen[0].split())[:160]
+                more = f" and {len(seen) - 1} more" if len(seen) > 1 else ""
+                err_console.print(f"note: {len(seen)} warning{'s' if len(seen) > 1 else ''} "
+                                  f"from numpy or the solver, kept off the screen: {first}"
+                                  f"{more}")
 
 
 def load(case_dir: str | None, budget: float | None = None,

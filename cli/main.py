@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from compplan.cli.common import (
+    POSITIVE,
     ExitError,
     Reporter,
+    captured_warnings,
     fail,
     force_option,
     import_in_background,
@@ -50,8 +52,10 @@ def is_org_folder(path: str | None) -> bool:
 # only when they run; heavy modules (pandas, Pyomo) are imported inside the commands.
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="compplan", prog_name="compplan")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Design sales compensation plans that pay for the strategy."""
+    ctx.with_resource(captured_warnings())
 
 
 @main.command()
@@ -59,7 +63,7 @@ def main() -> None:
 @click.option("--out", "out_dir", default="plan", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan.json, plan.csv, plan.md and rep_rates.csv.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+@click.option("--time-limit", type=POSITIVE,
               help="Seconds the solver may take in all.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True),
               help="Expected-cost cap, replacing [budget] expected_cap (per period; per year "
@@ -115,25 +119,29 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     # Checked before the solve, which may be long: a folder that cannot be written
     # fails now. Every file then lands at once; an earlier run's files (a plan.json
     # beside a new infeasibility.json) go with the old set.
-    notes: list[str] = []
-    with output_set(out_dir, force=force, inputs=[loaded.path], notes=notes) as folder:
-        try:
-            with Reporter(quiet) as reporter:
-                result = api.optimise(loaded, time_limit=time_limit,
-                                      tail_method=tail_method,  # type: ignore[arg-type]
-                                      rounding=rounding, progress=reporter.step,
-                                      chunk_progress=reporter.chunks)
-        except KeyboardInterrupt:
-            raise ExitError("interrupted: no plan was written", 130) from None
-        except CompplanError as exc:
-            fail(exc)
-        if result.status is api.Status.INFEASIBLE:
-            notes.append(result.message)  # not lost if the file cannot be written
-        else:
-            _raise_for_status(result)  # a limit without a plan: nothing lands
-        written = _write(result, folder, out)
+    notes: list[str] = []  # said with a write failure, so the explanation is not lost
+    try:
+        with output_set(out_dir, force=force, inputs=[loaded.path], notes=notes) as folder:
+            try:
+                with Reporter(quiet) as reporter:
+                    result = api.optimise(loaded, time_limit=time_limit,
+                                          tail_method=tail_method,  # type: ignore[arg-type]
+                                          rounding=rounding, progress=reporter.step,
+                                          chunk_progress=reporter.chunks)
+            except CompplanError as exc:
+                fail(exc)
+            if result.status is api.Status.NO_SOLUTION:
+                # Raised inside the block: nothing is committed, no empty folder is left.
+                _raise_for_status(result)
+            if result.status is api.Status.INFEASIBLE:
+                notes.append(str(result.message))
+            written = _write(result, folder, out)
+    except KeyboardInterrupt:
+        # Anywhere before the commit, the staged files were dropped with the interrupt.
+        raise ExitError("interrupted: no plan was written", 130) from None
     if result.status is api.Status.INFEASIBLE:
         raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
+    _raise_for_status(result)
     if not quiet:
         _summary(result)
         out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
@@ -232,7 +240,7 @@ def _data_notes(case: Case) -> str:
 @click.argument("case", required=False, type=click.Path(file_okay=False))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, writable=True),
               help="Also write the cheapest plan (plan.json, plan.csv, plan.md) here.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+@click.option("--time-limit", type=POSITIVE,
               help="Seconds the solver may take in all.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="Only the figure, no progress or table.")
@@ -350,11 +358,9 @@ def _price_text(price: GuardrailPrice) -> str:
     """What loosening a guardrail buys (re-solved) and where its marginal price holds."""
     if price.shadow_price <= 0 and price.per_percent <= 0:
         return ""
-    text = f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved)"
-    if price.valid_from is None or price.valid_to is None:
-        return text
-    return (f"{text}; marginal {price.shadow_price:.4g} per unit for limits "
-            f"{price.valid_from:,.4g} to {price.valid_to:,.4g}")
+    return (f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved); "
+            f"marginal {price.shadow_price:.4g} per unit for limits {price.valid_from:,.4g} "
+            f"to {price.valid_to:,.4g}")
 
 
 

@@ -22,7 +22,9 @@ from compplan.models.schema import (
     PlanSpec,
 )
 from compplan.models.tables import (
+    check_file,
     check_memory,
+    check_utf16,
     find_table,
     first_duplicate,
     header_row,
@@ -32,6 +34,7 @@ from compplan.models.tables import (
     read_table,
     row_unit,
 )
+from compplan.models.text import shown
 
 CASE_FILE = "case.toml"
 # Tables may be CSV or Parquet: STEM.csv or STEM.parquet.
@@ -157,9 +160,22 @@ def load_case(path: str | Path, *, goals: dict[str, float] | None = None) -> Cas
         Naming the file, the line and the field of the first problem found.
     """
     folder = Path(path)
+    try:
+        return _load_case(folder, goals)
+    except RecursionError:
+        raise CaseError(str(folder), "holds data nested too deeply to read") from None
+    except OSError as exc:
+        # Permission denied and the like, on any file of the case: named, not a traceback.
+        name = Path(exc.filename).name if exc.filename else str(folder)
+        raise CaseError(name, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def _load_case(folder: Path, goals: dict[str, float] | None) -> Case:
     if not folder.is_dir():
         raise CaseError(str(folder), "is not a case folder (a folder holding case.toml, "
                                      "reps.csv and attainment.csv)")
+    check_file(folder / CASE_FILE)
+    check_file(folder / CURRENT_PLAN_FILE)
     if not (folder / CASE_FILE).is_file():
         raise CaseError(CASE_FILE, f"is missing from the case folder {folder}")
     inside_folder(folder, folder / CASE_FILE)
@@ -177,6 +193,10 @@ def load_case(path: str | Path, *, goals: dict[str, float] | None = None) -> Cas
     attainment, periods, present = read_attainment(
         _required(tables[ATTAINMENT]), reps, metric_ids,
         allow_absent=spec.scenarios.allow_absent)
+    if not attainment.any():
+        raise CaseError(_required(tables[ATTAINMENT]).name,
+                        "every attainment value is 0: no plan can pay for any result; check "
+                        "that the file holds attainment as a ratio of quota (1.0 = 100 %)")
     quotas_path = tables[QUOTAS]
     quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
     _check_revenue(spec, quotas, metric_ids)
@@ -208,9 +228,17 @@ def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file (a UTF-8 byte-order mark is fine), naming it in errors."""
     # utf-8-sig: a byte-order mark (as some Windows editors write) is dropped, as for CSV.
     try:
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CaseError(path.name, f"cannot be read: {exc.strerror or exc}") from None
+    check_utf16(path.name, data[:4096])
+    try:
+        return tomllib.loads(data.decode("utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(path.name, f"is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise CaseError(path.name, "is not valid TOML here: its tables or arrays are nested "
+                                   "too deeply") from None
     except UnicodeDecodeError as exc:
         raise CaseError(path.name, f"is not UTF-8 text ({exc.reason})") from None
 
@@ -336,15 +364,23 @@ def read_reps(path: Path, spec: CaseSpec) -> pd.DataFrame:
         strict=True)
     dup = first_duplicate(frame["rep_id"])
     if dup is not None:
-        raise CaseError(name, f"rep '{frame.loc[dup[0], 'rep_id']}' appears twice "
+        raise CaseError(name, f"rep {shown(frame.loc[dup[0], 'rep_id'])} appears twice "
                               f"(first on line {dup[1]}); rep ids must be unique",
                         row=dup[0], unit=row_unit(name), field="rep_id")
     group_by = spec.fairness.group_by
+    if group_by in ("rep_id", "target_incentive"):
+        raise CaseError(CASE_FILE, f"'{group_by}' cannot group reps: name a grouping column of "
+                                   "reps.csv (segment, region, ...)", field="[fairness] group_by")
     if group_by is not None and group_by not in frame.columns:
         grouping = [c for c in frame.columns if c not in ("rep_id", "target_incentive")]
         raise CaseError(CASE_FILE, f"'{group_by}' is not a column of reps.csv "
                                    f"(grouping columns: {', '.join(grouping) or 'none'})",
                         field="[fairness] group_by")
+    if group_by is not None and frame[group_by].nunique() < 2:
+        raise CaseError(CASE_FILE, f"'{group_by}' has the one value "
+                                   f"{shown(frame[group_by].iloc[0])} for every rep in reps.csv: "
+                                   "there are no groups to compare; group by another column or "
+                                   "leave group_by out", field="[fairness] group_by")
     return frame.set_index("rep_id", drop=True)
 
 
@@ -384,7 +420,7 @@ def read_attainment(path: Path, reps: pd.DataFrame, metric_ids: tuple[str, ...],
     rep_code = rep_index.get_indexer(frame["rep_id"])
     if (rep_code < 0).any():
         i = int(np.argmax(rep_code < 0))
-        raise CaseError(name, f"rep '{frame['rep_id'].iloc[i]}' is not in reps.csv",
+        raise CaseError(name, f"rep {shown(frame['rep_id'].iloc[i])} is not in reps.csv",
                         row=int(frame.index[i]), unit=row_unit(name), field="rep_id")
     period_code, periods = pd.factorize(frame["period"], sort=True)
     n_reps, n_periods = len(rep_index), len(periods)
@@ -393,8 +429,8 @@ def read_attainment(path: Path, reps: pd.DataFrame, metric_ids: tuple[str, ...],
     if (counts > 1).any():
         seen = pd.Series(cell, index=frame.index).duplicated()
         line = int(seen.index[int(np.argmax(seen.to_numpy()))])
-        raise CaseError(name, f"rep '{frame.loc[line, 'rep_id']}' has two rows for period "
-                              f"'{frame.loc[line, 'period']}'", row=line, unit=row_unit(name),
+        raise CaseError(name, f"rep {shown(frame.loc[line, 'rep_id'])} has two rows for period "
+                              f"{shown(frame.loc[line, 'period'])}", row=line, unit=row_unit(name),
                         field="period")
     present = _presence(name, counts.reshape(n_reps, n_periods), rep_index,
                         tuple(str(p) for p in periods), allow_absent)
@@ -414,14 +450,14 @@ def _presence(name: str, counts: np.ndarray, rep_index: pd.Index, periods: tuple
         return None
     if not allow_absent:
         hole = np.argwhere(counts == 0)[0]
-        raise CaseError(name, f"rep '{rep_index[hole[0]]}' has no row for period "
-                              f"'{periods[hole[1]]}' (every rep needs exactly one row per "
+        raise CaseError(name, f"rep {shown(rep_index[hole[0]])} has no row for period "
+                              f"{shown(periods[hole[1]])} (every rep needs exactly one row per "
                               "period; if reps joined or left, set [scenarios] allow_absent "
                               "= true in case.toml: a missing row then means off the plan "
                               "that period)")
     idle = np.flatnonzero(counts.sum(axis=1) == 0)
     if idle.size:
-        raise CaseError(name, f"rep '{rep_index[idle[0]]}' of reps.csv has no row at all "
+        raise CaseError(name, f"rep {shown(rep_index[idle[0]])} of reps.csv has no row at all "
                               "(with allow_absent a rep may miss periods, but needs at least "
                               "one)")
     present: np.ndarray = counts > 0
@@ -439,17 +475,17 @@ def read_quotas(path: Path, reps: pd.DataFrame,
                               f"(metrics: {', '.join(metric_ids)})", row=header_row(name))
     dup = first_duplicate(frame["rep_id"])
     if dup is not None:
-        raise CaseError(name, f"rep '{frame.loc[dup[0], 'rep_id']}' appears twice",
+        raise CaseError(name, f"rep {shown(frame.loc[dup[0], 'rep_id'])} appears twice",
                         row=dup[0], unit=row_unit(name), field="rep_id")
     code = pd.Index(reps.index).get_indexer(frame["rep_id"])
     if (code < 0).any():
         i = int(np.argmax(code < 0))
-        raise CaseError(name, f"rep '{frame['rep_id'].iloc[i]}' is not in reps.csv",
+        raise CaseError(name, f"rep {shown(frame['rep_id'].iloc[i])} is not in reps.csv",
                         row=int(frame.index[i]), unit=row_unit(name), field="rep_id")
     if len(frame) != len(reps):
         present = set(frame["rep_id"])
         absent = next(r for r in reps.index if r not in present)
-        raise CaseError(name, f"rep '{absent}' has no row (quotas.csv needs one row per rep)")
+        raise CaseError(name, f"rep {shown(absent)} has no row (quotas.csv needs one row per rep)")
     quotas = np.full((len(reps), len(metric_ids)), np.nan)
     for j, metric in enumerate(metric_ids):
         if metric in frame.columns:

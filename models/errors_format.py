@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from compplan.errors import CaseError
+from compplan.models.text import shown
 
 _BOUNDS = {
     "greater_than": ("gt", "> {}"),
@@ -59,34 +61,34 @@ def _explain(err: ErrorDetails, allowed: list[str] | None, table_array: bool = F
     got = err.get("input")
     if kind in _BOUNDS:
         name, text = _BOUNDS[kind]
-        return f"must be {text.format(ctx[name])}, got {got!r}"
+        return f"must be {text.format(ctx[name])}, got {shown(got)}"
     if kind == "extra_forbidden":
         options = f" (allowed keys: {', '.join(allowed)})" if allowed else ""
         return f"unknown key{options}"
     if kind == "missing":
         return "is required but missing"
     if kind == "finite_number":
-        return f"must be a finite number, got {got!r}"
+        return f"must be a finite number, got {shown(got)}"
     if kind in {"float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"}:
         what = "a whole number" if kind.startswith("int") else "a number"
-        return f"must be {what}, got {got!r}"
+        return f"must be {what}, got {shown(got)}"
     if kind in {"bool_type", "bool_parsing"}:
-        return f"must be true or false, got {got!r}"
+        return f"must be true or false, got {shown(got)}"
     if kind in {"string_type"}:
-        return f"must be text, got {got!r}"
+        return f"must be text, got {shown(got)}"
     if kind in {"dict_type", "model_type", "model_attributes_type"}:
         if isinstance(got, list) and got and all(isinstance(g, dict) for g in got):
             name = str(err["loc"][-1]) if err["loc"] else ""
             return f"must be a table, got an array of tables [[{name}]]"
-        return f"must be a table, got {got!r}"
+        return f"must be a table, got {shown(got)}"
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')}, got {got!r}"
+        return f"must be one of {ctx.get('expected')}, got {shown(got)}"
     if kind == "list_type":
         name = str(err["loc"][-1]) if err["loc"] else ""
         if table_array:
-            shown = f"one table [{name}]" if isinstance(got, dict) else repr(got)
-            return f"must be an array of tables, each headed [[{name}]], got {shown}"
-        return f"must be a list, got {got!r}"
+            what = f"one table [{name}]" if isinstance(got, dict) else shown(got)
+            return f"must be an array of tables, each headed [[{name}]], got {what}"
+        return f"must be a list, got {shown(got)}"
     if kind == "too_short":
         return f"needs at least {_entries(ctx.get('min_length'))}, got {ctx.get('actual_length')}"
     if kind == "too_long":
@@ -169,13 +171,24 @@ def case_error_from_pydantic(file: str, exc: ValidationError, model: type[BaseMo
         The first error, with every further one counted in the message.
     """
     errors = exc.errors()
-    first = errors[0]
+    # A typo ("treshold") is an unknown key and a missing one: name the typo first.
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    first = unknown[0] if unknown else errors[0]
     loc = tuple(first["loc"])
     table_array = _is_table_array(model, loc)
     table, key = _section(first, dict_tables, table_array)
     allowed = _allowed_keys(model, loc) if first["type"] == "extra_forbidden" else None
     message = _explain(first, allowed, table_array)
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    others = [e for e in errors if e is not first]
+    if allowed and loc:
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        if close:
+            message = message.replace("unknown key", f"unknown key; did you mean '{close[0]}'?",
+                                      1)
+            # The key it stands for is then missing: the same mistake, not another one.
+            others = [e for e in others if not (e["type"] == "missing"
+                                                and tuple(e["loc"]) == (*loc[:-1], close[0]))]
+    if others:
+        message += f" (and {len(others)} more problem{'s' if len(others) > 1 else ''})"
     field = f"{table} {key}" if table and key else (table or key)
     return CaseError(file, message, field=field)

@@ -22,6 +22,7 @@ from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.money import annual_note, money_per, periods_per_year
 from compplan.models.plan import Plan
+from compplan.models.text import one_line
 from compplan.render.safe import csv_text
 
 SCHEMA = "compplan.plan/1"
@@ -175,7 +176,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
     """The plan for a person: what it pays for, the rates, and how it fares."""
     ev = doc["evaluation"]
     cur = doc.get("currency", "")
-    lines = [f"# Plan for {doc['case']}", "",
+    lines = [f"# Plan for {one_line(doc['case'])}", "",
              f"Status: **{doc['status']}**. Expected alignment with the strategy "
              f"**{doc['objective']['alignment']:.4f}**; expected total payout "
              f"**{fmt.money(doc['objective']['expected_cost'], cur)}** {money_per(doc)}.", "",
@@ -184,7 +185,8 @@ def plan_markdown(doc: dict[str, Any]) -> str:
              "accelerator multiple | stops at |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for m in doc["metrics"]:
-        lines.append(f"| {m['label']} | {m['weight']:.1%} | {m['threshold']:.0%} | "
+        label = one_line(m["label"]).replace("|", "/")
+        lines.append(f"| {label} | {m['weight']:.1%} | {m['threshold']:.0%} | "
                      f"{m['base_rate']:.3f} | {m['accelerator_rate']:.3f} | "
                      f"{m['accelerator_multiple']:.2f}x | {m['cap']:.0%} |")
     lines += ["", "A rep at exactly 100 % on every metric earns exactly the target incentive. "

@@ -512,6 +512,10 @@ def read_plan_json(path: Path) -> tuple[dict[str, Any], PlanSpec]:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CaseError(path.name, f"is not a JSON plan: {exc}") from None
+    except OSError as exc:
+        raise CaseError(path.name, f"cannot be read: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise CaseError(path.name, "is not a JSON plan: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), list):
         raise CaseError(path.name, "is not a plan: it has no 'metrics' list "
                                    "(write one with compplan optimise)")

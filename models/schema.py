@@ -9,11 +9,29 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 MAX_METRICS = 3  # metrics in a plan (MODEL.md section 1)
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
+
+
+def _one_line(text: str) -> str:
+    # A name with a line break would start a heading of its own in plan.md.
+    if any(not c.isprintable() and c != " " for c in text):
+        raise ValueError("must be one line of text (no line breaks, tabs or control "
+                         f"characters), got {text[:60]!r}")
+    return text
+
+
+OneLine = Annotated[str, AfterValidator(_one_line)]
 
 
 class _Strict(BaseModel):
@@ -24,8 +42,8 @@ class _Strict(BaseModel):
 class CaseInfo(_Strict):
     """The ``[case]`` table."""
 
-    name: str = "Unnamed case"
-    currency: str = "USD"
+    name: OneLine = "Unnamed case"
+    currency: OneLine = "USD"
     # A metric whose quota (quotas.csv) is revenue in currency: gives cost of sales.
     revenue_metric: str | None = None
     # Money is annual when set: target incentive and budget caps per year (MODEL.md s. 5).
@@ -45,7 +63,7 @@ class CaseInfo(_Strict):
 class MetricSpec(_Strict):
     """One ``[metrics.ID]`` table: a candidate metric."""
 
-    label: str | None = None
+    label: OneLine | None = None
     threshold: float = Field(ge=0.0, lt=1.0)
     cap: float = Field(gt=1.0)
     alignment: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]]
@@ -235,7 +253,7 @@ class PlanMetricSpec(_Strict):
     """
 
     id: str
-    label: str | None = None
+    label: OneLine | None = None
     weight: float | None = Field(default=None, gt=0.0)
     threshold: float | None = Field(default=None, ge=0.0, lt=1.0)
     cap: float | None = Field(default=None, gt=1.0)

@@ -7,7 +7,12 @@ first data row line 2.
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import errno
+import os
+import stat
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import NoReturn
 
@@ -18,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from compplan.errors import CaseError
+from compplan.models.text import shown
 
 _FIRST_DATA_LINE = 2
 
@@ -39,8 +45,42 @@ def inside_folder(folder: Path, path: Path) -> Path:
     return path
 
 
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (links followed), else None.
+
+    A folder, a FIFO, a device or a link that loops named ``reps.csv`` is named for
+    what it is, rather than reported missing (or a FIFO read for ever).
+    """
+    if not os.path.lexists(path):
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops"
+        if exc.errno == errno.ENOENT:
+            return "a symbolic link to nothing (its target is missing)"
+        return None  # permission and the like: reported when the file is read
+    for test, words in ((stat.S_ISREG, None), (stat.S_ISDIR, "a folder"),
+                        (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                        (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def check_file(path: Path) -> None:
+    """A CaseError when ``path`` exists but is not a regular file."""
+    kind = not_a_file(path)
+    if kind is not None:
+        raise CaseError(path.name, f"is {kind}, not a file; the case needs a regular file "
+                                   "here")
+
+
 def find_table(folder: Path, stem: str) -> Path | None:
     """``STEM.csv`` or ``STEM.parquet`` in ``folder`` (not both), or None."""
+    for ext in ("csv", "parquet"):
+        check_file(folder / f"{stem}.{ext}")
     found = [folder / f"{stem}.{ext}" for ext in ("csv", "parquet")
              if (folder / f"{stem}.{ext}").is_file()]
     if len(found) > 1:
@@ -81,11 +121,25 @@ def _parquet_columns(path: Path) -> list[str]:
         raise CaseError(path.name, f"is not a readable Parquet file: {exc}") from None
 
 
+def check_utf16(name: str, start: bytes) -> None:
+    """Refuse UTF-16 text, with or without a byte-order mark, naming the encoding.
+
+    Without a mark, UTF-16 text reads as UTF-8 with a NUL byte beside every ASCII
+    letter: column names and messages would be full of invisible characters.
+    """
+    bom = start[:2] in (b"\xff\xfe", b"\xfe\xff")
+    if bom or (len(start) >= 4 and start.count(b"\x00") * 4 >= len(start)):
+        raise CaseError(name, f"is UTF-16 text ({'with' if bom else 'without'} a byte-order "
+                              "mark); save it as UTF-8 (in Excel: CSV UTF-8)")
+
+
 def read_header(path: Path) -> list[str]:
     """Read and check the header row: present, no empty or repeated column names."""
     name = path.name
     if path.suffix == ".parquet":
         return _check_header(name, _parquet_columns(path))
+    with path.open("rb") as raw:
+        check_utf16(name, raw.read(4096))
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
@@ -138,14 +192,15 @@ def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.D
     text = [c for c in text_columns if c in columns]
     if path.suffix == ".parquet":
         return _read_parquet(path, text)
-    _check_field_counts(path, len(columns))
+    lines = _check_field_counts(path, len(columns))
     try:
         frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, header=0, names=columns,
                             index_col=False, skip_blank_lines=False, keep_default_na=False,
                             na_values=[""], skipinitialspace=True)
     except (ValueError, pd.errors.ParserError) as exc:
         raise CaseError(name, f"cannot be read as CSV: {exc}") from None
-    frame.index = pd.RangeIndex(_FIRST_DATA_LINE, _FIRST_DATA_LINE + len(frame))
+    frame.index = (pd.Index(lines) if lines is not None and len(lines) == len(frame)
+                   else pd.RangeIndex(_FIRST_DATA_LINE, _FIRST_DATA_LINE + len(frame)))
     frame = frame.dropna(how="all")
     if frame.empty:
         raise CaseError(name, "has a header but no data rows")
@@ -154,7 +209,7 @@ def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.D
     return frame
 
 
-def _check_field_counts(path: Path, expected: int) -> None:
+def _check_field_counts(path: Path, expected: int) -> list[int] | None:
     """Name the first data line whose number of fields differs from the header's.
 
     pandas would otherwise take a longer first row as holding an index and shift
@@ -162,11 +217,16 @@ def _check_field_counts(path: Path, expected: int) -> None:
     Without quotes or bare carriage returns the fields are counted on the bytes
     (fast); otherwise with the csv module. A file the csv module cannot split (an
     unterminated quote) is left to pandas, whose message says where.
+
+    Returns
+    -------
+    list of int or None
+        With the csv module, the file line each data row starts on (a quoted cell
+        may hold line breaks, so rows and lines differ); None when they are the same.
     """
     data = path.read_bytes()
     if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
-        _check_field_counts_csv(path, expected)
-        return
+        return _check_field_counts_csv(path, expected)
     raw = np.frombuffer(data, dtype=np.uint8)
     starts = np.concatenate(([0], np.flatnonzero(raw == ord("\n")) + 1, [len(raw)]))
     commas = np.searchsorted(np.flatnonzero(raw == ord(",")), starts)
@@ -174,14 +234,19 @@ def _check_field_counts(path: Path, expected: int) -> None:
     for i in np.flatnonzero(fields[1:] != expected) + 1:
         if data[starts[i]:starts[i + 1]].strip():  # blank lines are allowed
             _too_many_or_few(path.name, int(i) + 1, int(fields[i]), expected)
+    return None
 
 
-def _check_field_counts_csv(path: Path, expected: int) -> None:
+def _check_field_counts_csv(path: Path, expected: int) -> list[int] | None:
+    starts = []
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, skipinitialspace=True, strict=True)
             next(reader, None)
-            for line, row in enumerate(reader, start=_FIRST_DATA_LINE):
+            end = reader.line_num
+            for row in reader:
+                line, end = end + 1, reader.line_num  # a row may span lines
+                starts.append(line)
                 blank = not row or (len(row) == 1 and not row[0].strip())
                 if len(row) != expected and not blank:
                     _too_many_or_few(path.name, line, len(row), expected)
@@ -189,7 +254,8 @@ def _check_field_counts_csv(path: Path, expected: int) -> None:
         raise CaseError(path.name, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"
                         ) from None
     except csv.Error:
-        return
+        return None
+    return starts
 
 
 def _too_many_or_few(file: str, line: int, fields: int, expected: int) -> NoReturn:
@@ -259,25 +325,65 @@ def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
         The values as float64.
     """
     raw = frame[column]
+    kind = _refused_kind(raw)
+    if kind is not None:  # a Parquet column of another type
+        raise CaseError(file, f"must be {allowed}, but the column holds {kind}", field=column)
     if pd.api.types.is_numeric_dtype(raw.dtype):  # a Parquet column
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
+    elif pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
         raw = raw.str.strip()
         values = _parse_numbers(raw)
+    else:  # Parquet: decimals (SQL NUMERIC), or values of mixed types
+        values = np.array([_number(v) for v in raw], dtype=np.float64)
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(values) & ((values > minimum) if strict else (values >= minimum))
     if not ok.all():
         i = int(np.argmin(ok))
-        shown = raw.iloc[i]
-        if pd.isna(shown) or shown == "":
-            got = "an empty cell"
-        elif isinstance(shown, str):
-            got = repr(shown)
-        else:
-            got = repr(float(shown))
+        got = _got(raw.iloc[i])
         raise CaseError(file, f"must be {allowed}, got {got}", row=int(frame.index[i]),
                         field=column, unit=row_unit(file))
     return values
+
+
+def _refused_kind(raw: pd.Series) -> str | None:
+    """A whole column of a type that is never a number: true/false values, dates."""
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return "true/false values (a boolean column); store numbers"
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype) or isinstance(
+            raw.dtype, pd.PeriodDtype):
+        return "dates or times (a timestamp column); store numbers"
+    if pd.api.types.is_timedelta64_dtype(raw.dtype):
+        return "durations (a timedelta column); store numbers"
+    return None
+
+
+def _number(value: object) -> float:
+    """One cell of a Parquet column of objects as a float; NaN where it is not a number."""
+    if isinstance(value, bool | np.bool_) or value is None:
+        return np.nan
+    if isinstance(value, int | float | Decimal | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        return float(_parse_numbers(pd.Series([value.strip()]))[0])
+    return np.nan
+
+
+def _got(value: object) -> str:
+    """A bad cell as a message quotes it."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "an empty cell"
+    if isinstance(value, str):
+        return shown(value) if value else "an empty cell"
+    if isinstance(value, bool | np.bool_):
+        return f"the true/false value {value}"
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return f"the date {value}"
+    if isinstance(value, list | tuple | np.ndarray | dict):
+        items = value.tolist() if isinstance(value, np.ndarray) else value
+        return f"a list {shown(items if isinstance(items, dict) else list(items))}"
+    if isinstance(value, Decimal | int | float | np.number):
+        return repr(float(value))
+    return f"{type(value).__name__} {shown(value)}"
 
 
 def _parse_numbers(text: pd.Series) -> np.ndarray:

@@ -8,7 +8,11 @@ Every command that writes a folder of files (``optimise --out``, ``evaluate --ou
         ...                                          # subfolders too: folder / role / ...
 
 and single files (``report --out``, ``export --xlsx``, ``evaluate --write-plan``) are
-checked with :func:`check_output_file` and written with ``write_atomic``.
+checked with :func:`check_output_file` and written with ``write_atomic``. On the
+command line, ``compplan.cli.common.output_set`` wraps :func:`output_folder` with the
+exit-2 messages, and ``force_option`` adds ``--force``. A command writing file names
+not yet in :data:`KNOWN_OUTPUTS` declares them once with :func:`register_outputs`, so
+that its earlier files count as its own (not as someone else's) on the next run.
 
 How a folder is replaced
 ------------------------
@@ -40,7 +44,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import fcntl
 import os
 import re
 import shutil
@@ -51,6 +54,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from compplan.errors import CompplanError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: commits are not serialised there
+    fcntl = None  # type: ignore[assignment]
 
 #: Files compplan writes into output folders, by any command, old versions included.
 #: A folder holding only these (and subfolders holding only these) may be replaced.
@@ -235,6 +243,9 @@ def _tidy(target: Path) -> None:
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """An exclusive lock on ``folder`` (the parent of the target) for the commit."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
     fd = os.open(folder, os.O_RDONLY)
     try:
         with contextlib.suppress(OSError):  # a file system without locks: commit anyway

@@ -7,8 +7,11 @@ them into a plan.
 
 from __future__ import annotations
 
+import io
+import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import version
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.common.results import Results, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
@@ -37,6 +41,7 @@ TIE_TOLERANCE = 1e-7
 #: A tail guardrail broken by less than this (in share of target) counts as met.
 CUT_TOLERANCE = 1e-9
 MAX_CUT_ROUNDS = 200
+_HIGHS_LOG = logging.getLogger("highspy")
 _HIGHS_OPTIONS = {
     "mip_feasibility_tolerance": 1e-9,
     "primal_feasibility_tolerance": 1e-9,
@@ -171,10 +176,11 @@ class CutLoop:
             if remaining <= 0:
                 return Status.NO_SOLUTION, None, "time limit reached"
         started = time.perf_counter()
-        results = self.solver.solve(
-            self.plan.model, rel_gap=MIP_REL_GAP, abs_gap=MIP_ABS_GAP, time_limit=remaining,
-            solver_options=dict(_HIGHS_OPTIONS), load_solutions=False,
-            raise_exception_on_nonoptimal_result=False)
+        with highs_output():
+            results = self.solver.solve(
+                self.plan.model, rel_gap=MIP_REL_GAP, abs_gap=MIP_ABS_GAP,
+                time_limit=remaining, solver_options=dict(_HIGHS_OPTIONS),
+                load_solutions=False, raise_exception_on_nonoptimal_result=False)
         self.seconds += time.perf_counter() - started
         self.rounds += 1
         self.last = results
@@ -193,6 +199,23 @@ class CutLoop:
                          TerminationCondition.interrupted):
             return Status.NO_SOLUTION, None, str(condition.name)
         return Status.ERROR, None, str(condition.name)
+
+
+@contextmanager
+def highs_output() -> Iterator[None]:
+    """Keep what HiGHS prints itself (to the process's stdout) as log warnings.
+
+    HiGHS writes some warnings straight to file descriptor 1 while a model is passed
+    to it ("matrix contains 1 |value| ... at/below tolerance"), outside Pyomo's own
+    capture: they would land in the middle of the command's output. They go to the
+    ``highspy`` logger, which the command line summarises in one note.
+    """
+    buffer = io.StringIO()
+    with capture_output(buffer, capture_fd=True):
+        yield
+    for line in buffer.getvalue().splitlines():
+        if line.strip():
+            _HIGHS_LOG.warning(line.strip())
 
 
 def _gap(results: object) -> float | None:

@@ -24,6 +24,7 @@ from compplan.models.money import annual_note
 from compplan.models.output import write_atomic
 from compplan.models.plan import Gate, Plan, PlanMetric, curve_metric, curve_words, read_plan_json
 from compplan.models.schema import PlanMetricSpec
+from compplan.models.text import one_line
 from compplan.optimizer.audit import audit_plan, join_words
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.render.text import md_escape, pct
@@ -95,7 +96,8 @@ def read_plan_file(path: str | Path) -> PlanFile:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    # One line: a name from a hand-edited plan.json must not start a heading of its own.
+    return one_line(value) if isinstance(value, str) else None
 
 
 def _plan_metric(file: Path, i: int, item: PlanMetricSpec) -> PlanMetric:

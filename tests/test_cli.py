@@ -323,7 +323,8 @@ BAD_INPUT = [
                  "reps.csv, line 3, rep_id: rep 'R1' appears twice (first on line 2); rep ids "
                  "must be unique", id="duplicate-rep"),
     pytest.param(_append_toml("[design]\nmax_metric = 2\n"),
-                 "case.toml, [design] max_metric: unknown key (allowed keys: max_metrics, "
+                 "case.toml, [design] max_metric: unknown key; did you mean 'max_metrics'? "
+                 "(allowed keys: max_metrics, "
                  "min_weight, max_weight, accelerator_min, accelerator_max, "
                  "max_payout_multiple)", id="unknown-key"),
     pytest.param(_append_toml("[fairness]\ngroup_by = \"region\"\n"),

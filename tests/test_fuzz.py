@@ -129,6 +129,10 @@ def test_valid_cases_give_a_plan_or_no_plan(tmp_path_factory: Any,
                                             files: dict[str, list[list[str]]]) -> None:
     base = tmp_path_factory.mktemp("valid")
     code, err = run(write(base / "case", files), base / "out")
+    if all(float(v) == 0 for row in files["attainment.csv"][1:] for v in row[2:]):
+        # Degenerate data (issue 10): refused, with the reason, before any solve.
+        assert code == 2 and "every attainment value is 0" in err, err
+        return
     assert code in (0, 3), err
     if code == 0:
         plan = json.loads((base / "out" / "plan.json").read_text())

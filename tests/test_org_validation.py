@@ -67,7 +67,8 @@ BAD: list[tuple[str, Edit, str]] = [
      "scenario mode"),
     ("unknown key", lambda f: edit(f, "org.toml", 'label = "Sales"',
                                    'label = "Sales"\npaht = "x"'),
-     "org.toml, line 12, [roles.sales] paht: unknown key (allowed keys: path, label)"),
+     "org.toml, line 12, [roles.sales] paht: unknown key; did you mean 'path'? (allowed keys: "
+     "path, label)"),
     ("reserved role id", lambda f: edit(f, "org.toml", "[roles.sales]", "[roles.org]"),
      "org.toml, [roles]: role id 'org' is reserved (it names the organisation's own rules "
      "in messages); choose another"),
@@ -76,8 +77,9 @@ BAD: list[tuple[str, Edit, str]] = [
      "org.toml, line 18, [budget] expected_cap: must be > 0.0, got -5.0"),
     ("role case error", lambda f: edit(f, "sales/case.toml", "threshold = 0.5",
                                        "treshold = 0.5"),
-     "sales/case.toml, [metrics.bookings] threshold: is required but missing (and 1 more "
-     "problem)"),
+     "sales/case.toml, [metrics.bookings] treshold: unknown key; did you mean 'threshold'? "
+     "(allowed keys: label, threshold, cap, alignment, responsiveness, step, min_weight, "
+     "max_weight, required, forbidden)"),
 ]
 
 

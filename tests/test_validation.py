@@ -111,35 +111,40 @@ CASE_TOML_RULES = [
     # Unknown keys, anywhere, with the allowed keys listed.
     pytest.param(
         tables({"metrics.revenue": {"treshold": 0.5}}),
-        f"case.toml, [metrics.revenue] treshold: unknown key (allowed keys: {METRIC_KEYS})",
+        f"case.toml, [metrics.revenue] treshold: unknown key; did you mean 'threshold'? "
+        f"(allowed keys: {METRIC_KEYS})",
         id="unknown-key-in-metric"),
     pytest.param(
         tables({"budgte": {"expected_cap": 1000.0}}),
-        f"case.toml, budgte: unknown key (allowed keys: {TOP_KEYS})",
+        f"case.toml, budgte: unknown key; did you mean 'budget'? (allowed keys: {TOP_KEYS})",
         id="misspelt-table"),
     pytest.param(
         tables({"design": {"max_metric": 2}}),
-        "case.toml, [design] max_metric: unknown key (allowed keys: max_metrics, min_weight, "
+        "case.toml, [design] max_metric: unknown key; did you mean 'max_metrics'? "
+        "(allowed keys: max_metrics, min_weight, "
         "max_weight, accelerator_min, accelerator_max, max_payout_multiple)",
         id="unknown-key-in-design"),
     pytest.param(
         tables({"budget": {"expected": 1000.0}}),
-        "case.toml, [budget] expected: unknown key (allowed keys: expected_cap, cvar_level, "
+        "case.toml, [budget] expected: unknown key; did you mean 'expected_cap'? "
+        "(allowed keys: expected_cap, cvar_level, "
         "cvar_cap)",
         id="unknown-key-in-budget"),
     pytest.param(
         tables({"fairness": {"group": "segment"}}),
-        "case.toml, [fairness] group: unknown key (allowed keys: group_by, parity_tolerance, "
+        "case.toml, [fairness] group: unknown key; did you mean 'group_by'? "
+        "(allowed keys: group_by, parity_tolerance, "
         "top_share, top_ratio, bottom_share, bottom_floor)",
         id="unknown-key-in-fairness"),
     pytest.param(
         tables({"scenarios": {"mode": "montecarlo", "seeds": 7}}),
-        "case.toml, [scenarios] seeds: unknown key (allowed keys: mode, count, seed, allow_absent)",
+        "case.toml, [scenarios] seeds: unknown key; did you mean 'seed'? "
+        "(allowed keys: mode, count, seed, allow_absent)",
         id="unknown-key-in-scenarios"),
     pytest.param(
         tables({"case": {"nam": "x"}}),
-        "case.toml, [case] nam: unknown key (allowed keys: name, currency, revenue_metric, "
-        "periods_per_year)",
+        "case.toml, [case] nam: unknown key; did you mean 'name'? "
+        "(allowed keys: name, currency, revenue_metric, periods_per_year)",
         id="unknown-key-in-case"),
     # Metric ranges.
     pytest.param(tables({"metrics.revenue": {"threshold": 1.0}}),
@@ -684,7 +689,8 @@ def plan_toml(*metrics: tuple[str, float]) -> str:
                  "current_plan.toml, [[metrics]] #1: give accelerator_rate or "
                  "accelerator_multiple", id="no-accelerator"),
     pytest.param(plan_toml(("revenue", 1.0)) + "wieght = 1.0\n",
-                 "current_plan.toml, [[metrics]] #1 wieght: unknown key (allowed keys: id, "
+                 "current_plan.toml, [[metrics]] #1 wieght: unknown key; did you mean 'weight'? "
+                 "(allowed keys: id, "
                  "label, weight, threshold, cap, base_rate, accelerator_rate, "
                  "accelerator_multiple, curve, gate)", id="unknown-key"),
     pytest.param('[[metrics]]\nid = "revenue"\nweight = "1"\naccelerator_rate = 1.0\n',
