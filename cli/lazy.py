@@ -92,6 +92,13 @@ def discover(folder: Path = Path(__file__).parent) -> dict[str, LazyCommand]:
     return found
 
 
+class _Interrupted(click.ClickException):
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+
 class LazyGroup(click.Group):
     """A group whose commands from other modules are imported on use."""
 
@@ -108,6 +115,18 @@ class LazyGroup(click.Group):
         for candidate in module.COMMANDS:
             self.add_command(candidate)
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; Ctrl-C anywhere in it is exit 130 with one line, not "Aborted!".
+
+        Commands catch the interrupt where they can say what was kept; one that lands
+        elsewhere (a module still importing, the moment after the files were written)
+        still ends as an interrupt, never click's exit 1.
+        """
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list of ``--help``, from docstrings, importing nothing."""

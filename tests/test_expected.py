@@ -4,7 +4,9 @@ tests/data/expected/<case>.json was written by compplan optimise and compplan mi
 (--reproducible) before issue 12 moved code around; a refactoring must give the same plans.
 One figure changed on purpose since: each guardrail price's ``per_percent`` is now what a
 1 % loosening buys by re-solving (issue 11), no longer the dual times 1 %; those values
-were rewritten from a re-solve, every other figure is as first committed.
+were rewritten from a re-solve, and cloud_transition (Monte Carlo) was rewritten whole
+when the scenario model was calibrated to the history's joint behaviour (issue 11);
+every other figure is as first committed.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from pytest import approx
 from compplan.cli.main import main
 from compplan.errors import CaseError
 from compplan.models.case import load_case
-from compplan.models.scenarios import build_scenarios
+from compplan.models.scenarios import build_scenarios, rep_statistics
 from compplan.optimizer.coefficients import compute_coefficients
 from compplan.optimizer.evaluate import evaluate
 from compplan.optimizer.pipeline import optimise_case
@@ -141,12 +141,14 @@ def test_monte_carlo_calibrates_each_rep_from_her_own_periods(tmp_path: Path) ->
     (folder / "case.toml").write_text(text)
     case = load_case(folder)
     scen = build_scenarios(case)
-    calibration = scen._calibration
-    assert calibration is not None
+    assert scen._calibration is not None
+    stats = rep_statistics(case.attainment, case.present)
     # A: 1.0, 1.5, 0.5 -> mean 1, sd sqrt(1/6); B: 1.25, 0.5 -> 0.875, 0.375;
-    # C has one period: the metric's spread over present rep-periods.
-    assert calibration.mu[:, 0] == approx([1.0, 0.875, 2.0])
-    assert calibration.sd[:, 0] == approx([np.sqrt(1 / 6), 0.375, np.sqrt(1.71875 / 6)])
+    # C has one period: the metric's spread over present rep-periods (mean 1.125 of
+    # the six values, squared deviations summing to 1.71875).
+    assert stats.mean[:, 0] == approx([1.0, 0.875, 2.0])
+    assert stats.sd[:, 0] == approx([np.sqrt(1 / 6), 0.375, np.sqrt(1.71875 / 6)])
+    assert stats.zero_share[:, 0] == approx([0.0, 0.0, 0.0])
     assert not scen.partial  # every rep is drawn in every scenario
     assert compute_coefficients(case, scen).scen_w.shape == (64, 1)
 

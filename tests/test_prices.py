@@ -107,7 +107,7 @@ def test_a_slack_limit_can_still_buy_by_changing_the_metrics(make_case: MakeCase
                       "design": {"max_metrics": 1, "max_payout_multiple": 5.0}},
                      reps(1), {"a": [[1.0]], "b": [[1.0]]})
     outcome = optimise_case(load_case(path))
-    assert [m["id"] for m in outcome.document["metrics"]] == ["a"]
+    assert [m.id for m in outcome.plan.metrics] == ["a"]
     multiple = outcome.prices[0]
     assert multiple.guardrail == "payout_multiple" and multiple.shadow_price == 0
     assert multiple.per_percent == pytest.approx(1.0125 - 1.005, rel=1e-5)
