@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -211,11 +213,34 @@ def highs_output() -> Iterator[None]:
     ``highspy`` logger, which the command line summarises in one note.
     """
     buffer = io.StringIO()
-    with capture_output(buffer, capture_fd=True):
+    with interrupts_deferred(), capture_output(buffer, capture_fd=True):
         yield
     for line in buffer.getvalue().splitlines():
         if line.strip():
             _HIGHS_LOG.warning(line.strip())
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C while HiGHS solves; raise it as KeyboardInterrupt once the call returns.
+
+    An interrupt landing inside the solver call (HiGHS's C++ code, Pyomo's capture of
+    the file descriptors) would come back as a solver error, a RuntimeError of the
+    capture, or end the process with its error output still captured. Solves take a
+    tenth of a second, so the command stops right after, cleanly. Only the main thread
+    can hold signals; elsewhere (Dask threads) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _gap(results: object) -> float | None:

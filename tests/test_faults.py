@@ -89,7 +89,7 @@ def test_ctrl_c_stops_cleanly_without_debris(tmp_path: Path) -> None:
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    if proc.returncode == 0 or (proc.returncode == 130 and out.exists()):
+    if out.exists():  # the files landed: the interrupt came as the process was ending
         pytest.skip("the run finished (its files landed) before the interrupt arrived")
     assert proc.returncode == 130
     assert err.endswith("Error: interrupted: no plan was written\n")
