@@ -62,8 +62,8 @@ spreadsheet:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check common models optimizer cli tests
-	$(BIN)/mypy common models optimizer cli
+	$(BIN)/ruff check common models optimizer render batch cli tests bench
+	$(BIN)/mypy common models optimizer render batch cli
 
 # Without the shared folder, the contract's cases copied into tests/data/conformance
 # still run (through pytest), and the message says where the checker comes from.

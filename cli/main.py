@@ -125,7 +125,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
             try:
                 with Reporter(quiet) as reporter:
                     result = api.optimise(loaded, time_limit=time_limit,
-                                          tail_method=tail_method,  # type: ignore[arg-type]
+                                          tail_method=tail_method,
                                           rounding=rounding, progress=reporter.step,
                                           chunk_progress=reporter.chunks)
             except CompplanError as exc:

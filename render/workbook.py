@@ -207,7 +207,7 @@ def _plan_sheet(book: Workbook, case: Case, result: Outcome, names: dict[str, Na
                Column("as written", width=60)]
     ev = result.evaluation
     labels = {k: case.metric(k).label or k for k in case.metric_ids}
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for r, m in enumerate(result.plan.metrics, start=2):
         n = names[m.id]
         for name, column in ((n.weight, "C"), (n.threshold, "D"), (n.cap, "G"),
@@ -454,7 +454,8 @@ def _scenarios_sheet(book: Workbook, case: Case, result: Outcome, coeffs: Coeffi
                 cells += [float(coeffs.scen_w[r - 2, j]) * coeffs.ti_total,
                           float(coeffs.scen_u[r - 2, j]) * coeffs.ti_total]
             # With joiners and leavers the target on the plan differs by scenario.
-            on_plan = float(ti if np.isscalar(ti) else np.asarray(ti)[r - 2])
+            targets = np.asarray(ti, dtype=float).reshape(-1)
+            on_plan = float(targets[0 if targets.size == 1 else r - 2])
             yield (label, Formula("=" + "+".join(terms)), Formula(f"=B{r}/{on_plan!r}"),
                    *cells)
 
