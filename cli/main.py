@@ -359,8 +359,8 @@ def _price_text(price: GuardrailPrice) -> str:
     if price.shadow_price <= 0 and price.per_percent <= 0:
         return ""
     return (f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved); "
-            f"marginal {price.shadow_price:.4g} per unit for limits {price.valid_from:,.4g} "
-            f"to {price.valid_to:,.4g}")
+            f"marginal {price.shadow_price:.4g} per unit for limits "
+            f"{fmt.number(price.valid_from)} to {fmt.number(price.valid_to)}")
 
 
 

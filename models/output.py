@@ -227,7 +227,8 @@ def _price_cells(price: dict[str, Any] | None) -> str:
         return " | | "
     low, high = price.get("valid_from"), price.get("valid_to")
     # An organisation's role prices carry no range (the joint LP's dual only).
-    held = "not computed" if low is None or high is None else f"{low:,.4g} to {high:,.4g}"
+    held = ("not computed" if low is None or high is None
+            else f"{fmt.number(low)} to {fmt.number(high)}")
     return (f"{price['per_percent']:.4g} | {price['shadow_price']:.4g} {price['unit']} | "
             f"{held}")
 
