@@ -1,0 +1,133 @@
+"""evaluate, compare, report, export and sweep on an organisation folder (MODEL.md s. 7).
+
+The commands of :mod:`compplan.cli.views`, :mod:`compplan.cli.reports` and
+:mod:`compplan.cli.batch` detect ``org.toml`` in their folder argument and hand over
+to the functions here; the Python API is :mod:`compplan.api` (``evaluate_org``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from compplan.cli.common import ExitError, Reporter, fail, out_console, output_set
+from compplan.cli.org import load, org_money_per
+from compplan.errors import CompplanError
+from compplan.models.org import Org
+from compplan.models.output import write_atomic, write_json
+from compplan.render.safe import csv_text
+from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.org_evaluate import (
+    CURRENT,
+    OrgEvaluation,
+    compare_markdown,
+    compare_rows,
+    evaluate_org,
+    load_org_plans,
+    plan_label,
+)
+
+
+def _coefficients(org: Org, quiet: bool) -> list[Coefficients]:
+    from compplan.optimizer.org import org_coefficients
+
+    try:
+        with Reporter(quiet) as reporter:
+            reporter.step("computing payouts under the roles' scenarios")
+            return org_coefficients(org)
+    except CompplanError as exc:
+        fail(exc)
+
+
+def org_evaluations(org: Org, refs: list[str], quiet: bool) -> list[OrgEvaluation]:
+    """Each set of plans evaluated (exit 2 naming a bad reference); names kept distinct."""
+    coeffs = _coefficients(org, quiet)
+    found: list[OrgEvaluation] = []
+    for ref in refs:
+        try:
+            plans = load_org_plans(org, ref)
+            name = plan_label(ref)
+            taken = {e.name for e in found}
+            if name in taken:
+                name = f"{name}_{len(found) + 1}"
+            found.append(evaluate_org(org, coeffs, plans, name, ref))
+        except CompplanError as exc:
+            fail(exc)
+    return found
+
+
+def evaluate_org_folder(org_dir: str, plan: str, out_dir: str, *, force: bool,
+                        quiet: bool) -> None:
+    """``compplan evaluate ORG_DIR PLAN``: every role and the total, every rule checked."""
+    org = load(org_dir)
+    (result,) = org_evaluations(org, [plan], quiet)
+    out = Path(out_dir)
+    written = [out / "evaluation.json"]
+    inputs = [org.path, *([] if plan == CURRENT else [plan])]
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
+        write_json(folder / written[0].name, result.to_dict())
+    if not quiet:
+        show_evaluation(org, result)
+        out_console.print(f"wrote {written[0]}")
+
+
+def show_evaluation(org: Org, result: OrgEvaluation) -> None:
+    """An organisation's evaluation on the terminal: a row per role, the rules, conflicts."""
+    table = Table(title=f"{org.name}: evaluation of {result.name}", title_justify="left")
+    for col in ("role", "share", "alignment", "expected payout", "guardrails", "metrics"):
+        table.add_column(col, justify="left" if col in ("role", "metrics") else "right")
+    for role in result.roles:
+        metrics = ", ".join(f"{m.id} {m.weight:.0%}" for m in role.plan.metrics)
+        table.add_row(role.label, f"{role.share:.1%}", f"{role.evaluation.alignment:.4f}",
+                      f"{role.evaluation.expected_cost:,.0f}",
+                      "ok" if role.to_dict()["guardrails_ok"] else "BROKEN", metrics)
+    out_console.print(table)
+    out_console.print(f"organisation alignment {result.alignment:.6f}; expected payout "
+                      f"{result.expected_cost:,.0f} {org.currency} {org_money_per(org)}; "
+                      f"CVaR {result.cvar_level:.0%} of the total {result.cvar:,.0f}")
+    for check in result.checks:
+        out_console.print(f"  {check['rule']} {check['setting']}: "
+                          f"{'ok' if check['ok'] else 'BROKEN'} ({check['detail']})")
+    for role in result.roles:
+        for g in role.evaluation.violated:
+            out_console.print(f"  {role.id}: {g.setting} BROKEN ({g.value:,.6g} against "
+                              f"{g.limit:,.6g})")
+        for r in role.evaluation.broken_rules:
+            out_console.print(f"  {role.id}: {r.message}")
+    conflicts = result.audit.conflicts
+    out_console.print("conflicts: " + ("none" if not conflicts else "; ".join(
+        f"{c['serves']} serves '{c['goal']}', {c['against']} works against it"
+        for c in conflicts)))
+    if result.audit.unserved:
+        out_console.print(f"goals nobody is paid to serve: {', '.join(result.audit.unserved)}")
+
+
+def compare_org_folder(org_dir: str, plans: tuple[str, ...], out_dir: str, *, force: bool,
+                       quiet: bool) -> None:
+    """``compplan compare ORG_DIR PLAN...``: sets of role plans side by side."""
+    if len(plans) < 2:
+        raise ExitError("compare needs at least two plans (give `current` and an "
+                        "org_plan.json, or two org_plan.json files)", 2)
+    org = load(org_dir)
+    found = org_evaluations(org, list(plans), quiet)
+    rows = compare_rows(found)
+    title = f"{org.name}: {' vs '.join(e.name for e in found)}"
+    out = Path(out_dir)
+    files = [out / "compare.csv", out / "compare.md"]
+    inputs = [org.path, *(p for p in plans if p != CURRENT)]
+    import pandas as pd
+
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
+        write_atomic(folder / files[0].name, csv_text(pd.DataFrame(rows)))
+        write_atomic(folder / files[1].name, compare_markdown(title, rows))
+    if not quiet:
+        table = Table(title=title, title_justify="left")
+        for i, col in enumerate(rows[0]):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        from compplan.optimizer.org_evaluate import _cell
+
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row.values()))
+        out_console.print(table)
+        out_console.print(f"wrote {', '.join(str(p) for p in files)}")

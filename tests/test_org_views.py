@@ -1,0 +1,187 @@
+"""evaluate and compare on an organisation: hand-computed figures of tiny organisations.
+
+See ``org_helpers``: each role has two reps of target incentive 1000 (``TI_p = 2000``,
+``s_p = 0.5``); a canonical metric of weight ``w`` and accelerator rate ``2 w`` pays
+``2 w`` of target at attainment 1.5 and ``w`` at 1.0, and one step adds ``w`` there.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_case
+from org_helpers import TI, metric, role_case, write_org
+
+from compplan.cli.main import main
+from compplan.models.org import load_org
+from compplan.optimizer.org import org_coefficients
+from compplan.optimizer.org_evaluate import evaluate_org, load_org_plans
+
+ONE = {"max_metrics": 1}
+PAY = '[[metrics]]\nid = "{}"\nweight = 1.0\naccelerator_rate = 2.0\n'
+
+
+def today(folder: Path, plans: dict[str, str]) -> None:
+    for rid, mid in plans.items():
+        (folder / rid / "current_plan.toml").write_text(PAY.format(mid))
+
+
+def opposing_org(tmp_path: Path, cap: float | None = 7000.0) -> Path:
+    # Goals g1 0.5, g2 0.5. a.volume: a = 0.5 - 0.2 = 0.3 (against g2); a.quality 0.2;
+    # b.margin 0.5 (serves g2); b.reach 0.1. Today a pays volume, b margin.
+    role_case(tmp_path / "a", "A", {"volume": metric({"g1": 1.0, "g2": -0.4}),
+                                    "quality": metric({"g1": 0.4})},
+              {"volume": 1.5, "quality": 1.5}, ONE)
+    role_case(tmp_path / "b", "B", {"margin": metric({"g2": 1.0}),
+                                    "reach": metric({"g1": 0.2})},
+              {"margin": 1.5, "reach": 1.5}, ONE)
+    folder = write_org(tmp_path, {"g1": 0.5, "g2": 0.5},
+                       {"a": {"path": "a"}, "b": {"path": "b"}},
+                       budget=None if cap is None else {"expected_cap": cap},
+                       coherence={"no_opposing": True, "cover_goals": True})
+    today(folder, {"a": "volume", "b": "margin"})
+    return folder
+
+
+def seasonal_org(tmp_path: Path, b_peaks: str) -> Path:
+    # One metric per role at 1.5 in one period and 1.0 in the other: a role pays
+    # 2000 x 2 = 4000 in its peak period and 2000 x 1 = 2000 in the other.
+    for rid, peak in (("a", "P01"), ("b", b_peaks)):
+        x = [1.5, 1.0] if peak == "P01" else [1.0, 1.5]
+        reps = [{"rep_id": f"{rid}{i}", "target_incentive": TI} for i in (1, 2)]
+        write_case(tmp_path / rid, {"case": {"name": rid}, "metrics.m": metric({"g": 1.0}),
+                                    "design": {"accelerator_min": 1.0,
+                                               "accelerator_max": 1.0}},
+                   reps, {"m": [x, x]})
+    folder = write_org(tmp_path, {"g": 1.0}, {"a": {"path": "a"}, "b": {"path": "b"}},
+                       budget={"cvar_level": 0.9, "cvar_cap": 7000.0})
+    today(folder, {"a": "m", "b": "m"})
+    return folder
+
+
+def evaluation(folder: Path, ref: str = "current"):  # type: ignore[no-untyped-def]
+    org = load_org(folder)
+    return evaluate_org(org, org_coefficients(org), load_org_plans(org, ref))
+
+
+def test_todays_plans_role_by_role_and_in_total(tmp_path: Path) -> None:
+    result = evaluation(opposing_org(tmp_path))
+    # a: volume w = 1, u = 2 at 1.5: alignment 0.3 x 1 = 0.3, cost 2000 x 2 = 4000;
+    # b: margin: alignment 0.5, cost 4000. Organisation 0.5 (0.3 + 0.5) = 0.4, 8000.
+    assert [r.evaluation.alignment for r in result.roles] == [pytest.approx(0.3),
+                                                              pytest.approx(0.5)]
+    assert result.alignment == pytest.approx(0.4)
+    assert result.expected_cost == pytest.approx(8000.0)
+    assert list(result.totals) == [pytest.approx(8000.0)] * 2
+    checks = {(c["rule"], c["setting"]): c["ok"] for c in result.checks}
+    assert checks == {
+        ("O1", "org.toml [budget] expected_cap"): False,     # 8000 > 7000
+        ("O4", "org.toml [coherence] no_opposing (goal 'g1')"): True,
+        ("O4", "org.toml [coherence] no_opposing (goal 'g2')"): False,  # volume vs margin
+        ("O5", "org.toml [coherence] cover_goals (goal 'g1')"): True,
+        ("O5", "org.toml [coherence] cover_goals (goal 'g2')"): True}
+    assert result.audit.conflicts == [{"goal": "g2", "serves": "b.margin",
+                                       "against": "a.volume"}]
+    assert not result.ok
+
+
+def test_the_org_cvar_adds_roles_period_by_period(tmp_path: Path) -> None:
+    # Both roles peak in P01: totals 8000 and 4000; the worst 10 % of two scenarios is
+    # 0.2 of the worst one: CVaR 8000, over the 7000 cap.
+    same = evaluation(seasonal_org(tmp_path / "same", "P01"))
+    assert list(same.totals) == [pytest.approx(8000.0), pytest.approx(4000.0)]
+    assert same.labels == ["P01", "P02"]
+    assert same.cvar == pytest.approx(8000.0)
+    assert [c["ok"] for c in same.checks] == [False]
+    # b peaks in P02: 6000 in each period, CVaR 6000 within the cap.
+    apart = evaluation(seasonal_org(tmp_path / "apart", "P02"))
+    assert list(apart.totals) == [pytest.approx(6000.0)] * 2
+    assert apart.cvar == pytest.approx(6000.0)
+    assert [c["ok"] for c in apart.checks] == [True]
+    assert apart.expected_cost == pytest.approx(same.expected_cost)
+
+
+def test_a_handoff_is_checked_on_the_plans(tmp_path: Path) -> None:
+    role_case(tmp_path / "a", "A", {"leads": metric({"g": 1.0})}, {"leads": 1.5})
+    role_case(tmp_path / "b", "B", {"pipeline": metric({"g": 0.2}),
+                                    "bookings": metric({"g": 1.0})},
+              {"pipeline": 1.5, "bookings": 1.5})
+    folder = write_org(tmp_path, {"g": 1.0}, {"a": {"path": "a"}, "b": {"path": "b"}},
+                       coherence={"handoffs": [["a.leads", "b.pipeline"]]})
+    today(folder, {"a": "leads", "b": "bookings"})
+    (check,) = evaluation(folder).checks
+    assert (check["rule"], check["ok"], check["detail"]) == (
+        "O3", False, "a.leads is paid and b.pipeline is not")
+
+
+def test_evaluate_cli_writes_evaluation_json(tmp_path: Path) -> None:
+    folder = opposing_org(tmp_path / "org")
+    out = tmp_path / "ev"
+    result = CliRunner().invoke(main, ["evaluate", str(folder), "current", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert doc["schema"] == "compplan.org_evaluation/1"
+    assert doc["objective"] == {"alignment": pytest.approx(0.4),
+                                "expected_cost": pytest.approx(8000.0)}
+    assert doc["total"]["by_scenario"] == {"P01": pytest.approx(8000.0),
+                                           "P02": pytest.approx(8000.0)}
+    assert [r["id"] for r in doc["roles"]] == ["a", "b"]
+    assert doc["conflicts"] == [{"goal": "g2", "serves": "b.margin", "against": "a.volume"}]
+    assert doc["ok"] is False
+    assert "  O1 org.toml [budget] expected_cap: BROKEN (8,000 against a limit of 7,000)\n" \
+        in result.stdout
+    assert "organisation alignment 0.400000; expected payout 8,000 USD per period" \
+        in result.stdout
+
+
+def test_compare_today_with_the_designed_plans(tmp_path: Path) -> None:
+    folder = opposing_org(tmp_path / "org", None)
+    plans = tmp_path / "plans"
+    assert CliRunner().invoke(main, ["optimise", str(folder), "--out", str(plans),
+                                     "-q"]).exit_code == 0
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(main, ["compare", str(folder), "current",
+                                       str(plans / "org_plan.json"), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = {r["figure"]: r for r in csv.DictReader((out / "compare.csv").open())}
+    # Designed with no_opposing: a pays quality (0.2) instead of volume, b margin (0.5):
+    # 0.5 (0.2 + 0.5) = 0.35, at the same cost 8000; today 0.4 with one conflict.
+    align = rows["organisation alignment"]
+    assert (float(align["current"]), float(align["plans"]), float(align["plans - current"])) \
+        == (pytest.approx(0.4), pytest.approx(0.35, rel=1e-6), pytest.approx(-0.05, rel=1e-5))
+    assert float(rows["expected payout"]["plans - current"]) == pytest.approx(0.0, abs=1e-3)
+    assert rows["a metrics"]["current"] == "volume 100%"
+    assert rows["a metrics"]["plans"] == "quality 100%"
+    assert rows["conflicts"]["current"] == "1" and rows["conflicts"]["plans"] == "0"
+    assert rows["O4 org.toml [coherence] no_opposing (goal 'g2')"]["current"] == "broken"
+    assert rows["O4 org.toml [coherence] no_opposing (goal 'g2')"]["plans"] == "ok"
+    assert (out / "compare.md").read_text().startswith("# Tiny org: current vs plans\n")
+
+
+def test_org_evaluate_refuses_what_ifs_and_missing_plans(tmp_path: Path) -> None:
+    folder = opposing_org(tmp_path / "org")
+    runner = CliRunner()
+    result = runner.invoke(main, ["evaluate", str(folder), "current", "--set",
+                                  "weight.volume=0.5"])
+    assert result.exit_code == 2
+    assert result.output == ("Error: --set applies to a case folder, not to an "
+                             "organisation: give a role's folder for a what-if\n")
+    result = runner.invoke(main, ["evaluate", str(folder), str(tmp_path), "-q"])
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {tmp_path}: give 'current' or an org_plan.json written "
+                             "by compplan optimise ORG_DIR (with its role folders beside "
+                             "it)\n")
+    result = runner.invoke(main, ["compare", str(folder), "current"])
+    assert result.exit_code == 2
+    assert result.output == ("Error: compare needs at least two plans (give `current` and an "
+                             "org_plan.json, or two org_plan.json files)\n")
+    (folder / "b" / "current_plan.toml").unlink()
+    result = runner.invoke(main, ["evaluate", str(folder), "current", "-q"])
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {folder / 'b' / 'current_plan.toml'}: role 'b' has no "
+                             "current plan; add the file, or give an org_plan.json written "
+                             "by compplan optimise ORG_DIR\n")
