@@ -16,7 +16,6 @@ from compplan.cli.org import load, org_money_per
 from compplan.errors import CompplanError
 from compplan.models.org import Org
 from compplan.models.output import write_atomic, write_json
-from compplan.render.safe import csv_text
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.org_evaluate import (
     CURRENT,
@@ -27,6 +26,7 @@ from compplan.optimizer.org_evaluate import (
     load_org_plans,
     plan_label,
 )
+from compplan.render.safe import csv_text
 
 
 def _coefficients(org: Org, quiet: bool) -> list[Coefficients]:
@@ -38,6 +38,7 @@ def _coefficients(org: Org, quiet: bool) -> list[Coefficients]:
             return org_coefficients(org)
     except CompplanError as exc:
         fail(exc)
+    raise AssertionError("unreachable")  # fail() exits
 
 
 def org_evaluations(org: Org, refs: list[str], quiet: bool) -> list[OrgEvaluation]:
