@@ -132,3 +132,45 @@ def compare_org_folder(org_dir: str, plans: tuple[str, ...], out_dir: str, *, fo
             table.add_row(*(_cell(v) for v in row.values()))
         out_console.print(table)
         out_console.print(f"wrote {', '.join(str(p) for p in files)}")
+
+
+def _today(org: Org, plan: str, quiet: bool) -> list[str]:
+    """``current`` beside PLAN when every role has a current plan and PLAN is not it."""
+    if plan == CURRENT or any(r.case.current_plan is None for r in org.roles):
+        return [plan]
+    return [plan, CURRENT]
+
+
+def report_org_folder(org_dir: str, plan: str, out_file: str, *, compare: tuple[str, ...],
+                      batch_dir: str | None, quiet: bool) -> None:
+    """``compplan report ORG_DIR PLAN``: the organisation page."""
+    import sys
+
+    from compplan.cli.common import cannot_write, output_file
+    from compplan.render.org_report import OrgReportInput, render_org_report
+
+    if compare:
+        raise ExitError("--compare applies to a case folder; for an organisation, today's "
+                        "plans are shown beside PLAN, and `compplan compare ORG_DIR PLAN...` "
+                        "sets any plans side by side", 2)
+    if batch_dir is not None:
+        raise ExitError("--batch applies to a case folder; for an organisation, `compplan "
+                        "sweep ORG_DIR --budget FROM:TO:COUNT` draws its frontier", 2)
+    out = output_file(out_file, suffixes=(".html", ".htm"),
+                      inputs=[] if plan == CURRENT else [plan], stdout=True)
+    org = load(org_dir)
+    found = org_evaluations(org, _today(org, plan, quiet), quiet)
+    try:
+        html = render_org_report(OrgReportInput(org, found[0], plan,
+                                                found[1] if len(found) > 1 else None))
+    except CompplanError as exc:
+        fail(exc)
+    if out is None:
+        sys.stdout.write(html)
+        return
+    try:
+        write_atomic(out, html)
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        out_console.print(f"wrote {out}")

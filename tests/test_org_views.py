@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,33 @@ def test_org_evaluate_refuses_what_ifs_and_missing_plans(tmp_path: Path) -> None
     assert result.output == (f"Error: {folder / 'b' / 'current_plan.toml'}: role 'b' has no "
                              "current plan; add the file, or give an org_plan.json written "
                              "by compplan optimise ORG_DIR\n")
+
+
+def test_report_colours_the_conflict_map_by_direction(tmp_path: Path) -> None:
+    # Today: a.volume serves g1 and works against g2, which b.margin serves.
+    folder = opposing_org(tmp_path / "org")
+    out = tmp_path / "org.html"
+    result = CliRunner().invoke(main, ["report", str(folder), "current", "--out", str(out),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    cells = re.findall(r'<td class="cell (\w+)"><span class="word">(\w+)</span>([^<]*)</td>',
+                       html)
+    # Incentive s_p U = 0.5 x 1 per paid metric (org_helpers): g1 a +50 %, g2 a -0.5 x 0.4.
+    assert cells == [("serves", "serves", "+50.000% (100%)"), ("none", "none", ""),
+                     ("against", "against", "\u221220.000% (100%)"),
+                     ("serves", "serves", "+50.000% (100%)")]
+    assert re.findall(r'<svg id="(chart-[^"]+)"', html) == ["chart-org-budget",
+                                                            "chart-org-total"]
+    assert "<script" not in html
+    assert "<li><strong>g2</strong>: b.margin serves it, a.volume works against it</li>" in html
+
+
+def test_report_refuses_single_case_options(tmp_path: Path) -> None:
+    folder = opposing_org(tmp_path / "org")
+    result = CliRunner().invoke(main, ["report", str(folder), "current", "--batch",
+                                       str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == ("Error: --batch applies to a case folder; for an organisation, "
+                             "`compplan sweep ORG_DIR --budget FROM:TO:COUNT` draws its "
+                             "frontier\n")
