@@ -174,3 +174,32 @@ def report_org_folder(org_dir: str, plan: str, out_file: str, *, compare: tuple[
         cannot_write(out, exc)
     if not quiet:
         out_console.print(f"wrote {out}")
+
+
+def export_org_folder(org_dir: str, plan: str, xlsx: str, *, batch_dir: str | None,
+                      quiet: bool) -> None:
+    """``compplan export ORG_DIR PLAN --xlsx FILE``: Organisation and one sheet per role."""
+    import sys
+
+    from compplan.cli.common import cannot_write, output_file
+    from compplan.render.org_workbook import build_org_workbook
+    from compplan.render.workbook import workbook_bytes, write_workbook
+
+    if batch_dir is not None:
+        raise ExitError("--batch applies to a case folder; for an organisation, `compplan "
+                        "sweep ORG_DIR --budget FROM:TO:COUNT` draws its frontier", 2)
+    out = output_file(xlsx, suffixes=(".xlsx",), inputs=[] if plan == CURRENT else [plan],
+                      stdout=True)
+    org = load(org_dir)
+    found = org_evaluations(org, _today(org, plan, quiet), quiet)
+    book = build_org_workbook(org, found[0], source=plan,
+                              today=found[1] if len(found) > 1 else None)
+    if out is None:
+        sys.stdout.buffer.write(workbook_bytes(book))
+        return
+    try:
+        write_workbook(out, book)
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        out_console.print(f"wrote {out}")

@@ -152,11 +152,21 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
     About hold compplan's figures. Sheets print landscape, one page wide, headers
     repeated; case text never becomes a formula.
 
+    For a folder holding org.toml (PLAN `current` or an org_plan.json): an
+    Organisation sheet (a row per role, the total by formula, today's plans beside),
+    Org scenarios, Org rules, Conflict map, and a sheet per role with its plan.
+
     Example:
 
     \b
         compplan export cases/enterprise_first plans/fy27/plan.json --xlsx plan.xlsx
+        compplan export cases/gtm_org plans/gtm/org_plan.json --xlsx org.xlsx
     """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if is_org_folder(case):
+        from compplan.cli.org_views import export_org_folder
+
+        export_org_folder(case, plan, xlsx, batch_dir=batch_dir, quiet=quiet)
+        return
     # openpyxl takes a tenth of a second to import: only the command that writes needs it.
     from compplan.render.workbook import build_workbook, workbook_bytes, write_workbook
 

@@ -216,3 +216,50 @@ def test_report_refuses_single_case_options(tmp_path: Path) -> None:
     assert result.output == ("Error: --batch applies to a case folder; for an organisation, "
                              "`compplan sweep ORG_DIR --budget FROM:TO:COUNT` draws its "
                              "frontier\n")
+
+
+def test_export_holds_an_organisation_sheet_and_a_sheet_per_role(tmp_path: Path) -> None:
+    import openpyxl
+
+    folder = opposing_org(tmp_path / "org", None)
+    plans = tmp_path / "plans"
+    assert CliRunner().invoke(main, ["optimise", str(folder), "--out", str(plans),
+                                     "-q"]).exit_code == 0
+    out = tmp_path / "org.xlsx"
+    result = CliRunner().invoke(main, ["export", str(folder), str(plans / "org_plan.json"),
+                                       "--xlsx", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["Organisation", "Org scenarios", "Org rules", "Conflict map",
+                               "a", "b", "About"]
+    rows = list(book["Organisation"].iter_rows(values_only=True))
+    # Designed: a quality (0.2), b margin (0.5), each costing 4000; today 0.3 and 0.5.
+    assert [r[0] for r in rows] == ["role", "a", "b", "organisation"]
+    assert [round(r[3], 6) for r in rows[1:3]] == [0.2, 0.5]
+    assert [round(r[4], 3) for r in rows[1:3]] == [4000.0, 4000.0]
+    assert [round(r[8], 6) for r in rows[1:3]] == [0.3, 0.5]
+    assert rows[3][2:6] == ("=SUM(C2:C3)", "=SUMPRODUCT(C2:C3,D2:D3)", "=SUM(E2:E3)",
+                            "=SUM(F2:F3)")
+    scen = list(book["Org scenarios"].iter_rows(values_only=True))
+    assert scen[1][:3] == ("P01", pytest.approx(4000.0), pytest.approx(4000.0))
+    assert scen[1][3] == "=SUM(B2:C2)"
+    role = list(book["a"].iter_rows(values_only=True))
+    assert role[1][:3] == ("quality", "quality", 1.0)
+    assert [r[0] for r in book["Conflict map"].iter_rows(values_only=True)] == \
+        ["goal", "g1", "g2"]
+
+
+def test_the_org_workbook_recalculates_to_compplan_figures(tmp_path: Path) -> None:
+    from test_workbook_live import SOFFICE, recalculate
+
+    if SOFFICE is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    folder = opposing_org(tmp_path / "org")
+    out = tmp_path / "org.xlsx"
+    assert CliRunner().invoke(main, ["export", str(folder), "current", "--xlsx", str(out),
+                                     "-q"]).exit_code == 0
+    rows = list(recalculate(out, tmp_path / "lo")["Organisation"].iter_rows(values_only=True))
+    # Today: 0.5 x 0.3 + 0.5 x 0.5 = 0.4, 4000 + 4000 = 8000, each half of the payout.
+    assert rows[3][2:6] == (pytest.approx(1.0), pytest.approx(0.4), pytest.approx(8000.0),
+                            pytest.approx(1.0))
+    assert [r[5] for r in rows[1:3]] == [pytest.approx(0.5)] * 2
