@@ -8,6 +8,7 @@ to the functions here; the Python API is :mod:`compplan.api` (``evaluate_org``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -203,3 +204,61 @@ def export_org_folder(org_dir: str, plan: str, xlsx: str, *, batch_dir: str | No
         cannot_write(out, exc)
     if not quiet:
         out_console.print(f"wrote {out}")
+
+
+def sweep_org_folder(org_dir: str, budget: tuple[float, float, int], text: str, out_dir: str,
+                     *, time_limit: float | None, force: bool, quiet: bool) -> None:
+    """``compplan sweep ORG_DIR --budget FROM:TO:COUNT``: the organisation's frontier."""
+    import json
+
+    import pandas as pd
+
+    from compplan.optimizer.org_sweep import sweep_org
+    from compplan.render.org_charts import sweep_charts
+
+    org = load(org_dir)
+    start, stop, count = budget
+    try:
+        with Reporter(quiet) as reporter:
+            result = sweep_org(org, start, stop, count, time_limit=time_limit,
+                               progress=reporter.step)
+    except CompplanError as exc:
+        fail(exc)
+    rows = result.to_rows()
+    out = Path(out_dir)
+    names = ["sweep.json", "results.csv", "frontier.png", "frontier.svg",
+             "budget_split.png", "budget_split.svg"]
+    with output_set(out_dir, force=force, inputs=[org.path]) as folder:
+        doc = {**result.to_dict(), "sweep": f"--budget {text}"}
+        write_atomic(folder / "sweep.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        write_atomic(folder / "results.csv", csv_text(pd.DataFrame(rows)))
+        for name, (png, svg) in sweep_charts(result, org_money_per(org)).items():
+            write_atomic(folder / f"{name}.png", png)
+            write_atomic(folder / f"{name}.svg", svg)
+    if not quiet:
+        show_sweep(org, result)
+        out_console.print(f"wrote {', '.join(str(out / n) for n in names)}")
+
+
+def show_sweep(org: Org, result: Any) -> None:
+    """The sweep on the terminal: a row per cap, then where each next dollar went."""
+    table = Table(title=f"{org.name}: organisation expected-cost cap swept "
+                        f"({result.base_source} {result.base:,.0f} x factor)",
+                  title_justify="left")
+    for col in ("cap", "status", "alignment", "expected payout", "frontier",
+                *(f"{r} payout" for r in result.roles)):
+        table.add_column(col, justify="left" if col == "status" else "right",
+                         no_wrap=True)
+    table.add_column("next dollar: role shares; alignment per million", min_width=24)
+    for p, on, nxt in zip(result.points, result.frontier(), result.next_dollar(), strict=True):
+        where = "" if nxt is None else ", ".join(
+            f"{r} {s:.0%}" for r, s in nxt["shares"].items() if abs(s) >= 0.005)
+        if nxt is not None:
+            where += f"; {nxt['alignment_per_million']:+.4f} per M"
+        table.add_row(f"{p.cap:,.0f}", p.status,
+                      "" if p.alignment is None else f"{p.alignment:.4f}",
+                      "" if p.expected_cost is None else f"{p.expected_cost:,.0f}",
+                      "*" if on else "",
+                      *("" if r not in p.role_cost else f"{p.role_cost[r]:,.0f}"
+                        for r in result.roles), where)
+    out_console.print(table)

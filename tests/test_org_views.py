@@ -263,3 +263,58 @@ def test_the_org_workbook_recalculates_to_compplan_figures(tmp_path: Path) -> No
     assert rows[3][2:6] == (pytest.approx(1.0), pytest.approx(0.4), pytest.approx(8000.0),
                             pytest.approx(1.0))
     assert [r[5] for r in rows[1:3]] == [pytest.approx(0.5)] * 2
+
+
+def budget_org(tmp_path: Path) -> Path:
+    # Role a: 'good' serves g fully (a = 1); role b: its 'good' half (a = 0.5). 'safe' sits
+    # at 1.0 and pays w. Role p costs 2000 (2 w_good + w_safe) = 2000 (1 + w_good) and adds
+    # a_p w_good: alignment 0.5 (w_a + 0.5 w_b). No cap: the base is the total TI, 4000.
+    for rid, a in (("a", 1.0), ("b", 0.5)):
+        role_case(tmp_path / rid, rid.upper(),
+                  {"good": metric({"g": a}), "safe": metric({"g": 0.0})},
+                  {"good": 1.5, "safe": 1.0})
+    return write_org(tmp_path, {"g": 1.0}, {"a": {"path": "a"}, "b": {"path": "b"}})
+
+
+def test_sweep_shows_where_the_next_dollar_goes(tmp_path: Path) -> None:
+    folder = budget_org(tmp_path / "org")
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(main, ["sweep", str(folder), "--budget", "1:2:3", "--out",
+                                       str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    # Cap 4000: nothing for g (cost 2000 x 2); 6000: the first 2000 buys w_a = 1 (0.5 of
+    # alignment, 250 per million); 8000: the next 2000 buys w_b = 1 (0.25, 125 per million).
+    assert [float(r["cap"]) for r in rows] == [4000.0, 6000.0, 8000.0]
+    # Ties within 1e-7 (relative) go to cheaper plans: figures may sit that far off.
+    def column(key: str, skip: int = 0) -> list[float]:
+        return [float(r[key]) for r in rows[skip:]]
+
+    def near(values: list[float]) -> list[object]:
+        return [pytest.approx(v, rel=1e-6, abs=1e-6) for v in values]
+
+    assert column("alignment") == near([0.0, 0.5, 0.75])
+    assert column("cost.a") == near([2000.0, 4000.0, 4000.0])
+    assert column("cost.b") == near([2000.0, 2000.0, 4000.0])
+    assert rows[0]["next_dollar.a"] == ""
+    assert column("next_dollar.a", 1) == near([1.0, 0.0])
+    assert column("next_dollar.b", 1) == near([0.0, 1.0])
+    assert column("alignment_per_million", 1) == near([250.0, 125.0])
+    assert [r["frontier"] for r in rows] == ["True"] * 3
+    doc = json.loads((out / "sweep.json").read_text())
+    assert (doc["base"], doc["base_source"]) == (4000.0, "total target incentive of all roles")
+    for name in ("frontier", "budget_split"):
+        assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert "<svg" in (out / f"{name}.svg").read_text()
+
+
+def test_sweep_of_an_org_refuses_batch_options(tmp_path: Path) -> None:
+    folder = budget_org(tmp_path / "org")
+    result = CliRunner().invoke(main, ["sweep", str(folder), "--budget", "1:2:3",
+                                       "--workers", "2"])
+    assert result.exit_code == 2
+    assert result.output == ("Error: --workers applies to a case folder; an organisation's "
+                             "sweep solves its caps one after the other\n")
+    result = CliRunner().invoke(main, ["sweep", str(folder), "--budget", "1:2"])
+    assert result.exit_code == 2
+    assert "'1:2' is not FROM:TO:COUNT" in result.output
