@@ -230,10 +230,10 @@ def org_checks(org: Org, cost: float, cvar: float, paid: dict[str, set[str]],
     budget = org.spec.budget
     if budget.expected_cap is not None:
         checks.append(_cap("O1", "org_budget_expected", "org.toml [budget] expected_cap", cost,
-                           budget.expected_cap))
+                           budget.expected_cap, "expected cap"))
     if budget.cvar_cap is not None:
         checks.append(_cap("O2", "org_budget_cvar", "org.toml [budget] cvar_cap", cvar,
-                           budget.cvar_cap))
+                           budget.cvar_cap, "CVaR cap"))
     for i, h in enumerate(org.handoffs):
         up, down = ".".join(h.upstream), ".".join(h.downstream)
         on = h.upstream[1] in paid[h.upstream[0]]
@@ -263,17 +263,23 @@ def org_checks(org: Org, cost: float, cvar: float, paid: dict[str, set[str]],
     return checks
 
 
-def _cap(rule: str, name: str, setting: str, value: float, limit: float) -> dict[str, Any]:
+def _cap(rule: str, name: str, setting: str, value: float, limit: float,
+         label: str) -> dict[str, Any]:
     ok = value <= limit + CHECK_TOLERANCE * max(1.0, abs(limit))
-    return {"rule": rule, "name": name, "setting": setting, "value": value, "limit": limit,
+    return {"rule": rule, "name": name, "label": f"{rule} {label} (limit {limit:,.0f})",
+            "setting": setting,
+            "value": value, "limit": limit,
             "slack": limit - value, "ok": ok,
             "detail": f"{value:,.0f} against a limit of {limit:,.0f}"}
 
 
 def _rule(rule: str, name: str, setting: str, ok: bool, detail: str,
           goal: str | None = None) -> dict[str, Any]:
-    return {"rule": rule, "name": name, "setting": setting + (f" (goal '{goal}')" if goal
-                                                              else ""),
+    short = ("handoff " + setting.rpartition(" ")[2] if rule == "O3"
+             else setting.rpartition(" ")[2])
+    return {"rule": rule, "name": name,
+            "label": f"{rule} {short}" + (f" '{goal}'" if goal else ""),
+            "setting": setting + (f" (goal '{goal}')" if goal else ""),
             "value": None, "limit": None, "slack": None, "ok": ok, "detail": detail}
 
 
@@ -308,8 +314,7 @@ def compare_rows(evaluations: list[OrgEvaluation]) -> list[dict[str, Any]]:
     add("conflicts", [len(e.audit.conflicts) for e in evaluations])
     add("goals nobody serves", [", ".join(e.audit.unserved) or "none" for e in evaluations])
     for i, check in enumerate(evaluations[0].checks):
-        add(f"{check['rule']} {check['setting']}" + (
-            "" if check["value"] is None else " (value)"),
+        add(check["label"],
             [e.checks[i]["value"] if check["value"] is not None
              else ("ok" if e.checks[i]["ok"] else "broken") for e in evaluations])
     for j, role in enumerate(evaluations[0].roles):

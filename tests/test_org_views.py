@@ -158,8 +158,9 @@ def test_compare_today_with_the_designed_plans(tmp_path: Path) -> None:
     assert rows["a metrics"]["current"] == "volume 100%"
     assert rows["a metrics"]["plans"] == "quality 100%"
     assert rows["conflicts"]["current"] == "1" and rows["conflicts"]["plans"] == "0"
-    assert rows["O4 org.toml [coherence] no_opposing (goal 'g2')"]["current"] == "broken"
-    assert rows["O4 org.toml [coherence] no_opposing (goal 'g2')"]["plans"] == "ok"
+    assert rows["O4 no_opposing 'g2'"]["current"] == "broken"
+    assert rows["O4 no_opposing 'g2'"]["plans"] == "ok"
+    assert rows["O5 cover_goals 'g1'"]["current"] == "ok"
     assert (out / "compare.md").read_text().startswith("# Tiny org: current vs plans\n")
 
 
