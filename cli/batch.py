@@ -147,7 +147,7 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
 
     \b
         compplan sweep cases/enterprise_first --budget 0.8:1.1:25 --out runs/budget
-        compplan sweep cases/gtm_org --budget 0.7:1.2:6 --out runs/gtm_budget
+        compplan sweep cases/gtm_org --budget 0.95:1.15:5 --out runs/gtm_budget
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     start, stop, count = _parse_range(budget)
     if case is not None and is_org_folder(case):
