@@ -262,3 +262,40 @@ def show_sweep(org: Org, result: Any) -> None:
                       *("" if r not in p.role_cost else f"{p.role_cost[r]:,.0f}"
                         for r in result.roles), where)
     out_console.print(table)
+
+
+def batch_org_folder(spec: Any, out_dir: str, *, time_limit: float | None, force: bool,
+                     quiet: bool) -> None:
+    """``compplan batch SPEC`` whose case is an organisation: one joint solve per candidate."""
+    import json
+
+    import pandas as pd
+
+    from compplan.optimizer.org_sweep import batch_org
+
+    org = load(str(spec.case_path))
+    try:
+        with Reporter(quiet) as reporter:
+            rows = batch_org(org, [(c.id, c.name, c.params, c.where) for c in spec.candidates],
+                             spec.source, time_limit=time_limit, progress=reporter.step)
+    except CompplanError as exc:
+        fail(exc)
+    out = Path(out_dir)
+    names = ["batch.json", "results.csv"]
+    with output_set(out_dir, force=force, inputs=[org.path]) as folder:
+        doc = {"schema": "compplan.org_batch/1", "org": org.name, "currency": org.currency,
+               "spec": spec.source, "candidates": rows}
+        write_atomic(folder / "batch.json", json.dumps(doc, indent=2) + "\n")
+        write_atomic(folder / "results.csv", csv_text(pd.DataFrame(rows)))
+    if not quiet:
+        table = Table(title=f"{org.name}: batch {spec.source}", title_justify="left")
+        for col in ("id", "name", "status", "alignment", "expected payout", "frontier"):
+            table.add_column(col, justify="right" if col in ("alignment", "expected payout")
+                             else "left")
+        for row in rows:
+            table.add_row(row["id"], row["name"], row["status"],
+                          "" if row["alignment"] is None else f"{row['alignment']:.4f}",
+                          "" if row["expected_cost"] is None
+                          else f"{row['expected_cost']:,.0f}", "*" if row["frontier"] else "")
+        out_console.print(table)
+        out_console.print(f"wrote {', '.join(str(out / n) for n in names)}")

@@ -7,6 +7,7 @@ with plans, the extra expected payout splits across roles: where the next dollar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -200,3 +201,124 @@ def sweep_org(org: Org, start: float, stop: float, count: int, *,
     return OrgSweep(org.name, org.currency, [r.id for r in org.roles],
                     {r.id: r.label for r in org.roles}, base, source, points)
 
+
+
+# ----------------------------------------------------------------------------- batch
+
+#: The org.toml keys a batch may change: the organisation's caps and coherence switches.
+BATCH_KEYS = ("budget.expected_cap", "budget.cvar_cap", "budget.cvar_level",
+              "coherence.no_opposing", "coherence.cover_goals")
+
+
+def org_candidate(org: Org, params: dict[str, Any], source: str, where: str) -> Org:
+    """The organisation with a batch candidate's ``org.toml`` keys applied and checked.
+
+    Parameters
+    ----------
+    org : Org
+        The base organisation.
+    params : dict
+        Dotted ``org.toml`` key (one of :data:`BATCH_KEYS`) to its value.
+    source, where : str
+        The spec file and the candidate (``[grid]``, ``[[candidates]] #2``), for messages.
+
+    Returns
+    -------
+    Org
+        The candidate organisation.
+
+    Raises
+    ------
+    CaseError
+        A key outside :data:`BATCH_KEYS`, or a value ``org.toml`` does not allow.
+    """
+    from pydantic import ValidationError
+
+    from compplan.errors import CaseError
+
+    data = org.spec.model_dump()
+    for key, value in params.items():
+        if key not in BATCH_KEYS:
+            raise CaseError(source, f"{where}: not a key a batch over an "
+                                    f"organisation can change (allowed: "
+                                    f"{', '.join(BATCH_KEYS)})", field=key)
+        table, _, name = key.partition(".")
+        data[table][name] = value
+    try:
+        spec = type(org.spec).model_validate(data)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field_name = ".".join(str(p) for p in problem["loc"])
+        raise CaseError(source, f"{where}: {field_name}: {problem['msg']}",
+                        field=field_name) from None
+    return replace(org, spec=spec)
+
+
+def batch_org(org: Org, candidates: list[tuple[str, str, dict[str, Any], str]], source: str,
+              *,
+              time_limit: float | None = None,
+              progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Design the organisation's plans for every candidate of a batch spec.
+
+    Every candidate is checked before anything is solved; the coefficients are
+    computed once (the keys a batch changes leave them as they are).
+
+    Parameters
+    ----------
+    org : Org
+        The base organisation.
+    candidates : list of (id, name, params, where)
+        The spec's candidates, ``params`` in dotted ``org.toml`` keys, ``where`` the
+        place in the spec (``[grid]``, ``[[candidates]] #2``).
+    source : str
+        The spec file, for messages.
+    time_limit : float, optional
+        Seconds per solve.
+    progress : callable, optional
+        Called with a line of text at each step.
+
+    Returns
+    -------
+    list of dict
+        One row per candidate (``results.csv``): id, name, parameters, status,
+        alignment, expected payout, CVaR, each role's payout and metrics, ``frontier``.
+    """
+    from compplan.optimizer.org import org_coefficients
+    from compplan.optimizer.org_pipeline import optimise_org
+
+    say = progress or (lambda _: None)
+    checked = [(cid, name, params, org_candidate(org, params, source,
+                                                 f"{where}, candidate {cid}"))
+               for cid, name, params, where in candidates]
+    say("computing coefficients")
+    coefficients = org_coefficients(org)
+    points: list[SweepPoint] = []
+    for cid, _, _, cand in checked:
+        say(f"solving {cid}")
+        cap = cand.spec.budget.expected_cap
+        try:
+            out = optimise_org(cand, time_limit=time_limit, coefficients=coefficients,
+                               diagnosis="short", prices=False)
+        except (InfeasibleError, SolverLimitError) as exc:
+            status = "infeasible" if isinstance(exc, InfeasibleError) else "limit"
+            points.append(SweepPoint(math.nan, cap or math.nan, status, reason=str(exc)))
+            continue
+        doc = out.document
+        points.append(SweepPoint(
+            math.nan, cap or math.nan, doc["status"], doc["objective"]["alignment"],
+            doc["objective"]["expected_cost"], doc["evaluation"]["cvar"],
+            {r["id"]: r["expected_cost"] for r in doc["roles"]},
+            {r["id"]: r["alignment"] for r in doc["roles"]},
+            {r["id"]: "+".join(m["id"] for m in r["plan"]["metrics"] if m["weight"] > 1e-9)
+             for r in doc["roles"]}))
+    sweep = OrgSweep(org.name, org.currency, [r.id for r in org.roles],
+                     {r.id: r.label for r in org.roles}, math.nan, source, points)
+    rows = []
+    for (cid, name, params, _), row in zip(checked, sweep.to_rows(), strict=True):
+        for key in ("factor", "cap", "alignment_per_million"):
+            row.pop(key)
+        for r in sweep.roles:
+            row.pop(f"next_dollar.{r}")
+        rows.append({"id": cid, "name": name, **{f"param.{k}": v for k, v in params.items()},
+                     **row})
+    return rows

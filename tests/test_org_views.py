@@ -315,7 +315,39 @@ def test_sweep_of_an_org_refuses_batch_options(tmp_path: Path) -> None:
                                        "--workers", "2"])
     assert result.exit_code == 2
     assert result.output == ("Error: --workers applies to a case folder; an organisation's "
-                             "sweep solves its caps one after the other\n")
+                             "sweep solves them one after the other\n")
     result = CliRunner().invoke(main, ["sweep", str(folder), "--budget", "1:2"])
     assert result.exit_code == 2
     assert "'1:2' is not FROM:TO:COUNT" in result.output
+
+
+def test_a_batch_over_org_toml_keys(tmp_path: Path) -> None:
+    budget_org(tmp_path / "org")
+    spec = tmp_path / "runs" / "org.toml"
+    spec.parent.mkdir()
+    spec.write_text('case = "../org"\n[grid]\n"budget.expected_cap" = [6000.0, 8000.0]\n'
+                    '[[candidates]]\nname = "too tight"\n"budget.expected_cap" = 3000.0\n')
+    out = tmp_path / "batch"
+    result = CliRunner().invoke(main, ["batch", str(spec), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    # As the sweep: 6000 buys w_a = 1 (0.5), 8000 both (0.75); 3000 is below the 4000
+    # the cheapest plans cost.
+    assert [r["status"] for r in rows] == ["optimal", "optimal", "infeasible"]
+    assert [float(r["alignment"]) for r in rows[:2]] == [pytest.approx(0.5, rel=1e-6),
+                                                        pytest.approx(0.75, rel=1e-6)]
+    assert rows[2]["name"] == "too tight"
+    assert "expected_cap" in rows[2]["reason"]
+
+
+def test_a_batch_over_an_org_refuses_other_keys(tmp_path: Path) -> None:
+    folder = budget_org(tmp_path / "org")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'case = "{folder.name}"\n[grid]\n"design.max_metrics" = [1, 2]\n')
+    result = CliRunner().invoke(main, ["batch", str(spec), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: spec.toml, design.max_metrics: [grid], candidate c0001: "
+        "not a key a batch over an organisation can change "
+        "(allowed: budget.expected_cap, budget.cvar_cap, budget.cvar_level, "
+        "coherence.no_opposing, coherence.cover_goals)\n")
