@@ -351,3 +351,21 @@ def test_a_batch_over_an_org_refuses_other_keys(tmp_path: Path) -> None:
         "not a key a batch over an organisation can change "
         "(allowed: budget.expected_cap, budget.cvar_cap, budget.cvar_level, "
         "coherence.no_opposing, coherence.cover_goals)\n")
+
+
+def test_a_written_plan_is_mapped_as_it_pays(tmp_path: Path) -> None:
+    # a pays volume by a curve: 1.0 at target, 1.2 at 1.6, 2.0 at 2.0. At 1.5 a step of
+    # 0.5 lifts pay from 1 + 0.2 x 0.5 / 0.6 = 7/6 to 2: U = 5/6, and the org-weighted
+    # incentive is 0.5 x 5/6 = 5/12 for g1, 5/12 x 0.4 = 1/6 against g2 (the average
+    # accelerator rate, 1.0, would say 0.25 and 0.1).
+    folder = opposing_org(tmp_path / "org")
+    (folder / "a" / "current_plan.toml").write_text(
+        '[[metrics]]\nid = "volume"\ncurve = [[0.5, 0.0], [1.0, 1.0], [1.6, 1.2], '
+        '[2.0, 2.0]]\n')
+    result = evaluation(folder)
+    cells = {(row.goal, c.role): (c.serves, c.against) for row in result.audit.goals
+             for c in row.cells}
+    assert cells[("g1", "a")] == (pytest.approx(5 / 12), 0.0)
+    assert cells[("g2", "a")] == (0.0, pytest.approx(1 / 6))
+    # Its alignment: 0.3 x 5/6 = 0.25 (the evaluation pays the curve too).
+    assert result.roles[0].evaluation.alignment == pytest.approx(0.25)
