@@ -38,6 +38,7 @@ from compplan.errors import CompplanError
 from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.money import annual_note
+from compplan.models.org import is_org_folder
 from compplan.models.output import prepare_folder
 from compplan.models.text import shown
 from compplan.models.transaction import shorten
@@ -93,6 +94,10 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
     of values per case.toml key (every combination is a candidate) and/or
     [[candidates]] tables with a name and the keys they change, such as
     "budget.expected_cap" = 2e7 or "metrics.smb_bookings.forbidden" = true.
+    When case names an organisation folder (holding org.toml), the keys are
+    org.toml's: budget.expected_cap, budget.cvar_cap, budget.cvar_level,
+    coherence.no_opposing and coherence.cover_goals; results.csv and batch.json
+    hold each candidate's plans (solved one after the other).
     Results go to --out: candidates/<id>/result.json and plan.json, results.csv
     and .parquet, frontier.csv, frontier.png and .svg, summary.md.
 
@@ -111,6 +116,10 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
     if not spec.case_path.is_dir():
         raise ExitError(f"{spec.source}, case: {spec.case_path} is not a case folder "
                         "(the path is relative to the spec file)", 2)
+    if is_org_folder(str(spec.case_path)):
+        _batch_org(spec, out_dir, workers=workers, scheduler=scheduler, resume=resume,
+                   time_limit=time_limit, force=force, quiet=quiet)
+        return
     case = load(str(spec.case_path))
     again = ["compplan", "batch", spec_file, "--out", out_dir, "--resume"]
     _run(spec, case, Path(out_dir), solver_import, again, workers=workers,
@@ -136,12 +145,24 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
     evenly spaced factors of the case's [budget] expected_cap, or of the total
     target incentive when it sets none. Output as for compplan batch.
 
+    For a folder holding org.toml: the organisation's expected-cost cap (org.toml
+    [budget] expected_cap, else the total target incentive of all roles) is swept,
+    one joint solve per cap, into sweep.json, results.csv (each role's expected
+    payout, and where each next dollar goes), frontier.png/.svg and
+    budget_split.png/.svg (how the budget splits across roles as the cap grows).
+
     Example:
 
     \b
         compplan sweep cases/enterprise_first --budget 0.8:1.1:25 --out runs/budget
+        compplan sweep cases/gtm_org --budget 0.95:1.15:5 --out runs/gtm_budget
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     start, stop, count = _parse_range(budget)
+    if case is not None and is_org_folder(case):
+        _sweep_org(case, (start, stop, count), budget, out_dir, workers=workers,
+                   scheduler=scheduler, resume=resume, time_limit=time_limit, force=force,
+                   quiet=quiet)
+        return
     if scheduler is not None:
         check_scheduler(scheduler)
     solver_import = import_in_background(_BATCH_MODULE)
@@ -155,6 +176,35 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
     _run(spec, loaded, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
          force=force, quiet=quiet)
+
+
+def _batch_org(spec: BatchSpec, out_dir: str, *, workers: int | None, scheduler: str | None,
+               resume: bool, time_limit: float | None, force: bool, quiet: bool) -> None:
+    """A spec whose case is an organisation: its org.toml keys, one joint solve each."""
+    from compplan.cli.org_views import batch_org_folder
+
+    _refuse_for_org(workers, scheduler, resume, "batch")
+    batch_org_folder(spec, out_dir, time_limit=time_limit, force=force, quiet=quiet)
+
+
+def _refuse_for_org(workers: int | None, scheduler: str | None, resume: bool,
+                    what: str) -> None:
+    for option, given in (("--workers", workers is not None), ("--scheduler", scheduler),
+                          ("--resume", resume)):
+        if given:
+            raise ExitError(f"{option} applies to a case folder; an organisation's {what} "
+                            "solves them one after the other", 2)
+
+
+def _sweep_org(case: str, budget: tuple[float, float, int], text: str, out_dir: str, *,
+               workers: int | None, scheduler: str | None, resume: bool,
+               time_limit: float | None, force: bool, quiet: bool) -> None:
+    """An organisation folder: one joint solve per cap, in this process."""
+    from compplan.cli.org_views import sweep_org_folder
+
+    _refuse_for_org(workers, scheduler, resume, "sweep")
+    sweep_org_folder(case, budget, text, out_dir, time_limit=time_limit, force=force,
+                     quiet=quiet)
 
 
 _ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)"

@@ -20,6 +20,7 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError
 from compplan.models.case import CURRENT_PLAN, Case
+from compplan.models.org import is_org_folder
 from compplan.models.output import write_atomic
 from compplan.models.plan import Plan
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
@@ -86,11 +87,23 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     PLAN is a plan.json written by `compplan optimise`, a TOML file of [[metrics]]
     tables, or `current`.
 
+    For a folder holding org.toml (PLAN `current` or an org_plan.json): the
+    organisation page, with the budget across roles, the organisation's total over
+    the scenarios, its rules, the conflict map as a goal x role matrix coloured by
+    direction, and each role's plan; today's plans beside the designed ones.
+
     Example:
 
     \b
         compplan report cases/enterprise_first plans/fy27/plan.json --out report.html
+        compplan report cases/gtm_org plans/gtm/org_plan.json --out org_report.html
     """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if is_org_folder(case):
+        from compplan.cli.org_views import report_org_folder
+
+        report_org_folder(case, plan, out_file, compare=compare, batch_dir=batch_dir,
+                          quiet=quiet)
+        return
     inputs = [p for p in (plan, *compare) if p != CURRENT_PLAN]
     out = output_file(out_file, suffixes=(".html", ".htm"), inputs=inputs, stdout=True)
     loaded = load(case)
@@ -139,11 +152,21 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) 
     About hold compplan's figures. Sheets print landscape, one page wide, headers
     repeated; case text never becomes a formula.
 
+    For a folder holding org.toml (PLAN `current` or an org_plan.json): an
+    Organisation sheet (a row per role, the total by formula, today's plans beside),
+    Org scenarios, Org rules, Conflict map, and a sheet per role with its plan.
+
     Example:
 
     \b
         compplan export cases/enterprise_first plans/fy27/plan.json --xlsx plan.xlsx
+        compplan export cases/gtm_org plans/gtm/org_plan.json --xlsx org.xlsx
     """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if is_org_folder(case):
+        from compplan.cli.org_views import export_org_folder
+
+        export_org_folder(case, plan, xlsx, batch_dir=batch_dir, quiet=quiet)
+        return
     # openpyxl takes a tenth of a second to import: only the command that writes needs it.
     from compplan.render.workbook import build_workbook, workbook_bytes, write_workbook
 

@@ -30,6 +30,7 @@ from compplan.cli.common import (
 from compplan.errors import CompplanError
 from compplan.models.case import Case
 from compplan.models.money import periods_per_year
+from compplan.models.org import is_org_folder
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
@@ -197,12 +198,22 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     the spread of rep payouts, segments, and every guardrail and design rule with its
     slack or what it breaks.
 
+    For a folder holding org.toml, PLAN is `current` (each role's current_plan.toml)
+    or an org_plan.json written by `compplan optimise ORG_DIR`: every role's plan and
+    the organisation's total (CVaR over the scenarios, each the same period in every
+    role), every organisation cap and coherence rule checked, and the conflict map,
+    in evaluation.json.
+
     Example (the current plan, then a what-if moving SMB bookings' 40 % of target incentive):
 
     \b
         compplan evaluate cases/enterprise_first current
+        compplan evaluate cases/gtm_org current --out evaluation/gtm
         compplan evaluate cases/enterprise_first current --shift '0.4:smb_bookings->new_logos'
     """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if is_org_folder(case):
+        _evaluate_org(case, plan, sets, shifts, write_plan, out_dir, force, quiet)
+        return
     modifiers = _modifiers(sets, shifts)
     plan_file = None
     if write_plan is not None:  # checked before the work: never over an input
@@ -228,6 +239,18 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     if not quiet:
         _print_evaluation(loaded, columns, modifiers)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _evaluate_org(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[str, ...],
+                  write_plan: str | None, out_dir: str, force: bool, quiet: bool) -> None:
+    """An organisation folder: every role's plan and the total (no what-if there)."""
+    from compplan.cli.org_views import evaluate_org_folder
+
+    for option, value in (("--set", sets), ("--shift", shifts), ("--write-plan", write_plan)):
+        if value:
+            raise ExitError(f"{option} applies to a case folder, not to an organisation: "
+                            "give a role's folder for a what-if", 2)
+    evaluate_org_folder(case, plan, out_dir, force=force, quiet=quiet)
 
 
 def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
@@ -300,11 +323,20 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool
     after the file (its stem) or `current`. Every figure of `compplan evaluate`,
     one column per plan, then each plan's difference from the first.
 
+    For a folder holding org.toml, each PLAN is `current` or an org_plan.json:
+    the organisation's figures, its rules, and each role's, side by side.
+
     Example:
 
     \b
         compplan compare cases/enterprise_first current plans/fy27/plan.json --out cmp
+        compplan compare cases/gtm_org current plans/gtm/org_plan.json --out cmp/gtm
     """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if is_org_folder(case):
+        from compplan.cli.org_views import compare_org_folder
+
+        compare_org_folder(case, plans, out_dir, force=force, quiet=quiet)
+        return
     if len(plans) < 2:
         raise ExitError("compare needs at least two plans (give `current` and a plan file, "
                         "or two plan files)", 2)

@@ -27,11 +27,16 @@ if TYPE_CHECKING:
     from compplan.batch.results import BatchReport
     from compplan.batch.spec import BatchSpec
     from compplan.models.case import Case
+    from compplan.models.org import Org
     from compplan.models.plan import Plan
     from compplan.optimizer.audit import Audit
     from compplan.optimizer.coefficients import Progress
     from compplan.optimizer.evaluate import Evaluation
     from compplan.optimizer.model import Rounding, TailMethod
+    from compplan.optimizer.org_audit import OrgAudit
+    from compplan.optimizer.org_evaluate import OrgEvaluation
+    from compplan.optimizer.org_pipeline import OrgOutcome
+    from compplan.optimizer.org_sweep import OrgSweep
     from compplan.optimizer.pipeline import Outcome
     from compplan.optimizer.prices import GuardrailPrice
 
@@ -42,13 +47,19 @@ __all__ = [
     "Result",
     "Status",
     "audit",
+    "audit_org",
     "batch",
     "evaluate",
+    "evaluate_org",
     "explain",
     "load_case",
+    "load_org",
     "min_budget",
+    "min_budget_org",
     "optimise",
+    "optimise_org",
     "sweep",
+    "sweep_org",
 ]
 
 
@@ -529,3 +540,191 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
                      resume=resume, options=options, on_result=on_result, chart=chart,
                      on_start=on_start)
 
+
+
+# ----------------------------------------------------------------------------- organisations
+
+def load_org(path: str | Path, *, budget: float | None = None) -> Org:
+    """Load and validate an organisation folder (``org.toml`` and a case folder per role).
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder holding ``org.toml`` (MODEL.md section 7).
+    budget : float, optional
+        The organisation's expected-cost cap, replacing ``[budget] expected_cap``.
+
+    Returns
+    -------
+    Org
+        The organisation: ``roles`` (each with its ``case``), ``spec``, ``shares``.
+
+    Raises
+    ------
+    CaseError
+        ``org.toml`` or a role's case is malformed: the message names the file, line
+        and field.
+
+    Examples
+    --------
+    >>> import compplan
+    >>> org = compplan.load_org("cases/gtm_org")
+    >>> [role.id for role in org.roles]
+    ['sdr', 'ae', 'csm']
+    """
+    from compplan.models.org import load_org as _load
+    from compplan.optimizer.org_sweep import with_cap
+
+    org = _load(path)
+    return with_cap(org, budget) if budget is not None else org
+
+
+def _as_org(org: Org | str | Path) -> Org:
+    from compplan.models.org import Org
+
+    return org if isinstance(org, Org) else load_org(org)
+
+
+def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
+                 tail_method: TailMethod = "auto") -> OrgOutcome:
+    """Design every role's plan at once, under one strategy and one budget.
+
+    Parameters
+    ----------
+    org : Org, str or Path
+        A loaded organisation or its folder.
+    time_limit : float, optional
+        Seconds for the solver.
+    tail_method : {"auto", "full", "cuts"}
+        How tail guardrails are written.
+
+    Returns
+    -------
+    OrgOutcome
+        ``document`` (the ``org_plan.json`` document), ``roles`` (each role's ``plan``
+        and ``evaluation``); ``write(folder)`` writes what ``compplan optimise ORG_DIR``
+        writes.
+
+    Raises
+    ------
+    InfeasibleError
+        No plans meet every rule: ``report`` names the conflicting rules (exit code 3).
+    SolverLimitError
+        The time limit was reached before any plans were found (exit code 4).
+
+    Examples
+    --------
+    >>> import compplan
+    >>> out = compplan.optimise_org("cases/gtm_org")
+    >>> [role["id"] for role in out.document["roles"]]
+    ['sdr', 'ae', 'csm']
+    """
+    from compplan.optimizer.org_pipeline import optimise_org as _optimise
+
+    return _optimise(_as_org(org), time_limit=time_limit, tail_method=tail_method)
+
+
+def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None) -> OrgOutcome:
+    """The cheapest plans meeting every rule but the organisation's expected-cost cap.
+
+    Parameters
+    ----------
+    org : Org, str or Path
+        A loaded organisation or its folder; its expected-cost cap is ignored.
+    time_limit : float, optional
+        Seconds for the solver.
+
+    Returns
+    -------
+    OrgOutcome
+        ``document["objective"]["expected_cost"]`` is the smallest cap that admits
+        plans; ``document["roles"][i]["expected_cost"]`` how it splits by role.
+
+    Raises
+    ------
+    InfeasibleError
+        The other rules admit no plans at any budget.
+    """
+    from compplan.optimizer.org_pipeline import cheapest_org_plans
+
+    return cheapest_org_plans(_as_org(org), time_limit=time_limit)
+
+
+def evaluate_org(org: Org | str | Path, plans: str | Path = CURRENT_PLAN) -> OrgEvaluation:
+    """Every role's plan and the organisation's total under the scenarios.
+
+    Parameters
+    ----------
+    org : Org, str or Path
+        A loaded organisation or its folder.
+    plans : str or Path
+        ``"current"`` (each role's ``current_plan.toml``) or an ``org_plan.json``
+        written by :func:`optimise_org` (its role folders beside it).
+
+    Returns
+    -------
+    OrgEvaluation
+        ``alignment``, ``expected_cost``, ``cvar``, ``totals`` per scenario, ``roles``
+        (each with its ``evaluation``), ``checks`` (O1 to O5) and ``audit`` (the
+        conflict map); ``to_dict()`` is ``evaluation.json``.
+
+    Raises
+    ------
+    UsageError
+        ``plans`` is neither; a role has no current plan.
+    CaseError
+        A role's plan does not fit its case.
+    """
+    from compplan.optimizer.org import org_coefficients
+    from compplan.optimizer.org_evaluate import evaluate_org as _evaluate
+    from compplan.optimizer.org_evaluate import load_org_plans, plan_label
+
+    loaded = _as_org(org)
+    return _evaluate(loaded, org_coefficients(loaded), load_org_plans(loaded, plans),
+                     plan_label(plans), str(plans))
+
+
+def audit_org(org: Org | str | Path, plans: str | Path = CURRENT_PLAN) -> OrgAudit:
+    """The conflict map of an organisation's plans, goal by goal and role by role.
+
+    Parameters
+    ----------
+    org : Org, str or Path
+        A loaded organisation or its folder.
+    plans : str or Path
+        ``"current"`` or an ``org_plan.json``, as for :func:`evaluate_org`.
+
+    Returns
+    -------
+    OrgAudit
+        ``goals`` (each role's marginal incentive for and against each goal),
+        ``conflicts`` and ``unserved`` goals; ``to_dict()`` is ``audit_org.json``.
+    """
+    return evaluate_org(org, plans).audit
+
+
+def sweep_org(org: Org | str | Path, start: float, stop: float, count: int, *,
+              time_limit: float | None = None) -> OrgSweep:
+    """The organisation's alignment-cost frontier over its expected-cost cap.
+
+    Parameters
+    ----------
+    org : Org, str or Path
+        A loaded organisation or its folder.
+    start, stop : float
+        The first and last factor of ``[budget] expected_cap`` of org.toml (of the
+        total target incentive of all roles when it sets none).
+    count : int
+        How many caps, evenly spaced.
+    time_limit : float, optional
+        Seconds per solve.
+
+    Returns
+    -------
+    OrgSweep
+        ``points`` (one per cap), ``frontier()``, ``next_dollar()`` (how each extra
+        expected payout splits across roles) and ``to_rows()`` (``results.csv``).
+    """
+    from compplan.optimizer.org_sweep import sweep_org as _sweep
+
+    return _sweep(_as_org(org), start, stop, count, time_limit=time_limit)

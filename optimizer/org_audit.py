@@ -17,6 +17,7 @@ from typing import Any
 from compplan.models.org import Org
 from compplan.models.plan import Plan
 from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.evaluate import plan_payouts
 from compplan.optimizer.org_pipeline import conflicts
 
 SCHEMA = "compplan.org_audit/1"
@@ -101,8 +102,8 @@ def audit_org(org: Org, coeffs: list[Coefficients], plans: dict[str, Plan],
         plan = plans.get(role.id)
         if plan is None:
             continue
-        w, u = plan.vectors(role.case)
-        per_metric = s * c.responsiveness * (c.align_w * w + c.align_u * u)
+        # U_m of the plan as it pays: a written plan's curves and gates included.
+        per_metric = s * c.responsiveness * plan_payouts(role.case, c, plan).marginal
         incentive[role.id] = {k: float(v) for k, v in zip(c.metric_ids, per_metric,
                                                           strict=True) if v > 0}
     rows = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,37 @@ class OrgOutcome:
     result: OrgSolveResult
     roles: list[RoleOutcome]
     document: dict[str, Any]
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write ``org_plan.json`` and each role's plan files, as one transaction.
+
+        The files of ``compplan optimise ORG_DIR --out folder`` but its run record
+        (``run.json``): the same organisation gives byte-identical files.
+
+        Parameters
+        ----------
+        folder : str or Path
+            The output folder (replaced whole when it holds only compplan's files).
+        force : bool
+            Accept a folder holding other files (they are kept).
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        from compplan.models.output import write_json, write_plan
+        from compplan.models.transaction import output_folder
+
+        out = Path(folder)
+        written: list[Path] = []
+        with output_folder(out, force=force, inputs=[self.org.path]) as staged:
+            for role in self.roles:
+                written += [out / p.relative_to(staged) for p in
+                            write_plan(staged / role.role.id, role.role.case, role.plan,
+                                       role.document)]
+            write_json(staged / "org_plan.json", self.document)
+        return [out / "org_plan.json", *written]
 
 
 def conflicts(org: Org, paid: dict[str, set[str]]) -> list[dict[str, str]]:

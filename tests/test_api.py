@@ -105,3 +105,5 @@ def test_docs_api_md_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (tmp_path / "plans" / "fy27" / "plan.json").is_file()
     assert (tmp_path / "plans" / "fy27" / "explained" / "plan_explained.html").is_file()
     assert (tmp_path / "runs" / "budget" / "results.csv").is_file()
+    assert (tmp_path / "plans" / "gtm" / "org_plan.json").is_file()
+    assert (tmp_path / "plans" / "gtm" / "ae" / "plan.json").is_file()

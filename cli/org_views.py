@@ -1,0 +1,301 @@
+"""evaluate, compare, report, export and sweep on an organisation folder (MODEL.md s. 7).
+
+The commands of :mod:`compplan.cli.views`, :mod:`compplan.cli.reports` and
+:mod:`compplan.cli.batch` detect ``org.toml`` in their folder argument and hand over
+to the functions here; the Python API is :mod:`compplan.api` (``evaluate_org``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from compplan.cli.common import ExitError, Reporter, fail, out_console, output_set
+from compplan.cli.org import load, org_money_per
+from compplan.errors import CompplanError
+from compplan.models.org import Org
+from compplan.models.output import write_atomic, write_json
+from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.org_evaluate import (
+    CURRENT,
+    OrgEvaluation,
+    compare_markdown,
+    compare_rows,
+    evaluate_org,
+    load_org_plans,
+    plan_label,
+)
+from compplan.render.safe import csv_text
+
+
+def _coefficients(org: Org, quiet: bool) -> list[Coefficients]:
+    from compplan.optimizer.org import org_coefficients
+
+    try:
+        with Reporter(quiet) as reporter:
+            reporter.step("computing payouts under the roles' scenarios")
+            return org_coefficients(org)
+    except CompplanError as exc:
+        fail(exc)
+    raise AssertionError("unreachable")  # fail() exits
+
+
+def org_evaluations(org: Org, refs: list[str], quiet: bool) -> list[OrgEvaluation]:
+    """Each set of plans evaluated (exit 2 naming a bad reference); names kept distinct."""
+    coeffs = _coefficients(org, quiet)
+    found: list[OrgEvaluation] = []
+    for ref in refs:
+        try:
+            plans = load_org_plans(org, ref)
+            name = plan_label(ref)
+            taken = {e.name for e in found}
+            if name in taken:
+                name = f"{name}_{len(found) + 1}"
+            found.append(evaluate_org(org, coeffs, plans, name, ref))
+        except CompplanError as exc:
+            fail(exc)
+    return found
+
+
+def evaluate_org_folder(org_dir: str, plan: str, out_dir: str, *, force: bool,
+                        quiet: bool) -> None:
+    """``compplan evaluate ORG_DIR PLAN``: every role and the total, every rule checked."""
+    org = load(org_dir)
+    (result,) = org_evaluations(org, [plan], quiet)
+    out = Path(out_dir)
+    written = [out / "evaluation.json"]
+    inputs = [org.path, *([] if plan == CURRENT else [plan])]
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
+        write_json(folder / written[0].name, result.to_dict())
+    if not quiet:
+        show_evaluation(org, result)
+        out_console.print(f"wrote {written[0]}")
+
+
+def show_evaluation(org: Org, result: OrgEvaluation) -> None:
+    """An organisation's evaluation on the terminal: a row per role, the rules, conflicts."""
+    table = Table(title=f"{org.name}: evaluation of {result.name}", title_justify="left")
+    for col in ("role", "share", "alignment", "expected payout", "guardrails", "metrics"):
+        table.add_column(col, justify="left" if col in ("role", "metrics") else "right")
+    for role in result.roles:
+        metrics = ", ".join(f"{m.id} {m.weight:.0%}" for m in role.plan.metrics)
+        table.add_row(role.label, f"{role.share:.1%}", f"{role.evaluation.alignment:.4f}",
+                      f"{role.evaluation.expected_cost:,.0f}",
+                      "ok" if role.to_dict()["guardrails_ok"] else "BROKEN", metrics)
+    out_console.print(table)
+    out_console.print(f"organisation alignment {result.alignment:.6f}; expected payout "
+                      f"{result.expected_cost:,.0f} {org.currency} {org_money_per(org)}; "
+                      f"CVaR {result.cvar_level:.0%} of the total {result.cvar:,.0f}")
+    for check in result.checks:
+        out_console.print(f"  {check['rule']} {check['setting']}: "
+                          f"{'ok' if check['ok'] else 'BROKEN'} ({check['detail']})")
+    for role in result.roles:
+        for g in role.evaluation.violated:
+            out_console.print(f"  {role.id}: {g.setting} BROKEN ({g.value:,.6g} against "
+                              f"{g.limit:,.6g})")
+        for r in role.evaluation.broken_rules:
+            out_console.print(f"  {role.id}: {r.message}")
+    conflicts = result.audit.conflicts
+    out_console.print("conflicts: " + ("none" if not conflicts else "; ".join(
+        f"{c['serves']} serves '{c['goal']}', {c['against']} works against it"
+        for c in conflicts)))
+    if result.audit.unserved:
+        out_console.print(f"goals nobody is paid to serve: {', '.join(result.audit.unserved)}")
+
+
+def compare_org_folder(org_dir: str, plans: tuple[str, ...], out_dir: str, *, force: bool,
+                       quiet: bool) -> None:
+    """``compplan compare ORG_DIR PLAN...``: sets of role plans side by side."""
+    if len(plans) < 2:
+        raise ExitError("compare needs at least two plans (give `current` and an "
+                        "org_plan.json, or two org_plan.json files)", 2)
+    org = load(org_dir)
+    found = org_evaluations(org, list(plans), quiet)
+    rows = compare_rows(found)
+    title = f"{org.name}: {' vs '.join(e.name for e in found)}"
+    out = Path(out_dir)
+    files = [out / "compare.csv", out / "compare.md"]
+    inputs = [org.path, *(p for p in plans if p != CURRENT)]
+    import pandas as pd
+
+    with output_set(out_dir, force=force, inputs=inputs) as folder:
+        write_atomic(folder / files[0].name, csv_text(pd.DataFrame(rows)))
+        write_atomic(folder / files[1].name, compare_markdown(title, rows))
+    if not quiet:
+        table = Table(title=title, title_justify="left")
+        for i, col in enumerate(rows[0]):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        from compplan.optimizer.org_evaluate import _cell
+
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row.values()))
+        out_console.print(table)
+        out_console.print(f"wrote {', '.join(str(p) for p in files)}")
+
+
+def _today(org: Org, plan: str, quiet: bool) -> list[str]:
+    """``current`` beside PLAN when every role has a current plan and PLAN is not it."""
+    if plan == CURRENT or any(r.case.current_plan is None for r in org.roles):
+        return [plan]
+    return [plan, CURRENT]
+
+
+def report_org_folder(org_dir: str, plan: str, out_file: str, *, compare: tuple[str, ...],
+                      batch_dir: str | None, quiet: bool) -> None:
+    """``compplan report ORG_DIR PLAN``: the organisation page."""
+    import sys
+
+    from compplan.cli.common import cannot_write, output_file
+    from compplan.render.org_report import OrgReportInput, render_org_report
+
+    if compare:
+        raise ExitError("--compare applies to a case folder; for an organisation, today's "
+                        "plans are shown beside PLAN, and `compplan compare ORG_DIR PLAN...` "
+                        "sets any plans side by side", 2)
+    if batch_dir is not None:
+        raise ExitError("--batch applies to a case folder; for an organisation, `compplan "
+                        "sweep ORG_DIR --budget FROM:TO:COUNT` draws its frontier", 2)
+    out = output_file(out_file, suffixes=(".html", ".htm"),
+                      inputs=[] if plan == CURRENT else [plan], stdout=True)
+    org = load(org_dir)
+    found = org_evaluations(org, _today(org, plan, quiet), quiet)
+    try:
+        html = render_org_report(OrgReportInput(org, found[0], plan,
+                                                found[1] if len(found) > 1 else None))
+    except CompplanError as exc:
+        fail(exc)
+    if out is None:
+        sys.stdout.write(html)
+        return
+    try:
+        write_atomic(out, html)
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        out_console.print(f"wrote {out}")
+
+
+def export_org_folder(org_dir: str, plan: str, xlsx: str, *, batch_dir: str | None,
+                      quiet: bool) -> None:
+    """``compplan export ORG_DIR PLAN --xlsx FILE``: Organisation and one sheet per role."""
+    import sys
+
+    from compplan.cli.common import cannot_write, output_file
+    from compplan.render.org_workbook import build_org_workbook
+    from compplan.render.workbook import workbook_bytes, write_workbook
+
+    if batch_dir is not None:
+        raise ExitError("--batch applies to a case folder; for an organisation, `compplan "
+                        "sweep ORG_DIR --budget FROM:TO:COUNT` draws its frontier", 2)
+    out = output_file(xlsx, suffixes=(".xlsx",), inputs=[] if plan == CURRENT else [plan],
+                      stdout=True)
+    org = load(org_dir)
+    found = org_evaluations(org, _today(org, plan, quiet), quiet)
+    book = build_org_workbook(org, found[0], source=plan,
+                              today=found[1] if len(found) > 1 else None)
+    if out is None:
+        sys.stdout.buffer.write(workbook_bytes(book))
+        return
+    try:
+        write_workbook(out, book)
+    except OSError as exc:
+        cannot_write(out, exc)
+    if not quiet:
+        out_console.print(f"wrote {out}")
+
+
+def sweep_org_folder(org_dir: str, budget: tuple[float, float, int], text: str, out_dir: str,
+                     *, time_limit: float | None, force: bool, quiet: bool) -> None:
+    """``compplan sweep ORG_DIR --budget FROM:TO:COUNT``: the organisation's frontier."""
+    import json
+
+    import pandas as pd
+
+    from compplan.optimizer.org_sweep import sweep_org
+    from compplan.render.org_charts import sweep_charts
+
+    org = load(org_dir)
+    start, stop, count = budget
+    try:
+        with Reporter(quiet) as reporter:
+            result = sweep_org(org, start, stop, count, time_limit=time_limit,
+                               progress=reporter.step)
+    except CompplanError as exc:
+        fail(exc)
+    rows = result.to_rows()
+    out = Path(out_dir)
+    names = ["sweep.json", "results.csv", "frontier.png", "frontier.svg",
+             "budget_split.png", "budget_split.svg"]
+    with output_set(out_dir, force=force, inputs=[org.path]) as folder:
+        doc = {**result.to_dict(), "sweep": f"--budget {text}"}
+        write_atomic(folder / "sweep.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        write_atomic(folder / "results.csv", csv_text(pd.DataFrame(rows)))
+        for name, (png, svg) in sweep_charts(result, org_money_per(org)).items():
+            write_atomic(folder / f"{name}.png", png)
+            write_atomic(folder / f"{name}.svg", svg)
+    if not quiet:
+        show_sweep(org, result)
+        out_console.print(f"wrote {', '.join(str(out / n) for n in names)}")
+
+
+def show_sweep(org: Org, result: Any) -> None:
+    """The sweep on the terminal: a row per cap, then where each next dollar went."""
+    table = Table(title=f"{org.name}: organisation expected-cost cap swept "
+                        f"({result.base_source} {result.base:,.0f} x factor)",
+                  title_justify="left")
+    for col in ("cap", "status", "alignment", "expected payout", "frontier",
+                *(f"{r} payout" for r in result.roles)):
+        table.add_column(col, justify="left" if col == "status" else "right",
+                         no_wrap=True)
+    table.add_column("next dollar: role shares; alignment per million", min_width=24)
+    for p, on, nxt in zip(result.points, result.frontier(), result.next_dollar(), strict=True):
+        where = "" if nxt is None else ", ".join(
+            f"{r} {s:.0%}" for r, s in nxt["shares"].items() if abs(s) >= 0.005)
+        if nxt is not None:
+            where += f"; {nxt['alignment_per_million']:+.4f} per M"
+        table.add_row(f"{p.cap:,.0f}", p.status,
+                      "" if p.alignment is None else f"{p.alignment:.4f}",
+                      "" if p.expected_cost is None else f"{p.expected_cost:,.0f}",
+                      "*" if on else "",
+                      *("" if r not in p.role_cost else f"{p.role_cost[r]:,.0f}"
+                        for r in result.roles), where)
+    out_console.print(table)
+
+
+def batch_org_folder(spec: Any, out_dir: str, *, time_limit: float | None, force: bool,
+                     quiet: bool) -> None:
+    """``compplan batch SPEC`` whose case is an organisation: one joint solve per candidate."""
+    import json
+
+    import pandas as pd
+
+    from compplan.optimizer.org_sweep import batch_org
+
+    org = load(str(spec.case_path))
+    try:
+        with Reporter(quiet) as reporter:
+            rows = batch_org(org, [(c.id, c.name, c.params, c.where) for c in spec.candidates],
+                             spec.source, time_limit=time_limit, progress=reporter.step)
+    except CompplanError as exc:
+        fail(exc)
+    out = Path(out_dir)
+    names = ["batch.json", "results.csv"]
+    with output_set(out_dir, force=force, inputs=[org.path]) as folder:
+        doc = {"schema": "compplan.org_batch/1", "org": org.name, "currency": org.currency,
+               "spec": spec.source, "candidates": rows}
+        write_atomic(folder / "batch.json", json.dumps(doc, indent=2) + "\n")
+        write_atomic(folder / "results.csv", csv_text(pd.DataFrame(rows)))
+    if not quiet:
+        table = Table(title=f"{org.name}: batch {spec.source}", title_justify="left")
+        for col in ("id", "name", "status", "alignment", "expected payout", "frontier"):
+            table.add_column(col, justify="right" if col in ("alignment", "expected payout")
+                             else "left")
+        for row in rows:
+            table.add_row(row["id"], row["name"], row["status"],
+                          "" if row["alignment"] is None else f"{row['alignment']:.4f}",
+                          "" if row["expected_cost"] is None
+                          else f"{row['expected_cost']:,.0f}", "*" if row["frontier"] else "")
+        out_console.print(table)
+        out_console.print(f"wrote {', '.join(str(out / n) for n in names)}")
