@@ -20,7 +20,7 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError
 from compplan.models.output import write_json
-from compplan.models.pulse_output import guardrail_lines, headline, retune_rows, write_pulse
+from compplan.render.pulse import guardrail_lines, headline, retune_rows, write_pulse
 
 
 @click.command("pulse")

@@ -1,4 +1,4 @@
-"""Write a pulse check to disk: pulse.json (MODEL.md section 8) and pulse.md, atomically."""
+"""Format a pulse check for people (pulse.md, terminal lines) and write it to disk atomically."""
 
 from __future__ import annotations
 
