@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 import pandas as pd
@@ -27,6 +28,9 @@ from compplan.optimizer.evaluate import expected_revenue
 from compplan.optimizer.understand import Readings, best_alignment, readings
 from compplan.render.explain import explanation_with_case
 from compplan.render.report import Outcome, ReportInput, outcome, read_batch, render_report
+
+if TYPE_CHECKING:
+    from compplan.models.actuals import Actuals
 
 
 def _batch(folder: str | None) -> pd.DataFrame | None:
@@ -62,6 +66,30 @@ def _readings(case: Case, coeffs: Coefficients, results: Sequence[Outcome],
             for o in results}
 
 
+def _actuals(file: str, case: Case, plan: Plan) -> Actuals:
+    """The actuals of the plan year, checked against the case and the plan's metrics."""
+    from compplan.models.actuals import read_actuals
+
+    try:
+        return read_actuals(file, case, [m.id for m in plan.metrics])
+    except CompplanError as exc:
+        fail(exc)
+
+
+def _pulse(case: Case, plan: Plan, actuals: Actuals, coeffs: Coefficients,
+           year_periods: int | None, quiet: bool) -> dict[str, Any]:
+    """The pulse check of the plan (pulse.json); a plan beyond repair is shown, not an error."""
+    from compplan.optimizer.pulse import pulse_check
+
+    try:
+        with Reporter(quiet) as reporter:
+            checked = pulse_check(case, plan, actuals, year_periods=year_periods,
+                                  coefficients=coeffs, progress=reporter.step)
+    except CompplanError as exc:
+        fail(exc)
+    return checked.document
+
+
 @click.command("report")
 @click.argument("case", type=click.Path(file_okay=False))
 @click.argument("plan")
@@ -70,18 +98,28 @@ def _readings(case: Case, coeffs: Coefficients, results: Sequence[Outcome],
                    "Repeatable.")
 @click.option("--batch", "batch_dir", type=click.Path(file_okay=False),
               help="Output folder of `compplan batch`: adds the frontier of its candidates.")
+@click.option("--actuals", "actuals_file", type=click.Path(dir_okay=False),
+              help="Attainment of the elapsed periods of the plan year (the form of "
+                   "attainment.csv): adds the pulse check of PLAN (see `compplan pulse`).")
+@click.option("--year-periods", type=click.IntRange(min=1),
+              help="With --actuals: periods in the plan year (default: [case] "
+                   "periods_per_year, else the periods of the case's history).")
 @click.option("--out", "out_file", default="report.html", show_default=True,
               help="The HTML file to write ('-': standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
 def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None,
-           out_file: str, quiet: bool) -> None:
+           actuals_file: str | None, year_periods: int | None, out_file: str,
+           quiet: bool) -> None:
     """Write the plan report: one self-contained HTML page with charts.
 
     The plan at a glance, its payout curves (today's plan drawn over them when the
     case has one), the total payout over the scenarios with the budget and CVaR
     lines, rep earnings, segment parity, alignment by goal, the frontier of a batch,
-    and the plan document of `compplan explain`. The page loads nothing and runs no
-    script: it works offline, on a laptop or a phone.
+    and the plan document of `compplan explain`. With --actuals, the year so far:
+    the cumulative payout by period against the expected path and its P10-P90 band,
+    the guardrails now and projected, the re-tune beside the plan in force, and the
+    drift (as `compplan pulse`). The page loads nothing and runs no script: it works
+    offline, on a laptop or a phone.
 
     PLAN is a plan.json written by `compplan optimise`, a TOML file of [[metrics]]
     tables, or `current`.
@@ -90,6 +128,8 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
 
     \b
         compplan report cases/enterprise_first plans/fy27/plan.json --out report.html
+        compplan report cases/enterprise_first plans/fy27/plan.json \\
+            --actuals cases/enterprise_first/actuals.csv --out report.html
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     inputs = [p for p in (plan, *compare) if p != CURRENT_PLAN]
     out = output_file(out_file, suffixes=(".html", ".htm"), inputs=inputs, stdout=True)
@@ -99,14 +139,19 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     # Today's plan is drawn over the payout curves even when not compared.
     today = ([(CURRENT_PLAN, Plan.from_spec(loaded, loaded.current_plan))]
              if loaded.current_plan is not None and CURRENT_PLAN not in (plan, *compare) else [])
+    actuals = (_actuals(actuals_file, loaded, named[0][1])
+               if actuals_file is not None else None)
     coeffs, results = _outcomes(loaded, [*named, *today], quiet)
     subjects, reference = results[:len(named)], (results[-1] if today else None)
+    pulse = (_pulse(loaded, named[0][1], actuals, coeffs, year_periods, quiet)
+             if actuals is not None else None)
     try:
         html = render_report(ReportInput(
             loaded, subjects, plan, reference=reference,
             document=explanation_with_case(loaded, subjects[0].plan, plan, coeffs),
             batch=batch, batch_source=batch_dir,
-            readings=_readings(loaded, coeffs, results, quiet)))
+            readings=_readings(loaded, coeffs, results, quiet),
+            pulse=pulse, pulse_source=actuals_file))
     except CompplanError as exc:
         fail(exc)
     if out is None:

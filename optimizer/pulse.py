@@ -562,6 +562,8 @@ def _pace(pay: np.ndarray, totals: np.ndarray, year: Year) -> dict[str, Any]:
     return {
         "paid_by_period": [float(v) for v in by_period],
         "expected_per_period": float(totals.mean()) * per,
+        # One period like the plan's P10 (P90) scenario: the band of the expected path.
+        "band_per_period": {"p10": p10 * per, "p90": p90 * per},
         # Share of the plan's scenarios that pay no more than the elapsed periods did on average.
         "paid_percentile": float((totals <= mean_paid).mean() * 100.0),
         "paid_shift": (mean_paid - float(totals.mean())) / spread if spread > 0 else None,

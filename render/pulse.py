@@ -85,20 +85,59 @@ def retune_rows(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
+def guardrail_cells(doc: dict[str, Any]) -> list[list[str]]:
+    """Each guardrail: setting, now, limit now, projected, limit, met now, met projected."""
+    rows = []
+    for g in doc["guardrails"]:
+        show = _money if g["name"].startswith("budget") else _num
+        rows.append([g["setting"], show(g["now"]), show(g["limit_now"]), show(g["projected"]),
+                     show(g["limit"]),
+                     "" if g["now"] is None else "yes" if g["ok_now"] else "NO",
+                     "yes" if g["ok_projected"] else "NO"])
+    return rows
+
+
+def drift_cells(doc: dict[str, Any]) -> list[list[str]]:
+    """Each metric's drift, one row of cells.
+
+    Id, in plan, mean, history, shift, shares past threshold, target and cap (history in
+    brackets), reps pinned at the cap and below threshold, calibration.
+    """
+    rows = []
+    for m in doc["drift"]["metrics"]:
+        cal = m.get("calibration")
+        note = "" if cal is None else ("ok" if cal["ok"] else "; ".join(cal["notes"]))
+        share, hist = m["share_past"], m["history_share_past"]
+        rows.append([m["id"], "yes" if m["in_plan"] else "", _num(m["mean"]),
+                     _num(m["history_mean"]), _num(m["shift"], 3),
+                     *(f"{_pct(share[p])} ({_pct(hist[p])})" for p in ("threshold", "target",
+                                                                       "cap")),
+                     str(m["reps_pinned_at_cap"]), str(m["reps_below_threshold"]), note])
+    return rows
+
+
+def segment_cells(doc: dict[str, Any]) -> list[list[str]]:
+    """Each segment, one row of cells (none when the case has no segment column).
+
+    Name, reps, paid to date, expected, paid / expected, each plan metric's shift.
+    """
+    seg = doc["drift"]["segments"]
+    if not seg:
+        return []
+    cur, plan_ids = doc["currency"], [m["id"] for m in doc["plan"]]
+    return [[g["segment"], str(g["reps"]), _money(g["paid_to_date"], cur),
+             _money(g["expected_to_date"], cur), _num(g["ratio"], 3),
+             *(_num(g["shift"][k], 3) for k in plan_ids)] for g in seg["groups"]]
+
+
 def pulse_markdown(doc: dict[str, Any]) -> str:
     """The pulse check for a person: pace, forecast, guardrails, re-tune, drift."""
-    cur = doc["currency"]
     lines = [f"# Pulse check of {doc['case']}", ""]
     lines += [f"- {line}" for line in headline(doc)]
     lines += ["", "## Guardrails now and projected", "",
               "| guardrail | now | limit now | projected | limit | met now | met projected |",
               "|---|---:|---:|---:|---:|:-:|:-:|"]
-    for g in doc["guardrails"]:
-        show = _money if g["name"].startswith("budget") else _num
-        lines.append(f"| {g['setting']} | {show(g['now'])} | {show(g['limit_now'])} | "
-                     f"{show(g['projected'])} | {show(g['limit'])} | "
-                     f"{'' if g['now'] is None else 'yes' if g['ok_now'] else 'NO'} | "
-                     f"{'yes' if g['ok_projected'] else 'NO'} |")
+    lines += ["| " + " | ".join(row) + " |" for row in guardrail_cells(doc)]
     if not doc["guardrails"]:
         lines.append("| (the case sets no guardrail) | | | | | | |")
     lines += ["", "The budget row compares the pace so far (paid per period) with "
@@ -121,17 +160,7 @@ def pulse_markdown(doc: dict[str, Any]) -> str:
               "| metric | in plan | mean | history | shift (spreads) | past threshold | "
               "past target | past cap | pinned at cap | below threshold | calibration |",
               "|---|:-:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for m in doc["drift"]["metrics"]:
-        cal = m.get("calibration")
-        note = "" if cal is None else ("ok" if cal["ok"] else "; ".join(cal["notes"]))
-        share, hist = m["share_past"], m["history_share_past"]
-        lines.append(
-            f"| {m['id']} | {'yes' if m['in_plan'] else ''} | {_num(m['mean'])} | "
-            f"{_num(m['history_mean'])} | {_num(m['shift'], 3)} | "
-            f"{_pct(share['threshold'])} ({_pct(hist['threshold'])}) | "
-            f"{_pct(share['target'])} ({_pct(hist['target'])}) | "
-            f"{_pct(share['cap'])} ({_pct(hist['cap'])}) | {m['reps_pinned_at_cap']} | "
-            f"{m['reps_below_threshold']} | {note} |")
+    lines += ["| " + " | ".join(row) + " |" for row in drift_cells(doc)]
     lines += ["", "Shares are of rep-periods, actual (history in brackets). Pinned: reps at "
               "the cap, or below threshold, in every elapsed period. Calibration: common "
               "practice is about 90 % reaching threshold, 60-70 % target, 10 % excellence "
@@ -143,10 +172,7 @@ def pulse_markdown(doc: dict[str, Any]) -> str:
                   "| segment | reps | paid to date | expected | paid / expected | "
                   + " | ".join(f"{k} shift" for k in plan_ids) + " |",
                   "|---|---:|---:|---:|---:|" + "---:|" * len(plan_ids)]
-        for g in seg["groups"]:
-            lines.append(f"| {g['segment']} | {g['reps']} | {_money(g['paid_to_date'], cur)} | "
-                         f"{_money(g['expected_to_date'], cur)} | {_num(g['ratio'], 3)} | "
-                         + " | ".join(_num(g["shift"][k], 3) for k in plan_ids) + " |")
+        lines += ["| " + " | ".join(row) + " |" for row in segment_cells(doc)]
     return "\n".join(lines) + "\n"
 
 
