@@ -131,7 +131,8 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
         compplan report cases/enterprise_first plans/fy27/plan.json \\
             --actuals cases/enterprise_first/actuals.csv --out report.html
     """  # noqa: D301 (\b keeps click from rewrapping the example)
-    inputs = [p for p in (plan, *compare) if p != CURRENT_PLAN]
+    inputs = [p for p in (plan, *compare) if p != CURRENT_PLAN] + (
+        [actuals_file] if actuals_file is not None else [])
     out = output_file(out_file, suffixes=(".html", ".htm"), inputs=inputs, stdout=True)
     loaded = load(case)
     named = load_plans(loaded, [plan, *compare])
@@ -172,38 +173,53 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
               help="The workbook to write (.xlsx; '-': standard output).")
 @click.option("--batch", "batch_dir", type=click.Path(file_okay=False),
               help="Output folder of `compplan batch`: adds a Candidates sheet.")
+@click.option("--actuals", "actuals_file", type=click.Path(dir_okay=False),
+              help="Attainment of the elapsed periods of the plan year (the form of "
+                   "attainment.csv): adds the Pulse sheet (see `compplan pulse`).")
+@click.option("--year-periods", type=click.IntRange(min=1),
+              help="With --actuals: periods in the plan year (default: [case] "
+                   "periods_per_year, else the periods of the case's history).")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
-def export(case: str, plan: str, xlsx: str, batch_dir: str | None, quiet: bool) -> None:
+def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file: str | None,
+           year_periods: int | None, quiet: bool) -> None:
     """Export PLAN under CASE as a workbook for finance.
 
     A live workbook: the plan's weights, thresholds, caps and rates sit in named
     cells of the Plan sheet, and formulas recompute from them a rep's payout
     (Calculator), each rep's rates (Rep rates, when the case has quotas.csv), the
     total payout of each scenario (Scenarios) and the expected cost beside today's
-    plan (Current vs designed); Evaluation, Segments, Candidates (with --batch) and
-    About hold compplan's figures. Sheets print landscape, one page wide, headers
+    plan (Current vs designed); Evaluation, Segments, Pulse (with --actuals: the year
+    so far, guardrails now and projected, the re-tune, drift), Candidates (with
+    --batch) and About hold compplan's figures. Sheets print landscape, one page wide, headers
     repeated; case text never becomes a formula.
 
     Example:
 
     \b
         compplan export cases/enterprise_first plans/fy27/plan.json --xlsx plan.xlsx
+        compplan export cases/enterprise_first plans/fy27/plan.json \\
+            --actuals cases/enterprise_first/actuals.csv --xlsx plan.xlsx
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     # openpyxl takes a tenth of a second to import: only the command that writes needs it.
     from compplan.render.workbook import build_workbook, workbook_bytes, write_workbook
 
-    out = output_file(xlsx, suffixes=(".xlsx",), inputs=[] if plan == CURRENT_PLAN else [plan],
+    inputs = ([] if plan == CURRENT_PLAN else [plan]) + (
+        [actuals_file] if actuals_file is not None else [])
+    out = output_file(xlsx, suffixes=(".xlsx",), inputs=inputs,
                       stdout=True)
     loaded = load(case)
     (_, chosen), = load_plans(loaded, [plan])
     batch = _batch(batch_dir)
+    actuals = _actuals(actuals_file, loaded, chosen) if actuals_file is not None else None
     today = ([(CURRENT_PLAN, Plan.from_spec(loaded, loaded.current_plan))]
              if loaded.current_plan is not None and plan != CURRENT_PLAN else [])
     coeffs, results = _outcomes(loaded, [(plan_name(plan, set()), chosen), *today], quiet)
     result = results[0]
+    pulse = (_pulse(loaded, chosen, actuals, coeffs, year_periods, quiet)
+             if actuals is not None else None)
     book = build_workbook(loaded, result, source=plan, batch=batch, batch_source=batch_dir,
                           readings=_readings(loaded, coeffs, [result], quiet)[result.name],
-                          coeffs=coeffs, current=results[1] if today else None)
+                          coeffs=coeffs, current=results[1] if today else None, pulse=pulse)
     if out is None:
         sys.stdout.buffer.write(workbook_bytes(book))
         return

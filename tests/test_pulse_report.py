@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
+import openpyxl
 import pytest
 from test_pulse import assert_exit, hand_case, invoke
 
@@ -132,3 +134,73 @@ def test_path_in_money_per_year_counts_a_period_as_1_over_n() -> None:
     assert path["forecast_p90"][2:].tolist() == [1200.0, 5200.0, 9200.0]
     assert path["retune"][2:].tolist() == [1200.0, 3200.0, 5200.0]
     assert [r["paid"] for r in path_rows(doc)] == ["500", "1,200", "", ""]
+
+
+# --------------------------------------------------------------------------- the workbook
+
+def pulse_blocks(folder: Path, *extra: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The Pulse sheet's blocks by the first header of each, rows without trailing blanks."""
+    out = folder / "plan.xlsx"
+    result = invoke("export", str(folder / "case"), str(folder / "plan.toml"), "--actuals",
+                    str(folder / "actuals.csv"), "--xlsx", str(out), "-q", *extra)
+    assert_exit(result, 0)
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames[-2:] == ["Pulse", "About"]
+    blocks: dict[str, list[tuple[Any, ...]]] = {}
+    current: list[tuple[Any, ...]] | None = None
+    for row in book["Pulse"].iter_rows(values_only=True):
+        cells = list(row)
+        while cells and cells[-1] is None:
+            cells.pop()
+        if not cells:
+            current = None
+        elif current is None:
+            current = blocks.setdefault(str(cells[0]), [])
+            current.append(tuple(cells))
+        else:
+            current.append(tuple(cells))
+    return blocks
+
+
+def test_export_adds_the_pulse_sheet_with_the_hand_figures(tmp_path: Path) -> None:
+    blocks = pulse_blocks(hand_case(tmp_path, 6987.5))
+    figures = {row[0]: row[1] for row in blocks["figure"][1:]}
+    assert figures["periods elapsed (k)"] == 2
+    assert figures["periods in the plan year (N)"] == 4
+    assert figures["paid to date (A)"] == pytest.approx(9950.0)
+    assert figures["expected to date"] == pytest.approx(24000.0)
+    assert figures["paid / expected to date"] == pytest.approx(9950.0 / 24000.0)
+    assert figures["forecast of the year, plan unchanged"] == pytest.approx(33950.0)
+    assert figures["forecast P10"] == pytest.approx(33950.0)
+    assert figures["budget of the year"] == pytest.approx(27950.0)
+    # B_rem = (4 * 6987.5 - 9950) / 2 = 9000.
+    assert figures["expected payout allowed per remaining period (B_rem)"] == \
+        pytest.approx(9000.0)
+    assert blocks["guardrail"][1] == pytest.approx(
+        ("[budget] expected_cap", 4975.0, 6987.5, 33950.0, 27950.0, "yes", "NO"))
+    retune = {row[0]: row[1:] for row in blocks["re-tune"][1:]}
+    assert retune["b accelerator rate"] == pytest.approx((3.0, 1.0, -2.0), abs=1e-6)
+    assert retune["a weight"] == pytest.approx((0.5, 0.5, 0.0), abs=1e-6)
+    assert retune["expected alignment"] == pytest.approx((2.25, 1.75, -0.5), abs=1e-6)
+    assert retune["expected payout per period (USD)"] == pytest.approx(
+        (12000.0, 9000.0, -3000.0), rel=1e-6)
+    assert retune["least change (sum of absolute changes)"][1] == pytest.approx(2.0, abs=1e-6)
+    path = blocks["period (cumulative payout)"]
+    assert path[0] == ("period (cumulative payout)", "paid to date", "forecast",
+                       "forecast P10", "forecast P90", "forecast, re-tune", "expected path",
+                       "expected P10", "expected P90")
+    assert path[1] == pytest.approx(("1 (Q1)", 1250.0, None, None, None, None, 12000.0,
+                                     12000.0, 12000.0))
+    assert path[4] == pytest.approx(("4", None, 33950.0, 33950.0, 33950.0, 27950.0, 48000.0,
+                                     48000.0, 48000.0))
+    drift = {row[0]: row for row in blocks["drift: metric"][1:]}
+    assert drift["a"][2] == pytest.approx(6.35 / 6)
+    assert drift["a"][5:11] == pytest.approx((5 / 6, 1.0, 4 / 6, 1.0, 1 / 6, 0.0))
+    segments = {row[0]: row for row in blocks["drift by segment"][1:]}
+    assert segments["N"][:5] == pytest.approx(("N", 2, 7200.0, 16000.0, 0.45))
+
+
+def test_export_beyond_repair_notes_why(tmp_path: Path) -> None:
+    blocks = pulse_blocks(hand_case(tmp_path, 3000.0))
+    (_, note), = [row for row in blocks["re-tune"][1:]]
+    assert note.startswith("paid to date 9,950.00 USD leaves 1,025.00 USD per period")
