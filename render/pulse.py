@@ -188,3 +188,99 @@ def write_pulse(out: Path, doc: dict[str, Any]) -> list[Path]:
     write_json(written[0], doc)
     write_atomic(written[1], pulse_markdown(doc))
     return written
+
+
+# --------------------------------------------------------------------------- organisations
+
+def org_headline(doc: dict[str, Any]) -> list[str]:
+    """The organisation's figures, one sentence each (``org_pulse.json``)."""
+    cur = doc["currency"]
+    k, n = doc["periods_elapsed"], doc["periods_in_year"]
+    paid, expected = doc["paid_to_date"], doc["expected_to_date"]
+    ratio = paid / expected - 1.0 if expected else 0.0
+    band = doc["forecast_band"]
+    lines = [
+        f"Paid to date by all roles ({k} of {n} periods): {_money(paid, cur)} against "
+        f"{_money(expected, cur)} expected ({ratio:+.1%}).",
+        f"Forecast for the year with the plans unchanged: "
+        f"{_money(doc['forecast_year_total'], cur)} (P10 {_money(band['p10'])}, "
+        f"P90 {_money(band['p90'])})"
+        + (f" against the organisation's budget of {_money(doc['year_budget'], cur)}."
+           if doc.get("year_budget") is not None else "."),
+    ]
+    cap = doc["remaining_cap_per_period"]
+    if cap is not None:
+        rate = " (as a yearly rate)" if doc["money"] == "per year" else ""
+        lines.append(f"Expected payout of all roles allowed for the remaining {n - k} "
+                     f"period(s): at most {_money(cap, cur)} {doc['money']}{rate}.")
+    return lines
+
+
+def org_role_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """Per role: id, paid to date, expected to date, forecast, remaining cap, re-tune change."""
+    rows = []
+    for r in doc["roles"]:
+        rt = r.get("retune")
+        rows.append([r["role"], _money(r["paid_to_date"]), _money(r["expected_to_date"]),
+                     _money(r["forecast_year_total"]), _money(r["remaining_cap_per_period"]),
+                     "n/a" if rt is None else f"{rt['change']:.4f}"])
+    return rows
+
+
+def org_retune_rows(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(what, plans in force, joint re-tune) rows, role by role, then the organisation."""
+    rt = doc["retune"]
+    if rt is None:
+        return []
+    rows = []
+    for role in doc["roles"]:
+        for what, before, after in retune_rows({**role, "retune": role["retune"]}):
+            rows.append((f"{role['role']}: {what}", before, after))
+    rows.append(("organisation: expected alignment", f"{rt['alignment_before']:.4f}",
+                 f"{rt['alignment']:.4f}"))
+    rows.append((f"organisation: expected payout {doc['money']}",
+                 _money(rt["expected_cost_before"], doc["currency"]),
+                 _money(rt["expected_cost"], doc["currency"])))
+    return rows
+
+
+def org_pulse_markdown(doc: dict[str, Any]) -> str:
+    """The organisation's pulse check for a person: totals, roles, the joint re-tune."""
+    lines = [f"# Pulse check of {doc['org']}", ""]
+    lines += [f"- {line}" for line in org_headline(doc)]
+    lines += ["", "## Roles", "",
+              f"| role | paid to date | expected to date | forecast of the year | "
+              f"remaining cap {doc['money']} | re-tune change |",
+              "|---|---:|---:|---:|---:|---:|"]
+    lines += ["| " + " | ".join(row) + " |" for row in org_role_rows(doc)]
+    lines += ["", "Each role's own figures, guardrails and drift: `<role>/pulse.md`.", "",
+              "## Joint re-tune", ""]
+    rt = doc["retune"]
+    if rt is None:
+        lines.append(doc.get("retune_note") or "No re-tune.")
+    else:
+        lines.append("The plans in force already meet every rule for the rest of the year: "
+                     "nothing changes." if rt["unchanged"] else
+                     f"The least total change over all roles that keeps the year inside "
+                     f"every cap and rule: {rt['change']:.4f}.")
+        lines += ["", "| | plans in force | joint re-tune |", "|---|---:|---:|"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in org_retune_rows(doc)]
+    return "\n".join(lines) + "\n"
+
+
+def write_org_pulse(out: Path, doc: dict[str, Any]) -> list[Path]:
+    """Write ``org_pulse.json``, ``org_pulse.md`` and every role's ``<role>/pulse.*``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    written = [out / "org_pulse.json", out / "org_pulse.md"]
+    write_json(written[0], doc)
+    write_atomic(written[1], org_pulse_markdown(doc))
+    for role in doc["roles"]:
+        folder = out / role["role"]
+        folder.mkdir(parents=True, exist_ok=True)
+        written += write_pulse(folder, role)
+    return written
