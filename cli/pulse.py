@@ -65,8 +65,8 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
         compplan pulse cases/enterprise_first plans/fy27/plan.json \\
             --actuals cases/enterprise_first/actuals.csv --out pulse
         compplan optimise cases/gtm_org --out plans/org
-        compplan pulse cases/gtm_org plans/org --actuals cases/gtm_org/actuals \\
-            --out pulse-org
+        compplan pulse cases/gtm_org plans/org/org_plan.json \\
+            --actuals cases/gtm_org/actuals --out pulse-org
     """  # noqa: D301 (\b keeps click from re-wrapping the example)
     from compplan.models.org import is_org_folder
 
@@ -201,13 +201,18 @@ def pulse_org(org_dir: str, plan: str, actuals_dir: str, *, year_periods: int | 
             fail(exc)
         doc = outcome.document
         written = [out / p.relative_to(folder) for p in write_org_pulse(folder, doc)]
+        if outcome.beyond_repair:
+            write_json(folder / "infeasibility.json",
+                       {"org": doc["org"], "status": "infeasible",
+                        "explanation": [doc["retune_note"]]})
     if not quiet:
         org_summary(doc)
         out_console.print(f"wrote {written[0]}, {written[1]} and each role's pulse.json, "
                           f"pulse.md in {out}/<role>")
     if outcome.beyond_repair:
         raise ExitError("no joint re-tune with the roles' metrics saves the year: "
-                        + doc["retune_note"], 3)
+                        + doc["retune_note"]
+                        + f"\n(details in {out / 'infeasibility.json'})", 3)
 
 
 def org_summary(doc: dict[str, Any]) -> None:
@@ -218,9 +223,12 @@ def org_summary(doc: dict[str, Any]) -> None:
     say(f"Pulse check of {doc['org']} (money {doc['money']}, {doc['currency']})")
     for line in org_headline(doc):
         say(f"  {line}")
-    say("Roles (paid to date, expected to date, forecast, remaining cap, re-tune change):")
-    for row in org_role_rows(doc):
-        say("  " + "  ".join(row))
+    header = ["role", "paid to date", "expected", "forecast", "remaining cap", "re-tune change"]
+    rows = [header, *org_role_rows(doc)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for row in rows:
+        say("  " + row[0].ljust(widths[0]) + "".join(
+            f"  {cell:>{w}}" for cell, w in zip(row[1:], widths[1:], strict=True)))
     rt = doc["retune"]
     if rt is None:
         say(f"Re-tune: none. {doc.get('retune_note', '')}")

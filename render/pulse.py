@@ -234,7 +234,7 @@ def org_retune_rows(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
         return []
     rows = []
     for role in doc["roles"]:
-        for what, before, after in retune_rows({**role, "retune": role["retune"]}):
+        for what, before, after in retune_rows(role):
             rows.append((f"{role['role']}: {what}", before, after))
     rows.append(("organisation: expected alignment", f"{rt['alignment_before']:.4f}",
                  f"{rt['alignment']:.4f}"))

@@ -189,6 +189,9 @@ class Workspace:
         for plan in re.findall(r"(plans/[\w-]+)/plan\.json", example.command):
             if not (self.folder / plan / "plan.json").exists():
                 self.run(f"compplan optimise cases/enterprise_first --out {plan} -q")
+        for plan in re.findall(r"(plans/[\w-]+)/org_plan\.json", example.command):
+            if not (self.folder / plan / "org_plan.json").exists():
+                self.run(f"compplan optimise cases/gtm_org --out {plan} -q")
         batch = re.search(r"--batch (\S+)", example.command)
         if batch and not (self.folder / batch.group(1) / "batch.json").exists():
             # A small batch stands in for the page's (same files, fewer candidates).

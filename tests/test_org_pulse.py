@@ -124,6 +124,7 @@ def test_beyond_repair_exits_3_with_the_smallest_org_budget(tmp_path: Path) -> N
     result = run(folder)
     assert_exit(result, 3)
     assert "no joint re-tune with the roles' metrics saves the year" in result.stderr
+    assert (folder / "out" / "infeasibility.json").is_file()
     assert "the cheapest plans with these metrics are expected to pay 4,800.00 USD per " \
            "period. The smallest organisation [budget] expected_cap that saves the year " \
            "is 5,700.00 USD (org.toml's is 4,000.00)" in result.stderr
