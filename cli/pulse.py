@@ -193,7 +193,7 @@ def pulse_org(org_dir: str, plan: str, actuals_dir: str, *, year_periods: int | 
         try:
             with Reporter(quiet) as reporter:
                 outcome = org_pulse_check(org, plans, actuals, year_periods=year_periods,
-                                          tail_method=tail_method,  # type: ignore[arg-type]
+                                          tail_method=tail_method,
                                           time_limit=time_limit, progress=reporter.step)
         except KeyboardInterrupt:
             raise ExitError("interrupted: nothing was written", 130) from None

@@ -164,12 +164,14 @@ def org_pulse_check(org: Org, plans: Mapping[str, Plan], actuals: Mapping[str, A
         "year_budget": year_budget,
         "expected_per_period": expected * per,
     }
-    if cap is not None:
-        forecast = doc["forecast_year_total"]
-        doc["budget"] = {"setting": "[budget] expected_cap (org.toml)", "limit": cap,
-                         "now": paid / (year.elapsed * per), "projected": forecast,
-                         "ok_now": paid / (year.elapsed * per) <= cap * (1 + 1e-9),
-                         "ok_projected": forecast <= year_budget * (1 + 1e-9)}  # type: ignore
+    if cap is not None and year_budget is not None:
+        # The budget now (the pace so far against the cap) and projected (the forecast
+        # against the year's budget), as a case's budget_expected row.
+        forecast, pace = doc["forecast_year_total"], paid / (year.elapsed * per)
+        doc["budget"] = {"setting": "[budget] expected_cap (org.toml)", "now": pace,
+                         "limit_now": cap, "projected": forecast, "limit": year_budget,
+                         "ok_now": pace <= cap + 1e-9 * max(1.0, cap),
+                         "ok_projected": forecast <= year_budget + 1e-9 * max(1.0, year_budget)}
     written = [r.id for r in org.roles if not is_canonical(r.case, plans[r.id])]
     beyond = False
     if written:
