@@ -29,7 +29,8 @@ from compplan.models.org import Org
 from compplan.models.plan import Plan
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import TailMethod
-from compplan.optimizer.org import create_org_model, org_coefficients
+from compplan.optimizer.org import active_rules, create_org_model, org_coefficients
+from compplan.optimizer.org_pipeline import rule_setting
 from compplan.optimizer.pulse import (
     UNCHANGED,
     PulseOutcome,
@@ -235,11 +236,14 @@ def joint_retune(org: Org, coeffs: list[Coefficients], plans: Mapping[str, Plan]
                  docs: list[dict[str, Any]], remaining: float | None, *,
                  tail_method: TailMethod = "auto", time_limit: float | None = None,
                  progress: Callable[[str], None] | None = None,
-                 objective: str = "change") -> JointRetune | None:
+                 objective: str = "change",
+                 rules: list[str] | None = None) -> JointRetune | None:
     """The least total L1 change of every role's plan meeting every rule with the remaining caps.
 
     With ``objective="cost"`` (and ``remaining`` None: no organisation cap), the cheapest
     plans with these metrics instead: the smallest budget that could save the year.
+    ``rules`` limits the rules (names of :func:`compplan.optimizer.org.active_rules`);
+    all by default.
 
     Returns
     -------
@@ -247,7 +251,7 @@ def joint_retune(org: Org, coeffs: list[Coefficients], plans: Mapping[str, Plan]
         None when no plans with these metrics meet every rule.
     """
     capped = _role_cases(org, docs, remaining)
-    model = create_org_model(capped, coeffs, tail_method=tail_method)
+    model = create_org_model(capped, coeffs, tail_method=tail_method, rules=rules)
     m = model.model
     base = {}
     for role in org.roles:
@@ -260,7 +264,9 @@ def joint_retune(org: Org, coeffs: list[Coefficients], plans: Mapping[str, Plan]
         define_change(part, w0, u0)
     m.retune_change = pyo.Expression(expr=pyo.quicksum(
         model.roles[r.id].model.retune_change for r in org.roles))
-    if objective == "cost":
+    if objective == "feasibility":
+        stages = [Stage("feasibility", 0.0 * m.expected_cost, False)]
+    elif objective == "cost":
         stages = [Stage("cost", m.expected_cost, False)]
     else:
         stages = [Stage("change", m.retune_change, False), Stage("alignment", m.alignment, True),
@@ -323,7 +329,7 @@ def _beyond_note(org: Org, coeffs: list[Coefficients], plans: Mapping[str, Plan]
     cheapest = joint_retune(org, coeffs, plans, docs, None, objective="cost")
     if cheapest is None:
         return text + "; the organisation's cap is not the cause: no such plans exist at any " \
-                      "organisation budget"
+                      "organisation budget" + _conflicting(org, coeffs, plans, docs)
     cost = sum(t.expected_cost for t in cheapest.roles.values())
     year_budget = paid + year.remaining * year.per_period * cost
     cap = year_budget if year.annual else year_budget / year.periods
@@ -332,6 +338,28 @@ def _beyond_note(org: Org, coeffs: list[Coefficients], plans: Mapping[str, Plan]
             f"with these metrics are expected to pay {cost:,.2f} {cur} {year.money}. The "
             f"smallest organisation [budget] expected_cap that saves the year is "
             f"{cap:,.2f} {cur} (org.toml's is {org.spec.budget.expected_cap:,.2f})")
+
+
+def _conflicting(org: Org, coeffs: list[Coefficients], plans: Mapping[str, Plan],
+                 docs: list[dict[str, Any]]) -> str:
+    """A minimal set of rules that no plans with these metrics meet together, in words.
+
+    Deletion filter over the rules other than the organisation's expected-cost cap: a
+    rule is dropped when the rest still admit no plans.
+    """
+    capped = _role_cases(org, docs, None)
+    rules = [r for r in active_rules(capped) if r != "org.budget_expected"]
+    if joint_retune(org, coeffs, plans, docs, None, objective="feasibility", rules=[]) is None:
+        return ": the roles' design rules alone admit no plans with these metrics"
+    needed = list(rules)
+    for rule in rules:
+        trial = [r for r in needed if r != rule]
+        if joint_retune(org, coeffs, plans, docs, None, objective="feasibility",
+                        rules=trial) is None:
+            needed = trial
+    words = [rule_setting(capped, r)[2] for r in needed]
+    return (f"; a smallest set of rules no plans with these metrics meet (others may fail "
+            f"too): {', '.join(words)}" if words else "")
 
 
 __all__ = ["JointRetune", "OrgPulseOutcome", "check_periods", "joint_retune",

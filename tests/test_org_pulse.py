@@ -37,7 +37,8 @@ def close(value: Any) -> Any:
     return pytest.approx(value, rel=1e-6, abs=1e-6)
 
 
-def tiny_org(folder: Path, cap: float | None) -> Path:
+def tiny_org(folder: Path, cap: float | None, goals: dict[str, float] | None = None,
+             coherence: dict[str, Any] | None = None) -> Path:
     roles = {"sales": ({"p": metric({"g": 1.0}), "q": metric({"g": 0.5})},
                        {"p": 1.5, "q": 1.0}),
              "mkt": ({"r": metric({"g": 0.2}), "s": metric({"g": 0.1})}, {"r": 1.5, "s": 1.0})}
@@ -50,8 +51,8 @@ def tiny_org(folder: Path, cap: float | None) -> Path:
         actuals.mkdir(exist_ok=True)
         text = (case / "attainment.csv").read_text()
         (actuals / f"{rid}.csv").write_text(text)
-    write_org(folder, {"g": 1.0}, {"sales": {"path": "sales"}, "mkt": {"path": "mkt"}},
-              budget={"expected_cap": cap} if cap is not None else None)
+    write_org(folder, goals or {"g": 1.0}, {"sales": {"path": "sales"}, "mkt": {"path": "mkt"}},
+              budget={"expected_cap": cap} if cap is not None else None, coherence=coherence)
     return folder
 
 
@@ -130,6 +131,18 @@ def test_beyond_repair_exits_3_with_the_smallest_org_budget(tmp_path: Path) -> N
            "is 5,700.00 USD (org.toml's is 4,000.00)" in result.stderr
     doc = org_doc(folder)
     assert doc["status"] == "infeasible" and doc["retune"] is None
+
+
+def test_beyond_repair_at_any_budget_names_the_rule(tmp_path: Path) -> None:
+    # A second goal h that no metric of the plans serves, with cover_goals: no plans with
+    # these metrics exist at any budget, and cover_goals on h is the rule they break.
+    folder = tiny_org(tmp_path, 6000.0, goals={"g": 1.0, "h": 0.5},
+                      coherence={"cover_goals": True})
+    result = run(folder)
+    assert_exit(result, 3)
+    assert "the organisation's cap is not the cause: no such plans exist at any organisation " \
+           "budget; a smallest set of rules no plans with these metrics meet (others may " \
+           "fail too): cover_goals on goal 'h'" in result.stderr
 
 
 def test_no_org_cap_no_remaining_cap(tmp_path: Path) -> None:
