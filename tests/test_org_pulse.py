@@ -183,3 +183,11 @@ def test_org_actuals_must_be_a_folder(tmp_path: Path) -> None:
     assert_exit(result, 2)
     assert "for an organisation give a folder holding one file per role (sales.csv, " \
            "mkt.csv; CSV or Parquet)" in result.stderr
+
+
+def test_org_pulse_json_is_byte_identical_across_runs(tmp_path: Path) -> None:
+    folder = tiny_org(tmp_path, 6000.0)
+    assert_exit(run(folder), 0)
+    first = (folder / "out" / "org_pulse.json").read_bytes()
+    assert_exit(run(folder, "--force"), 0)
+    assert (folder / "out" / "org_pulse.json").read_bytes() == first
