@@ -56,7 +56,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -522,6 +522,9 @@ class OrgSpec:
     cvar_factor: float
     coherence: dict[str, object]
     situation: str
+    # Actuals for a pulse check (actuals/<role id>.csv): periods elapsed and lift per role.
+    actuals_periods: int = 0
+    actuals_lift: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 GTM_ORG = OrgSpec(
@@ -537,7 +540,11 @@ GTM_ORG = OrgSpec(
         "counts across small accounts and hit expansion targets by discounting. Nobody is "
         "paid for margin, and the renewal count pays CSMs to look away from enterprise "
         "accounts. The three plans are designed here at once, under one strategy and one "
-        "budget."))
+        "budget."),
+    actuals_periods=4,
+    actuals_lift={"sdr": {"meetings_booked": 0.12, "qualified_meetings": 0.1},
+                  "ae": {"bookings": 0.1, "enterprise_bookings": 0.15},
+                  "csm": {"renewal_count": 0.05}})
 
 ORGS = {org.folder: org for org in (GTM_ORG,)}
 
@@ -592,6 +599,15 @@ def write_org(org: OrgSpec, out: Path) -> Path:
         write_case(case, folder)
         reps = pd.read_csv(folder / case.folder / "reps.csv")
         totals[rid] = int(reps["target_incentive"].sum())
+    if org.actuals_periods:
+        # Each role's actuals from its written history, as make_actuals does for a case.
+        (folder / "actuals").mkdir(exist_ok=True)
+        for rid, _, case in org.roles:
+            history = pd.read_csv(folder / case.folder / "attainment.csv")
+            role = replace(case, actuals_periods=org.actuals_periods,
+                           actuals_lift=org.actuals_lift.get(rid, {}))
+            make_actuals(role, history).to_csv(folder / "actuals" / f"{rid}.csv", index=False,
+                                               lineterminator="\n", float_format="%.4f")
     (folder / "org.toml").write_text(org_toml(org, sum(totals.values())), encoding="utf-8",
                                      newline="\n")
     (folder / "README.md").write_text(org_readme(org, totals), encoding="utf-8",

@@ -438,7 +438,8 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
                 time_limit: float | None = None,
                 progress: Callable[[str], None] | None = None,
                 chunk_progress: Progress | None = None,
-                coefficients: Coefficients | None = None) -> PulseOutcome:
+                coefficients: Coefficients | None = None,
+                retune_plan: bool = True) -> PulseOutcome:
     """Compare the plan's actual pay with its design and find the smallest re-tune.
 
     Parameters
@@ -461,6 +462,9 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
         As for :func:`compplan.optimizer.pipeline.optimise_case`.
     coefficients : Coefficients, optional
         The case's coefficients when already computed.
+    retune_plan : bool
+        Find the re-tune (default); False leaves it to the caller (an organisation
+        re-tunes every role jointly) with ``"retune": null``.
 
     Returns
     -------
@@ -529,7 +533,10 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
     }
     infeasibility = None
     tuned = None
-    if not canonical:
+    if not retune_plan:
+        doc["retune"] = None
+        doc["retune_note"] = "not computed here (the organisation re-tunes every role jointly)"
+    elif not canonical:
         doc["retune"] = None
         doc["retune_note"] = ("the plan is not in the canonical form with the case's curves "
                               "(it has a curve, a gate, or its own threshold or cap): the "
@@ -538,7 +545,7 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
         say("re-tuning the plan")
         tuned = retune(case, coeffs, w0, u0, remaining_cap, allow_new=allow_new_metrics,
                        tail_method=tail_method, time_limit=time_limit, progress=progress)
-    if canonical and tuned is None:
+    if canonical and retune_plan and tuned is None:
         say("no re-tune fits: finding the smallest budget that would")
         infeasibility = beyond_repair(case, coeffs, w0, u0, year, paid, remaining_cap,
                                       allow_new=allow_new_metrics)
@@ -562,6 +569,8 @@ def _pace(pay: np.ndarray, totals: np.ndarray, year: Year) -> dict[str, Any]:
     return {
         "paid_by_period": [float(v) for v in by_period],
         "expected_per_period": float(totals.mean()) * per,
+        # One period like the plan's P10 (P90) scenario: the band of the expected path.
+        "band_per_period": {"p10": p10 * per, "p90": p90 * per},
         # Share of the plan's scenarios that pay no more than the elapsed periods did on average.
         "paid_percentile": float((totals <= mean_paid).mean() * 100.0),
         "paid_shift": (mean_paid - float(totals.mean())) / spread if spread > 0 else None,

@@ -374,6 +374,10 @@ def _tie_break(runner: CutLoop, coeffs: Coefficients, *, cheapest: bool) -> tupl
 
 def _restore(runner: CutLoop, saved: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     """Put a plan found earlier back into the model's variables."""
+    restore = getattr(runner.plan, "restore", None)
+    if restore is not None:  # a joint model (an organisation's) stacks its roles' blocks
+        restore(saved)
+        return
     m = runner.plan.model
     for k, wk, uk, zk in zip(runner.plan.metric_ids, *saved, strict=True):
         m.w[k].set_value(wk)

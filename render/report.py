@@ -747,6 +747,10 @@ class ReportInput:
         The batch folder, as given.
     readings : dict of str to Readings, optional
         The alignment's readings of each plan, by name (optimizer.understand).
+    pulse : dict or None
+        The pulse check of the plan against actuals (``pulse.json``, MODEL.md section 8).
+    pulse_source : str or None
+        The actuals file, as given.
     """
 
     case: Case
@@ -757,6 +761,8 @@ class ReportInput:
     batch: pd.DataFrame | None = None
     batch_source: str | None = None
     readings: dict[str, Readings] | None = None
+    pulse: dict[str, Any] | None = None
+    pulse_source: str | None = None
 
 
 def report_context(data: ReportInput) -> dict[str, Any]:
@@ -788,7 +794,17 @@ def report_context(data: ReportInput) -> dict[str, Any]:
         "frontier": frontier_table(data.batch) if data.batch is not None else None,
         "batch_source": data.batch_source,
         "document": plan_document(data.document) if data.document is not None else None,
+        "pulse": _pulse_section(data),
     }
+
+
+def _pulse_section(data: ReportInput) -> dict[str, Any] | None:
+    """The pulse check's section (``--actuals``), or None."""
+    if data.pulse is None:
+        return None
+    from compplan.render.report_pulse import pulse_context  # it draws with this module's tools
+
+    return pulse_context(data.pulse, data.pulse_source or "the actuals")
 
 
 def _scope(case: Case, main: Outcome) -> str:

@@ -561,7 +561,8 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
                    batch_source: str | None = None,
                    readings: Readings | None = None,
                    coeffs: Coefficients | None = None,
-                   current: Outcome | None = None) -> Workbook:
+                   current: Outcome | None = None,
+                   pulse: dict[str, Any] | None = None) -> Workbook:
     """The workbook of a plan.
 
     Parameters
@@ -584,13 +585,15 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
         plan's named parameters.
     current : Outcome, optional
         Today's plan: adds the Current vs designed sheet (with ``coeffs``).
+    pulse : dict, optional
+        The plan's pulse check against actuals (``pulse.json``): adds the Pulse sheet.
 
     Returns
     -------
     openpyxl.Workbook
         Sheets Plan, Calculator, Rep rates (with ``quotas.csv``), Evaluation, Segments
         (with a grouping column), Scenarios, Current vs designed (with today's plan),
-        Candidates (with a batch) and About.
+        Pulse (with a pulse check), Candidates (with a batch) and About.
     """
     book = Workbook(write_only=True)
     notes = []
@@ -612,6 +615,10 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
             notes.append("no Current vs designed sheet: a plan as written (curves, gates, "
                          "its own thresholds or caps) has no live expected-cost formula; "
                          "Evaluation holds compplan's figures")
+    if pulse is not None:
+        from compplan.render.workbook_pulse import pulse_sheet  # it builds on this module
+
+        pulse_sheet(book, pulse)
     if batch is not None:
         _candidates_sheet(book, batch)
     _about_sheet(book, case, source, result, batch_source, notes)

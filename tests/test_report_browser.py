@@ -318,3 +318,24 @@ def test_the_plan_document_fits_a_laptop_and_a_phone(browser: Browser, tmp_path:
         phone = Page(browser, path, PHONE)
         scroll, window = json.loads(phone.evaluate(WIDTH_JS))
         assert scroll <= window, f"{path.name} scrolls sideways on a phone"
+
+
+def test_the_pulse_section_renders_on_laptop_and_phone(browser: Browser, tmp_path: Path) -> None:
+    """report --actuals: the year-so-far chart and tables fit a laptop and a phone."""
+    plan = tmp_path / "fy27.toml"
+    plan.write_text(FY27)
+    out = tmp_path / "pulse.html"
+    case = REPO / "cases" / "enterprise_first"
+    result = invoke("report", str(case), str(plan), "--actuals", str(case / "actuals.csv"),
+                    "--out", str(out), "-q")
+    assert_exit(result, 0)
+    charts = ["chart-pulse", *DEFAULT_CHARTS[:-2]]
+    assert re.findall(r'<svg id="(chart-[^"]+)"', out.read_text()) == charts
+    for size in (LAPTOP, PHONE):
+        page = Page(browser, out, size)
+        check_page(page, charts)
+        # Each of the section's tables scrolls inside its own box, never the page.
+        widths = json.loads(page.evaluate(
+            "JSON.stringify(['pulse-guardrails', 'pulse-retune', 'pulse-drift'].map("
+            "i => document.getElementById(i).closest('.scroll').getBoundingClientRect().width))"))
+        assert all(0 < w <= size[0] for w in widths), widths
