@@ -7,6 +7,7 @@ Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,7 @@ def is_org_folder(path: str | None) -> bool:
     The same test as :func:`compplan.models.org.is_org_folder`, without importing
     pydantic and numpy before a command needs them.
     """
-    return path is not None and (Path(path) / "org.toml").is_file()
+    return path is not None and os.path.lexists(Path(path) / "org.toml")
 
 
 # Commands of the other modules of compplan.cli are found by LazyGroup and imported

@@ -29,6 +29,21 @@ def rename_period(folder: Path) -> None:
     path.write_text(path.read_text().replace(",P06,", ",P07,"))
 
 
+def nested_org(folder: Path) -> None:
+    shutil.copytree(folder, folder.parent / "inner")
+    shutil.move(str(folder.parent / "inner"), folder / "inner")
+    edit(folder, "org.toml", 'path = "sales"', 'path = "inner"')
+
+
+def org_toml_folder(folder: Path) -> None:
+    (folder / "org.toml").unlink()
+    (folder / "org.toml").mkdir()
+
+
+HANDOFF = '[["marketing.qualified_leads", "sales.pipeline"]]'
+PER_YEAR = 'currency = "USD"\nperiods_per_year = 12'
+
+
 Edit = Callable[[Path], None]
 BAD: list[tuple[str, Edit, str]] = [
     ("path outside", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = "../sales"'),
@@ -80,6 +95,60 @@ BAD: list[tuple[str, Edit, str]] = [
      "sales/case.toml, [metrics.bookings] treshold: unknown key; did you mean 'threshold'? "
      "(allowed keys: label, threshold, cap, alignment, responsiveness, step, min_weight, "
      "max_weight, required, forbidden)"),
+    ("path is the org", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = "."'),
+     "org.toml, line 10, [roles.sales] path: '.' is the organisation folder itself; a role's "
+     "case folder is a folder inside it (holding case.toml, reps.csv and attainment.csv)"),
+    ("path empty", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = ""'),
+     "org.toml, line 10, [roles.sales] path: is empty; give the role's case folder, relative "
+     'to org.toml (e.g. path = "sales")'),
+    ("path nested org", nested_org,
+     "org.toml, line 10, [roles.sales] path: 'inner' holds an org.toml: it is an "
+     "organisation, not a case; an organisation's roles are case folders (an organisation "
+     "inside an organisation is not supported)"),
+    ("path shared", lambda f: edit(f, "org.toml", 'path = "marketing"', 'path = "sales/"'),
+     "org.toml, line 14, [roles.marketing] path: 'sales/' is also the folder of role 'sales'; "
+     "each role has a case folder of its own (its reps are paid once)"),
+    ("org.toml a folder", org_toml_folder,
+     "org.toml: is a folder, not a file; an organisation folder holds org.toml as a regular "
+     "file"),
+    ("per year in one role", lambda f: edit(f, "sales/case.toml", 'currency = "USD"', PER_YEAR),
+     "marketing/case.toml, line 1, [case] periods_per_year: role 'marketing' has money per "
+     "period (no periods_per_year) but role 'sales' has periods_per_year = 12 (money per "
+     "year); money has one unit of time across an organisation's roles (their payouts share "
+     "one budget): give every role the same [case] periods_per_year"),
+    ("per year differs", lambda f: (
+        edit(f, "sales/case.toml", 'currency = "USD"', 'currency = "USD"\nperiods_per_year = 4'),
+        edit(f, "marketing/case.toml", 'currency = "USD"', PER_YEAR)),
+     "marketing/case.toml, line 4, [case] periods_per_year: role 'marketing' has "
+     "periods_per_year = 12 (money per year) but role 'sales' has periods_per_year = 4 (money "
+     "per year); money has one unit of time across an organisation's roles (their payouts "
+     "share one budget): give every role the same [case] periods_per_year"),
+    ("currency differs", lambda f: edit(f, "sales/case.toml", 'currency = "USD"',
+                                        'currency = "EUR"'),
+     "sales/case.toml, line 3, [case] currency: role 'sales' counts money in EUR but the "
+     "organisation in USD (org.toml [org] currency); every role's payouts are added in one "
+     "currency: make them agree"),
+    ("label two lines", lambda f: edit(f, "org.toml", 'label = "Sales"', 'label = "Sa\\nles"'),
+     "org.toml, line 11, [roles.sales] label: must be one line of text (no line breaks, tabs "
+     "or control characters), got 'Sa\\nles'"),
+    ("handoff not a pair", lambda f: edit(f, "org.toml", HANDOFF,
+                                          '[["marketing.qualified_leads"]]'),
+     "org.toml, line 22, [coherence] handoffs: handoff #1 is [\"marketing.qualified_leads\"]; "
+     'each handoff is a pair ["role.metric", "role.metric"] (upstream, then downstream)'),
+    ("handoff flat", lambda f: edit(f, "org.toml", HANDOFF, HANDOFF[1:-1]),
+     'org.toml, line 22, [coherence] handoffs: is a list of pairs: write [["marketing.'
+     'qualified_leads", "sales.pipeline"]], not ["marketing.qualified_leads", "sales.'
+     'pipeline"]'),
+    ("handoff to itself", lambda f: edit(f, "org.toml", HANDOFF,
+                                         '[["sales.pipeline", "sales.pipeline"]]'),
+     "org.toml, line 22, [coherence] handoffs: handoff #1 ('sales.pipeline' -> "
+     "'sales.pipeline') hands 'sales.pipeline' off to itself; a handoff links a metric of one "
+     "role to a metric of another"),
+    ("handoff in one role", lambda f: edit(f, "org.toml", HANDOFF,
+                                           '[["sales.bookings", "sales.pipeline"]]'),
+     "org.toml, line 22, [coherence] handoffs: handoff #1 ('sales.bookings' -> "
+     "'sales.pipeline') links two metrics of role 'sales'; a handoff links a metric of one "
+     "role to a metric of another"),
 ]
 
 
