@@ -12,7 +12,6 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
 from pydantic import Field, ValidationError, field_validator
@@ -20,8 +19,8 @@ from pydantic import Field, ValidationError, field_validator
 from compplan.errors import CaseError
 from compplan.models.case import Case, load_case, read_toml
 from compplan.models.errors_format import case_error_from_pydantic
-from compplan.models.tables import not_a_file
 from compplan.models.schema import BudgetSpec, OneLine, _Strict
+from compplan.models.tables import not_a_file
 
 ORG_FILE = "org.toml"
 _ROLE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
