@@ -77,6 +77,10 @@ class Year:
         return "per year" if self.annual else "per period"
 
 
+#: The most periods a plan year may have (daily), as ``[case] periods_per_year`` allows.
+MOST_YEAR_PERIODS = 366
+
+
 def plan_year(case: Case, elapsed: int, year_periods: int | None) -> Year:
     """The year's ``N`` and ``k``; ``1 <= k < N``.
 
@@ -99,8 +103,11 @@ def plan_year(case: Case, elapsed: int, year_periods: int | None) -> Year:
         raise UsageError("--year-periods is required: the case's scenarios are Monte Carlo "
                          "draws, so its history does not say how many periods the plan year "
                          "has (or set [case] periods_per_year in case.toml)")
-    if periods < 1:
-        raise UsageError(f"--year-periods must be >= 1, got {periods}")
+    if isinstance(periods, bool) or not isinstance(periods, int) or periods < 1:
+        raise UsageError(f"--year-periods must be a whole number >= 1, got {periods!r}")
+    if periods > MOST_YEAR_PERIODS:
+        raise UsageError(f"--year-periods {periods} is more periods than a year holds: at most "
+                         f"{MOST_YEAR_PERIODS} (daily periods), as for [case] periods_per_year")
     if elapsed >= periods:
         raise UsageError(f"the actuals hold {elapsed} elapsed period(s) but the plan year has "
                          f"{periods} (--year-periods N, default {_n_source(case)}); "
