@@ -219,6 +219,22 @@ def test_audit_of_a_written_plan(written: tuple[Path, Path]) -> None:
                  'gate = { metric = "b", at = 0.5, below = 0 }\n',
                  "plan.toml, [[metrics]] #1 gate.below: unknown key (allowed keys: metric, at)",
                  id="gate-key"),
+    pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 1.0]]\n'
+                 'gate = { metric = "a", at = 0.8 }\n',
+                 "plan.toml, [[metrics]] #1 gate.metric: metric 'a' is gated on itself; a gate "
+                 "names another metric (to pay nothing below 0.8, put a step in the curve at "
+                 "0.8)", id="gate-itself"),
+    pytest.param('[[metrics]]\nid = "a"\ncurve = ['
+                 + ", ".join(f"[{i / 1000}, {i / 2000}]" for i in range(1001)) + "]\n",
+                 "plan.toml, [[metrics]] #1: metric 'a': curve has 1,001 points; a curve has at "
+                 "most 1,000 (a payout table, not a sampled function)", id="curve-too-long"),
+    pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 150.0]]\n',
+                 "plan.toml, [[metrics]] #1: metric 'a', curve point #2 [1.0, 150.0]: attainment "
+                 "and share are ratios (1.5 = 150 %) of at most 100; 150 looks like a percentage "
+                 "or an amount", id="curve-percent"),
+    pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, nan]]\n',
+                 "plan.toml, [[metrics]] #1 curve.1.1: must be a finite number, got nan",
+                 id="curve-nan"),
     pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 1.0]]\ntiers = 3\n',
                  "plan.toml, [[metrics]] #1 tiers: unknown key (allowed keys: id, label, weight, "
                  "threshold, cap, base_rate, accelerator_rate, accelerator_multiple, curve, gate)",
@@ -230,6 +246,15 @@ def test_written_plan_errors(make_case: MakeCase, text: str, message: str) -> No
     with pytest.raises(CaseError) as info:
         load_plan(load_case(folder), folder / "plan.toml")
     assert str(info.value) == message
+
+
+def test_a_curve_of_one_point_is_a_step(make_case: MakeCase) -> None:
+    # Pays 0 below its point and the point's share from there on (MODEL.md section 9).
+    folder = make_case(TABLES, REPS, ATTAINMENT)
+    (folder / "plan.toml").write_text('[[metrics]]\nid = "a"\ncurve = [[0.8, 0.3]]\n')
+    plan = load_plan(load_case(folder), folder / "plan.toml")
+    paid = plan.metrics[0].payout(np.array([0.79, 0.8, 5.0]))
+    assert paid.tolist() == [0.0, 0.3, 0.3]
 
 
 def test_consistent_base_rate_and_accelerators_are_accepted(make_case: MakeCase) -> None:
