@@ -593,7 +593,6 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
     from compplan.batch.run import BatchOptions
     from compplan.batch.spec import BatchSpec, read_batch_spec
     from compplan.batch.store import run_batch
-
     from compplan.models.case import Case
 
     out = _folder_arg(out, "out", "an output folder (str or Path)")
