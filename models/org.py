@@ -103,7 +103,15 @@ class OrgSpec(_Strict):
     def _roles(cls, roles: dict[str, RoleSpec]) -> dict[str, RoleSpec]:
         if not roles:
             raise ValueError("at least one role is required")
+        folded: dict[str, str] = {}
         for rid in roles:
+            # Each role's files go to a folder named by its id: on a case-insensitive
+            # file system (macOS, Windows) 'AE' and 'ae' would write into one folder.
+            if rid.casefold() in folded:
+                raise ValueError(f"role ids '{folded[rid.casefold()]}' and '{rid}' differ only "
+                                 "in case; each names its role's output folder, which would be "
+                                 "one folder on macOS and Windows: rename one")
+            folded[rid.casefold()] = rid
             if rid in ("org", "coherence"):
                 raise ValueError(f"role id '{rid}' is reserved (it names the organisation's "
                                  "own rules in messages); choose another")

@@ -6,13 +6,16 @@ exact message of ``compplan validate`` (and that ``optimise`` stops the same way
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from conftest import CONFORMANCE
+from org_helpers import metric, role_case, write_org
 
 from compplan.cli.main import main
 
@@ -188,3 +191,58 @@ def test_max_metrics_is_refused_for_an_org(org: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == ("Error: --max-metrics applies to a case folder, not to an "
                              "organisation (set it in each role's case.toml)\n")
+
+
+def test_role_ids_that_differ_only_in_case(org: Path, tmp_path: Path) -> None:
+    edit(org, "org.toml", "[roles.marketing]", "[roles.Sales]")
+    result = CliRunner().invoke(main, ["validate", str(org)])
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: org.toml, [roles]: role ids 'sales' and 'Sales' differ "
+                             "only in case; each names its role's output folder, which would "
+                             "be one folder on macOS and Windows: rename one\n")
+
+
+def _small_org(folder: Path, count: int, **role_extra: Any) -> Path:
+    """``count`` roles r0, r1, ... of the shared set-up (tests/org_helpers.py)."""
+    for i in range(count):
+        role_case(folder / f"r{i}", f"r{i}",
+                  {"m1": metric({"g": 1.0}), "m2": metric({"g": 0.5})},
+                  {"m1": 1.5, "m2": 1.0}, extra=role_extra.get(f"r{i}"))
+    return write_org(folder, {"g": 1.0}, {f"r{i}": {"path": f"r{i}"} for i in range(count)})
+
+
+def test_one_role_is_an_organisation(tmp_path: Path) -> None:
+    org = _small_org(tmp_path / "org", 1)
+    result = CliRunner().invoke(main, ["optimise", str(org), "--out", str(tmp_path / "out"),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "org_plan.json").read_text())
+    assert [(r["id"], r["share"]) for r in doc["roles"]] == [("r0", 1.0)]
+
+
+def test_fifty_roles(tmp_path: Path) -> None:
+    org = _small_org(tmp_path / "org", 50)
+    result = CliRunner().invoke(main, ["optimise", str(org), "--out", str(tmp_path / "out"),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "org_plan.json").read_text())
+    assert len(doc["roles"]) == 50
+    assert all((tmp_path / "out" / f"r{i}" / "plan.json").is_file() for i in range(50))
+
+
+def test_allow_absent_in_one_role_only(tmp_path: Path) -> None:
+    # r0 lets reps join and leave, r1 does not: each role's own rule holds for its rows.
+    org = _small_org(tmp_path / "org", 2, r0={"scenarios": {"allow_absent": True}})
+    for rid in ("r0", "r1"):
+        path = org / rid / "attainment.csv"
+        path.write_text(path.read_text().replace(f"{rid}2,P02,1.5,1.0\n", ""))
+    result = CliRunner().invoke(main, ["validate", str(org)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: r1/attainment.csv: rep 'r12' has no row for period 'P02' (every rep needs "
+        "exactly one row per period; if reps joined or left, set [scenarios] allow_absent = "
+        "true in case.toml: a missing row then means off the plan that period)")
+    (org / "r1" / "attainment.csv").write_text(
+        (org / "r1" / "attainment.csv").read_text() + "r12,P02,1.5,1.0\n")
+    result = CliRunner().invoke(main, ["validate", str(org)])
+    assert result.exit_code == 0, result.output
