@@ -66,7 +66,7 @@ def main(ctx: click.Context) -> None:
               help="Folder for plan.json, plan.csv, plan.md and rep_rates.csv.")
 @click.option("--time-limit", type=POSITIVE,
               help="Seconds the solver may take in all.")
-@click.option("--budget", type=click.FloatRange(min=0, min_open=True),
+@click.option("--budget", type=POSITIVE,
               help="Expected-cost cap, replacing [budget] expected_cap (per period; per year "
                    "with [case] periods_per_year).")
 @click.option("--max-metrics", type=click.IntRange(1, 3),

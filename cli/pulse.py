@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from compplan.cli.common import (
+    POSITIVE,
     ExitError,
     Reporter,
     fail,
@@ -37,7 +38,7 @@ from compplan.models.pulse_output import guardrail_lines, headline, retune_rows,
               help="Folder for pulse.json and pulse.md.")
 @click.option("--allow-new-metrics", is_flag=True,
               help="Let the re-tune add or drop metrics (the design rules still hold).")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+@click.option("--time-limit", type=POSITIVE,
               help="Seconds the re-tune's solver may take in all.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")

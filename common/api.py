@@ -235,9 +235,9 @@ def load_case(path: str | Path | None = None, *, budget: float | None = None,
     if path is not None:
         path = _folder_arg(path, "case", "a Case, a case folder (str or Path) or None")
         if os.path.lexists(path / "org.toml"):
-            raise UsageError(f"{path} is an organisation folder (it holds org.toml); these "
-                             "functions take one case: give a role's case folder, or run "
-                             f"`compplan optimise {path} --out DIR` for the organisation")
+            raise UsageError(f"{path} is an organisation folder (it holds org.toml), not a "
+                             "case folder; give one role's case folder (an organisation is "
+                             f"designed by `compplan optimise {path} --out DIR`)")
     if path is None:
         with as_file(files("compplan.cases") / DEFAULT_CASE) as bundled:
             case = _load(bundled)

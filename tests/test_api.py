@@ -146,9 +146,9 @@ PLAN_ARG = "a Plan, 'current', a plan.json or a plan TOML file (str or Path)"
     (lambda: compplan.batch("spec.toml", "out", workers=0), "workers must be a whole number "
                                                             ">= 1, got 0"),
     (lambda: compplan.optimise(str(CONFORMANCE / "c5_org")),
-     f"{CONFORMANCE / 'c5_org'} is an organisation folder (it holds org.toml); these functions "
-     f"take one case: give a role's case folder, or run `compplan optimise "
-     f"{CONFORMANCE / 'c5_org'} --out DIR` for the organisation"),
+     f"{CONFORMANCE / 'c5_org'} is an organisation folder (it holds org.toml), not a case "
+     "folder; give one role's case folder (an organisation is designed by `compplan "
+     f"optimise {CONFORMANCE / 'c5_org'} --out DIR`)"),
 ], ids=["case int", "case list", "case bytes", "case empty", "plan int", "plan dict",
         "time str", "time nan", "time negative", "tail method", "rounding int", "sweep start",
         "sweep count", "sweep out", "batch spec", "batch workers", "org folder"])

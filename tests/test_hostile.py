@@ -332,3 +332,36 @@ def test_highs_own_warnings_are_summarised(case: Path, tmp_path: Path) -> None:
                            "highspy: WARNING: HighsSparseMatrix local_ar_matrix matrix "
                            "contains 1 |value| in [1.4e-15, 1.4e-15] at/below tolerance of "
                            "1e-09: ignored\n")
+
+
+# ------------------------------------------------- the new entry points: orgs and pulse
+
+C5 = CONFORMANCE / "c5_org"
+C6 = CONFORMANCE / "c6_pulse"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+@pytest.mark.parametrize("folder", [C1, C5], ids=["case", "org"])
+def test_budget_must_be_a_finite_number(tmp_path: Path, folder: Path, value: str) -> None:
+    # An organisation with --budget nan was a Pyomo traceback; inf was taken as no cap.
+    result = invoke("optimise", str(folder), "--budget", value, "--out", str(tmp_path / "o"))
+    assert_error(result, 2, f"Invalid value for '--budget': {value!r} is not a finite "
+                            "number > 0.")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_pulse_time_limit_must_be_a_finite_number(tmp_path: Path, value: str) -> None:
+    result = invoke("pulse", str(C1), str(C6 / "plan.toml"), "--actuals",
+                    str(C6 / "actuals.csv"), "--out", str(tmp_path / "p"), "--time-limit", value)
+    assert_error(result, 2, f"Invalid value for '--time-limit': {value!r} is not a finite "
+                            "number > 0.")
+    assert not (tmp_path / "p").exists()
+
+
+def test_pulse_on_an_organisation_folder_says_so(tmp_path: Path) -> None:
+    result = invoke("pulse", str(C5), str(C6 / "plan.toml"), "--actuals",
+                    str(C6 / "actuals.csv"), "--out", str(tmp_path / "p"))
+    assert_error(result, 2, f"{C5} is an organisation folder (it holds org.toml), not a case "
+                            "folder; give one role's case folder (an organisation is designed "
+                            f"by `compplan optimise {C5} --out DIR`)")
