@@ -365,3 +365,43 @@ def test_pulse_on_an_organisation_folder_says_so(tmp_path: Path) -> None:
     assert_error(result, 2, f"{C5} is an organisation folder (it holds org.toml), not a case "
                             "folder; give one role's case folder (an organisation is designed "
                             f"by `compplan optimise {C5} --out DIR`)")
+
+
+@pytest.mark.parametrize("command", ["optimise", "min-budget", "audit"])
+@pytest.mark.parametrize(("target", "message"), [
+    ("{org}", "{org} holds an input of this run ({org}): write the output to another folder"),
+    ("{org}/sales", "{org}/sales is a case folder: write the output to another folder"),
+], ids=["org folder", "role folder"])
+def test_org_outputs_never_land_on_inputs(tmp_path: Path, command: str, target: str,
+                                          message: str) -> None:
+    org = tmp_path / "org"
+    shutil.copytree(C5, org)
+    before = sorted(p.relative_to(org) for p in org.rglob("*"))
+    result = invoke(command, str(org), "--out", target.format(org=org), "-q")
+    assert_error(result, 2, message.format(org=org))
+    assert sorted(p.relative_to(org) for p in org.rglob("*")) == before
+
+
+def test_org_output_with_no_plan_leaves_no_stale_plans(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert invoke("optimise", str(C5), "--out", str(out), "-q").exit_code == 0
+    assert (out / "sales" / "plan.json").is_file()
+    result = invoke("optimise", str(C5), "--out", str(out), "--budget", "1", "-q")
+    assert result.exit_code == 3
+    assert sorted(p.name for p in out.iterdir()) == ["infeasibility.json"]
+
+
+@pytest.mark.parametrize("holds", ["plan", "actuals"])
+def test_pulse_output_never_holds_its_plan_or_actuals(tmp_path: Path, holds: str) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(C6 / "plan.toml", folder / "plan.toml")
+    shutil.copy(C6 / "actuals.csv", folder / "actuals.csv")
+    plan = folder / "plan.toml" if holds == "plan" else C6 / "plan.toml"
+    actuals = folder / "actuals.csv" if holds == "actuals" else C6 / "actuals.csv"
+    result = invoke("pulse", str(C1), str(plan), "--actuals", str(actuals), "--out",
+                    str(folder), "-q")
+    name = plan if holds == "plan" else actuals
+    assert_error(result, 2, f"{folder} holds an input of this run ({name}): write the output "
+                            "to another folder")
+    assert sorted(p.name for p in folder.iterdir()) == ["actuals.csv", "plan.toml"]
