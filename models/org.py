@@ -21,8 +21,10 @@ from compplan.models.case import Case, load_case, read_toml
 from compplan.models.errors_format import case_error_from_pydantic
 from compplan.models.schema import BudgetSpec, OneLine, _Strict
 from compplan.models.tables import not_a_file
+from compplan.models.text import shown
 
 ORG_FILE = "org.toml"
+MAX_ROLE_ID = 64
 _ROLE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
@@ -48,7 +50,8 @@ class OrgInfo(_Strict):
 class RoleSpec(_Strict):
     """One ``[roles.ID]`` table."""
 
-    path: str
+    # One line: a NUL or a line break in a path is never meant, and NUL breaks the OS calls.
+    path: OneLine
     label: OneLine | None = None
 
 
@@ -115,6 +118,9 @@ class OrgSpec(_Strict):
             if rid in ("org", "coherence"):
                 raise ValueError(f"role id '{rid}' is reserved (it names the organisation's "
                                  "own rules in messages); choose another")
+            if len(rid) > MAX_ROLE_ID:
+                raise ValueError(f"role id {shown(rid)} has {len(rid)} characters; at most "
+                                 f"{MAX_ROLE_ID} (it names the role's output folder)")
             if not _ROLE_ID.match(rid):
                 raise ValueError(f"role id '{rid}' may hold only letters, digits, '_' and "
                                  "'-' (it names the role's output folder)")
@@ -294,12 +300,20 @@ def _check_paths(folder: Path, spec: OrgSpec) -> None:
         if not role.path.strip():
             raise refuse("is empty; give the role's case folder, relative to org.toml "
                          f"(e.g. path = \"{rid}\")")
-        target = (folder / role.path).resolve()
+        try:
+            target = (folder / role.path).resolve()
+            nested = (folder / role.path / ORG_FILE).exists()
+        except RuntimeError:  # Python 3.11's resolve() on a symbolic link loop
+            raise refuse(f"{shown(role.path)} is a symbolic link that loops; give the role's "
+                         "case folder") from None
+        except OSError as exc:  # a name too long, and the like
+            raise refuse(f"{shown(role.path)} cannot be used as a folder: "
+                         f"{exc.strerror or exc}") from None
         if target == folder.resolve():
             raise refuse(f"'{role.path}' is the organisation folder itself; a role's case "
                          "folder is a folder inside it (holding case.toml, reps.csv and "
                          "attainment.csv)")
-        if (folder / role.path / ORG_FILE).exists():
+        if nested:
             raise refuse(f"'{role.path}' holds an org.toml: it is an organisation, not a "
                          "case; an organisation's roles are case folders (an organisation "
                          "inside an organisation is not supported)")
@@ -313,7 +327,11 @@ def _load_role(folder: Path, spec: OrgSpec, rid: str) -> Role:
     role = spec.roles[rid]
     rel = Path(role.path)
     target = folder / rel
-    if rel.is_absolute() or not target.resolve().is_relative_to(folder.resolve()):
+    if rel.is_absolute():
+        raise _org_error(folder, f"{shown(role.path)} is an absolute path; give the role's "
+                                 "case folder relative to the folder holding org.toml",
+                         f"roles.{rid}", "path")
+    if not target.resolve().is_relative_to(folder.resolve()):
         raise _org_error(folder, f"'{role.path}' leaves the organisation folder; a role's "
                                  "case folder must be inside the folder holding org.toml",
                          f"roles.{rid}", "path")

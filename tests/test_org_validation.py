@@ -7,6 +7,7 @@ exact message of ``compplan validate`` (and that ``optimise`` stops the same way
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -111,6 +112,22 @@ BAD: list[tuple[str, Edit, str]] = [
     ("path shared", lambda f: edit(f, "org.toml", 'path = "marketing"', 'path = "sales/"'),
      "org.toml, line 14, [roles.marketing] path: 'sales/' is also the folder of role 'sales'; "
      "each role has a case folder of its own (its reps are paid once)"),
+    ("path a link loop", lambda f: (os.symlink(f / "loop", f / "loop"),
+                                    edit(f, "org.toml", 'path = "sales"', 'path = "loop"')),
+     "org.toml, line 10, [roles.sales] path: 'loop' is a symbolic link that loops; give the "
+     "role's case folder"),
+    ("path with NUL", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = "sa\\u0000les"'),
+     "org.toml, line 10, [roles.sales] path: must be one line of text (no line breaks, tabs "
+     "or control characters), got 'sa\\x00les'"),
+    ("path too long", lambda f: edit(f, "org.toml", 'path = "sales"', f'path = "{"a" * 5000}"'),
+     "org.toml, line 10, [roles.sales] path: '" + "a" * 79 + "... cannot be used as a "
+     "folder: File name too long"),
+    ("path absolute", lambda f: edit(f, "org.toml", 'path = "sales"', f'path = "{f}/sales"'),
+     "org.toml, line 10, [roles.sales] path: '{folder}/sales' is an absolute path; give the "
+     "role's case folder relative to the folder holding org.toml"),
+    ("role id too long", lambda f: edit(f, "org.toml", "[roles.sales]", f"[roles.{'s' * 65}]"),
+     "org.toml, [roles]: role id '" + "s" * 65 + "' has 65 characters; at most 64 (it names "
+     "the role's output folder)"),
     ("org.toml a folder", org_toml_folder,
      "org.toml: is a folder, not a file; an organisation folder holds org.toml as a regular "
      "file"),
