@@ -92,8 +92,33 @@ def discover(folder: Path = Path(__file__).parent) -> dict[str, LazyCommand]:
     return found
 
 
+class PathRefused(click.ClickException):
+    """A path the operating system refuses, caught at the command line's edge (exit 2)."""
+
+    exit_code = 2
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class LazyGroup(click.Group):
     """A group whose commands from other modules are imported on use."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a path the OS refuses anywhere is a message, not a traceback.
+
+        Each reader names its own file problems; this is the net under them for what
+        no reader foresaw (a name too long for the file system, say), so that no entry
+        point ever ends in a traceback over a path.
+        """
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.filename is None or isinstance(exc, BrokenPipeError):
+                raise
+            raise PathRefused(f"{_cut(str(exc.filename))}: cannot be used: "
+                              f"{exc.strerror or exc}") from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Commands defined here and those found in the package, sorted."""

@@ -405,3 +405,21 @@ def test_pulse_output_never_holds_its_plan_or_actuals(tmp_path: Path, holds: str
     assert_error(result, 2, f"{folder} holds an input of this run ({name}): write the output "
                             "to another folder")
     assert sorted(p.name for p in folder.iterdir()) == ["actuals.csv", "plan.toml"]
+
+
+@pytest.mark.parametrize("where", ["plan", "actuals"])
+def test_a_path_the_os_refuses_is_a_message(tmp_path: Path, where: str) -> None:
+    # A name too long for the file system was an OSError traceback from Path.is_file().
+    long = str(tmp_path / ("a" * 5000))
+    plan = long if where == "plan" else str(C6 / "plan.toml")
+    actuals = long if where == "actuals" else str(C6 / "actuals.csv")
+    result = invoke("pulse", str(C1), plan, "--actuals", actuals, "--out", str(tmp_path / "p"))
+    shown_name = long[:77] + "..."
+    assert_error(result, 2, f"{shown_name}: cannot be used: File name too long")
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_long_round_value_is_cut(case: Path, tmp_path: Path) -> None:
+    result = invoke("optimise", str(case), "--out", str(tmp_path / "o"), "--round",
+                    "weights=" + "9" * 5000)
+    assert_error(result, 2, "--round: weights=" + "9" * 37 + "... must be a step in (0, 1]")
