@@ -21,7 +21,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compplan.errors import InfeasibleError, SolverLimitError, UsageError
+from compplan.errors import CaseError, InfeasibleError, SolverLimitError, UsageError
 from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME
 from compplan.optimizer.verdicts import FEASIBLE
 
@@ -276,7 +276,17 @@ def _as_plan(case: Case, plan: Plan | str | Path) -> Plan:
         return plan
     path = _folder_arg(plan, "plan", "a Plan, 'current', a plan.json or a plan TOML file "
                                      "(str or Path)")
-    return load_plan(case, str(path))
+    try:
+        return load_plan(case, str(path))
+    except OSError as exc:  # a path the OS refuses (a name too long, ...): as the CLI says
+        if exc.filename is None:
+            raise
+        raise CaseError(_cut(str(exc.filename)), f"cannot be used: {exc.strerror or exc}") \
+            from None
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _time_limit(value: Any) -> float | None:

@@ -171,3 +171,10 @@ def test_result_write_needs_a_folder() -> None:
     with pytest.raises(compplan.errors.UsageError) as info:
         result.write(5)  # type: ignore[arg-type]
     assert str(info.value) == "folder must be an output folder (str or Path), got int 5"
+
+
+def test_a_plan_path_the_os_refuses_is_a_case_error(tmp_path: Path) -> None:
+    long = str(tmp_path / ("a" * 5000))
+    with pytest.raises(compplan.errors.CaseError) as info:
+        compplan.evaluate(C1, long)
+    assert str(info.value) == f"{long[:77]}...: cannot be used: File name too long"
