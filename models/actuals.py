@@ -88,7 +88,7 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
     if not file.is_file():
         raise CaseError(str(file), "is not a file (give actuals in the form of "
                                    "attainment.csv, CSV or Parquet)")
-    if file.suffix not in (".csv", ".parquet"):
+    if file.suffix.lower() not in (".csv", ".parquet"):
         raise CaseError(name, "must be a .csv or .parquet file")
     columns = read_header(file)
     for col in ("rep_id", "period"):
@@ -103,7 +103,7 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
                             row=header_row(name))
     ids = tuple(m for m in case.metric_ids if m in columns)
     allow_absent = case.spec.scenarios.allow_absent
-    if file.suffix == ".csv":
+    if file.suffix.lower() == ".csv":
         fast = read_attainment_fast(file, pd.Index(case.reps.index), ids)
         if fast is not None:
             x, periods, _ = fast

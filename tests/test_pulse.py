@@ -567,3 +567,16 @@ def test_written_plan_through_the_command_line_gives_every_figure(tmp_path: Path
         "gate, or its own threshold or cap): the re-tune is defined for the canonical form "
         "only")
     assert "Re-tune: none. the plan is not in the canonical form" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["ACTUALS.CSV", "Actuals.Parquet"])
+def test_upper_case_extensions_are_read(tmp_path: Path, name: str) -> None:
+    # A Windows export named ACTUALS.CSV was refused as "must be a .csv or .parquet file".
+    folder = hand_case(tmp_path, 6987.5)
+    frame = pd.read_csv(folder / "actuals.csv", dtype={"rep_id": str, "period": str})
+    if name.lower().endswith(".csv"):
+        frame.to_csv(folder / name, index=False)
+    else:
+        frame.to_parquet(folder / name)
+    assert_exit(pulse_cli(folder, "-q", actuals=name), 0)
+    assert json.loads((folder / "out" / "pulse.json").read_text())["paid_to_date"] == PAID
