@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -363,11 +364,16 @@ def _check_alignment(folder: Path, spec: OrgSpec, role: Role) -> None:
         for goal in metric.alignment:
             if goal not in spec.goals:
                 raise CaseError(_role_file(folder, spec, role.id, "case.toml"),
-                                f"alignment names goal '{goal}', which is not in org.toml "
-                                f"[goals] (goals: {', '.join(spec.goals)})",
+                                f"alignment names goal {shown(goal)}, which is not in "
+                                f"org.toml [goals] (goals: {_names(spec.goals)})",
                                 row=toml_line(role.case.path / "case.toml", f"metrics.{mid}",
                                               "alignment"),
                                 field=f"[metrics.{mid}] alignment")
+
+
+def _names(names: Iterable[str]) -> str:
+    r"""Names as a list, each escaped where it holds invisible characters (``'a\u200b'``)."""
+    return ", ".join(name if shown(name) == f"'{name}'" else shown(name) for name in names)
 
 
 def _labels(periods: tuple[str, ...] | list[str]) -> str:

@@ -128,6 +128,10 @@ BAD: list[tuple[str, Edit, str]] = [
     ("role id too long", lambda f: edit(f, "org.toml", "[roles.sales]", f"[roles.{'s' * 65}]"),
      "org.toml, [roles]: role id '" + "s" * 65 + "' has 65 characters; at most 64 (it names "
      "the role's output folder)"),
+    ("goal with a zero-width space", lambda f: edit(f, "org.toml", "growth = 0.6",
+                                                    '"growth\\u200b" = 0.6'),
+     "sales/case.toml, line 9, [metrics.bookings] alignment: alignment names goal 'growth', "
+     "which is not in org.toml [goals] (goals: 'growth\\u200b', margin)"),
     ("org.toml a folder", org_toml_folder,
      "org.toml: is a folder, not a file; an organisation folder holds org.toml as a regular "
      "file"),
