@@ -19,7 +19,14 @@ import pandas as pd
 from compplan.errors import CaseError
 from compplan.models.case import Case
 from compplan.models.fastcsv import read_attainment_fast
-from compplan.models.tables import header_row, numeric_column, read_header, read_table, row_unit
+from compplan.models.tables import (
+    check_memory,
+    header_row,
+    numeric_column,
+    read_header,
+    read_table,
+    row_unit,
+)
 
 _ALLOWED = "a finite number >= 0 (attainment as a ratio of quota, 1.0 = 100 %)"
 
@@ -90,6 +97,7 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
                                    "attainment.csv, CSV or Parquet)")
     if file.suffix.lower() not in (".csv", ".parquet"):
         raise CaseError(name, "must be a .csv or .parquet file")
+    check_memory(file)  # as the case's attainment: refused before reading, with the figures
     columns = read_header(file)
     for col in ("rep_id", "period"):
         if col not in columns:

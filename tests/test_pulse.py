@@ -580,3 +580,21 @@ def test_upper_case_extensions_are_read(tmp_path: Path, name: str) -> None:
         frame.to_parquet(folder / name)
     assert_exit(pulse_cli(folder, "-q", actuals=name), 0)
     assert json.loads((folder / "out" / "pulse.json").read_text())["paid_to_date"] == PAID
+
+
+def test_actuals_too_large_for_memory_are_refused_before_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compplan.models import tables
+
+    folder = hand_case(tmp_path, 6987.5)
+    # A wide note column makes the actuals the larger file: the case itself still fits.
+    lines = ACTUALS.splitlines()
+    (folder / "actuals.csv").write_text("\n".join(
+        [lines[0] + ",note"] + [f"{line},{'x' * 2000}" for line in lines[1:]]) + "\n")
+    fits = (folder / "case" / "attainment.csv").stat().st_size * tables.MEMORY_PER_BYTE * 2
+    monkeypatch.setattr(tables, "available_memory", lambda: fits)
+    result = pulse_cli(folder)
+    assert_exit(result, 2)
+    assert result.stderr == ("Error: actuals.csv: is 0 MiB: reading it needs about 0.0 GiB of "
+                             "memory and 0.0 GiB is available; free memory, use a larger "
+                             "machine or split the case\n")
