@@ -65,8 +65,12 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     (_, plan_in_force), = load_plans(loaded, [plan])
     from compplan.models.actuals import read_actuals
 
+    # The plan's metrics and those its gates name (a plan as written, MODEL.md section 9).
+    needed = [m.id for m in plan_in_force.metrics]
+    needed += [g.metric for m in plan_in_force.metrics
+               if (g := getattr(m, "gate", None)) is not None and g.metric not in needed]
     try:
-        actuals = read_actuals(actuals_file, loaded, [m.id for m in plan_in_force.metrics])
+        actuals = read_actuals(actuals_file, loaded, needed)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)

@@ -106,8 +106,9 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
                             row=header_row(name))
     for metric in needed:
         if metric not in columns:
-            raise CaseError(name, f"has no column for metric '{metric}' (every metric of the "
-                                  f"plan needs one; columns found: {', '.join(columns)})",
+            raise CaseError(name, f"has no column for metric '{metric}' (every metric the "
+                                  "plan pays on or gates on needs one; columns found: "
+                                  f"{', '.join(columns)})",
                             row=header_row(name))
     ids = tuple(m for m in case.metric_ids if m in columns)
     allow_absent = case.spec.scenarios.allow_absent

@@ -142,10 +142,22 @@ def plan_payout(plan: Plan, attainment: Mapping[str, np.ndarray]) -> np.ndarray:
     shares: np.ndarray | None = None
     for metric in plan.metrics:
         pay = metric.payout(attainment[metric.id])
+        gate = getattr(metric, "gate", None)
+        if gate is not None:
+            # Pays only where the gate's metric reaches its level (MODEL.md section 9);
+            # payout() leaves the gate out, so it is applied here, cell by cell.
+            pay = pay * (attainment[gate.metric] >= gate.at)
         shares = pay if shares is None else shares + pay
     if shares is None:
         return np.zeros(next(iter(attainment.values())).shape)
     return shares
+
+
+def needed_metrics(plan: Plan) -> list[str]:
+    """The metrics the actuals must hold: the plan's, then those its gates name."""
+    ids = [m.id for m in plan.metrics]
+    gated = [g.metric for m in plan.metrics if (g := getattr(m, "gate", None)) is not None]
+    return ids + [k for k in dict.fromkeys(gated) if k not in ids]
 
 
 def payout_shares(plan: Plan, actuals: Actuals) -> np.ndarray:
@@ -493,10 +505,10 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
     859943.28
     """
     say = progress or (lambda _: None)
-    missing = [m.id for m in plan.metrics if m.id not in actuals.metric_ids]
+    missing = [m for m in needed_metrics(plan) if m not in actuals.metric_ids]
     if missing:
         raise CaseError(actuals.file, f"has no column for metric '{missing[0]}' "
-                                      "(every metric of the plan needs one)")
+                                      "(every metric the plan pays on or gates on needs one)")
     year = plan_year(case, actuals.count, year_periods)
     if coefficients is None:
         say("computing coefficients")
@@ -783,5 +795,5 @@ def _segment_drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actua
 
 
 __all__ = ["PulseOutcome", "Retune", "Year", "beyond_repair", "drift",
-           "is_canonical", "payout_shares", "plan_payout", "plan_year", "pulse_check",
-           "retune", "retune_model", "scenario_pay", "with_cap"]
+           "is_canonical", "needed_metrics", "payout_shares", "plan_payout", "plan_year",
+           "pulse_check", "retune", "retune_model", "scenario_pay", "with_cap"]

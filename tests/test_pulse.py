@@ -321,7 +321,8 @@ BAD_ACTUALS = [
      "actuals.csv, line 5, b: must be a finite number >= 0 (attainment as a ratio of quota, "
      "1.0 = 100 %), got 'inf'"),
     ("rep_id,period,a\nR0,Q1,1.0\n",
-     "actuals.csv, line 1: has no column for metric 'b' (every metric of the plan needs one; "
+     "actuals.csv, line 1: has no column for metric 'b' (every metric the plan pays on or "
+     "gates on needs one; "
      "columns found: rep_id, period, a)"),
     ("rep,period,a,b\nR0,Q1,1.0,1.0\n",
      "actuals.csv, line 1: required column 'rep_id' is missing (columns found: rep, period, "
@@ -598,3 +599,43 @@ def test_actuals_too_large_for_memory_are_refused_before_reading(
     assert result.stderr == ("Error: actuals.csv: is 0 MiB: reading it needs about 0.0 GiB of "
                              "memory and 0.0 GiB is available; free memory, use a larger "
                              "machine or split the case\n")
+
+
+GATED = WRITTEN.replace('metric = "b", at = 0.5', 'metric = "b", at = 1.1')
+
+
+def test_a_gate_that_shuts_is_applied_to_the_actuals(tmp_path: Path) -> None:
+    """a pays only where b >= 1.1: the gate was left out of paid to date (7550, silently).
+
+    By hand: R0 Q1 0 + 0.5; Q2 0 + 0.5 (b = 1.0 shuts the gate); R1 Q1 0 + 0; Q2 0.5 + 2.0;
+    R2 Q1 0; Q2 0.7 + 1.1. A = 1000 * 5.3 = 5300. The history (b = 1.5) opens the gate:
+    E[T] = 9000 as before, forecast 5300 + 18000.
+    """
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "gated.toml").write_text(GATED)
+    assert_exit(pulse_cli(folder, "-q", plan="gated.toml"), 0)
+    doc = json.loads((folder / "out" / "pulse.json").read_text())
+    assert doc["paid_to_date"] == pytest.approx(5300.0)
+    assert doc["expected_to_date"] == pytest.approx(18000.0)
+    assert doc["forecast_year_total"] == pytest.approx(23300.0)
+
+
+def test_actuals_need_the_metric_a_gate_names(tmp_path: Path) -> None:
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "gated.toml").write_text(WRITTEN.replace('metric = "b"', 'metric = "c"'))
+    result = pulse_cli(folder, plan="gated.toml")
+    assert_exit(result, 2)
+    assert result.stderr == ("Error: actuals.csv, line 1: has no column for metric 'c' (every "
+                             "metric the plan pays on or gates on needs one; columns found: "
+                             "rep_id, period, a, b)\n")
+
+
+def test_a_gate_shut_in_the_history_lowers_the_expected_pay(tmp_path: Path) -> None:
+    # b >= 1.6 is never met (history 1.5, actuals at most 1.5): only b pays. Paid 1000 *
+    # (0.5 + 0.5 + 0 + 2.0 + 0 + 1.1) = 4100; E[T] = 3 * 1000 * 2.0 = 6000 as evaluate says.
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "gated.toml").write_text(WRITTEN.replace("at = 0.5", "at = 1.6"))
+    assert_exit(pulse_cli(folder, "-q", plan="gated.toml"), 0)
+    doc = json.loads((folder / "out" / "pulse.json").read_text())
+    assert doc["paid_to_date"] == pytest.approx(4100.0)
+    assert doc["expected_to_date"] == pytest.approx(12000.0)
