@@ -396,3 +396,24 @@ def test_a_bad_written_plan_exits_2_naming_file_entry_and_point(make_case: MakeC
     assert result.output == (
         "Error: current_plan.toml, [[metrics]] #2: metric 'a', curve point #3 [1.5, 0.4]: "
         "share 0.4 is below the previous point's 0.5 (pay never falls as attainment rises)\n")
+
+
+def test_explain_examples_apply_the_gate(make_case: MakeCase, tmp_path: Path) -> None:
+    """a pays by its curve only where b >= 1.2; b pays 0.5 + 1 per unit above 100 %.
+
+    At 100 % on both the gate is shut: only b pays 0.5 of the target 1000 (the median
+    target incentive): 500, not "your target incentive". At 120 % on a and 90 % on b:
+    shut, b pays 0.5 * 0.4 / 0.5 = 0.4: 400. At 80 %: 0.5 * 0.3 / 0.5 = 0.3: 300.
+    """
+    folder = make_case(TABLES, REPS, ATTAINMENT)
+    (folder / "gated.toml").write_text(
+        '[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 0.5], [2.0, 1.5]]\n'
+        'gate = { metric = "b", at = 1.2 }\n\n'
+        '[[metrics]]\nid = "b"\nweight = 0.5\naccelerator_rate = 1.0\n')
+    result = CliRunner().invoke(main, ["explain", str(folder / "gated.toml"), "--case",
+                                       str(folder), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "x" / "plan_explained.md").read_text()
+    assert "- At 100% of quota on every metric you earn 500 USD.\n" in md
+    assert "- At 120% on a and 90% on b, you earn 400 USD.\n" in md
+    assert "- At 80% on every metric you earn 300 USD.\n" in md
