@@ -308,9 +308,11 @@ def _tail_method(value: Any) -> Any:
 
 def _rounding(value: Any) -> Rounding | None:
     """None, a Rounding, or its text as for ``--round`` (``"weights=0.05,rates=0.05"``)."""
+    if value is None:
+        return None
     from compplan.optimizer.model import Rounding, parse_rounding
 
-    if value is None or isinstance(value, Rounding):
+    if isinstance(value, Rounding):
         return value
     if isinstance(value, str):
         return parse_rounding(value)
