@@ -99,8 +99,38 @@ class _Interrupted(click.ClickException):
         super().__init__("interrupted")
 
 
+class PathRefused(click.ClickException):
+    """A path the operating system refuses, caught at the command line's edge (exit 2)."""
+
+    exit_code = 2
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class LazyGroup(click.Group):
     """A group whose commands from other modules are imported on use."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a refused path or Ctrl-C anywhere is a message, not a traceback.
+
+        Each reader names its own file problems; this is the net under them for what
+        no reader foresaw (a name too long for the file system, say), so that no entry
+        point ever ends in a traceback over a path. Commands catch the interrupt where
+        they can say what was kept; one that lands elsewhere (a module still importing,
+        the moment after the files were written) still ends as exit 130, never click's
+        "Aborted!" and exit 1.
+        """
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
+        except OSError as exc:
+            if exc.filename is None or isinstance(exc, BrokenPipeError):
+                raise
+            raise PathRefused(f"{_cut(str(exc.filename))}: cannot be used: "
+                              f"{exc.strerror or exc}") from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Commands defined here and those found in the package, sorted."""
@@ -115,18 +145,6 @@ class LazyGroup(click.Group):
         for candidate in module.COMMANDS:
             self.add_command(candidate)
         return super().get_command(ctx, cmd_name)
-
-    def invoke(self, ctx: click.Context) -> object:
-        """Run the command; Ctrl-C anywhere in it is exit 130 with one line, not "Aborted!".
-
-        Commands catch the interrupt where they can say what was kept; one that lands
-        elsewhere (a module still importing, the moment after the files were written)
-        still ends as an interrupt, never click's exit 1.
-        """
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt:
-            raise _Interrupted() from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list of ``--help``, from docstrings, importing nothing."""

@@ -7,6 +7,7 @@ Exit codes (MODEL.md section 6): 0 a plan was written; 2 bad input or usage;
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,7 @@ def is_org_folder(path: str | None) -> bool:
     The same test as :func:`compplan.models.org.is_org_folder`, without importing
     pydantic and numpy before a command needs them.
     """
-    return path is not None and (Path(path) / "org.toml").is_file()
+    return path is not None and os.path.lexists(Path(path) / "org.toml")
 
 
 # Commands of the other modules of compplan.cli are found by LazyGroup and imported
@@ -65,7 +66,7 @@ def main(ctx: click.Context) -> None:
               help="Folder for plan.json, plan.csv, plan.md and rep_rates.csv.")
 @click.option("--time-limit", type=POSITIVE,
               help="Seconds the solver may take in all.")
-@click.option("--budget", type=click.FloatRange(min=0, min_open=True),
+@click.option("--budget", type=POSITIVE,
               help="Expected-cost cap, replacing [budget] expected_cap (per period; per year "
                    "with [case] periods_per_year).")
 @click.option("--max-metrics", type=click.IntRange(1, 3),

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from compplan.cli.common import (
+    POSITIVE,
     ExitError,
     Reporter,
     fail,
@@ -37,7 +38,7 @@ from compplan.render.pulse import guardrail_lines, headline, retune_rows, write_
               help="Folder for pulse.json and pulse.md.")
 @click.option("--allow-new-metrics", is_flag=True,
               help="Let the re-tune add or drop metrics (the design rules still hold).")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+@click.option("--time-limit", type=POSITIVE,
               help="Seconds the re-tune's solver may take in all.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")
@@ -82,8 +83,12 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     (_, plan_in_force), = load_plans(loaded, [plan])
     from compplan.models.actuals import read_actuals
 
+    # The plan's metrics and those its gates name (a plan as written, MODEL.md section 9).
+    needed = [m.id for m in plan_in_force.metrics]
+    needed += [g.metric for m in plan_in_force.metrics
+               if (g := getattr(m, "gate", None)) is not None and g.metric not in needed]
     try:
-        actuals = read_actuals(actuals_file, loaded, [m.id for m in plan_in_force.metrics])
+        actuals = read_actuals(actuals_file, loaded, needed)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)

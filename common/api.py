@@ -11,6 +11,8 @@ need them, so that importing the API stays cheap.
 from __future__ import annotations
 
 import html
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compplan.errors import InfeasibleError, SolverLimitError, UsageError
+from compplan.errors import CaseError, InfeasibleError, SolverLimitError, UsageError
 from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME
 from compplan.optimizer.verdicts import FEASIBLE
 
@@ -174,6 +176,7 @@ class Result:
         from compplan.models.output import run_record, write_json, write_plan
         from compplan.models.transaction import output_folder
 
+        folder = _folder_arg(folder, "folder", "an output folder (str or Path)")
         inputs = [self.case.path] if self.case.path is not None else []
         # One transaction (as the command line): the old set of files or the new one.
         with output_folder(folder, force=force, inputs=inputs) as staged:
@@ -240,6 +243,12 @@ def load_case(path: str | Path | None = None, *, budget: float | None = None,
     """
     from compplan.models.case import load_case as _load
 
+    if path is not None:
+        path = _folder_arg(path, "case", "a Case, a case folder (str or Path) or None")
+        if os.path.lexists(path / "org.toml"):
+            raise UsageError(f"{path} is an organisation folder (it holds org.toml), not a "
+                             "case folder; give one role's case folder (an organisation is "
+                             f"designed by `compplan optimise {path} --out DIR`)")
     if path is None:
         with as_file(files("compplan.cases") / DEFAULT_CASE) as bundled:
             case = _load(bundled)
@@ -248,6 +257,21 @@ def load_case(path: str | Path | None = None, *, budget: float | None = None,
     if budget is not None or max_metrics is not None:
         case = case.with_overrides(budget=budget, max_metrics=max_metrics)
     return case
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _folder_arg(value: Any, name: str, allowed: str) -> Path:
+    """``value`` as a Path when it is a str or an os.PathLike, else a UsageError."""
+    if isinstance(value, str | os.PathLike) and not isinstance(value, bytes):
+        path = Path(value)
+        if not str(value):
+            raise UsageError(f"{name} is an empty path; give {allowed}")
+        return path
+    raise UsageError(f"{name} must be {allowed}, got {type(value).__name__} {_shown(value)}")
 
 
 def _as_case(case: Case | str | Path | None) -> Case:
@@ -259,7 +283,52 @@ def _as_case(case: Case | str | Path | None) -> Case:
 def _as_plan(case: Case, plan: Plan | str | Path) -> Plan:
     from compplan.models.plan import Plan, load_plan
 
-    return plan if isinstance(plan, Plan) else load_plan(case, str(plan))
+    if isinstance(plan, Plan):
+        return plan
+    path = _folder_arg(plan, "plan", "a Plan, 'current', a plan.json or a plan TOML file "
+                                     "(str or Path)")
+    try:
+        return load_plan(case, str(path))
+    except OSError as exc:  # a path the OS refuses (a name too long, ...): as the CLI says
+        if exc.filename is None:
+            raise
+        raise CaseError(_cut(str(exc.filename)), f"cannot be used: {exc.strerror or exc}") \
+            from None
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _time_limit(value: Any) -> float | None:
+    """``time_limit`` as given to the API: None or a finite number of seconds > 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or value <= 0:
+        raise UsageError(f"time_limit must be a finite number of seconds > 0 (or None), got "
+                         f"{_shown(value)}")
+    return float(value)
+
+
+def _tail_method(value: Any) -> Any:
+    if value not in ("auto", "full", "cuts"):
+        raise UsageError(f"tail_method must be 'auto', 'full' or 'cuts', got {_shown(value)}")
+    return value
+
+
+def _rounding(value: Any) -> Rounding | None:
+    """None, a Rounding, or its text as for ``--round`` (``"weights=0.05,rates=0.05"``)."""
+    if value is None:
+        return None
+    from compplan.optimizer.model import Rounding, parse_rounding
+
+    if isinstance(value, Rounding):
+        return value
+    if isinstance(value, str):
+        return parse_rounding(value)
+    raise UsageError("rounding must be a Rounding or its text (\"weights=0.05,rates=0.05\"), "
+                     f"got {type(value).__name__} {_shown(value)}")
 
 
 def _solved(case: Case, run: Callable[[], Outcome], started: float, *,
@@ -297,8 +366,9 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
         Called with a line of text at each step.
     chunk_progress : callable, optional
         Called as ``chunk_progress(phase, done, total)`` during passes over the reps.
-    rounding : Rounding, optional
-        Weights and accelerator rates on grids (``parse_rounding("weights=0.05")``):
+    rounding : Rounding or str, optional
+        Weights and accelerator rates on grids (``"weights=0.05,rates=0.05"`` as for
+        ``--round``, or ``parse_rounding("weights=0.05")``):
         the best rounded plan, with what rounding costs in ``result.outcome.rounding``.
 
     Returns
@@ -320,11 +390,13 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
     """
     from compplan.optimizer.pipeline import optimise_case
 
+    seconds, tails, grids = _time_limit(time_limit), _tail_method(tail_method), \
+        _rounding(rounding)
     loaded = _as_case(case)
     started = time.time()
     return _solved(loaded, lambda: optimise_case(
-        loaded, time_limit=time_limit, tail_method=tail_method, progress=progress,
-        chunk_progress=chunk_progress, rounding=rounding), started)
+        loaded, time_limit=seconds, tail_method=tails, progress=progress,
+        chunk_progress=chunk_progress, rounding=grids), started)
 
 
 def min_budget(case: Case | str | Path | None = None, *, time_limit: float | None = None,
@@ -352,10 +424,11 @@ def min_budget(case: Case | str | Path | None = None, *, time_limit: float | Non
     """
     from compplan.optimizer.pipeline import cheapest_plan
 
+    seconds = _time_limit(time_limit)
     loaded = _as_case(case)
     started = time.time()
     return _solved(loaded, lambda: cheapest_plan(
-        loaded, time_limit=time_limit, progress=progress, chunk_progress=chunk_progress),
+        loaded, time_limit=seconds, progress=progress, chunk_progress=chunk_progress),
         started, run_file=False)
 
 
@@ -484,8 +557,19 @@ def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
     BatchReport
         ``to_frame()``: one row per candidate; ``frontier()``: the frontier.
     """
-    from compplan.batch.spec import budget_sweep
+    from compplan.batch.spec import MAX_CANDIDATES, budget_sweep
 
+    for name, factor in (("start", start), ("stop", stop)):
+        if isinstance(factor, bool) or not isinstance(factor, int | float) \
+                or not math.isfinite(factor) or factor <= 0:
+            raise UsageError(f"{name} must be a finite factor of the expected-cost cap > 0, "
+                             f"got {_shown(factor)}")
+    if isinstance(count, bool) or not isinstance(count, int) \
+            or not 1 <= count <= MAX_CANDIDATES:
+        raise UsageError(f"count must be a whole number of caps from 1 to {MAX_CANDIDATES:,} "
+                         f"(a batch holds at most {MAX_CANDIDATES:,} candidates), got "
+                         f"{_shown(count)}")
+    out = _folder_arg(out, "out", "an output folder (str or Path)")
     loaded = _as_case(case)
     return batch(budget_sweep(loaded, start, stop, count), out, case=loaded, **options)
 
@@ -532,8 +616,17 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
     from compplan.batch.run import BatchOptions
     from compplan.batch.spec import BatchSpec, read_batch_spec
     from compplan.batch.store import run_batch
+    from compplan.models.case import Case
 
-    expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(spec)
+    out = _folder_arg(out, "out", "an output folder (str or Path)")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"workers must be a whole number >= 1, got {_shown(workers)}")
+    if case is not None and not isinstance(case, Case):
+        raise UsageError(f"case must be a loaded Case (compplan.load_case) or None, got "
+                         f"{type(case).__name__} {_shown(case)}")
+    time_limit = _time_limit(time_limit)
+    expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(
+        _folder_arg(spec, "spec", "a BatchSpec or a batch spec TOML file (str or Path)"))
     loaded = case if case is not None else load_case(expanded.case_path)
     options = BatchOptions(time_limit=time_limit, prices=prices)
     return run_batch(expanded, loaded, Path(out), workers=workers, scheduler=scheduler,

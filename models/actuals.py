@@ -19,7 +19,14 @@ import pandas as pd
 from compplan.errors import CaseError
 from compplan.models.case import Case
 from compplan.models.fastcsv import read_attainment_fast
-from compplan.models.tables import header_row, numeric_column, read_header, read_table, row_unit
+from compplan.models.tables import (
+    check_memory,
+    header_row,
+    numeric_column,
+    read_header,
+    read_table,
+    row_unit,
+)
 
 _ALLOWED = "a finite number >= 0 (attainment as a ratio of quota, 1.0 = 100 %)"
 
@@ -88,8 +95,9 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
     if not file.is_file():
         raise CaseError(str(file), "is not a file (give actuals in the form of "
                                    "attainment.csv, CSV or Parquet)")
-    if file.suffix not in (".csv", ".parquet"):
+    if file.suffix.lower() not in (".csv", ".parquet"):
         raise CaseError(name, "must be a .csv or .parquet file")
+    check_memory(file)  # as the case's attainment: refused before reading, with the figures
     columns = read_header(file)
     for col in ("rep_id", "period"):
         if col not in columns:
@@ -98,12 +106,13 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
                             row=header_row(name))
     for metric in needed:
         if metric not in columns:
-            raise CaseError(name, f"has no column for metric '{metric}' (every metric of the "
-                                  f"plan needs one; columns found: {', '.join(columns)})",
+            raise CaseError(name, f"has no column for metric '{metric}' (every metric the "
+                                  "plan pays on or gates on needs one; columns found: "
+                                  f"{', '.join(columns)})",
                             row=header_row(name))
     ids = tuple(m for m in case.metric_ids if m in columns)
     allow_absent = case.spec.scenarios.allow_absent
-    if file.suffix == ".csv":
+    if file.suffix.lower() == ".csv":
         fast = read_attainment_fast(file, pd.Index(case.reps.index), ids)
         if fast is not None:
             x, periods, _ = fast

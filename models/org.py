@@ -8,10 +8,11 @@ the field, as for a single case.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
 from pydantic import Field, ValidationError, field_validator
@@ -19,9 +20,12 @@ from pydantic import Field, ValidationError, field_validator
 from compplan.errors import CaseError
 from compplan.models.case import Case, load_case, read_toml
 from compplan.models.errors_format import case_error_from_pydantic
-from compplan.models.schema import BudgetSpec, _Strict
+from compplan.models.schema import BudgetSpec, OneLine, _Strict
+from compplan.models.tables import not_a_file
+from compplan.models.text import shown
 
 ORG_FILE = "org.toml"
+MAX_ROLE_ID = 64
 _ROLE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
@@ -40,18 +44,19 @@ def check_goals(goals: dict[str, float]) -> dict[str, float]:
 class OrgInfo(_Strict):
     """The ``[org]`` table."""
 
-    name: str = "Unnamed organisation"
-    currency: str = "USD"
+    name: OneLine = "Unnamed organisation"
+    currency: OneLine = "USD"
 
 
 class RoleSpec(_Strict):
     """One ``[roles.ID]`` table."""
 
-    path: str
-    label: str | None = None
+    # One line: a NUL or a line break in a path is never meant, and NUL breaks the OS calls.
+    path: OneLine
+    label: OneLine | None = None
 
 
-Handoff = Annotated[list[str], Field(min_length=2, max_length=2)]
+_PAIR = 'a pair ["role.metric", "role.metric"] (upstream, then downstream)'
 
 
 class CoherenceSpec(_Strict):
@@ -59,7 +64,28 @@ class CoherenceSpec(_Strict):
 
     no_opposing: bool = False
     cover_goals: bool = False
-    handoffs: list[Handoff] = Field(default_factory=list)
+    handoffs: list[list[str]] = Field(default_factory=list)
+
+    @field_validator("handoffs", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        # Said before pydantic's per-item messages: a flat pair is the usual slip.
+        if not isinstance(value, list):
+            return value
+        if len(value) == 2 and all(isinstance(v, str) for v in value):
+            raise ValueError(f"is a list of pairs: write [{_show(value)}], not {_show(value)}")
+        for i, pair in enumerate(value, start=1):
+            if not isinstance(pair, list) or len(pair) != 2 \
+                    or not all(isinstance(v, str) for v in pair):
+                raise ValueError(f"handoff #{i} is {_show(pair)}; each handoff is {_PAIR}")
+        return value
+
+
+def _show(value: object) -> str:
+    """A TOML-like rendering of a short value, cut at 80 characters."""
+    text = ("[" + ", ".join(_show(v) for v in value) + "]" if isinstance(value, list)
+            else f'"{value}"' if isinstance(value, str) else repr(value))
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class OrgSpec(_Strict):
@@ -81,10 +107,21 @@ class OrgSpec(_Strict):
     def _roles(cls, roles: dict[str, RoleSpec]) -> dict[str, RoleSpec]:
         if not roles:
             raise ValueError("at least one role is required")
+        folded: dict[str, str] = {}
         for rid in roles:
+            # Each role's files go to a folder named by its id: on a case-insensitive
+            # file system (macOS, Windows) 'AE' and 'ae' would write into one folder.
+            if rid.casefold() in folded:
+                raise ValueError(f"role ids '{folded[rid.casefold()]}' and '{rid}' differ only "
+                                 "in case; each names its role's output folder, which would be "
+                                 "one folder on macOS and Windows: rename one")
+            folded[rid.casefold()] = rid
             if rid in ("org", "coherence"):
                 raise ValueError(f"role id '{rid}' is reserved (it names the organisation's "
                                  "own rules in messages); choose another")
+            if len(rid) > MAX_ROLE_ID:
+                raise ValueError(f"role id {shown(rid)} has {len(rid)} characters; at most "
+                                 f"{MAX_ROLE_ID} (it names the role's output folder)")
             if not _ROLE_ID.match(rid):
                 raise ValueError(f"role id '{rid}' may hold only letters, digits, '_' and "
                                  "'-' (it names the role's output folder)")
@@ -155,7 +192,9 @@ class Org:
 
 def is_org_folder(path: str | Path | None) -> bool:
     """Whether ``path`` is a folder holding ``org.toml``."""
-    return path is not None and (Path(path) / ORG_FILE).is_file()
+    # lexists: an org.toml that is a folder, a FIFO or a broken link is still meant as
+    # an organisation, and load_org names what it is (not "case.toml is missing").
+    return path is not None and os.path.lexists(Path(path) / ORG_FILE)
 
 
 def toml_line(path: Path, table: str, key: str | None = None) -> int | None:
@@ -230,23 +269,70 @@ def load_org(path: str | Path) -> Org:
     ['sales', 'marketing']
     """
     folder = Path(path)
+    kind = not_a_file(folder / ORG_FILE)
+    if kind is not None:
+        raise CaseError(ORG_FILE, f"is {kind}, not a file; an organisation folder holds "
+                                  "org.toml as a regular file")
     if not (folder / ORG_FILE).is_file():
         raise CaseError(ORG_FILE, f"is missing from the organisation folder {folder}")
     spec = read_org_spec(folder)
+    _check_paths(folder, spec)
     roles = tuple(_load_role(folder, spec, rid) for rid in spec.roles)
     for role in roles:
         _check_alignment(folder, spec, role)
     _check_scenarios(folder, spec, roles)
+    _check_money(folder, spec, roles)
     handoffs = tuple(_handoff(folder, roles, i, pair)
                      for i, pair in enumerate(spec.coherence.handoffs))
     return Org(folder, spec, roles, handoffs, tuple(_shared_reps(spec, roles)))
+
+
+def _check_paths(folder: Path, spec: OrgSpec) -> None:
+    """Each role's path names a folder of its own: not the org folder, not an org, not shared.
+
+    Checked before any case is read, so that the message says what is wrong with the
+    path rather than what is missing from the folder it happens to name.
+    """
+    seen: dict[Path, str] = {}
+    for rid, role in spec.roles.items():
+        def refuse(why: str, rid: str = rid) -> CaseError:
+            return _org_error(folder, why, f"roles.{rid}", "path")
+
+        if not role.path.strip():
+            raise refuse("is empty; give the role's case folder, relative to org.toml "
+                         f"(e.g. path = \"{rid}\")")
+        try:
+            target = (folder / role.path).resolve()
+            nested = (folder / role.path / ORG_FILE).exists()
+        except RuntimeError:  # Python 3.11's resolve() on a symbolic link loop
+            raise refuse(f"{shown(role.path)} is a symbolic link that loops; give the role's "
+                         "case folder") from None
+        except OSError as exc:  # a name too long, and the like
+            raise refuse(f"{shown(role.path)} cannot be used as a folder: "
+                         f"{exc.strerror or exc}") from None
+        if target == folder.resolve():
+            raise refuse(f"'{role.path}' is the organisation folder itself; a role's case "
+                         "folder is a folder inside it (holding case.toml, reps.csv and "
+                         "attainment.csv)")
+        if nested:
+            raise refuse(f"'{role.path}' holds an org.toml: it is an organisation, not a "
+                         "case; an organisation's roles are case folders (an organisation "
+                         "inside an organisation is not supported)")
+        if target in seen:
+            raise refuse(f"'{role.path}' is also the folder of role '{seen[target]}'; each "
+                         "role has a case folder of its own (its reps are paid once)")
+        seen[target] = rid
 
 
 def _load_role(folder: Path, spec: OrgSpec, rid: str) -> Role:
     role = spec.roles[rid]
     rel = Path(role.path)
     target = folder / rel
-    if rel.is_absolute() or not target.resolve().is_relative_to(folder.resolve()):
+    if rel.is_absolute():
+        raise _org_error(folder, f"{shown(role.path)} is an absolute path; give the role's "
+                                 "case folder relative to the folder holding org.toml",
+                         f"roles.{rid}", "path")
+    if not target.resolve().is_relative_to(folder.resolve()):
         raise _org_error(folder, f"'{role.path}' leaves the organisation folder; a role's "
                                  "case folder must be inside the folder holding org.toml",
                          f"roles.{rid}", "path")
@@ -278,11 +364,16 @@ def _check_alignment(folder: Path, spec: OrgSpec, role: Role) -> None:
         for goal in metric.alignment:
             if goal not in spec.goals:
                 raise CaseError(_role_file(folder, spec, role.id, "case.toml"),
-                                f"alignment names goal '{goal}', which is not in org.toml "
-                                f"[goals] (goals: {', '.join(spec.goals)})",
+                                f"alignment names goal {shown(goal)}, which is not in "
+                                f"org.toml [goals] (goals: {_names(spec.goals)})",
                                 row=toml_line(role.case.path / "case.toml", f"metrics.{mid}",
                                               "alignment"),
                                 field=f"[metrics.{mid}] alignment")
+
+
+def _names(names: Iterable[str]) -> str:
+    r"""Names as a list, each escaped where it holds invisible characters (``'a\u200b'``)."""
+    return ", ".join(name if shown(name) == f"'{name}'" else shown(name) for name in names)
 
 
 def _labels(periods: tuple[str, ...] | list[str]) -> str:
@@ -323,6 +414,44 @@ def _check_scenarios(folder: Path, spec: OrgSpec, roles: tuple[Role, ...]) -> No
                             field="period")
 
 
+def _check_money(folder: Path, spec: OrgSpec, roles: tuple[Role, ...]) -> None:
+    """Money has one unit of time and one currency across roles (MODEL.md sections 5, 7).
+
+    Role totals are added into the organisation's budget, so a role paid per year and
+    one paid per period, or one in EUR and one in USD, cannot share it.
+    """
+    first = roles[0]
+    per_year = first.case.spec.case.periods_per_year
+    for role in roles[1:]:
+        other = role.case.spec.case.periods_per_year
+        if other != per_year:
+            raise CaseError(_role_file(folder, spec, role.id, "case.toml"),
+                            f"role '{role.id}' has {_per_year_words(other)} but role "
+                            f"'{first.id}' has {_per_year_words(per_year)}; money has one unit "
+                            "of time across an organisation's roles (their payouts share one "
+                            "budget): give every role the same [case] periods_per_year",
+                            row=toml_line(role.case.path / "case.toml", "case",
+                                          "periods_per_year" if other else None),
+                            field="[case] periods_per_year")
+    for role in roles:
+        info = role.case.spec.case
+        if "currency" in info.model_fields_set and info.currency != spec.org.currency:
+            said = ("org.toml [org] currency" if "currency" in spec.org.model_fields_set
+                    else "org.toml, where [org] currency defaults to USD")
+            raise CaseError(_role_file(folder, spec, role.id, "case.toml"),
+                            f"role '{role.id}' counts money in {info.currency} but the "
+                            f"organisation in {spec.org.currency} ({said}); every role's "
+                            "payouts are added in one currency: make them agree",
+                            row=toml_line(role.case.path / "case.toml", "case", "currency"),
+                            field="[case] currency")
+
+
+def _per_year_words(value: int | None) -> str:
+    if value is None:
+        return "money per period (no periods_per_year)"
+    return f"periods_per_year = {value} (money per year)"
+
+
 def _attainment_name(case: Case) -> str:
     return "attainment.parquet" if (case.path / "attainment.parquet").is_file() \
         else "attainment.csv"
@@ -347,6 +476,14 @@ def _handoff(folder: Path, roles: tuple[Role, ...], index: int, pair: list[str])
                                      f"not one of its metrics (metrics of {rid}: "
                                      f"{', '.join(metrics)})", "coherence", "handoffs")
         ends.append((rid, mid))
+    if ends[0] == ends[1]:
+        raise _org_error(folder, f"{where} hands '{pair[0]}' off to itself; a handoff links a "
+                                 "metric of one role to a metric of another",
+                         "coherence", "handoffs")
+    if ends[0][0] == ends[1][0]:
+        raise _org_error(folder, f"{where} links two metrics of role '{ends[0][0]}'; a handoff "
+                                 "links a metric of one role to a metric of another",
+                         "coherence", "handoffs")
     return Handoffs(ends[0], ends[1])
 
 

@@ -287,11 +287,19 @@ class PlanMetricSpec(_Strict):
         return tuple((float(a), float(p)) for a, p in self.curve)
 
 
+#: A written curve's most points, and its largest attainment or share (100 = 10,000 %).
+MAX_CURVE_POINTS = 1000
+MAX_CURVE_RATIO = 100.0
+
+
 def _check_curve(metric: str, curve: list[list[float]]) -> None:
     """Points are pairs, attainment >= 0 and non-decreasing, payout >= 0 and non-decreasing."""
     if not curve:
         raise ValueError(f"metric '{metric}': curve needs at least one point "
                          "[attainment, share of target incentive]")
+    if len(curve) > MAX_CURVE_POINTS:
+        raise ValueError(f"metric '{metric}': curve has {len(curve):,} points; a curve has at "
+                         f"most {MAX_CURVE_POINTS:,} (a payout table, not a sampled function)")
     previous: list[float] | None = None
     for i, point in enumerate(curve, start=1):
         where = f"metric '{metric}', curve point #{i} {point}"
@@ -301,6 +309,10 @@ def _check_curve(metric: str, curve: list[list[float]]) -> None:
         attainment, share = point
         if attainment < 0.0 or share < 0.0:
             raise ValueError(f"{where}: attainment and share must be >= 0")
+        if attainment > MAX_CURVE_RATIO or share > MAX_CURVE_RATIO:
+            raise ValueError(f"{where}: attainment and share are ratios (1.5 = 150 %) of at "
+                             f"most {MAX_CURVE_RATIO:g}; {max(attainment, share):g} looks like a "
+                             "percentage or an amount")
         if previous is not None and attainment < previous[0]:
             raise ValueError(f"{where}: attainment {attainment:g} is below the previous "
                              f"point's {previous[0]:g} (attainments never decrease)")

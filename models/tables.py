@@ -136,7 +136,7 @@ def check_utf16(name: str, start: bytes) -> None:
 def read_header(path: Path) -> list[str]:
     """Read and check the header row: present, no empty or repeated column names."""
     name = path.name
-    if path.suffix == ".parquet":
+    if path.suffix.lower() == ".parquet":
         return _check_header(name, _parquet_columns(path))
     with path.open("rb") as raw:
         check_utf16(name, raw.read(4096))
@@ -190,7 +190,7 @@ def read_table(path: Path, required: list[str], text_columns: list[str]) -> pd.D
                                   f"(columns found: {', '.join(columns)})",
                             row=header_row(name))
     text = [c for c in text_columns if c in columns]
-    if path.suffix == ".parquet":
+    if path.suffix.lower() == ".parquet":
         return _read_parquet(path, text)
     lines = _check_field_counts(path, len(columns))
     try:
@@ -283,12 +283,12 @@ def _read_parquet(path: Path, text: Iterable[str]) -> pd.DataFrame:
 
 def row_unit(file: str) -> str:
     """How rows are counted in messages: lines of a CSV file, rows of a Parquet file."""
-    return "row" if file.endswith(".parquet") else "line"
+    return "row" if file.lower().endswith(".parquet") else "line"
 
 
 def header_row(file: str) -> int | None:
     """The header's line number in messages (a Parquet file has no header line)."""
-    return None if file.endswith(".parquet") else 1
+    return None if file.lower().endswith(".parquet") else 1
 
 
 def _text_column(values: pd.Series, file: str, column: str) -> pd.Series:

@@ -70,6 +70,15 @@ def _snap(values: np.ndarray, step: float | None) -> np.ndarray:
     return np.round(np.round(values / step) * step, 12)
 
 
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+#: The finest --round step: the integer grid variables count at most 1 / FINEST_STEP
+#: steps per unit, well within HiGHS's integrality tolerance (1e-6 of a step).
+FINEST_STEP = 1e-4
+
+
 def parse_rounding(text: str) -> Rounding:
     """Read ``--round``: ``weights=0.05,rates=0.05`` (either part may be left out).
 
@@ -88,23 +97,34 @@ def parse_rounding(text: str) -> Rounding:
     Raises
     ------
     UsageError
-        An unknown part, a step that is not a number in (0, 1], or a weight step that
-        does not divide 1.
+        An unknown part, a part given twice, a step that is not a number in
+        [FINEST_STEP, 1], or a weight step that does not divide 1.
     """
     steps: dict[str, float] = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
-        key, _, raw = part.partition("=")
+        key, _, value = part.partition("=")
+        # A long value is cut in messages (as every value compplan echoes).
+        part, raw = _cut(part), _cut(value)
         # "accelerators" is the same grid by its longer name: accelerator rates.
         key = {"accelerators": "rates"}.get(key.strip(), key.strip())
-        if key not in ("weights", "rates") or not raw:
+        if key not in ("weights", "rates") or not value:
             raise UsageError(f"--round: '{part}' is not weights=STEP or rates=STEP "
                              "(e.g. --round weights=0.05,rates=0.05)")
         try:
-            step = float(raw)
+            step = float(value)
         except ValueError:
             raise UsageError(f"--round: {key}={raw} is not a number") from None
         if not (0.0 < step <= 1.0):
             raise UsageError(f"--round: {key}={raw} must be a step in (0, 1]")
+        if step < FINEST_STEP:
+            raise UsageError(f"--round: {key}={raw} is finer than the finest grid allowed, "
+                             f"{FINEST_STEP:g} ({round(1 / FINEST_STEP):,} steps per unit of "
+                             "target incentive): a finer grid is below the solver's integer "
+                             "precision, so its plans are not proven on the grid; leave "
+                             f"{key} out for an unrounded plan")
+        if key in steps:
+            raise UsageError(f"--round: {key} is given twice ({key}={steps[key]:g} and "
+                             f"{key}={raw}); give it once")
         steps[key] = step
     if not steps:
         raise UsageError("--round needs weights=STEP, rates=STEP or both "

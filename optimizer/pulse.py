@@ -77,6 +77,10 @@ class Year:
         return "per year" if self.annual else "per period"
 
 
+#: The most periods a plan year may have (daily), as ``[case] periods_per_year`` allows.
+MOST_YEAR_PERIODS = 366
+
+
 def plan_year(case: Case, elapsed: int, year_periods: int | None) -> Year:
     """The year's ``N`` and ``k``; ``1 <= k < N``.
 
@@ -99,8 +103,11 @@ def plan_year(case: Case, elapsed: int, year_periods: int | None) -> Year:
         raise UsageError("--year-periods is required: the case's scenarios are Monte Carlo "
                          "draws, so its history does not say how many periods the plan year "
                          "has (or set [case] periods_per_year in case.toml)")
-    if periods < 1:
-        raise UsageError(f"--year-periods must be >= 1, got {periods}")
+    if isinstance(periods, bool) or not isinstance(periods, int) or periods < 1:
+        raise UsageError(f"--year-periods must be a whole number >= 1, got {periods!r}")
+    if periods > MOST_YEAR_PERIODS:
+        raise UsageError(f"--year-periods {periods} is more periods than a year holds: at most "
+                         f"{MOST_YEAR_PERIODS} (daily periods), as for [case] periods_per_year")
     if elapsed >= periods:
         raise UsageError(f"the actuals hold {elapsed} elapsed period(s) but the plan year has "
                          f"{periods} (--year-periods N, default {_n_source(case)}); "
@@ -135,10 +142,22 @@ def plan_payout(plan: Plan, attainment: Mapping[str, np.ndarray]) -> np.ndarray:
     shares: np.ndarray | None = None
     for metric in plan.metrics:
         pay = metric.payout(attainment[metric.id])
+        gate = getattr(metric, "gate", None)
+        if gate is not None:
+            # Pays only where the gate's metric reaches its level (MODEL.md section 9);
+            # payout() leaves the gate out, so it is applied here, cell by cell.
+            pay = pay * (attainment[gate.metric] >= gate.at)
         shares = pay if shares is None else shares + pay
     if shares is None:
         return np.zeros(next(iter(attainment.values())).shape)
     return shares
+
+
+def needed_metrics(plan: Plan) -> list[str]:
+    """The metrics the actuals must hold: the plan's, then those its gates name."""
+    ids = [m.id for m in plan.metrics]
+    gated = [g.metric for m in plan.metrics if (g := getattr(m, "gate", None)) is not None]
+    return ids + [k for k in dict.fromkeys(gated) if k not in ids]
 
 
 def payout_shares(plan: Plan, actuals: Actuals) -> np.ndarray:
@@ -490,10 +509,10 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
     859943.28
     """
     say = progress or (lambda _: None)
-    missing = [m.id for m in plan.metrics if m.id not in actuals.metric_ids]
+    missing = [m for m in needed_metrics(plan) if m not in actuals.metric_ids]
     if missing:
         raise CaseError(actuals.file, f"has no column for metric '{missing[0]}' "
-                                      "(every metric of the plan needs one)")
+                                      "(every metric the plan pays on or gates on needs one)")
     year = plan_year(case, actuals.count, year_periods)
     if coefficients is None:
         say("computing coefficients")
@@ -785,5 +804,5 @@ def _segment_drift(case: Case, rep_share: np.ndarray, plan: Plan, actuals: Actua
 
 
 __all__ = ["PulseOutcome", "Retune", "Year", "beyond_repair", "drift",
-           "is_canonical", "payout_shares", "plan_payout", "plan_year", "pulse_check",
-           "retune", "retune_model", "scenario_pay", "with_cap"]
+           "is_canonical", "needed_metrics", "payout_shares", "plan_payout", "plan_year",
+           "pulse_check", "retune", "retune_model", "scenario_pay", "with_cap"]

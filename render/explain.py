@@ -207,13 +207,21 @@ def _earnings(plan: Plan, case: Case | None, target: float | None = None) -> dic
 def examples(plan: Plan, target: float, currency: str) -> list[str]:
     """Worked examples in money: at target, a mixed year, a weak year, the most possible."""
     def pay(attainments: dict[str, float]) -> float:
-        return target * sum(float(m.payout(attainments[m.id])) for m in plan.metrics)
+        # A gate's metric outside the plan is taken at the gated metric's attainment (the
+        # reading of the payout table: the same attainment on every metric).
+        return target * sum(
+            float(m.payout(attainments[m.id]))
+            * (m.gate is None or attainments.get(m.gate.metric, attainments[m.id]) >= m.gate.at)
+            for m in plan.metrics)
 
     def money(value: float) -> str:
         return fmt.money(value, currency) if currency else f"{value:,.2f}"
 
+    at_target = pay({m.id: 1.0 for m in plan.metrics})
+    # A plan as written need not pay its target at 100 % (a curve, a gate that shuts).
     lines = [f"At 100% of quota on every metric you earn {money(target)}: your target "
-             "incentive."]
+             "incentive." if abs(at_target - target) <= 1e-9 * max(1.0, target) else
+             f"At 100% of quota on every metric you earn {money(at_target)}."]
     first, rest = plan.metrics[0], plan.metrics[1:]
     if rest:
         mixed = {first.id: 1.2, **{m.id: 0.9 for m in rest}}

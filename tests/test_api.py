@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CONFORMANCE, invoke
@@ -107,3 +108,75 @@ def test_docs_api_md_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (tmp_path / "runs" / "budget" / "results.csv").is_file()
     assert (tmp_path / "plans" / "gtm" / "org_plan.json").is_file()
     assert (tmp_path / "plans" / "gtm" / "ae" / "plan.json").is_file()
+
+
+# --------------------------------------------------------------------------- wrong arguments
+
+C1 = str(CONFORMANCE / "c1_budget_only")
+CASE_ARG = "a Case, a case folder (str or Path) or None"
+PLAN_ARG = "a Plan, 'current', a plan.json or a plan TOML file (str or Path)"
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: compplan.optimise(42), f"case must be {CASE_ARG}, got int 42"),
+    (lambda: compplan.min_budget([C1]), f"case must be {CASE_ARG}, got list ['{C1}']"),
+    (lambda: compplan.load_case(b"/tmp"), f"case must be {CASE_ARG}, got bytes b'/tmp'"),
+    (lambda: compplan.load_case(""), f"case is an empty path; give {CASE_ARG}"),
+    (lambda: compplan.evaluate(C1, 7), f"plan must be {PLAN_ARG}, got int 7"),
+    (lambda: compplan.audit(C1, {"metrics": []}), f"plan must be {PLAN_ARG}, got dict "
+                                                  "{'metrics': []}"),
+    (lambda: compplan.optimise(C1, time_limit="5"), "time_limit must be a finite number of "
+                                                    "seconds > 0 (or None), got '5'"),
+    (lambda: compplan.optimise(C1, time_limit=float("nan")), "time_limit must be a finite "
+                                                             "number of seconds > 0 (or None), "
+                                                             "got nan"),
+    (lambda: compplan.min_budget(C1, time_limit=-1), "time_limit must be a finite number of "
+                                                     "seconds > 0 (or None), got -1"),
+    (lambda: compplan.optimise(C1, tail_method="fast"), "tail_method must be 'auto', 'full' "
+                                                        "or 'cuts', got 'fast'"),
+    (lambda: compplan.optimise(C1, rounding=5), "rounding must be a Rounding or its text "
+                                                "(\"weights=0.05,rates=0.05\"), got int 5"),
+    (lambda: compplan.sweep(C1, "a", 1.1, 3, "out"), "start must be a finite factor of the "
+                                                     "expected-cost cap > 0, got 'a'"),
+    (lambda: compplan.sweep(C1, 0.8, 1.1, 2.5, "out"), "count must be a whole number of caps "
+                                                       "from 1 to 100,000 (a batch holds at "
+                                                       "most 100,000 candidates), got 2.5"),
+    (lambda: compplan.sweep(C1, 0.8, 1.1, 3, 5), "out must be an output folder (str or "
+                                                 "Path), got int 5"),
+    (lambda: compplan.batch(5, "out"), "spec must be a BatchSpec or a batch spec TOML file "
+                                       "(str or Path), got int 5"),
+    (lambda: compplan.batch("spec.toml", "out", workers=0), "workers must be a whole number "
+                                                            ">= 1, got 0"),
+    (lambda: compplan.optimise(str(CONFORMANCE / "c5_org")),
+     f"{CONFORMANCE / 'c5_org'} is an organisation folder (it holds org.toml), not a case "
+     "folder; give one role's case folder (an organisation is designed by `compplan "
+     f"optimise {CONFORMANCE / 'c5_org'} --out DIR`)"),
+], ids=["case int", "case list", "case bytes", "case empty", "plan int", "plan dict",
+        "time str", "time nan", "time negative", "tail method", "rounding int", "sweep start",
+        "sweep count", "sweep out", "batch spec", "batch workers", "org folder"])
+def test_wrong_arguments_are_usage_errors(call: Any, message: str) -> None:
+    # Once AttributeError, TypeError or numpy's DTypePromotionError from deep inside.
+    with pytest.raises(compplan.errors.UsageError) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_rounding_as_text_is_read_as_for_the_command_line() -> None:
+    result = compplan.optimise(C1, rounding="weights=0.05")
+    assert all(round(m.weight / 0.05, 9).is_integer() for m in result.plan.metrics)
+    with pytest.raises(compplan.errors.UsageError, match="finer than the finest grid"):
+        compplan.optimise(C1, rounding="rates=1e-12")
+
+
+def test_result_write_needs_a_folder() -> None:
+    result = compplan.optimise(C1)
+    with pytest.raises(compplan.errors.UsageError) as info:
+        result.write(5)  # type: ignore[arg-type]
+    assert str(info.value) == "folder must be an output folder (str or Path), got int 5"
+
+
+def test_a_plan_path_the_os_refuses_is_a_case_error(tmp_path: Path) -> None:
+    long = str(tmp_path / ("a" * 5000))
+    with pytest.raises(compplan.errors.CaseError) as info:
+        compplan.evaluate(C1, long)
+    assert str(info.value) == f"{long[:77]}...: cannot be used: File name too long"

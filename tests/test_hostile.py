@@ -332,3 +332,94 @@ def test_highs_own_warnings_are_summarised(case: Path, tmp_path: Path) -> None:
                            "highspy: WARNING: HighsSparseMatrix local_ar_matrix matrix "
                            "contains 1 |value| in [1.4e-15, 1.4e-15] at/below tolerance of "
                            "1e-09: ignored\n")
+
+
+# ------------------------------------------------- the new entry points: orgs and pulse
+
+C5 = CONFORMANCE / "c5_org"
+C6 = CONFORMANCE / "c6_pulse"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+@pytest.mark.parametrize("folder", [C1, C5], ids=["case", "org"])
+def test_budget_must_be_a_finite_number(tmp_path: Path, folder: Path, value: str) -> None:
+    # An organisation with --budget nan was a Pyomo traceback; inf was taken as no cap.
+    result = invoke("optimise", str(folder), "--budget", value, "--out", str(tmp_path / "o"))
+    assert_error(result, 2, f"Invalid value for '--budget': {value!r} is not a finite "
+                            "number > 0.")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_pulse_time_limit_must_be_a_finite_number(tmp_path: Path, value: str) -> None:
+    result = invoke("pulse", str(C1), str(C6 / "plan.toml"), "--actuals",
+                    str(C6 / "actuals.csv"), "--out", str(tmp_path / "p"), "--time-limit", value)
+    assert_error(result, 2, f"Invalid value for '--time-limit': {value!r} is not a finite "
+                            "number > 0.")
+    assert not (tmp_path / "p").exists()
+
+
+def test_pulse_on_an_organisation_folder_says_so(tmp_path: Path) -> None:
+    result = invoke("pulse", str(C5), str(C6 / "plan.toml"), "--actuals",
+                    str(C6 / "actuals.csv"), "--out", str(tmp_path / "p"))
+    assert_error(result, 2, f"{C5} is an organisation folder (it holds org.toml), not a case "
+                            "folder; give one role's case folder (an organisation is designed "
+                            f"by `compplan optimise {C5} --out DIR`)")
+
+
+@pytest.mark.parametrize("command", ["optimise", "min-budget", "audit"])
+@pytest.mark.parametrize(("target", "message"), [
+    ("{org}", "{org} holds an input of this run ({org}): write the output to another folder"),
+    ("{org}/sales", "{org}/sales is a case folder: write the output to another folder"),
+], ids=["org folder", "role folder"])
+def test_org_outputs_never_land_on_inputs(tmp_path: Path, command: str, target: str,
+                                          message: str) -> None:
+    org = tmp_path / "org"
+    shutil.copytree(C5, org)
+    before = sorted(p.relative_to(org) for p in org.rglob("*"))
+    result = invoke(command, str(org), "--out", target.format(org=org), "-q")
+    assert_error(result, 2, message.format(org=org))
+    assert sorted(p.relative_to(org) for p in org.rglob("*")) == before
+
+
+def test_org_output_with_no_plan_leaves_no_stale_plans(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert invoke("optimise", str(C5), "--out", str(out), "-q").exit_code == 0
+    assert (out / "sales" / "plan.json").is_file()
+    result = invoke("optimise", str(C5), "--out", str(out), "--budget", "1", "-q")
+    assert result.exit_code == 3
+    assert sorted(p.name for p in out.iterdir()) == ["infeasibility.json"]
+
+
+@pytest.mark.parametrize("holds", ["plan", "actuals"])
+def test_pulse_output_never_holds_its_plan_or_actuals(tmp_path: Path, holds: str) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(C6 / "plan.toml", folder / "plan.toml")
+    shutil.copy(C6 / "actuals.csv", folder / "actuals.csv")
+    plan = folder / "plan.toml" if holds == "plan" else C6 / "plan.toml"
+    actuals = folder / "actuals.csv" if holds == "actuals" else C6 / "actuals.csv"
+    result = invoke("pulse", str(C1), str(plan), "--actuals", str(actuals), "--out",
+                    str(folder), "-q")
+    name = plan if holds == "plan" else actuals
+    assert_error(result, 2, f"{folder} holds an input of this run ({name}): write the output "
+                            "to another folder")
+    assert sorted(p.name for p in folder.iterdir()) == ["actuals.csv", "plan.toml"]
+
+
+@pytest.mark.parametrize("where", ["plan", "actuals"])
+def test_a_path_the_os_refuses_is_a_message(tmp_path: Path, where: str) -> None:
+    # A name too long for the file system was an OSError traceback from Path.is_file().
+    long = str(tmp_path / ("a" * 5000))
+    plan = long if where == "plan" else str(C6 / "plan.toml")
+    actuals = long if where == "actuals" else str(C6 / "actuals.csv")
+    result = invoke("pulse", str(C1), plan, "--actuals", actuals, "--out", str(tmp_path / "p"))
+    shown_name = long[:77] + "..."
+    assert_error(result, 2, f"{shown_name}: cannot be used: File name too long")
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_long_round_value_is_cut(case: Path, tmp_path: Path) -> None:
+    result = invoke("optimise", str(case), "--out", str(tmp_path / "o"), "--round",
+                    "weights=" + "9" * 5000)
+    assert_error(result, 2, "--round: weights=" + "9" * 37 + "... must be a step in (0, 1]")

@@ -6,13 +6,17 @@ exact message of ``compplan validate`` (and that ``optimise`` stops the same way
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from conftest import CONFORMANCE
+from org_helpers import metric, role_case, write_org
 
 from compplan.cli.main import main
 
@@ -27,6 +31,21 @@ def edit(folder: Path, file: str, old: str, new: str) -> None:
 def rename_period(folder: Path) -> None:
     path = folder / "marketing" / "attainment.csv"
     path.write_text(path.read_text().replace(",P06,", ",P07,"))
+
+
+def nested_org(folder: Path) -> None:
+    shutil.copytree(folder, folder.parent / "inner")
+    shutil.move(str(folder.parent / "inner"), folder / "inner")
+    edit(folder, "org.toml", 'path = "sales"', 'path = "inner"')
+
+
+def org_toml_folder(folder: Path) -> None:
+    (folder / "org.toml").unlink()
+    (folder / "org.toml").mkdir()
+
+
+HANDOFF = '[["marketing.qualified_leads", "sales.pipeline"]]'
+PER_YEAR = 'currency = "USD"\nperiods_per_year = 12'
 
 
 Edit = Callable[[Path], None]
@@ -80,6 +99,80 @@ BAD: list[tuple[str, Edit, str]] = [
      "sales/case.toml, [metrics.bookings] treshold: unknown key; did you mean 'threshold'? "
      "(allowed keys: label, threshold, cap, alignment, responsiveness, step, min_weight, "
      "max_weight, required, forbidden)"),
+    ("path is the org", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = "."'),
+     "org.toml, line 10, [roles.sales] path: '.' is the organisation folder itself; a role's "
+     "case folder is a folder inside it (holding case.toml, reps.csv and attainment.csv)"),
+    ("path empty", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = ""'),
+     "org.toml, line 10, [roles.sales] path: is empty; give the role's case folder, relative "
+     'to org.toml (e.g. path = "sales")'),
+    ("path nested org", nested_org,
+     "org.toml, line 10, [roles.sales] path: 'inner' holds an org.toml: it is an "
+     "organisation, not a case; an organisation's roles are case folders (an organisation "
+     "inside an organisation is not supported)"),
+    ("path shared", lambda f: edit(f, "org.toml", 'path = "marketing"', 'path = "sales/"'),
+     "org.toml, line 14, [roles.marketing] path: 'sales/' is also the folder of role 'sales'; "
+     "each role has a case folder of its own (its reps are paid once)"),
+    ("path a link loop", lambda f: (os.symlink(f / "loop", f / "loop"),
+                                    edit(f, "org.toml", 'path = "sales"', 'path = "loop"')),
+     "org.toml, line 10, [roles.sales] path: 'loop' is a symbolic link that loops; give the "
+     "role's case folder"),
+    ("path with NUL", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = "sa\\u0000les"'),
+     "org.toml, line 10, [roles.sales] path: must be one line of text (no line breaks, tabs "
+     "or control characters), got 'sa\\x00les'"),
+    ("path too long", lambda f: edit(f, "org.toml", 'path = "sales"', f'path = "{"a" * 5000}"'),
+     "org.toml, line 10, [roles.sales] path: '" + "a" * 79 + "... cannot be used as a "
+     "folder: File name too long"),
+    ("path absolute", lambda f: edit(f, "org.toml", 'path = "sales"', f'path = "{f}/sales"'),
+     "org.toml, line 10, [roles.sales] path: '{folder}/sales' is an absolute path; give the "
+     "role's case folder relative to the folder holding org.toml"),
+    ("role id too long", lambda f: edit(f, "org.toml", "[roles.sales]", f"[roles.{'s' * 65}]"),
+     "org.toml, [roles]: role id '" + "s" * 65 + "' has 65 characters; at most 64 (it names "
+     "the role's output folder)"),
+    ("goal with a zero-width space", lambda f: edit(f, "org.toml", "growth = 0.6",
+                                                    '"growth\\u200b" = 0.6'),
+     "sales/case.toml, line 9, [metrics.bookings] alignment: alignment names goal 'growth', "
+     "which is not in org.toml [goals] (goals: 'growth\\u200b', margin)"),
+    ("org.toml a folder", org_toml_folder,
+     "org.toml: is a folder, not a file; an organisation folder holds org.toml as a regular "
+     "file"),
+    ("per year in one role", lambda f: edit(f, "sales/case.toml", 'currency = "USD"', PER_YEAR),
+     "marketing/case.toml, line 1, [case] periods_per_year: role 'marketing' has money per "
+     "period (no periods_per_year) but role 'sales' has periods_per_year = 12 (money per "
+     "year); money has one unit of time across an organisation's roles (their payouts share "
+     "one budget): give every role the same [case] periods_per_year"),
+    ("per year differs", lambda f: (
+        edit(f, "sales/case.toml", 'currency = "USD"', 'currency = "USD"\nperiods_per_year = 4'),
+        edit(f, "marketing/case.toml", 'currency = "USD"', PER_YEAR)),
+     "marketing/case.toml, line 4, [case] periods_per_year: role 'marketing' has "
+     "periods_per_year = 12 (money per year) but role 'sales' has periods_per_year = 4 (money "
+     "per year); money has one unit of time across an organisation's roles (their payouts "
+     "share one budget): give every role the same [case] periods_per_year"),
+    ("currency differs", lambda f: edit(f, "sales/case.toml", 'currency = "USD"',
+                                        'currency = "EUR"'),
+     "sales/case.toml, line 3, [case] currency: role 'sales' counts money in EUR but the "
+     "organisation in USD (org.toml [org] currency); every role's payouts are added in one "
+     "currency: make them agree"),
+    ("label two lines", lambda f: edit(f, "org.toml", 'label = "Sales"', 'label = "Sa\\nles"'),
+     "org.toml, line 11, [roles.sales] label: must be one line of text (no line breaks, tabs "
+     "or control characters), got 'Sa\\nles'"),
+    ("handoff not a pair", lambda f: edit(f, "org.toml", HANDOFF,
+                                          '[["marketing.qualified_leads"]]'),
+     "org.toml, line 22, [coherence] handoffs: handoff #1 is [\"marketing.qualified_leads\"]; "
+     'each handoff is a pair ["role.metric", "role.metric"] (upstream, then downstream)'),
+    ("handoff flat", lambda f: edit(f, "org.toml", HANDOFF, HANDOFF[1:-1]),
+     'org.toml, line 22, [coherence] handoffs: is a list of pairs: write [["marketing.'
+     'qualified_leads", "sales.pipeline"]], not ["marketing.qualified_leads", "sales.'
+     'pipeline"]'),
+    ("handoff to itself", lambda f: edit(f, "org.toml", HANDOFF,
+                                         '[["sales.pipeline", "sales.pipeline"]]'),
+     "org.toml, line 22, [coherence] handoffs: handoff #1 ('sales.pipeline' -> "
+     "'sales.pipeline') hands 'sales.pipeline' off to itself; a handoff links a metric of one "
+     "role to a metric of another"),
+    ("handoff in one role", lambda f: edit(f, "org.toml", HANDOFF,
+                                           '[["sales.bookings", "sales.pipeline"]]'),
+     "org.toml, line 22, [coherence] handoffs: handoff #1 ('sales.bookings' -> "
+     "'sales.pipeline') links two metrics of role 'sales'; a handoff links a metric of one "
+     "role to a metric of another"),
 ]
 
 
@@ -119,3 +212,58 @@ def test_max_metrics_is_refused_for_an_org(org: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == ("Error: --max-metrics applies to a case folder, not to an "
                              "organisation (set it in each role's case.toml)\n")
+
+
+def test_role_ids_that_differ_only_in_case(org: Path, tmp_path: Path) -> None:
+    edit(org, "org.toml", "[roles.marketing]", "[roles.Sales]")
+    result = CliRunner().invoke(main, ["validate", str(org)])
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: org.toml, [roles]: role ids 'sales' and 'Sales' differ "
+                             "only in case; each names its role's output folder, which would "
+                             "be one folder on macOS and Windows: rename one\n")
+
+
+def _small_org(folder: Path, count: int, **role_extra: Any) -> Path:
+    """``count`` roles r0, r1, ... of the shared set-up (tests/org_helpers.py)."""
+    for i in range(count):
+        role_case(folder / f"r{i}", f"r{i}",
+                  {"m1": metric({"g": 1.0}), "m2": metric({"g": 0.5})},
+                  {"m1": 1.5, "m2": 1.0}, extra=role_extra.get(f"r{i}"))
+    return write_org(folder, {"g": 1.0}, {f"r{i}": {"path": f"r{i}"} for i in range(count)})
+
+
+def test_one_role_is_an_organisation(tmp_path: Path) -> None:
+    org = _small_org(tmp_path / "org", 1)
+    result = CliRunner().invoke(main, ["optimise", str(org), "--out", str(tmp_path / "out"),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "org_plan.json").read_text())
+    assert [(r["id"], r["share"]) for r in doc["roles"]] == [("r0", 1.0)]
+
+
+def test_fifty_roles(tmp_path: Path) -> None:
+    org = _small_org(tmp_path / "org", 50)
+    result = CliRunner().invoke(main, ["optimise", str(org), "--out", str(tmp_path / "out"),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "org_plan.json").read_text())
+    assert len(doc["roles"]) == 50
+    assert all((tmp_path / "out" / f"r{i}" / "plan.json").is_file() for i in range(50))
+
+
+def test_allow_absent_in_one_role_only(tmp_path: Path) -> None:
+    # r0 lets reps join and leave, r1 does not: each role's own rule holds for its rows.
+    org = _small_org(tmp_path / "org", 2, r0={"scenarios": {"allow_absent": True}})
+    for rid in ("r0", "r1"):
+        path = org / rid / "attainment.csv"
+        path.write_text(path.read_text().replace(f"{rid}2,P02,1.5,1.0\n", ""))
+    result = CliRunner().invoke(main, ["validate", str(org)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: r1/attainment.csv: rep 'r12' has no row for period 'P02' (every rep needs "
+        "exactly one row per period; if reps joined or left, set [scenarios] allow_absent = "
+        "true in case.toml: a missing row then means off the plan that period)")
+    (org / "r1" / "attainment.csv").write_text(
+        (org / "r1" / "attainment.csv").read_text() + "r12,P02,1.5,1.0\n")
+    result = CliRunner().invoke(main, ["validate", str(org)])
+    assert result.exit_code == 0, result.output

@@ -321,7 +321,8 @@ BAD_ACTUALS = [
      "actuals.csv, line 5, b: must be a finite number >= 0 (attainment as a ratio of quota, "
      "1.0 = 100 %), got 'inf'"),
     ("rep_id,period,a\nR0,Q1,1.0\n",
-     "actuals.csv, line 1: has no column for metric 'b' (every metric of the plan needs one; "
+     "actuals.csv, line 1: has no column for metric 'b' (every metric the plan pays on or "
+     "gates on needs one; "
      "columns found: rep_id, period, a)"),
     ("rep,period,a,b\nR0,Q1,1.0,1.0\n",
      "actuals.csv, line 1: required column 'rep_id' is missing (columns found: rep, period, "
@@ -491,3 +492,150 @@ def test_plan_given_with_accelerator_multiples(tmp_path: Path) -> None:
     for key in ("paid_to_date", "expected_to_date", "remaining_cap_per_period"):
         assert by_multiple[key] == pytest.approx(by_rate[key]), key
     assert by_multiple["retune"]["change"] == close(2.0)
+
+
+# --------------------------------------------------------------------------- hostile actuals
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "actuals.csv, line 1: is empty: a header row is required"),
+    (b"rep_id,period,a,b\n", "actuals.csv: has a header but no data rows"),
+    (ACTUALS.encode("utf-16"), "actuals.csv: is UTF-16 text (with a byte-order mark); save it "
+                               "as UTF-8 (in Excel: CSV UTF-8)"),
+    (ACTUALS.encode("utf-16-le"), "actuals.csv: is UTF-16 text (without a byte-order mark); "
+                                  "save it as UTF-8 (in Excel: CSV UTF-8)"),
+], ids=["empty", "header only", "utf-16", "utf-16 no BOM"])
+def test_hostile_actuals_files(tmp_path: Path, data: bytes, message: str) -> None:
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "actuals.csv").write_bytes(data)
+    result = pulse_cli(folder)
+    assert_exit(result, 2)
+    assert result.stderr == f"Error: {message}\n"
+    assert not (folder / "out").exists()
+
+
+def test_actuals_with_a_byte_order_mark_give_the_same_figures(tmp_path: Path) -> None:
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "actuals.csv").write_bytes(b"\xef\xbb\xbf" + ACTUALS.encode())
+    assert_exit(pulse_cli(folder, "-q"), 0)
+    assert json.loads((folder / "out" / "pulse.json").read_text())["paid_to_date"] == PAID
+
+
+@pytest.mark.parametrize("count", ["367", "1000000000000"])
+def test_year_periods_at_most_a_day_each(tmp_path: Path, count: str) -> None:
+    # 1e12 was accepted and gave a forecast of 1e16 currency.
+    folder = hand_case(tmp_path, 6987.5)
+    result = pulse_cli(folder, "--year-periods", count)
+    assert_exit(result, 2)
+    assert result.stderr == (f"Error: --year-periods {count} is more periods than a year "
+                             "holds: at most 366 (daily periods), as for [case] "
+                             "periods_per_year\n")
+    assert not (folder / "out").exists()
+
+
+WRITTEN = """[[metrics]]
+id = "a"
+curve = [[0.5, 0.0], [1.0, 0.5], [2.0, 1.5]]
+gate = { metric = "b", at = 0.5 }
+
+[[metrics]]
+id = "b"
+weight = 0.5
+accelerator_rate = 3.0
+"""
+
+
+def test_written_plan_through_the_command_line_gives_every_figure(tmp_path: Path) -> None:
+    """a pays by its curve where b >= 0.5; b as in the plan in force (w 0.5, u 3).
+
+    Actuals, shares by hand (curve of a: 0.5 at 1.0, then +1 per unit):
+    R0 Q1 0.5 + 0.5 = 1.0; Q2 1.5 + 0.5 = 2.0; R1 Q1 0.25 + 0 = 0.25 (b = 0.5 opens the
+    gate); Q2 0.5 + 2.0 = 2.5; R2 Q1 0 (gate shut, b below threshold); Q2 0.7 + 1.1 = 1.8.
+    A = 1000 * 7.55 = 7550. History (a = b = 1.5): 1.0 + 2.0 per rep, E[T] = 9000; to date
+    18000, forecast 7550 + 2 * 9000 = 25550, B_rem = (4 * 6987.5 - 7550) / 2 = 10200.
+    """
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "written.toml").write_text(WRITTEN)
+    result = pulse_cli(folder, plan="written.toml")
+    assert_exit(result, 0)
+    doc = json.loads((folder / "out" / "pulse.json").read_text())
+    assert doc["paid_to_date"] == pytest.approx(7550.0)
+    assert doc["expected_to_date"] == pytest.approx(18000.0)
+    assert doc["forecast_year_total"] == pytest.approx(25550.0)
+    assert doc["remaining_cap_per_period"] == pytest.approx(10200.0)
+    assert doc["retune"] is None
+    assert doc["retune_note"] == (
+        "the plan is not in the canonical form with the case's curves (it has a curve, a "
+        "gate, or its own threshold or cap): the re-tune is defined for the canonical form "
+        "only")
+    assert "Re-tune: none. the plan is not in the canonical form" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["ACTUALS.CSV", "Actuals.Parquet"])
+def test_upper_case_extensions_are_read(tmp_path: Path, name: str) -> None:
+    # A Windows export named ACTUALS.CSV was refused as "must be a .csv or .parquet file".
+    folder = hand_case(tmp_path, 6987.5)
+    frame = pd.read_csv(folder / "actuals.csv", dtype={"rep_id": str, "period": str})
+    if name.lower().endswith(".csv"):
+        frame.to_csv(folder / name, index=False)
+    else:
+        frame.to_parquet(folder / name)
+    assert_exit(pulse_cli(folder, "-q", actuals=name), 0)
+    assert json.loads((folder / "out" / "pulse.json").read_text())["paid_to_date"] == PAID
+
+
+def test_actuals_too_large_for_memory_are_refused_before_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compplan.models import tables
+
+    folder = hand_case(tmp_path, 6987.5)
+    # A wide note column makes the actuals the larger file: the case itself still fits.
+    lines = ACTUALS.splitlines()
+    (folder / "actuals.csv").write_text("\n".join(
+        [lines[0] + ",note"] + [f"{line},{'x' * 2000}" for line in lines[1:]]) + "\n")
+    fits = (folder / "case" / "attainment.csv").stat().st_size * tables.MEMORY_PER_BYTE * 2
+    monkeypatch.setattr(tables, "available_memory", lambda: fits)
+    result = pulse_cli(folder)
+    assert_exit(result, 2)
+    assert result.stderr == ("Error: actuals.csv: is 0 MiB: reading it needs about 0.0 GiB of "
+                             "memory and 0.0 GiB is available; free memory, use a larger "
+                             "machine or split the case\n")
+
+
+GATED = WRITTEN.replace('metric = "b", at = 0.5', 'metric = "b", at = 1.1')
+
+
+def test_a_gate_that_shuts_is_applied_to_the_actuals(tmp_path: Path) -> None:
+    """a pays only where b >= 1.1: the gate was left out of paid to date (7550, silently).
+
+    By hand: R0 Q1 0 + 0.5; Q2 0 + 0.5 (b = 1.0 shuts the gate); R1 Q1 0 + 0; Q2 0.5 + 2.0;
+    R2 Q1 0; Q2 0.7 + 1.1. A = 1000 * 5.3 = 5300. The history (b = 1.5) opens the gate:
+    E[T] = 9000 as before, forecast 5300 + 18000.
+    """
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "gated.toml").write_text(GATED)
+    assert_exit(pulse_cli(folder, "-q", plan="gated.toml"), 0)
+    doc = json.loads((folder / "out" / "pulse.json").read_text())
+    assert doc["paid_to_date"] == pytest.approx(5300.0)
+    assert doc["expected_to_date"] == pytest.approx(18000.0)
+    assert doc["forecast_year_total"] == pytest.approx(23300.0)
+
+
+def test_actuals_need_the_metric_a_gate_names(tmp_path: Path) -> None:
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "gated.toml").write_text(WRITTEN.replace('metric = "b"', 'metric = "c"'))
+    result = pulse_cli(folder, plan="gated.toml")
+    assert_exit(result, 2)
+    assert result.stderr == ("Error: actuals.csv, line 1: has no column for metric 'c' (every "
+                             "metric the plan pays on or gates on needs one; columns found: "
+                             "rep_id, period, a, b)\n")
+
+
+def test_a_gate_shut_in_the_history_lowers_the_expected_pay(tmp_path: Path) -> None:
+    # b >= 1.6 is never met (history 1.5, actuals at most 1.5): only b pays. Paid 1000 *
+    # (0.5 + 0.5 + 0 + 2.0 + 0 + 1.1) = 4100; E[T] = 3 * 1000 * 2.0 = 6000 as evaluate says.
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "gated.toml").write_text(WRITTEN.replace("at = 0.5", "at = 1.6"))
+    assert_exit(pulse_cli(folder, "-q", plan="gated.toml"), 0)
+    doc = json.loads((folder / "out" / "pulse.json").read_text())
+    assert doc["paid_to_date"] == pytest.approx(4100.0)
+    assert doc["expected_to_date"] == pytest.approx(12000.0)

@@ -121,3 +121,32 @@ def test_parse_rounding() -> None:
     assert parse_rounding("weights=0.05, rates=0.1") == Rounding(0.05, 0.1)
     assert parse_rounding("rates=0.25") == Rounding(None, 0.25)
     assert parse_rounding("weights=0.05,accelerators=0.05") == Rounding(0.05, 0.05)
+
+
+FINEST = ("is finer than the finest grid allowed, 0.0001 (10,000 steps per unit of target "
+          "incentive): a finer grid is below the solver's integer precision, so its plans are "
+          "not proven on the grid; leave {key} out for an unrounded plan")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("weights=0", "--round: weights=0 must be a step in (0, 1]"),
+    ("weights=-1", "--round: weights=-1 must be a step in (0, 1]"),
+    ("weights=abc", "--round: weights=abc is not a number"),
+    ("rates=nan", "--round: rates=nan must be a step in (0, 1]"),
+    # 1e-12 once built a grid of 3e12 integer steps and then claimed no rounded plan fits.
+    ("rates=1e-12", "--round: rates=1e-12 " + FINEST.format(key="rates")),
+    ("weights=1e-12", "--round: weights=1e-12 " + FINEST.format(key="weights")),
+    ("weights=0.05,weights=0.1", "--round: weights is given twice (weights=0.05 and "
+                                 "weights=0.1); give it once"),
+])
+def test_cli_round_refused_before_any_solve(folder: Path, tmp_path: Path, text: str,
+                                            message: str) -> None:
+    result = CliRunner().invoke(main, ["optimise", str(folder), "--out", str(tmp_path / "p"),
+                                       "--round", text])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: {message}\n"
+    assert not (tmp_path / "p").exists()
+
+
+def test_finest_grid_is_allowed() -> None:
+    assert parse_rounding("rates=0.0001,weights=0.0001") == Rounding(0.0001, 0.0001)

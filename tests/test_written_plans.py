@@ -219,6 +219,22 @@ def test_audit_of_a_written_plan(written: tuple[Path, Path]) -> None:
                  'gate = { metric = "b", at = 0.5, below = 0 }\n',
                  "plan.toml, [[metrics]] #1 gate.below: unknown key (allowed keys: metric, at)",
                  id="gate-key"),
+    pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 1.0]]\n'
+                 'gate = { metric = "a", at = 0.8 }\n',
+                 "plan.toml, [[metrics]] #1 gate.metric: metric 'a' is gated on itself; a gate "
+                 "names another metric (to pay nothing below 0.8, put a step in the curve at "
+                 "0.8)", id="gate-itself"),
+    pytest.param('[[metrics]]\nid = "a"\ncurve = ['
+                 + ", ".join(f"[{i / 1000}, {i / 2000}]" for i in range(1001)) + "]\n",
+                 "plan.toml, [[metrics]] #1: metric 'a': curve has 1,001 points; a curve has at "
+                 "most 1,000 (a payout table, not a sampled function)", id="curve-too-long"),
+    pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 150.0]]\n',
+                 "plan.toml, [[metrics]] #1: metric 'a', curve point #2 [1.0, 150.0]: attainment "
+                 "and share are ratios (1.5 = 150 %) of at most 100; 150 looks like a percentage "
+                 "or an amount", id="curve-percent"),
+    pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, nan]]\n',
+                 "plan.toml, [[metrics]] #1 curve.1.1: must be a finite number, got nan",
+                 id="curve-nan"),
     pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 1.0]]\ntiers = 3\n',
                  "plan.toml, [[metrics]] #1 tiers: unknown key (allowed keys: id, label, weight, "
                  "threshold, cap, base_rate, accelerator_rate, accelerator_multiple, curve, gate)",
@@ -230,6 +246,15 @@ def test_written_plan_errors(make_case: MakeCase, text: str, message: str) -> No
     with pytest.raises(CaseError) as info:
         load_plan(load_case(folder), folder / "plan.toml")
     assert str(info.value) == message
+
+
+def test_a_curve_of_one_point_is_a_step(make_case: MakeCase) -> None:
+    # Pays 0 below its point and the point's share from there on (MODEL.md section 9).
+    folder = make_case(TABLES, REPS, ATTAINMENT)
+    (folder / "plan.toml").write_text('[[metrics]]\nid = "a"\ncurve = [[0.8, 0.3]]\n')
+    plan = load_plan(load_case(folder), folder / "plan.toml")
+    paid = plan.metrics[0].payout(np.array([0.79, 0.8, 5.0]))
+    assert paid.tolist() == [0.0, 0.3, 0.3]
 
 
 def test_consistent_base_rate_and_accelerators_are_accepted(make_case: MakeCase) -> None:
@@ -371,3 +396,24 @@ def test_a_bad_written_plan_exits_2_naming_file_entry_and_point(make_case: MakeC
     assert result.output == (
         "Error: current_plan.toml, [[metrics]] #2: metric 'a', curve point #3 [1.5, 0.4]: "
         "share 0.4 is below the previous point's 0.5 (pay never falls as attainment rises)\n")
+
+
+def test_explain_examples_apply_the_gate(make_case: MakeCase, tmp_path: Path) -> None:
+    """a pays by its curve only where b >= 1.2; b pays 0.5 + 1 per unit above 100 %.
+
+    At 100 % on both the gate is shut: only b pays 0.5 of the target 1000 (the median
+    target incentive): 500, not "your target incentive". At 120 % on a and 90 % on b:
+    shut, b pays 0.5 * 0.4 / 0.5 = 0.4: 400. At 80 %: 0.5 * 0.3 / 0.5 = 0.3: 300.
+    """
+    folder = make_case(TABLES, REPS, ATTAINMENT)
+    (folder / "gated.toml").write_text(
+        '[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 0.5], [2.0, 1.5]]\n'
+        'gate = { metric = "b", at = 1.2 }\n\n'
+        '[[metrics]]\nid = "b"\nweight = 0.5\naccelerator_rate = 1.0\n')
+    result = CliRunner().invoke(main, ["explain", str(folder / "gated.toml"), "--case",
+                                       str(folder), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "x" / "plan_explained.md").read_text()
+    assert "- At 100% of quota on every metric you earn 500 USD.\n" in md
+    assert "- At 120% on a and 90% on b, you earn 400 USD.\n" in md
+    assert "- At 80% on every metric you earn 300 USD.\n" in md
