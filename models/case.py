@@ -328,11 +328,6 @@ def check_plan(file: str, plan: PlanSpec, spec: CaseSpec, table: str = "[[metric
             raise CaseError(file, f"metric '{item.id}' is gated on '{item.gate.metric}', which "
                                   f"is not a metric of the case (metrics: {known})",
                             field=f"{where} gate.metric")
-        if item.gate is not None and item.gate.metric == item.id:
-            raise CaseError(file, f"metric '{item.id}' is gated on itself; a gate names another "
-                                  f"metric (to pay nothing below {item.gate.at:g}, put a step "
-                                  f"in the curve at {item.gate.at:g})",
-                            field=f"{where} gate.metric")
         if item.weight is not None:
             _check_rates(file, f"{where} ({item.id})", item, spec)
 

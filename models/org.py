@@ -476,14 +476,9 @@ def _handoff(folder: Path, roles: tuple[Role, ...], index: int, pair: list[str])
                                      f"not one of its metrics (metrics of {rid}: "
                                      f"{', '.join(metrics)})", "coherence", "handoffs")
         ends.append((rid, mid))
-    if ends[0] == ends[1]:
-        raise _org_error(folder, f"{where} hands '{pair[0]}' off to itself; a handoff links a "
-                                 "metric of one role to a metric of another",
-                         "coherence", "handoffs")
-    if ends[0][0] == ends[1][0]:
-        raise _org_error(folder, f"{where} links two metrics of role '{ends[0][0]}'; a handoff "
-                                 "links a metric of one role to a metric of another",
-                         "coherence", "handoffs")
+    # MODEL.md O3 is z[a] <= z[b] for any two role metrics: one within a role ("if you
+    # pay X, pay Y too") is allowed, and a metric handed to itself is a row that always
+    # holds; neither is refused (the contract defines both).
     return Handoffs(ends[0], ends[1])
 
 
