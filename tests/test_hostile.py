@@ -359,12 +359,12 @@ def test_pulse_time_limit_must_be_a_finite_number(tmp_path: Path, value: str) ->
     assert not (tmp_path / "p").exists()
 
 
-def test_pulse_on_an_organisation_folder_says_so(tmp_path: Path) -> None:
+def test_pulse_on_an_organisation_folder_says_what_plan_it_takes(tmp_path: Path) -> None:
+    # A pulse of an organisation takes the organisation's plans, not one case's plan file.
     result = invoke("pulse", str(C5), str(C6 / "plan.toml"), "--actuals",
                     str(C6 / "actuals.csv"), "--out", str(tmp_path / "p"))
-    assert_error(result, 2, f"{C5} is an organisation folder (it holds org.toml), not a case "
-                            "folder; give one role's case folder (an organisation is designed "
-                            f"by `compplan optimise {C5} --out DIR`)")
+    assert_error(result, 2, f"{C6 / 'plan.toml'}: give 'current' or an org_plan.json written "
+                            "by compplan optimise ORG_DIR (with its role folders beside it)")
 
 
 @pytest.mark.parametrize("command", ["optimise", "min-budget", "audit"])
