@@ -249,3 +249,36 @@ def test_written_plan_with_curve_and_gate_over_present_rep_periods(tmp_path: Pat
     assert ev.parity_gaps == approx({"North": 0.7 / 3 - 0.3875, "South": 0.48 - 0.3875})
     south = next(s for s in ev.segments if s.group == "South")
     assert south.share_of_target == approx(0.48)
+
+
+def test_common_share_over_the_reps_present_each_period_by_hand() -> None:
+    # History of the module doc. z = (x - mean) / sd over each rep's own periods:
+    # A 0, 0.5 / sqrt(1/6), -0.5 / sqrt(1/6); B -, 1, -1; C (one period, its own mean) 0.
+    # Period means over the reps present (2 each): 0, +-(sqrt(1.5) + 1) / 2; their
+    # variance (sqrt(1.5) + 1)^2 / 6; a mean of 2 reps shows 1/2 by chance alone, so the
+    # common share is (var - 1/2) / (1 - 1/2).
+    from compplan.models.scenarios import joint_statistics
+
+    h = np.array([[[1.0, 1.5, 0.5]], [[0.0, 1.25, 0.5]], [[2.0, 0.0, 0.0]]])
+    mask = np.array([[True, True, True], [False, True, True], [True, False, False]])
+    joint = joint_statistics(h, rep_statistics(h, mask), mask)
+    var = (np.sqrt(1.5) + 1.0) ** 2 / 6.0
+    assert joint.common_share == approx([(var - 0.5) / 0.5])
+
+
+@pytest.mark.parametrize("periods", [1, 2, 7])
+def test_an_all_present_mask_changes_no_statistic_and_no_draw(periods: int) -> None:
+    from compplan.models.scenarios import _calibrate, joint_statistics
+
+    rng = np.random.default_rng(periods)
+    h = rng.gamma(2.0, 0.5, size=(30, 3, periods))
+    h[rng.random(h.shape) < 0.2] = 0.0
+    mask = np.ones((30, periods), dtype=bool)
+    plain, masked = rep_statistics(h), rep_statistics(h, mask)
+    for name in ("mean", "sd", "zero_share", "positive_mean", "positive_sd"):
+        np.testing.assert_allclose(getattr(masked, name), getattr(plain, name), atol=1e-12)
+    j_plain, j_masked = joint_statistics(h, plain), joint_statistics(h, masked, mask)
+    for name in ("common_share", "common_corr", "own_corr"):
+        np.testing.assert_allclose(getattr(j_masked, name), getattr(j_plain, name), atol=1e-12)
+    np.testing.assert_array_equal(_calibrate(h, 40, 5).draw(0, 30),
+                                  _calibrate(h, 40, 5, mask).draw(0, 30))
