@@ -35,9 +35,9 @@ from pytest import approx
 from compplan.cli.main import main
 from compplan.errors import CaseError
 from compplan.models.case import load_case
+from compplan.models.plan import load_plan
 from compplan.models.scenarios import build_scenarios, rep_statistics
 from compplan.optimizer.coefficients import compute_coefficients
-from compplan.models.plan import load_plan
 from compplan.optimizer.evaluate import evaluate, evaluate_plan, plan_payouts
 from compplan.optimizer.pipeline import optimise_case
 from compplan.render.plan import plan_json
