@@ -190,9 +190,9 @@ def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: floa
         except InfeasibleError as exc:
             if folder is None:
                 fail(exc)
-            # As optimise: the explanation replaces an earlier run's plans (section 6).
-            infeasible = exc
-            write_json(folder / "infeasibility.json", exc.report)
+            else:  # as optimise: the explanation replaces an earlier run's plans (s. 6)
+                infeasible = exc
+                write_json(folder / "infeasibility.json", exc.report)
         except CompplanError as exc:
             fail(exc)
         if folder is not None and infeasible is None:
