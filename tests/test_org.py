@@ -460,3 +460,22 @@ def test_montecarlo_roles_solve_together_and_the_org_cvar_as_cuts_agrees(
                                                            rel=1e-6)
     assert cuts["evaluation"]["cvar"] <= 7000.0 * (1 + 1e-7)
     assert full["objective"]["alignment"] < 0.75  # the CVaR cap binds
+
+
+def test_role_prices_without_a_range_say_not_computed(tmp_path: Path) -> None:
+    # A role's guardrail price in an organisation is the joint LP's dual with no range:
+    # null in plan.json and "not computed" in plan.md (not a dash standing for NaN).
+    out = tmp_path / "out"
+    gtm_org = Path(__file__).parent.parent / "cases" / "gtm_org"
+    result = CliRunner().invoke(main, ["optimise", str(gtm_org), "--out", str(out),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    priced = 0
+    for role in ("sdr", "ae", "csm"):
+        doc = json.loads((out / role / "plan.json").read_text())
+        for price in doc["guardrail_prices"]:
+            assert price["valid_from"] is None and price["valid_to"] is None
+        text = (out / role / "plan.md").read_text()
+        assert "— to —" not in text and "nan" not in text
+        priced += text.count("| not computed |")
+    assert priced >= 1
