@@ -282,9 +282,13 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
                                         chunk_progress=reporter.chunks)
         except CompplanError as exc:
             fail(exc)
-        _raise_for_status(result)
+        if result.status is not api.Status.INFEASIBLE or out is None:
+            _raise_for_status(result)
         if folder is not None and out is not None:
+            # Infeasible: infeasibility.json alone, replacing an earlier plan (section 6).
             written = _write(result, folder, out)
+    if result.status is api.Status.INFEASIBLE and out is not None:
+        raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
     assert result.evaluation is not None  # a result with a plan has its figures
     cap = loaded.spec.budget.expected_cap
     cur = loaded.spec.case.currency

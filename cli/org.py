@@ -180,16 +180,26 @@ def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: floa
 
     org = load(org_dir)
     started = time.time()
+    infeasible: InfeasibleError | None = None
     with (output_set(out_dir, force=force, inputs=[org.path]) if out_dir is not None
           else contextlib.nullcontext()) as folder:
         try:
             with Reporter(quiet) as reporter:
                 outcome = cheapest_org_plans(org, time_limit=time_limit,
                                              progress=reporter.step)
+        except InfeasibleError as exc:
+            if folder is None:
+                fail(exc)
+            else:  # as optimise: the explanation replaces an earlier run's plans (s. 6)
+                infeasible = exc
+                write_json(folder / "infeasibility.json", exc.report)
         except CompplanError as exc:
             fail(exc)
-        if folder is not None:
+        if folder is not None and infeasible is None:
             _write(folder, outcome, started)
+    if infeasible is not None:
+        details = Path(str(out_dir)) / "infeasibility.json"
+        raise ExitError(f"{infeasible}\n(details in {details})", 3)
     cap = org.spec.budget.expected_cap
     figure = outcome.document["objective"]["expected_cost"]
     verdict = ("" if cap is None else

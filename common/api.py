@@ -158,7 +158,7 @@ class Result:
 
         With a plan: ``plan.json``, ``plan.csv``, ``plan.md``, ``rep_rates.csv`` (with
         quotas) and ``run.json``; when infeasible: ``infeasibility.json``; after a
-        limit without a plan: nothing.
+        limit without a plan: nothing, and the folder is left as it was.
 
         Parameters
         ----------
@@ -177,15 +177,16 @@ class Result:
         from compplan.models.transaction import output_folder
 
         folder = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        if self.plan is None and self.status is not Status.INFEASIBLE:
+            # As the command line (exit 4): the folder is left alone, an earlier plan kept.
+            return []
         inputs = [self.case.path] if self.case.path is not None else []
         # One transaction (as the command line): the old set of files or the new one.
         with output_folder(folder, force=force, inputs=inputs) as staged:
-            if self.status is Status.INFEASIBLE:
+            if self.status is Status.INFEASIBLE or self.plan is None:
                 write_json(staged / "infeasibility.json",
                            {"case": self.case.name, **(self.diagnosis or {})})
                 names = ["infeasibility.json"]
-            elif self.plan is None:
-                names = []
             else:
                 names = [p.name for p in write_plan(staged, self.case, self.plan,
                                                     self.document)]

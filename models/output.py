@@ -226,8 +226,9 @@ def _price_cells(price: dict[str, Any] | None) -> str:
     if price is None:
         return " | | "
     low, high = price.get("valid_from"), price.get("valid_to")
-    # An organisation's role prices carry no range (the joint LP's dual only).
-    held = ("not computed" if low is None or high is None
+    # An organisation's role prices carry no range (the joint LP's dual only): None once
+    # read back from plan.json, NaN in the document as built.
+    held = ("not computed" if any(v is None or math.isnan(v) for v in (low, high))
             else f"{fmt.number(low)} to {fmt.number(high)}")
     return (f"{price['per_percent']:.4g} | {price['shadow_price']:.4g} {price['unit']} | "
             f"{held}")

@@ -230,7 +230,10 @@ def interrupts_deferred() -> Iterator[None]:
     tenth of a second, so the command stops right after, cleanly. Only the main thread
     can hold signals; elsewhere (Dask threads) this does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        # Another thread, or Ctrl-C ignored (a background job of a script) or handled by
+        # the embedding program: leave it be, so an ignored interrupt stays ignored.
         yield
         return
     caught: list[int] = []

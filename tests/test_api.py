@@ -68,6 +68,17 @@ def test_result_writes_what_the_cli_writes(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "api" / "plan.json").read_text())["status"] == "optimal"
 
 
+
+def test_result_without_a_plan_leaves_an_earlier_plan_alone(tmp_path: Path) -> None:
+    # A limit before any plan (exit 4 on the command line, which writes nothing): the
+    # folder keeps the earlier run's plan rather than being emptied.
+    result = compplan.optimise(CONFORMANCE / "c1_budget_only").raise_for_status()
+    before = sorted(p.name for p in result.write(tmp_path / "out"))
+    limit = Result(result.case, Status.NO_SOLUTION, message="time limit before any plan")
+    assert limit.write(tmp_path / "out") == []
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before
+    assert "plan.json" in before
+
 def test_result_repr_is_short_and_html_shows_the_plan() -> None:
     result = compplan.optimise(CONFORMANCE / "c1_budget_only")
     assert isinstance(result, Result) and result.status is Status.OPTIMAL

@@ -96,3 +96,29 @@ def test_ctrl_c_stops_cleanly_without_debris(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # nor a staging folder
+
+
+def test_an_ignored_ctrl_c_stays_ignored_during_a_solve() -> None:
+    # A background job of a shell script runs with SIGINT ignored; a Ctrl-C meant for the
+    # script must not stop its solve. A held Ctrl-C is raised only where one would stop
+    # the command anyway (Python's own handler installed).
+    from compplan.optimizer.solve import interrupts_deferred
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        try:
+            with interrupts_deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            pytest.fail("an ignored Ctrl-C stopped the solve")
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -35,9 +35,10 @@ from pytest import approx
 from compplan.cli.main import main
 from compplan.errors import CaseError
 from compplan.models.case import load_case
+from compplan.models.plan import load_plan
 from compplan.models.scenarios import build_scenarios, rep_statistics
 from compplan.optimizer.coefficients import compute_coefficients
-from compplan.optimizer.evaluate import evaluate
+from compplan.optimizer.evaluate import evaluate, evaluate_plan, plan_payouts
 from compplan.optimizer.pipeline import optimise_case
 from compplan.render.plan import plan_json
 
@@ -207,3 +208,77 @@ def test_fast_and_careful_readers_agree_on_missing_rows(tmp_path: Path) -> None:
     assert careful.present is not None and fast.present is not None
     np.testing.assert_array_equal(careful.present, fast.present)
     np.testing.assert_array_equal(careful.attainment, fast.attainment)
+
+
+def test_written_plan_with_curve_and_gate_over_present_rep_periods(tmp_path: Path) -> None:
+    # Metric b (a_b = 0) only gates. Rows (rep, period, a, b); absent: B P01, C P02, C P03.
+    #   A P01 1.0 1.0   A P02 1.5 0.2 (gate shut)   A P03 0.5 1.0
+    #   B P02 1.25 1.0  B P03 0.5 1.0               C P01 2.0 1.0
+    # Plan: a on curve (0.5, 0.1), (1.0, 0.4), (1.0, 0.6), (1.5, 0.8), gate b >= 0.5: a
+    # first point with y > 0, a step at 1.0, flat after 1.5. c(0.5) = 0.1, c(1.0) = 0.6,
+    # c(1.25) = 0.7, c(1.5) = c(2) = c(2.5) = 0.8, c(1.75) = 0.8, c(x < 0.5) = 0.
+    # P / TI: A 0.6, 0 (gated), 0.1 -> e = 0.7 / 3; B -, 0.7, 0.1 -> e = 0.4; C 0.8 -> 0.8.
+    # Totals P01 600 + 800 = 1400, P02 1400, P03 100 + 200 = 300: cost 3100 / 3.
+    # U_a (step 0.5): A P01 0.2 -> 200, A P02 gated, A P03 c(1) - c(0.5) = 0.5 -> 500,
+    # B P02 0.1 -> 200, B P03 0.5 -> 1000, C P01 0; absent rep-periods have b = 0, gated.
+    # Denominator sum O TI = 8000: U_a = 1900 / 8000 = 0.2375 = alignment.
+    # Parity: all 3100 / 8000 = 0.3875; North 700 / 3000; South (1600 + 800) / 5000 = 0.48.
+    rows = ["A,P01,1.0,1.0", "A,P02,1.5,0.2", "A,P03,0.5,1.0", "B,P02,1.25,1.0",
+            "B,P03,0.5,1.0", "C,P01,2.0,1.0"]
+    folder = write(tmp_path / "case")
+    text = (folder / "case.toml").read_text().replace(
+        "\n[fairness]", "\n[metrics.b]\nthreshold = 0.5\ncap = 2.0\nalignment = { g = 0.0 }\n"
+        "step = 0.5\n\n[fairness]")
+    (folder / "case.toml").write_text(text)
+    (folder / "attainment.csv").write_text("rep_id,period,a,b\n" + "\n".join(rows) + "\n")
+    plan_file = tmp_path / "plan.toml"
+    plan_file.write_text('[[metrics]]\nid = "a"\n'
+                         "curve = [[0.5, 0.1], [1.0, 0.4], [1.0, 0.6], [1.5, 0.8]]\n"
+                         'gate = { metric = "b", at = 0.5 }\n')
+    case = load_case(folder)
+    coeffs = compute_coefficients(case)
+    plan = load_plan(case, plan_file)
+    assert not plan.is_canonical(case)
+    pay = plan_payouts(case, coeffs, plan)
+    assert pay.totals == approx([1400.0, 1400.0, 300.0])
+    assert pay.shares == approx([0.7 / 3, 0.4, 0.8])
+    assert pay.marginal == approx([0.2375, 0.0])
+    ev = evaluate_plan(case, coeffs, plan)
+    assert ev.expected_cost == approx(3100.0 / 3)
+    assert ev.alignment == approx(0.2375)
+    assert ev.parity_gaps == approx({"North": 0.7 / 3 - 0.3875, "South": 0.48 - 0.3875})
+    south = next(s for s in ev.segments if s.group == "South")
+    assert south.share_of_target == approx(0.48)
+
+
+def test_common_share_over_the_reps_present_each_period_by_hand() -> None:
+    # History of the module doc. z = (x - mean) / sd over each rep's own periods:
+    # A 0, 0.5 / sqrt(1/6), -0.5 / sqrt(1/6); B -, 1, -1; C (one period, its own mean) 0.
+    # Period means over the reps present (2 each): 0, +-(sqrt(1.5) + 1) / 2; their
+    # variance (sqrt(1.5) + 1)^2 / 6; a mean of 2 reps shows 1/2 by chance alone, so the
+    # common share is (var - 1/2) / (1 - 1/2).
+    from compplan.models.scenarios import joint_statistics
+
+    h = np.array([[[1.0, 1.5, 0.5]], [[0.0, 1.25, 0.5]], [[2.0, 0.0, 0.0]]])
+    mask = np.array([[True, True, True], [False, True, True], [True, False, False]])
+    joint = joint_statistics(h, rep_statistics(h, mask), mask)
+    var = (np.sqrt(1.5) + 1.0) ** 2 / 6.0
+    assert joint.common_share == approx([(var - 0.5) / 0.5])
+
+
+@pytest.mark.parametrize("periods", [1, 2, 7])
+def test_an_all_present_mask_changes_no_statistic_and_no_draw(periods: int) -> None:
+    from compplan.models.scenarios import _calibrate, joint_statistics
+
+    rng = np.random.default_rng(periods)
+    h = rng.gamma(2.0, 0.5, size=(30, 3, periods))
+    h[rng.random(h.shape) < 0.2] = 0.0
+    mask = np.ones((30, periods), dtype=bool)
+    plain, masked = rep_statistics(h), rep_statistics(h, mask)
+    for name in ("mean", "sd", "zero_share", "positive_mean", "positive_sd"):
+        np.testing.assert_allclose(getattr(masked, name), getattr(plain, name), atol=1e-12)
+    j_plain, j_masked = joint_statistics(h, plain), joint_statistics(h, masked, mask)
+    for name in ("common_share", "common_corr", "own_corr"):
+        np.testing.assert_allclose(getattr(j_masked, name), getattr(j_plain, name), atol=1e-12)
+    np.testing.assert_array_equal(_calibrate(h, 40, 5).draw(0, 30),
+                                  _calibrate(h, 40, 5, mask).draw(0, 30))

@@ -73,3 +73,31 @@ def test_min_budget_when_other_guardrails_conflict(make_case: Callable[..., Path
                           "([fairness] parity_tolerance) cannot be met by any plan that "
                           "follows the design rules; smallest single change that admits a "
                           "plan: raise [fairness] parity_tolerance from 0.01 to 0.25")
+
+
+def test_min_budget_out_when_infeasible_writes_the_explanation(
+        make_case: Callable[..., Path], tmp_path: Path) -> None:
+    # MODEL.md section 6: exit 3 writes DIR/infeasibility.json; an earlier run's plan in
+    # DIR goes (the old set of files or the new one, never a plan beside the explanation).
+    out = tmp_path / "out"
+    code, _, _ = invoke("min-budget", str(CONFORMANCE / "c1_budget_only"), "--out", str(out),
+                        "-q")
+    assert code == 0 and (out / "plan.json").is_file()
+    metric = {"threshold": 0.5, "cap": 2.0, "step": 0.5}
+    path = make_case({"goals": {"g": 1.0},
+                      "metrics.a": {**metric, "alignment": {"g": 1.0}, "required": True,
+                                    "min_weight": 0.5},
+                      "metrics.b": {**metric, "alignment": {"g": 0.0}},
+                      "fairness": {"group_by": "segment", "parity_tolerance": 0.01}},
+                     [{"rep_id": "R0", "segment": "N", "target_incentive": 1000.0},
+                      {"rep_id": "R1", "segment": "S", "target_incentive": 1000.0}],
+                     {"a": [[1.0], [0.3]], "b": [[1.0], [1.0]]})
+    code, stdout, err = invoke("min-budget", str(path), "--out", str(out), "-q")
+    assert code == 3
+    assert stdout == ""
+    assert err.startswith("Error: no plan satisfies the constraints: segment parity ")
+    assert err.endswith(f"(details in {out / 'infeasibility.json'})\n")
+    assert sorted(p.name for p in out.iterdir()) == ["infeasibility.json"]
+    doc = json.loads((out / "infeasibility.json").read_text())
+    assert doc["status"] == "infeasible"
+    assert "parity_tolerance" in json.dumps(doc["conflict"])

@@ -322,6 +322,25 @@ def test_min_budget_is_the_cost_of_the_cheapest_plans_and_splits_by_role(
                              "b 2,000\n")
 
 
+
+def test_min_budget_out_when_no_plans_fit_writes_the_explanation(tmp_path: Path) -> None:
+    # cover_goals with a goal no role serves: no plans at any budget. Exit 3 and
+    # DIR/infeasibility.json in place of an earlier run's plans (MODEL.md section 6).
+    out = tmp_path / "out"
+    first = CliRunner().invoke(main, ["min-budget", str(budget_org(tmp_path / "ok", 7000.0)),
+                                      "--out", str(out), "-q"])
+    assert first.exit_code == 0, first.output
+    assert (out / "org_plan.json").is_file()
+    folder = cover_org(tmp_path / "bad", True, {"g1": 0.9, "g2": 0.1, "g3": 0.2})
+    result = CliRunner().invoke(main, ["min-budget", str(folder), "--out", str(out), "-q"])
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.endswith(f"(details in {out / 'infeasibility.json'})\n")
+    assert sorted(p.name for p in out.iterdir()) == ["infeasibility.json"]
+    report = json.loads((out / "infeasibility.json").read_text())
+    assert report["conflict"][0]["rule"] == "coherence.cover_goals.g3"
+
+
 # ------------------------------------------------------------------ audit
 
 def test_audit_of_todays_plans_maps_each_goal_by_role(tmp_path: Path) -> None:
@@ -441,3 +460,22 @@ def test_montecarlo_roles_solve_together_and_the_org_cvar_as_cuts_agrees(
                                                            rel=1e-6)
     assert cuts["evaluation"]["cvar"] <= 7000.0 * (1 + 1e-7)
     assert full["objective"]["alignment"] < 0.75  # the CVaR cap binds
+
+
+def test_role_prices_without_a_range_say_not_computed(tmp_path: Path) -> None:
+    # A role's guardrail price in an organisation is the joint LP's dual with no range:
+    # null in plan.json and "not computed" in plan.md (not a dash standing for NaN).
+    out = tmp_path / "out"
+    gtm_org = Path(__file__).parent.parent / "cases" / "gtm_org"
+    result = CliRunner().invoke(main, ["optimise", str(gtm_org), "--out", str(out),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    priced = 0
+    for role in ("sdr", "ae", "csm"):
+        doc = json.loads((out / role / "plan.json").read_text())
+        for price in doc["guardrail_prices"]:
+            assert price["valid_from"] is None and price["valid_to"] is None
+        text = (out / role / "plan.md").read_text()
+        assert "— to —" not in text and "nan" not in text
+        priced += text.count("| not computed |")
+    assert priced >= 1

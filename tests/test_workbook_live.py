@@ -169,3 +169,46 @@ def test_calculator_pays_a_written_curve_and_gate(case_dir: Path, tmp_path: Path
     assert second["payout (share of target)"] == pytest.approx(
         float(linear.payout(np.array(b))), abs=1e-12)
     assert first["gate: attainment of its metric"] == pytest.approx(b)
+
+
+#: Curves at their edges, each the plan's only metric, gated on a metric not in the plan
+#: (its attainment typed in the Calculator): a step at the first point and a final flat
+#: part; a first point paying more than 0 (nothing below it), a step, flat after the last.
+EDGE_CURVES = ["[[0.5, 0.0], [0.5, 0.2], [1.0, 0.6], [1.5, 0.9], [2.0, 0.9]]",
+               "[[0.6, 0.3], [1.0, 0.6], [1.0, 0.8], [1.4, 1.0]]"]
+EDGE_POINTS = [0.0, 0.49, 0.5, 0.55, 0.6, 0.8, 1.0, 1.2, 1.4, 1.5, 1.75, 2.0, 2.5]
+
+
+@pytest.mark.parametrize("curve", EDGE_CURVES)
+def test_calculator_curve_edges_and_a_typed_gate(case_dir: Path, tmp_path: Path,
+                                                 curve: str) -> None:
+    # One recalculation: the Calculator's own payout formula (cell F2) is copied beside
+    # the sheet with its attainment (C2) and typed gate attainment (H2) moved to cells
+    # holding every edge point, gate open (0.8, at the gate) and shut (0.79).
+    (case_dir / "edge.toml").write_text(f'[[metrics]]\nid = "a"\ncurve = {curve}\n'
+                                        f'gate = {{ metric = "{METRIC_B}", at = 0.8 }}\n')
+    out = tmp_path / "edge.xlsx"
+    assert_exit(invoke("export", str(case_dir), str(case_dir / "edge.toml"), "--xlsx",
+                       str(out), "-q"), 0)
+    edited = openpyxl.load_workbook(out)
+    sheet = edited["Calculator"]
+    formula = sheet["F2"].value
+    assert isinstance(formula, str) and formula.startswith("=IF(H2>=")
+    cases = [(x, g) for g in (0.8, 0.79) for x in EDGE_POINTS]
+    for i, (x, g) in enumerate(cases, start=1):
+        sheet[f"X{i}"], sheet[f"Y{i}"] = g, x
+        sheet[f"Z{i}"] = formula.replace("C2", f"Y{i}").replace("H2", f"X{i}")
+    edited.save(out)
+    book = recalculate(out, tmp_path / "lo")
+    case = load_case(case_dir)
+    metric = load_plan(case, str(case_dir / "edge.toml")).metrics[0]
+    got = [book["Calculator"][f"Z{i}"].value for i in range(1, len(cases) + 1)]
+    want = [float(metric.payout(np.array(x))) if g >= 0.8 else 0.0 for x, g in cases]
+    assert got == pytest.approx(want, abs=1e-12)
+    # The curve's own figures, by hand: the first curve pays 0.2 from 0.5 (the later point
+    # of the step holds), the second 0.3 from 0.6 and nothing just below.
+    by_x = dict(zip(EDGE_POINTS, want[:len(EDGE_POINTS)], strict=True))
+    if curve == EDGE_CURVES[0]:
+        assert (by_x[0.49], by_x[0.5], by_x[1.0], by_x[2.5]) == pytest.approx((0, 0.2, 0.6, 0.9))
+    else:
+        assert (by_x[0.55], by_x[0.6], by_x[1.0], by_x[2.0]) == pytest.approx((0, 0.3, 0.8, 1.0))
