@@ -119,3 +119,14 @@ def test_lazy_listing_matches_the_commands() -> None:
         assert command is not None and command.name == name
         assert click.Command(name, help=lazy.help).get_short_help_str() == \
             command.get_short_help_str()
+
+
+def test_bench_scripts_shadow_no_module_the_standard_library_imports() -> None:
+    # bench/ is the first entry of sys.path when a script there runs: a script named like
+    # a module the standard library imports (``org``: copy.py tries ``org.python.core``)
+    # breaks every other script of the folder at import time.
+    import sys
+
+    root = Path(__file__).parent.parent / "bench"
+    taken = set(sys.stdlib_module_names) | {"org", "compplan", "numpy", "pandas", "pyomo"}
+    assert sorted(p.stem for p in root.glob("*.py") if p.stem in taken) == []

@@ -1,7 +1,7 @@
 """Benchmark ``compplan optimise ORG`` against the data floor of an organisation.
 
-    .venv/bin/python bench/org.py                      # 5 roles x 20,000 reps x 20 metrics x 12
-    .venv/bin/python bench/org.py --roles 2 --reps 2000 --markdown
+    .venv/bin/python bench/organisation.py                      # 5 roles x 20,000 reps x 20 metrics x 12
+    .venv/bin/python bench/organisation.py --roles 2 --reps 2000 --markdown
 
 The organisation (MODEL.md section 7) is generated into ``bench/.cache/`` unless it is
 there already: each role is a scale case of ``bench/make_case.py`` (its own seed, every
@@ -11,7 +11,7 @@ handoff. Then, each in its own subprocess (wall time around it, peak memory from
 ``os.wait4``, both including interpreter start-up and imports):
 
 * the floor: ``bench/floor.py``'s reading and one numpy pass, for every role in turn in
-  one process (``bench/org.py --floor ORG``);
+  one process (``bench/organisation.py --floor ORG``);
 * ``compplan optimise ORG --out TMP --quiet``.
 
 Target (issue 14): at most 2 x the floor, peak memory under 3 GiB, and a model that does
