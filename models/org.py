@@ -20,25 +20,13 @@ from pydantic import Field, ValidationError, field_validator
 from compplan.errors import CaseError
 from compplan.models.case import Case, load_case, read_toml
 from compplan.models.errors_format import case_error_from_pydantic
-from compplan.models.schema import BudgetSpec, OneLine, _Strict
+from compplan.models.schema import BudgetSpec, OneLine, _Strict, check_goals
 from compplan.models.tables import not_a_file
 from compplan.models.text import shown
 
 ORG_FILE = "org.toml"
 MAX_ROLE_ID = 64
 _ROLE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
-
-
-def check_goals(goals: dict[str, float]) -> dict[str, float]:
-    """At least one goal, none negative, at least one priority > 0 (MODEL.md section 1)."""
-    if not goals:
-        raise ValueError("at least one goal is required")
-    for name, value in goals.items():
-        if value < 0.0:
-            raise ValueError(f"goal '{name}' has priority {value}; priorities are >= 0")
-    if not any(v > 0 for v in goals.values()):
-        raise ValueError("at least one goal needs a priority > 0")
-    return goals
 
 
 class OrgInfo(_Strict):

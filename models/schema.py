@@ -34,6 +34,21 @@ def _one_line(text: str) -> str:
 OneLine = Annotated[str, AfterValidator(_one_line)]
 
 
+def check_goals(goals: dict[str, float]) -> dict[str, float]:
+    """At least one goal, none negative, at least one priority > 0 (MODEL.md section 1).
+
+    The rule of a case's ``[goals]`` and of an organisation's (``org.toml``).
+    """
+    if not goals:
+        raise ValueError("at least one goal is required")
+    for name, value in goals.items():
+        if value < 0.0:
+            raise ValueError(f"goal '{name}' has priority {value}; priorities are >= 0")
+    if not any(v > 0 for v in goals.values()):
+        raise ValueError("at least one goal needs a priority > 0")
+    return goals
+
+
 class _Strict(BaseModel):
     # TOML reads inf and nan as floats; no setting means anything with them.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -173,14 +188,7 @@ class CaseSpec(_Strict):
     @field_validator("goals")
     @classmethod
     def _goals(cls, goals: dict[str, float]) -> dict[str, float]:
-        if not goals:
-            raise ValueError("at least one goal is required")
-        for name, value in goals.items():
-            if value < 0.0:
-                raise ValueError(f"goal '{name}' has priority {value}; priorities are >= 0")
-        if not any(v > 0 for v in goals.values()):
-            raise ValueError("at least one goal needs a priority > 0")
-        return goals
+        return check_goals(goals)
 
     @field_validator("metrics")
     @classmethod
