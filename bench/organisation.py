@@ -1,6 +1,6 @@
 """Benchmark ``compplan optimise ORG`` against the data floor of an organisation.
 
-    .venv/bin/python bench/organisation.py                      # 5 roles x 20,000 reps x 20 metrics x 12
+    .venv/bin/python bench/organisation.py    # 5 roles x 20,000 reps x 20 metrics x 12
     .venv/bin/python bench/organisation.py --roles 2 --reps 2000 --markdown
 
 The organisation (MODEL.md section 7) is generated into ``bench/.cache/`` unless it is
