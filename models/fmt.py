@@ -43,6 +43,19 @@ def money(value: float | None, currency: str = "", digits: int | None = None) ->
     return text + (f" {currency}" if currency else "")
 
 
+def rate(value: float | None, currency: str = "", significant: int = 3) -> str:
+    """A rate per unit with ``significant`` digits: ``0.0169 USD``, not ``0.02 USD``.
+
+    Money per unit of a metric can be a fraction of a cent; rounding it to cents makes
+    different rates read the same. From 100 up, money in full (``1,250 USD``).
+    """
+    if value is None or _missing(value):
+        return MISSING
+    if abs(value) >= 100 or value == 0:
+        return money(value, currency)
+    return number(value, significant) + (f" {currency}" if currency else "")
+
+
 def _compact(value: float, significant: int) -> str:
     size = abs(value)
     for least, unit, suffix in _UNITS:
