@@ -327,8 +327,10 @@ def _summary(result: Result, kind: str = "plan") -> None:
                       + (f", CVaR {fmt.money(ev.cvar)}" if ev.cvar is not None else "") + ")")
     from compplan.optimizer.understand import readings, sentences
 
-    words = sentences(readings(case, outcome.coefficients, outcome.plan, ev.alignment),
-                      designed=kind == "plan")
+    # A rounded plan is measured against the unrounded optimum: it is not "that plan".
+    best = None if outcome.rounding is None else outcome.rounding["unrounded"]["alignment"]
+    words = sentences(readings(case, outcome.coefficients, outcome.plan, ev.alignment, best),
+                      designed=kind == "plan" and best is None)
     out_console.print("  alignment: " + "; ".join(words))
     prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:
