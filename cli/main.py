@@ -367,7 +367,9 @@ def _price_text(price: GuardrailPrice) -> str:
         return ""
     return (f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved); "
             f"marginal {price.shadow_price:.4g} per unit for limits "
-            f"{fmt.number(price.valid_from)} to {fmt.number(price.valid_to)}")
+            + (fmt.limits(price.valid_from, price.valid_to, price.valid_from_open,
+                          price.valid_to_open)
+               if price.valid_from is not None and price.valid_to is not None else "not computed"))
 
 
 

@@ -152,6 +152,17 @@ def check(name: str, value: float | None, unit: str, currency: str = "") -> str:
     return figure(value, unit, currency)
 
 
+def limits(low: float, high: float, low_open: bool = False, high_open: bool = False) -> str:
+    """Where a guardrail's price holds: ``3.484 to 3.546``.
+
+    An end the search window reached with the price still holding is not where the
+    price stops: ``1.99 to at least 4``, ``at most 0.2 to 0.4`` (issue 19).
+    """
+    start = f"at most {number(low)}" if low_open else number(low)
+    end = f"at least {number(high)}" if high_open else number(high)
+    return f"{start} to {end}"
+
+
 def seconds(value: float | None) -> str:
     """Wall time: ``0.04 s``, ``12.3 s``, ``2 min 5 s``."""
     if value is None or _missing(value):

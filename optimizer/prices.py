@@ -19,8 +19,11 @@ tangent (no plan at that limit) the search bisects. Each side is searched within
 ``0`` and twice the limit, probing at 1 %, 10 % and 100 % of the limit, then at most
 ``MAX_STEPS`` solves (bisection stops at ``RESOLUTION`` of the limit); an end left
 unconfirmed is the last point where the price was seen to hold. A guardrail that
-does not bind holds its price, 0, from the plan's own value to twice the limit
+does not bind holds its price, 0, from the plan's own value to any looser limit
 without a solve (relaxing a constraint an LP's optimum does not reach changes nothing).
+Where the price still holds at the end of the search window, ``valid_from_open`` or
+``valid_to_open`` says so: the price holds *at least* that far (issue 19: twice the
+limit was shown as where the price stops holding).
 
 Cost: one LP solve for the marginal prices, one MIP re-solve per binding guardrail
 and one for all the others at once (if that buys nothing, so does any one of them),
@@ -93,6 +96,11 @@ class GuardrailPrice:
         The range of the limit (``valid_from <= limit <= valid_to``) over which the
         optimal alignment changes at exactly ``shadow_price`` per unit; None when not
         searched (``ranges=False``).
+    valid_from_open, valid_to_open : bool
+        The price still held at that end of the search window (``0`` and twice the
+        limit): it holds *at least* that far, not only that far. A guardrail that does
+        not bind holds its price of 0 however far it is loosened, so its loosening end
+        is always open. An end at 0 is the end of the limit's own range, not open.
     """
 
     guardrail: str
@@ -103,6 +111,8 @@ class GuardrailPrice:
     per_percent: float
     valid_from: float | None
     valid_to: float | None
+    valid_from_open: bool = False
+    valid_to_open: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -278,6 +288,7 @@ class _Line:
     guardrail: str
     start: float
     price: float
+    open: bool = False
 
     def solve(self, t: float) -> _Found | None:
         return self.solver.solve(self.guardrail, t, relaxed=True)
@@ -290,8 +301,12 @@ class _Line:
             + _REL_TOL * abs(self.price * t)
 
     def edge(self, probes: list[float]) -> float:
-        """How far along ``probes`` (signed loosenings, growing) the price holds."""
+        """How far along ``probes`` (signed loosenings, growing) the price holds.
+
+        ``self.open`` says afterwards whether it still held at the last probe.
+        """
         known, end, found = 0.0, None, None
+        self.open = False
         for t in probes:
             found = self.solve(t)
             if not self.holds(t, found):
@@ -299,6 +314,7 @@ class _Line:
                 break
             known = t
         if end is None:
+            self.open = True
             return known
         resolution = RESOLUTION * abs(probes[-1])
         for _ in range(MAX_STEPS):
@@ -379,14 +395,21 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
         line = _Line(resolver, name, start, marginal[name])
         if name in slack:
             # A limit the LP's optimum does not reach: loosening it leaves that optimum
-            # optimal (an LP), and tightening it too, down to the plan's own value.
+            # optimal (an LP), however far, and tightening it too, down to the plan's
+            # own value.
             loose, tight = reach, unused[name]
+            loose_open, tight_open = True, False
         else:
             loose = line.edge([f * reach for f in (0.01, 0.1, 1.0)])
+            loose_open = line.open
             tight = line.edge([-f * reach for f in (0.01, 0.1, 1.0)])
-        ends = sorted((limit + loosening(name) * loose, limit + loosening(name) * tight))
+            tight_open = line.open
+        a, b = limit + loosening(name) * loose, limit + loosening(name) * tight
+        # An end at 0 (or below) is the end of a limit's own range: no further to search.
+        a_open, b_open = loose_open and a > 0, tight_open and b > 0
+        (low, low_open), (high, high_open) = sorted(((a, a_open), (b, b_open)))
         prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
-                                     per_percent, ends[0], ends[1]))
+                                     per_percent, low, high, low_open, high_open))
     return prices
 
 
