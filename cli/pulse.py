@@ -157,7 +157,7 @@ def summary(doc: dict[str, Any]) -> None:
     seg = doc["drift"]["segments"]
     if seg:
         say(f"By {seg['column']}, paid / expected to date: " + ", ".join(
-            f"{g['segment']} {g['ratio']:.2f}" for g in seg["groups"] if g["ratio"] is not None))
+            f"{g['segment']} {g['ratio']:.0%}" for g in seg["groups"] if g["ratio"] is not None))
 
 
 def _org_plans(org: Any, plan: str) -> dict[str, Any]:

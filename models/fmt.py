@@ -140,13 +140,18 @@ def figure(value: float | None, unit: str, currency: str = "") -> str:
         return money(value, currency)
     if unit == "share of target":
         return share(value)
+    if unit == "points of target":
+        return points(value, sign=False)
     if unit in ("x target", "x mean"):
         return multiple(value)
     return number(value)
 
 
 def check(name: str, value: float | None, unit: str, currency: str = "") -> str:
-    """A guardrail's value or limit: the parity gap in points, the rest by unit."""
+    """A guardrail's value or limit by its unit; the parity gap in points.
+
+    Also for a document written before parity's unit was ``points of target``.
+    """
     if name == "fairness_parity":
         return points(value, sign=False)
     return figure(value, unit, currency)

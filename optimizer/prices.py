@@ -41,28 +41,17 @@ import numpy as np
 import pyomo.environ as pyo
 
 from compplan.models.case import Case
+from compplan.models.guardrails import BY_NAME
+from compplan.models.guardrails import TABLE as GUARDRAIL_TABLE
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
 from compplan.optimizer.solve import CutLoop, Status
 from compplan.optimizer.tails import TailGuard
 
-_UNITS = {
-    "payout_multiple": ("[design] max_payout_multiple", "per 1.0x of target incentive"),
-    "budget_expected": ("[budget] expected_cap", "per currency unit"),
-    "budget_cvar": ("[budget] cvar_cap", "per currency unit"),
-    "fairness_parity": ("[fairness] parity_tolerance", "per 1.0 of tolerance (share of target)"),
-    "fairness_top": ("[fairness] top_ratio", "per 1.0 of ratio"),
-    "fairness_bottom": ("[fairness] bottom_floor", "per 1.0 of floor (share of target)"),
-}
+#: Each guardrail's setting and the unit of its price (the guardrail table).
+_UNITS = {g.name: (g.setting, g.price_unit) for g in GUARDRAIL_TABLE}
 #: Where each guardrail's limit lives in the case's spec.
-_KEYS = {
-    "payout_multiple": ("design", "max_payout_multiple"),
-    "budget_expected": ("budget", "expected_cap"),
-    "budget_cvar": ("budget", "cvar_cap"),
-    "fairness_parity": ("fairness", "parity_tolerance"),
-    "fairness_top": ("fairness", "top_ratio"),
-    "fairness_bottom": ("fairness", "bottom_floor"),
-}
+_KEYS = {g.name: (g.section, g.key) for g in GUARDRAIL_TABLE}
 #: Re-solves per side of the range search after its probes (at 1 %, 10 % and 100 % of
 #: the limit), and the share of the limit to which an end found by bisection is resolved.
 MAX_STEPS = 12
@@ -128,7 +117,7 @@ def with_limit(case: Case, guardrail: str, limit: float) -> Case:
 
 def loosening(guardrail: str) -> float:
     """+1 when loosening a guardrail raises its limit, -1 when it lowers it (the floor)."""
-    return -1.0 if guardrail == "fairness_bottom" else 1.0
+    return BY_NAME[guardrail].loosening
 
 
 def _rows(plan: PlanModel, name: str) -> list[Any]:

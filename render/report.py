@@ -653,6 +653,7 @@ def _row(label: str, limit: str, values: list[str],
 
 _UNIT_FORMAT: dict[str, Callable[[float], str]] = {
     "currency": lambda v: money(v), "share of target": lambda v: pct(v),
+    "points of target": lambda v: f"{v * 100:.1f} pp",
     "x target": lambda v: f"{v:.2f}x", "x mean": lambda v: f"{v:.2f}x"}
 
 

@@ -61,8 +61,10 @@ _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="E5E7EB")
 #: A row of the Evaluation sheet and the number format of its figures.
 Row = tuple[tuple[Any, ...], str | None]
-_UNIT_FORMAT = {"currency": MONEY, "share of target": SHARE, "x target": MULTIPLE,
-                "x mean": MULTIPLE}
+#: The number format of a guardrail's figures by its unit (models/guardrails.py).
+UNIT_FORMAT = {"currency": MONEY, "share of target": SHARE, "points of target": SHARE,
+               "x target": MULTIPLE, "x mean": MULTIPLE}
+_UNIT_FORMAT = UNIT_FORMAT
 
 
 @dataclass(frozen=True)

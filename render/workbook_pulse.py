@@ -20,6 +20,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from compplan.render.report_pulse import pulse_path
 from compplan.render.workbook import (
     MONEY,
+    MULTIPLE,
     NUMBER,
     QUANTITY,
     SHARE,
@@ -31,7 +32,8 @@ from compplan.render.workbook import (
 TITLE = "Pulse"
 _WIDTHS = [34.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 40.0]
 #: Number format of a guardrail's figures by its unit (pulse.json's ``unit``).
-_UNIT = {"currency": MONEY, "share of target": SHARE, "x target": NUMBER, "x mean": NUMBER}
+_UNIT = {"currency": MONEY, "share of target": SHARE, "points of target": SHARE,
+         "x target": MULTIPLE, "x mean": MULTIPLE}
 
 
 def pulse_sheet(book: Workbook, doc: dict[str, Any]) -> None:
@@ -94,9 +96,12 @@ def _guardrails(doc: dict[str, Any]) -> Block | None:
         rows.append([(g["setting"], None), (g["now"], form), (g["limit_now"], form),
                      (g["projected"], form), (g["limit"], form),
                      ("" if g["now"] is None else "yes" if g["ok_now"] else "NO", None),
-                     ("yes" if g["ok_projected"] else "NO", None)])
+                     ("yes" if g["ok_projected"] else "NO", None),
+                     (g.get("year"), form), (g.get("year_retune"), form),
+                     (g.get("verdict", ""), None)])
     return ["guardrail", "now", "limit now", "projected", "limit", "met now",
-            "met projected"], rows
+            "met projected", "the year, plan unchanged", "the year, re-tuned",
+            "the year"], rows
 
 
 def _retune(doc: dict[str, Any]) -> Block:

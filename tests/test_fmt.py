@@ -46,6 +46,8 @@ def test_distinct_money_never_merges_different_values(values: list[float]) -> No
     (lambda: fmt.multiple(1.25), "1.25x"), (lambda: fmt.number(19_614_072.0), "19,614,072"),
     (lambda: fmt.number(0.0009118), "0.0009118"), (lambda: fmt.number(1.99), "1.99"),
     (lambda: fmt.check("fairness_parity", 0.06478, "share of target"), "6.5 pp"),
+    (lambda: fmt.check("fairness_parity", 0.06478, "points of target"), "6.5 pp"),
+    (lambda: fmt.figure(0.06478, "points of target"), "6.5 pp"),
     (lambda: fmt.check("budget_cvar", 2.428e7, "currency", "USD"), "24,280,000 USD"),
     (lambda: fmt.check("fairness_top", 1.99, "x mean"), "1.99x"),
     (lambda: fmt.seconds(0.04), "0.04 s"), (lambda: fmt.seconds(125.0), "2 min 5 s"),
