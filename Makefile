@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-OUT ?= plan
+OUT ?= out/plan
 # The project's shared folder (spec/MODEL.md and tools/conformance.py), beside this clone.
 CONTRACT ?= ../shared
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check

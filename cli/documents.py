@@ -26,7 +26,7 @@ from compplan.render.audit import (
 @click.command()
 @click.argument("case", type=click.Path(file_okay=False))
 @click.argument("plan", required=False, default=CURRENT_PLAN)
-@click.option("--out", "out_dir", default="audit", show_default=True,
+@click.option("--out", "out_dir", default="out/audit", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for audit.json and audit.md.")
 @force_option
@@ -92,7 +92,7 @@ def _show_audit(result: Audit) -> None:
 @click.argument("plan")
 @click.option("--case", "case_dir", type=click.Path(file_okay=False),
               help="The plan's case: goals, median target incentive, current plan.")
-@click.option("--out", "out_dir", default="explain", show_default=True,
+@click.option("--out", "out_dir", default="out/explain", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan_explained.md and plan_explained.html.")
 @click.option("--per-rep", is_flag=True,

@@ -61,7 +61,7 @@ def main(ctx: click.Context) -> None:
 
 @main.command()
 @click.argument("case", required=False, type=click.Path(file_okay=False))
-@click.option("--out", "out_dir", default="plan", show_default=True,
+@click.option("--out", "out_dir", default="out/plan", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan.json, plan.csv, plan.md and rep_rates.csv.")
 @click.option("--time-limit", type=POSITIVE,

@@ -33,7 +33,7 @@ from compplan.render.pulse import guardrail_lines, headline, retune_rows, write_
 @click.option("--year-periods", type=click.IntRange(min=1),
               help="Periods in the plan year (default: [case] periods_per_year, else the "
                    "periods of the case's history).")
-@click.option("--out", "out_dir", default="pulse", show_default=True,
+@click.option("--out", "out_dir", default="out/pulse", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for pulse.json and pulse.md.")
 @click.option("--allow-new-metrics", is_flag=True,

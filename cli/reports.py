@@ -106,7 +106,7 @@ def _pulse(case: Case, plan: Plan, actuals: Actuals, coeffs: Coefficients,
 @click.option("--year-periods", type=click.IntRange(min=1),
               help="With --actuals: periods in the plan year (default: [case] "
                    "periods_per_year, else the periods of the case's history).")
-@click.option("--out", "out_file", default="report.html", show_default=True,
+@click.option("--out", "out_file", default="out/report.html", show_default=True,
               help="The HTML file to write ('-': standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
 def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None,

@@ -180,7 +180,7 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
               help="What-if: move AMOUNT of target incentive from one metric to another "
                    "('0.4:smb_bookings->multi_product_deals', quoted for the shell's >). "
                    "Repeatable; modifiers apply in the order given.")
-@click.option("--out", "out_dir", default="evaluation", show_default=True,
+@click.option("--out", "out_dir", default="out/evaluation", show_default=True,
               type=click.Path(file_okay=False),
               help="Folder for evaluation.json and rep_payouts.csv.")
 @click.option("--write-plan", type=click.Path(),
@@ -311,7 +311,7 @@ def _print_evaluation(case: Case, columns: Sequence[Column],
 @click.command("compare")
 @click.argument("case", type=click.Path(file_okay=False))
 @click.argument("plans", nargs=-1, required=True)
-@click.option("--out", "out_dir", default="comparison", show_default=True,
+@click.option("--out", "out_dir", default="out/comparison", show_default=True,
               type=click.Path(file_okay=False), help="Folder for compare.csv and compare.md.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No table on the terminal.")

@@ -130,3 +130,17 @@ def test_bench_scripts_shadow_no_module_the_standard_library_imports() -> None:
     root = Path(__file__).parent.parent / "bench"
     taken = set(sys.stdlib_module_names) | {"org", "compplan", "numpy", "pandas", "pyomo"}
     assert sorted(p.stem for p in root.glob("*.py") if p.stem in taken) == []
+
+
+@pytest.mark.parametrize("name", commands())
+def test_default_outputs_land_under_the_ignored_out_folder(name: str) -> None:
+    """Issue 19: defaults such as 'batch' (beside the batch/ package) or 'evaluation'
+    landed in a checkout unnoticed; every default --out is under out/, which
+    .gitignore leaves out."""
+    command = main.get_command(click.Context(main), name)
+    assert command is not None
+    for param in command.params:
+        if "--out" in getattr(param, "opts", []) and isinstance(param.default, str):
+            assert str(param.default).startswith("out/"), (name, param.default)
+    assert "out/" in (ROOT / ".gitignore").read_text().splitlines()
+    assert not (ROOT / "evaluation").exists()
