@@ -19,6 +19,7 @@ from compplan.cli.common import (
     ExitError,
     Reporter,
     captured_warnings,
+    err_console,
     fail,
     force_option,
     import_in_background,
@@ -77,8 +78,8 @@ def main(ctx: click.Context) -> None:
               help="A plan to publish: weights on a grid of STEP (0.05 = 5 %) and accelerator "
                    "rates on a grid of STEP, the best rounded plan (proven); the summary and "
                    "plan.json say what rounding costs against the unrounded optimum.")
-@click.option("--reproducible", is_flag=True,
-              help="Kept for old scripts: plan.json is now always byte-identical for the "
+@click.option("--reproducible", is_flag=True, hidden=True,
+              help="Deprecated, does nothing: plan.json is always byte-identical for the "
                    "same case (wall times are in run.json).")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
@@ -99,6 +100,9 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
         compplan optimise cases/gtm_org --out plans/gtm
     """
+    if reproducible:
+        # Said even with -q: a script relying on the flag should learn it is a no-op.
+        err_console.print(REPRODUCIBLE_DEPRECATED)
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):
@@ -146,6 +150,12 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     if not quiet:
         _summary(result)
         out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
+
+
+#: What --reproducible says: it is deprecated and changes nothing (issue 19).
+REPRODUCIBLE_DEPRECATED = ("note: --reproducible is deprecated and does nothing: plan.json is "
+                           "always byte-identical for the same case (wall times are in "
+                           "run.json); drop the flag, it will be removed")
 
 
 def _write(result: Result, staged: Path, out: Path) -> list[Path]:
