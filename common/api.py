@@ -451,14 +451,14 @@ def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current"
         ``to_frame()`` gives the guardrails as a table.
     """
     from compplan.optimizer.coefficients import compute_coefficients
-    from compplan.optimizer.evaluate import evaluate as _evaluate
-    from compplan.optimizer.evaluate import expected_revenue
+    from compplan.optimizer.evaluate import evaluate_plan, expected_revenue
 
     loaded = _as_case(case)
     chosen = _as_plan(loaded, plan)
-    w, u = chosen.vectors(loaded)
-    return _evaluate(loaded, compute_coefficients(loaded), w, u,
-                     revenue=expected_revenue(loaded))
+    # What the plan as written pays (MODEL.md section 9), as `compplan evaluate`: its
+    # canonical vectors do not describe a curve, a gate or its own threshold or cap.
+    return evaluate_plan(loaded, compute_coefficients(loaded), chosen,
+                         revenue=expected_revenue(loaded))
 
 
 def audit(case: Case | str | Path | None, plan: Plan | str | Path = "current") -> Audit:
