@@ -14,7 +14,8 @@ import html
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.resources import as_file, files
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 DEFAULT_CASE = "enterprise_first"
 
 __all__ = [
+    "PulseCheck",
     "Result",
     "Status",
     "audit",
@@ -60,6 +62,7 @@ __all__ = [
     "min_budget_org",
     "optimise",
     "optimise_org",
+    "pulse",
     "sweep",
     "sweep_org",
 ]
@@ -822,3 +825,191 @@ def sweep_org(org: Org | str | Path, start: float, stop: float, count: int, *,
     from compplan.optimizer.org_sweep import sweep_org as _sweep
 
     return _sweep(_as_org(org), start, stop, count, time_limit=time_limit)
+
+
+# ----------------------------------------------------------------- one door: every command
+#
+# Each command of the command line is one function here, returning a result with its
+# document and ``write()``; organisations are handled inside the same functions (issue 19).
+
+
+@dataclass
+class PulseCheck:
+    """What :func:`pulse` found: ``pulse.json`` (or ``org_pulse.json``) and how it ended.
+
+    Attributes
+    ----------
+    document : dict
+        ``pulse.json`` (MODEL.md section 8); for an organisation ``org_pulse.json``, each
+        role's ``pulse.json`` under ``roles``.
+    infeasibility : dict or None
+        Why no re-tune saves the year (``infeasibility.json``), else None.
+    org : bool
+        The check is an organisation's.
+    warnings : list of str
+        What the case or organisation was accepted with (as the command line prints).
+    """
+
+    document: dict[str, Any]
+    infeasibility: dict[str, Any] | None = None
+    org: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        """``optimal`` with a re-tune (or none needed), ``infeasible`` when none saves the year."""
+        return Status.INFEASIBLE if self.infeasibility is not None else Status.OPTIMAL
+
+    @property
+    def message(self) -> str:
+        """How it ended, in one line."""
+        if self.infeasibility is None:
+            return "the pulse check is done"
+        what = "joint re-tune with the roles'" if self.org else "re-tune with the plan's"
+        return (f"no {what} metrics saves the year: "
+                + "; ".join(self.infeasibility["explanation"]))
+
+    def raise_for_status(self) -> PulseCheck:
+        """Raise :class:`~compplan.errors.InfeasibleError` when no re-tune saves the year."""
+        if self.infeasibility is not None:
+            raise InfeasibleError(self.message, self.infeasibility)
+        return self
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the files into an open folder (staged by the caller); their paths there."""
+        from compplan.models.output import write_json
+        from compplan.render.pulse import write_org_pulse, write_pulse
+
+        written = (write_org_pulse if self.org else write_pulse)(folder, self.document)
+        if self.infeasibility is not None:
+            write_json(folder / "infeasibility.json", self.infeasibility)
+            written.append(folder / "infeasibility.json")
+        return written
+
+    def write(self, folder: str | Path, *, force: bool = False,
+              inputs: list[Any] | None = None) -> list[Path]:
+        """Write the files ``compplan pulse`` writes, as one transaction.
+
+        ``pulse.json`` and ``pulse.md`` (an organisation: ``org_pulse.json``,
+        ``org_pulse.md`` and ``<role>/pulse.*``), and ``infeasibility.json`` when no
+        re-tune saves the year. ``inputs`` are files the folder must not be.
+        """
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        with output_folder(path, force=force, inputs=inputs or []) as staged:
+            written = self.write_into(staged)
+        return [path / p.relative_to(staged) for p in written]
+
+
+def _org_plans(org: Org, plan: str | Path) -> dict[str, Plan]:
+    """Every role's plan in force: 'current', or the roles' plans beside an org_plan.json."""
+    from compplan.models.plan import load_plan
+
+    if str(plan) == "current":
+        missing = [r.id for r in org.roles if r.case.current_plan is None]
+        if missing:
+            raise UsageError(f"'current': the role(s) {', '.join(missing)} have no "
+                             "current_plan.toml; give the org_plan.json of compplan optimise")
+        return {r.id: load_plan(r.case, "current") for r in org.roles}
+    folder = Path(plan).parent if Path(plan).is_file() else Path(plan)
+    if not (folder / "org_plan.json").is_file():
+        raise UsageError(f"{plan}: give 'current' or an org_plan.json written by compplan "
+                         "optimise ORG_DIR (with its role folders beside it)")
+    return {r.id: load_plan(r.case, folder / r.id / "plan.json") for r in org.roles}
+
+
+@contextmanager
+def _refused_paths() -> Iterator[None]:
+    """A path the OS refuses (a name too long, ...) as an input error, as for a plan."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        raise CaseError(_cut(str(exc.filename)), f"cannot be used: {exc.strerror or exc}") \
+            from None
+
+
+def is_organisation(source: Any) -> bool:
+    """Whether ``source`` is an organisation: an Org, or a folder holding ``org.toml``."""
+    from compplan.models.org import Org, is_org_folder
+
+    return isinstance(source, Org) or (isinstance(source, str | os.PathLike)
+                                       and not isinstance(source, bytes)
+                                       and is_org_folder(source))
+
+
+def pulse(case: Case | Org | str | Path, plan: Plan | str | Path, actuals: str | Path, *,
+          year_periods: int | None = None, allow_new_metrics: bool = False,
+          tail_method: TailMethod = "auto", time_limit: float | None = None,
+          progress: Callable[[str], None] | None = None,
+          chunk_progress: Progress | None = None) -> PulseCheck:
+    """The pulse check: what the plan paid so far, the year's forecast, the least re-tune.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plan : Plan, str or Path
+        The plan in force: a ``plan.json``, a TOML plan or ``"current"``; for an
+        organisation its ``org_plan.json`` (or folder) or ``"current"``.
+    actuals : str or Path
+        Attainment of the elapsed periods (CSV or Parquet, the form of
+        ``attainment.csv``); for an organisation a folder of ``<role id>.csv``.
+    year_periods : int, optional
+        ``N``, the periods of the plan year (MODEL.md section 8).
+    allow_new_metrics : bool
+        Let the re-tune add or drop metrics (a case only).
+    tail_method : {"auto", "full", "cuts"}
+        How tail guardrails are written.
+    time_limit : float, optional
+        Seconds for the re-tune's solver calls.
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise`.
+
+    Returns
+    -------
+    PulseCheck
+        ``document`` (``pulse.json``), ``infeasibility`` when no re-tune saves the
+        year, and ``write(folder)``.
+    """
+    seconds = _time_limit(time_limit)
+    method = _tail_method(tail_method)
+    if is_organisation(case):
+        from compplan.models.org_actuals import read_org_actuals
+        from compplan.optimizer.org_pulse import org_pulse_check
+
+        if allow_new_metrics:
+            raise UsageError("--allow-new-metrics applies to a case folder; an organisation's "
+                             "joint re-tune keeps every role's metrics")
+        org = _as_org(case)
+        if not isinstance(plan, str | os.PathLike):
+            raise UsageError("plan of an organisation must be 'current' or its org_plan.json "
+                             f"(str or Path), got {type(plan).__name__}")
+        plans = _org_plans(org, plan)
+        with _refused_paths():
+            read = read_org_actuals(actuals, org, {rid: [m.id for m in p.metrics]
+                                                   for rid, p in plans.items()})
+        found = org_pulse_check(org, plans, read, year_periods=year_periods,
+                                tail_method=method, time_limit=seconds, progress=progress)
+        doc = found.document
+        why = ({"org": doc["org"], "status": "infeasible", "explanation": [doc["retune_note"]]}
+               if found.beyond_repair else None)
+        return PulseCheck(doc, why, org=True, warnings=list(org.warnings))
+    from compplan.models.actuals import read_actuals
+    from compplan.models.plausibility import plausibility_warnings
+    from compplan.optimizer.pulse import needed_metrics, pulse_check
+
+    loaded = _as_case(case)
+    warnings = [*loaded.spec.warnings(), *plausibility_warnings(loaded)]
+    in_force = _as_plan(loaded, plan)
+    # The plan's metrics and those its gates name (a plan as written, MODEL.md section 9).
+    with _refused_paths():
+        read = read_actuals(actuals, loaded, needed_metrics(in_force))
+    outcome = pulse_check(loaded, in_force, read, year_periods=year_periods,
+                          allow_new_metrics=allow_new_metrics, tail_method=method,
+                          time_limit=seconds, progress=progress, chunk_progress=chunk_progress)
+    why = (None if outcome.infeasibility is None
+           else {"case": loaded.name, **outcome.infeasibility})
+    return PulseCheck(outcome.document, why, warnings=[str(w) for w in warnings])

@@ -119,6 +119,8 @@ def test_docs_api_md_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (tmp_path / "runs" / "budget" / "results.csv").is_file()
     assert (tmp_path / "plans" / "gtm" / "org_plan.json").is_file()
     assert (tmp_path / "plans" / "gtm" / "ae" / "plan.json").is_file()
+    assert (tmp_path / "pulses" / "fy27" / "pulse.json").is_file()
+    assert "the year meets it" in out
 
 
 # --------------------------------------------------------------------------- wrong arguments

@@ -57,3 +57,27 @@ def test_the_written_example_is_evaluated_as_it_pays() -> None:
     ev = compplan.evaluate(CASES / "enterprise_first", WRITTEN)
     assert round(ev.alignment, 4) == 0.2464
     assert round(ev.expected_cost / 1e6, 2) == 19.99
+
+
+@pytest.mark.parametrize(("source", "plan", "actuals", "name"), [
+    (CASES / "enterprise_first", "current", CASES / "enterprise_first" / "actuals.csv",
+     "pulse.json"),
+    (CASES / "enterprise_first", str(WRITTEN), CASES / "enterprise_first" / "actuals.csv",
+     "pulse.json"),
+    (CASES / "gtm_org", "current", CASES / "gtm_org" / "actuals", "org_pulse.json"),
+])
+def test_pulse_is_one_function_for_cases_and_organisations(
+        source: Path, plan: str, actuals: Path, name: str, tmp_path: Path) -> None:
+    """compplan pulse calls compplan.pulse: the same document, the same files."""
+    result = compplan.pulse(source, plan, actuals)
+    assert result.org == (name == "org_pulse.json")
+    written = result.write(tmp_path / "api")
+    assert written[0] == tmp_path / "api" / name
+    done = CliRunner().invoke(main, ["pulse", str(source), plan, "--actuals", str(actuals),
+                                     "--out", str(tmp_path / "cli"), "-q"])
+    assert done.exit_code in (0, 3), done.output
+    assert (done.exit_code == 3) == (result.infeasibility is not None)
+    assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+    cli_files = sorted(p.relative_to(tmp_path / "cli") for p in (tmp_path / "cli").rglob("*"))
+    api_files = sorted(p.relative_to(tmp_path / "api") for p in (tmp_path / "api").rglob("*"))
+    assert cli_files == api_files
