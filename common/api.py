@@ -902,7 +902,7 @@ class PulseCheck:
         return [path / p.relative_to(staged) for p in written]
 
 
-def _org_plans(org: Org, plan: str | Path) -> dict[str, Plan]:
+def _org_plans(org: Org, plan: str | os.PathLike[str]) -> dict[str, Plan]:
     """Every role's plan in force: 'current', or the roles' plans beside an org_plan.json."""
     from compplan.models.plan import load_plan
 
