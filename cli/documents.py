@@ -121,25 +121,20 @@ def explain(plan: str, case_dir: str | None, out_dir: str, per_rep: bool, force:
                         "quotas come from the case)", 2)
     if case_dir is None and plan == CURRENT_PLAN:
         raise ExitError("'current' needs --case (the case folder holding current_plan.toml)", 2)
-    from compplan.models.plan import load_plan
-    from compplan.render.explain import write_rep_pages
-
     loaded = load(case_dir) if case_dir is not None else None
     try:
-        document = api.explain(plan, loaded)
-        chosen = load_plan(loaded, plan) if per_rep and loaded is not None else None
+        document = api.explain(plan, loaded, per_rep=per_rep)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)
     with output_set(out_dir, force=force, inputs=_inputs(case_dir, plan)) as folder:
-        written = [out / p.name for p in document.write(folder)]
-        if chosen is not None and loaded is not None:
-            pages = write_rep_pages(folder, document.context, chosen, loaded)
-            written += [out / pages[0].relative_to(folder)]
+        files = document.write(folder)
+    written, pages = files[:2], files[2:]
     if not quiet:
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}"
-                          + (f" and {len(pages) - 1:,} rep pages in {out / pages[0].parent.name}"
-                             if per_rep else ""))
+        out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}"
+                          + (f", {out / pages[0].relative_to(folder)} and "
+                             f"{len(pages) - 1:,} rep pages in {out / pages[0].parent.name}"
+                             if pages else ""))
 
 
 def _inputs(case: str | Path | None, plan: str) -> list[str | Path]:

@@ -489,9 +489,14 @@ def audit(case: Case | str | Path | None, plan: Plan | str | Path = "current") -
 
 @dataclass(frozen=True)
 class Document:
-    """The plan document for reps (``compplan explain``): Markdown and HTML."""
+    """The plan document for reps (``compplan explain``): Markdown and HTML.
+
+    With ``per_rep`` (:func:`explain`), ``write`` also writes one page per rep of the
+    case and an index, in ``reps/``.
+    """
 
     context: dict[str, Any]
+    per_rep: tuple[Plan, Case] | None = None
 
     @property
     def markdown(self) -> str:
@@ -506,13 +511,20 @@ class Document:
         return render_html(self.context)
 
     def write(self, folder: str | Path) -> list[Path]:
-        """Write ``plan_explained.md`` and ``plan_explained.html`` into ``folder``."""
-        from compplan.render.explain import write_explanation
+        """Write ``plan_explained.md`` and ``plan_explained.html`` into ``folder``.
 
-        return write_explanation(Path(folder), self.context)
+        With the pages per rep: then ``reps/index.html`` and one page per rep.
+        """
+        from compplan.render.explain import write_explanation, write_rep_pages
+
+        written = write_explanation(Path(folder), self.context)
+        if self.per_rep is not None:
+            written += write_rep_pages(Path(folder), self.context, *self.per_rep)
+        return written
 
 
-def explain(plan: Plan | str | Path, case: Case | str | Path | None = None) -> Document:
+def explain(plan: Plan | str | Path, case: Case | str | Path | None = None, *,
+            per_rep: bool = False) -> Document:
     """The plan document for reps: what the plan pays for, and why.
 
     Parameters
@@ -521,6 +533,9 @@ def explain(plan: Plan | str | Path, case: Case | str | Path | None = None) -> D
         A ``plan.json``; with ``case`` also a Plan, ``"current"`` or a TOML plan.
     case : Case, str or Path, optional
         The plan's case: goals, median target incentive, what changed from today.
+    per_rep : bool
+        Also one page per rep of ``case`` (her target incentive, quotas and rates per
+        period), written by ``write`` into ``reps/`` (``compplan explain --per-rep``).
 
     Returns
     -------
@@ -529,13 +544,18 @@ def explain(plan: Plan | str | Path, case: Case | str | Path | None = None) -> D
     """
     from compplan.render.explain import explanation, explanation_with_case, read_plan_file
 
+    if per_rep and case is None:
+        raise UsageError("--per-rep needs --case (the reps, their target incentives and "
+                         "quotas come from the case)")
     if case is None:
         if str(plan) == CURRENT_PLAN or not isinstance(plan, str | Path):
             raise UsageError("a plan other than a plan.json file needs its case")
         source = read_plan_file(plan)
         return Document(explanation(source.plan, source=str(plan), case_name=source.case))
     loaded = _as_case(case)
-    return Document(explanation_with_case(loaded, _as_plan(loaded, plan), str(plan)))
+    chosen = _as_plan(loaded, plan)
+    return Document(explanation_with_case(loaded, chosen, str(plan)),
+                    (chosen, loaded) if per_rep else None)
 
 
 def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,

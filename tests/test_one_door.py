@@ -81,3 +81,22 @@ def test_pulse_is_one_function_for_cases_and_organisations(
     cli_files = sorted(p.relative_to(tmp_path / "cli") for p in (tmp_path / "cli").rglob("*"))
     api_files = sorted(p.relative_to(tmp_path / "api") for p in (tmp_path / "api").rglob("*"))
     assert cli_files == api_files
+
+
+def test_explain_per_rep_is_one_function(tmp_path: Path) -> None:
+    """compplan explain --per-rep calls compplan.explain(per_rep=True): the same files."""
+    case = CASES / "subscription_shift"
+    document = compplan.explain("current", case, per_rep=True)
+    written = document.write(tmp_path / "api")
+    assert [p.name for p in written[:3]] == ["plan_explained.md", "plan_explained.html",
+                                             "index.html"]
+    reps = compplan.load_case(case).reps
+    assert len(written) == 3 + len(reps)
+    done = CliRunner().invoke(main, ["explain", "current", "--case", str(case), "--per-rep",
+                                     "--out", str(tmp_path / "cli"), "-q"])
+    assert done.exit_code == 0, done.output
+    for path in written:
+        twin = tmp_path / "cli" / path.relative_to(tmp_path / "api")
+        assert twin.read_bytes() == path.read_bytes()
+    with pytest.raises(compplan.errors.UsageError, match="--per-rep needs --case"):
+        compplan.explain(tmp_path / "plan.json", per_rep=True)
