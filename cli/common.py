@@ -167,6 +167,25 @@ def load(case_dir: str | None, budget: float | None = None,
     return case
 
 
+def load_source(path: str) -> Any:
+    """A case or an organisation folder, loaded through the API, its warnings printed.
+
+    The one place the command line tells them apart: each command then hands what it
+    got to one API function, which handles both.
+    """
+    from compplan import api
+
+    if not api.is_organisation(path):
+        return load(path)
+    try:
+        org = api.load_org(path)
+    except CompplanError as exc:
+        fail(exc)
+    for warning in org.warnings:
+        err_console.print(f"warning: {warning}")
+    return org
+
+
 def plan_name(ref: str, taken: set[str]) -> str:
     """``current``, or the file's stem (with its folder when two plans share a stem).
 

@@ -48,14 +48,17 @@ DEFAULT_CASE = "enterprise_first"
 
 __all__ = [
     "PulseCheck",
+    "Report",
     "Result",
     "Status",
+    "Workbook",
     "audit",
     "audit_org",
     "batch",
     "evaluate",
     "evaluate_org",
     "explain",
+    "export",
     "load_case",
     "load_org",
     "min_budget",
@@ -63,6 +66,7 @@ __all__ = [
     "optimise",
     "optimise_org",
     "pulse",
+    "report",
     "sweep",
     "sweep_org",
 ]
@@ -1033,3 +1037,235 @@ def pulse(case: Case | Org | str | Path, plan: Plan | str | Path, actuals: str |
     why = (None if outcome.infeasibility is None
            else {"case": loaded.name, **outcome.infeasibility})
     return PulseCheck(outcome.document, why, warnings=[str(w) for w in warnings])
+
+
+@dataclass
+class Report:
+    """The plan report (``compplan report``): one self-contained HTML page."""
+
+    html: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def write(self, path: str | Path) -> Path:
+        """Write the page to ``path`` (replaced whole, never half-written)."""
+        from compplan.models.output import write_atomic
+
+        target = Path(_folder_arg(path, "path", "an output file (str or Path)"))
+        write_atomic(target, self.html)
+        return target
+
+
+@dataclass
+class Workbook:
+    """The live workbook for finance (``compplan export``)."""
+
+    book: Any
+
+    def to_bytes(self) -> bytes:
+        """The ``.xlsx`` file's bytes."""
+        from compplan.render.workbook import workbook_bytes
+
+        return workbook_bytes(self.book)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the workbook to ``path`` (replaced whole, never half-written)."""
+        from compplan.render.workbook import write_workbook
+
+        target = Path(_folder_arg(path, "path", "an output file (str or Path)"))
+        write_workbook(target, self.book)
+        return target
+
+
+def _org_today(org: Org, plan: str) -> list[str]:
+    """``current`` beside PLAN when every role has a current plan and PLAN is not it."""
+    if plan == CURRENT_PLAN or any(r.case.current_plan is None for r in org.roles):
+        return [plan]
+    return [plan, CURRENT_PLAN]
+
+
+def _org_evaluations(org: Org, refs: list[str],
+                     progress: Callable[[str], None] | None) -> list[OrgEvaluation]:
+    """Each set of plans evaluated; names kept distinct."""
+    from compplan.optimizer.org import org_coefficients
+    from compplan.optimizer.org_evaluate import evaluate_org as _evaluate
+    from compplan.optimizer.org_evaluate import load_org_plans, plan_label
+
+    (progress or (lambda _: None))("computing payouts under the roles' scenarios")
+    coeffs = org_coefficients(org)
+    found: list[OrgEvaluation] = []
+    for ref in refs:
+        plans = load_org_plans(org, ref)
+        name = plan_label(ref)
+        if name in {e.name for e in found}:
+            name = f"{name}_{len(found) + 1}"
+        found.append(_evaluate(org, coeffs, plans, name, ref))
+    return found
+
+
+def _org_only(compare: Any, batch: Any, actuals: Any, command: str) -> None:
+    """Options of a case's report or workbook refused for an organisation."""
+    if compare:
+        raise UsageError("--compare applies to a case folder; for an organisation, today's "
+                         "plans are shown beside PLAN, and `compplan compare ORG_DIR PLAN...` "
+                         "sets any plans side by side")
+    if actuals is not None and command == "report":
+        raise UsageError("--actuals applies to a case's report; for an organisation run "
+                         "compplan pulse ORG_DIR PLAN --actuals DIR")
+    if batch is not None:
+        raise UsageError("--batch applies to a case folder; for an organisation, `compplan "
+                         "sweep ORG_DIR --budget FROM:TO:COUNT` draws its frontier")
+
+
+def _case_views(case: Case, plan: str, others: tuple[str, ...], actuals: str | Path | None,
+                year_periods: int | None, progress: Callable[[str], None] | None,
+                chunk_progress: Progress | None) -> dict[str, Any]:
+    """What a case's report and workbook show: outcomes, readings, today's plan, the pulse."""
+    from compplan.models.plan import Plan, load_plan
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.evaluate import expected_revenue
+    from compplan.optimizer.understand import best_alignment, readings
+    from compplan.render.report import outcome
+
+    say = progress or (lambda _: None)
+    refs = [plan, *others]
+    named: list[tuple[str, Plan]] = []
+    for ref in refs:
+        named.append((_plan_name(ref, {n for n, _ in named}), load_plan(case, ref)))
+    # Today's plan is drawn over the payout curves even when not compared.
+    today = ([(CURRENT_PLAN, Plan.from_spec(case, case.current_plan))]
+             if case.current_plan is not None and CURRENT_PLAN not in refs else [])
+    read = None
+    if actuals is not None:
+        from compplan.models.actuals import read_actuals
+
+        with _refused_paths():
+            read = read_actuals(actuals, case, [m.id for m in named[0][1].metrics])
+    say("computing payouts under the case's scenarios")
+    coeffs = compute_coefficients(case, progress=chunk_progress)
+    revenue = expected_revenue(case)
+    results = [outcome(case, coeffs, p, name, revenue=revenue) for name, p in [*named, *today]]
+    pulse_doc = None
+    if read is not None:
+        from compplan.optimizer.pulse import pulse_check
+
+        # A plan beyond repair is shown, not an error.
+        pulse_doc = pulse_check(case, named[0][1], read, year_periods=year_periods,
+                                coefficients=coeffs, progress=progress).document
+    say("solving for the best plan within the guardrails (the alignment's scale)")
+    best = best_alignment(case, coeffs)
+    return {"coeffs": coeffs, "subjects": results[:len(named)],
+            "reference": results[-1] if today else None, "pulse": pulse_doc,
+            "readings": {o.name: readings(case, coeffs, o.plan, o.evaluation.alignment, best)
+                         for o in results}}
+
+
+def _plan_name(ref: str, taken: set[str]) -> str:
+    """``current``, or the file's stem (its folder's name for a ``plan.json``), distinct."""
+    path = Path(ref)
+    folder = path.absolute().parent.name
+    name = (CURRENT_PLAN if ref == CURRENT_PLAN else
+            folder if path.stem == "plan" and folder else path.stem)
+    if name in taken and ref != CURRENT_PLAN:
+        name = f"{path.parent.name}/{path.stem}"
+    base, n = name, 2
+    while name in taken:
+        name, n = f"{base} #{n}", n + 1
+    return name
+
+
+def _read_batch(folder: str | Path | None) -> Any:
+    from compplan.render.report import read_batch
+
+    return None if folder is None else read_batch(folder)
+
+
+def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[str, ...] = (),
+           batch: str | Path | None = None, actuals: str | Path | None = None,
+           year_periods: int | None = None, progress: Callable[[str], None] | None = None,
+           chunk_progress: Progress | None = None) -> Report:
+    """The plan report (``compplan report``): one self-contained HTML page with charts.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plan : str or Path
+        A ``plan.json``, a TOML plan or ``"current"``; for an organisation its
+        ``org_plan.json`` or ``"current"``.
+    compare : tuple of str
+        Other plans beside ``plan`` (a case only).
+    batch : str or Path, optional
+        An output folder of :func:`batch`: adds its frontier (a case only).
+    actuals : str or Path, optional
+        Attainment of the elapsed periods: adds the pulse check (a case only).
+    year_periods : int, optional
+        With ``actuals``: ``N``, the periods of the plan year.
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise`.
+
+    Returns
+    -------
+    Report
+        ``html`` and ``write(path)``.
+    """
+    if is_organisation(case):
+        from compplan.render.org_report import OrgReportInput, render_org_report
+
+        _org_only(compare, batch, actuals, "report")
+        org = _as_org(case)
+        found = _org_evaluations(org, _org_today(org, str(plan)), progress)
+        return Report(render_org_report(OrgReportInput(org, found[0], str(plan),
+                                                       found[1] if len(found) > 1 else None)))
+    from compplan.render.explain import explanation_with_case
+    from compplan.render.report import ReportInput, render_report
+
+    loaded = _as_case(case)
+    table = _read_batch(batch)
+    views = _case_views(loaded, str(plan), tuple(str(p) for p in compare), actuals,
+                        year_periods, progress, chunk_progress)
+    subjects = views["subjects"]
+    return Report(render_report(ReportInput(
+        loaded, subjects, str(plan), reference=views["reference"],
+        document=explanation_with_case(loaded, subjects[0].plan, str(plan), views["coeffs"]),
+        batch=table, batch_source=None if batch is None else str(batch),
+        readings=views["readings"], pulse=views["pulse"],
+        pulse_source=None if actuals is None else str(actuals))))
+
+
+def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path | None = None,
+           actuals: str | Path | None = None, year_periods: int | None = None,
+           progress: Callable[[str], None] | None = None,
+           chunk_progress: Progress | None = None) -> Workbook:
+    """The live workbook for finance (``compplan export``).
+
+    Parameters are those of :func:`report` (no ``compare``); ``actuals`` adds the Pulse
+    sheet. An organisation gets its Organisation sheet and a sheet per role.
+
+    Returns
+    -------
+    Workbook
+        ``book`` (openpyxl), ``to_bytes()`` and ``write(path)``.
+    """
+    if is_organisation(case):
+        from compplan.render.org_workbook import build_org_workbook
+
+        _org_only((), batch, actuals, "export")
+        org = _as_org(case)
+        found = _org_evaluations(org, _org_today(org, str(plan)), progress)
+        return Workbook(build_org_workbook(org, found[0], source=str(plan),
+                                           today=found[1] if len(found) > 1 else None))
+    # openpyxl takes a tenth of a second to import: only the command that writes needs it.
+    from compplan.render.workbook import build_workbook
+
+    loaded = _as_case(case)
+    table = _read_batch(batch)
+    views = _case_views(loaded, str(plan), (), actuals, year_periods, progress,
+                        chunk_progress)
+    result = views["subjects"][0]
+    return Workbook(build_workbook(
+        loaded, result, source=str(plan), batch=table,
+        batch_source=None if batch is None else str(batch),
+        readings=views["readings"][result.name], coeffs=views["coeffs"],
+        current=views["reference"], pulse=views["pulse"]))

@@ -100,3 +100,37 @@ def test_explain_per_rep_is_one_function(tmp_path: Path) -> None:
         assert twin.read_bytes() == path.read_bytes()
     with pytest.raises(compplan.errors.UsageError, match="--per-rep needs --case"):
         compplan.explain(tmp_path / "plan.json", per_rep=True)
+
+
+@pytest.mark.parametrize(("source", "plan"), [(CASES / "enterprise_first", "current"),
+                                              (CASES / "enterprise_first", str(WRITTEN)),
+                                              (CASES / "gtm_org", "current")])
+def test_report_and_export_are_one_function_each(source: Path, plan: str,
+                                                 tmp_path: Path) -> None:
+    """compplan report / export call compplan.report / compplan.export: the same page,
+    the same sheets and cells, for a case and an organisation."""
+    import openpyxl
+
+    page = compplan.report(source, plan)
+    page.write(tmp_path / "api.html")
+    done = CliRunner().invoke(main, ["report", str(source), plan, "--out",
+                                     str(tmp_path / "cli.html"), "-q"])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "cli.html").read_text() == page.html
+    compplan.export(source, plan).write(tmp_path / "api.xlsx")
+    done = CliRunner().invoke(main, ["export", str(source), plan, "--xlsx",
+                                     str(tmp_path / "cli.xlsx"), "-q"])
+    assert done.exit_code == 0, done.output
+    api = openpyxl.load_workbook(tmp_path / "api.xlsx")
+    cli = openpyxl.load_workbook(tmp_path / "cli.xlsx")
+    assert api.sheetnames == cli.sheetnames
+    for name in api.sheetnames:
+        assert [[c.value for c in row] for row in api[name].iter_rows()] == \
+            [[c.value for c in row] for row in cli[name].iter_rows()], name
+
+
+def test_options_of_a_case_are_refused_for_an_organisation() -> None:
+    with pytest.raises(compplan.errors.UsageError, match="--actuals applies to a case's"):
+        compplan.report(CASES / "gtm_org", "current", actuals="x.csv")
+    with pytest.raises(compplan.errors.UsageError, match="--batch applies to a case folder"):
+        compplan.export(CASES / "gtm_org", "current", batch="runs")
