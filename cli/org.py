@@ -22,7 +22,7 @@ from compplan.cli.common import (
     out_console,
     output_set,
 )
-from compplan.errors import CompplanError, InfeasibleError, UsageError
+from compplan.errors import CompplanError, UsageError
 from compplan.models.money import money_per
 from compplan.models.org import Org, load_org
 from compplan.models.output import run_record, write_atomic, write_json, write_plan
@@ -74,32 +74,34 @@ def optimise_org_folder(org_dir: str, out_dir: str, *, time_limit: float | None,
                         budget: float | None, tail_method: str, quiet: bool,
                         force: bool = False) -> None:
     """``compplan optimise ORG_DIR``: design every role's plan and write org_plan.json."""
-    from compplan.optimizer.org_pipeline import optimise_org
+    from compplan import api
 
     org = load(org_dir, budget)
     out = Path(out_dir)
     started = time.time()
-    infeasible: InfeasibleError | None = None
     notes: list[str] = []
     # One transaction: org_plan.json and every role's files land together or not at all.
     with output_set(out_dir, force=force, inputs=[org.path], notes=notes) as folder:
         try:
             with Reporter(quiet) as reporter:
-                outcome = optimise_org(org, time_limit=time_limit,
-                                       tail_method=tail_method,
-                                       progress=reporter.step)
+                result = api.optimise_org(org, time_limit=time_limit,
+                                          tail_method=tail_method,
+                                          progress=reporter.step)
+            if result.status is api.Status.NO_SOLUTION:
+                result.raise_for_status()  # nothing is committed: no empty folder is left
         except KeyboardInterrupt:
             raise ExitError("interrupted: no plan was written", 130) from None
-        except InfeasibleError as exc:
-            infeasible = exc
-            notes.append(str(exc))
-            write_json(folder / "infeasibility.json", exc.report)
         except CompplanError as exc:
             fail(exc)
-        if infeasible is None:
+        if result.status is api.Status.INFEASIBLE:
+            notes.append(result.message)
+            write_json(folder / "infeasibility.json", result.diagnosis or {})
+        else:
+            assert result.outcome is not None  # a status with plans
+            outcome = result.outcome
             _write(folder, outcome, started)
-    if infeasible is not None:
-        raise ExitError(f"{infeasible}\n(details in {out / 'infeasibility.json'})", 3)
+    if result.status is api.Status.INFEASIBLE:
+        raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
     if not quiet:
         summary(org, outcome.document)
         out_console.print(f"wrote {out / 'org_plan.json'} and the plan files of "
@@ -176,30 +178,31 @@ def validate_org_folder(org_dir: str) -> None:
 def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: float | None,
                           quiet: bool, force: bool = False) -> None:
     """``compplan min-budget ORG_DIR``: the smallest organisation cap and its split."""
-    from compplan.optimizer.org_pipeline import cheapest_org_plans
+    from compplan import api
 
     org = load(org_dir)
     started = time.time()
-    infeasible: InfeasibleError | None = None
     with (output_set(out_dir, force=force, inputs=[org.path]) if out_dir is not None
           else contextlib.nullcontext()) as folder:
         try:
             with Reporter(quiet) as reporter:
-                outcome = cheapest_org_plans(org, time_limit=time_limit,
-                                             progress=reporter.step)
-        except InfeasibleError as exc:
-            if folder is None:
-                fail(exc)
-            else:  # as optimise: the explanation replaces an earlier run's plans (s. 6)
-                infeasible = exc
-                write_json(folder / "infeasibility.json", exc.report)
+                result = api.min_budget_org(org, time_limit=time_limit,
+                                            progress=reporter.step)
+            if folder is None or result.status is api.Status.NO_SOLUTION:
+                result.raise_for_status()
         except CompplanError as exc:
             fail(exc)
-        if folder is not None and infeasible is None:
-            _write(folder, outcome, started)
-    if infeasible is not None:
+        if folder is not None and result.status is api.Status.INFEASIBLE:
+            # As optimise: the explanation replaces an earlier run's plans (MODEL.md s. 6).
+            write_json(folder / "infeasibility.json", result.diagnosis or {})
+        elif folder is not None:
+            assert result.outcome is not None  # a status with plans
+            _write(folder, result.outcome, started)
+    if result.status is api.Status.INFEASIBLE:
         details = Path(str(out_dir)) / "infeasibility.json"
-        raise ExitError(f"{infeasible}\n(details in {details})", 3)
+        raise ExitError(f"{result.message}\n(details in {details})", 3)
+    outcome = result.outcome
+    assert outcome is not None
     cap = org.spec.budget.expected_cap
     figure = outcome.document["objective"]["expected_cost"]
     verdict = ("" if cap is None else

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 DEFAULT_CASE = "enterprise_first"
 
 __all__ = [
+    "OrgResult",
     "PulseCheck",
     "Report",
     "Result",
@@ -223,6 +224,104 @@ class Result:
         head += (f", alignment {ev.alignment:.4f}, expected cost "
                  f"{ev.expected_cost:,.0f} {cur} {money_per(self.case)}</p>")
         return head + self.plan.to_frame().to_html(index=False, float_format="{:.4g}".format)
+
+
+@dataclass
+class OrgResult:
+    """What :func:`optimise_org` and :func:`min_budget_org` found (an organisation's Result).
+
+    As for a case, no plans and a time limit are statuses, not exceptions:
+    :meth:`raise_for_status` turns them into the error the command line reports.
+
+    Attributes
+    ----------
+    org : Org
+        The organisation that was solved.
+    status : Status
+        How the solve ended.
+    outcome : OrgOutcome or None
+        The designed plans (``document``, ``roles``); None without plans.
+    diagnosis : dict or None
+        When infeasible: the conflicting rules and the smallest fixes
+        (``infeasibility.json``).
+    message : str
+        One line saying how it ended.
+    """
+
+    org: Org
+    status: Status
+    outcome: OrgOutcome | None = None
+    diagnosis: dict[str, Any] | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether plans were found."""
+        return self.status.has_plan
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The ``org_plan.json`` document (MODEL.md section 7); empty without plans."""
+        return {} if self.outcome is None else self.outcome.document
+
+    @property
+    def roles(self) -> list[Any]:
+        """Each role's designed plan and figures; empty without plans."""
+        return [] if self.outcome is None else self.outcome.roles
+
+    def raise_for_status(self) -> OrgResult:
+        """Raise when no plans were found; return the result otherwise.
+
+        Raises
+        ------
+        InfeasibleError
+            No plans satisfy the rules (exit code 3).
+        SolverLimitError
+            A limit was reached before any plans were found (exit code 4).
+        """
+        if self.status is Status.INFEASIBLE:
+            raise InfeasibleError(self.message, self.diagnosis or {})
+        if self.status is Status.NO_SOLUTION:
+            raise SolverLimitError(self.message)
+        return self
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write what ``compplan optimise ORG_DIR`` writes, as one transaction.
+
+        With plans: ``org_plan.json`` and each role's plan files; when infeasible:
+        ``infeasibility.json``; after a limit without plans: nothing.
+        """
+        from compplan.models.output import write_json
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        if self.outcome is not None:
+            return self.outcome.write(path, force=force)
+        if self.status is not Status.INFEASIBLE:
+            return []
+        with output_folder(path, force=force, inputs=[self.org.path]) as staged:
+            write_json(staged / "infeasibility.json", self.diagnosis or {})
+        return [path / "infeasibility.json"]
+
+    def __repr__(self) -> str:
+        if self.outcome is None:
+            short = self.message if len(self.message) <= 80 else self.message[:79] + "\u2026"
+            return f"<OrgResult {self.status.value}: {short}>"
+        objective = self.document["objective"]
+        return (f"<OrgResult {self.status.value}: alignment {objective['alignment']:.4f}, "
+                f"expected cost {objective['expected_cost']:,.0f} {self.org.currency}>")
+
+
+def _org_solved(org: Org, run: Callable[[], OrgOutcome]) -> OrgResult:
+    """An organisation's solve as a result: infeasible and limits are statuses."""
+    try:
+        found = run()
+    except InfeasibleError as exc:
+        return OrgResult(org, Status.INFEASIBLE, diagnosis=exc.report, message=str(exc))
+    except SolverLimitError as exc:
+        return OrgResult(org, Status.NO_SOLUTION, message=str(exc))
+    status = Status(found.document.get("status", "optimal"))
+    return OrgResult(org, status, found, message=f"{status.value} plans")
 
 
 def load_case(path: str | Path | None = None, *, budget: float | None = None,
@@ -707,7 +806,8 @@ def _as_org(org: Org | str | Path) -> Org:
 
 
 def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
-                 tail_method: TailMethod = "auto") -> OrgOutcome:
+                 tail_method: TailMethod = "auto",
+                 progress: Callable[[str], None] | None = None) -> OrgResult:
     """Design every role's plan at once, under one strategy and one budget.
 
     Parameters
@@ -718,20 +818,18 @@ def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
         Seconds for the solver.
     tail_method : {"auto", "full", "cuts"}
         How tail guardrails are written.
+    progress : callable, optional
+        Called with a line of text at each step.
 
     Returns
     -------
-    OrgOutcome
-        ``document`` (the ``org_plan.json`` document), ``roles`` (each role's ``plan``
-        and ``evaluation``); ``write(folder)`` writes what ``compplan optimise ORG_DIR``
-        writes.
-
-    Raises
-    ------
-    InfeasibleError
-        No plans meet every rule: ``report`` names the conflicting rules (exit code 3).
-    SolverLimitError
-        The time limit was reached before any plans were found (exit code 4).
+    OrgResult
+        ``status``; ``document`` (the ``org_plan.json`` document), ``roles`` (each
+        role's ``plan`` and ``evaluation``); ``write(folder)`` writes what ``compplan
+        optimise ORG_DIR`` writes. No plans meeting every rule, or a time limit before
+        any, is a status (``diagnosis`` names the conflicting rules), as for
+        :func:`optimise`: ``raise_for_status()`` raises ``InfeasibleError`` (exit code
+        3) or ``SolverLimitError`` (4).
 
     Examples
     --------
@@ -742,10 +840,13 @@ def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
     """
     from compplan.optimizer.org_pipeline import optimise_org as _optimise
 
-    return _optimise(_as_org(org), time_limit=time_limit, tail_method=tail_method)
+    loaded = _as_org(org)
+    return _org_solved(loaded, lambda: _optimise(loaded, time_limit=time_limit,
+                                                 tail_method=tail_method, progress=progress))
 
 
-def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None) -> OrgOutcome:
+def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None,
+                   progress: Callable[[str], None] | None = None) -> OrgResult:
     """The cheapest plans meeting every rule but the organisation's expected-cost cap.
 
     Parameters
@@ -754,21 +855,21 @@ def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None) ->
         A loaded organisation or its folder; its expected-cost cap is ignored.
     time_limit : float, optional
         Seconds for the solver.
+    progress : callable, optional
+        Called with a line of text at each step.
 
     Returns
     -------
-    OrgOutcome
+    OrgResult
         ``document["objective"]["expected_cost"]`` is the smallest cap that admits
-        plans; ``document["roles"][i]["expected_cost"]`` how it splits by role.
-
-    Raises
-    ------
-    InfeasibleError
-        The other rules admit no plans at any budget.
+        plans; ``document["roles"][i]["expected_cost"]`` how it splits by role. When
+        the other rules admit no plans at any budget, the status ``infeasible``.
     """
     from compplan.optimizer.org_pipeline import cheapest_org_plans
 
-    return cheapest_org_plans(_as_org(org), time_limit=time_limit)
+    loaded = _as_org(org)
+    return _org_solved(loaded, lambda: cheapest_org_plans(loaded, time_limit=time_limit,
+                                                          progress=progress))
 
 
 def evaluate_org(org: Org | str | Path, plans: str | Path = CURRENT_PLAN) -> OrgEvaluation:

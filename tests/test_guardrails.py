@@ -119,7 +119,9 @@ def test_org_budget_change_says_per_year() -> None:
     org = compplan.load_org(ROOT / "cases" / "gtm_org")
     budget = org.spec.budget.model_copy(update={"expected_cap": 6_000_000})
     capped = replace(org, spec=org.spec.model_copy(update={"budget": budget}))
-    with pytest.raises(compplan.errors.InfeasibleError) as info:
-        compplan.optimise_org(capped)
+    result = compplan.optimise_org(capped)
+    assert result.status is compplan.Status.INFEASIBLE and not result.ok
     assert ("raise org.toml [budget] expected_cap from 6,000,000 USD per year to 6,382,027 "
-            "USD per year") in str(info.value)
+            "USD per year") in result.message
+    with pytest.raises(compplan.errors.InfeasibleError):
+        result.raise_for_status()

@@ -134,3 +134,23 @@ def test_options_of_a_case_are_refused_for_an_organisation() -> None:
         compplan.report(CASES / "gtm_org", "current", actuals="x.csv")
     with pytest.raises(compplan.errors.UsageError, match="--batch applies to a case folder"):
         compplan.export(CASES / "gtm_org", "current", batch="runs")
+
+
+def test_an_organisation_without_plans_is_a_result_as_a_case() -> None:
+    """Issue 19: optimise returned a Result when nothing fits, optimise_org raised."""
+    from dataclasses import replace
+
+    org = compplan.load_org(CASES / "gtm_org")
+    budget = org.spec.budget.model_copy(update={"expected_cap": 1_000})
+    tight = replace(org, spec=org.spec.model_copy(update={"budget": budget}))
+    case = compplan.optimise(compplan.load_case(CASES / "enterprise_first", budget=1_000))
+    found = compplan.optimise_org(tight)
+    for result in (case, found):
+        assert result.status is compplan.Status.INFEASIBLE and not result.ok
+        assert result.document == {}
+        with pytest.raises(compplan.errors.InfeasibleError):
+            result.raise_for_status()
+    assert found.diagnosis is not None and found.diagnosis["status"] == "infeasible"
+    designed = compplan.optimise_org(org)
+    assert designed.status is compplan.Status.OPTIMAL and designed.ok
+    assert [r["id"] for r in designed.document["roles"]] == ["sdr", "ae", "csm"]
