@@ -34,7 +34,6 @@ from compplan.models.money import money_per
 
 if TYPE_CHECKING:
     from compplan.api import Result
-    from compplan.models.case import Case
     from compplan.optimizer.model import Rounding
     from compplan.optimizer.prices import GuardrailPrice
 
@@ -211,40 +210,15 @@ def validate(case: str | None) -> None:
 
         compplan validate cases/gtm_org
     """
-    if is_org_folder(case):
-        assert case is not None
-        from compplan.cli import org
+    from compplan import api
 
-        org.validate_org_folder(case)
-        return
-    from compplan.models.scenarios import build_scenarios
-
-    loaded = load(case)
     try:
-        scenarios = build_scenarios(loaded)
+        found = api.validate(case)
     except CompplanError as exc:
         fail(exc)
-    extras = [name for name, present in (("quotas.csv", loaded.quotas is not None),
-                                         ("current_plan.toml", loaded.current_plan is not None))
-              if present]
-    out_console.print(
-        f"{loaded.path}: valid. '{loaded.name}': {len(loaded.reps)} reps, "
-        f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
-        f"{scenarios.count} {scenarios.mode} scenarios"
-        + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded))
-
-
-def _data_notes(case: Case) -> str:
-    """What validate adds for joiners and leavers and for annual money (MODEL.md s. 5)."""
-    notes = []
-    if case.present is not None:
-        absent = int((~case.present).sum())
-        partial = int((~case.present).any(axis=1).sum())
-        notes.append(f"{partial} reps joined or left ({absent} rep-periods off the plan)")
-    per_year = case.spec.case.periods_per_year
-    if per_year:
-        notes.append(f"money per year ({per_year} periods a year)")
-    return "".join(f"; {n}" for n in notes)
+    for warning in found.warnings:
+        err_console.print(f"warning: {warning}")
+    out_console.print(found.summary)
 
 
 @main.command("min-budget")

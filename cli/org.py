@@ -158,23 +158,6 @@ def _conflict_text(found: list[dict[str, str]]) -> str:
                      for c in found)
 
 
-def validate_org_folder(org_dir: str) -> None:
-    """``compplan validate ORG_DIR``: check every role without solving."""
-    from compplan.models.scenarios import build_scenarios
-
-    org = load(org_dir)
-    parts = []
-    for role in org.roles:
-        try:
-            scenarios = build_scenarios(role.case)
-        except CompplanError as exc:
-            fail(exc)
-        parts.append(f"{role.id}: {len(role.case.reps)} reps, {len(role.case.metric_ids)} "
-                     f"candidate metrics, {scenarios.count} {scenarios.mode} scenarios")
-    out_console.print(f"{org.path}: valid organisation '{org.name}', {len(org.roles)} roles ("
-                      + "; ".join(parts) + ")")
-
-
 def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: float | None,
                           quiet: bool, force: bool = False) -> None:
     """``compplan min-budget ORG_DIR``: the smallest organisation cap and its split."""

@@ -17,7 +17,8 @@ from typing import Any
 _API = frozenset({"Result", "Status", "audit", "batch", "evaluate", "explain", "load_case",
                   "min_budget", "optimise", "sweep", "load_org", "optimise_org",
                   "min_budget_org", "evaluate_org", "audit_org", "sweep_org", "pulse",
-                  "PulseCheck", "OrgResult", "report", "Report", "export", "Workbook"})
+                  "PulseCheck", "OrgResult", "report", "Report", "export", "Workbook",
+                  "validate", "Validation"})
 
 __all__ = ["__version__", *sorted(_API)]
 

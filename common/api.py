@@ -52,6 +52,7 @@ __all__ = [
     "Report",
     "Result",
     "Status",
+    "Validation",
     "Workbook",
     "audit",
     "audit_org",
@@ -70,6 +71,7 @@ __all__ = [
     "report",
     "sweep",
     "sweep_org",
+    "validate",
 ]
 
 
@@ -1370,3 +1372,87 @@ def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path
         batch_source=None if batch is None else str(batch),
         readings=views["readings"][result.name], coeffs=views["coeffs"],
         current=views["reference"], pulse=views["pulse"]))
+
+
+@dataclass
+class Validation:
+    """What :func:`validate` found: a valid case or organisation, said in one line.
+
+    Attributes
+    ----------
+    source : Case or Org
+        What was loaded.
+    summary : str
+        The line ``compplan validate`` prints.
+    warnings : list of str
+        What was accepted with a warning (data allowed but probably wrong).
+    org : bool
+        It is an organisation.
+    """
+
+    source: Any
+    summary: str
+    warnings: list[str] = field(default_factory=list)
+    org: bool = False
+
+    def __repr__(self) -> str:
+        return f"<Validation: {self.summary}>"
+
+
+def validate(path: str | Path | None = None) -> Validation:
+    """Check a case folder, or an organisation folder and every role, without solving.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A case folder, a folder holding ``org.toml``, or None for the bundled case.
+
+    Returns
+    -------
+    Validation
+        ``summary`` (what ``compplan validate`` prints) and ``warnings``.
+
+    Raises
+    ------
+    CaseError
+        The first problem found, naming the file, line or row and field (exit code 2).
+    """
+    from compplan.models.scenarios import build_scenarios
+
+    if path is not None and is_organisation(path):
+        org = load_org(path)
+        parts = []
+        for role in org.roles:
+            scenarios = build_scenarios(role.case)
+            parts.append(f"{role.id}: {len(role.case.reps)} reps, "
+                         f"{len(role.case.metric_ids)} candidate metrics, {scenarios.count} "
+                         f"{scenarios.mode} scenarios")
+        return Validation(org, f"{org.path}: valid organisation '{org.name}', "
+                               f"{len(org.roles)} roles (" + "; ".join(parts) + ")",
+                          [str(w) for w in org.warnings], org=True)
+    from compplan.models.plausibility import plausibility_warnings
+
+    loaded = load_case(path)
+    warnings = [str(w) for w in [*loaded.spec.warnings(), *plausibility_warnings(loaded)]]
+    scenarios = build_scenarios(loaded)
+    extras = [name for name, present in (("quotas.csv", loaded.quotas is not None),
+                                         ("current_plan.toml", loaded.current_plan is not None))
+              if present]
+    return Validation(loaded, (
+        f"{loaded.path}: valid. '{loaded.name}': {len(loaded.reps)} reps, "
+        f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
+        f"{scenarios.count} {scenarios.mode} scenarios"
+        + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded)), warnings)
+
+
+def _data_notes(case: Case) -> str:
+    """What validate adds for joiners and leavers and for annual money (MODEL.md s. 5)."""
+    notes = []
+    if case.present is not None:
+        absent = int((~case.present).sum())
+        partial = int((~case.present).any(axis=1).sum())
+        notes.append(f"{partial} reps joined or left ({absent} rep-periods off the plan)")
+    per_year = case.spec.case.periods_per_year
+    if per_year:
+        notes.append(f"money per year ({per_year} periods a year)")
+    return "".join(f"; {n}" for n in notes)

@@ -154,3 +154,12 @@ def test_an_organisation_without_plans_is_a_result_as_a_case() -> None:
     designed = compplan.optimise_org(org)
     assert designed.status is compplan.Status.OPTIMAL and designed.ok
     assert [r["id"] for r in designed.document["roles"]] == ["sdr", "ae", "csm"]
+
+
+@pytest.mark.parametrize("name", [*SINGLE, "gtm_org"])
+def test_validate_is_one_function(name: str) -> None:
+    found = compplan.validate(CASES / name)
+    assert found.org == (name == "gtm_org")
+    done = CliRunner().invoke(main, ["validate", str(CASES / name)])
+    assert done.exit_code == 0, done.output
+    assert done.stdout == found.summary + "\n"
