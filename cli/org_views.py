@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from compplan.cli.common import ExitError, Reporter, fail, out_console, output_set
+from compplan.cli.common import Reporter, fail, out_console, output_set
 from compplan.cli.org import load, org_money_per
 from compplan.errors import CompplanError
 from compplan.models.org import Org
@@ -21,8 +21,6 @@ from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.org_evaluate import (
     CURRENT,
     OrgEvaluation,
-    compare_markdown,
-    compare_rows,
     evaluate_org,
     load_org_plans,
     plan_label,
@@ -105,34 +103,16 @@ def show_evaluation(org: Org, result: OrgEvaluation) -> None:
         out_console.print(f"goals nobody is paid to serve: {', '.join(result.audit.unserved)}")
 
 
-def compare_org_folder(org_dir: str, plans: tuple[str, ...], out_dir: str, *, force: bool,
-                       quiet: bool) -> None:
-    """``compplan compare ORG_DIR PLAN...``: sets of role plans side by side."""
-    if len(plans) < 2:
-        raise ExitError("compare needs at least two plans (give `current` and an "
-                        "org_plan.json, or two org_plan.json files)", 2)
-    org = load(org_dir)
-    found = org_evaluations(org, list(plans), quiet)
-    rows = compare_rows(found)
-    title = f"{org.name}: {' vs '.join(e.name for e in found)}"
-    out = Path(out_dir)
-    files = [out / "compare.csv", out / "compare.md"]
-    inputs = [org.path, *(p for p in plans if p != CURRENT)]
-    import pandas as pd
+def show_rows(title: str, rows: list[dict[str, Any]]) -> None:
+    """An organisation's comparison on the terminal: a row per figure."""
+    from compplan.optimizer.org_evaluate import _cell
 
-    with output_set(out_dir, force=force, inputs=inputs) as folder:
-        write_atomic(folder / files[0].name, csv_text(pd.DataFrame(rows)))
-        write_atomic(folder / files[1].name, compare_markdown(title, rows))
-    if not quiet:
-        table = Table(title=title, title_justify="left")
-        for i, col in enumerate(rows[0]):
-            table.add_column(col, justify="left" if i == 0 else "right")
-        from compplan.optimizer.org_evaluate import _cell
-
-        for row in rows:
-            table.add_row(*(_cell(v) for v in row.values()))
-        out_console.print(table)
-        out_console.print(f"wrote {', '.join(str(p) for p in files)}")
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(rows[0]):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row.values()))
+    out_console.print(table)
 
 
 def sweep_org_folder(org_dir: str, budget: tuple[float, float, int], text: str, out_dir: str,

@@ -18,7 +18,8 @@ _API = frozenset({"Result", "Status", "audit", "batch", "evaluate", "explain", "
                   "min_budget", "optimise", "sweep", "load_org", "optimise_org",
                   "min_budget_org", "evaluate_org", "audit_org", "sweep_org", "pulse",
                   "PulseCheck", "OrgResult", "report", "Report", "export", "Workbook",
-                  "validate", "Validation"})
+                  "validate", "Validation",
+                  "compare", "Comparison"})
 
 __all__ = ["__version__", *sorted(_API)]
 

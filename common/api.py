@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 DEFAULT_CASE = "enterprise_first"
 
 __all__ = [
+    "Comparison",
     "OrgResult",
     "PulseCheck",
     "Report",
@@ -57,6 +58,7 @@ __all__ = [
     "audit",
     "audit_org",
     "batch",
+    "compare",
     "evaluate",
     "evaluate_org",
     "explain",
@@ -1456,3 +1458,111 @@ def _data_notes(case: Case) -> str:
     if per_year:
         notes.append(f"money per year ({per_year} periods a year)")
     return "".join(f"; {n}" for n in notes)
+
+
+@dataclass
+class Comparison:
+    """Plans side by side (``compplan compare``): ``compare.csv`` and ``compare.md``.
+
+    Attributes
+    ----------
+    title : str
+        ``<case>: <plan> vs <plan>``.
+    csv, markdown : str
+        The two files' text.
+    columns : list
+        A case's: one column of figures per plan (``compplan.render.figures.Column``).
+    rows : list of dict
+        An organisation's: one row per figure, a column per set of plans.
+    org : bool
+        The comparison is an organisation's.
+    inputs : list of Path
+        What it read: an output folder may not be or hold one of them.
+    """
+
+    title: str
+    csv: str
+    markdown: str
+    columns: list[Any] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    org: bool = False
+    inputs: list[Any] = field(default_factory=list)
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the files into an open (staged) folder; their paths there."""
+        from compplan.models.output import write_atomic
+
+        written = [folder / "compare.csv", folder / "compare.md"]
+        write_atomic(written[0], self.csv)
+        write_atomic(written[1], self.markdown)
+        return written
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write ``compare.csv`` and ``compare.md`` into ``folder``, as one transaction."""
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        with output_folder(path, force=force, inputs=self.inputs) as staged:
+            names = [p.name for p in self.write_into(staged)]
+        return [path / name for name in names]
+
+
+def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *,
+            progress: Callable[[str], None] | None = None,
+            chunk_progress: Progress | None = None) -> Comparison:
+    """Two or more plans side by side, with each one's difference from the first.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plans : list of str
+        ``"current"``, ``plan.json`` or TOML plans; for an organisation ``"current"`` or
+        ``org_plan.json`` files.
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise`.
+
+    Returns
+    -------
+    Comparison
+        The figures, ``compare.csv`` and ``compare.md``, and ``write(folder)``.
+    """
+    from compplan.render.safe import csv_text
+
+    refs = [str(p) for p in plans]
+    if is_organisation(case):
+        import pandas as pd
+
+        from compplan.optimizer.org_evaluate import compare_markdown, compare_rows
+
+        if len(refs) < 2:
+            raise UsageError("compare needs at least two plans (give `current` and an "
+                             "org_plan.json, or two org_plan.json files)")
+        org = _as_org(case)
+        found = _org_evaluations(org, refs, progress)
+        rows = compare_rows(found)
+        title = f"{org.name}: {' vs '.join(e.name for e in found)}"
+        return Comparison(title, csv_text(pd.DataFrame(rows)), compare_markdown(title, rows),
+                          rows=rows, org=True,
+                          inputs=[org.path, *(p for p in refs if p != CURRENT_PLAN)])
+    from compplan.models.plan import load_plan
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.evaluate import evaluate_plan, expected_revenue
+    from compplan.render.figures import columns_of, markdown_table, side_by_side
+
+    if len(refs) < 2:
+        raise UsageError("compare needs at least two plans (give `current` and a plan file, "
+                         "or two plan files)")
+    loaded = _as_case(case)
+    named: list[tuple[str, Plan]] = []
+    for ref in refs:
+        named.append((_plan_name(ref, {n for n, _ in named}), load_plan(loaded, ref)))
+    (progress or (lambda _: None))("computing payouts under the case's scenarios")
+    coeffs = compute_coefficients(loaded, progress=chunk_progress)
+    revenue = expected_revenue(loaded)
+    columns = columns_of(loaded, [(n, p, evaluate_plan(loaded, coeffs, p, revenue=revenue))
+                                  for n, p in named], coeffs)
+    title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
+    return Comparison(title, csv_text(side_by_side(columns)), markdown_table(title, columns),
+                      columns=columns,
+                      inputs=[loaded.path, *(p for p in refs if p != CURRENT_PLAN)])

@@ -163,3 +163,19 @@ def test_validate_is_one_function(name: str) -> None:
     done = CliRunner().invoke(main, ["validate", str(CASES / name)])
     assert done.exit_code == 0, done.output
     assert done.stdout == found.summary + "\n"
+
+
+@pytest.mark.parametrize(("source", "plans"), [
+    (CASES / "enterprise_first", ["current", str(WRITTEN)]),
+    (CASES / "gtm_org", ["current", "current"]),
+])
+def test_compare_is_one_function(source: Path, plans: list[str], tmp_path: Path) -> None:
+    found = compplan.compare(source, plans)
+    found.write(tmp_path / "api")
+    done = CliRunner().invoke(main, ["compare", str(source), *plans, "--out",
+                                     str(tmp_path / "cli"), "-q"])
+    assert done.exit_code == 0, done.output
+    for name in ("compare.csv", "compare.md"):
+        assert (tmp_path / "cli" / name).read_text() == (tmp_path / "api" / name).read_text()
+    with pytest.raises(compplan.errors.UsageError, match="at least two plans"):
+        compplan.compare(source, plans[:1])
