@@ -8,17 +8,22 @@ import click
 from rich.table import Table
 
 from compplan import api
-from compplan.cli.common import ExitError, fail, force_option, load, out_console, output_set
+from compplan.cli.common import (
+    ExitError,
+    fail,
+    force_option,
+    load,
+    load_source,
+    out_console,
+    output_set,
+)
 from compplan.errors import CompplanError
 from compplan.models.case import CURRENT_PLAN
-from compplan.models.org import is_org_folder
-from compplan.models.output import write_atomic, write_json
 from compplan.optimizer.audit import Audit
 from compplan.render.audit import (
     DEFINITIONS,
     THRESHOLDS_NOTE,
     alignment_text,
-    audit_markdown,
     summary_lines,
 )
 
@@ -46,23 +51,21 @@ def audit(case: str, plan: str, out_dir: str, force: bool, quiet: bool) -> None:
 
         compplan audit cases/gtm_org current --out audit/gtm
     """
-    if is_org_folder(case):
-        from compplan.cli.org import audit_org_folder
-
-        audit_org_folder(case, plan, out_dir, quiet, force=force)
-        return
-    loaded = load(case)
+    source = load_source(case)
     try:
-        result = api.audit(loaded, plan)
+        found = api.audit_report(source, plan)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)
-    written = [out / "audit.json", out / "audit.md"]
-    with output_set(out_dir, force=force, inputs=_inputs(loaded.path, plan)) as folder:
-        write_json(folder / written[0].name, result.to_dict())
-        write_atomic(folder / written[1].name, audit_markdown(result))
+    with output_set(out_dir, force=force, inputs=found.inputs) as folder:
+        written = [out / p.name for p in found.write_into(folder)]
     if not quiet:
-        _show_audit(result)
+        if found.org:
+            from compplan.cli.org import show_audit
+
+            show_audit(found.audit)
+        else:
+            _show_audit(found.audit)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 

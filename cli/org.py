@@ -25,7 +25,7 @@ from compplan.cli.common import (
 from compplan.errors import CompplanError, UsageError
 from compplan.models.money import money_per
 from compplan.models.org import Org, load_org
-from compplan.models.output import run_record, write_atomic, write_json, write_plan
+from compplan.models.output import run_record, write_json, write_plan
 
 
 def load(org_dir: str, budget: float | None = None) -> Org:
@@ -198,42 +198,6 @@ def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: floa
         summary(org, outcome.document, "cheapest plans")
         if out_dir is not None:
             out_console.print(f"wrote {Path(out_dir) / 'org_plan.json'} and the roles' plans")
-
-
-def audit_org_folder(org_dir: str, plan: str, out_dir: str, quiet: bool,
-                     force: bool = False) -> None:
-    """``compplan audit ORG_DIR [PLAN]``: the conflict map, goal by goal and role by role."""
-    from compplan.models.plan import Plan, load_plan
-    from compplan.optimizer.org import org_coefficients
-    from compplan.optimizer.org_audit import audit_markdown, audit_org
-
-    org = load(org_dir)
-    plans: dict[str, Plan] = {}
-    try:
-        if plan == "current":
-            name = "today's plans"
-            for role in org.roles:
-                if role.case.current_plan is not None:
-                    plans[role.id] = load_plan(role.case, "current")
-        else:
-            name = plan
-            folder = Path(plan).parent if Path(plan).is_file() else Path(plan)
-            if not (folder / "org_plan.json").is_file():
-                raise UsageError(f"{plan}: give 'current' or an org_plan.json written by "
-                                 "compplan optimise ORG_DIR (with its role folders beside it)")
-            for role in org.roles:
-                plans[role.id] = load_plan(role.case, folder / role.id / "plan.json")
-        result = audit_org(org, org_coefficients(org), plans, name)
-    except CompplanError as exc:
-        fail(exc)
-    out = Path(out_dir)
-    written = [out / "audit_org.json", out / "audit_org.md"]
-    with output_set(out_dir, force=force, inputs=[org.path]) as staged:
-        write_json(staged / written[0].name, result.to_dict())
-        write_atomic(staged / written[1].name, audit_markdown(result))
-    if not quiet:
-        show_audit(result)
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
 def show_audit(result: Any) -> None:

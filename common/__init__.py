@@ -19,7 +19,8 @@ _API = frozenset({"Result", "Status", "audit", "batch", "evaluate", "explain", "
                   "min_budget_org", "evaluate_org", "audit_org", "sweep_org", "pulse",
                   "PulseCheck", "OrgResult", "report", "Report", "export", "Workbook",
                   "validate", "Validation",
-                  "compare", "Comparison"})
+                  "compare", "Comparison",
+                  "audit_report", "AuditReport"})
 
 __all__ = ["__version__", *sorted(_API)]
 

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 DEFAULT_CASE = "enterprise_first"
 
 __all__ = [
+    "AuditReport",
     "Comparison",
     "OrgResult",
     "PulseCheck",
@@ -57,6 +58,7 @@ __all__ = [
     "Workbook",
     "audit",
     "audit_org",
+    "audit_report",
     "batch",
     "compare",
     "evaluate",
@@ -1566,3 +1568,105 @@ def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *
     return Comparison(title, csv_text(side_by_side(columns)), markdown_table(title, columns),
                       columns=columns,
                       inputs=[loaded.path, *(p for p in refs if p != CURRENT_PLAN)])
+
+
+@dataclass
+class AuditReport:
+    """An audit as ``compplan audit`` writes it, for a case or an organisation.
+
+    ``audit.json`` / ``audit.md`` for a case, ``audit_org.json`` / ``audit_org.md`` (the
+    conflict map) for an organisation.
+
+    Attributes
+    ----------
+    audit : Audit or OrgAudit
+        The audit itself.
+    org : bool
+        It is an organisation's.
+    inputs : list of Path
+        What it read: an output folder may not be or hold one of them.
+    """
+
+    audit: Any
+    org: bool = False
+    inputs: list[Any] = field(default_factory=list)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """``audit.json`` (or ``audit_org.json``)."""
+        return dict(self.audit.to_dict())
+
+    @property
+    def markdown(self) -> str:
+        """``audit.md`` (or ``audit_org.md``)."""
+        if self.org:
+            from compplan.optimizer.org_audit import audit_markdown as org_markdown
+
+            return org_markdown(self.audit)
+        from compplan.render.audit import audit_markdown
+
+        return audit_markdown(self.audit)
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the two files into an open (staged) folder; their paths there."""
+        from compplan.models.output import write_atomic, write_json
+
+        stem = "audit_org" if self.org else "audit"
+        written = [folder / f"{stem}.json", folder / f"{stem}.md"]
+        write_json(written[0], self.document)
+        write_atomic(written[1], self.markdown)
+        return written
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write the files ``compplan audit`` writes into ``folder``, as one transaction."""
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        with output_folder(path, force=force, inputs=self.inputs) as staged:
+            names = [p.name for p in self.write_into(staged)]
+        return [path / name for name in names]
+
+
+def audit_report(case: Case | Org | str | Path, plan: Plan | str | Path = "current"
+                 ) -> AuditReport:
+    """The audit of a case's plan or of an organisation's plans, as ``compplan audit``.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plan : Plan, str or Path
+        As for :func:`audit`; for an organisation ``"current"`` (the roles that have a
+        current plan) or an ``org_plan.json``.
+
+    Returns
+    -------
+    AuditReport
+        ``audit``, ``document``, ``markdown`` and ``write(folder)``.
+    """
+    if is_organisation(case):
+        from compplan.models.plan import load_plan
+        from compplan.optimizer.org import org_coefficients
+        from compplan.optimizer.org_audit import audit_org as _audit_org
+
+        org = _as_org(case)
+        plans: dict[str, Plan] = {}
+        if str(plan) == "current":
+            name = "today's plans"
+            for role in org.roles:
+                if role.case.current_plan is not None:
+                    plans[role.id] = load_plan(role.case, "current")
+        else:
+            name = str(plan)
+            folder = Path(str(plan)).parent if Path(str(plan)).is_file() else Path(str(plan))
+            if not (folder / "org_plan.json").is_file():
+                raise UsageError(f"{plan}: give 'current' or an org_plan.json written by "
+                                 "compplan optimise ORG_DIR (with its role folders beside it)")
+            for role in org.roles:
+                plans[role.id] = load_plan(role.case, folder / role.id / "plan.json")
+        return AuditReport(_audit_org(org, org_coefficients(org), plans, name), org=True,
+                           inputs=[org.path])
+    loaded = _as_case(case)
+    refs = [] if not isinstance(plan, str | os.PathLike) or str(plan) == CURRENT_PLAN \
+        else [plan]
+    return AuditReport(audit(loaded, plan), inputs=[p for p in (loaded.path, *refs) if p])

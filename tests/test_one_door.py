@@ -179,3 +179,18 @@ def test_compare_is_one_function(source: Path, plans: list[str], tmp_path: Path)
         assert (tmp_path / "cli" / name).read_text() == (tmp_path / "api" / name).read_text()
     with pytest.raises(compplan.errors.UsageError, match="at least two plans"):
         compplan.compare(source, plans[:1])
+
+
+@pytest.mark.parametrize(("source", "plan", "stem"), [
+    (CASES / "enterprise_first", "current", "audit"),
+    (CASES / "enterprise_first", str(WRITTEN), "audit"),
+    (CASES / "gtm_org", "current", "audit_org"),
+])
+def test_audit_is_one_function(source: Path, plan: str, stem: str, tmp_path: Path) -> None:
+    found = compplan.audit_report(source, plan)
+    assert [p.name for p in found.write(tmp_path / "api")] == [f"{stem}.json", f"{stem}.md"]
+    done = CliRunner().invoke(main, ["audit", str(source), plan, "--out",
+                                     str(tmp_path / "cli"), "-q"])
+    assert done.exit_code == 0, done.output
+    for name in (f"{stem}.json", f"{stem}.md"):
+        assert (tmp_path / "cli" / name).read_text() == (tmp_path / "api" / name).read_text()
