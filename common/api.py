@@ -1333,11 +1333,16 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
     views = _case_views(loaded, str(plan), tuple(str(p) for p in compare), actuals,
                         year_periods, progress, chunk_progress)
     subjects = views["subjects"]
+    section = None
+    if views["pulse"] is not None:
+        from compplan.render.report_pulse import pulse_context
+
+        section = pulse_context(views["pulse"], str(actuals))
     return Report(render_report(ReportInput(
         loaded, subjects, str(plan), reference=views["reference"],
         document=explanation_with_case(loaded, subjects[0].plan, str(plan), views["coeffs"]),
         batch=table, batch_source=None if batch is None else str(batch),
-        readings=views["readings"], pulse=views["pulse"],
+        readings=views["readings"], pulse=section,
         pulse_source=None if actuals is None else str(actuals))))
 
 
@@ -1371,11 +1376,17 @@ def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path
     views = _case_views(loaded, str(plan), (), actuals, year_periods, progress,
                         chunk_progress)
     result = views["subjects"][0]
+    sheets = []
+    if views["pulse"] is not None:
+        from compplan.render.workbook_pulse import pulse_sheet
+
+        doc = views["pulse"]
+        sheets.append(lambda book: pulse_sheet(book, doc))
     return Workbook(build_workbook(
         loaded, result, source=str(plan), batch=table,
         batch_source=None if batch is None else str(batch),
         readings=views["readings"][result.name], coeffs=views["coeffs"],
-        current=views["reference"], pulse=views["pulse"]))
+        current=views["reference"], add_sheets=sheets))
 
 
 @dataclass

@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -630,7 +630,7 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
                    readings: Readings | None = None,
                    coeffs: Coefficients | None = None,
                    current: Outcome | None = None,
-                   pulse: dict[str, Any] | None = None) -> Workbook:
+                   add_sheets: Sequence[Callable[[Workbook], None]] = ()) -> Workbook:
     """The workbook of a plan.
 
     Parameters
@@ -653,8 +653,10 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
         plan's named parameters.
     current : Outcome, optional
         Today's plan: adds the Current vs designed sheet (with ``coeffs``).
-    pulse : dict, optional
-        The plan's pulse check against actuals (``pulse.json``): adds the Pulse sheet.
+    add_sheets : sequence of callable
+        Each adds its sheet(s) to the book before Candidates and About: the Pulse
+        sheet of :mod:`compplan.render.workbook_pulse` (which builds on this module, so
+        the caller hands it in: no import cycle).
 
     Returns
     -------
@@ -683,10 +685,8 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
             notes.append("no Current vs designed sheet: a plan as written (curves, gates, "
                          "its own thresholds or caps) has no live expected-cost formula; "
                          "Evaluation holds compplan's figures")
-    if pulse is not None:
-        from compplan.render.workbook_pulse import pulse_sheet  # it builds on this module
-
-        pulse_sheet(book, pulse)
+    for add in add_sheets:
+        add(book)
     if batch is not None:
         _candidates_sheet(book, batch)
     _about_sheet(book, case, source, result, batch_source, notes)
