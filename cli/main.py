@@ -279,7 +279,7 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     figure = result.evaluation.expected_cost
     verdict = ("" if cap is None else
                f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
-    out_console.print(f"minimum expected-cost cap: {fmt.money(figure, cur)} "
+    out_console.print(f"minimum expected-cost cap: {fmt.money(fmt.least_cap(figure), cur)} "
                       f"{money_per(loaded)}{verdict}")
     if not quiet:
         _summary(result, "cheapest plan")

@@ -23,6 +23,7 @@ from compplan.cli.common import (
     output_set,
 )
 from compplan.errors import CompplanError, UsageError
+from compplan.models import fmt
 from compplan.models.money import money_per
 from compplan.models.org import Org, load_org
 from compplan.models.output import run_record, write_json, write_plan
@@ -192,7 +193,8 @@ def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: floa
                f" (the organisation's cap {cap:,.0f} "
                f"{'admits' if figure <= cap else 'is below'} it)")
     split = ", ".join(f"{r['id']} {r['expected_cost']:,.0f}" for r in outcome.document["roles"])
-    out_console.print(f"minimum organisation expected-cost cap: {figure:,.0f} {org.currency} "
+    out_console.print(f"minimum organisation expected-cost cap: "
+                      f"{fmt.least_cap(figure):,.0f} {org.currency} "
                       f"{org_money_per(org)}{verdict}; split: {split}")
     if not quiet:
         summary(org, outcome.document, "cheapest plans")

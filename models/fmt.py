@@ -43,6 +43,15 @@ def money(value: float | None, currency: str = "", digits: int | None = None) ->
     return text + (f" {currency}" if currency else "")
 
 
+def least_cap(value: float) -> float:
+    """The smallest whole cap at or above ``value`` (a least cost).
+
+    A cap typed as shown admits the plan, as a cap rounded to the nearest unit might
+    not (issue 19).
+    """
+    return float(math.ceil(value - 1e-9 * max(1.0, abs(value))))
+
+
 def rate(value: float | None, currency: str = "", significant: int = 3) -> str:
     """A rate per unit with ``significant`` digits: ``0.0169 USD``, not ``0.02 USD``.
 

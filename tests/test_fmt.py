@@ -55,3 +55,10 @@ def test_distinct_money_never_merges_different_values(values: list[float]) -> No
     (lambda: fmt.breaks(["[budget] cvar_cap"]), "breaks 1 guardrail: [budget] cvar_cap")])
 def test_shares_multiples_and_words(call, text: str) -> None:  # type: ignore[no-untyped-def]
     assert call() == text
+
+
+def test_least_cap_rounds_up_never_below_the_least_cost() -> None:
+    # 574,051.14 shown as 574,051 was a cap that admits no plan (issue 19, item 9).
+    assert fmt.least_cap(574_051.136) == 574_052
+    assert fmt.least_cap(1_900.0) == 1_900 and fmt.least_cap(1_900.0 + 1e-9) == 1_900
+    assert fmt.least_cap(6_382_026.97) == 6_382_027

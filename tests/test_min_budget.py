@@ -20,7 +20,8 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize(("case", "line"), [
-    ("c4_infeasible", "minimum expected-cost cap: 574,051 USD per period (the case's cap "
+    # The least cost 574,051.14 rounded up: a cap of 574,051 would admit no plan.
+    ("c4_infeasible", "minimum expected-cost cap: 574,052 USD per period (the case's cap "
                       "234,660 is below it)\n"),
     ("c1_budget_only", "minimum expected-cost cap: 760,168 USD per period (the case's cap "
                        "933,431 admits it)\n"),
