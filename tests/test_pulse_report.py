@@ -166,6 +166,11 @@ def pulse_blocks(folder: Path, *extra: str) -> dict[str, list[tuple[Any, ...]]]:
 def test_export_adds_the_pulse_sheet_with_the_hand_figures(tmp_path: Path) -> None:
     blocks = pulse_blocks(hand_case(tmp_path, 6987.5))
     figures = {row[0]: row[1] for row in blocks["figure"][1:]}
+    units = {row[0]: row[2] if len(row) > 2 else None for row in blocks["figure"][1:]}
+    # Amounts paid are money, not a rate "per period" or "per year" (issue 19, item 4).
+    assert units["paid to date (A)"] == "USD, paid over the elapsed periods"
+    assert units["forecast of the year, plan unchanged"] == "USD, the whole year"
+    assert units["expected payout allowed per remaining period (B_rem)"] == "USD per period"
     assert figures["periods elapsed (k)"] == 2
     assert figures["periods in the plan year (N)"] == 4
     assert figures["paid to date (A)"] == pytest.approx(9950.0)
