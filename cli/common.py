@@ -190,20 +190,12 @@ def plan_name(ref: str, taken: set[str]) -> str:
     """``current``, or the file's stem (with its folder when two plans share a stem).
 
     A file called ``plan`` (``optimise`` always writes ``plan.json``) is named after its
-    folder: ``plans/fy27/plan.json`` is ``fy27``, never "plan plan".
+    folder: ``plans/fy27/plan.json`` is ``fy27``, never "plan plan". The API's rule
+    (one place for the names of plans in every view).
     """
-    path = Path(ref)
-    from compplan.models.case import CURRENT_PLAN
+    from compplan.api import _plan_name
 
-    folder = path.absolute().parent.name
-    name = (CURRENT_PLAN if ref == CURRENT_PLAN else
-            folder if path.stem == "plan" and folder else path.stem)
-    if name in taken and ref != CURRENT_PLAN:
-        name = f"{path.parent.name}/{path.stem}"
-    base, n = name, 2
-    while name in taken:
-        name, n = f"{base} #{n}", n + 1
-    return name
+    return _plan_name(ref, taken)
 
 
 def load_plans(case: Case, refs: Sequence[str]) -> list[tuple[str, Plan]]:
