@@ -1,0 +1,58 @@
+"""``compplan studio``: design a plan live in the browser (docs/studio.md)."""
+
+from __future__ import annotations
+
+import click
+
+from compplan.cli.common import ExitError, Reporter, fail, out_console
+from compplan.errors import CompplanError
+from compplan.models.org import is_org_folder
+
+
+@click.command("studio")
+@click.argument("case", required=False, type=click.Path(file_okay=False))
+@click.option("--plan", "plan", metavar="PLAN",
+              help="A plan to start from besides the current plan (a plan.json or a TOML "
+                   "plan); the page opens on it.")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="The port on 127.0.0.1 (default: a free one).")
+@click.option("--no-browser", is_flag=True, help="Print the address; open no browser.")
+def studio_command(case: str | None, plan: str | None, port: int | None,
+                   no_browser: bool) -> None:
+    """Serve a local web page to design CASE's plan live, until Ctrl-C.
+
+    The plan's metrics, weights and accelerators as sliders; its figures (expected
+    payout, P90 and CVaR against their caps, every guardrail, alignment and its
+    share of the best plan, rep earnings, segments, payout curves) updating as
+    they move. Lock a weight, require or forbid a metric, move any budget or
+    fairness limit, then Optimise, Round or find the min budget; keep candidates
+    and compare them; save a plan file and export the report or workbook.
+
+    The page is served on 127.0.0.1 only, on a free port unless --port is given;
+    the address printed carries a one-time token that every request needs. The
+    page's URL holds its state as `compplan evaluate`'s modifiers, so a link
+    reproduces a candidate in any studio of the same case.
+
+    Example:
+
+    \b
+        compplan studio cases/enterprise_first
+        compplan studio cases/enterprise_first --plan plans/fy27/plan.json --port 8765 --no-browser
+    """  # noqa: D301 (\b keeps click from rewrapping the example)
+    if is_org_folder(case):
+        raise ExitError(f"{case} is an organisation folder: the studio designs one case's "
+                        "plan; give a role's case folder", 2)
+    from compplan.studio.server import serve
+    from compplan.studio.session import open_session
+
+    try:
+        with Reporter(False) as reporter:
+            reporter.step("reading the case and computing its payouts once")
+            session = open_session(case, plan)
+        serve(session, port=port, open_browser=not no_browser,
+              say=lambda text: out_console.out(text, highlight=False))
+    except CompplanError as exc:
+        fail(exc)
+
+
+COMMANDS: list[click.Command] = [studio_command]

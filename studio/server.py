@@ -1,0 +1,121 @@
+"""Serve the studio on 127.0.0.1 until Ctrl-C.
+
+The port is a free one the system picks (or the one given); the URL printed carries
+a one-time token, as Jupyter's does: without it every request is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import threading
+import webbrowser
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+from compplan.errors import UsageError
+from compplan.studio.app import create_app
+from compplan.studio.session import Session
+from compplan.studio.solving import Solver
+from compplan.studio.state import State, query
+
+HOST = "127.0.0.1"
+
+
+def bind(port: int | None) -> socket.socket:
+    """A listening socket on 127.0.0.1: ``port``, or a free one the system picks.
+
+    Raises
+    ------
+    UsageError
+        The port is taken or not allowed.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((HOST, port or 0))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"--port {port}: cannot listen on {HOST}:{port} "
+                         f"({exc.strerror or exc}); give another port or none") from None
+    sock.listen(128)
+    return sock
+
+
+def studio_url(port: int, token: str, state: str) -> str:
+    """The page's address: the token, then the state."""
+    return f"http://{HOST}:{port}/?token={quote(token)}&{state}"
+
+
+def serve(session: Session, *, port: int | None = None, open_browser: bool = True,
+          say: Callable[[str], None] = print, token: str | None = None) -> None:
+    """Serve the studio until interrupted (Ctrl-C), then stop every solve.
+
+    Parameters
+    ----------
+    session : Session
+        The case, its coefficients and plans.
+    port : int, optional
+        The port (a free one without).
+    open_browser : bool
+        Open the page in the default browser.
+    say : callable
+        Prints the address.
+    token : str, optional
+        The token (a fresh random one without; tests give theirs).
+    """
+    import uvicorn
+
+    sock = bind(port)
+    token = token or secrets.token_urlsafe(24)
+    bound = sock.getsockname()[1]
+    hosts = {f"{HOST}:{bound}", f"localhost:{bound}"}
+    solver = Solver()
+    app = create_app(session, token, hosts=hosts, solver=solver)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        # The default Optimise and the best plan (for "% of best"), while the page loads.
+        task = asyncio.create_task(_first_solve(session, solver))
+        async with inner(app):
+            try:
+                yield
+            finally:
+                task.cancel()
+
+    app.router.lifespan_context = lifespan
+    url = studio_url(bound, token, query(State(plan=session.first_plan)))
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1,
+                            access_log=False)
+    server = uvicorn.Server(config)
+    say(f"compplan studio: {session.case.name} at\n    {url}\n(Ctrl-C stops it)")
+    if open_browser:
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        solver.stop_all()
+        sock.close()
+    say("compplan studio: stopped")
+
+
+async def _first_solve(session: Session, solver: Solver) -> None:
+    """Design the case's own optimised plan once: the best alignment and a ready Optimise."""
+
+    async def never() -> bool:
+        return False
+
+    state = State(plan="optimised")
+    solved = await solver.solve(session.case, session.coeffs, "optimised", None, never)
+    if solved is None:
+        return
+    with session.lock:
+        session.solved.setdefault(state.settings_key(), solved)
+        if solved.plan is not None:
+            from compplan.optimizer.evaluate import evaluate_plan
+
+            session.best = evaluate_plan(session.case, session.coeffs, solved.plan,
+                                         revenue=session.revenue).alignment
