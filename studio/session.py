@@ -129,9 +129,10 @@ class Session:
 
     @property
     def first_plan(self) -> str:
-        """The plan the page starts from: the plan file given, else ``current``."""
+        """The plan the page starts from: the plan file given, else ``current``, else the
+        optimised plan (a case without ``current_plan.toml``)."""
         files = self.plan_files
-        return files[0] if files else CURRENT_PLAN
+        return files[0] if files else CURRENT_PLAN if CURRENT_PLAN in self.plans else "optimised"
 
     @property
     def inputs(self) -> list[Path]:
@@ -358,8 +359,6 @@ def open_session(case_dir: str | Path | None, plan: str | None = None) -> Sessio
     ------
     CaseError
         The case or the plan file is malformed.
-    UsageError
-        The case has no current plan and no plan file is given.
     """
     case = load_case(case_dir)
     plans: dict[str, Plan] = {}
@@ -367,7 +366,4 @@ def open_session(case_dir: str | Path | None, plan: str | None = None) -> Sessio
         plans[CURRENT_PLAN] = load_plan(case, CURRENT_PLAN)
     if plan is not None and plan != CURRENT_PLAN:
         plans[plan] = load_plan(case, plan)
-    if not plans:
-        raise UsageError(f"the case {case.path} has no current_plan.toml: give a plan to "
-                         "start from with --plan")
     return Session(case, compute_coefficients(case), expected_revenue(case), plans)
