@@ -96,6 +96,9 @@ def serve(session: Session, *, port: int | None = None, open_browser: bool = Tru
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down on Ctrl-C, then raises it again: the studio's way to stop.
+        pass
     finally:
         solver.stop_all()
         sock.close()
