@@ -62,8 +62,8 @@ spreadsheet:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check common models optimizer render batch cli tests bench
-	$(BIN)/mypy common models optimizer render batch cli
+	$(BIN)/ruff check common models optimizer render batch cli studio tests bench
+	$(BIN)/mypy common models optimizer render batch cli studio
 
 # Without the shared folder, the contract's cases copied into tests/data/conformance
 # still run (through pytest), and the message says where the checker comes from.

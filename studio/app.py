@@ -28,8 +28,8 @@ from importlib.resources import files
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -175,6 +175,8 @@ def create_app(session: Session, token: str, *, hosts: set[str] | None = None,
                                         state.plan, state.round, request.is_disconnected)
             if solved is None:
                 return _json({"stopped": True}, 499)
+            if solved.status == "error":  # not kept: the next press tries again
+                return _json({**solved.to_dict(), "state": query(state), "ok": False})
             with session.lock:
                 found = session.solved.setdefault(key, solved)
         return _json({**found.to_dict(), "state": query(state),

@@ -129,8 +129,7 @@ class Session:
 
     @property
     def first_plan(self) -> str:
-        """The plan the page starts from: the plan file given, else ``current``, else the
-        optimised plan (a case without ``current_plan.toml``)."""
+        """The plan the page starts from: the plan file, ``current``, else ``optimised``."""
         files = self.plan_files
         return files[0] if files else CURRENT_PLAN if CURRENT_PLAN in self.plans else "optimised"
 
@@ -218,7 +217,7 @@ class Session:
                        "max_metrics": spec.design.max_metrics},
             "cvar_level": spec.budget.cvar_level, "limits": limits,
             "plans": list(self.plans), "solved": list(SOLVED), "first_plan": self.first_plan,
-            "reps": int(len(case.reps)), "scenarios": int(self.coeffs.scen_w.shape[0]),
+            "reps": len(case.reps), "scenarios": int(self.coeffs.scen_w.shape[0]),
         }
 
     def document(self, state: State) -> dict[str, Any]:

@@ -112,15 +112,22 @@ class Solver:
         await asyncio.to_thread(process.start)
         send.close()
         with self._lock:
-            self.running[process.pid] = process
+            self.running[int(process.pid or 0)] = process
+        answer: Solved | None = None
         try:
-            while not receive.poll():
-                if await gone() or not process.is_alive() and not receive.poll():
+            while True:
+                if receive.poll():
+                    answer = receive.recv()
+                    break
+                if await gone():
+                    break  # the page left: None, and the process is killed below
+                if not process.is_alive() and not receive.poll():
+                    answer = Solved("error", f"the solver's process ended without a plan "
+                                             f"(exit code {process.exitcode})")
                     break
                 await asyncio.sleep(POLL)
-            answer: Solved | None = receive.recv() if receive.poll() else None
-        except (EOFError, OSError):
-            answer = None
+        except (EOFError, OSError) as exc:
+            answer = Solved("error", f"the solver's process ended without a plan ({exc})")
         finally:
             self._stop(process)
             receive.close()
@@ -131,7 +138,7 @@ class Solver:
             process.kill()
         process.join()
         with self._lock:
-            self.running.pop(process.pid, None)
+            self.running.pop(int(process.pid or 0), None)
 
     def stop_all(self) -> None:
         """Kill every running solve (the studio is stopping)."""
