@@ -175,8 +175,9 @@ def test_bad_field_input_is_shown_next_to_the_field(studio: Studio, page: Any) -
         assert weight.get_attribute("aria-invalid") == "true"
     # A modifier the server refuses (a fourth metric) is named next to the field too.
     page.locator('tr[data-metric="new_logos"] [data-field="in"]').check()
-    error = page.locator('tr[data-metric="new_logos"] [data-field="in"] + span.error')
+    error = page.locator('tr[data-metric="new_logos"] td:first-child span.error')
     error.wait_for()
+    assert "a plan has at most 3" in error.inner_text()
     page.locator("#modifiers .error").wait_for()
     assert "a plan has at most 3" in page.locator("#modifiers .error").inner_text()
     assert studio.status()["running"] == []  # the server is still serving

@@ -342,3 +342,30 @@ def test_export_writes_the_report_and_the_workbook(client: TestClient, tmp_path:
     assert bad.status_code == 400
     assert bad.json()["errors"][0]["message"] == \
         "kind must be 'report' or 'workbook', got 'pdf'"
+
+
+def test_locks_and_rules_are_compplan_optimise_on_a_case_that_writes_them(
+        client: TestClient, tmp_path: Path) -> None:
+    state = {"plan": "optimised", "lock": "new_logos=0.2", "forbid": "multi_product_deals"}
+    assert client.post("/api/solve", params={"token": TOKEN, **state}).json()["ok"]
+    doc = get(client, "/api/evaluate", **state)
+    weights = {m["id"]: m["weight"] for m in doc["plan"]["metrics"]}
+    assert weights["new_logos"] == pytest.approx(0.2, abs=1e-9)
+    assert "multi_product_deals" not in weights
+    # The same settings written into a copy of the case, solved by the command line.
+    import shutil
+
+    copy = tmp_path / "case"
+    shutil.copytree(CASE, copy)
+    text = (copy / "case.toml").read_text()
+    text = text.replace("[metrics.new_logos]\n", "[metrics.new_logos]\nmin_weight = 0.2\n"
+                        "max_weight = 0.2\nrequired = true\n")
+    text = text.replace("[metrics.multi_product_deals]\n",
+                        "[metrics.multi_product_deals]\nforbidden = true\n")
+    (copy / "case.toml").write_text(text)
+    result = invoke("optimise", str(copy), "--out", str(tmp_path / "p"), "-q")
+    assert_exit(result, 0)
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text())
+    assert {m["id"]: m["weight"] for m in plan["metrics"]} == pytest.approx(weights, rel=1e-9)
+    assert doc["evaluation"]["alignment"] == pytest.approx(plan["evaluation"]["alignment"],
+                                                           rel=1e-9)

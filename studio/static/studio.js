@@ -81,6 +81,7 @@
     render(doc);
     studio.lastLatency = performance.now() - started;
     studio.evaluations += 1;
+    document.body.dataset.latency = studio.lastLatency.toFixed(1);
     status("figures in " + Math.round(studio.lastLatency) + " ms", false);
     done(pairs);
   }
@@ -102,7 +103,8 @@
     for (const el of document.querySelectorAll("[aria-invalid=true]")) el.setAttribute("aria-invalid", "false");
   }
   function fieldError(el, message) {
-    const slot = el && el.parentElement ? el.parentElement.querySelector("[data-error-for]") : null;
+    const holder = el ? (el.closest("td") || el.parentElement) : null;
+    const slot = holder ? holder.querySelector("[data-error-for]") : null;
     if (slot) slot.textContent = message;
     if (el) el.setAttribute("aria-invalid", message ? "true" : "false");
   }
@@ -159,11 +161,11 @@
     const body = $("metrics").querySelector("tbody");
     for (const m of info.metrics) {
       const tr = el("tr", { "data-metric": m.id });
-      const name = el("td", {}, m.label);
-      tr.append(name);
       const inPlan = el("input", { type: "checkbox", "aria-label": "in plan: " + m.label, "data-field": "in" });
       inPlan.addEventListener("change", () => { lastField = inPlan; setModifier("weight." + m.id, inPlan.checked ? "0.1" : "0", true); });
-      tr.append(cell(inPlan));
+      const name = el("label", {}, " " + m.label);
+      name.prepend(inPlan);
+      tr.append(cell(name));
       const weightSlider = el("input", { type: "range", min: 0, max: 1, step: 0.01, "aria-label": "weight slider: " + m.label, "data-field": "weight-slider" });
       const weight = el("input", { type: "text", inputmode: "decimal", "aria-label": "weight: " + m.label, "data-field": "weight" });
       slider(weightSlider, "weight." + m.id);
@@ -183,15 +185,14 @@
       const rate = el("input", { type: "text", inputmode: "decimal", "aria-label": "accelerator rate: " + m.label, "data-field": "rate" });
       typed(rate, "rate." + m.id, {});
       tr.append(cell(rate));
-      tr.append(cell(el("input", { type: "text", value: fmt(m.threshold, 4), disabled: true, title: "the case's threshold ([metrics." + m.id + "] threshold)", "aria-label": "threshold: " + m.label })));
-      tr.append(cell(el("input", { type: "text", value: fmt(m.cap, 4), disabled: true, title: "the case's cap ([metrics." + m.id + "] cap)", "aria-label": "cap: " + m.label })));
+      // The case's threshold and cap: what a what-if keeps (a plan file may write its own).
+      tr.append(el("td", { class: "muted", title: "[metrics." + m.id + "] threshold and cap of case.toml", "data-figure": "threshold." + m.id, "data-value": m.threshold }, fmt(m.threshold * 100, 1) + "% / " + fmt(m.cap * 100, 1) + "%"));
       const lock = el("input", { type: "checkbox", "aria-label": "lock the weight of " + m.label, "data-field": "lock" });
       lock.addEventListener("change", () => {
         const pairs = without(statePairs(), ([k, v]) => k === "lock" && v.split("=")[0] === m.id);
         if (lock.checked) pairs.push(["lock", m.id + "=" + currentWeight(m.id)]);
         go(pairs, true);
       });
-      tr.append(cell(lock));
       const rule = el("select", { "aria-label": "rule for " + m.label, "data-field": "rule" });
       for (const [v, t] of [["", "—"], ["require", "require"], ["forbid", "forbid"]]) rule.append(el("option", { value: v }, t));
       rule.addEventListener("change", () => {
@@ -199,7 +200,8 @@
         if (rule.value) pairs.push([rule.value, m.id]);
         go(pairs, true);
       });
-      tr.append(cell(rule));
+      tr.append(cell(el("label", { title: "Optimise keeps this weight" }, "lock "), rule));
+      tr.lastChild.firstChild.append(lock);
       body.append(tr);
     }
     for (const id of ["shift-from", "shift-to"]) for (const m of info.metrics) $(id).append(el("option", { value: m.id }, m.label));
