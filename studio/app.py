@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from compplan.errors import CompplanError
 from compplan.studio.exports import export, save_plan
 from compplan.studio.session import NeedsSolve, NoPlan, Session
-from compplan.studio.solving import Solver
+from compplan.studio.solving import Solver, design
 from compplan.studio.state import FieldError, State, StateError, query
 
 TOKEN_HEADER = "x-compplan-token"
@@ -167,18 +167,9 @@ def create_app(session: Session, token: str, *, hosts: set[str] | None = None,
         if not state.solved:
             return _errors([FieldError("plan", 0, state.plan,
                                        "solve needs plan=optimised, rounded or min-budget")])
-        key = state.settings_key()
-        with session.lock:
-            found = session.solved.get(key)
+        found = await design(session, solver, state, request.is_disconnected)
         if found is None:
-            solved = await solver.solve(session.settings_case(state), session.coeffs,
-                                        state.plan, state.round, request.is_disconnected)
-            if solved is None:
-                return _json({"stopped": True}, 499)
-            if solved.status == "error":  # not kept: the next press tries again
-                return _json({**solved.to_dict(), "state": query(state), "ok": False})
-            with session.lock:
-                found = session.solved.setdefault(key, solved)
+            return _json({"stopped": True}, 499)
         return _json({**found.to_dict(), "state": query(state),
                       "ok": found.plan is not None})
 
@@ -226,6 +217,7 @@ def create_app(session: Session, token: str, *, hosts: set[str] | None = None,
         try:
             state = state_of(request)
             plan = session.plan(state)
+            await best_known(request)
             written = await asyncio.to_thread(export, session, plan, session.name(state),
                                               kind, path)
         except StateError as exc:
@@ -235,6 +227,14 @@ def create_app(session: Session, token: str, *, hosts: set[str] | None = None,
         except CompplanError as exc:
             return _errors([FieldError("path", 0, str(path), str(exc))])
         return _json({"written": [str(written)]})
+
+    async def best_known(request: Request) -> None:
+        """The case's own optimised plan, designed in a child process: the best alignment."""
+        if session.best is None:
+            solved = await design(session, solver, State(plan="optimised"),
+                                  request.is_disconnected)
+            if solved is not None and solved.plan is not None:
+                session.set_best(solved.plan)
 
     async def status(request: Request) -> Response:
         return _json({"running": sorted(solver.running), "solved": len(session.solved)})

@@ -72,6 +72,9 @@ def save_plan(session: Session, plan: Plan, path: Any) -> Path:
 def export(session: Session, plan: Plan, name: str, kind: Any, path: Any) -> Path:
     """Write the candidate's report (HTML) or workbook (XLSX), as the command line does.
 
+    The alignment's share of the best plan is ``session.best`` (the studio designs the
+    case's optimised plan first: no solve runs in the studio's own process).
+
     Parameters
     ----------
     session : Session
@@ -98,7 +101,7 @@ def export(session: Session, plan: Plan, name: str, kind: Any, path: Any) -> Pat
     if kind not in KINDS:
         raise UsageError(f"kind must be {' or '.join(repr(k) for k in KINDS)}, got {kind!r}")
     out = _target(session, path, KINDS[kind])
-    from compplan.optimizer.understand import best_alignment, readings
+    from compplan.optimizer.understand import readings
     from compplan.render.report import outcome
 
     case, coeffs = session.case, session.coeffs
@@ -106,8 +109,7 @@ def export(session: Session, plan: Plan, name: str, kind: Any, path: Any) -> Pat
     today = session.plans.get(CURRENT_PLAN)
     if today is not None and name != CURRENT_PLAN:
         results.append(outcome(case, coeffs, today, CURRENT_PLAN, revenue=session.revenue))
-    best = session.best if session.best is not None else best_alignment(case, coeffs)
-    found = {o.name: readings(case, coeffs, o.plan, o.evaluation.alignment, best)
+    found = {o.name: readings(case, coeffs, o.plan, o.evaluation.alignment, session.best)
              for o in results}
     reference = results[1] if len(results) > 1 else None
     if kind == "report":

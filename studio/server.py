@@ -19,7 +19,7 @@ from urllib.parse import quote
 from compplan.errors import UsageError
 from compplan.studio.app import create_app
 from compplan.studio.session import Session
-from compplan.studio.solving import Solver
+from compplan.studio.solving import Solver, design
 from compplan.studio.state import State, query
 
 HOST = "127.0.0.1"
@@ -111,14 +111,6 @@ async def _first_solve(session: Session, solver: Solver) -> None:
     async def never() -> bool:
         return False
 
-    state = State(plan="optimised")
-    solved = await solver.solve(session.case, session.coeffs, "optimised", None, never)
-    if solved is None:
-        return
-    with session.lock:
-        session.solved.setdefault(state.settings_key(), solved)
-        if solved.plan is not None:
-            from compplan.optimizer.evaluate import evaluate_plan
-
-            session.best = evaluate_plan(session.case, session.coeffs, solved.plan,
-                                         revenue=session.revenue).alignment
+    solved = await design(session, solver, State(plan="optimised"), never)
+    if solved is not None and solved.plan is not None:
+        session.set_best(solved.plan)

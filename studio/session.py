@@ -112,6 +112,10 @@ class Session:
     best : float or None
         The best alignment within the case's guardrails (None until known, or
         when no plan fits them).
+    lock : threading.Lock
+        Guards ``solved`` and ``best`` (evaluations run in threads).
+    jobs : dict
+        Solves under way, by settings (:func:`compplan.studio.solving.design`).
     """
 
     case: Case
@@ -121,6 +125,7 @@ class Session:
     solved: dict[str, Solved] = field(default_factory=dict)
     best: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    jobs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def plan_files(self) -> tuple[str, ...]:
@@ -137,6 +142,12 @@ class Session:
     def inputs(self) -> list[Path]:
         """Files the studio read: no output may replace one of them."""
         return [self.case.path, *(Path(p) for p in self.plan_files)]
+
+    def set_best(self, plan: Plan) -> None:
+        """Take ``plan`` (the case's optimised plan) as the best within its guardrails."""
+        best = evaluate_plan(self.case, self.coeffs, plan, revenue=self.revenue).alignment
+        with self.lock:
+            self.best = best
 
     def parse(self, text: str | list[tuple[str, str]]) -> State:
         """A state from its query string (:func:`~compplan.studio.state.parse_state`)."""

@@ -14,14 +14,15 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
-from compplan.studio.session import Solved
+from compplan.studio.session import Session, Solved
+from compplan.studio.state import State
 
 _PRELOAD = ["compplan.optimizer.pipeline", "compplan.studio.solving"]
 #: How often a waiting request checks whether its page is still there (seconds).
@@ -150,3 +151,72 @@ class Solver:
 
 def _nothing() -> None:
     """The warm-up process's target."""
+
+
+@dataclass
+class _Job:
+    """A solve under way, and how many requests wait for it."""
+
+    task: asyncio.Task[Solved | None] | None = None
+    waiters: int = 0
+
+
+async def design(session: Session, solver: Solver, state: State,
+                 gone: Callable[[], Awaitable[bool]]) -> Solved | None:
+    """The solved plan of ``state`` (designed once per settings), or None if ``gone()``.
+
+    Requests for the same settings (two tabs, the studio's own first solve) share one
+    solve; it is killed when every request waiting for it has gone, and kept in
+    ``session.solved`` when it ends (unless it failed: the next request tries again).
+
+    Parameters
+    ----------
+    session : Session
+        The studio's case and what it has solved.
+    solver : Solver
+        Runs the solve in a child process.
+    state : State
+        A state with ``plan`` one of ``optimised``, ``rounded``, ``min-budget``.
+    gone : callable
+        Awaited every :data:`POLL` seconds; True when this request's page has left.
+
+    Returns
+    -------
+    Solved or None
+        The answer, or None when this request's page left first.
+    """
+    key = state.settings_key()
+    with session.lock:
+        found = session.solved.get(key)
+    if found is not None:
+        return found
+    jobs: dict[str, _Job] = session.jobs
+    job = jobs.get(key)
+    if job is None:
+        job = jobs[key] = _Job()
+
+        async def nobody() -> bool:
+            return job.waiters == 0
+
+        async def run() -> Solved | None:
+            try:
+                solved = await solver.solve(session.settings_case(state), session.coeffs,
+                                            state.plan, state.round, nobody)
+                if solved is not None and solved.status != "error":
+                    with session.lock:
+                        solved = session.solved.setdefault(key, solved)
+                return solved
+            finally:
+                jobs.pop(key, None)
+
+        job.task = asyncio.create_task(run())
+    job.waiters += 1
+    try:
+        assert job.task is not None
+        while not job.task.done():
+            if await gone():
+                return None
+            await asyncio.wait({job.task}, timeout=POLL)
+        return job.task.result()
+    finally:
+        job.waiters -= 1

@@ -369,3 +369,32 @@ def test_locks_and_rules_are_compplan_optimise_on_a_case_that_writes_them(
     assert {m["id"]: m["weight"] for m in plan["metrics"]} == pytest.approx(weights, rel=1e-9)
     assert doc["evaluation"]["alignment"] == pytest.approx(plan["evaluation"]["alignment"],
                                                            rel=1e-9)
+
+
+def test_requests_for_the_same_settings_share_one_solve() -> None:
+    from compplan.studio.solving import design
+    from compplan.studio.state import State
+
+    session = open_session(CASE)
+    solver = Solver()
+    started: list[str] = []
+    solve = solver.solve
+
+    async def counted(*args: object) -> object:
+        started.append(str(args[2]))
+        return await solve(*args)  # type: ignore[arg-type]
+
+    solver.solve = counted  # type: ignore[method-assign]
+
+    async def never() -> bool:
+        return False
+
+    async def both() -> list[object]:
+        state = State(plan="min-budget")
+        return list(await asyncio.gather(design(session, solver, state, never),
+                                         design(session, solver, state, never)))
+
+    first, second = asyncio.run(both())
+    assert started == ["min-budget"]
+    assert first is second and session.solved[State(plan="min-budget").settings_key()] is first
+    assert session.jobs == {}
