@@ -34,6 +34,8 @@ def bind(port: int | None) -> socket.socket:
         The port is taken or not allowed.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A port the studio used a moment ago (TIME_WAIT) can be taken again; one in use cannot.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((HOST, port or 0))
     except OSError as exc:

@@ -398,3 +398,72 @@ def test_requests_for_the_same_settings_share_one_solve() -> None:
     assert started == ["min-budget"]
     assert first is second and session.solved[State(plan="min-budget").settings_key()] is first
     assert session.jobs == {}
+
+
+# ------------------------------------------------------------------------- the command
+
+def test_studio_refuses_an_organisation_folder() -> None:
+    result = invoke("studio", str(ROOT / "cases" / "gtm_org"), "--no-browser")
+    assert_exit(result, 2)
+    assert result.stderr.strip() == (
+        f"Error: {ROOT / 'cases' / 'gtm_org'} is an organisation folder: the studio designs "
+        "one case's plan; give a role's case folder")
+
+
+def test_studio_names_a_plan_file_that_is_not_there(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("studio", CASE, "--plan", "nofile.json", "--no-browser")
+    assert_exit(result, 2)
+    assert result.stderr.strip().endswith(
+        "Error: nofile.json: is not a file (give a plan.json, a plan TOML file, or 'current')")
+
+
+def test_studio_says_when_its_port_is_taken() -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = invoke("studio", CASE, "--port", str(port), "--no-browser")
+    finally:
+        taken.close()
+    assert_exit(result, 2)
+    assert result.stderr.strip().endswith(
+        f"Error: --port {port}: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "give another port or none")
+
+
+def test_a_plan_file_to_start_from(tmp_path: Path) -> None:
+    plan = tmp_path / "start.toml"
+    plan.write_text('[[metrics]]\nid = "enterprise_bookings"\nweight = 0.5\n'
+                    'accelerator_rate = 1.0\n\n[[metrics]]\nid = "new_logos"\nweight = 0.5\n'
+                    'accelerator_rate = 0.8333333333333334\n')
+    session = open_session(CASE, str(plan))
+    assert session.first_plan == str(plan) and session.plans.keys() == {"current", str(plan)}
+    assert session.inputs == [Path(CASE), plan]  # never written over
+    doc = session.document(session.parse(f"plan={plan}&set=weight.new_logos=0.3"))
+    assert {m["id"]: m["weight"] for m in doc["plan"]["metrics"]} == pytest.approx(
+        {"enterprise_bookings": 0.7, "new_logos": 0.3})
+    assert doc["plan"]["name"] == "start what-if"
+    # The accelerator multiple is kept as the weight moves: 0.5 / (1 - 0.5) = 1 per unit
+    # of attainment below target, 1.0 above: a multiple of 1.0.
+    enterprise = doc["plan"]["metrics"][0]
+    assert enterprise["accelerator_multiple"] == pytest.approx(1.0)
+    assert enterprise["accelerator_rate"] == pytest.approx(0.7 / 0.5)
+
+
+def test_figures_under_response_are_passed_on_when_the_evaluation_has_them() -> None:
+    from dataclasses import dataclass
+
+    from compplan.studio.session import _response
+
+    @dataclass
+    class WithResponse:
+        response: dict[str, float]
+
+    assert _response(WithResponse({"expected_cost": 1.5e7, "alignment": 0.4})) == {
+        "expected_cost": 1.5e7, "alignment": 0.4}
+    assert _response(object()) is None
