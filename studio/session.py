@@ -23,7 +23,12 @@ from compplan.models.money import money_per, periods_per_year
 from compplan.models.plan import Plan, load_plan
 from compplan.models.whatif import apply_modifiers
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
-from compplan.optimizer.evaluate import evaluate_plan, expected_revenue, plan_payouts
+from compplan.optimizer.evaluate import (
+    evaluate_plan,
+    expected_revenue,
+    plan_payouts,
+    segment_column,
+)
 from compplan.optimizer.understand import readings
 from compplan.render.figures import cells, columns_of, headers, side_by_side
 from compplan.studio.state import (
@@ -116,6 +121,9 @@ class Session:
         Guards ``solved`` and ``best`` (evaluations run in threads).
     jobs : dict
         Solves under way, by settings (:func:`compplan.studio.solving.design`).
+    segment_attainment : dict
+        Each segment's mean attainment of each metric over the case's history (the
+        periods a rep was on the plan), by segment then metric.
     """
 
     case: Case
@@ -126,6 +134,7 @@ class Session:
     best: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     jobs: dict[str, Any] = field(default_factory=dict)
+    segment_attainment: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def plan_files(self) -> tuple[str, ...]:
@@ -256,6 +265,9 @@ class Session:
                        "shares": _histogram(pay.shares, int(np.clip(len(pay.shares) // 20, 8, 40))),
                        "curves": self._curves(plan)},
             "response": _response(ev),
+            "segment_attainment": {
+                group: {m.id: by_metric[m.id] for m in plan.metrics}
+                for group, by_metric in self.segment_attainment.items()},
         }
         if state.solved:
             with self.lock:
@@ -376,4 +388,39 @@ def open_session(case_dir: str | Path | None, plan: str | None = None) -> Sessio
         plans[CURRENT_PLAN] = load_plan(case, CURRENT_PLAN)
     if plan is not None and plan != CURRENT_PLAN:
         plans[plan] = load_plan(case, plan)
-    return Session(case, compute_coefficients(case), expected_revenue(case), plans)
+    return Session(case, compute_coefficients(case), expected_revenue(case), plans,
+                   segment_attainment=segment_attainment(case))
+
+
+def segment_attainment(case: Case) -> dict[str, dict[str, float]]:
+    """Each segment's mean attainment of each metric in the case's history.
+
+    Over the rep-periods on the plan (``[scenarios] allow_absent``), by the column
+    segments are reported by (:func:`~compplan.optimizer.evaluate.segment_column`).
+
+    Parameters
+    ----------
+    case : Case
+        The case.
+
+    Returns
+    -------
+    dict
+        Segment to metric to mean attainment (1.0 = quota); empty without segments.
+    """
+    column = segment_column(case)
+    if column is None:
+        return {}
+    labels, codes = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
+    x = case.attainment
+    if case.present is None:
+        sums = x.sum(axis=2, dtype=np.float64)
+        counts = np.full(x.shape[0], float(x.shape[2]))
+    else:
+        sums = (x * case.present[:, None, :]).sum(axis=2, dtype=np.float64)
+        counts = case.present.sum(axis=1).astype(np.float64)
+    group_counts = np.bincount(codes, weights=counts)
+    return {str(label): {k: float(np.bincount(codes, weights=sums[:, j])[i] / group_counts[i])
+                         if group_counts[i] > 0 else float("nan")
+                         for j, k in enumerate(case.metric_ids)}
+            for i, label in enumerate(labels)}

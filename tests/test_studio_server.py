@@ -467,3 +467,19 @@ def test_figures_under_response_are_passed_on_when_the_evaluation_has_them() -> 
     assert _response(WithResponse({"expected_cost": 1.5e7, "alignment": 0.4})) == {
         "expected_cost": 1.5e7, "alignment": 0.4}
     assert _response(object()) is None
+
+
+def test_segment_attainment_is_the_mean_over_the_segments_rep_periods(client: TestClient) -> None:
+    import pandas as pd
+
+    doc = get(client, "/api/evaluate", plan="current")
+    reps = pd.read_csv(Path(CASE) / "reps.csv")
+    rows = pd.read_csv(Path(CASE) / "attainment.csv").merge(reps, on="rep_id")
+    by_hand = rows.groupby("segment")["enterprise_bookings"].mean()
+    assert set(doc["segment_attainment"]) == set(by_hand.index)
+    for segment, mean in by_hand.items():
+        assert doc["segment_attainment"][segment]["enterprise_bookings"] == pytest.approx(
+            mean, rel=1e-12)
+        # Only the plan's metrics are listed.
+        assert set(doc["segment_attainment"][segment]) == {
+            "enterprise_bookings", "smb_bookings", "activity_calls"}

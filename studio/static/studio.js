@@ -449,12 +449,21 @@
   }
 
   function renderSegments(d) {
-    const body = $("segments").querySelector("tbody");
+    const table = $("segments"), att = d.segment_attainment || {};
+    const head = el("tr");
+    for (const h of ["segment", "reps", "expected payout", "pay / target", "gap to all reps"]) head.append(el("th", {}, h));
+    for (const m of d.plan.metrics) head.append(el("th", {}, "attainment: " + m.label));
+    table.querySelector("thead").replaceChildren(head);
+    const body = table.querySelector("tbody");
     body.replaceChildren();
     for (const s of d.evaluation.segments || []) {
       const tr = el("tr", { "data-figure": "segments." + s.group, "data-value": s.share_of_target });
       tr.append(el("td", {}, s.group), el("td", {}, String(s.reps)), el("td", { "data-figure": "segments." + s.group + ".expected_payout", "data-value": s.expected_payout }, money(s.expected_payout, d.currency)),
         el("td", {}, pct(s.share_of_target)), el("td", {}, points(s.gap)));
+      for (const m of d.plan.metrics) {
+        const v = (att[s.group] || {})[m.id];
+        tr.append(el("td", { "data-figure": "segment_attainment." + s.group + "." + m.id, "data-value": v === null || v === undefined ? "" : v }, v === null || v === undefined ? "—" : pct(v)));
+      }
       body.append(tr);
     }
   }
