@@ -221,7 +221,7 @@ def parse_state(text: str | list[tuple[str, str]], case: Case,
                 _metric(case, value)
                 (require if key == "require" else forbid).append(value)
         except CompplanError as exc:
-            bad(str(exc).removeprefix(f"--{key} {value}: "))
+            bad(str(exc).removeprefix(f"--{key} {value}: ").removeprefix(f"--{key}: "))
     for metric in sorted(set(require) & set(forbid)):
         errors.append(FieldError("forbid", forbid.index(metric), metric,
                                  f"{metric} is also required: a metric cannot be both"))

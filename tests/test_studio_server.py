@@ -164,6 +164,8 @@ def test_a_moved_limit_changes_the_check_not_the_figures(client: TestClient) -> 
     ({"limit": "budget.nothing=1"}, "limit", "expected SECTION.KEY=VALUE"),
     ({"lock": "new_logos=1.2"}, "lock", "the weight to lock new_logos at must be from 0 to 1"),
     ({"plan": "../../etc/passwd"}, "plan", "unknown plan"),
+    ({"plan": "rounded", "round": "weights=0.3"}, "round",
+     "weights=0.3 does not divide 1, so weights on its grid cannot sum to 1"),
 ])
 def test_bad_input_names_its_parameter(client: TestClient, params: dict[str, str], param: str,
                                        message: str) -> None:

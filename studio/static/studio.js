@@ -272,6 +272,7 @@
   // ------------------------------------------------------------------ solving
 
   function startSolve(kind) {
+    lastField = kind === "rounded" ? $("round-grid") : null;
     let pairs = without(statePairs(), ([k]) => ["plan", "round", "set", "shift"].includes(k));
     const head = [["plan", kind]];
     if (kind === "rounded") head.push(["round", $("round-grid").value.trim()]);
