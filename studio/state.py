@@ -216,7 +216,7 @@ def parse_state(text: str | list[tuple[str, str]], case: Case,
             elif key == "lock":
                 metric, _, raw = value.partition("=")
                 _metric(case, metric)
-                locks[metric] = _fraction(raw, f"the weight to lock {metric} at")
+                locks[metric] = _lock(case, metric, raw)
             elif key in ("require", "forbid"):
                 _metric(case, value)
                 (require if key == "require" else forbid).append(value)
@@ -236,6 +236,21 @@ def _metric(case: Case, metric: str) -> None:
     if metric not in case.metric_ids:
         raise UsageError(f"'{metric}' is not a metric of the case "
                          f"(metrics: {', '.join(case.metric_ids)})")
+
+
+def _lock(case: Case, metric: str, raw: str) -> float:
+    """A lock's weight: 0 (kept out), or within the metric's weight bounds."""
+    value = _fraction(raw, f"the weight to lock {metric} at")
+    low, high = case.weight_bounds(metric)
+    if value > 0 and not low <= value <= high:
+        spec = case.metric(metric)
+        side = "maximum" if value > high else "minimum"
+        where = (f"[metrics.{metric}] {side[:3]}_weight"
+                 if getattr(spec, f"{side[:3]}_weight") is not None
+                 else f"[design] {side[:3]}_weight")
+        raise UsageError(f"{value:g} is {'above' if value > high else 'below'} the {side} "
+                         f"{high if value > high else low:g} of {metric} ({where})")
+    return value
 
 
 def _fraction(raw: str, what: str) -> float:

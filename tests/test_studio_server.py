@@ -163,6 +163,8 @@ def test_a_moved_limit_changes_the_check_not_the_figures(client: TestClient) -> 
      "fairness.bottom_floor must be a number, got 'lots'"),
     ({"limit": "budget.nothing=1"}, "limit", "expected SECTION.KEY=VALUE"),
     ({"lock": "new_logos=1.2"}, "lock", "the weight to lock new_logos at must be from 0 to 1"),
+    ({"lock": "activity_calls=0.5"}, "lock",
+     "0.5 is above the maximum 0.2 of activity_calls ([metrics.activity_calls] max_weight)"),
     ({"plan": "../../etc/passwd"}, "plan", "unknown plan"),
     ({"plan": "rounded", "round": "weights=0.3"}, "round",
      "weights=0.3 does not divide 1, so weights on its grid cannot sum to 1"),
