@@ -183,6 +183,25 @@ def test_bad_field_input_is_shown_next_to_the_field(studio: Studio, page: Any) -
     assert studio.status()["running"] == []  # the server is still serving
 
 
+def test_weights_that_do_not_sum_to_one_are_named_next_to_the_fields(studio: Studio,
+                                                                      page: Any) -> None:
+    # Enterprise takes everything (the others leave the plan), then gives back a fifth:
+    # a plan of one metric whose weight is 0.8.
+    state = ("plan=current&set=weight.enterprise_bookings=1"
+             "&set=weight.enterprise_bookings=0.8")
+    page.goto(studio.page_url(state))
+    settled(page, state)
+    error = page.locator('tr[data-metric="enterprise_bookings"] td:nth-child(2) span.error')
+    assert error.inner_text() == ("weights sum to 0.8, not 1; weight of enterprise_bookings is "
+                                  "0.8, above the maximum 0.6 ([design] max_weight)")
+    state = "plan=current&set=weight.activity_calls=0.3"
+    page.goto(studio.page_url(state))
+    settled(page, state)
+    error = page.locator('tr[data-metric="activity_calls"] td:nth-child(2) span.error')
+    assert error.inner_text() == ("weight of activity_calls is 0.3, above the maximum 0.2 "
+                                  "([metrics.activity_calls] max_weight)")
+
+
 def test_optimise_gives_compplan_optimise(studio: Studio, page: Any, tmp_path: Path) -> None:
     page.goto(studio.page_url("plan=current"))
     settled(page, "plan=current")

@@ -366,6 +366,17 @@
     const ev = d.evaluation;
     const broken = ev.design_rules.filter((r) => !r.ok);
     $("rules-out").replaceChildren(broken.length ? el("span", { class: "broken", "data-figure": "design_rules", "data-value": broken.length }, "Breaks: " + broken.map((r) => r.message).join("; ")) : el("span", { class: "ok", "data-figure": "design_rules", "data-value": 0 }, "meets all " + ev.design_rules.length + " design rules"));
+    const notes = new Map();
+    for (const r of broken) {
+      // A broken design rule is named next to the fields it is about.
+      const rows = r.metric ? [r.metric] : r.name === "weights_sum" ? d.plan.metrics.map((m) => m.id) : [];
+      const field = r.name.startsWith("accelerator") ? "accelerator" : "weight";
+      for (const id of rows) {
+        const input = document.querySelector('tr[data-metric="' + id + '"] [data-field="' + field + '"]');
+        if (input) notes.set(input, (notes.has(input) ? notes.get(input) + "; " : "") + r.message);
+      }
+    }
+    for (const [input, text] of notes) fieldError(input, text);
     renderTiles(d);
     renderGuardrails(ev);
     renderSegments(d);
