@@ -487,3 +487,21 @@ def test_segment_attainment_is_the_mean_over_the_segments_rep_periods(client: Te
         # Only the plan's metrics are listed.
         assert set(doc["segment_attainment"][segment]) == {
             "enterprise_bookings", "smb_bookings", "activity_calls"}
+
+
+def test_a_link_reproduces_the_candidate_in_another_studio(client: TestClient) -> None:
+    state = [("plan", "optimised"), ("limit", "budget.expected_cap=20500000"),
+             ("set", "accelerator.enterprise_bookings=2")]
+    other = create_app(open_session(CASE), "another-token")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TestClient(other) as second:
+            docs = []
+            for c, token in ((client, TOKEN), (second, "another-token")):
+                assert c.post("/api/solve", params=[("token", token), *state]).json()["ok"]
+                docs.append(c.get("/api/evaluate", params=[("token", token), *state]).json())
+            assert client.get("/api/case", params={"token": "another-token"}).status_code == 403
+    assert docs[0]["state"] == docs[1]["state"] == (
+        "plan=optimised&set=accelerator.enterprise_bookings=2&limit=budget.expected_cap=20500000")
+    assert docs[0]["plan"] == docs[1]["plan"]
+    assert _same(docs[0]["evaluation"], docs[1]["evaluation"])
