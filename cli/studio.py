@@ -14,11 +14,18 @@ from compplan.models.org import is_org_folder
 @click.option("--plan", "plan", metavar="PLAN",
               help="A plan to start from besides the current plan (a plan.json or a TOML "
                    "plan); the page opens on it.")
+@click.option("--actuals", "actuals_file", type=click.Path(dir_okay=False),
+              help="Attainment of the elapsed periods of the plan year (the form of "
+                   "attainment.csv): the page adds the year so far (as `compplan pulse`, "
+                   "without the re-tune).")
+@click.option("--year-periods", type=click.IntRange(min=1),
+              help="With --actuals: periods in the plan year (default: [case] "
+                   "periods_per_year, else the periods of the case's history).")
 @click.option("--port", type=click.IntRange(1, 65535),
               help="The port on 127.0.0.1 (default: a free one).")
 @click.option("--no-browser", is_flag=True, help="Print the address; open no browser.")
-def studio_command(case: str | None, plan: str | None, port: int | None,
-                   no_browser: bool) -> None:
+def studio_command(case: str | None, plan: str | None, actuals_file: str | None,
+                   year_periods: int | None, port: int | None, no_browser: bool) -> None:
     """Serve a local web page to design CASE's plan live, until Ctrl-C.
 
     The plan's metrics, weights and accelerators as sliders; its figures (expected
@@ -26,7 +33,8 @@ def studio_command(case: str | None, plan: str | None, port: int | None,
     share of the best plan, rep earnings, segments, payout curves) updating as
     they move. Lock a weight, require or forbid a metric, move any budget or
     fairness limit, then Optimise, Round or find the min budget; keep candidates
-    and compare them; save a plan file and export the report or workbook.
+    and compare them; save a plan file and export the report or workbook. With
+    --actuals, the year so far under the plan on screen (as `compplan pulse`).
 
     The page is served on 127.0.0.1 only, on a free port unless --port is given;
     the address printed carries a one-time token that every request needs. The
@@ -48,7 +56,8 @@ def studio_command(case: str | None, plan: str | None, port: int | None,
     try:
         with Reporter(False) as reporter:
             reporter.step("reading the case and computing its payouts once")
-            session = open_session(case, plan)
+            session = open_session(case, plan, actuals=actuals_file,
+                                   year_periods=year_periods)
         serve(session, port=port, open_browser=not no_browser,
               say=lambda text: out_console.out(text, highlight=False))
     except CompplanError as exc:

@@ -8,6 +8,7 @@ anything else is refused with 403. Endpoints (docs/studio.md):
 - ``GET /api/case``: the case, its metrics and limits.
 - ``GET /api/evaluate?STATE``: the state's plan and figures.
 - ``POST /api/solve?STATE``: design the state's solved plan (Optimise, Round, min budget).
+- ``GET /api/pulse?STATE``: the year so far under the state's plan (``--actuals``).
 - ``GET /api/compare?state=STATE&state=STATE``: plans side by side.
 - ``POST /api/save?STATE`` with ``{"path": ...}``: the plan as a TOML plan file.
 - ``POST /api/export?STATE`` with ``{"kind": "report"|"workbook", "path": ...}``.
@@ -173,6 +174,21 @@ def create_app(session: Session, token: str, *, hosts: set[str] | None = None,
         return _json({**found.to_dict(), "state": query(state),
                       "ok": found.plan is not None})
 
+    def pulse_sync(pairs: list[tuple[str, str]]) -> Response:
+        try:
+            return _json(session.pulse(session.parse(pairs)))
+        except StateError as exc:
+            return _errors(exc.errors)
+        except NeedsSolve as exc:
+            return _json({"needs_solve": True, "message": str(exc)}, 409)
+        except NoPlan as exc:
+            return _json({"solve": exc.solved.to_dict(), "message": str(exc)}, 409)
+        except CompplanError as exc:
+            return _errors([FieldError("actuals", 0, "", str(exc))])
+
+    async def pulse(request: Request) -> Response:
+        return await asyncio.to_thread(pulse_sync, _state_pairs(request))
+
     async def compare(request: Request) -> Response:
         texts = request.query_params.getlist("state")
         try:
@@ -248,6 +264,7 @@ def create_app(session: Session, token: str, *, hosts: set[str] | None = None,
 
     routes = [Route("/", page), Route("/static/{name}", asset),
               Route("/api/case", case_info), Route("/api/evaluate", evaluate),
+              Route("/api/pulse", pulse),
               Route("/api/solve", solve, methods=["POST"]), Route("/api/compare", compare),
               Route("/api/save", save, methods=["POST"]),
               Route("/api/export", export_file, methods=["POST"]),

@@ -124,6 +124,10 @@ class Session:
     segment_attainment : dict
         Each segment's mean attainment of each metric over the case's history (the
         periods a rep was on the plan), by segment then metric.
+    actuals : Actuals or None
+        The year so far (``--actuals``), read once.
+    year_periods : int or None
+        Periods in the plan year (``--year-periods``).
     """
 
     case: Case
@@ -135,6 +139,8 @@ class Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
     jobs: dict[str, Any] = field(default_factory=dict)
     segment_attainment: dict[str, dict[str, float]] = field(default_factory=dict)
+    actuals: Any = None
+    year_periods: int | None = None
 
     @property
     def plan_files(self) -> tuple[str, ...]:
@@ -237,6 +243,7 @@ class Session:
                        "max_metrics": spec.design.max_metrics},
             "cvar_level": spec.budget.cvar_level, "limits": limits,
             "plans": list(self.plans), "solved": list(SOLVED), "first_plan": self.first_plan,
+            "actuals": None if self.actuals is None else self.actuals.file,
             "reps": len(case.reps), "scenarios": int(self.coeffs.scen_w.shape[0]),
         }
 
@@ -302,6 +309,34 @@ class Session:
                         "gate": m.gate.words() if m.gate is not None else None})
         return out
 
+    def pulse(self, state: State) -> dict[str, Any]:
+        """The year so far under the state's plan, as ``compplan pulse`` (``GET /api/pulse``).
+
+        ``pulse.json`` of ``compplan pulse CASE PLAN --actuals FILE`` without the re-tune
+        (``"retune": null``): what the plan paid to date against what it was designed to
+        pay, the forecast and its band, every guardrail now and projected, the drift.
+
+        Raises
+        ------
+        StateError
+            The studio has no actuals, or they lack a column for a metric of the plan.
+        """
+        from compplan.optimizer.pulse import pulse_check
+
+        if self.actuals is None:
+            raise StateError([FieldError("actuals", 0, "", "the studio was started without "
+                                                           "--actuals FILE")])
+        plan = self.plan(state)
+        missing = [m.id for m in plan.metrics if m.id not in self.actuals.metric_ids]
+        if missing:
+            raise StateError([FieldError("actuals", 0, self.actuals.file,
+                                         f"{self.actuals.file} has no column for "
+                                         f"{', '.join(missing)} (a metric of the plan)")])
+        checked = pulse_check(self.settings_case(state), plan, self.actuals,
+                              year_periods=self.year_periods, coefficients=self.coeffs,
+                              retune_plan=False)
+        return {**checked.document, "state": query(state)}
+
     def compare(self, states: list[State]) -> dict[str, Any]:
         """Plans side by side, as ``compplan compare`` shows them (``GET /api/compare``)."""
         named = []
@@ -362,7 +397,9 @@ def _response(ev: Any) -> dict[str, Any] | None:
     return response.to_dict() if hasattr(response, "to_dict") else dict(response)
 
 
-def open_session(case_dir: str | Path | None, plan: str | None = None) -> Session:
+def open_session(case_dir: str | Path | None, plan: str | None = None, *,
+                 actuals: str | Path | None = None,
+                 year_periods: int | None = None) -> Session:
     """Read the case, compute its coefficients once, and load the plans to start from.
 
     Parameters
@@ -371,6 +408,11 @@ def open_session(case_dir: str | Path | None, plan: str | None = None) -> Sessio
         The case folder (the bundled default case with None).
     plan : str, optional
         A plan file to start from (a plan.json or a TOML plan), besides ``current``.
+    actuals : str or Path, optional
+        Attainment of the elapsed periods (the form of attainment.csv): the year so far.
+    year_periods : int, optional
+        Periods in the plan year (default: ``[case] periods_per_year``, else the
+        periods of the case's history).
 
     Returns
     -------
@@ -388,8 +430,14 @@ def open_session(case_dir: str | Path | None, plan: str | None = None) -> Sessio
         plans[CURRENT_PLAN] = load_plan(case, CURRENT_PLAN)
     if plan is not None and plan != CURRENT_PLAN:
         plans[plan] = load_plan(case, plan)
+    read = None
+    if actuals is not None:
+        from compplan.models.actuals import read_actuals
+
+        read = read_actuals(actuals, case, [])
     return Session(case, compute_coefficients(case), expected_revenue(case), plans,
-                   segment_attainment=segment_attainment(case))
+                   segment_attainment=segment_attainment(case), actuals=read,
+                   year_periods=year_periods)
 
 
 def segment_attainment(case: Case) -> dict[str, dict[str, float]]:

@@ -39,10 +39,10 @@ playwright_api = pytest.importorskip("playwright.sync_api",
 class Studio:
     """A ``compplan studio`` process and its address."""
 
-    def __init__(self, case: str, cwd: Path) -> None:
+    def __init__(self, case: str, cwd: Path, *args: str) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "compplan", "studio", case, "--no-browser"], cwd=cwd,
+            [sys.executable, "-m", "compplan", "studio", case, "--no-browser", *args], cwd=cwd,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self.lines: list[str] = []
         deadline = time.monotonic() + 60
@@ -282,4 +282,29 @@ def test_a_closed_tab_leaves_no_running_solve(browser: Any, tmp_path: Path) -> N
                 os.kill(pid, 0)
     finally:
         code, output = slow.stop()
+    assert code == 0, output
+
+
+def test_the_year_so_far_follows_the_plan_on_screen(browser: Any, tmp_path: Path) -> None:
+    actuals = str(ROOT / "cases" / "enterprise_first" / "actuals.csv")
+    running = Studio(CASE, tmp_path, "--actuals", actuals)
+    try:
+        context = browser.new_context()
+        tab = context.new_page()
+        tab.goto(running.page_url("plan=current"))
+        settled(tab, "plan=current")
+        before = figure(tab, "pulse.paid_to_date")
+        slider(tab, "enterprise_bookings").fill("0.6")
+        settled(tab, "plan=current&set=weight.enterprise_bookings=0.6")
+        after = figure(tab, "pulse.paid_to_date")
+        result = invoke("pulse", CASE, "current", "--actuals", actuals, "--out",
+                        str(tmp_path / "pulse"), "-q")
+        assert result.exit_code in (0, 3), result.output
+        theirs = json.loads((tmp_path / "pulse" / "pulse.json").read_text())
+        assert before == pytest.approx(theirs["paid_to_date"], rel=1e-12)
+        assert after != pytest.approx(before)  # the what-if pays differently to date
+        assert tab.locator("#pulse").is_visible()
+        context.close()
+    finally:
+        code, output = running.stop()
     assert code == 0, output

@@ -505,3 +505,43 @@ def test_a_link_reproduces_the_candidate_in_another_studio(client: TestClient) -
         "plan=optimised&set=accelerator.enterprise_bookings=2&limit=budget.expected_cap=20500000")
     assert docs[0]["plan"] == docs[1]["plan"]
     assert _same(docs[0]["evaluation"], docs[1]["evaluation"])
+
+
+# ------------------------------------------------------------------------- the year so far
+
+ACTUALS = str(ROOT / "cases" / "enterprise_first" / "actuals.csv")
+
+
+@pytest.fixture(scope="module")
+def pulse_client() -> Iterator[TestClient]:
+    app = create_app(open_session(CASE, actuals=ACTUALS), TOKEN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TestClient(app) as c:
+            yield c
+
+
+def test_the_year_so_far_is_compplan_pulse_without_the_retune(pulse_client: TestClient,
+                                                              tmp_path: Path) -> None:
+    saved = tmp_path / "whatif.toml"
+    assert pulse_client.post("/api/save", params={"token": TOKEN, "plan": "current", "set": SET},
+                             json={"path": str(saved)}).status_code == 200
+    for state, plan in (({"plan": "current"}, "current"),
+                        ({"plan": "current", "set": SET}, str(saved))):
+        response = pulse_client.get("/api/pulse", params={"token": TOKEN, **state})
+        assert response.status_code == 200
+        ours = response.json()  # its own "status" is the pulse's (pulse.json)
+        out = tmp_path / f"pulse-{Path(plan).stem}"
+        result = invoke("pulse", CASE, plan, "--actuals", ACTUALS, "--out", str(out), "-q")
+        assert result.exit_code in (0, 3), result.output  # 3: no re-tune saves the year
+        theirs = json.loads((out / "pulse.json").read_text())
+        for key in ("paid_to_date", "expected_to_date", "forecast_year_total", "year_budget",
+                    "paid_percentile", "forecast_band", "paid_by_period", "guardrails", "drift"):
+            assert _same(ours[key], theirs[key]), key
+        assert ours["retune"] is None
+
+
+def test_the_year_so_far_needs_actuals(client: TestClient) -> None:
+    doc = get(client, "/api/pulse", plan="current")
+    assert doc["status"] == 400
+    assert doc["errors"][0]["message"] == "the studio was started without --actuals FILE"

@@ -83,7 +83,38 @@
     studio.evaluations += 1;
     document.body.dataset.latency = studio.lastLatency.toFixed(1);
     status("figures in " + Math.round(studio.lastLatency) + " ms", false);
+    if (info.actuals) await pulse(pairs, mine);
     done(pairs);
+  }
+
+  async function pulse(pairs, mine) {
+    // The year so far under the plan on screen (compplan pulse, without the re-tune).
+    let answer;
+    try { answer = await call("/api/pulse", pairs, { signal: evaluating.signal }); } catch (e) { return; }
+    if (mine !== seq) return;
+    const box = $("pulse");
+    box.hidden = false;
+    $("pulse-source").textContent = "(" + info.actuals + ")";
+    if (answer.status !== 200) {
+      $("pulse-tiles").replaceChildren(el("p", { class: "broken" }, (answer.data.errors || []).map((e) => e.message).join("; ") || answer.data.message));
+      $("pulse-guardrails").querySelector("tbody").replaceChildren();
+      return;
+    }
+    const p = answer.data, cur = doc.currency;
+    const over = p.year_budget !== null && p.year_budget !== undefined ? p.forecast_year_total > p.year_budget : null;
+    $("pulse-tiles").replaceChildren(
+      tile("Paid to date (" + p.periods_elapsed + " of " + p.periods_in_year + " periods)", "pulse.paid_to_date", p.paid_to_date, money(p.paid_to_date, cur), "expected " + money(p.expected_to_date, cur)),
+      tile("Forecast for the year", "pulse.forecast_year_total", p.forecast_year_total, money(p.forecast_year_total, cur), over === null ? "no budget" : (over ? "broken: " : "met: ") + "budget " + money(p.year_budget, cur), over === null ? undefined : !over),
+      tile("Paid so far, percentile of the design", "pulse.paid_percentile", p.paid_percentile, fmt(p.paid_percentile, 0), "P10–P90 of the year: " + compact(p.forecast_band.p10) + " – " + compact(p.forecast_band.p90)));
+    const body = $("pulse-guardrails").querySelector("tbody");
+    body.replaceChildren();
+    for (const g of p.guardrails) {
+      const show = (v) => v === null || v === undefined ? "—" : g.unit === "currency" ? money(v, cur) : g.unit === "share of target" ? pct(v) : fmt(v, 3);
+      const tr = el("tr", { "data-figure": "pulse." + g.setting, "data-value": g.projected === null ? "" : g.projected, "data-ok": g.ok_projected ? "true" : "false" });
+      tr.append(el("td", {}, g.setting), el("td", {}, show(g.now)), el("td", {}, show(g.projected)), el("td", {}, show(g.limit)),
+        el("td", { class: g.ok_projected ? "ok" : "broken" }, g.ok_projected ? "met" : "broken"));
+      body.append(tr);
+    }
   }
   function done(pairs) {
     document.body.dataset.state = queryOf(pairs);
