@@ -29,7 +29,8 @@ run: $(STAMP)
 test: $(STAMP) browser spreadsheet
 	$(BIN)/python -m pytest -q
 
-# The browser test of the HTML report (tests/test_report_browser.py) needs Chromium:
+# The browser tests of the HTML report and of the studio (tests/test_report_browser.py,
+# tests/test_studio_browser.py) need Chromium:
 # installed here when missing, as root with apt-get; otherwise the test is skipped, and
 # this step says why. It never fails the build.
 APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
