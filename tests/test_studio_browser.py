@@ -141,6 +141,12 @@ def test_a_wrong_token_is_refused(studio: Studio, page: Any) -> None:
 
 def test_a_slider_moves_the_figures_as_evaluate_set(studio: Studio, page: Any,
                                                     tmp_path: Path) -> None:
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning")
+            else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith(studio.base) or
+            r.url.startswith("data:") else problems.append(f"request to {r.url}"))
     page.goto(studio.page_url("plan=current"))
     settled(page, "plan=current")
     before = figure(page, "expected_cost")
@@ -160,6 +166,7 @@ def test_a_slider_moves_the_figures_as_evaluate_set(studio: Studio, page: Any,
     page.go_back()
     settled(page, "plan=current")
     assert figure(page, "expected_cost") == before
+    assert problems == []  # no script error, no policy violation, nothing from elsewhere
 
 
 def test_bad_field_input_is_shown_next_to_the_field(studio: Studio, page: Any) -> None:

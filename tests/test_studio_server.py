@@ -93,6 +93,12 @@ def test_the_page_and_its_assets_carry_a_strict_policy(client: TestClient) -> No
     assert "<script>" not in page.text and "https://" not in page.text  # all bundled
     script = client.get("/static/studio.js", params={"token": TOKEN})
     assert script.headers["content-type"].startswith("text/javascript")
+    # Offline: the only address in the script is SVG's namespace, which is never fetched.
+    import re
+
+    assert set(re.findall(r"https?://[^\s\"']+", script.text)) == {"http://www.w3.org/2000/svg"}
+    style = client.get("/static/studio.css", params={"token": TOKEN})
+    assert "url(" not in style.text and "@import" not in style.text
     assert client.get("/static/other.js", params={"token": TOKEN}).status_code == 404
 
 
