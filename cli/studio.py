@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from compplan.cli.common import ExitError, Reporter, fail, out_console
@@ -36,6 +38,10 @@ def studio_command(case: str | None, plan: str | None, actuals_file: str | None,
     and compare them; save a plan file and export the report or workbook. With
     --actuals, the year so far under the plan on screen (as `compplan pulse`).
 
+    For a folder holding org.toml: a tab per role, each role's plan moved as above
+    (from today's plans), and the organisation's expected payout and CVaR against
+    its caps, its rules and the conflict map, as `compplan evaluate ORG_DIR` shows them.
+
     The page is served on 127.0.0.1 only, on a free port unless --port is given;
     the address printed carries a one-time token that every request needs. The
     page's URL holds its state as `compplan evaluate`'s modifiers, so a link
@@ -46,18 +52,27 @@ def studio_command(case: str | None, plan: str | None, actuals_file: str | None,
     \b
         compplan studio cases/enterprise_first
         compplan studio cases/enterprise_first --plan plans/fy27/plan.json --port 8765 --no-browser
+        compplan studio cases/gtm_org
     """  # noqa: D301 (\b keeps click from rewrapping the example)
-    if is_org_folder(case):
-        raise ExitError(f"{case} is an organisation folder: the studio designs one case's "
-                        "plan; give a role's case folder", 2)
     from compplan.studio.server import serve
     from compplan.studio.session import open_session
 
+    session: Any
+    if is_org_folder(case):
+        for option, value in (("--plan", plan), ("--actuals", actuals_file)):
+            if value is not None:
+                raise ExitError(f"{option} applies to a case folder; the studio of an "
+                                "organisation starts from every role's current plan", 2)
     try:
         with Reporter(False) as reporter:
             reporter.step("reading the case and computing its payouts once")
-            session = open_session(case, plan, actuals=actuals_file,
-                                   year_periods=year_periods)
+            if is_org_folder(case):
+                from compplan.studio.org import open_org_session
+
+                session = open_org_session(str(case))
+            else:
+                session = open_session(case, plan, actuals=actuals_file,
+                                       year_periods=year_periods)
         serve(session, port=port, open_browser=not no_browser,
               say=lambda text: out_console.out(text, highlight=False))
     except CompplanError as exc:

@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compplan.errors import CompplanError
 from compplan.studio.exports import export, save_plan
+from compplan.studio.org import OrgSession
 from compplan.studio.session import NeedsSolve, NoPlan, Session
 from compplan.studio.solving import Solver, design
 from compplan.studio.state import FieldError, State, StateError, query
@@ -278,3 +279,65 @@ def create_app(session: Session, token: str, *, hosts: set[str] | None = None,
 def _escape(text: str) -> str:
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
+
+
+def create_org_app(session: OrgSession, token: str, *,
+                   hosts: set[str] | None = None) -> Starlette:
+    """The studio's application for an organisation (``compplan studio ORG_DIR``).
+
+    Endpoints: ``GET /`` (the page), ``GET /static/NAME``, ``GET /api/org/case``,
+    ``GET /api/org/evaluate?ROLE.set=...&ROLE.shift=...`` and ``GET /api/status``.
+
+    Parameters
+    ----------
+    session : OrgSession
+        The organisation and each role's coefficients.
+    token : str
+        The one-time token every request must carry.
+    hosts : set of str, optional
+        ``Host`` headers accepted; any with None (tests).
+
+    Returns
+    -------
+    Starlette
+        The application.
+    """
+
+    async def page(request: Request) -> Response:
+        template = files("compplan.studio").joinpath("static/org.html").read_text("utf-8")
+        html = template.replace("{{TOKEN}}", token).replace(
+            "{{CASE}}", _escape(session.org.spec.org.name))
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _ORG_ASSETS:
+            return Response("not found\n", 404, media_type="text/plain")
+        text = files("compplan.studio").joinpath(f"static/{name}").read_text("utf-8")
+        return Response(text, media_type=_ORG_ASSETS[name],
+                        headers={"Cache-Control": "no-store"})
+
+    async def case_info(request: Request) -> Response:
+        return _json(session.info())
+
+    def evaluate_sync(pairs: list[tuple[str, str]]) -> Response:
+        try:
+            return _json(session.document(pairs))
+        except StateError as exc:
+            return _errors(exc.errors)
+
+    async def evaluate(request: Request) -> Response:
+        return await asyncio.to_thread(evaluate_sync, _state_pairs(request))
+
+    async def status(request: Request) -> Response:
+        return _json({"running": [], "solved": 0})
+
+    routes = [Route("/", page), Route("/static/{name}", asset),
+              Route("/api/org/case", case_info), Route("/api/org/evaluate", evaluate),
+              Route("/api/status", status)]
+    return Starlette(routes=routes,
+                     middleware=[Middleware(_Guard, token=token, hosts=hosts or set())])
+
+
+_ORG_ASSETS = {"org.js": "text/javascript; charset=utf-8",
+               "studio.css": "text/css; charset=utf-8"}

@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import quote
 
 from compplan.errors import UsageError
-from compplan.studio.app import create_app
+from compplan.studio.app import create_app, create_org_app
+from compplan.studio.org import OrgSession
 from compplan.studio.session import Session
 from compplan.studio.solving import Solver, design
 from compplan.studio.state import State, query
@@ -51,14 +52,14 @@ def studio_url(port: int, token: str, state: str) -> str:
     return f"http://{HOST}:{port}/?token={quote(token)}&{state}"
 
 
-def serve(session: Session, *, port: int | None = None, open_browser: bool = True,
+def serve(session: Session | OrgSession, *, port: int | None = None, open_browser: bool = True,
           say: Callable[[str], None] = print, token: str | None = None) -> None:
     """Serve the studio until interrupted (Ctrl-C), then stop every solve.
 
     Parameters
     ----------
-    session : Session
-        The case, its coefficients and plans.
+    session : Session or OrgSession
+        The case (or organisation), its coefficients and plans.
     port : int, optional
         The port (a free one without).
     open_browser : bool
@@ -75,6 +76,33 @@ def serve(session: Session, *, port: int | None = None, open_browser: bool = Tru
     bound = sock.getsockname()[1]
     hosts = {f"{HOST}:{bound}", f"localhost:{bound}"}
     solver = Solver()
+    if isinstance(session, OrgSession):
+        app = create_org_app(session, token, hosts=hosts)
+        url = studio_url(bound, token, f"role={session.first_role}")
+        name = session.org.spec.org.name
+    else:
+        app = _case_app(session, token, hosts, solver)
+        url = studio_url(bound, token, query(State(plan=session.first_plan)))
+        name = session.case.name
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1,
+                            access_log=False)
+    server = uvicorn.Server(config)
+    say(f"compplan studio: {name} at\n    {url}\n(Ctrl-C stops it)")
+    if open_browser:
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down on Ctrl-C, then raises it again: the studio's way to stop.
+        pass
+    finally:
+        solver.stop_all()
+        sock.close()
+    say("compplan studio: stopped")
+
+
+def _case_app(session: Session, token: str, hosts: set[str], solver: Solver) -> Any:
+    """A case's application, designing the case's own optimised plan as it starts."""
     app = create_app(session, token, hosts=hosts, solver=solver)
     inner = app.router.lifespan_context
 
@@ -89,22 +117,7 @@ def serve(session: Session, *, port: int | None = None, open_browser: bool = Tru
                 task.cancel()
 
     app.router.lifespan_context = lifespan
-    url = studio_url(bound, token, query(State(plan=session.first_plan)))
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1,
-                            access_log=False)
-    server = uvicorn.Server(config)
-    say(f"compplan studio: {session.case.name} at\n    {url}\n(Ctrl-C stops it)")
-    if open_browser:
-        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        # uvicorn shuts down on Ctrl-C, then raises it again: the studio's way to stop.
-        pass
-    finally:
-        solver.stop_all()
-        sock.close()
-    say("compplan studio: stopped")
+    return app
 
 
 async def _first_solve(session: Session, solver: Solver) -> None:

@@ -315,3 +315,29 @@ def test_the_year_so_far_follows_the_plan_on_screen(browser: Any, tmp_path: Path
     finally:
         code, output = running.stop()
     assert code == 0, output
+
+
+def test_an_organisation_has_a_tab_per_role_and_the_total(browser: Any, tmp_path: Path) -> None:
+    running = Studio(str(ROOT / "cases" / "gtm_org"), tmp_path)
+    try:
+        context = browser.new_context()
+        tab = context.new_page()
+        tab.goto(running.url + "&role=sdr")
+        tab.locator('body[data-busy="0"][data-role="sdr"]').wait_for(timeout=30_000)
+        tab.locator('button[data-role="ae"]').click()
+        tab.locator('body[data-busy="0"][data-role="ae"]').wait_for(timeout=30_000)
+        slider(tab, "bookings").fill("0.3")
+        tab.locator('body[data-busy="0"][data-state="ae.set=weight.bookings=0.3"]').wait_for(
+            timeout=30_000)
+        assert "role=ae&ae.set=weight.bookings=0.3" in tab.url
+        roles = [float(tab.locator(f'tr[data-figure="roles.{r}"]').get_attribute("data-value"))
+                 for r in ("sdr", "ae", "csm")]
+        # By hand: the organisation's expected payout is the sum of the roles'.
+        assert figure(tab, "objective.expected_cost") == pytest.approx(sum(roles), rel=1e-12)
+        assert figure(tab, "weight.pipeline_accepted") == pytest.approx(0.7)
+        tab.go_back()
+        tab.locator('body[data-busy="0"][data-state=""]').wait_for(timeout=30_000)
+        context.close()
+    finally:
+        code, output = running.stop()
+    assert code == 0, output
