@@ -412,14 +412,6 @@ def test_requests_for_the_same_settings_share_one_solve() -> None:
 
 # ------------------------------------------------------------------------- the command
 
-def test_studio_refuses_an_organisation_folder() -> None:
-    result = invoke("studio", str(ROOT / "cases" / "gtm_org"), "--no-browser")
-    assert_exit(result, 2)
-    assert result.stderr.strip() == (
-        f"Error: {ROOT / 'cases' / 'gtm_org'} is an organisation folder: the studio designs "
-        "one case's plan; give a role's case folder")
-
-
 def test_studio_names_a_plan_file_that_is_not_there(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
