@@ -29,7 +29,8 @@ run: $(STAMP)
 test: $(STAMP) browser spreadsheet
 	$(BIN)/python -m pytest -q
 
-# The browser test of the HTML report (tests/test_report_browser.py) needs Chromium:
+# The browser tests of the HTML report and of the studio (tests/test_report_browser.py,
+# tests/test_studio_browser.py) need Chromium:
 # installed here when missing, as root with apt-get; otherwise the test is skipped, and
 # this step says why. It never fails the build.
 APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
@@ -68,8 +69,8 @@ spreadsheet:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check common models optimizer render batch cli tests bench cases
-	$(BIN)/mypy common models optimizer render batch cli cases/generate.py
+	$(BIN)/ruff check common models optimizer render batch cli studio tests bench cases
+	$(BIN)/mypy common models optimizer render batch cli studio cases/generate.py
 
 # Without the shared folder, the contract's cases copied into tests/data/conformance
 # still run (through pytest), and the message says where the checker comes from.
