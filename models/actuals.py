@@ -19,6 +19,7 @@ import pandas as pd
 from compplan.errors import CaseError
 from compplan.models.case import Case
 from compplan.models.fastcsv import read_attainment_fast
+from compplan.models.limits import MAX_ATTAINMENT
 from compplan.models.tables import (
     check_memory,
     header_row,
@@ -152,7 +153,7 @@ def _read_careful(file: Path, case: Case, ids: tuple[str, ...],
     x = np.zeros((n_reps, len(ids), n_periods), dtype=np.float64)
     for j, metric in enumerate(ids):
         values = numeric_column(frame, name, metric, allowed=_ALLOWED, minimum=0.0,
-                                strict=False)
+                                strict=False, maximum=MAX_ATTAINMENT, what="attainment")
         x[rep_code, j, period_code] = values
     present = (counts > 0).reshape(n_reps, n_periods)
     return Actuals(name, ids, tuple(str(p) for p in labels), x, present)

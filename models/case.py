@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from compplan.errors import CaseError, UsageError
 from compplan.models.errors_format import case_error_from_pydantic
 from compplan.models.fastcsv import read_attainment_fast
+from compplan.models.limits import MAX_ATTAINMENT, MAX_MONEY
 from compplan.models.schema import (
     PLAN_TOLERANCE,
     CaseSpec,
@@ -361,7 +362,7 @@ def read_reps(path: Path, spec: CaseSpec) -> pd.DataFrame:
     frame = read_table(path, ["rep_id", "target_incentive"], text)
     frame["target_incentive"] = numeric_column(
         frame, name, "target_incentive", allowed="a number > 0 (currency)", minimum=0.0,
-        strict=True)
+        strict=True, maximum=MAX_MONEY, what="amount of money")
     dup = first_duplicate(frame["rep_id"])
     if dup is not None:
         raise CaseError(name, f"rep {shown(frame.loc[dup[0], 'rep_id'])} appears twice "
@@ -438,7 +439,8 @@ def read_attainment(path: Path, reps: pd.DataFrame, metric_ids: tuple[str, ...],
     for j, metric in enumerate(metric_ids):
         values = numeric_column(frame, name, metric, allowed="a finite number >= 0 "
                                 "(attainment as a ratio of quota, 1.0 = 100 %)",
-                                minimum=0.0, strict=False)
+                                minimum=0.0, strict=False, maximum=MAX_ATTAINMENT,
+                                what="attainment")
         x[rep_code, j, period_code] = values
     return x, tuple(str(p) for p in periods), present
 
@@ -490,5 +492,6 @@ def read_quotas(path: Path, reps: pd.DataFrame,
     for j, metric in enumerate(metric_ids):
         if metric in frame.columns:
             quotas[code, j] = numeric_column(frame, name, metric, minimum=0.0, strict=True,
-                                             allowed="a number > 0 (quota in the metric's unit)")
+                                             allowed="a number > 0 (quota in the metric's unit)",
+                                             maximum=MAX_MONEY, what="quota")
     return quotas

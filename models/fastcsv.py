@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
+from compplan.models.limits import MAX_ATTAINMENT
+
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]] | None:
     """Sorted distinct values and each row's code; None if a value has stray blanks."""
@@ -82,7 +84,8 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, .
                                              dtype=np.float64)
     for j, metric in enumerate(metric_ids):
         values = table[metric].to_numpy()
-        if not (np.isfinite(values).all() and (values >= 0).all()):
+        if not (np.isfinite(values).all() and (values >= 0).all()
+                and (values <= MAX_ATTAINMENT).all()):
             return None
         if in_order:
             flat[:, j] = values

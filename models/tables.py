@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from compplan.errors import CaseError
+from compplan.models.limits import too_large
 from compplan.models.text import shown
 
 _FIRST_DATA_LINE = 2
@@ -301,7 +302,8 @@ def _text_column(values: pd.Series, file: str, column: str) -> pd.Series:
 
 
 def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
-                   minimum: float, strict: bool) -> np.ndarray:
+                   minimum: float, strict: bool, maximum: float | None = None,
+                   what: str = "value") -> np.ndarray:
     """Return a column as finite float64, naming the first line that breaks the rule.
 
     Parameters
@@ -318,6 +320,10 @@ def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
         The smallest valid value.
     strict : bool
         If true the value must be above ``minimum``; otherwise at least ``minimum``.
+    maximum : float, optional
+        The largest valid value (MODEL.md section 1's limits, :mod:`compplan.models.limits`).
+    what : str
+        What the column holds, for the message on ``maximum`` ("amount of money").
 
     Returns
     -------
@@ -342,6 +348,11 @@ def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
         got = _got(raw.iloc[i])
         raise CaseError(file, f"must be {allowed}, got {got}", row=int(frame.index[i]),
                         field=column, unit=row_unit(file))
+    if maximum is not None and (values > maximum).any():
+        i = int(np.argmax(values > maximum))
+        message = too_large(float(values[i]), maximum, what)
+        raise CaseError(file, str(message), row=int(frame.index[i]), field=column,
+                        unit=row_unit(file))
     return values
 
 
