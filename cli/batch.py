@@ -116,12 +116,12 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
     if not spec.case_path.is_dir():
         raise ExitError(f"{spec.source}, case: {spec.case_path} is not a case folder "
                         "(the path is relative to the spec file)", 2)
+    again = ["compplan", "batch", spec_file, "--out", out_dir, "--resume"]
     if is_org_folder(str(spec.case_path)):
         _batch_org(spec, out_dir, workers=workers, scheduler=scheduler, resume=resume,
-                   time_limit=time_limit, force=force, quiet=quiet)
+                   time_limit=time_limit, force=force, quiet=quiet, again=again)
         return
     case = load(str(spec.case_path))
-    again = ["compplan", "batch", spec_file, "--out", out_dir, "--resume"]
     _run(spec, case, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
          force=force, quiet=quiet)
@@ -179,12 +179,14 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
 
 
 def _batch_org(spec: BatchSpec, out_dir: str, *, workers: int | None, scheduler: str | None,
-               resume: bool, time_limit: float | None, force: bool, quiet: bool) -> None:
+               resume: bool, time_limit: float | None, force: bool, quiet: bool,
+               again: list[str]) -> None:
     """A spec whose case is an organisation: its org.toml keys, one joint solve each."""
     from compplan.cli.org_views import batch_org_folder
 
-    _refuse_for_org(workers, scheduler, resume, "batch")
-    batch_org_folder(spec, out_dir, time_limit=time_limit, force=force, quiet=quiet)
+    _refuse_for_org(workers, scheduler, False, "batch")
+    batch_org_folder(spec, out_dir, time_limit=time_limit, force=force, quiet=quiet,
+                     resume=resume, again=again)
 
 
 def _refuse_for_org(workers: int | None, scheduler: str | None, resume: bool,

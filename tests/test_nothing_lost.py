@@ -148,3 +148,51 @@ def test_an_organisation_batch_reruns_into_its_own_folder(tmp_path: Path, org: P
         assert result.exit_code == 0, result.output
     rows = json.loads((out / "batch.json").read_text())["candidates"]
     assert [r["status"] for r in rows] == ["optimal", "optimal"]
+
+
+def test_an_organisation_batch_resumes(tmp_path: Path, org: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # --resume was refused for organisations; Ctrl-C lost every candidate solved.
+    from compplan.optimizer import org_pipeline
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('case = "gtm"\n[grid]\n"budget.expected_cap" = [7000000.0, 8000000.0]\n')
+    out = tmp_path / "batch"
+    real = org_pipeline.optimise_org
+    calls: list[float | None] = []
+
+    def stop_at_the_second(cand: object, **options: object) -> object:
+        calls.append(cand.spec.budget.expected_cap)  # type: ignore[attr-defined]
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(cand, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(org_pipeline, "optimise_org", stop_at_the_second)
+    result = invoke("batch", str(spec), "--out", str(out), "-q")
+    assert_error(result, 130, f"interrupted: 1 of 2 candidates finished and kept in {out}; "
+                              f"continue with: compplan batch {spec} --out {out} --resume")
+    rows = json.loads((out / "batch.json").read_text())["candidates"]
+    assert [r["status"] for r in rows] == ["optimal", "not solved"]
+    calls.clear()
+    result = invoke("batch", str(spec), "--out", str(out), "-q", "--resume")
+    assert result.exit_code == 0, result.output
+    assert calls == [8000000.0]  # the first candidate was kept, not solved again
+    rows = json.loads((out / "batch.json").read_text())["candidates"]
+    assert [r["status"] for r in rows] == ["optimal", "optimal"]
+    monkeypatch.undo()
+    fresh = tmp_path / "fresh"
+    assert invoke("batch", str(spec), "--out", str(fresh), "-q").exit_code == 0
+    assert (fresh / "results.csv").read_text() == (out / "results.csv").read_text()
+
+
+def test_resume_refuses_a_batch_of_another_spec(tmp_path: Path, org: Path) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text('case = "gtm"\n[grid]\n"budget.expected_cap" = [7000000.0]\n')
+    other = tmp_path / "other.toml"
+    other.write_text('case = "gtm"\n[grid]\n"budget.expected_cap" = [8000000.0]\n')
+    out = tmp_path / "batch"
+    assert invoke("batch", str(spec), "--out", str(out), "-q").exit_code == 0
+    result = invoke("batch", str(other), "--out", str(out), "-q", "--resume")
+    assert_error(result, 2, f"{out} holds a batch of another spec or organisation "
+                            "('spec.toml'); --resume continues the batch of the same spec: "
+                            "give its folder, or run without --resume")
