@@ -7,6 +7,7 @@ is what ``--resume`` relies on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -18,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from compplan import __version__
-from compplan.batch.executors import deferred_interrupt, run_dask, run_processes, run_serial
+from compplan.batch.executors import (
+    CLOSE_SECONDS,
+    connect_dask,
+    deferred_interrupt,
+    run_dask,
+    run_processes,
+    run_serial,
+    within,
+)
 from compplan.batch.results import BatchReport, current_plan_point, results_table, write_results
 from compplan.batch.run import BatchOptions, Shared, Solved, coefficient_key
 from compplan.batch.spec import BatchSpec, candidate_specs
@@ -343,6 +352,28 @@ def run_batch(spec: BatchSpec, case: Case, out: Path, *, workers: int = 1,
     BatchReport
         The results table (one row per candidate) and the files written.
     """
+    if scheduler is not None:
+        # Connected before the folder is opened: an address that does not answer leaves
+        # no batch.json behind (it blocked the next run).
+        stop = threading.Event()
+        with deferred_interrupt(stop):
+            client = connect_dask(scheduler, stop)
+        try:
+            return _run_opened(spec, case, out, client, resume=resume, options=options,
+                               on_result=on_result, chart=chart, on_start=on_start)
+        finally:
+            if client is not scheduler:
+                with contextlib.suppress(Exception):
+                    within(lambda: client.close(timeout=CLOSE_SECONDS), CLOSE_SECONDS,
+                           threading.Event(), "")
+    return _run_opened(spec, case, out, None, workers=workers, resume=resume,
+                       options=options, on_result=on_result, chart=chart, on_start=on_start)
+
+
+def _run_opened(spec: BatchSpec, case: Case, out: Path, scheduler: Any, *, workers: int = 1,
+                resume: bool, options: BatchOptions | None,
+                on_result: Callable[[dict[str, Any]], None] | None, chart: bool,
+                on_start: Callable[[int, int], None] | None) -> BatchReport:
     batch = open_batch(spec, case, out, resume=resume)
     if on_start is not None:
         on_start(batch.total, batch.total - len(batch.pending))

@@ -219,8 +219,14 @@ def check_scheduler(address: str) -> None:
     """Fail fast on a scheduler address that is malformed or does not answer (exit 2).
 
     Checked before the case is read and anything solved: ``tcp://HOST:PORT`` (or
-    ``HOST:PORT``); other schemes (``tls://``, ``ucx://``) are checked for form only.
+    ``HOST:PORT``); other schemes (``tls://``, ``ucx://``, ``http://``) are refused with
+    the reason. The Dask handshake itself has a deadline (``batch.executors``).
     """
+    from compplan.batch.executors import scheduler_problem
+
+    problem = scheduler_problem(address)
+    if problem is not None:
+        raise ExitError(problem, 2)
     found = _ADDRESS.match(address)
     if found is None or not 0 < int(found["port"]) < 65536:
         raise ExitError(f"--scheduler {shown(address)} is not the address of a Dask scheduler "
