@@ -24,7 +24,7 @@ from compplan.cli.common import (
 )
 from compplan.errors import CompplanError, InfeasibleError, UsageError
 from compplan.models.money import money_per
-from compplan.models.org import Org, load_org
+from compplan.models.org import Org, load_org, with_budget
 from compplan.models.output import run_record, write_atomic, write_json, write_plan
 
 
@@ -35,8 +35,10 @@ def load(org_dir: str, budget: float | None = None) -> Org:
     except CompplanError as exc:
         fail(exc)
     if budget is not None:
-        spec_budget = org.spec.budget.model_copy(update={"expected_cap": budget})
-        org = _replace_spec(org, org.spec.model_copy(update={"budget": spec_budget}))
+        try:
+            org = with_budget(org, budget)
+        except CompplanError as exc:
+            fail(exc)
     for warning in org.warnings:
         err_console.print(f"warning: {warning}")
     return org

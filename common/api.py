@@ -560,19 +560,23 @@ def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
     """
     from compplan.batch.spec import MAX_CANDIDATES, budget_sweep
 
+    _sweep_range(start, stop, count, MAX_CANDIDATES)
+    out = _folder_arg(out, "out", "an output folder (str or Path)")
+    loaded = _as_case(case)
+    return batch(budget_sweep(loaded, start, stop, count), out, case=loaded, **options)
+
+
+def _sweep_range(start: Any, stop: Any, count: Any, most: int) -> None:
+    """The factors and the count of a sweep (of a case or an organisation), or UsageError."""
     for name, factor in (("start", start), ("stop", stop)):
         if isinstance(factor, bool) or not isinstance(factor, int | float) \
                 or not math.isfinite(factor) or factor <= 0:
             raise UsageError(f"{name} must be a finite factor of the expected-cost cap > 0, "
                              f"got {_shown(factor)}")
-    if isinstance(count, bool) or not isinstance(count, int) \
-            or not 1 <= count <= MAX_CANDIDATES:
-        raise UsageError(f"count must be a whole number of caps from 1 to {MAX_CANDIDATES:,} "
-                         f"(a batch holds at most {MAX_CANDIDATES:,} candidates), got "
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= most:
+        raise UsageError(f"count must be a whole number of caps from 1 to {most:,} "
+                         f"(a batch holds at most {most:,} candidates), got "
                          f"{_shown(count)}")
-    out = _folder_arg(out, "out", "an output folder (str or Path)")
-    loaded = _as_case(case)
-    return batch(budget_sweep(loaded, start, stop, count), out, case=loaded, **options)
 
 
 def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = None,
@@ -666,17 +670,37 @@ def load_org(path: str | Path, *, budget: float | None = None) -> Org:
     >>> [role.id for role in org.roles]
     ['sdr', 'ae', 'csm']
     """
+    from compplan.models.org import is_org_folder, with_budget
     from compplan.models.org import load_org as _load
-    from compplan.optimizer.org_sweep import with_cap
 
-    org = _load(path)
-    return with_cap(org, budget) if budget is not None else org
+    folder = _folder_arg(path, "org", _ORG_ALLOWED)
+    if not is_org_folder(folder) and (folder / "case.toml").is_file():
+        raise UsageError(f"{folder} is a case folder (it holds case.toml), not an "
+                         "organisation folder (one holding org.toml); a single case is "
+                         "designed by compplan.optimise")
+    org = _load(folder)
+    return with_budget(org, budget) if budget is not None else org
+
+
+_ORG_ALLOWED = "an Org (compplan.load_org) or an organisation folder (str or Path)"
 
 
 def _as_org(org: Org | str | Path) -> Org:
+    from compplan.models.case import Case
     from compplan.models.org import Org
 
-    return org if isinstance(org, Org) else load_org(org)
+    if isinstance(org, Org):
+        return org
+    if isinstance(org, Case):
+        raise UsageError(f"org must be {_ORG_ALLOWED}, got the case {_shown(org.name)}; a "
+                         "single case is designed by compplan.optimise")
+    return load_org(org)
+
+
+def _org_plans(plans: Any) -> str | Path:
+    """``plans`` of evaluate_org and audit_org: "current" or an org_plan.json path."""
+    return _folder_arg(plans, "plans", "'current' (each role's current_plan.toml) or an "
+                                       "org_plan.json (str or Path)")
 
 
 def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
@@ -715,7 +739,8 @@ def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
     """
     from compplan.optimizer.org_pipeline import optimise_org as _optimise
 
-    return _optimise(_as_org(org), time_limit=time_limit, tail_method=tail_method)
+    limit, method = _time_limit(time_limit), _tail_method(tail_method)
+    return _optimise(_as_org(org), time_limit=limit, tail_method=method)
 
 
 def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None) -> OrgOutcome:
@@ -741,7 +766,7 @@ def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None) ->
     """
     from compplan.optimizer.org_pipeline import cheapest_org_plans
 
-    return cheapest_org_plans(_as_org(org), time_limit=time_limit)
+    return cheapest_org_plans(_as_org(org), time_limit=_time_limit(time_limit))
 
 
 def evaluate_org(org: Org | str | Path, plans: str | Path = CURRENT_PLAN) -> OrgEvaluation:
@@ -773,6 +798,7 @@ def evaluate_org(org: Org | str | Path, plans: str | Path = CURRENT_PLAN) -> Org
     from compplan.optimizer.org_evaluate import evaluate_org as _evaluate
     from compplan.optimizer.org_evaluate import load_org_plans, plan_label
 
+    plans = _org_plans(plans)
     loaded = _as_org(org)
     return _evaluate(loaded, org_coefficients(loaded), load_org_plans(loaded, plans),
                      plan_label(plans), str(plans))
@@ -819,6 +845,9 @@ def sweep_org(org: Org | str | Path, start: float, stop: float, count: int, *,
         ``points`` (one per cap), ``frontier()``, ``next_dollar()`` (how each extra
         expected payout splits across roles) and ``to_rows()`` (``results.csv``).
     """
+    from compplan.batch.spec import MAX_CANDIDATES
     from compplan.optimizer.org_sweep import sweep_org as _sweep
 
-    return _sweep(_as_org(org), start, stop, count, time_limit=time_limit)
+    _sweep_range(start, stop, count, MAX_CANDIDATES)  # as the command line's --budget
+    limit = _time_limit(time_limit)
+    return _sweep(_as_org(org), float(start), float(stop), count, time_limit=limit)

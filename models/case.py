@@ -131,7 +131,7 @@ class Case:
         if max_metrics is not None:
             data["design"]["max_metrics"] = max_metrics
         try:
-            spec = CaseSpec.model_validate(data)
+            spec = CaseSpec.model_validate(data, strict=True)  # "7e6" and True: refused
         except ValidationError as exc:
             err = case_error_from_pydantic("command line", exc, CaseSpec, {"metrics"})
             where = f"{err.field}: " if err.field is not None else ""

@@ -8,6 +8,7 @@ filter over the rules names the smallest conflicting set and what would fix it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
+from compplan.errors import CompplanError, InfeasibleError, SolverLimitError, UsageError
 from compplan.models.org import Org, Role
 from compplan.models.output import plan_document
 from compplan.models.plan import Plan, load_plan
@@ -84,6 +85,11 @@ class OrgOutcome:
         from compplan.models.output import write_json, write_plan
         from compplan.models.transaction import output_folder
 
+        if isinstance(folder, bytes) or not isinstance(folder, str | os.PathLike) \
+                or not str(folder):
+            shown = repr(folder) if len(repr(folder)) <= 60 else repr(folder)[:57] + "..."
+            raise UsageError("folder must be an output folder (str or Path), got "
+                             f"{type(folder).__name__} {shown}")
         out = Path(folder)
         written: list[Path] = []
         with output_folder(out, force=force, inputs=[self.org.path]) as staged:
