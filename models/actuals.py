@@ -44,7 +44,7 @@ class Actuals:
         The metrics read, in the case's order (the plan's, and any other metric of the
         case the file has a column for).
     periods : tuple of str
-        The elapsed periods, sorted.
+        The elapsed periods, in the order they first appear in the file.
     attainment : numpy.ndarray
         ``x[r, m, t]``, shape (reps of ``reps.csv``, metrics, periods); 0 where absent.
     present : numpy.ndarray
@@ -114,7 +114,7 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
     ids = tuple(m for m in case.metric_ids if m in columns)
     allow_absent = case.spec.scenarios.allow_absent
     if file.suffix.lower() == ".csv":
-        fast = read_attainment_fast(file, pd.Index(case.reps.index), ids)
+        fast = read_attainment_fast(file, pd.Index(case.reps.index), ids, sort_periods=False)
         if fast is not None:
             x, periods, _ = fast
             present = np.ones((x.shape[0], x.shape[2]), dtype=bool)
@@ -133,7 +133,8 @@ def _read_careful(file: Path, case: Case, ids: tuple[str, ...],
         i = int(np.argmax(rep_code < 0))
         raise CaseError(name, f"rep '{frame['rep_id'].iloc[i]}' is not in reps.csv",
                         row=int(frame.index[i]), unit=unit, field="rep_id")
-    period_code, labels = pd.factorize(frame["period"], sort=True)
+    # Periods in the order of the file (Jan, Feb, ...; M1 ... M10), not as text.
+    period_code, labels = pd.factorize(frame["period"], sort=False)
     n_reps, n_periods = len(reps), len(labels)
     cell = rep_code.astype(np.int64) * n_periods + period_code
     counts = np.bincount(cell, minlength=n_reps * n_periods)

@@ -1,0 +1,73 @@
+"""Results that were silently wrong on the new paths (issue 24), each now right or refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import CONFORMANCE
+
+from compplan.cli.main import main
+
+C1 = CONFORMANCE / "c1_budget_only"
+C6 = CONFORMANCE / "c6_pulse"
+GTM = Path(__file__).parent.parent / "cases" / "gtm_org"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def assert_error(result: Result, code: int, message: str) -> None:
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"uncaught {result.exception!r}\n{result.output}")
+    assert "Traceback" not in result.output
+    assert result.exit_code == code, result.output
+    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
+
+
+def pulse(tmp_path: Path, labels: dict[str, str], name: str, quoted: bool = False) -> dict:
+    text = (C6 / "actuals.csv").read_text()
+    for old, new in labels.items():
+        text = text.replace(f",{old},", f',"{new}",' if quoted else f",{new},")
+    actuals = tmp_path / f"{name}.csv"
+    actuals.write_text(text)
+    out = tmp_path / name
+    result = invoke("pulse", str(C1), str(C6 / "plan.toml"), "--actuals", str(actuals),
+                    "--out", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "pulse.json").read_text())
+
+
+# ------------------------------------------------------------- pulse periods in file order
+
+@pytest.mark.parametrize("quoted", [False, True])  # the fast reader and the careful one
+@pytest.mark.parametrize("labels", [{"Y1": "Jan", "Y2": "Feb", "Y3": "Mar"},
+                                    {"Y1": "M8", "Y2": "M9", "Y3": "M10"}])
+def test_pulse_periods_keep_the_order_of_the_file(tmp_path: Path, labels: dict[str, str],
+                                                  quoted: bool) -> None:
+    # Once ordered as text: Feb, Jan, Mar; M10, M8, M9 (in paid_by_period and the chart).
+    plain = pulse(tmp_path, {}, "plain")
+    named = pulse(tmp_path, labels, "named", quoted)
+    assert named["periods"] == list(labels.values())
+    assert named["paid_by_period"] == plain["paid_by_period"]
+    assert named["paid_to_date"] == plain["paid_to_date"]
+
+
+def test_organisation_roles_may_list_periods_in_another_order(tmp_path: Path) -> None:
+    org = tmp_path / "gtm"
+    shutil.copytree(GTM, org)
+    first = invoke("pulse", str(org), "current", "--actuals", str(org / "actuals"), "--out",
+                   str(tmp_path / "a"), "-q")
+    ae = org / "actuals" / "ae.csv"
+    lines = ae.read_text().splitlines()
+    ae.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
+    again = invoke("pulse", str(org), "current", "--actuals", str(org / "actuals"), "--out",
+                   str(tmp_path / "b"), "-q")
+    assert (first.exit_code, again.exit_code) == (3, 3)
+    a = json.loads((tmp_path / "a" / "org_pulse.json").read_text())
+    b = json.loads((tmp_path / "b" / "org_pulse.json").read_text())
+    assert a == b
