@@ -55,11 +55,12 @@ def org_money_per(org: Org) -> str:
     return money_per(org.roles[0].case)
 
 
-def refuse(option: str, value: object) -> None:
+def refuse(option: str, value: object,
+           instead: str = "set it in each role's case.toml") -> None:
     """Exit 2 for a single-case option given with an organisation folder."""
     if value is not None:
         fail(UsageError(f"{option} applies to a case folder, not to an organisation "
-                        "(set it in each role's case.toml)"))
+                        f"({instead})"))
 
 
 def _write(out: Path, outcome: Any, started: float) -> list[Path]:

@@ -71,3 +71,35 @@ def test_organisation_roles_may_list_periods_in_another_order(tmp_path: Path) ->
     a = json.loads((tmp_path / "a" / "org_pulse.json").read_text())
     b = json.loads((tmp_path / "b" / "org_pulse.json").read_text())
     assert a == b
+
+
+# ------------------------------------------------------------------------ --round twice
+
+def test_round_given_twice_is_merged(tmp_path: Path) -> None:
+    # Once only the last was kept: "weights": null in plan.json, weights unrounded.
+    both = invoke("optimise", str(C1), "--out", str(tmp_path / "a"), "-q",
+                  "--round", "weights=0.05", "--round", "rates=0.05")
+    assert both.exit_code == 0, both.output
+    one = invoke("optimise", str(C1), "--out", str(tmp_path / "b"), "-q",
+                 "--round", "weights=0.05,rates=0.05")
+    assert one.exit_code == 0, one.output
+    a = json.loads((tmp_path / "a" / "plan.json").read_text())
+    assert a == json.loads((tmp_path / "b" / "plan.json").read_text())
+    for m in a["metrics"]:
+        assert round(m["weight"] / 0.05, 9) == round(m["weight"] / 0.05)
+
+
+def test_round_part_given_twice_across_options_is_refused(tmp_path: Path) -> None:
+    result = invoke("optimise", str(C1), "--out", str(tmp_path / "a"), "-q",
+                    "--round", "weights=0.05", "--round", "weights=0.1")
+    assert_error(result, 2, "--round: weights is given twice (weights=0.05 and weights=0.1); "
+                            "give it once")
+
+
+def test_round_for_an_organisation_names_no_missing_key(tmp_path: Path) -> None:
+    # Once "(set it in each role's case.toml)", where no such key exists.
+    result = invoke("optimise", str(GTM), "--out", str(tmp_path / "o"), "--round",
+                    "weights=0.05")
+    assert_error(result, 2, "--round applies to a case folder, not to an organisation (an "
+                            "organisation's plans are not rounded to a grid; there is no such "
+                            "setting in org.toml or case.toml)")
