@@ -35,6 +35,7 @@ from compplan.errors import UsageError
 from compplan.models.case import CASE_FILE, CURRENT_PLAN_FILE, Case
 from compplan.models.output import write_json, write_plan
 from compplan.models.schema import CaseSpec
+from compplan.models.text import shown
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
 
@@ -214,6 +215,45 @@ def case_fingerprint(case: Case) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def check_batch_of(folder: str | Path, case: Case) -> None:
+    """Refuse a batch folder whose candidates are not plans of ``case`` (issue 24).
+
+    ``report CASE PLAN --batch FOLDER`` drew another case's (or an organisation's)
+    candidates as "the plans of this report". The batch's ``batch.json`` names its case
+    and the hash of its files (:func:`case_fingerprint`).
+
+    Raises
+    ------
+    UsageError
+        The folder holds an organisation's batch, a batch of another case, or of this
+        case before its files changed.
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return  # read_batch says what is missing
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path} cannot be read ({exc}); give the output folder of "
+                         "compplan batch") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path} is not a compplan batch manifest")
+    if doc.get("schema") == "compplan.org_batch/1":
+        raise UsageError(f"{folder} holds a batch of the organisation "
+                         f"{shown(str(doc.get('org')))}, not of the case {shown(case.name)}: "
+                         "give a batch of this case")
+    if doc.get("case_hash") == case_fingerprint(case):
+        return
+    same = str(doc.get("case")) == str(case.path.resolve())
+    if same:
+        raise UsageError(f"the case {case.path} has changed since the batch in {folder} "
+                         "was run: its candidates are not plans of the case as it is now; "
+                         "run the batch again")
+    raise UsageError(f"{folder} holds a batch of another case ({shown(str(doc.get('case_name')))}"
+                     f" in {doc.get('case')}), not of {case.path}: its candidates are not "
+                     "plans of this case; give a batch of this case")
 
 
 def manifest(spec: BatchSpec, case: Case) -> dict[str, Any]:

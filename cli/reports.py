@@ -35,10 +35,13 @@ if TYPE_CHECKING:
     from compplan.models.actuals import Actuals
 
 
-def _batch(folder: str | None) -> pd.DataFrame | None:
+def _batch(folder: str | None, case: Case) -> pd.DataFrame | None:
     if folder is None:
         return None
+    from compplan.batch.store import check_batch_of
+
     try:
+        check_batch_of(folder, case)  # another case's candidates are not this case's plans
         batch = read_batch(folder)
     except CompplanError as exc:
         fail(exc)
@@ -153,7 +156,7 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     out = output_file(out_file, suffixes=(".html", ".htm"), inputs=inputs, stdout=True)
     loaded = load(case)
     named = load_plans(loaded, [plan, *compare])
-    batch = _batch(batch_dir)
+    batch = _batch(batch_dir, loaded)
     # Today's plan is drawn over the payout curves even when not compared.
     today = ([(CURRENT_PLAN, Plan.from_spec(loaded, loaded.current_plan))]
              if loaded.current_plan is not None and CURRENT_PLAN not in (plan, *compare) else [])
@@ -236,7 +239,7 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file:
                       stdout=True)
     loaded = load(case)
     (_, chosen), = load_plans(loaded, [plan])
-    batch = _batch(batch_dir)
+    batch = _batch(batch_dir, loaded)
     actuals = _actuals(actuals_file, loaded, chosen) if actuals_file is not None else None
     today = ([(CURRENT_PLAN, Plan.from_spec(loaded, loaded.current_plan))]
              if loaded.current_plan is not None and plan != CURRENT_PLAN else [])

@@ -103,3 +103,81 @@ def test_round_for_an_organisation_names_no_missing_key(tmp_path: Path) -> None:
     assert_error(result, 2, "--round applies to a case folder, not to an organisation (an "
                             "organisation's plans are not rounded to a grid; there is no such "
                             "setting in org.toml or case.toml)")
+
+
+# ------------------------------------------------------- report --batch of another case
+
+PLAN = str(C6 / "plan.toml")
+
+
+@pytest.fixture(scope="module")
+def sweep_of_c1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sweep") / "batch"
+    result = invoke("sweep", str(C1), "--budget", "0.9:1.0:2", "--out", str(out), "-q",
+                    "--workers", "1")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_report_with_the_batch_of_its_case(tmp_path: Path, sweep_of_c1: Path) -> None:
+    result = invoke("report", str(C1), PLAN, "--batch", str(sweep_of_c1), "--out",
+                    str(tmp_path / "r.html"), "-q")
+    assert result.exit_code == 0, result.output
+    copy = tmp_path / "copy"  # the same files elsewhere: the same case
+    shutil.copytree(C1, copy)
+    result = invoke("report", str(copy), PLAN, "--batch", str(sweep_of_c1), "--out",
+                    str(tmp_path / "r2.html"), "-q")
+    assert result.exit_code == 0, result.output
+
+
+def test_report_refuses_the_batch_of_another_case(tmp_path: Path, sweep_of_c1: Path) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(C1, other)
+    edit = other / "reps.csv"
+    edit.write_text(edit.read_text().replace("R00000,South,West,27400.0",
+                                             "R00000,South,West,27500.0"))
+    result = invoke("report", str(other), PLAN, "--batch", str(sweep_of_c1), "--out",
+                    str(tmp_path / "r.html"))
+    assert_error(result, 2, f"{sweep_of_c1} holds a batch of another case ('Budget only' in "
+                            f"{C1.resolve()}), not of {other}: its candidates are not plans "
+                            "of this case; give a batch of this case")
+    assert not (tmp_path / "r.html").exists()
+    result = invoke("export", str(other), PLAN, "--batch", str(sweep_of_c1), "--xlsx",
+                    str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 2, result.output
+
+
+def test_report_refuses_a_batch_of_the_case_before_it_changed(tmp_path: Path,
+                                                             sweep_of_c1: Path) -> None:
+    batch = tmp_path / "batch"
+    shutil.copytree(sweep_of_c1, batch)
+    case = Path(json.loads((batch / "batch.json").read_text())["case"])
+    edited = tmp_path / "edited"
+    shutil.copytree(case, edited)
+    doc = json.loads((batch / "batch.json").read_text())
+    doc["case"] = str(edited.resolve())
+    (batch / "batch.json").write_text(json.dumps(doc))
+    with (edited / "reps.csv").open("a") as handle:
+        handle.write("R99999,North,East,20000.0\n")
+    text = (edited / "attainment.csv").read_text()
+    rows = [line.replace("R00000,", "R99999,", 1) for line in text.splitlines()
+            if line.startswith("R00000,")]
+    (edited / "attainment.csv").write_text(text + "\n".join(rows) + "\n")
+    result = invoke("report", str(edited), PLAN, "--batch", str(batch), "--out",
+                    str(tmp_path / "r.html"))
+    assert_error(result, 2, f"the case {edited} has changed since the batch in {batch} was "
+                            "run: its candidates are not plans of the case as it is now; run "
+                            "the batch again")
+
+
+def test_report_refuses_an_organisations_batch(tmp_path: Path) -> None:
+    org = tmp_path / "gtm"
+    shutil.copytree(GTM, org)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('case = "gtm"\n[grid]\n"budget.expected_cap" = [7000000.0]\n')
+    out = tmp_path / "orgbatch"
+    assert invoke("batch", str(spec), "--out", str(out), "-q").exit_code == 0
+    result = invoke("report", str(C1), PLAN, "--batch", str(out), "--out",
+                    str(tmp_path / "r.html"))
+    assert_error(result, 2, f"{out} holds a batch of the organisation 'FY27 go-to-market', "
+                            "not of the case 'Budget only': give a batch of this case")
