@@ -233,13 +233,10 @@ def audit_org_folder(org_dir: str, plan: str, out_dir: str, quiet: bool,
                 if role.case.current_plan is not None:
                     plans[role.id] = load_plan(role.case, "current")
         else:
+            from compplan.optimizer.org_evaluate import load_org_plans
+
             name = plan
-            folder = Path(plan).parent if Path(plan).is_file() else Path(plan)
-            if not (folder / "org_plan.json").is_file():
-                raise UsageError(f"{plan}: give 'current' or an org_plan.json written by "
-                                 "compplan optimise ORG_DIR (with its role folders beside it)")
-            for role in org.roles:
-                plans[role.id] = load_plan(role.case, folder / role.id / "plan.json")
+            plans = load_org_plans(org, plan)  # the org's roles, each plan named with its role
         result = audit_org(org, org_coefficients(org), plans, name)
     except CompplanError as exc:
         fail(exc)

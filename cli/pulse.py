@@ -170,11 +170,10 @@ def _org_plans(org: Any, plan: str) -> dict[str, Any]:
             raise UsageError(f"'current': the role(s) {', '.join(missing)} have no "
                              "current_plan.toml; give the org_plan.json of compplan optimise")
         return {r.id: load_plan(r.case, "current") for r in org.roles}
-    folder = Path(plan).parent if Path(plan).is_file() else Path(plan)
-    if not (folder / "org_plan.json").is_file():
-        raise UsageError(f"{plan}: give 'current' or an org_plan.json written by compplan "
-                         "optimise ORG_DIR (with its role folders beside it)")
-    return {r.id: load_plan(r.case, folder / r.id / "plan.json") for r in org.roles}
+    from compplan.optimizer.org_evaluate import load_org_plans
+
+    # Its roles must be the organisation's; a role's faulty plan.json is named with its role.
+    return dict(load_org_plans(org, plan))
 
 
 def pulse_org(org_dir: str, plan: str, actuals_dir: str, *, year_periods: int | None,

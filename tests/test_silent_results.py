@@ -181,3 +181,66 @@ def test_report_refuses_an_organisations_batch(tmp_path: Path) -> None:
                     str(tmp_path / "r.html"))
     assert_error(result, 2, f"{out} holds a batch of the organisation 'FY27 go-to-market', "
                             "not of the case 'Budget only': give a batch of this case")
+
+
+# ------------------------------------------------ an org plan of roles the org lacks
+
+@pytest.fixture(scope="module")
+def gtm_plans(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("gtm") / "plans"
+    result = invoke("optimise", str(GTM), "--out", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def two_roles(folder: Path) -> Path:
+    shutil.copytree(GTM, folder)
+    toml = folder / "org.toml"
+    toml.write_text(toml.read_text().replace(
+        '[roles.csm]\npath = "csm"\nlabel = "Customer success managers"\n', "").replace(
+        "cover_goals = true", "cover_goals = false"))
+    return folder
+
+
+def test_evaluate_refuses_a_plan_of_a_role_the_org_lacks(tmp_path: Path,
+                                                         gtm_plans: Path) -> None:
+    # evaluate ORG_WITH_2_ROLES ORG_PLAN_WITH_3 once ignored the third role silently.
+    org = two_roles(tmp_path / "two")
+    plan = gtm_plans / "org_plan.json"
+    message = (f"{plan}: holds a plan for role 'csm', which the organisation 'FY27 "
+               "go-to-market' does not have (roles: sdr, ae); give the org_plan.json of this "
+               "organisation")
+    for command in (["evaluate", str(org), str(plan), "--out", str(tmp_path / "e")],
+                    ["audit", str(org), str(plan), "--out", str(tmp_path / "a")],
+                    ["pulse", str(org), str(plan), "--actuals", str(org / "actuals"),
+                     "--out", str(tmp_path / "p")]):
+        if command[0] == "pulse":
+            (org / "actuals" / "csm.csv").unlink(missing_ok=True)
+        assert_error(invoke(*command), 2, message)
+
+
+def test_a_plan_missing_a_role_is_named(tmp_path: Path, gtm_plans: Path) -> None:
+    plans = tmp_path / "plans"
+    shutil.copytree(gtm_plans, plans)
+    doc = json.loads((plans / "org_plan.json").read_text())
+    doc["roles"] = [r for r in doc["roles"] if r["id"] != "ae"]
+    (plans / "org_plan.json").write_text(json.dumps(doc))
+    result = invoke("evaluate", str(GTM), str(plans / "org_plan.json"), "--out",
+                    str(tmp_path / "e"))
+    assert_error(result, 2, f"{plans / 'org_plan.json'}: has no plan for role 'ae' of the "
+                            "organisation 'FY27 go-to-market' (its roles: sdr, csm); give the "
+                            "org_plan.json of this organisation")
+
+
+def test_a_roles_tampered_plan_json_is_named_with_its_role(tmp_path: Path,
+                                                           gtm_plans: Path) -> None:
+    plans = tmp_path / "plans"
+    shutil.copytree(gtm_plans, plans)
+    role = plans / "sdr" / "plan.json"
+    doc = json.loads(role.read_text())
+    doc["metrics"][0]["weight"] = "x"
+    role.write_text(json.dumps(doc))
+    result = invoke("evaluate", str(GTM), str(plans / "org_plan.json"), "--out",
+                    str(tmp_path / "e"))
+    assert_error(result, 2, f"{role} (role 'sdr'), [[metrics]] #1 weight: must be a number, "
+                            "got 'x'")
