@@ -13,6 +13,7 @@ from compplan.errors import CompplanError
 from compplan.models.case import CURRENT_PLAN
 from compplan.models.org import is_org_folder
 from compplan.models.output import write_atomic, write_json
+from compplan.models.text import markdown_safe
 from compplan.optimizer.audit import Audit
 from compplan.render.audit import (
     DEFINITIONS,
@@ -60,7 +61,7 @@ def audit(case: str, plan: str, out_dir: str, force: bool, quiet: bool) -> None:
     written = [out / "audit.json", out / "audit.md"]
     with output_set(out_dir, force=force, inputs=_inputs(loaded.path, plan)) as folder:
         write_json(folder / written[0].name, result.to_dict())
-        write_atomic(folder / written[1].name, audit_markdown(result))
+        write_atomic(folder / written[1].name, markdown_safe(audit_markdown(result)))
     if not quiet:
         _show_audit(result)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")

@@ -26,6 +26,7 @@ from compplan.errors import CompplanError, InfeasibleError, UsageError
 from compplan.models.money import money_per
 from compplan.models.org import Org, load_org, with_budget
 from compplan.models.output import run_record, write_atomic, write_json, write_plan
+from compplan.models.text import markdown_safe
 
 
 def load(org_dir: str, budget: float | None = None) -> Org:
@@ -244,7 +245,7 @@ def audit_org_folder(org_dir: str, plan: str, out_dir: str, quiet: bool,
     written = [out / "audit_org.json", out / "audit_org.md"]
     with output_set(out_dir, force=force, inputs=[org.path]) as staged:
         write_json(staged / written[0].name, result.to_dict())
-        write_atomic(staged / written[1].name, audit_markdown(result))
+        write_atomic(staged / written[1].name, markdown_safe(audit_markdown(result)))
     if not quiet:
         show_audit(result)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")

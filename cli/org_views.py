@@ -17,7 +17,7 @@ from compplan.cli.org import load, org_money_per
 from compplan.errors import CompplanError
 from compplan.models.org import Org
 from compplan.models.output import write_atomic, write_json
-from compplan.models.text import shown
+from compplan.models.text import markdown_safe, shown
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.org_evaluate import (
     CURRENT,
@@ -123,7 +123,7 @@ def compare_org_folder(org_dir: str, plans: tuple[str, ...], out_dir: str, *, fo
 
     with output_set(out_dir, force=force, inputs=inputs) as folder:
         write_atomic(folder / files[0].name, csv_text(pd.DataFrame(rows)))
-        write_atomic(folder / files[1].name, compare_markdown(title, rows))
+        write_atomic(folder / files[1].name, markdown_safe(compare_markdown(title, rows)))
     if not quiet:
         table = Table(title=title, title_justify="left")
         for i, col in enumerate(rows[0]):

@@ -96,8 +96,9 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     from compplan.optimizer.pulse import pulse_check
 
     # One transaction: pulse.json, pulse.md (and infeasibility.json) land together.
-    with output_set(out_dir, force=force,
-                    inputs=[loaded.path, actuals_file, plan]) as folder:
+    notes: list[str] = []  # said with a write failure (a full disk): the diagnosis is kept
+    with output_set(out_dir, force=force, inputs=[loaded.path, actuals_file, plan],
+                    notes=notes) as folder:
         try:
             with Reporter(quiet) as reporter:
                 outcome = pulse_check(loaded, plan_in_force, actuals, year_periods=year_periods,
@@ -110,6 +111,9 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
         except CompplanError as exc:
             fail(exc)
         doc = outcome.document
+        if outcome.infeasibility is not None:
+            notes.append("no re-tune with the plan's metrics saves the year: "
+                         + "; ".join(outcome.infeasibility["explanation"]))
         written = [out / p.name for p in write_pulse(folder, doc)]
         if outcome.infeasibility is not None:
             written.append(out / "infeasibility.json")
@@ -193,7 +197,9 @@ def pulse_org(org_dir: str, plan: str, actuals_dir: str, *, year_periods: int | 
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)
-    with output_set(out_dir, force=force, inputs=[org.path, actuals_dir, plan]) as folder:
+    notes: list[str] = []  # said with a write failure (a full disk): the diagnosis is kept
+    with output_set(out_dir, force=force, inputs=[org.path, actuals_dir, plan],
+                    notes=notes) as folder:
         try:
             with Reporter(quiet) as reporter:
                 outcome = org_pulse_check(org, plans, actuals, year_periods=year_periods,
@@ -204,6 +210,9 @@ def pulse_org(org_dir: str, plan: str, actuals_dir: str, *, year_periods: int | 
         except CompplanError as exc:
             fail(exc)
         doc = outcome.document
+        if outcome.beyond_repair:
+            notes.append("no joint re-tune with the roles' metrics saves the year: "
+                         + doc["retune_note"])
         written = [out / p.relative_to(folder) for p in write_org_pulse(folder, doc)]
         if outcome.beyond_repair:
             write_json(folder / "infeasibility.json",

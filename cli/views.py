@@ -33,6 +33,7 @@ from compplan.models.money import periods_per_year
 from compplan.models.org import is_org_folder
 from compplan.models.output import write_atomic, write_json
 from compplan.models.plan import Plan
+from compplan.models.text import markdown_safe
 from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import (
@@ -351,7 +352,7 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool
     inputs = [loaded.path, *(p for p in plans if p != "current")]
     with output_set(out_dir, force=force, inputs=inputs) as folder:
         write_atomic(folder / files[0].name, csv_text(side_by_side(columns)))
-        write_atomic(folder / files[1].name, markdown_table(title, columns))
+        write_atomic(folder / files[1].name, markdown_safe(markdown_table(title, columns)))
     if not quiet:
         _print_table(rich_table(title, columns))
         for col in columns:

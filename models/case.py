@@ -261,10 +261,26 @@ def read_case_spec(path: Path, goals: dict[str, float] | None = None) -> CaseSpe
                                        "the organisation's (org.toml [goals]); remove it",
                             field="[goals]")
         data["goals"] = dict(goals)
+    elif "goals" not in data:
+        _role_hint(path)
     spec: CaseSpec = validate_model(path, CaseSpec, data)
     if goals is None:  # a role's goals are checked against org.toml by models/org.py
         check_goals(spec, path.name)
     return spec
+
+
+def _role_hint(path: Path) -> None:
+    """A case.toml without [goals] in a folder an organisation holds: say it is a role.
+
+    A single-case command on a role's folder once said only "goals: is required".
+    """
+    folder = path.parent.resolve()
+    for org in (folder.parent, folder.parent.parent):
+        if (org / "org.toml").is_file():
+            raise CaseError(path.name, f"has no [goals] table: {path.parent} looks like a "
+                                       f"role of the organisation in {org} (its org.toml holds "
+                                       "the goals); give the organisation folder instead",
+                            field="[goals]")
 
 
 def check_goals(spec: CaseSpec, file: str) -> None:
@@ -280,7 +296,8 @@ def check_goals(spec: CaseSpec, file: str) -> None:
         return
     metric, goal = unknown[0]
     more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
-    raise CaseError(file, f"goal '{goal}' is not in [goals] (goals: {', '.join(spec.goals)}); "
+    raise CaseError(file, f"goal {shown(goal)} is not in [goals] (goals: "
+                          f"{', '.join(spec.goals)}); "
                           "list it in [goals] (a priority of 0 is allowed) or correct its "
                           f"spelling{more}", field=f"[metrics.{metric}] alignment")
 

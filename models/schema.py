@@ -28,6 +28,7 @@ from compplan.models.limits import (
     limit_text,
     number_text,
 )
+from compplan.models.text import shown
 
 MAX_METRICS = 3  # metrics in a plan (MODEL.md section 1)
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -53,6 +54,12 @@ def check_goals(goals: dict[str, float]) -> dict[str, float]:
     """
     if not goals:
         raise ValueError("at least one goal is required")
+    for name in goals:
+        # As names and labels: a goal's name reaches the terminal, audit lines and
+        # documents (an escape sequence, a line break splitting an audit line).
+        if not name.strip() or any(not c.isprintable() for c in name):
+            raise ValueError(f"goal name {shown(name)} must be one line of visible text (no "
+                             "line breaks, tabs, control or invisible characters)")
     for name, value in goals.items():
         if value < 0.0:
             raise ValueError(f"goal '{name}' has priority {value}; priorities are >= 0")

@@ -150,7 +150,27 @@ def read_header(path: Path) -> list[str]:
         raise CaseError(name, f"is not valid CSV: {exc}", row=1) from None
     if not header or all(not h.strip() for h in header):
         raise CaseError(name, "is empty: a header row is required", row=1)
+    if len(header) == 1:
+        _check_delimiter(name, header[0])
     return _check_header(name, [h.strip() for h in header])
+
+
+#: Separators a spreadsheet may write in place of the comma, by name.
+_DELIMITERS = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
+
+
+def _check_delimiter(name: str, header: str) -> None:
+    """A header that is one column holding ``;`` or tabs: the file is not comma-separated.
+
+    Once "required column 'rep_id' is missing (columns found: rep_id;period;...)".
+    """
+    for sep, words in _DELIMITERS.items():
+        if header.count(sep) >= 1 and len([p for p in header.split(sep) if p.strip()]) >= 2:
+            why = ("; Excel writes semicolons where the comma is the decimal mark"
+                   if sep == ";" else "")
+            raise CaseError(name, f"is separated by {words}, not commas: save it as CSV with "
+                                  f"commas (in Excel: CSV UTF-8 (Comma delimited){why})",
+                            row=1)
 
 
 def _check_header(name: str, columns: list[str]) -> list[str]:
