@@ -10,9 +10,9 @@ Every command that writes a folder of files (``optimise --out``, ``evaluate --ou
 and single files (``report --out``, ``export --xlsx``, ``evaluate --write-plan``) are
 checked with :func:`check_output_file` and written with ``write_atomic``. On the
 command line, ``compplan.cli.common.output_set`` wraps :func:`output_folder` with the
-exit-2 messages, and ``force_option`` adds ``--force``. A command writing file names
-not yet in :data:`KNOWN_OUTPUTS` declares them once with :func:`register_outputs`, so
-that its earlier files count as its own (not as someone else's) on the next run.
+exit-2 messages, and ``force_option`` adds ``--force``. Each commit records the files
+it put in the folder in the folder's manifest (:data:`MANIFEST`): on the next run they
+count as compplan's own, and nothing else does, whatever its name (issue 24).
 
 How a folder is replaced
 ------------------------
@@ -21,8 +21,9 @@ How a folder is replaced
    it, ``.<name>.compplan-new-<pid>-<random>``, on the same file system.
 2. The body writes the new set into the staging folder. Any exception (disk full,
    Ctrl-C, an error) removes the staging folder: the old set is untouched.
-3. On exit, under an exclusive ``flock`` on the parent folder (so two runs into one
-   folder commit one after the other), the target is checked again and the staging
+3. On exit the manifest of the staged files is written into the staging folder; then,
+   under an exclusive ``flock`` on the parent folder (so two runs into one folder
+   commit one after the other), the target is checked again and the staging
    folder is swapped in whole: ``renameat2(RENAME_EXCHANGE)`` exchanges the two
    folders atomically on Linux; elsewhere the old folder is renamed to
    ``.<name>.compplan-old-<pid>-<random>`` and the staging folder renamed into place.
