@@ -151,20 +151,38 @@ def foreign_entries(folder: Path) -> list[str]:
     link, a folder of the user's) is someone else's. Empty when the folder holds only
     compplan's files.
     """
+    return _entries(folder)[0]
+
+
+def nested_sets(folder: Path) -> list[str]:
+    """Subfolders of ``folder`` that are output sets of other compplan runs.
+
+    A folder with a manifest of its own (``--out evaluation/gtm`` inside ``--out
+    evaluation``) is not this folder's and not someone else's: a commit keeps it, moved
+    into the new set whole.
+    """
+    return _entries(folder)[1]
+
+
+def _entries(folder: Path) -> tuple[list[str], list[str]]:
+    """(files compplan did not write, nested output sets), relative paths, sorted."""
     ours = read_manifest(folder) or {}
     folders = {str(Path(name).parent.as_posix()) for name in ours}
     folders |= {p for name in folders for p in _parents(name)}
     found: list[str] = []
+    nested: list[str] = []
 
     def visit(path: Path, relative: str) -> None:
         for entry in sorted(os.scandir(path), key=lambda e: e.name):
             name = f"{relative}{entry.name}"
             if entry.is_dir(follow_symlinks=False):
-                if name not in folders:
+                if name in folders:
+                    visit(Path(entry.path), f"{name}/")
+                elif read_manifest(Path(entry.path)) is not None:
+                    nested.append(name)
+                else:
                     inner = _all_entries(Path(entry.path), f"{name}/")
                     found.extend(inner or [f"{name}/"])
-                else:
-                    visit(Path(entry.path), f"{name}/")
             elif relative == "" and entry.name == MANIFEST:
                 continue
             elif name not in ours or not entry.is_file(follow_symlinks=False) or \
@@ -172,7 +190,7 @@ def foreign_entries(folder: Path) -> list[str]:
                 found.append(name)
 
     visit(folder, "")
-    return sorted(found)
+    return sorted(found), sorted(nested)
 
 
 def _parents(name: str) -> list[str]:
@@ -320,7 +338,7 @@ def _move_foreign(source: Path, destination: Path) -> None:
     ``reps/alice.html`` joins the new ``reps/`` folder); where ``destination`` already
     has the path, the new file wins (``--force``).
     """
-    for name in foreign_entries(source):
+    for name in [*foreign_entries(source), *nested_sets(source)]:
         parts = name.rstrip("/").split("/")
         for depth in range(1, len(parts) + 1):
             relative = Path(*parts[:depth])
@@ -419,6 +437,15 @@ class OutputFolder:
                 os.rename(staging, target)
                 self.staging = None
                 return
+            nested = nested_sets(target)  # another run's set inside this folder: kept
+            clash = next((n for n in nested if os.path.lexists(staging / n)), None)
+            if clash is not None:  # checked before anything moves: nothing is lost
+                raise OutputError(f"{_escaped(str(self.shown / clash))} holds the files of "
+                                  "another compplan run, and this run writes a folder of that "
+                                  "name: write the output to another folder")
+            for name in nested:
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                os.rename(target / name, staging / name)
             if self.force:
                 _move_foreign(target, staging)
             if _EXCHANGE and _exchange(staging, target):

@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from conftest import CONFORMANCE
 
 from compplan.cli.main import main
-from compplan.models.transaction import MANIFEST, foreign_entries, output_folder
+from compplan.models.transaction import MANIFEST, OutputError, foreign_entries, output_folder
 
 C1 = CONFORMANCE / "c1_budget_only"
 GTM = Path(__file__).parent.parent / "cases" / "gtm_org"
@@ -196,3 +196,35 @@ def test_resume_refuses_a_batch_of_another_spec(tmp_path: Path, org: Path) -> No
     assert_error(result, 2, f"{out} holds a batch of another spec or organisation "
                             "('spec.toml'); --resume continues the batch of the same spec: "
                             "give its folder, or run without --resume")
+
+
+def test_another_runs_set_inside_the_folder_is_kept(tmp_path: Path) -> None:
+    # --out evaluation/gtm, then --out evaluation (the default): the inner set is another
+    # run's, neither this folder's to delete nor someone else's to refuse.
+    inner = tmp_path / "evaluation" / "gtm"
+    assert invoke("optimise", str(C1), "--out", str(inner), "-q").exit_code == 0
+    before = (inner / "plan.json").read_bytes()
+    for _ in range(2):
+        result = invoke("optimise", str(C1), "--out", str(tmp_path / "evaluation"), "-q")
+        assert result.exit_code == 0, result.output
+    assert (inner / "plan.json").read_bytes() == before
+    assert foreign_entries(tmp_path / "evaluation") == []
+
+
+def test_a_clash_with_another_runs_set_is_refused_and_loses_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with output_folder(out) as folder:
+        (folder / "top.txt").write_text("outer")
+    with output_folder(out / "a") as folder:
+        (folder / "x.txt").write_text("a's")
+    with output_folder(out / "b") as folder:
+        (folder / "x.txt").write_text("b's")
+    with pytest.raises(OutputError) as err, output_folder(out) as folder:
+        (folder / "b").mkdir()
+        (folder / "b" / "y.txt").write_text("new")
+    assert str(err.value) == (f"{out / 'b'} holds the files of another compplan run, and "
+                              "this run writes a folder of that name: write the output to "
+                              "another folder")
+    assert (out / "a" / "x.txt").read_text() == "a's"
+    assert (out / "b" / "x.txt").read_text() == "b's"
+    assert (out / "top.txt").read_text() == "outer"
