@@ -41,13 +41,18 @@ def assert_error(result: Result, code: int, message: str) -> None:
     assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
 
 
+#: Connections the silent listener accepted (the CLI's probe, then Dask's handshake).
+ACCEPTED: list[socket.socket] = []
+
+
 @pytest.fixture
 def silent() -> Iterator[int]:
     """A port where something accepts connections and never says a word."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(50)
-    held: list[socket.socket] = []
+    held = ACCEPTED
+    held.clear()
     done = threading.Event()
 
     def accept() -> None:
@@ -97,7 +102,13 @@ def test_ctrl_c_ends_a_batch_waiting_for_a_silent_scheduler(make_case: MakeCase,
         [sys.executable, "-m", "compplan", "batch", str(spec), "--out", str(tmp_path / "out"),
          "--scheduler", f"tcp://127.0.0.1:{silent}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # past the imports, waiting on the handshake (15 s deadline)
+    # Waiting on the handshake (15 s deadline) once the second connection is in (the
+    # first is the command line's 5 s probe).
+    for _ in range(600):
+        if len(ACCEPTED) >= 2 or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     # Well before the handshake's own deadline: Ctrl-C ends it at once.
     _, err = proc.communicate(timeout=10)
