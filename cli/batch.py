@@ -158,10 +158,12 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
         compplan sweep cases/gtm_org --budget 0.95:1.15:5 --out runs/gtm_budget
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     start, stop, count = _parse_range(budget)
+    again = ["compplan", "sweep", *([case] if case else []), "--budget", budget,
+             "--out", out_dir, "--resume"]
     if case is not None and is_org_folder(case):
         _sweep_org(case, (start, stop, count), budget, out_dir, workers=workers,
                    scheduler=scheduler, resume=resume, time_limit=time_limit, force=force,
-                   quiet=quiet)
+                   quiet=quiet, again=again)
         return
     if scheduler is not None:
         check_scheduler(scheduler)
@@ -171,8 +173,6 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
         spec = budget_sweep(loaded, start, stop, count)
     except CompplanError as exc:
         fail(exc)
-    again = ["compplan", "sweep", *([case] if case else []), "--budget", budget,
-             "--out", out_dir, "--resume"]
     _run(spec, loaded, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
          force=force, quiet=quiet)
@@ -200,13 +200,13 @@ def _refuse_for_org(workers: int | None, scheduler: str | None, resume: bool,
 
 def _sweep_org(case: str, budget: tuple[float, float, int], text: str, out_dir: str, *,
                workers: int | None, scheduler: str | None, resume: bool,
-               time_limit: float | None, force: bool, quiet: bool) -> None:
+               time_limit: float | None, force: bool, quiet: bool, again: list[str]) -> None:
     """An organisation folder: one joint solve per cap, in this process."""
     from compplan.cli.org_views import sweep_org_folder
 
-    _refuse_for_org(workers, scheduler, resume, "sweep")
+    _refuse_for_org(workers, scheduler, False, "sweep")
     sweep_org_folder(case, budget, text, out_dir, time_limit=time_limit, force=force,
-                     quiet=quiet)
+                     quiet=quiet, resume=resume, again=again)
 
 
 _ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)"

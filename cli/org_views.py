@@ -208,23 +208,32 @@ def export_org_folder(org_dir: str, plan: str, xlsx: str, *, batch_dir: str | No
 
 
 def sweep_org_folder(org_dir: str, budget: tuple[float, float, int], text: str, out_dir: str,
-                     *, time_limit: float | None, force: bool, quiet: bool) -> None:
-    """``compplan sweep ORG_DIR --budget FROM:TO:COUNT``: the organisation's frontier."""
+                     *, time_limit: float | None, force: bool, quiet: bool,
+                     resume: bool = False, again: list[str] | None = None) -> None:
+    """``compplan sweep ORG_DIR --budget FROM:TO:COUNT``: the organisation's frontier.
+
+    With ``resume``, the caps an earlier run of the same sweep into ``out_dir`` solved
+    (its ``sweep.json``) are kept; Ctrl-C writes the caps solved so far and says how to
+    continue.
+    """
     import json
+    import shlex
 
     import pandas as pd
 
-    from compplan.optimizer.org_sweep import sweep_org
+    from compplan.optimizer.org_sweep import NOT_SOLVED, sweep_org
     from compplan.render.org_charts import sweep_charts
 
     org = load(org_dir)
     start, stop, count = budget
+    earlier = _earlier_org_sweep(Path(out_dir), org, f"--budget {text}") if resume else None
     try:
         with Reporter(quiet) as reporter:
             result = sweep_org(org, start, stop, count, time_limit=time_limit,
-                               progress=reporter.step)
+                               progress=reporter.step, earlier=earlier)
     except CompplanError as exc:
         fail(exc)
+    left = sum(p.status == NOT_SOLVED for p in result.points)
     rows = result.to_rows()
     out = Path(out_dir)
     names = ["sweep.json", "results.csv", "frontier.png", "frontier.svg",
@@ -236,9 +245,34 @@ def sweep_org_folder(org_dir: str, budget: tuple[float, float, int], text: str, 
         for name, (png, svg) in sweep_charts(result, org_money_per(org)).items():
             write_atomic(folder / f"{name}.png", png)
             write_atomic(folder / f"{name}.svg", svg)
+    if left:
+        raise ExitError(f"interrupted: {len(result.points) - left} of {len(result.points)} "
+                        f"caps finished and kept in {out}; continue with: "
+                        f"{shlex.join(again or [])}", 130)
     if not quiet:
         show_sweep(org, result)
         out_console.print(f"wrote {', '.join(str(out / n) for n in names)}")
+
+
+def _earlier_org_sweep(out: Path, org: Org, sweep: str) -> dict[float, dict[str, Any]]:
+    """The points of an earlier organisation sweep in ``out`` by cap, for ``--resume``."""
+    import json
+
+    path = out / "sweep.json"
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        points = {round(float(p["cap"]), 2): p for p in doc["points"]}
+        same = doc.get("org") == org.name and doc.get("sweep") == sweep
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise ExitError(f"{path} cannot be read as an organisation sweep; run again "
+                        "without --resume (into a new folder, or with --force)", 2) from None
+    if not same:
+        raise ExitError(f"{out} holds a sweep of another organisation or range "
+                        f"({shown(str(doc.get('sweep')))}); --resume continues the same "
+                        "sweep: give its folder, or run without --resume", 2)
+    return points
 
 
 def _earlier_org_batch(out: Path, org: Org, spec: Any) -> dict[str, dict[str, Any]]:

@@ -145,7 +145,8 @@ def with_cap(org: Org, cap: float | None) -> Org:
 def sweep_org(org: Org, start: float, stop: float, count: int, *,
               time_limit: float | None = None,
               coefficients: list[Coefficients] | None = None,
-              progress: Callable[[str], None] | None = None) -> OrgSweep:
+              progress: Callable[[str], None] | None = None,
+              earlier: dict[float, dict[str, Any]] | None = None) -> OrgSweep:
     """Design the organisation's plans at ``count`` expected-cost caps.
 
     Parameters
@@ -162,6 +163,9 @@ def sweep_org(org: Org, start: float, stop: float, count: int, *,
         Each role's coefficients when already computed.
     progress : callable, optional
         Called with a line of text at each step.
+    earlier : dict, optional
+        Points of an earlier run (``sweep.json``), by cap: a cap solved then is kept
+        (``--resume``). Ctrl-C stops the loop: caps not reached are ``"not solved"``.
 
     Returns
     -------
@@ -177,12 +181,22 @@ def sweep_org(org: Org, start: float, stop: float, count: int, *,
         coefficients = org_coefficients(org)
     base, source = org_base(org)
     points = []
+    stopped = False
     for factor in np.linspace(start, stop, count):
         cap = round(float(factor) * base, 2)
+        kept = _kept_point(org, (earlier or {}).get(cap), {}, cap)
+        if kept is not None or stopped:
+            points.append(replace(kept, factor=float(factor)) if kept is not None else
+                          SweepPoint(float(factor), cap, NOT_SOLVED, reason="interrupted"))
+            continue
         say(f"solving at cap {cap:,.0f}")
         try:
             out = optimise_org(with_cap(org, cap), time_limit=time_limit,
                                coefficients=coefficients, diagnosis="short", prices=False)
+        except KeyboardInterrupt:
+            stopped = True
+            points.append(SweepPoint(float(factor), cap, NOT_SOLVED, reason="interrupted"))
+            continue
         except InfeasibleError as exc:
             points.append(SweepPoint(float(factor), cap, "infeasible", reason=str(exc)))
             continue

@@ -228,3 +228,36 @@ def test_a_clash_with_another_runs_set_is_refused_and_loses_nothing(tmp_path: Pa
     assert (out / "a" / "x.txt").read_text() == "a's"
     assert (out / "b" / "x.txt").read_text() == "b's"
     assert (out / "top.txt").read_text() == "outer"
+
+
+def test_an_organisation_sweep_resumes(tmp_path: Path, org: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from compplan.optimizer import org_pipeline
+
+    out = tmp_path / "sweep"
+    real = org_pipeline.optimise_org
+    calls: list[float | None] = []
+
+    def stop_at_the_second(cand: object, **options: object) -> object:
+        calls.append(cand.spec.budget.expected_cap)  # type: ignore[attr-defined]
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(cand, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(org_pipeline, "optimise_org", stop_at_the_second)
+    result = invoke("sweep", str(org), "--budget", "1.0:1.1:2", "--out", str(out), "-q")
+    assert_error(result, 130, f"interrupted: 1 of 2 caps finished and kept in {out}; continue "
+                              f"with: compplan sweep {org} --budget 1.0:1.1:2 --out {out} "
+                              "--resume")
+    points = json.loads((out / "sweep.json").read_text())["points"]
+    assert [p["status"] for p in points] == ["optimal", "not solved"]
+    calls.clear()
+    result = invoke("sweep", str(org), "--budget", "1.0:1.1:2", "--out", str(out), "-q",
+                    "--resume")
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 1  # the first cap was kept
+    monkeypatch.undo()
+    fresh = tmp_path / "fresh"
+    assert invoke("sweep", str(org), "--budget", "1.0:1.1:2", "--out", str(fresh), "-q"
+                  ).exit_code == 0
+    assert (fresh / "results.csv").read_text() == (out / "results.csv").read_text()
