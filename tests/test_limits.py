@@ -40,11 +40,6 @@ def assert_error(result: Result, code: int, message: str) -> None:
     assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
 
 
-def limit(what: str, value: str, kind: str) -> str:
-    return f"must be at most {value} (the largest {kind} compplan computes with, MODEL.md " \
-           f"section 1)"
-
-
 @pytest.fixture
 def case(tmp_path: Path) -> Path:
     folder = tmp_path / "case"
