@@ -115,12 +115,18 @@ def test_sweep_org_refuses_as_the_command_line(org: Any, args: tuple[Any, ...],
     raises(message, compplan.sweep, C1, *args, "unused")
 
 
-@pytest.mark.parametrize(("folder", "shown"), [(5, "int 5"), (None, "NoneType None"),
-                                               ("", "str ''")])
-def test_org_outcome_write_of_what_is_not_a_folder(org: Any, folder: Any, shown: str,
+@pytest.mark.parametrize(("folder", "message"), [
+    (5, "folder must be an output folder (str or Path), got int 5"),
+    (None, "folder must be an output folder (str or Path), got NoneType None"),
+    # The API's word for an empty path (compplan.optimise's result says the same).
+    ("", "folder is an empty path; give an output folder (str or Path)"),
+])
+def test_org_outcome_write_of_what_is_not_a_folder(org: Any, folder: Any, message: str,
                                                    tmp_path: Path) -> None:
     outcome = compplan.optimise_org(org)
-    raises(f"folder must be an output folder (str or Path), got {shown}", outcome.write,
-           folder)
+    raises(message, outcome.write, folder)
+    assert outcome.outcome is not None  # the plans themselves refuse it alike
+    raises(f"folder must be an output folder (str or Path), got "
+           f"{type(folder).__name__} {folder!r}", outcome.outcome.write, folder)
     written = outcome.write(tmp_path / "out")
     assert (tmp_path / "out" / "org_plan.json") in written
