@@ -20,6 +20,7 @@ from typing import Any
 
 from compplan.batch.run import Shared, Solved, solve_candidate
 from compplan.errors import UsageError
+from compplan.models.text import shown
 
 _WORKER: Shared | None = None
 
@@ -124,6 +125,102 @@ _POLL = 0.1
 
 #: How long to try reaching a Dask scheduler.
 CONNECT_TIMEOUT = "10s"
+#: Deadlines of the Dask cluster's operations, in seconds (docs/batch.md): connecting
+#: (the scheduler's handshake), sending the case to every worker, each look at the
+#: scheduler while solving (every HEARTBEAT_SECONDS), and closing the connection. A
+#: scheduler with no worker for NO_WORKERS_SECONDS ends the batch (candidates wait for
+#: ever otherwise). Ctrl-C ends any of them at once.
+CONNECT_SECONDS = 15.0
+SCATTER_SECONDS = 300.0
+HEARTBEAT_SECONDS = 10.0
+ANSWER_SECONDS = 15.0
+NO_WORKERS_SECONDS = 60.0
+CLOSE_SECONDS = 10.0
+
+
+def within(action: Any, seconds: float, stop: threading.Event, late: str) -> Any:
+    """Run ``action()`` in a thread and wait at most ``seconds`` for it, looking at ``stop``.
+
+    A Dask call on a scheduler that accepted the connection and never answers blocks
+    for ever, and ignores Ctrl-C: the call is left to its (daemon) thread.
+
+    Raises
+    ------
+    UsageError
+        ``late`` when the deadline passes.
+    KeyboardInterrupt
+        When ``stop`` is set (Ctrl-C) while waiting.
+    """
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = action()
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True, name="compplan-dask-call").start()
+    deadline = time.monotonic() + seconds
+    while not done.wait(_POLL):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        if time.monotonic() > deadline:
+            raise UsageError(late)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+_SCHEMES = {
+    "tls": "tls:// needs certificates (a Dask security configuration), which compplan does "
+           "not take; reach the scheduler over tcp:// (in a private network or an SSH tunnel)",
+    "ucx": "ucx:// needs the ucx-py package and UCX hardware, which compplan does not "
+           "support; use the scheduler's tcp:// address",
+    "http": "this is a web address (the Dask dashboard?); the scheduler's own address is "
+            "tcp://HOST:PORT (port 8786 by default)",
+}
+_SCHEMES["https"] = _SCHEMES["http"]
+_SCHEMES["ws"] = _SCHEMES["wss"] = _SCHEMES["http"]
+
+
+def scheduler_problem(address: str) -> str | None:
+    """Why ``address`` cannot be a Dask scheduler compplan reaches, or None (tcp://).
+
+    Checked before anything is read or written: a ``tls://`` address once failed with a
+    TypeError, an ``http://`` one after 20 s with a TimeoutError traceback.
+    """
+    scheme, sep, _ = address.partition("://")
+    # inproc: a LocalCluster(processes=False) of this very process (tests, notebooks).
+    if not sep or scheme.lower() in ("tcp", "inproc"):
+        return None
+    reason = _SCHEMES.get(scheme.lower(), f"{scheme}:// is not a transport compplan "
+                                          "supports; give tcp://HOST:PORT")
+    return f"--scheduler {shown(address)}: {reason}"
+
+
+def connect_dask(scheduler: Any, stop: threading.Event) -> Any:
+    """A ``distributed.Client`` of ``scheduler``, within :data:`CONNECT_SECONDS`."""
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        return scheduler
+    if isinstance(scheduler, str):
+        problem = scheduler_problem(scheduler)
+        if problem is not None:
+            raise UsageError(problem)
+    try:
+        return within(lambda: Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False),
+                      CONNECT_SECONDS, stop,
+                      f"the Dask scheduler at {scheduler} did not answer within "
+                      f"{CONNECT_SECONDS:g} s: something accepts connections there but does "
+                      "not answer as a Dask scheduler (check the address and the port, 8786 "
+                      "by default)")
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 def run_serial(shared: Shared, indices: list[int],
@@ -170,29 +267,69 @@ def run_processes(shared: Shared, indices: list[int], workers: int,
 
 def run_dask(shared: Shared, indices: list[int], scheduler: Any,
              stop: threading.Event) -> Generator[Solved, None, None]:
-    """Solve the candidates on a Dask cluster, yielding each as it finishes."""
+    """Solve the candidates on a Dask cluster, yielding each as it finishes.
+
+    ``scheduler`` is an address, a cluster object or a connected ``distributed.Client``
+    (:func:`connect_dask`). Every call to the cluster has a deadline (the constants
+    above), so a scheduler that stops answering ends the batch with a message.
+    """
     from distributed import Client, as_completed
 
-    try:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-    futures = []
+    client = connect_dask(scheduler, stop)
+    where = getattr(client, "scheduler", None)
+    address = getattr(where, "address", None) or str(scheduler)
+    futures: list[Any] = []
     try:
         # One copy of the case and coefficients per worker, not one per task.
-        data = client.scatter(shared, broadcast=True, hash=False)
+        data = within(lambda: client.scatter(shared, broadcast=True, hash=False),
+                      SCATTER_SECONDS, stop,
+                      f"the Dask cluster at {address} did not take the case within "
+                      f"{SCATTER_SECONDS:g} s (no workers, or a scheduler that stopped "
+                      "answering)")
         futures = [client.submit(solve_candidate, data, i, pure=False) for i in indices]
         ready = as_completed(futures, loop=client.loop)
+        watch = _Heartbeat(client, address, stop)
         while not ready.is_empty() and not stop.is_set():
             batch = ready.next_batch(block=False)
             if not batch:
                 time.sleep(_POLL / 5)
+                watch.check()
             for future in batch:
                 yield future.result()
     finally:
-        if futures:
-            client.cancel(futures)
-        client.close()
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            if futures:
+                within(lambda: client.cancel(futures), CLOSE_SECONDS, threading.Event(), "")
+            if not isinstance(scheduler, Client):
+                within(lambda: client.close(timeout=CLOSE_SECONDS), CLOSE_SECONDS,
+                       threading.Event(), "")
+
+
+class _Heartbeat:
+    """Looks at the scheduler every :data:`HEARTBEAT_SECONDS` while candidates run."""
+
+    def __init__(self, client: Any, address: str, stop: threading.Event) -> None:
+        self.client, self.address, self.stop = client, address, stop
+        self.last = time.monotonic()
+        self.idle_since: float | None = None
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.last < HEARTBEAT_SECONDS:
+            return
+        self.last = now
+        info = within(self.client.scheduler_info, ANSWER_SECONDS, self.stop,
+                      f"the Dask scheduler at {self.address} stopped answering (no answer "
+                      f"within {ANSWER_SECONDS:g} s); the finished candidates are kept: "
+                      "continue with --resume")
+        if (info or {}).get("workers"):
+            self.idle_since = None
+            return
+        self.idle_since = self.idle_since or now
+        if now - self.idle_since >= NO_WORKERS_SECONDS:
+            raise UsageError(f"the Dask cluster at {self.address} has had no worker for "
+                             f"{NO_WORKERS_SECONDS:g} s; start workers (dask worker "
+                             f"{self.address}) and continue with --resume")
 
 
 @contextmanager

@@ -7,6 +7,7 @@ is what ``--resume`` relies on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -18,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from compplan import __version__
-from compplan.batch.executors import deferred_interrupt, run_dask, run_processes, run_serial
+from compplan.batch.executors import (
+    CLOSE_SECONDS,
+    connect_dask,
+    deferred_interrupt,
+    run_dask,
+    run_processes,
+    run_serial,
+    within,
+)
 from compplan.batch.results import BatchReport, current_plan_point, results_table, write_results
 from compplan.batch.run import BatchOptions, Shared, Solved, coefficient_key
 from compplan.batch.spec import BatchSpec, candidate_specs
@@ -26,6 +35,7 @@ from compplan.errors import UsageError
 from compplan.models.case import CASE_FILE, CURRENT_PLAN_FILE, Case
 from compplan.models.output import write_json, write_plan
 from compplan.models.schema import CaseSpec
+from compplan.models.text import shown
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.evaluate import expected_revenue
 
@@ -207,6 +217,45 @@ def case_fingerprint(case: Case) -> str:
     return digest.hexdigest()
 
 
+def check_batch_of(folder: str | Path, case: Case) -> None:
+    """Refuse a batch folder whose candidates are not plans of ``case`` (issue 24).
+
+    ``report CASE PLAN --batch FOLDER`` drew another case's (or an organisation's)
+    candidates as "the plans of this report". The batch's ``batch.json`` names its case
+    and the hash of its files (:func:`case_fingerprint`).
+
+    Raises
+    ------
+    UsageError
+        The folder holds an organisation's batch, a batch of another case, or of this
+        case before its files changed.
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return  # read_batch says what is missing
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path} cannot be read ({exc}); give the output folder of "
+                         "compplan batch") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path} is not a compplan batch manifest")
+    if doc.get("schema") == "compplan.org_batch/1":
+        raise UsageError(f"{folder} holds a batch of the organisation "
+                         f"{shown(str(doc.get('org')))}, not of the case {shown(case.name)}: "
+                         "give a batch of this case")
+    if doc.get("case_hash") == case_fingerprint(case):
+        return
+    same = str(doc.get("case")) == str(case.path.resolve())
+    if same:
+        raise UsageError(f"the case {case.path} has changed since the batch in {folder} "
+                         "was run: its candidates are not plans of the case as it is now; "
+                         "run the batch again")
+    raise UsageError(f"{folder} holds a batch of another case ({shown(str(doc.get('case_name')))}"
+                     f" in {doc.get('case')}), not of {case.path}: its candidates are not "
+                     "plans of this case; give a batch of this case")
+
+
 def manifest(spec: BatchSpec, case: Case) -> dict[str, Any]:
     """The ``batch.json`` document: the case, the spec's hash, the candidates."""
     return {"schema": SCHEMA, "case": str(case.path.resolve()), "case_name": case.name,
@@ -343,6 +392,28 @@ def run_batch(spec: BatchSpec, case: Case, out: Path, *, workers: int = 1,
     BatchReport
         The results table (one row per candidate) and the files written.
     """
+    if scheduler is not None:
+        # Connected before the folder is opened: an address that does not answer leaves
+        # no batch.json behind (it blocked the next run).
+        stop = threading.Event()
+        with deferred_interrupt(stop):
+            client = connect_dask(scheduler, stop)
+        try:
+            return _run_opened(spec, case, out, client, resume=resume, options=options,
+                               on_result=on_result, chart=chart, on_start=on_start)
+        finally:
+            if client is not scheduler:
+                with contextlib.suppress(Exception):
+                    within(lambda: client.close(timeout=CLOSE_SECONDS), CLOSE_SECONDS,
+                           threading.Event(), "")
+    return _run_opened(spec, case, out, None, workers=workers, resume=resume,
+                       options=options, on_result=on_result, chart=chart, on_start=on_start)
+
+
+def _run_opened(spec: BatchSpec, case: Case, out: Path, scheduler: Any, *, workers: int = 1,
+                resume: bool, options: BatchOptions | None,
+                on_result: Callable[[dict[str, Any]], None] | None, chart: bool,
+                on_start: Callable[[int, int], None] | None) -> BatchReport:
     batch = open_batch(spec, case, out, resume=resume)
     if on_start is not None:
         on_start(batch.total, batch.total - len(batch.pending))

@@ -116,12 +116,12 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
     if not spec.case_path.is_dir():
         raise ExitError(f"{spec.source}, case: {spec.case_path} is not a case folder "
                         "(the path is relative to the spec file)", 2)
+    again = ["compplan", "batch", spec_file, "--out", out_dir, "--resume"]
     if is_org_folder(str(spec.case_path)):
         _batch_org(spec, out_dir, workers=workers, scheduler=scheduler, resume=resume,
-                   time_limit=time_limit, force=force, quiet=quiet)
+                   time_limit=time_limit, force=force, quiet=quiet, again=again)
         return
     case = load(str(spec.case_path))
-    again = ["compplan", "batch", spec_file, "--out", out_dir, "--resume"]
     _run(spec, case, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
          force=force, quiet=quiet)
@@ -158,10 +158,12 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
         compplan sweep cases/gtm_org --budget 0.95:1.15:5 --out runs/gtm_budget
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     start, stop, count = _parse_range(budget)
+    again = ["compplan", "sweep", *([case] if case else []), "--budget", budget,
+             "--out", out_dir, "--resume"]
     if case is not None and is_org_folder(case):
         _sweep_org(case, (start, stop, count), budget, out_dir, workers=workers,
                    scheduler=scheduler, resume=resume, time_limit=time_limit, force=force,
-                   quiet=quiet)
+                   quiet=quiet, again=again)
         return
     if scheduler is not None:
         check_scheduler(scheduler)
@@ -171,20 +173,20 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
         spec = budget_sweep(loaded, start, stop, count)
     except CompplanError as exc:
         fail(exc)
-    again = ["compplan", "sweep", *([case] if case else []), "--budget", budget,
-             "--out", out_dir, "--resume"]
     _run(spec, loaded, Path(out_dir), solver_import, again, workers=workers,
          scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
          force=force, quiet=quiet)
 
 
 def _batch_org(spec: BatchSpec, out_dir: str, *, workers: int | None, scheduler: str | None,
-               resume: bool, time_limit: float | None, force: bool, quiet: bool) -> None:
+               resume: bool, time_limit: float | None, force: bool, quiet: bool,
+               again: list[str]) -> None:
     """A spec whose case is an organisation: its org.toml keys, one joint solve each."""
     from compplan.cli.org_views import batch_org_folder
 
-    _refuse_for_org(workers, scheduler, resume, "batch")
-    batch_org_folder(spec, out_dir, time_limit=time_limit, force=force, quiet=quiet)
+    _refuse_for_org(workers, scheduler, False, "batch")
+    batch_org_folder(spec, out_dir, time_limit=time_limit, force=force, quiet=quiet,
+                     resume=resume, again=again)
 
 
 def _refuse_for_org(workers: int | None, scheduler: str | None, resume: bool,
@@ -198,13 +200,13 @@ def _refuse_for_org(workers: int | None, scheduler: str | None, resume: bool,
 
 def _sweep_org(case: str, budget: tuple[float, float, int], text: str, out_dir: str, *,
                workers: int | None, scheduler: str | None, resume: bool,
-               time_limit: float | None, force: bool, quiet: bool) -> None:
+               time_limit: float | None, force: bool, quiet: bool, again: list[str]) -> None:
     """An organisation folder: one joint solve per cap, in this process."""
     from compplan.cli.org_views import sweep_org_folder
 
-    _refuse_for_org(workers, scheduler, resume, "sweep")
+    _refuse_for_org(workers, scheduler, False, "sweep")
     sweep_org_folder(case, budget, text, out_dir, time_limit=time_limit, force=force,
-                     quiet=quiet)
+                     quiet=quiet, resume=resume, again=again)
 
 
 _ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)"
@@ -217,8 +219,14 @@ def check_scheduler(address: str) -> None:
     """Fail fast on a scheduler address that is malformed or does not answer (exit 2).
 
     Checked before the case is read and anything solved: ``tcp://HOST:PORT`` (or
-    ``HOST:PORT``); other schemes (``tls://``, ``ucx://``) are checked for form only.
+    ``HOST:PORT``); other schemes (``tls://``, ``ucx://``, ``http://``) are refused with
+    the reason. The Dask handshake itself has a deadline (``batch.executors``).
     """
+    from compplan.batch.executors import scheduler_problem
+
+    problem = scheduler_problem(address)
+    if problem is not None:
+        raise ExitError(problem, 2)
     found = _ADDRESS.match(address)
     if found is None or not 0 < int(found["port"]) < 65536:
         raise ExitError(f"--scheduler {shown(address)} is not the address of a Dask scheduler "

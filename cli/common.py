@@ -29,15 +29,36 @@ if TYPE_CHECKING:
 # Markup off: case text such as "[metrics.revenue]" must print as written.
 # Piped output gets a fixed width so tables do not wrap at 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 110
-err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
-out_console = Console(highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
+
+
+def escaped(text: str) -> str:
+    r"""``text`` with every invisible character but the line break escaped (``\x1b``).
+
+    An escape sequence in a path (``--out``), a rep id or a name would otherwise reach
+    the terminal (and click strips it from messages, with the letters around it).
+    """
+    if all(c.isprintable() or c == "\n" for c in text):
+        return text
+    return "".join(c if c.isprintable() or c == "\n"
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+class _Console(Console):
+    """A console whose plain-text lines never carry control characters to the terminal."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        super().print(*(escaped(o) if isinstance(o, str) else o for o in objects), **options)
+
+
+err_console = _Console(stderr=True, highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
+out_console = _Console(highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
 
 
 class ExitError(click.ClickException):
     """A domain error at the command-line boundary, with the exit code it maps to."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
+        super().__init__(escaped(message))
         self.exit_code = exit_code  # type: ignore[misc]  # click types it as a ClassVar
 
 

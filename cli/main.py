@@ -73,17 +73,18 @@ def main(ctx: click.Context) -> None:
               help="At most this many metrics, replacing [design] max_metrics.")
 @click.option("--tail-method", type=click.Choice(["auto", "full", "cuts"]), default="auto",
               show_default=True, help="How tail guardrails enter the model.")
-@click.option("--round", "round_to", metavar="weights=STEP,rates=STEP",
+@click.option("--round", "round_parts", metavar="weights=STEP,rates=STEP", multiple=True,
               help="A plan to publish: weights on a grid of STEP (0.05 = 5 %) and accelerator "
                    "rates on a grid of STEP, the best rounded plan (proven); the summary and "
-                   "plan.json say what rounding costs against the unrounded optimum.")
+                   "plan.json say what rounding costs against the unrounded optimum. Given "
+                   "twice, the parts are merged (a part given twice is refused).")
 @click.option("--reproducible", is_flag=True, hidden=True,
               help="Deprecated, does nothing: plan.json is always byte-identical for the "
                    "same case (wall times are in run.json).")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
-             max_metrics: int | None, tail_method: str, round_to: str | None,
+             max_metrics: int | None, tail_method: str, round_parts: tuple[str, ...],
              reproducible: bool, force: bool, quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
@@ -102,6 +103,8 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     if reproducible:
         # Said even with -q: a script relying on the flag should learn it is a no-op.
         err_console.print(REPRODUCIBLE_DEPRECATED)
+    # --round weights=0.05 --round rates=0.05 is one rounding (the last once won alone).
+    round_to = ",".join(round_parts) if round_parts else None
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):
@@ -109,7 +112,8 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
         from compplan.cli import org
 
         org.refuse("--max-metrics", max_metrics)
-        org.refuse("--round", round_to)
+        org.refuse("--round", round_to, "an organisation's plans are not rounded to a grid; "
+                                        "there is no such setting in org.toml or case.toml")
         solver_import.join()
         org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
                                 tail_method=tail_method, quiet=quiet, force=force)

@@ -25,7 +25,7 @@ from compplan.cli.common import (
 from compplan.errors import CompplanError, UsageError
 from compplan.models import fmt
 from compplan.models.money import money_per
-from compplan.models.org import Org, load_org
+from compplan.models.org import Org, load_org, with_budget
 from compplan.models.output import run_record, write_json, write_plan
 
 
@@ -36,8 +36,10 @@ def load(org_dir: str, budget: float | None = None) -> Org:
     except CompplanError as exc:
         fail(exc)
     if budget is not None:
-        spec_budget = org.spec.budget.model_copy(update={"expected_cap": budget})
-        org = _replace_spec(org, org.spec.model_copy(update={"budget": spec_budget}))
+        try:
+            org = with_budget(org, budget)
+        except CompplanError as exc:
+            fail(exc)
     for warning in org.warnings:
         err_console.print(f"warning: {warning}")
     return org
@@ -54,11 +56,12 @@ def org_money_per(org: Org) -> str:
     return money_per(org.roles[0].case)
 
 
-def refuse(option: str, value: object) -> None:
+def refuse(option: str, value: object,
+           instead: str = "set it in each role's case.toml") -> None:
     """Exit 2 for a single-case option given with an organisation folder."""
     if value is not None:
         fail(UsageError(f"{option} applies to a case folder, not to an organisation "
-                        "(set it in each role's case.toml)"))
+                        f"({instead})"))
 
 
 def _write(out: Path, outcome: Any, started: float) -> list[Path]:

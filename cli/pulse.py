@@ -72,7 +72,9 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     solver_import = import_in_background("compplan.optimizer.pulse")
     out = Path(out_dir)
     # One transaction: pulse.json, pulse.md (and infeasibility.json) land together.
-    with output_set(out_dir, force=force, inputs=[case, actuals_file, plan]) as folder:
+    notes: list[str] = []  # said with a write failure (a full disk): the diagnosis is kept
+    with output_set(out_dir, force=force, inputs=[case, actuals_file, plan],
+                    notes=notes) as folder:
         try:
             with Reporter(quiet) as reporter:
                 solver_import.join()
@@ -87,6 +89,8 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
             fail(exc)
         for warning in result.warnings:
             err_console.print(f"warning: {warning}")
+        if result.infeasibility is not None:
+            notes.append(result.message)
         written = [out / p.relative_to(folder) for p in result.write_into(folder)]
     doc = result.document
     if not quiet:

@@ -692,19 +692,23 @@ def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
     """
     from compplan.batch.spec import MAX_CANDIDATES, budget_sweep
 
+    _sweep_range(start, stop, count, MAX_CANDIDATES)
+    out = _folder_arg(out, "out", "an output folder (str or Path)")
+    loaded = _as_case(case)
+    return batch(budget_sweep(loaded, start, stop, count), out, case=loaded, **options)
+
+
+def _sweep_range(start: Any, stop: Any, count: Any, most: int) -> None:
+    """The factors and the count of a sweep (of a case or an organisation), or UsageError."""
     for name, factor in (("start", start), ("stop", stop)):
         if isinstance(factor, bool) or not isinstance(factor, int | float) \
                 or not math.isfinite(factor) or factor <= 0:
             raise UsageError(f"{name} must be a finite factor of the expected-cost cap > 0, "
                              f"got {_shown(factor)}")
-    if isinstance(count, bool) or not isinstance(count, int) \
-            or not 1 <= count <= MAX_CANDIDATES:
-        raise UsageError(f"count must be a whole number of caps from 1 to {MAX_CANDIDATES:,} "
-                         f"(a batch holds at most {MAX_CANDIDATES:,} candidates), got "
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= most:
+        raise UsageError(f"count must be a whole number of caps from 1 to {most:,} "
+                         f"(a batch holds at most {most:,} candidates), got "
                          f"{_shown(count)}")
-    out = _folder_arg(out, "out", "an output folder (str or Path)")
-    loaded = _as_case(case)
-    return batch(budget_sweep(loaded, start, stop, count), out, case=loaded, **options)
 
 
 def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = None,
@@ -798,17 +802,37 @@ def load_org(path: str | Path, *, budget: float | None = None) -> Org:
     >>> [role.id for role in org.roles]
     ['sdr', 'ae', 'csm']
     """
+    from compplan.models.org import is_org_folder, with_budget
     from compplan.models.org import load_org as _load
-    from compplan.optimizer.org_sweep import with_cap
 
-    org = _load(path)
-    return with_cap(org, budget) if budget is not None else org
+    folder = _folder_arg(path, "org", _ORG_ALLOWED)
+    if not is_org_folder(folder) and (folder / "case.toml").is_file():
+        raise UsageError(f"{folder} is a case folder (it holds case.toml), not an "
+                         "organisation folder (one holding org.toml); a single case is "
+                         "designed by compplan.optimise")
+    org = _load(folder)
+    return with_budget(org, budget) if budget is not None else org
+
+
+_ORG_ALLOWED = "an Org (compplan.load_org) or an organisation folder (str or Path)"
 
 
 def _as_org(org: Org | str | Path) -> Org:
+    from compplan.models.case import Case
     from compplan.models.org import Org
 
-    return org if isinstance(org, Org) else load_org(org)
+    if isinstance(org, Org):
+        return org
+    if isinstance(org, Case):
+        raise UsageError(f"org must be {_ORG_ALLOWED}, got the case {_shown(org.name)}; a "
+                         "single case is designed by compplan.optimise")
+    return load_org(org)
+
+
+def _org_plans_arg(plans: Any) -> str | Path:
+    """``plans`` of evaluate_org and audit_org: "current" or an org_plan.json path."""
+    return _folder_arg(plans, "plans", "'current' (each role's current_plan.toml) or an "
+                                       "org_plan.json (str or Path)")
 
 
 def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
@@ -846,9 +870,10 @@ def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
     """
     from compplan.optimizer.org_pipeline import optimise_org as _optimise
 
+    limit, method = _time_limit(time_limit), _tail_method(tail_method)
     loaded = _as_org(org)
-    return _org_solved(loaded, lambda: _optimise(loaded, time_limit=time_limit,
-                                                 tail_method=tail_method, progress=progress))
+    return _org_solved(loaded, lambda: _optimise(loaded, time_limit=limit,
+                                                 tail_method=method, progress=progress))
 
 
 def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None,
@@ -873,8 +898,9 @@ def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None,
     """
     from compplan.optimizer.org_pipeline import cheapest_org_plans
 
+    limit = _time_limit(time_limit)
     loaded = _as_org(org)
-    return _org_solved(loaded, lambda: cheapest_org_plans(loaded, time_limit=time_limit,
+    return _org_solved(loaded, lambda: cheapest_org_plans(loaded, time_limit=limit,
                                                           progress=progress))
 
 
@@ -907,6 +933,7 @@ def evaluate_org(org: Org | str | Path, plans: str | Path = CURRENT_PLAN) -> Org
     from compplan.optimizer.org_evaluate import evaluate_org as _evaluate
     from compplan.optimizer.org_evaluate import load_org_plans, plan_label
 
+    plans = _org_plans_arg(plans)
     loaded = _as_org(org)
     return _evaluate(loaded, org_coefficients(loaded), load_org_plans(loaded, plans),
                      plan_label(plans), str(plans))
@@ -953,9 +980,12 @@ def sweep_org(org: Org | str | Path, start: float, stop: float, count: int, *,
         ``points`` (one per cap), ``frontier()``, ``next_dollar()`` (how each extra
         expected payout splits across roles) and ``to_rows()`` (``results.csv``).
     """
+    from compplan.batch.spec import MAX_CANDIDATES
     from compplan.optimizer.org_sweep import sweep_org as _sweep
 
-    return _sweep(_as_org(org), start, stop, count, time_limit=time_limit)
+    _sweep_range(start, stop, count, MAX_CANDIDATES)  # as the command line's --budget
+    limit = _time_limit(time_limit)
+    return _sweep(_as_org(org), float(start), float(stop), count, time_limit=limit)
 
 
 # ----------------------------------------------------------------- one door: every command
@@ -1043,11 +1073,10 @@ def _org_plans(org: Org, plan: str | os.PathLike[str]) -> dict[str, Plan]:
             raise UsageError(f"'current': the role(s) {', '.join(missing)} have no "
                              "current_plan.toml; give the org_plan.json of compplan optimise")
         return {r.id: load_plan(r.case, "current") for r in org.roles}
-    folder = Path(plan).parent if Path(plan).is_file() else Path(plan)
-    if not (folder / "org_plan.json").is_file():
-        raise UsageError(f"{plan}: give 'current' or an org_plan.json written by compplan "
-                         "optimise ORG_DIR (with its role folders beside it)")
-    return {r.id: load_plan(r.case, folder / r.id / "plan.json") for r in org.roles}
+    from compplan.optimizer.org_evaluate import load_org_plans
+
+    # Its roles must be the organisation's; a role's faulty plan.json is named with its role.
+    return dict(load_org_plans(org, plan))
 
 
 @contextmanager
@@ -1282,10 +1311,14 @@ def _plan_name(ref: str, taken: set[str]) -> str:
     return name
 
 
-def _read_batch(folder: str | Path | None) -> Any:
+def _read_batch(folder: str | Path | None, case: Case) -> Any:
+    from compplan.batch.store import check_batch_of
     from compplan.render.report import read_batch
 
-    return None if folder is None else read_batch(folder)
+    if folder is None:
+        return None
+    check_batch_of(folder, case)  # another case's candidates are not this case's plans
+    return read_batch(folder)
 
 
 def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[str, ...] = (),
@@ -1329,7 +1362,7 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
     from compplan.render.report import ReportInput, render_report
 
     loaded = _as_case(case)
-    table = _read_batch(batch)
+    table = _read_batch(batch, loaded)
     views = _case_views(loaded, str(plan), tuple(str(p) for p in compare), actuals,
                         year_periods, progress, chunk_progress)
     subjects = views["subjects"]
@@ -1372,7 +1405,7 @@ def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path
     from compplan.render.workbook import build_workbook
 
     loaded = _as_case(case)
-    table = _read_batch(batch)
+    table = _read_batch(batch, loaded)
     views = _case_views(loaded, str(plan), (), actuals, year_periods, progress,
                         chunk_progress)
     result = views["subjects"][0]
@@ -1540,6 +1573,7 @@ def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *
     Comparison
         The figures, ``compare.csv`` and ``compare.md``, and ``write(folder)``.
     """
+    from compplan.models.text import markdown_safe
     from compplan.render.safe import csv_text
 
     refs = [str(p) for p in plans]
@@ -1555,7 +1589,8 @@ def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *
         found = _org_evaluations(org, refs, progress)
         rows = compare_rows(found)
         title = f"{org.name}: {' vs '.join(e.name for e in found)}"
-        return Comparison(title, csv_text(pd.DataFrame(rows)), compare_markdown(title, rows),
+        return Comparison(title, csv_text(pd.DataFrame(rows)),
+                          markdown_safe(compare_markdown(title, rows)),
                           rows=rows, org=True,
                           inputs=[org.path, *(p for p in refs if p != CURRENT_PLAN)])
     from compplan.models.plan import load_plan
@@ -1576,7 +1611,8 @@ def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *
     columns = columns_of(loaded, [(n, p, evaluate_plan(loaded, coeffs, p, revenue=revenue))
                                   for n, p in named], coeffs)
     title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
-    return Comparison(title, csv_text(side_by_side(columns)), markdown_table(title, columns),
+    return Comparison(title, csv_text(side_by_side(columns)),
+                      markdown_safe(markdown_table(title, columns)),
                       columns=columns,
                       inputs=[loaded.path, *(p for p in refs if p != CURRENT_PLAN)])
 
@@ -1610,13 +1646,15 @@ class AuditReport:
     @property
     def markdown(self) -> str:
         """``audit.md`` (or ``audit_org.md``)."""
+        from compplan.models.text import markdown_safe
+
         if self.org:
             from compplan.optimizer.org_audit import audit_markdown as org_markdown
 
-            return org_markdown(self.audit)
+            return markdown_safe(org_markdown(self.audit))
         from compplan.render.audit import audit_markdown
 
-        return audit_markdown(self.audit)
+        return markdown_safe(audit_markdown(self.audit))
 
     def write_into(self, folder: Path) -> list[Path]:
         """Write the two files into an open (staged) folder; their paths there."""
@@ -1668,13 +1706,11 @@ def audit_report(case: Case | Org | str | Path, plan: Plan | str | Path = "curre
                 if role.case.current_plan is not None:
                     plans[role.id] = load_plan(role.case, "current")
         else:
+            from compplan.optimizer.org_evaluate import load_org_plans
+
             name = str(plan)
-            folder = Path(str(plan)).parent if Path(str(plan)).is_file() else Path(str(plan))
-            if not (folder / "org_plan.json").is_file():
-                raise UsageError(f"{plan}: give 'current' or an org_plan.json written by "
-                                 "compplan optimise ORG_DIR (with its role folders beside it)")
-            for role in org.roles:
-                plans[role.id] = load_plan(role.case, folder / role.id / "plan.json")
+            # The org's roles, each plan named with its role.
+            plans = load_org_plans(org, _org_plans_arg(plan))
         return AuditReport(_audit_org(org, org_coefficients(org), plans, name), org=True,
                            inputs=[org.path])
     loaded = _as_case(case)

@@ -19,14 +19,17 @@ import pandas as pd
 from compplan.errors import CaseError
 from compplan.models.case import Case
 from compplan.models.fastcsv import read_attainment_fast
+from compplan.models.limits import MAX_ATTAINMENT
 from compplan.models.tables import (
     check_memory,
     header_row,
+    not_a_file,
     numeric_column,
     read_header,
     read_table,
     row_unit,
 )
+from compplan.models.text import shown
 
 _ALLOWED = "a finite number >= 0 (attainment as a ratio of quota, 1.0 = 100 %)"
 
@@ -43,7 +46,7 @@ class Actuals:
         The metrics read, in the case's order (the plan's, and any other metric of the
         case the file has a column for).
     periods : tuple of str
-        The elapsed periods, sorted.
+        The elapsed periods, in the order they first appear in the file.
     attainment : numpy.ndarray
         ``x[r, m, t]``, shape (reps of ``reps.csv``, metrics, periods); 0 where absent.
     present : numpy.ndarray
@@ -93,8 +96,11 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
     file = Path(path)
     name = file.name
     if not file.is_file():
-        raise CaseError(str(file), "is not a file (give actuals in the form of "
-                                   "attainment.csv, CSV or Parquet)")
+        kind = not_a_file(file)
+        where = str(file) if str(file).isprintable() else repr(str(file))[1:-1]
+        raise CaseError(where, f"is {kind or 'not a file'}"
+                        f"{', not a file' if kind else ''} (give actuals in the form of "
+                        "attainment.csv, CSV or Parquet)")
     if file.suffix.lower() not in (".csv", ".parquet"):
         raise CaseError(name, "must be a .csv or .parquet file")
     check_memory(file)  # as the case's attainment: refused before reading, with the figures
@@ -113,7 +119,7 @@ def read_actuals(path: str | Path, case: Case, needed: Sequence[str]) -> Actuals
     ids = tuple(m for m in case.metric_ids if m in columns)
     allow_absent = case.spec.scenarios.allow_absent
     if file.suffix.lower() == ".csv":
-        fast = read_attainment_fast(file, pd.Index(case.reps.index), ids)
+        fast = read_attainment_fast(file, pd.Index(case.reps.index), ids, sort_periods=False)
         if fast is not None:
             x, periods, _ = fast
             present = np.ones((x.shape[0], x.shape[2]), dtype=bool)
@@ -130,9 +136,10 @@ def _read_careful(file: Path, case: Case, ids: tuple[str, ...],
     rep_code = reps.get_indexer(frame["rep_id"])
     if (rep_code < 0).any():
         i = int(np.argmax(rep_code < 0))
-        raise CaseError(name, f"rep '{frame['rep_id'].iloc[i]}' is not in reps.csv",
+        raise CaseError(name, f"rep {shown(frame['rep_id'].iloc[i])} is not in reps.csv",
                         row=int(frame.index[i]), unit=unit, field="rep_id")
-    period_code, labels = pd.factorize(frame["period"], sort=True)
+    # Periods in the order of the file (Jan, Feb, ...; M1 ... M10), not as text.
+    period_code, labels = pd.factorize(frame["period"], sort=False)
     n_reps, n_periods = len(reps), len(labels)
     cell = rep_code.astype(np.int64) * n_periods + period_code
     counts = np.bincount(cell, minlength=n_reps * n_periods)
@@ -140,19 +147,20 @@ def _read_careful(file: Path, case: Case, ids: tuple[str, ...],
         again = int(np.argmax(pd.Series(cell).duplicated().to_numpy()))
         line = int(frame.index[again])
         first = int(frame.index[int(np.argmax(cell == cell[again]))])
-        raise CaseError(name, f"rep '{frame.loc[line, 'rep_id']}' has two rows for period "
-                              f"'{frame.loc[line, 'period']}' (the first on {unit} {first})",
+        raise CaseError(name, f"rep {shown(frame.loc[line, 'rep_id'])} has two rows for "
+                              f"period {shown(frame.loc[line, 'period'])} (the first on "
+                              f"{unit} {first})",
                         row=line, unit=unit, field="period")
     if (counts == 0).any() and not allow_absent:
         hole = int(np.argmax(counts == 0))
-        raise CaseError(name, f"rep '{reps[hole // n_periods]}' has no row for period "
-                              f"'{labels[hole % n_periods]}' (every rep of reps.csv needs one "
+        raise CaseError(name, f"rep {shown(reps[hole // n_periods])} has no row for period "
+                              f"{shown(labels[hole % n_periods])} (every rep of reps.csv needs one "
                               "row per elapsed period; with [scenarios] allow_absent = true "
                               "in case.toml a missing row means off the plan)")
     x = np.zeros((n_reps, len(ids), n_periods), dtype=np.float64)
     for j, metric in enumerate(ids):
         values = numeric_column(frame, name, metric, allowed=_ALLOWED, minimum=0.0,
-                                strict=False)
+                                strict=False, maximum=MAX_ATTAINMENT, what="attainment")
         x[rep_code, j, period_code] = values
     present = (counts > 0).reshape(n_reps, n_periods)
     return Actuals(name, ids, tuple(str(p) for p in labels), x, present)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from compplan.errors import CaseError, UsageError
 from compplan.models.errors_format import case_error_from_pydantic
 from compplan.models.fastcsv import read_attainment_fast
+from compplan.models.limits import MAX_ATTAINMENT, MAX_MONEY
 from compplan.models.schema import (
     PLAN_TOLERANCE,
     CaseSpec,
@@ -130,7 +131,7 @@ class Case:
         if max_metrics is not None:
             data["design"]["max_metrics"] = max_metrics
         try:
-            spec = CaseSpec.model_validate(data)
+            spec = CaseSpec.model_validate(data, strict=True)  # "7e6" and True: refused
         except ValidationError as exc:
             err = case_error_from_pydantic("command line", exc, CaseSpec, {"metrics"})
             where = f"{err.field}: " if err.field is not None else ""
@@ -260,10 +261,26 @@ def read_case_spec(path: Path, goals: dict[str, float] | None = None) -> CaseSpe
                                        "the organisation's (org.toml [goals]); remove it",
                             field="[goals]")
         data["goals"] = dict(goals)
+    elif "goals" not in data:
+        _role_hint(path)
     spec: CaseSpec = validate_model(path, CaseSpec, data)
     if goals is None:  # a role's goals are checked against org.toml by models/org.py
         check_goals(spec, path.name)
     return spec
+
+
+def _role_hint(path: Path) -> None:
+    """A case.toml without [goals] in a folder an organisation holds: say it is a role.
+
+    A single-case command on a role's folder once said only "goals: is required".
+    """
+    folder = path.parent.resolve()
+    for org in (folder.parent, folder.parent.parent):
+        if (org / "org.toml").is_file():
+            raise CaseError(path.name, f"has no [goals] table: {path.parent} looks like a "
+                                       f"role of the organisation in {org} (its org.toml holds "
+                                       "the goals); give the organisation folder instead",
+                            field="[goals]")
 
 
 def check_goals(spec: CaseSpec, file: str) -> None:
@@ -279,7 +296,8 @@ def check_goals(spec: CaseSpec, file: str) -> None:
         return
     metric, goal = unknown[0]
     more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
-    raise CaseError(file, f"goal '{goal}' is not in [goals] (goals: {', '.join(spec.goals)}); "
+    raise CaseError(file, f"goal {shown(goal)} is not in [goals] (goals: "
+                          f"{', '.join(spec.goals)}); "
                           "list it in [goals] (a priority of 0 is allowed) or correct its "
                           f"spelling{more}", field=f"[metrics.{metric}] alignment")
 
@@ -361,7 +379,7 @@ def read_reps(path: Path, spec: CaseSpec) -> pd.DataFrame:
     frame = read_table(path, ["rep_id", "target_incentive"], text)
     frame["target_incentive"] = numeric_column(
         frame, name, "target_incentive", allowed="a number > 0 (currency)", minimum=0.0,
-        strict=True)
+        strict=True, maximum=MAX_MONEY, what="amount of money")
     dup = first_duplicate(frame["rep_id"])
     if dup is not None:
         raise CaseError(name, f"rep {shown(frame.loc[dup[0], 'rep_id'])} appears twice "
@@ -438,7 +456,8 @@ def read_attainment(path: Path, reps: pd.DataFrame, metric_ids: tuple[str, ...],
     for j, metric in enumerate(metric_ids):
         values = numeric_column(frame, name, metric, allowed="a finite number >= 0 "
                                 "(attainment as a ratio of quota, 1.0 = 100 %)",
-                                minimum=0.0, strict=False)
+                                minimum=0.0, strict=False, maximum=MAX_ATTAINMENT,
+                                what="attainment")
         x[rep_code, j, period_code] = values
     return x, tuple(str(p) for p in periods), present
 
@@ -490,5 +509,6 @@ def read_quotas(path: Path, reps: pd.DataFrame,
     for j, metric in enumerate(metric_ids):
         if metric in frame.columns:
             quotas[code, j] = numeric_column(frame, name, metric, minimum=0.0, strict=True,
-                                             allowed="a number > 0 (quota in the metric's unit)")
+                                             allowed="a number > 0 (quota in the metric's unit)",
+                                             maximum=MAX_MONEY, what="quota")
     return quotas

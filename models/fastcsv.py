@@ -16,13 +16,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
+from compplan.models.limits import MAX_ATTAINMENT
 
-def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]] | None:
-    """Sorted distinct values and each row's code; None if a value has stray blanks."""
+
+def _codes(column: pa.ChunkedArray, sort: bool = True) -> tuple[np.ndarray, list[str]] | None:
+    """Distinct values (sorted, or in order of first appearance) and each row's code.
+
+    None if a value has stray blanks.
+    """
     encoded = column.combine_chunks().dictionary_encode()
-    labels = encoded.dictionary.to_pylist()
+    labels = encoded.dictionary.to_pylist()  # in order of first appearance
     if any(not v or v != v.strip() for v in labels):
         return None
+    if not sort:
+        return encoded.indices.to_numpy().astype(np.int64), labels
     order = np.argsort(np.array(labels, dtype=object), kind="stable")
     rank = np.empty(len(labels), dtype=np.int64)
     rank[order] = np.arange(len(labels))
@@ -30,7 +37,7 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]] | None:
 
 
 def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, ...], *,
-                         allow_absent: bool = False
+                         allow_absent: bool = False, sort_periods: bool = True
                          ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray | None] | None:
     """Read ``attainment.csv`` into ``x[rep, metric, period]``, or None on any doubt.
 
@@ -45,6 +52,9 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, .
     allow_absent : bool
         Missing rep-period rows are allowed (``[scenarios] allow_absent``): attainment
         0 there. Without it a missing row is a doubt (the careful reader names it).
+    sort_periods : bool
+        Periods sorted (a case's history: scenarios), or in the order they first
+        appear in the file (actuals: ``Jan, Feb, ...`` or ``M1 ... M10`` keep their order).
 
     Returns
     -------
@@ -66,7 +76,7 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, .
     if lookup.null_count:
         return None
     rep_code = lookup.to_numpy().astype(np.int64)
-    periods = _codes(table["period"])
+    periods = _codes(table["period"], sort_periods)
     if periods is None:
         return None
     period_code, labels = periods
@@ -82,7 +92,8 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, .
                                              dtype=np.float64)
     for j, metric in enumerate(metric_ids):
         values = table[metric].to_numpy()
-        if not (np.isfinite(values).all() and (values >= 0).all()):
+        if not (np.isfinite(values).all() and (values >= 0).all()
+                and (values <= MAX_ATTAINMENT).all()):
             return None
         if in_order:
             flat[:, j] = values

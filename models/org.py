@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, ValidationError, field_validator
 
-from compplan.errors import CaseError
+from compplan.errors import CaseError, UsageError
 from compplan.models.case import Case, load_case, read_toml
 from compplan.models.errors_format import case_error_from_pydantic
 from compplan.models.schema import BudgetSpec, OneLine, _Strict, check_goals
@@ -176,6 +176,29 @@ class Org:
         """``s_p = TI_p / sum_q TI_q`` per role, in role order."""
         ti = np.array([float(r.case.target_incentive.sum()) for r in self.roles])
         return ti / ti.sum()
+
+
+def with_budget(org: Org, cap: float | None) -> Org:
+    """The organisation with ``[budget] expected_cap`` replaced, checked as in org.toml.
+
+    Raises
+    ------
+    UsageError
+        ``override rejected: [budget] expected_cap: ...`` for a cap that is not a number
+        (text such as ``"7e6"``, ``True``), not finite, not > 0 or above MODEL.md
+        section 1's limit, with the messages of a case's ``--budget``.
+    """
+    from dataclasses import replace
+
+    data = org.spec.model_dump()
+    data["budget"]["expected_cap"] = cap
+    try:
+        spec = OrgSpec.model_validate(data, strict=True)
+    except ValidationError as exc:
+        err = case_error_from_pydantic("command line", exc, OrgSpec, {"roles"})
+        where = f"{err.field}: " if err.field is not None else ""
+        raise UsageError(f"override rejected: {where}{err.detail}") from None
+    return replace(org, spec=spec)
 
 
 def is_org_folder(path: str | Path | None) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 from compplan.errors import CaseError, UsageError
 from compplan.models.actuals import Actuals, read_actuals
 from compplan.models.org import Org
+from compplan.models.tables import not_a_file
 
 SUFFIXES = (".csv", ".parquet")
 
@@ -36,18 +37,29 @@ def role_files(folder: str | Path, org: Org) -> dict[str, Path]:
         raise UsageError(f"--actuals {folder}: for an organisation give a folder holding one "
                          f"file per role ({expected}; CSV or Parquet), each in the form of "
                          "the role's attainment.csv")
+    # Role ids that differ only in case are refused (models/org.py), so SDR.CSV (a
+    # Windows export) is role sdr's file, unambiguously.
+    by_folded = {rid.casefold(): rid for rid in ids}
     found: dict[str, Path] = {}
     for path in sorted(root.iterdir()):
-        if path.suffix not in SUFFIXES or not path.is_file():
+        if path.suffix.lower() not in SUFFIXES:
             continue
-        if path.stem not in ids:
+        rid = by_folded.get(path.stem.casefold())
+        kind = not_a_file(path)
+        if rid is not None and kind is not None:
+            # A folder, FIFO, link loop or dangling link: named, not "is missing".
+            raise CaseError(str(path), f"is {kind}, not a file; role '{rid}' needs its "
+                                       "actuals in a regular file (CSV or Parquet)")
+        if kind is not None:
+            continue
+        if rid is None:
             raise CaseError(str(path), f"names no role of the organisation (roles: "
                                        f"{', '.join(ids)}); name each role's actuals "
                                        "<role id>.csv or <role id>.parquet")
-        if path.stem in found:
-            raise CaseError(str(path), f"and {found[path.stem].name} both hold the actuals of "
-                                       f"role '{path.stem}'; keep one of them")
-        found[path.stem] = path
+        if rid in found:
+            raise CaseError(str(path), f"and {found[rid].name} both hold the actuals of "
+                                       f"role '{rid}'; keep one of them")
+        found[rid] = path
     for rid in ids:
         if rid not in found:
             raise CaseError(str(root / f"{rid}.csv"),

@@ -22,7 +22,7 @@ from compplan.models import fmt
 from compplan.models.case import Case
 from compplan.models.money import annual_note, money_per, periods_per_year
 from compplan.models.plan import Plan
-from compplan.models.text import one_line
+from compplan.models.text import markdown_safe, one_line
 from compplan.render.safe import csv_text
 
 SCHEMA = "compplan.plan/1"
@@ -248,7 +248,7 @@ def write_plan(out: Path, case: Case, plan: Plan, doc: dict[str, Any]) -> list[P
     write_json(written[0], doc)
     table = pd.DataFrame(plan.to_records())
     write_atomic(written[1], csv_text(table))
-    write_atomic(written[2], plan_markdown(doc))
+    write_atomic(written[2], markdown_safe(plan_markdown(doc)))
     rates = rep_rates(case, plan)
     if rates is not None:
         written.append(out / "rep_rates.csv")

@@ -18,9 +18,22 @@ from pydantic import (
     model_validator,
 )
 
+from compplan.models.limits import (
+    MAX_PRIORITY,
+    AttainmentValue,
+    Money,
+    RateValue,
+    ShareValue,
+    WeightValue,
+    limit_text,
+    number_text,
+)
+from compplan.models.text import shown
+
 MAX_METRICS = 3  # metrics in a plan (MODEL.md section 1)
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
+PositiveMoney = Annotated[Money, Field(gt=0.0)]
 
 
 def _one_line(text: str) -> str:
@@ -41,9 +54,19 @@ def check_goals(goals: dict[str, float]) -> dict[str, float]:
     """
     if not goals:
         raise ValueError("at least one goal is required")
+    for name in goals:
+        # As names and labels: a goal's name reaches the terminal, audit lines and
+        # documents (an escape sequence, a line break splitting an audit line).
+        if not name.strip() or any(not c.isprintable() for c in name):
+            raise ValueError(f"goal name {shown(name)} must be one line of visible text (no "
+                             "line breaks, tabs, control or invisible characters)")
     for name, value in goals.items():
         if value < 0.0:
             raise ValueError(f"goal '{name}' has priority {value}; priorities are >= 0")
+        if value > MAX_PRIORITY:  # the sum of the priorities must not overflow
+            raise ValueError(f"goal '{name}' has priority {number_text(value)}; priorities are "
+                             f"at most {limit_text(MAX_PRIORITY)} (the largest goal priority "
+                             "compplan computes with, MODEL.md section 1)")
     if not any(v > 0 for v in goals.values()):
         raise ValueError("at least one goal needs a priority > 0")
     return goals
@@ -80,10 +103,10 @@ class MetricSpec(_Strict):
 
     label: OneLine | None = None
     threshold: float = Field(ge=0.0, lt=1.0)
-    cap: float = Field(gt=1.0)
+    cap: AttainmentValue = Field(gt=1.0)
     alignment: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]]
-    responsiveness: Positive = 1.0
-    step: Positive | None = None
+    responsiveness: Annotated[RateValue, Field(gt=0.0)] = 1.0
+    step: Annotated[AttainmentValue, Field(gt=0.0)] | None = None
     min_weight: Fraction | None = None
     max_weight: Fraction | None = None
     required: bool = False
@@ -106,9 +129,9 @@ class DesignSpec(_Strict):
     max_metrics: int = Field(default=MAX_METRICS, ge=1, le=MAX_METRICS)
     min_weight: Fraction = 0.0
     max_weight: Fraction = 1.0
-    accelerator_min: float = Field(default=1.0, ge=0.0)
-    accelerator_max: float = Field(default=3.0, ge=0.0)
-    max_payout_multiple: Positive | None = None
+    accelerator_min: RateValue = Field(default=1.0, ge=0.0)
+    accelerator_max: RateValue = Field(default=3.0, ge=0.0)
+    max_payout_multiple: Annotated[ShareValue, Field(gt=0.0)] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> DesignSpec:
@@ -124,9 +147,9 @@ class DesignSpec(_Strict):
 class BudgetSpec(_Strict):
     """The ``[budget]`` table: finance's caps."""
 
-    expected_cap: Positive | None = None
+    expected_cap: PositiveMoney | None = None
     cvar_level: float | None = Field(default=None, gt=0.0, lt=1.0)
-    cvar_cap: Positive | None = None
+    cvar_cap: PositiveMoney | None = None
 
     @model_validator(mode="after")
     def _paired(self) -> BudgetSpec:
@@ -139,11 +162,11 @@ class FairnessSpec(_Strict):
     """The ``[fairness]`` table: HR's guardrails."""
 
     group_by: str | None = None
-    parity_tolerance: float | None = Field(default=None, ge=0.0)
+    parity_tolerance: ShareValue | None = Field(default=None, ge=0.0)
     top_share: float | None = Field(default=None, gt=0.0, le=1.0)
-    top_ratio: float | None = Field(default=None, gt=0.0)
+    top_ratio: RateValue | None = Field(default=None, gt=0.0)
     bottom_share: float | None = Field(default=None, gt=0.0, le=1.0)
-    bottom_floor: float | None = Field(default=None, ge=0.0)
+    bottom_floor: ShareValue | None = Field(default=None, ge=0.0)
 
     @model_validator(mode="after")
     def _paired(self) -> FairnessSpec:
@@ -250,7 +273,7 @@ class GateSpec(_Strict):
     """``gate = { metric, at }``: the metric pays only where ``x[gate.metric] >= at``."""
 
     metric: str
-    at: float = Field(ge=0.0)
+    at: AttainmentValue = Field(ge=0.0)
 
     @field_validator("at")
     @classmethod
@@ -276,12 +299,12 @@ class PlanMetricSpec(_Strict):
 
     id: str
     label: OneLine | None = None
-    weight: float | None = Field(default=None, gt=0.0)
+    weight: WeightValue | None = Field(default=None, gt=0.0)
     threshold: float | None = Field(default=None, ge=0.0, lt=1.0)
-    cap: float | None = Field(default=None, gt=1.0)
-    base_rate: float | None = Field(default=None, ge=0.0)
-    accelerator_rate: float | None = Field(default=None, ge=0.0)
-    accelerator_multiple: float | None = Field(default=None, ge=0.0)
+    cap: AttainmentValue | None = Field(default=None, gt=1.0)
+    base_rate: RateValue | None = Field(default=None, ge=0.0)
+    accelerator_rate: RateValue | None = Field(default=None, ge=0.0)
+    accelerator_multiple: RateValue | None = Field(default=None, ge=0.0)
     curve: list[list[float]] | None = None
     gate: GateSpec | None = None
 

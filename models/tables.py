@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from compplan.errors import CaseError
+from compplan.models.limits import too_large
 from compplan.models.text import shown
 
 _FIRST_DATA_LINE = 2
@@ -149,7 +150,27 @@ def read_header(path: Path) -> list[str]:
         raise CaseError(name, f"is not valid CSV: {exc}", row=1) from None
     if not header or all(not h.strip() for h in header):
         raise CaseError(name, "is empty: a header row is required", row=1)
+    if len(header) == 1:
+        _check_delimiter(name, header[0])
     return _check_header(name, [h.strip() for h in header])
+
+
+#: Separators a spreadsheet may write in place of the comma, by name.
+_DELIMITERS = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
+
+
+def _check_delimiter(name: str, header: str) -> None:
+    """A header that is one column holding ``;`` or tabs: the file is not comma-separated.
+
+    Once "required column 'rep_id' is missing (columns found: rep_id;period;...)".
+    """
+    for sep, words in _DELIMITERS.items():
+        if header.count(sep) >= 1 and len([p for p in header.split(sep) if p.strip()]) >= 2:
+            why = ("; Excel writes semicolons where the comma is the decimal mark"
+                   if sep == ";" else "")
+            raise CaseError(name, f"is separated by {words}, not commas: save it as CSV with "
+                                  f"commas (in Excel: CSV UTF-8 (Comma delimited){why})",
+                            row=1)
 
 
 def _check_header(name: str, columns: list[str]) -> list[str]:
@@ -301,7 +322,8 @@ def _text_column(values: pd.Series, file: str, column: str) -> pd.Series:
 
 
 def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
-                   minimum: float, strict: bool) -> np.ndarray:
+                   minimum: float, strict: bool, maximum: float | None = None,
+                   what: str = "value") -> np.ndarray:
     """Return a column as finite float64, naming the first line that breaks the rule.
 
     Parameters
@@ -318,6 +340,10 @@ def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
         The smallest valid value.
     strict : bool
         If true the value must be above ``minimum``; otherwise at least ``minimum``.
+    maximum : float, optional
+        The largest valid value (MODEL.md section 1's limits, :mod:`compplan.models.limits`).
+    what : str
+        What the column holds, for the message on ``maximum`` ("amount of money").
 
     Returns
     -------
@@ -342,6 +368,11 @@ def numeric_column(frame: pd.DataFrame, file: str, column: str, *, allowed: str,
         got = _got(raw.iloc[i])
         raise CaseError(file, f"must be {allowed}, got {got}", row=int(frame.index[i]),
                         field=column, unit=row_unit(file))
+    if maximum is not None and (values > maximum).any():
+        i = int(np.argmax(values > maximum))
+        message = too_large(float(values[i]), maximum, what)
+        raise CaseError(file, str(message), row=int(frame.index[i]), field=column,
+                        unit=row_unit(file))
     return values
 
 

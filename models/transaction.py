@@ -10,9 +10,9 @@ Every command that writes a folder of files (``optimise --out``, ``evaluate --ou
 and single files (``report --out``, ``export --xlsx``, ``evaluate --write-plan``) are
 checked with :func:`check_output_file` and written with ``write_atomic``. On the
 command line, ``compplan.cli.common.output_set`` wraps :func:`output_folder` with the
-exit-2 messages, and ``force_option`` adds ``--force``. A command writing file names
-not yet in :data:`KNOWN_OUTPUTS` declares them once with :func:`register_outputs`, so
-that its earlier files count as its own (not as someone else's) on the next run.
+exit-2 messages, and ``force_option`` adds ``--force``. Each commit records the files
+it put in the folder in the folder's manifest (:data:`MANIFEST`): on the next run they
+count as compplan's own, and nothing else does, whatever its name (issue 24).
 
 How a folder is replaced
 ------------------------
@@ -21,8 +21,9 @@ How a folder is replaced
    it, ``.<name>.compplan-new-<pid>-<random>``, on the same file system.
 2. The body writes the new set into the staging folder. Any exception (disk full,
    Ctrl-C, an error) removes the staging folder: the old set is untouched.
-3. On exit, under an exclusive ``flock`` on the parent folder (so two runs into one
-   folder commit one after the other), the target is checked again and the staging
+3. On exit the manifest of the staged files is written into the staging folder; then,
+   under an exclusive ``flock`` on the parent folder (so two runs into one folder
+   commit one after the other), the target is checked again and the staging
    folder is swapped in whole: ``renameat2(RENAME_EXCHANGE)`` exchanges the two
    folders atomically on Linux; elsewhere the old folder is renamed to
    ``.<name>.compplan-old-<pid>-<random>`` and the staging folder renamed into place.
@@ -44,6 +45,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import json
 import os
 import re
 import shutil
@@ -61,7 +63,8 @@ except ImportError:  # pragma: no cover - Windows: commits are not serialised th
     fcntl = None  # type: ignore[assignment]
 
 #: Files compplan writes into output folders, by any command, old versions included.
-#: A folder holding only these (and subfolders holding only these) may be replaced.
+#: Kept for :func:`register_outputs`; whether a file is compplan's is decided by the
+#: folder's manifest (:data:`MANIFEST`), never by its name.
 KNOWN_OUTPUTS: set[str] = {
     "plan.json", "plan.csv", "plan.md", "rep_rates.csv", "run.json", "infeasibility.json",
     "evaluation.json", "rep_payouts.csv", "compare.csv", "compare.md", "audit.json",
@@ -69,8 +72,12 @@ KNOWN_OUTPUTS: set[str] = {
     "org_plan.csv", "audit_org.json", "audit_org.md", "pulse.json", "pulse.md", "pulse.csv",
     "report.html",
 }
-#: Folders of generated pages (``explain --per-rep``): any file with the suffix is ours.
-OWN_FOLDERS = {"reps": ".html"}
+#: The manifest of a committed set: every file compplan wrote into the folder, with its
+#: size and modification time. A file is compplan's only when it is listed there and
+#: unchanged since (issue 24: a user's ``reps/alice.html`` or ``draft/plan.md`` is never
+#: taken for an output because of its name or folder).
+MANIFEST = ".compplan-outputs.json"
+_MANIFEST_SCHEMA = "compplan.outputs/1"
 #: The files of a case folder: an output may never be written over one of them.
 CASE_INPUTS = ("case.toml", "reps.csv", "reps.parquet", "attainment.csv",
                "attainment.parquet", "quotas.csv", "quotas.parquet", "current_plan.toml")
@@ -89,37 +96,122 @@ class OutputError(CompplanError):
 
 
 def register_outputs(*names: str) -> None:
-    """Declare more file names as compplan's own outputs (for :func:`output_folder`)."""
+    """Declare more file names as compplan's outputs (kept for compatibility).
+
+    Ownership is recorded per folder in :data:`MANIFEST`; names alone decide nothing.
+    """
     KNOWN_OUTPUTS.update(names)
 
 
-def _ours(name: str) -> bool:
-    """A file name compplan writes, or a temporary of one (``.plan.json.x8f2``)."""
-    if name in KNOWN_OUTPUTS:
-        return True
-    return name.startswith(".") and any(name.startswith(f".{k}.") for k in KNOWN_OUTPUTS)
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every regular file under ``folder`` but the manifest: size and modification time.
+
+    Keyed by relative POSIX path; links are not followed.
+    """
+    found: dict[str, tuple[int, int]] = {}
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root, name)
+            info = path.lstat()
+            relative = path.relative_to(folder).as_posix()
+            if stat.S_ISREG(info.st_mode) and relative != MANIFEST:
+                found[relative] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def write_manifest(folder: Path) -> None:
+    """Record every file now in ``folder`` as compplan's (called on the staged set)."""
+    doc = {"schema": _MANIFEST_SCHEMA,
+           "files": {name: list(sig) for name, sig in _files(folder).items()}}
+    path = folder / MANIFEST
+    path.write_text(json.dumps(doc, sort_keys=True), encoding="utf-8")
+    os.chmod(path, _file_mode(0o666))
+
+
+def read_manifest(folder: Path) -> dict[str, tuple[int, int]] | None:
+    """The files compplan recorded as its own in ``folder``; None without a manifest."""
+    path = folder / MANIFEST
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return None
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        files = doc["files"] if doc.get("schema") == _MANIFEST_SCHEMA else None
+        return {str(k): (int(v[0]), int(v[1])) for k, v in files.items()} if files else {}
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return None
 
 
 def foreign_entries(folder: Path) -> list[str]:
-    """Entries of ``folder`` that compplan did not write (subfolders: any file in them).
+    """Entries of ``folder`` that compplan did not write, as relative paths, sorted.
 
-    Returns
-    -------
-    list of str
-        Relative paths, sorted; empty when the folder holds only compplan's outputs.
+    A file is compplan's only when the folder's manifest (:data:`MANIFEST`, written
+    by the commit that put it there) lists it with the same size and modification
+    time; anything else (a file of the same name as an output, one edited since, a
+    link, a folder of the user's) is someone else's. Empty when the folder holds only
+    compplan's files.
     """
-    found = []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.is_dir(follow_symlinks=False) and entry.name in OWN_FOLDERS:
-            suffix = OWN_FOLDERS[entry.name]
-            found += [f"{entry.name}/{inner.name}" for inner in os.scandir(entry.path)
-                      if not (inner.is_file(follow_symlinks=False)
-                              and inner.name.endswith(suffix))]
-        elif entry.is_dir(follow_symlinks=False):
-            found += [f"{entry.name}/{inner}" for inner in foreign_entries(Path(entry.path))]
-        elif not (entry.is_file(follow_symlinks=False) and _ours(entry.name)):
-            found.append(entry.name)
+    return _entries(folder)[0]
+
+
+def nested_sets(folder: Path) -> list[str]:
+    """Subfolders of ``folder`` that are output sets of other compplan runs.
+
+    A folder with a manifest of its own (``--out evaluation/gtm`` inside ``--out
+    evaluation``) is not this folder's and not someone else's: a commit keeps it, moved
+    into the new set whole.
+    """
+    return _entries(folder)[1]
+
+
+def _entries(folder: Path) -> tuple[list[str], list[str]]:
+    """(files compplan did not write, nested output sets), relative paths, sorted."""
+    ours = read_manifest(folder) or {}
+    folders = {str(Path(name).parent.as_posix()) for name in ours}
+    folders |= {p for name in folders for p in _parents(name)}
+    found: list[str] = []
+    nested: list[str] = []
+
+    def visit(path: Path, relative: str) -> None:
+        for entry in sorted(os.scandir(path), key=lambda e: e.name):
+            name = f"{relative}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if name in folders:
+                    visit(Path(entry.path), f"{name}/")
+                elif read_manifest(Path(entry.path)) is not None:
+                    nested.append(name)
+                else:
+                    inner = _all_entries(Path(entry.path), f"{name}/")
+                    found.extend(inner or [f"{name}/"])
+            elif relative == "" and entry.name == MANIFEST:
+                continue
+            elif name not in ours or not entry.is_file(follow_symlinks=False) or \
+                    _signature(entry) != ours[name]:
+                found.append(name)
+
+    visit(folder, "")
+    return sorted(found), sorted(nested)
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _all_entries(path: Path, relative: str) -> list[str]:
+    found: list[str] = []
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        if entry.is_dir(follow_symlinks=False):
+            found.extend(_all_entries(Path(entry.path), f"{relative}{entry.name}/")
+                         or [f"{relative}{entry.name}/"])
+        else:
+            found.append(f"{relative}{entry.name}")
     return found
+
+
+def _signature(entry: os.DirEntry[str]) -> tuple[int, int]:
+    info = entry.stat(follow_symlinks=False)
+    return info.st_size, info.st_mtime_ns
 
 
 def _is_case_folder(folder: Path) -> bool:
@@ -237,12 +329,31 @@ def _tidy(target: Path) -> None:
         if match["kind"] == "old" and not os.path.lexists(target):
             os.rename(entry, target)  # killed between the two renames: the old set is back
             continue
-        if os.path.lexists(target) and os.path.isdir(target):
-            for name in foreign_entries(entry):
-                top = name.split("/")[0]
-                if not os.path.lexists(target / top):
-                    os.rename(entry / top, target / top)  # a --force run's kept files
+        # A staging folder that never committed has no manifest: all of it is ours.
+        unstaged = match["kind"] == "new" and read_manifest(entry) is None
+        if os.path.lexists(target) and os.path.isdir(target) and not unstaged:
+            _move_foreign(entry, target)  # a --force run's kept files go back
         shutil.rmtree(entry, ignore_errors=True)
+
+
+def _move_foreign(source: Path, destination: Path) -> None:
+    """Move what compplan did not write in ``source`` into ``destination``.
+
+    Each entry goes at the shallowest level ``destination`` lacks (a user's
+    ``reps/alice.html`` joins the new ``reps/`` folder); where ``destination`` already
+    has the path, the new file wins (``--force``).
+    """
+    for name in [*foreign_entries(source), *nested_sets(source)]:
+        parts = name.rstrip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            relative = Path(*parts[:depth])
+            if not os.path.lexists(destination / relative):
+                if os.path.lexists(source / relative):
+                    (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(source / relative, destination / relative)
+                break
+            if not (destination / relative).is_dir() or (destination / relative).is_symlink():
+                break
 
 
 @contextmanager
@@ -323,6 +434,7 @@ class OutputFolder:
         """Swap the staging folder in place of the target, under the parent's lock."""
         assert self.staging is not None, "begin() first"
         staging, target = self.staging, self.target
+        write_manifest(staging)  # what this run wrote, before anyone's files join it
         with _locked(target.parent):
             _tidy(target)
             _check_target(target, self.shown, self.inputs, self.force)
@@ -330,11 +442,17 @@ class OutputFolder:
                 os.rename(staging, target)
                 self.staging = None
                 return
+            nested = nested_sets(target)  # another run's set inside this folder: kept
+            clash = next((n for n in nested if os.path.lexists(staging / n)), None)
+            if clash is not None:  # checked before anything moves: nothing is lost
+                raise OutputError(f"{_escaped(str(self.shown / clash))} holds the files of "
+                                  "another compplan run, and this run writes a folder of that "
+                                  "name: write the output to another folder")
+            for name in nested:
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                os.rename(target / name, staging / name)
             if self.force:
-                for name in foreign_entries(target):
-                    top = name.split("/")[0]
-                    if not os.path.lexists(staging / top):
-                        os.rename(target / top, staging / top)
+                _move_foreign(target, staging)
             if _EXCHANGE and _exchange(staging, target):
                 old = staging
             else:

@@ -9,15 +9,17 @@ O1 and O2 and the coherence rules O3 to O5 set in ``org.toml``, and the conflict
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from compplan.errors import UsageError
+from compplan.errors import CaseError, UsageError
 from compplan.models.org import Org
 from compplan.models.plan import Plan, load_plan
+from compplan.models.text import shown
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.evaluate import (
     DEFAULT_CVAR_LEVEL,
@@ -72,9 +74,43 @@ def load_org_plans(org: Org, ref: str | Path) -> dict[str, Plan]:
     if not (folder / "org_plan.json").is_file():
         raise UsageError(f"{ref}: give 'current' or an org_plan.json written by compplan "
                          "optimise ORG_DIR (with its role folders beside it)")
+    _check_plan_roles(org, folder / "org_plan.json")
     for role in org.roles:
-        plans[role.id] = load_plan(role.case, folder / role.id / "plan.json")
+        try:
+            plans[role.id] = load_plan(role.case, folder / role.id / "plan.json")
+        except CaseError as exc:
+            # "plan.json: ..." alone does not say which role's file is at fault.
+            raise CaseError(f"{folder / role.id / 'plan.json'} (role '{role.id}')", exc.detail,
+                            row=exc.row, field=exc.field) from None
     return plans
+
+
+def _check_plan_roles(org: Org, path: Path) -> None:
+    """The org_plan.json's roles are the organisation's: none missing, none extra.
+
+    A plan of three roles evaluated against an organisation of two once left the third
+    out silently.
+    """
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        listed = [str(r["id"]) for r in doc["roles"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CaseError(str(path), f"cannot be read as an org_plan.json ({type(exc).__name__}: "
+                                   f"{exc}); give one written by compplan optimise ORG_DIR"
+                        ) from None
+    ids = [r.id for r in org.roles]
+    extra = [r for r in listed if r not in ids]
+    if extra:
+        raise CaseError(str(path), f"holds a plan for role {shown(extra[0])}, which the "
+                                   f"organisation {shown(org.name)} does not have (roles: "
+                                   f"{', '.join(ids)}); give the org_plan.json of this "
+                                   "organisation")
+    missing = [r for r in ids if r not in listed]
+    if missing:
+        raise CaseError(str(path), f"has no plan for role {shown(missing[0])} of the "
+                                   f"organisation {shown(org.name)} (its roles: "
+                                   f"{', '.join(listed)}); give the org_plan.json of this "
+                                   "organisation")
 
 
 def plan_label(ref: str | Path) -> str:

@@ -69,8 +69,11 @@ class OrgPulseOutcome:
     beyond_repair: bool
 
 
-def check_periods(org: Org, actuals: Mapping[str, Actuals]) -> None:
+def check_periods(org: Org, actuals: Mapping[str, Actuals]) -> dict[str, Actuals]:
     """Every role's actuals cover the same elapsed periods (scenario ``s`` is one period).
+
+    Periods keep the order of the first role's file; another role's file may list the
+    same periods in another order (its columns are put in the first role's order).
 
     Raises
     ------
@@ -79,13 +82,22 @@ def check_periods(org: Org, actuals: Mapping[str, Actuals]) -> None:
     """
     first = org.roles[0]
     want = actuals[first.id].periods
+    aligned = {first.id: actuals[first.id]}
     for role in org.roles[1:]:
         got = actuals[role.id].periods
+        if sorted(got) == sorted(want) and len(set(got)) == len(got):
+            order = [got.index(p) for p in want]
+            one = actuals[role.id]
+            aligned[role.id] = replace(one, periods=want,
+                                       attainment=np.ascontiguousarray(one.attainment[:, :, order]),
+                                       present=np.ascontiguousarray(one.present[:, order]))
+            continue
         if got != want:
             raise CaseError(actuals[role.id].file,
                             f"covers the periods {', '.join(got)} but "
                             f"{actuals[first.id].file} covers {', '.join(want)}; every "
                             "role's actuals cover the same elapsed periods of the plan year")
+    return aligned
 
 
 def org_pulse_check(org: Org, plans: Mapping[str, Plan], actuals: Mapping[str, Actuals], *,
@@ -127,7 +139,7 @@ def org_pulse_check(org: Org, plans: Mapping[str, Plan], actuals: Mapping[str, A
         The roles' plan years differ (``N`` or the money's unit of time), or ``k >= N``.
     """
     say = progress or (lambda _: None)
-    check_periods(org, actuals)
+    actuals = check_periods(org, actuals)
     year = _org_year(org, actuals, year_periods)
     if coefficients is None:
         say("computing coefficients")

@@ -145,7 +145,8 @@ def with_cap(org: Org, cap: float | None) -> Org:
 def sweep_org(org: Org, start: float, stop: float, count: int, *,
               time_limit: float | None = None,
               coefficients: list[Coefficients] | None = None,
-              progress: Callable[[str], None] | None = None) -> OrgSweep:
+              progress: Callable[[str], None] | None = None,
+              earlier: dict[float, dict[str, Any]] | None = None) -> OrgSweep:
     """Design the organisation's plans at ``count`` expected-cost caps.
 
     Parameters
@@ -162,6 +163,9 @@ def sweep_org(org: Org, start: float, stop: float, count: int, *,
         Each role's coefficients when already computed.
     progress : callable, optional
         Called with a line of text at each step.
+    earlier : dict, optional
+        Points of an earlier run (``sweep.json``), by cap: a cap solved then is kept
+        (``--resume``). Ctrl-C stops the loop: caps not reached are ``"not solved"``.
 
     Returns
     -------
@@ -177,12 +181,22 @@ def sweep_org(org: Org, start: float, stop: float, count: int, *,
         coefficients = org_coefficients(org)
     base, source = org_base(org)
     points = []
+    stopped = False
     for factor in np.linspace(start, stop, count):
         cap = round(float(factor) * base, 2)
+        kept = _kept_point(org, (earlier or {}).get(cap), {}, cap)
+        if kept is not None or stopped:
+            points.append(replace(kept, factor=float(factor)) if kept is not None else
+                          SweepPoint(float(factor), cap, NOT_SOLVED, reason="interrupted"))
+            continue
         say(f"solving at cap {cap:,.0f}")
         try:
             out = optimise_org(with_cap(org, cap), time_limit=time_limit,
                                coefficients=coefficients, diagnosis="short", prices=False)
+        except KeyboardInterrupt:
+            stopped = True
+            points.append(SweepPoint(float(factor), cap, NOT_SOLVED, reason="interrupted"))
+            continue
         except InfeasibleError as exc:
             points.append(SweepPoint(float(factor), cap, "infeasible", reason=str(exc)))
             continue
@@ -254,14 +268,45 @@ def org_candidate(org: Org, params: dict[str, Any], source: str, where: str) -> 
     return replace(org, spec=spec)
 
 
+#: The status of a candidate a stopped organisation batch did not reach.
+NOT_SOLVED = "not solved"
+
+
+def _kept_point(org: Org, row: dict[str, Any] | None, params: dict[str, Any],
+                cap: float | None) -> SweepPoint | None:
+    """An earlier run's row as a point, when it was solved with the same parameters."""
+    if not row or row.get("status") in (None, NOT_SOLVED):
+        return None
+    if {k[len("param."):]: v for k, v in row.items() if k.startswith("param.")} != params:
+        return None
+    ids = [r.id for r in org.roles]
+
+    def number(value: Any) -> float | None:
+        return None if value is None or value == "" else float(value)
+
+    return SweepPoint(math.nan, cap or math.nan, str(row["status"]),
+                      number(row.get("alignment")), number(row.get("expected_cost")),
+                      number(row.get("cvar")),
+                      {r: float(row[f"cost.{r}"]) for r in ids
+                       if row.get(f"cost.{r}") is not None},
+                      {r: float(row[f"alignment.{r}"]) for r in ids
+                       if row.get(f"alignment.{r}") is not None},
+                      {r: str(row.get(f"metrics.{r}") or "") for r in ids
+                       if row.get(f"metrics.{r}")},
+                      str(row.get("reason") or ""))
+
+
 def batch_org(org: Org, candidates: list[tuple[str, str, dict[str, Any], str]], source: str,
               *,
               time_limit: float | None = None,
-              progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+              progress: Callable[[str], None] | None = None,
+              earlier: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Design the organisation's plans for every candidate of a batch spec.
 
     Every candidate is checked before anything is solved; the coefficients are
-    computed once (the keys a batch changes leave them as they are).
+    computed once (the keys a batch changes leave them as they are). Ctrl-C stops
+    the loop: the candidates not solved have status ``"not solved"`` (the rest are
+    kept, and ``earlier`` takes them back on ``--resume``).
 
     Parameters
     ----------
@@ -276,6 +321,9 @@ def batch_org(org: Org, candidates: list[tuple[str, str, dict[str, Any], str]], 
         Seconds per solve.
     progress : callable, optional
         Called with a line of text at each step.
+    earlier : dict, optional
+        Rows of an earlier run of the same spec, by candidate id: a row with the same
+        parameters that was solved is kept rather than solved again (``--resume``).
 
     Returns
     -------
@@ -293,12 +341,23 @@ def batch_org(org: Org, candidates: list[tuple[str, str, dict[str, Any], str]], 
     say("computing coefficients")
     coefficients = org_coefficients(org)
     points: list[SweepPoint] = []
-    for cid, _, _, cand in checked:
-        say(f"solving {cid}")
+    stopped = False
+    for cid, _, params, cand in checked:
         cap = cand.spec.budget.expected_cap
+        kept = _kept_point(org, (earlier or {}).get(cid), params, cap)
+        if kept is not None or stopped:
+            points.append(kept or SweepPoint(math.nan, cap or math.nan, NOT_SOLVED,
+                                             reason="interrupted"))
+            continue
+        say(f"solving {cid}")
         try:
             out = optimise_org(cand, time_limit=time_limit, coefficients=coefficients,
                                diagnosis="short", prices=False)
+        except KeyboardInterrupt:
+            stopped = True
+            points.append(SweepPoint(math.nan, cap or math.nan, NOT_SOLVED,
+                                     reason="interrupted"))
+            continue
         except (InfeasibleError, SolverLimitError) as exc:
             status = "infeasible" if isinstance(exc, InfeasibleError) else "limit"
             points.append(SweepPoint(math.nan, cap or math.nan, status, reason=str(exc)))

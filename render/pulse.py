@@ -7,6 +7,7 @@ from typing import Any
 
 from compplan.models import fmt
 from compplan.models.output import write_atomic, write_json
+from compplan.models.text import markdown_safe
 
 
 def _money(value: float | None, cur: str = "") -> str:
@@ -221,7 +222,7 @@ def write_pulse(out: Path, doc: dict[str, Any]) -> list[Path]:
     """
     written = [out / "pulse.json", out / "pulse.md"]
     write_json(written[0], doc)
-    write_atomic(written[1], pulse_markdown(doc))
+    write_atomic(written[1], markdown_safe(pulse_markdown(doc)))
     return written
 
 
@@ -313,7 +314,7 @@ def write_org_pulse(out: Path, doc: dict[str, Any]) -> list[Path]:
     """
     written = [out / "org_pulse.json", out / "org_pulse.md"]
     write_json(written[0], doc)
-    write_atomic(written[1], org_pulse_markdown(doc))
+    write_atomic(written[1], markdown_safe(org_pulse_markdown(doc)))
     for role in doc["roles"]:
         folder = out / role["role"]
         folder.mkdir(parents=True, exist_ok=True)

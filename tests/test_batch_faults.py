@@ -91,6 +91,9 @@ def test_losing_every_dask_worker_is_a_message(make_case: MakeCase, tmp_path: Pa
         yield  # a generator, like the real one
 
     monkeypatch.setattr(batch_module, "run_dask", cancelled)
+    # The listener below accepts and never answers: skip the handshake (its deadline is
+    # test_dask_deadlines.py's).
+    monkeypatch.setattr(batch_module, "connect_dask", lambda scheduler, stop: object())
     with socket.socket() as listener:  # something that answers at the address
         listener.bind(("127.0.0.1", 0))
         listener.listen()

@@ -98,7 +98,8 @@ def test_min_budget_out_when_infeasible_writes_the_explanation(
     assert stdout == ""
     assert err.startswith("Error: no plan satisfies the constraints: segment parity ")
     assert err.endswith(f"(details in {out / 'infeasibility.json'})\n")
-    assert sorted(p.name for p in out.iterdir()) == ["infeasibility.json"]
+    assert sorted(p.name for p in out.iterdir()
+           if not p.name.startswith(".")) == ["infeasibility.json"]
     doc = json.loads((out / "infeasibility.json").read_text())
     assert doc["status"] == "infeasible"
     assert "parity_tolerance" in json.dumps(doc["conflict"])

@@ -336,7 +336,8 @@ def test_min_budget_out_when_no_plans_fit_writes_the_explanation(tmp_path: Path)
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output
     assert result.stderr.endswith(f"(details in {out / 'infeasibility.json'})\n")
-    assert sorted(p.name for p in out.iterdir()) == ["infeasibility.json"]
+    assert sorted(p.name for p in out.iterdir()
+           if not p.name.startswith(".")) == ["infeasibility.json"]
     report = json.loads((out / "infeasibility.json").read_text())
     assert report["conflict"][0]["rule"] == "coherence.cover_goals.g3"
 

@@ -55,7 +55,7 @@ def assert_one_set(out: Path, runs: set[int]) -> int | None:
     """The folder is absent, or holds exactly the complete set of one of ``runs``."""
     if not out.exists():
         return None
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.name != transaction.MANIFEST)
     tags = {json.loads((out / n).read_text())["run"] for n in names}
     assert len(tags) == 1, f"mixed sets: {names} from runs {tags}"
     (run,) = tags

@@ -17,7 +17,12 @@ from conftest import CONFORMANCE
 
 from compplan.cli.main import main
 from compplan.models.output import write_json
-from compplan.models.transaction import OutputError, check_output_file, output_folder
+from compplan.models.transaction import (
+    MANIFEST,
+    OutputError,
+    check_output_file,
+    output_folder,
+)
 
 C1 = CONFORMANCE / "c1_budget_only"
 
@@ -31,6 +36,11 @@ def assert_error(result: Result, code: int, message: str) -> None:
         f"uncaught {result.exception!r}\n{result.output}")
     assert result.exit_code == code, result.output
     assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
+
+
+def listing(folder: Path) -> list[str]:
+    """The names in an output folder but compplan's manifest of its own files."""
+    return sorted(p.name for p in folder.iterdir() if p.name != MANIFEST)
 
 
 @pytest.fixture
@@ -52,17 +62,16 @@ def test_no_stale_plan_beside_a_new_infeasibility(case: Path, tmp_path: Path) ->
     result = invoke("optimise", str(case), "--out", str(out), "--budget", "1", "-q")
     assert result.exit_code == 3
     # The earlier run's plan went with the old set.
-    assert sorted(p.name for p in out.iterdir()) == ["infeasibility.json"]
+    assert listing(out) == ["infeasibility.json"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_no_stale_rep_rates_beside_a_new_plan(case: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "rep_rates.csv").write_text("rep_id\nold\n")  # an earlier run's (c1 has no quotas)
+    with output_folder(out) as folder:  # an earlier run's (c1 has no quotas)
+        (folder / "rep_rates.csv").write_text("rep_id\nold\n")
     assert invoke("optimise", str(case), "--out", str(out), "-q").exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "plan.csv", "plan.json", "plan.md", "run.json"]
+    assert listing(out) == ["plan.csv", "plan.json", "plan.md", "run.json"]
 
 
 def test_a_folder_with_other_files_is_refused_unless_force(case: Path, tmp_path: Path) -> None:
@@ -198,7 +207,7 @@ def test_api_swaps_the_whole_set(tmp_path: Path) -> None:
         assert not out.exists()  # nothing visible until the block ends
     with output_folder(out) as folder:
         write_json(folder / "pulse.json", {"run": 2})
-    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["pulse.json"]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [MANIFEST, "pulse.json"]
     with pytest.raises(RuntimeError), output_folder(out) as folder:
         write_json(folder / "plan.json", {"run": 3})
         raise RuntimeError
