@@ -351,7 +351,8 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
     list of GuardrailPrice
         One per guardrail the case sets; empty if the LP could not be solved.
     """
-    resolver = _Resolver(case, coeffs, tail_method, z)
+    resolver: Any = _warm_resolver(case, coeffs, tail_method, z) or \
+        _Resolver(case, coeffs, tail_method, z)
     base = resolver.solve(None, 0.0, relaxed=True)
     if base is None:
         return []
@@ -388,6 +389,20 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
         prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
                                      per_percent, ends[0], ends[1]))
     return prices
+
+
+def _warm_resolver(case: Case, coeffs: Coefficients, tail_method: TailMethod,
+                   z: np.ndarray) -> Any:
+    """Inside a batch's warm session, the re-solves on a model kept between candidates.
+
+    Outside a session, or for a case the warm model cannot take, None.
+    """
+    from compplan.optimizer.warm import active, resolver
+
+    cache = active()
+    if cache is None:
+        return None
+    return resolver(cache, case, coeffs, tail_method, z)
 
 
 def _free_percent(resolver: _Resolver, limits: dict[str, float], slack: set[str],
