@@ -41,6 +41,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
+from pyomo.repn.standard_repn import generate_standard_repn
 
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
@@ -155,6 +156,28 @@ class WarmLoop(CutLoop):
         self.highs.setOptionValue("output_flag", False)
         self.loaded = self._columns()
         self.pushed: dict[str, int] = {g.name: 0 for g in plan.cut_guards}
+        self.base_rows = plan.model.nconstraints()
+        self.columns = plan.model.nvariables()
+        self.objectives: dict[str, tuple[Any, np.ndarray, float]] = {}
+
+    def rows(self, extra: int = 0) -> int:
+        """The model's constraints: as built, its cuts, and ``extra`` (the tie row)."""
+        return self.base_rows + sum(self.pushed.values()) + extra
+
+    def objective(self, name: str, expr: Any, maximise: bool) -> None:
+        """Make ``expr`` HiGHS's objective (its costs computed once, as Pyomo computes them)."""
+        if name not in self.objectives:
+            repn = generate_standard_repn(expr, quadratic=False, compute_values=False)
+            index = self.solver._pyomo_var_to_solver_var_map
+            costs = np.zeros(self.highs.getNumCol())
+            for coef, var in zip(repn.linear_coefs, repn.linear_vars, strict=True):
+                costs[index[id(var)]] = pyo.value(coef)
+            sense = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
+            self.objectives[name] = (sense, costs, float(pyo.value(repn.constant)))
+        sense, costs, offset = self.objectives[name]
+        self.highs.changeObjectiveSense(sense)
+        self.highs.changeColsCost(len(costs), np.arange(len(costs), dtype=np.int32), costs)
+        self.highs.changeObjectiveOffset(offset)
 
     def _columns(self) -> list[tuple[Any, int]]:
         index = self.solver._pyomo_var_to_solver_var_map
@@ -331,30 +354,40 @@ class _Model:
     objective: str
 
 
-@dataclass
 class _Answers:
     """Feasibility answers at points of limits: infeasible points, feasible plans."""
 
-    infeasible: list[np.ndarray] = field(default_factory=list)
-    feasible: list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]] = \
-        field(default_factory=list)
+    def __init__(self) -> None:
+        self.infeasible: np.ndarray | None = None
+        self.feasible: np.ndarray | None = None
+        self.plans: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def lookup(self, point: np.ndarray) -> tuple[bool, Any] | None:
-        """``(False, None)`` when provably infeasible, ``(True, plan)`` when a plan fits."""
-        for bad in self.infeasible:
-            if np.all(point <= bad):
-                return False, None
-        for good, plan in self.feasible:
-            if np.all(point >= good):
-                return True, plan
+    def lookup(self, point: np.ndarray, *, plans: bool) -> tuple[bool, Any] | None:
+        """``(False, None)`` when provably infeasible, ``(True, plan)`` when a plan fits.
+
+        A point at least as tight as an infeasible one (every limit) is infeasible; with
+        ``plans``, a point at least as loose as a feasible plan's admits that plan.
+        """
+        if self.infeasible is not None and np.any(np.all(point <= self.infeasible, axis=1)):
+            return False, None
+        if plans and self.feasible is not None:
+            hits = np.flatnonzero(np.all(point >= self.feasible, axis=1))
+            if hits.size:
+                return True, self.plans[int(hits[0])]
         return None
 
     def record(self, point: np.ndarray, plan: Any) -> None:
-        (self.feasible.append((point, plan)) if plan is not None
-         else self.infeasible.append(point))
-        if len(self.feasible) + len(self.infeasible) > MAX_ANSWERS:
-            del self.feasible[: len(self.feasible) // 2]
-            del self.infeasible[: len(self.infeasible) // 2]
+        """Remember the answer at ``point`` (``plan`` None: infeasible)."""
+        row = point[np.newaxis, :]
+        if plan is None:
+            self.infeasible = row if self.infeasible is None or \
+                len(self.infeasible) >= MAX_ANSWERS else np.vstack([self.infeasible, row])
+            return
+        if self.feasible is None or len(self.feasible) >= MAX_ANSWERS:
+            self.feasible, self.plans = row, [plan]
+        else:
+            self.feasible = np.vstack([self.feasible, row])
+            self.plans.append(plan)
 
 
 class WarmCache:
@@ -365,6 +398,7 @@ class WarmCache:
         self.answers: dict[tuple[Any, ...], _Answers] = {}
         self.resolvers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.kept: dict[int, Coefficients] = {}  # coefficients keyed by id stay alive
+        self.keys: dict[int, tuple[Any, str]] = {}  # spec id: (spec, structure key)
 
     def clear(self) -> None:
         """Drop every model (at the end of a batch)."""
@@ -372,6 +406,18 @@ class WarmCache:
         self.answers.clear()
         self.resolvers.clear()
         self.kept.clear()
+        self.keys.clear()
+
+    def structure(self, case: Case) -> str:
+        """:func:`structure_key`, computed once per case spec object."""
+        found = self.keys.get(id(case.spec))
+        if found is None or found[0] is not case.spec:
+            found = (case.spec, structure_key(case))
+            self.keys[id(case.spec)] = found
+            if len(self.keys) > MAX_ANSWERS:
+                self.keys.clear()
+                self.keys[id(case.spec)] = found
+        return found[1]
 
     def _keep(self, coeffs: Coefficients) -> int:
         self.kept[id(coeffs)] = coeffs
@@ -380,7 +426,7 @@ class WarmCache:
     def model(self, case: Case, coeffs: Coefficients, include: frozenset[str],
               tail_method: TailMethod, objective: str) -> _Model | None:
         """The warm model for this key, built and loaded on first use (None: solve cold)."""
-        key = (self._keep(coeffs), structure_key(case), include, tail_method, objective)
+        key = (self._keep(coeffs), self.structure(case), include, tail_method, objective)
         if key in self.models:
             self.models.move_to_end(key)
             return self.models[key]
@@ -403,7 +449,7 @@ class WarmCache:
     def answers_for(self, case: Case, coeffs: Coefficients, include: frozenset[str],
                     tail_method: TailMethod) -> tuple[_Answers, np.ndarray]:
         """The feasibility answers of this model key, and the case's point of limits."""
-        key = (self._keep(coeffs), structure_key(case), include, tail_method)
+        key = (self._keep(coeffs), self.structure(case), include, tail_method)
         limits = warm_limits(case, include)
         point = np.array([_loosening(n) * limits[n] for n in sorted(limits)])
         return self.answers.setdefault(key, _Answers()), point
@@ -417,8 +463,8 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
     if include - set(GUARDRAILS):
         return None  # the cold path names the unknown guardrail
     answers, point = cache.answers_for(case, coeffs, include, tail_method)
-    known = answers.lookup(point)
-    if known is not None and (not known[0] or objective == "feasibility"):
+    known = answers.lookup(point, plans=objective == "feasibility")
+    if known is not None:
         if not known[0]:
             return SolveResult(Status.INFEASIBLE, message="provenInfeasible")
         w, u, z = known[1]
@@ -427,7 +473,6 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
     if warm is None:
         return None
     loop, plan = warm.loop, warm.loop.plan
-    m = plan.model
     plan.cut_guards = [g for g in tail_guards(case, coeffs, include)
                        if g.name in loop.pushed]
     warm.limits.move(warm_limits(case, include))
@@ -440,8 +485,8 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
     if status is Status.OPTIMAL and objective in ("alignment", "cost"):
         status, message, rows = _tie_break_warm(loop, coeffs, cheapest=objective == "alignment")
     result = SolveResult(status, mip_gap=gap, seconds=loop.seconds, rounds=loop.rounds,
-                         cuts=dict(loop.cuts), rows=rows or m.nconstraints(),
-                         columns=m.nvariables(), message=message)
+                         cuts=dict(loop.cuts), rows=rows or loop.rows(),
+                         columns=loop.columns, message=message)
     if result.has_plan:
         result.w, result.u, result.z = _clean(*loop.values())
         if status is Status.OPTIMAL:
@@ -453,36 +498,37 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
 
 def _tie_break_warm(loop: WarmLoop, coeffs: Coefficients, *,
                     cheapest: bool) -> tuple[Status, str, int]:
-    """The tie-break of :func:`compplan.optimizer.solve._tie_break`, then the model restored."""
+    """The tie-break of :func:`compplan.optimizer.solve._tie_break`, then the model restored.
+
+    The same row (``tie_alignment`` or ``tie_cost``) and objective as a cold solve's; the
+    objectives are switched in HiGHS directly, the row added and removed afterwards.
+    """
     m = loop.plan.model
     w, u, _ = loop.values()
     if cheapest:
         best = float(coeffs.objective_w @ w + coeffs.objective_u @ u)
-        first = m.objective
         m.tie_alignment = pyo.Constraint(
             expr=m.alignment >= best - TIE_TOLERANCE * max(1.0, abs(best)))
         tie = m.tie_alignment
-        m.tie_objective = pyo.Objective(expr=m.expected_cost, sense=pyo.minimize)
+        first = ("alignment", m.alignment, True)
+        second = ("expected_cost", m.expected_cost, False)
     else:
         least = float(coeffs.cost_w @ w + coeffs.cost_u @ u)
-        first = m.cost_objective
         m.tie_cost = pyo.Constraint(
             expr=m.expected_cost <= least + TIE_TOLERANCE * max(1.0, abs(least)))
         tie = m.tie_cost
-        m.tie_objective = pyo.Objective(expr=m.alignment, sense=pyo.maximize)
-    first.deactivate()
+        first = ("expected_cost", m.expected_cost, False)
+        second = ("alignment", m.alignment, True)
     loop.add([tie], quiet=True)
-    loop.solver.set_objective(m.tie_objective)
+    loop.objective(*second)
     saved = loop.values()
     try:
         status, _, message = loop.run()
-        rows = m.nconstraints()
+        rows = loop.rows(1)
     finally:
         loop.solver.remove_constraints([tie])
         m.del_component(tie)
-        m.del_component(m.tie_objective)
-        first.activate()
-        loop.solver.set_objective(first)
+        loop.objective(*first)
     if status is Status.OPTIMAL:
         return Status.OPTIMAL, "", rows
     _restore(loop, saved)
@@ -586,7 +632,7 @@ def resolver(cache: WarmCache, case: Case, coeffs: Coefficients, tail_method: Ta
              z: np.ndarray) -> WarmResolver | None:
     """The warm prices' resolver for this case (None: price cold)."""
     include = frozenset(GUARDRAILS)
-    key = (cache._keep(coeffs), structure_key(case), tail_method)
+    key = (cache._keep(coeffs), cache.structure(case), tail_method)
     found = cache.resolvers.get(key)
     if key not in cache.resolvers:
         plan = create_model(case, coeffs, tail_method=tail_method)
