@@ -160,11 +160,16 @@ class CutLoop:
 
     def _add_cuts(self, w: np.ndarray, u: np.ndarray, seen: set[tuple[str, bytes]]) -> int:
         added = 0
+        # The upper and lower tails over reps share their values: computed once.
+        computed: dict[tuple[int, int, bytes, bytes], np.ndarray] = {}
         for guard in self.plan.cut_guards:
             gw, gu = self.plan.guard_point(guard, w, u)
-            if guard.violation(gw, gu) - self.plan.slack_value(guard.name) <= CUT_TOLERANCE:
+            point = (id(guard.values_w), id(guard.values_u), gw.tobytes(), gu.tobytes())
+            if point not in computed:
+                computed[point] = guard.values(gw, gu)
+            violation, weights = guard.check(gw, gu, computed[point])
+            if violation - self.plan.slack_value(guard.name) <= CUT_TOLERANCE:
                 continue
-            weights = guard.tail_weights(guard.values(gw, gu))
             key = (guard.name, np.round(weights, 12).tobytes())
             if key in seen:  # the solver already holds this row within its tolerance
                 continue
