@@ -53,22 +53,24 @@ class Run:
     target: float | None = None
 
 
-def timed(command: list[str]) -> tuple[float, float]:
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and CPU seconds of a child (and its children), which must succeed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                   env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
 
 
-def best(label: str, command: list[str], out: Path, repeat: int, pooled: bool = False) -> Run:
+def best(label: str, command: list[str], out: Path, repeat: int, pooled: bool = False,
+         env: dict[str, str] | None = None) -> Run:
     runs = []
     for _ in range(repeat):
         shutil.rmtree(out, ignore_errors=True)
-        runs.append(timed([*command, "--out", str(out)]))
+        runs.append(timed([*command, "--out", str(out)], env))
     wall, cpu = min(runs)
     # Pool workers are children of the fork server, which is never waited for: their
     # CPU time does not reach this process's rusage.
@@ -82,16 +84,18 @@ def best(label: str, command: list[str], out: Path, repeat: int, pooled: bool = 
 
 
 def table(runs: list[Run], reference: Run, markdown: bool) -> str:
-    head = ["run", "seconds", "CPU s", "x optimise", "candidates", "with a plan",
-            "s per candidate (worker)", "target"]
+    head = ["run", "seconds", "CPU s", "x optimise", "x optimise (CPU)", "candidates",
+            "with a plan", "s per candidate (worker)", "target (wall)"]
     rows = []
     for run in runs:
         ratio = run.seconds / reference.seconds
+        cpu_ratio = "n/a" if run.cpu is None or not reference.cpu else \
+            f"{run.cpu / reference.cpu:.2f}"
         goal = run.target
         target = "-" if goal is None else (
             "met" if ratio <= goal else f"missed: {ratio:.1f} > {goal:g}")
         rows.append([run.label, f"{run.seconds:.2f}",
-                     "n/a" if run.cpu is None else f"{run.cpu:.2f}", f"{ratio:.2f}",
+                     "n/a" if run.cpu is None else f"{run.cpu:.2f}", f"{ratio:.2f}", cpu_ratio,
                      str(run.candidates or "-"), str(run.feasible or "-"),
                      f"{run.per_candidate:.3f}" if run.candidates else "-", target])
     if markdown:
@@ -132,8 +136,18 @@ def main() -> None:
     parser.add_argument("--parity", type=int, metavar="P",
                         help="a batch of caps x P parity tolerances instead of a sweep")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--ref", help="also run the batches with compplan as committed at REF "
+                                      "(exported as bench/run.py --ref does)")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
+    versions: list[tuple[str, dict[str, str] | None]] = [("", None)]
+    if args.ref:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import run as bench_run  # bench/run.py
+
+        found = bench_run.exported_compplan(args.ref, REPO / "bench" / ".cache",
+                                            bench_run.TextLog(True))
+        versions.append((f"{found.label}: ", found.env))
 
     compplan = [sys.executable, "-m", "compplan"]
     budget = f"{args.budget}:{args.candidates}"
@@ -153,12 +167,15 @@ def main() -> None:
                     "tolerances")
         for workers in counts:
             for prices in ([True, False] if args.no_prices else [True]):
-                label = f"{name}, --workers {workers}" + ("" if prices else ", --no-prices")
-                command = [*compplan, *what, "-q", "--workers", str(workers)] + (
-                    [] if prices else ["--no-prices"])
-                runs.append(best(label, command, out, args.repeat, pooled=workers > 1))
-                runs[-1].target = TARGETS["batch" if args.parity else
-                                          "sweep" if prices else "sweep --no-prices"]
+                for prefix, env in versions:
+                    label = f"{prefix}{name}, --workers {workers}" + (
+                        "" if prices else ", --no-prices")
+                    command = [*compplan, *what, "-q", "--workers", str(workers)] + (
+                        [] if prices else ["--no-prices"])
+                    runs.append(best(label, command, out, args.repeat, pooled=workers > 1,
+                                     env=env))
+                    runs[-1].target = TARGETS["batch" if args.parity else
+                                              "sweep" if prices else "sweep --no-prices"]
     print(f"_case {args.case.name}; best of {args.repeat}; {os.cpu_count()} CPUs; "
           f"1-min load average {load:.1f} before, {os.getloadavg()[0]:.1f} after_\n")
     print(table(runs, reference, args.markdown))
