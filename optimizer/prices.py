@@ -393,16 +393,15 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
 
 def _warm_resolver(case: Case, coeffs: Coefficients, tail_method: TailMethod,
                    z: np.ndarray) -> Any:
-    """Inside a batch's warm session, the re-solves on a model kept between candidates.
+    """The re-solves on a warm model (limits moved by bounds, not by Pyomo's updates).
 
-    Outside a session, or for a case the warm model cannot take, None.
+    Kept between candidates inside a batch's session, built for this case's prices
+    alone outside one. None for a case the warm model cannot take.
     """
-    from compplan.optimizer.warm import active, resolver
+    from compplan.optimizer.warm import WarmCache, active, resolver
 
     cache = active()
-    if cache is None:
-        return None
-    return resolver(cache, case, coeffs, tail_method, z)
+    return resolver(cache if cache is not None else WarmCache(), case, coeffs, tail_method, z)
 
 
 def _free_percent(resolver: _Resolver, limits: dict[str, float], slack: set[str],
