@@ -21,7 +21,9 @@ already proven infeasible is infeasible, and a feasibility question at limits at
 least as loose as a feasible plan's is answered by that plan.
 
 The prices' re-solves use :class:`WarmResolver` on their own warm model per key: the
-metrics' choice fixed (an LP with duals) or free (the MIP), limits moved by bounds.
+metrics' choice fixed (an LP with duals) or free (the MIP), limits moved by bounds. A
+single optimise prices on such a model too, built for its own prices
+(:func:`compplan.optimizer.prices.shadow_prices`).
 """
 
 from __future__ import annotations
