@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import contextmanager
 from typing import Any
 
-from compplan.batch.run import Shared, Solved, solve_candidate
+from compplan.batch.run import Shared, Solved, release, solve_candidate
 from compplan.errors import UsageError
 from compplan.models.text import shown
 
@@ -226,10 +226,13 @@ def connect_dask(scheduler: Any, stop: threading.Event) -> Any:
 def run_serial(shared: Shared, indices: list[int],
                stop: threading.Event) -> Generator[Solved, None, None]:
     """Solve the candidates one after another in this process."""
-    for i in indices:
-        if stop.is_set():
-            return
-        yield solve_candidate(shared, i)
+    try:
+        for i in indices:
+            if stop.is_set():
+                return
+            yield solve_candidate(shared, i)
+    finally:
+        release()  # the warm models of this batch
 
 
 def run_processes(shared: Shared, indices: list[int], workers: int,

@@ -20,6 +20,7 @@ from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
 from compplan.models.case import Case
 from compplan.models.plan import Plan
 from compplan.models.schema import CaseSpec
+from compplan.optimizer import warm
 from compplan.optimizer.coefficients import Coefficients, goal_alignment
 from compplan.optimizer.evaluate import Evaluation
 from compplan.optimizer.model import TailMethod
@@ -106,18 +107,50 @@ def solve_candidate(shared: Shared, index: int) -> Solved:
     # One solve at a time per process, for Dask workers with several threads: Pyomo
     # captures the solver's output through the process's own stdout, so concurrent
     # solves in threads trip over each other (and hang).
-    with _SOLVE_LOCK:
+    with _SOLVE_LOCK, warm.session(_warm_cache(shared)):
         return _solve_candidate(shared, index)
 
 
 _SOLVE_LOCK = threading.Lock()
+#: This process's warm models (optimizer/warm.py), for the batch it last solved for.
+_WARM = warm.WarmCache()
+_WARM_FOR: list[Shared] = []
+#: Candidates' coefficients with their priorities, one object per distinct priorities
+#: (a warm model is kept per coefficients object).
+_PRIORITISED: dict[tuple[str, bytes, bytes], Coefficients] = {}
+
+
+def _warm_cache(shared: Shared) -> warm.WarmCache:
+    if not _WARM_FOR or _WARM_FOR[0] is not shared:
+        release()
+        _WARM_FOR.append(shared)
+    return _WARM
+
+
+def release() -> None:
+    """Drop this process's warm models and what they were built for (end of a batch)."""
+    _WARM.clear()
+    _WARM_FOR.clear()
+    _PRIORITISED.clear()
+
+
+def _prioritised(shared: Shared, key: str, case: Case) -> Coefficients:
+    """:func:`with_priorities` of the batch's coefficients, the same object for equal ones."""
+    coeffs = shared.coefficients[key]
+    alignment = goal_alignment(case)
+    responsiveness = np.array([case.metric(m).responsiveness for m in case.metric_ids])
+    memo = (key, np.asarray(alignment).tobytes(), responsiveness.tobytes())
+    if memo not in _PRIORITISED:
+        _PRIORITISED[memo] = replace(coeffs, goal_alignment=alignment,
+                                     responsiveness=responsiveness)
+    return _PRIORITISED[memo]
 
 
 def _solve_candidate(shared: Shared, index: int) -> Solved:
     started = time.perf_counter()
     case = replace(shared.case, spec=shared.specs[index])
     key = shared.keys[index]
-    coeffs = with_priorities(shared.coefficients[key], case)
+    coeffs = _prioritised(shared, key, case)
     options = shared.options
     record: dict[str, Any] = {"status": "optimal", "alignment": None, "expected_cost": None,
                               "cvar": None, "max_parity_gap": None, "metrics": [],

@@ -356,7 +356,8 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
     list of GuardrailPrice
         One per guardrail the case sets; empty if the LP could not be solved.
     """
-    resolver = _Resolver(case, coeffs, tail_method, z)
+    resolver: Any = _warm_resolver(case, coeffs, tail_method, z) or \
+        _Resolver(case, coeffs, tail_method, z)
     base = resolver.solve(None, 0.0, relaxed=True)
     if base is None:
         return []
@@ -400,6 +401,19 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
         prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
                                      per_percent, low, high, low_open, high_open))
     return prices
+
+
+def _warm_resolver(case: Case, coeffs: Coefficients, tail_method: TailMethod,
+                   z: np.ndarray) -> Any:
+    """The re-solves on a warm model (limits moved by bounds, not by Pyomo's updates).
+
+    Kept between candidates inside a batch's session, built for this case's prices
+    alone outside one. None for a case the warm model cannot take.
+    """
+    from compplan.optimizer.warm import WarmCache, active, resolver
+
+    cache = active()
+    return resolver(cache if cache is not None else WarmCache(), case, coeffs, tail_method, z)
 
 
 def _free_percent(resolver: _Resolver, limits: dict[str, float], slack: set[str],

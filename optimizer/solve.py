@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from importlib.metadata import version
 from typing import Any
 
@@ -57,6 +58,10 @@ _HIGHS_OPTIONS = {
     "presolve": "off",
     "mip_heuristic_run_rins": False,
     "mip_heuristic_run_rens": False,
+    # The feasibility-jump heuristic runs before every MIP solve and was four fifths of
+    # HiGHS's time on these models (3.3 ms of a 4 ms re-solve of the default case, by
+    # perf); the search proves the same optimum without it (docs/benchmarks.md).
+    "mip_heuristic_run_feasibility_jump": False,
 }
 
 
@@ -115,6 +120,7 @@ class SolveResult:
         return self.status in (Status.OPTIMAL, Status.TIME_LIMIT)
 
 
+@cache
 def solver_version() -> str:
     """The version of the HiGHS Python package in use."""
     return version("highspy")
@@ -154,11 +160,16 @@ class CutLoop:
 
     def _add_cuts(self, w: np.ndarray, u: np.ndarray, seen: set[tuple[str, bytes]]) -> int:
         added = 0
+        # The upper and lower tails over reps share their values: computed once.
+        computed: dict[tuple[int, int, bytes, bytes], np.ndarray] = {}
         for guard in self.plan.cut_guards:
             gw, gu = self.plan.guard_point(guard, w, u)
-            if guard.violation(gw, gu) - self.plan.slack_value(guard.name) <= CUT_TOLERANCE:
+            point = (id(guard.values_w), id(guard.values_u), gw.tobytes(), gu.tobytes())
+            if point not in computed:
+                computed[point] = guard.values(gw, gu)
+            violation, weights = guard.check(gw, gu, computed[point])
+            if violation - self.plan.slack_value(guard.name) <= CUT_TOLERANCE:
                 continue
-            weights = guard.tail_weights(guard.values(gw, gu))
             key = (guard.name, np.round(weights, 12).tobytes())
             if key in seen:  # the solver already holds this row within its tolerance
                 continue
@@ -295,6 +306,17 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
     if objective not in ("alignment", "cost", "feasibility", "elastic"):
         raise ValueError(f"unknown objective '{objective}' "
                          "(alignment, cost, feasibility, elastic)")
+    if rounding is None and objective != "elastic":
+        # Inside a batch's warm session: the same model re-solved with moved limits.
+        from compplan.optimizer.warm import active, solve_warm
+
+        cache = active()
+        if cache is not None:
+            warm = solve_warm(cache, case, coeffs, time_limit=time_limit,
+                              guardrails=guardrails, tail_method=tail_method,
+                              objective=objective, progress=progress)
+            if warm is not None:
+                return warm
     deadline = None if time_limit is None else time.monotonic() + time_limit
     plan = create_model(case, coeffs, guardrails=guardrails, tail_method=tail_method,
                         elastic=elastic if objective == "elastic" else (), rounding=rounding)

@@ -70,10 +70,18 @@ class TailGuard:
 
     def violation(self, w: np.ndarray, u: np.ndarray) -> float:
         """How far the plan breaks the guardrail (<= 0 when it holds)."""
-        values = self.values(w, u)
-        mean = float(self.tail_weights(values) @ values)
-        gap = mean - self.bound(w, u)
-        return gap if self.upper else -gap
+        return self.check(w, u)[0]
+
+    def check(self, w: np.ndarray, u: np.ndarray,
+              values: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """:meth:`violation` and the tail's vertex ``p`` (the cut's weights), computed once.
+
+        ``values``: the plan's values when already computed (``self.values(w, u)``).
+        """
+        values = self.values(w, u) if values is None else values
+        weights = self.tail_weights(values)
+        gap = float(weights @ values) - self.bound(w, u)
+        return (gap if self.upper else -gap), weights
 
 
 def tail_weights(values: np.ndarray, share: float, upper: bool) -> np.ndarray:
@@ -95,8 +103,8 @@ def tail_weights(values: np.ndarray, share: float, upper: bool) -> np.ndarray:
     """
     count = values.shape[0]
     cap = 1.0 / (share * count)
-    order = np.argsort(-values if upper else values, kind="stable")
     full = min(int(np.floor(share * count + 1e-12)), count)
+    order = _leading(-values if upper else values, full + 1)
     weights = np.zeros(count)
     weights[order[:full]] = cap
     rest = 1.0 - full * cap
@@ -108,3 +116,18 @@ def tail_weights(values: np.ndarray, share: float, upper: bool) -> np.ndarray:
 def tail_mean(values: np.ndarray, share: float, upper: bool) -> float:
     """Mean of the upper (or lower) ``share`` of equally likely ``values``."""
     return float(tail_weights(values, share, upper) @ values)
+
+
+def _leading(key: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` indices of ``np.argsort(key, kind="stable")``, in that order.
+
+    Without sorting every value: a partition finds the ``k``-th smallest key, and only
+    the keys up to it (all of its ties included, in index order) are sorted, stably, so
+    equal keys keep index order exactly as the full stable sort orders them.
+    """
+    count = key.shape[0]
+    if k >= count or count < 4096:
+        return np.argsort(key, kind="stable")[:k]
+    threshold = key[np.argpartition(key, k - 1)[k - 1]]
+    within = np.flatnonzero(key <= threshold)
+    return within[np.argsort(key[within], kind="stable")][:k]

@@ -1,0 +1,174 @@
+"""Warm re-solves (optimizer/warm.py): every candidate of a batch equals its cold solve.
+
+A batch solved in one process keeps one model per structure in HiGHS and moves the
+limits' row bounds; these tests solve each candidate again cold (outside any warm
+session, a model built from scratch) and compare: the same status, the same plan
+(weights and rates within 1e-7), alignment and expected cost within 1e-9 relative,
+the same conflicting guardrails for a candidate without a plan, and the same 1 %
+guardrail prices.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_batch import TI, hand_case
+
+from compplan.batch import run as batch_run
+from compplan.batch.run import with_priorities
+from compplan.batch.spec import budget_sweep, candidate_specs, expand
+from compplan.batch.store import run_batch
+from compplan.errors import InfeasibleError
+from compplan.models.case import Case, load_case
+from compplan.optimizer import warm
+from compplan.optimizer.coefficients import compute_coefficients
+from compplan.optimizer.pipeline import optimise_case
+from compplan.optimizer.solve import Status, solve
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+MakeCase = Callable[..., Path]
+
+
+def cold(case: Case, coeffs: Any) -> dict[str, Any]:
+    """The candidate solved as a batch worker solves it, without a warm session."""
+    assert warm.active() is None
+    try:
+        outcome = optimise_case(case, coefficients=with_priorities(coeffs, case),
+                                diagnosis="short", price_ranges=False)
+    except InfeasibleError as exc:
+        return {"status": "infeasible",
+                "conflict": [c["setting"] for c in exc.report["conflict"]]}
+    ev = outcome.evaluation
+    return {"status": outcome.status, "alignment": ev.alignment,
+            "expected_cost": ev.expected_cost,
+            "metrics": {m.id: (m.weight, m.accelerator_rate) for m in outcome.plan.metrics},
+            "prices": {p.setting: p.per_percent for p in outcome.prices}}
+
+
+def relative(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), 1e-300)
+
+
+def compare_batch(folder: Path, case: Case, specs: list[Any]) -> tuple[int, int]:
+    """Every candidate's result.json against its cold solve; (with a plan, without)."""
+    coeffs = compute_coefficients(case)
+    plans = infeasible = 0
+    for i, spec in enumerate(specs):
+        record = json.loads((folder / "candidates" / f"c{i + 1:04d}" / "result.json")
+                            .read_text())
+        expected = cold(replace(case, spec=spec), coeffs)
+        assert record["status"] == expected["status"], record["id"]
+        if expected["status"] == "infeasible":
+            assert record["conflict"] == expected["conflict"], record["id"]
+            infeasible += 1
+            continue
+        plans += 1
+        assert relative(record["alignment"], expected["alignment"]) <= 1e-9, record["id"]
+        assert relative(record["expected_cost"], expected["expected_cost"]) <= 1e-9
+        got = {m["id"]: (m["weight"], m["accelerator_rate"]) for m in record["metrics"]}
+        assert got.keys() == expected["metrics"].keys(), record["id"]
+        for metric, (weight, rate) in expected["metrics"].items():
+            assert got[metric] == pytest.approx((weight, rate), abs=1e-7), record["id"]
+        assert record["guardrail_prices"].keys() == expected["prices"].keys()
+        for setting, gain in expected["prices"].items():
+            assert record["guardrail_prices"][setting] == pytest.approx(
+                gain, rel=1e-6, abs=1e-9), (record["id"], setting)
+    return plans, infeasible
+
+
+def test_every_candidate_of_a_budget_sweep_equals_its_cold_solve(tmp_path: Path) -> None:
+    case = load_case(CASES / "enterprise_first")
+    spec = budget_sweep(case, 0.8, 1.1, 40)
+    run_batch(spec, case, tmp_path / "sweep", chart=False)
+    plans, infeasible = compare_batch(tmp_path / "sweep", case, candidate_specs(spec, case))
+    # The default case has no plan below about 0.87 x its cap (tests/test_batch_run.py).
+    assert plans >= 25 and infeasible >= 5
+
+
+def test_every_candidate_of_a_budget_by_parity_batch_equals_its_cold_solve(
+        tmp_path: Path) -> None:
+    case = load_case(CASES / "enterprise_first")
+    cap = float(case.spec.budget.expected_cap or 0.0)
+    grid = {"budget.expected_cap": [round(f * cap) for f in (0.85, 0.9, 0.95, 1.0, 1.1)],
+            "fairness.parity_tolerance": [0.02, 0.05, 0.1, 0.2]}
+    spec = expand("test", case.path, grid, [])
+    run_batch(spec, case, tmp_path / "grid", chart=False)
+    plans, infeasible = compare_batch(tmp_path / "grid", case, candidate_specs(spec, case))
+    assert plans >= 10 and infeasible >= 2
+
+
+def test_other_limits_move_warm_too(tmp_path: Path) -> None:
+    case = load_case(CASES / "subscription_shift")
+    cap = float(case.spec.budget.expected_cap or 0.0)
+    listed = [{"budget.cvar_cap": round(f * cap)} for f in (1.0, 1.1, 1.3)]
+    listed += [{"design.max_payout_multiple": v} for v in (2.0, 3.0)]
+    listed += [{"fairness.bottom_floor": v} for v in (0.2, 0.5)]
+    spec = expand("test", case.path, {}, listed)
+    run_batch(spec, case, tmp_path / "other", chart=False)
+    plans, _ = compare_batch(tmp_path / "other", case, candidate_specs(spec, case))
+    assert plans >= 4
+
+
+def test_a_warm_session_keeps_one_model_and_meets_the_hand_optimum(
+        make_case: MakeCase) -> None:
+    # Hand case (tests/test_batch.py): alignment = B / TI - 1 and cost = B for
+    # 2 TI <= B <= 4 TI; no plan below 2 TI; u = 6 (alignment 3, cost 4 TI) above.
+    case = load_case(hand_case(make_case))
+    coeffs = compute_coefficients(case)
+    cache = warm.WarmCache()
+    found = {}
+    with warm.session(cache):
+        for cap in (2000.0, 2600.0, 1500.0, 3300.0, 3900.0, 4700.0, 2600.0):
+            spec = case.spec.model_copy(update={"budget": case.spec.budget.model_copy(
+                update={"expected_cap": cap})})
+            result = solve(replace(case, spec=spec), coeffs)
+            found[cap] = result
+    # One alignment model for every cap; the limits moved by its row bounds.
+    assert [key[-1] for key in cache.models] == ["alignment"]
+    assert found[1500.0].status is Status.INFEASIBLE
+    for cap in (2000.0, 2600.0, 3300.0, 3900.0):
+        assert found[cap].status is Status.OPTIMAL
+        assert found[cap].u is not None
+        # The tie-break gives up to 1e-7 of alignment for a cheaper plan (MODEL.md 4).
+        assert found[cap].u[0] == pytest.approx(2.0 * (cap / TI - 1.0), abs=1e-6)
+        assert float(coeffs.objective_u @ found[cap].u) == pytest.approx(cap / TI - 1.0,
+                                                                         abs=1e-6)
+    assert found[4700.0].u is not None and found[4700.0].u[0] == pytest.approx(6.0, abs=1e-6)
+
+
+def test_infeasibility_is_inferred_from_a_looser_infeasible_candidate(
+        make_case: MakeCase) -> None:
+    case = load_case(hand_case(make_case))
+    coeffs = compute_coefficients(case)
+    cache = warm.WarmCache()
+
+    def at(cap: float) -> Case:
+        budget = case.spec.budget.model_copy(update={"expected_cap": cap})
+        return replace(case, spec=case.spec.model_copy(update={"budget": budget}))
+
+    with warm.session(cache):
+        first = solve(at(1900.0), coeffs)
+        assert first.status is Status.INFEASIBLE and first.rounds == 1
+        # A tighter cap: no plan, known without a solve (no rounds).
+        tighter = solve(at(1200.0), coeffs)
+        assert tighter.status is Status.INFEASIBLE and tighter.rounds == 0
+        # A looser one is solved.
+        looser = solve(at(2200.0), coeffs)
+        assert looser.status is Status.OPTIMAL and looser.rounds >= 1
+
+
+def test_a_serial_batch_releases_its_warm_models(make_case: MakeCase, tmp_path: Path) -> None:
+    case = load_case(hand_case(make_case))
+    spec = expand("test", case.path, {"budget.expected_cap": [2000.0, 3000.0]}, [])
+    run_batch(spec, case, tmp_path / "out", chart=False)
+    assert batch_run._WARM.models == {} and batch_run._WARM_FOR == []
+    assert warm.active() is None
+    record = json.loads((tmp_path / "out" / "candidates" / "c0002" / "result.json")
+                        .read_text())
+    assert record["alignment"] == pytest.approx(3000.0 / TI - 1.0, abs=1e-6)
+    assert record["expected_cost"] == pytest.approx(3000.0, rel=1e-6)
