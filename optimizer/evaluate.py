@@ -381,6 +381,41 @@ def evaluate_plan(case: Case, coeffs: Coefficients, plan: Plan, *,
     return _assemble(case, coeffs, figures, revenue)
 
 
+def evaluate_payouts(case: Case, coeffs: Coefficients, plan: Plan, pay: PlanPayouts, *,
+                     revenue: float | None = None) -> Evaluation:
+    """Every figure of any plan from given payouts (e.g. under response, MODEL.md section 10).
+
+    Parameters
+    ----------
+    case : Case
+        The case.
+    coeffs : Coefficients
+        Its coefficients.
+    plan : Plan
+        The plan, canonical or as written.
+    pay : PlanPayouts
+        Its totals per scenario, rep shares and ``U_m``.
+    revenue : float, optional
+        As :func:`evaluate`.
+
+    Returns
+    -------
+    Evaluation
+        As :func:`evaluate_plan`, from ``pay``.
+    """
+    in_plan = np.array([k in {m.id for m in plan.metrics} for k in coeffs.metric_ids])
+    if plan.is_canonical(case):
+        rules = design_rules(case, coeffs.metric_ids, *plan.vectors(case))
+    else:
+        rules = plan_rules(case, plan)
+    figures = _Figures(
+        totals=pay.totals, shares=pay.shares, in_plan=in_plan,
+        by_metric=coeffs.goal_alignment * coeffs.responsiveness * pay.marginal,
+        paid=coeffs.responsiveness * pay.marginal, gaps=_gaps(case, coeffs, pay.shares),
+        max_payout_multiple=float(sum(m.max_payout for m in plan.metrics)), rules=rules)
+    return _assemble(case, coeffs, figures, revenue)
+
+
 def _gaps(case: Case, coeffs: Coefficients, shares: np.ndarray) -> np.ndarray:
     """Each ``group_by`` group's expected share of target minus the whole's (constraint 8)."""
     column = case.spec.fairness.group_by

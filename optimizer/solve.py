@@ -295,6 +295,12 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
     if objective not in ("alignment", "cost", "feasibility", "elastic"):
         raise ValueError(f"unknown objective '{objective}' "
                          "(alignment, cost, feasibility, elastic)")
+    if case.spec.response is not None:  # MODEL.md section 10: on the grid, under response
+        from compplan.optimizer.response_model import solve_response
+
+        return solve_response(case, coeffs, time_limit=time_limit, guardrails=guardrails,
+                              tail_method=tail_method, objective=objective, elastic=elastic,
+                              progress=progress, rounding=rounding)
     deadline = None if time_limit is None else time.monotonic() + time_limit
     plan = create_model(case, coeffs, guardrails=guardrails, tail_method=tail_method,
                         elastic=elastic if objective == "elastic" else (), rounding=rounding)
