@@ -186,10 +186,15 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
 @click.option("--write-plan", type=click.Path(),
               help="Write the (modified) plan to this TOML file, in the form of "
                    "current_plan.toml ('-': standard output).")
+@click.option("--elasticity", "elasticity", metavar="E1,E2,...",
+              help="A case with [response]: the figures also under each elasticity of the "
+                   "list (each replacing every metric's), a band for elasticities nobody "
+                   "knows yet.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No summary on the terminal.")
 def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[str, ...],
-                     out_dir: str, write_plan: str | None, force: bool, quiet: bool) -> None:
+                     out_dir: str, write_plan: str | None, elasticity: str | None,
+                     force: bool, quiet: bool) -> None:
     """Evaluate PLAN under the scenarios of CASE; with --set/--shift, a what-if beside it.
 
     PLAN is a plan.json written by `compplan optimise`, a TOML file of [[metrics]]
@@ -230,15 +235,58 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     named = [(name, base, _evaluate(loaded, coeffs, base, revenue))]
     if changed is not None:
         named.append((WHATIF, changed, _evaluate(loaded, coeffs, changed, revenue)))
+    responses = _responses(loaded, coeffs, named, revenue, elasticity)
+    if responses:  # MODEL.md section 10: the evaluation is under response
+        named = [(n, p, figs[0].evaluation) for (n, p, _), figs in zip(named, responses,
+                                                                        strict=True)]
     columns = columns_of(loaded, named, coeffs)
-    written = _write_evaluation(loaded, coeffs, out_dir, plan, columns, modifiers, force)
+    written = _write_evaluation(loaded, coeffs, out_dir, plan, columns, modifiers, force,
+                                responses)
     if plan_file is not None:
         written.append(_write_plan_file(loaded, plan_file, changed or base))
     elif write_plan is not None:
         out_console.out((changed or base).to_toml(loaded), end="")
     if not quiet:
         _print_evaluation(loaded, columns, modifiers)
+        for (name, shown, _), figs in zip(named, responses or [], strict=False):
+            _print_response(loaded, coeffs, name, shown, figs)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _responses(case: Case, coeffs: Coefficients, named: Sequence[tuple[str, Plan, Evaluation]],
+               revenue: float | None, text: str | None) -> list[list[Any]] | None:
+    """Each plan's figures under response (MODEL.md section 10), then under each elasticity."""
+    from compplan.optimizer.response import (
+        ResponseContext,
+        evaluate_response,
+        parse_elasticities,
+    )
+
+    if case.spec.response is None:
+        if text is not None:
+            raise ExitError(f"--elasticity: {case.path / 'case.toml'} has no [response] table "
+                            "(the baseline plan reps worked under); add one to see figures "
+                            "under response", 2)
+        return None
+    try:
+        band = parse_elasticities(text) if text is not None else []
+        ctx = ResponseContext.of(case, coeffs, revenue=revenue)
+        return [[evaluate_response(ctx, plan, static=ev)]
+                + [evaluate_response(ctx, plan, elasticity=e, static=ev) for e in band]
+                for _, plan, ev in named]
+    except CompplanError as exc:
+        fail(exc)
+
+
+def _print_response(case: Case, coeffs: Coefficients, name: str, plan: Plan,
+                    figures: Sequence[Any]) -> None:
+    from compplan.render.response import response_columns, response_lines
+
+    columns = response_columns(case, coeffs, name, plan, figures)
+    _print_table(rich_table(f"{case.name}: {name}, static and under response", columns))
+    for figs in figures:
+        for line in response_lines(case, figs):
+            out_console.print(f"  {line}")
 
 
 def _evaluate_org(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[str, ...],
@@ -255,7 +303,8 @@ def _evaluate_org(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[str
 
 def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
                       columns: Sequence[Column], modifiers: Sequence[Modifier],
-                      force: bool) -> list[Path]:
+                      force: bool, responses: Sequence[Sequence[Any]] | None = None
+                      ) -> list[Path]:
     base = columns[0]
     doc: dict[str, Any] = {
         "schema": EVALUATION_SCHEMA, "case": case.name, "currency": case.spec.case.currency,
@@ -271,6 +320,11 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
             "differences": {a.key: d for a, b in zip(base.figures, whatif.figures, strict=True)
                             if (d := difference(a, b)) is not None}}
         plans.append(("whatif_", whatif.plan))
+    for i, figs in enumerate(responses or []):  # MODEL.md section 10
+        block = figs[0].to_dict()
+        if len(figs) > 1:
+            block["band"] = [f.to_dict() for f in figs[1:]]
+        (doc if i == 0 else doc["whatif"])["response"] = block
     out = Path(out_dir)
     files = [out / "evaluation.json", out / "rep_payouts.csv"]
     inputs = [case.path, *([] if ref == "current" else [ref])]
