@@ -271,11 +271,12 @@ def _responses(case: Case, coeffs: Coefficients, named: Sequence[tuple[str, Plan
     try:
         band = parse_elasticities(text) if text is not None else []
         ctx = ResponseContext.of(case, coeffs, revenue=revenue)
-        return [[evaluate_response(ctx, plan, static=ev)]
-                + [evaluate_response(ctx, plan, elasticity=e, static=ev) for e in band]
-                for _, plan, ev in named]
+        found = [[evaluate_response(ctx, plan, static=ev)]
+                 + [evaluate_response(ctx, plan, elasticity=e, static=ev) for e in band]
+                 for _, plan, ev in named]
     except CompplanError as exc:
         fail(exc)
+    return found
 
 
 def _print_response(case: Case, coeffs: Coefficients, name: str, plan: Plan,
