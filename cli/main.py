@@ -212,6 +212,11 @@ def validate(case: str | None) -> None:
     loaded = load(case)
     try:
         scenarios = build_scenarios(loaded)
+        if loaded.spec.response is not None:  # the baseline must pay for progress (s. 10)
+            from compplan.optimizer.coefficients import compute_coefficients
+            from compplan.optimizer.response import baseline
+
+            baseline(loaded, compute_coefficients(loaded, scenarios), scenarios)
     except CompplanError as exc:
         fail(exc)
     extras = [name for name, present in (("quotas.csv", loaded.quotas is not None),

@@ -145,6 +145,16 @@ class Result:
         return self
 
     @property
+    def response(self) -> Any:
+        """With ``[response]``: the plan's figures under response and static, else None.
+
+        A :class:`~compplan.optimizer.response.ResponseFigures`: ``multipliers``,
+        ``evaluation``, ``static``, ``outcomes``, ``net_value``; ``to_frame()`` gives
+        them side by side.
+        """
+        return None if self.outcome is None else self.outcome.response
+
+    @property
     def document(self) -> dict[str, Any]:
         """The ``plan.json`` document (MODEL.md section 6); empty without a plan."""
         if self.outcome is None:
@@ -433,7 +443,8 @@ def min_budget(case: Case | str | Path | None = None, *, time_limit: float | Non
         started, run_file=False)
 
 
-def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current") -> Evaluation:
+def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current", *,
+             elasticity: float | None = None) -> Evaluation:
     """A plan's figures under the case's scenarios, without solving.
 
     Parameters
@@ -443,22 +454,44 @@ def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current"
     plan : Plan, str or Path
         A plan, ``"current"`` (the case's ``current_plan.toml``), a ``plan.json`` or a
         TOML file of ``[[metrics]]`` tables.
+    elasticity : float, optional
+        A case with ``[response]``: replaces every metric's elasticity (MODEL.md
+        section 10).
 
     Returns
     -------
     Evaluation
         Alignment, payout quantiles, CVaR, segments, every guardrail and design rule;
-        ``to_frame()`` gives the guardrails as a table.
+        ``to_frame()`` gives the guardrails as a table. With ``[response]`` every payout
+        figure is under response, and ``response`` holds the multipliers, the static
+        figures, outcomes and net value (``response.to_frame()``: side by side).
     """
     from compplan.optimizer.coefficients import compute_coefficients
-    from compplan.optimizer.evaluate import evaluate as _evaluate
-    from compplan.optimizer.evaluate import expected_revenue
+    from compplan.optimizer.evaluate import evaluate_plan, expected_revenue
 
     loaded = _as_case(case)
     chosen = _as_plan(loaded, plan)
-    w, u = chosen.vectors(loaded)
-    return _evaluate(loaded, compute_coefficients(loaded), w, u,
-                     revenue=expected_revenue(loaded))
+    if elasticity is not None and (isinstance(elasticity, bool)
+                                   or not isinstance(elasticity, int | float)
+                                   or not math.isfinite(elasticity) or elasticity < 0):
+        raise UsageError(f"elasticity must be a finite number >= 0 (or None), got "
+                         f"{_shown(elasticity)}")
+    coeffs = compute_coefficients(loaded)
+    revenue = expected_revenue(loaded)
+    static = evaluate_plan(loaded, coeffs, chosen, revenue=revenue)
+    if loaded.spec.response is None:
+        if elasticity is not None:
+            raise UsageError(f"elasticity: the case {loaded.name!r} has no [response] table "
+                             "(the baseline plan reps worked under)")
+        return static
+    from dataclasses import replace
+
+    from compplan.optimizer.response import ResponseContext, evaluate_response
+
+    figures = evaluate_response(ResponseContext.of(loaded, coeffs, revenue=revenue), chosen,
+                                elasticity=None if elasticity is None else float(elasticity),
+                                static=static)
+    return replace(figures.evaluation, response=figures)
 
 
 def audit(case: Case | str | Path | None, plan: Plan | str | Path = "current") -> Audit:

@@ -14,7 +14,7 @@ the model, splitting a value at the tail's edge.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -183,6 +183,9 @@ class Evaluation:
     segments: list[SegmentFigures] = field(default_factory=list)
     max_segment_gap: float | None = None
     design_rules: list[RuleCheck] = field(default_factory=list)
+    #: With ``[response]`` (MODEL.md section 10): the figures under response and static
+    #: (:class:`compplan.optimizer.response.ResponseFigures`); not part of ``to_dict``.
+    response: Any = field(default=None, compare=False, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """Every guardrail and design rule at the plan, one row each.
@@ -211,7 +214,9 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``evaluation`` block of ``plan.json``)."""
-        data = asdict(self)
+        # The response block is written beside the evaluation, not inside it.
+        data = asdict(replace(self, response=None))
+        del data["response"]
         data["guardrails"] = [g.to_dict() for g in self.guardrails]
         data["design_rules"] = [r.to_dict() for r in self.design_rules]
         return data
