@@ -342,6 +342,12 @@ def _summary(result: Result, kind: str = "plan") -> None:
         cost = "" if price is None else _price_text(price)
         out_console.print(f"  {g.setting}: {fmt.check(g.name, g.value, g.unit)} "
                           f"(limit {fmt.check(g.name, g.limit, g.unit)}, {state}{cost})")
+    if outcome.response is not None:  # MODEL.md section 10
+        from compplan.render.response import response_lines
+
+        for figures in (outcome.response, *outcome.response_band):
+            for line in response_lines(case, figures):
+                out_console.print(f"  {line}")
     rounding = outcome.rounding
     if rounding is not None:
         grids = ", ".join(f"{k} to {rounding[k]:g}" for k in ("weights", "rates")

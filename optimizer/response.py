@@ -369,6 +369,16 @@ def evaluate_response(ctx: ResponseContext, plan: Plan, *, elasticity: float | N
                            under, static, outcomes, net, ctx.base.static_cost)
 
 
+def response_payout(case: Case, coeffs: Coefficients, w: np.ndarray,
+                    u: np.ndarray) -> PlanPayouts:
+    """Totals and rep shares of a canonical plan ``(w, u)`` under the case's response."""
+    plan = Plan.from_vectors(case, w, u)
+    base = baseline(case, coeffs)
+    static = coeffs.align_w * w + coeffs.align_u * u
+    lam = multipliers(response_settings(case), base, static)
+    return response_payouts(case, coeffs, plan, lam, static)
+
+
 # ------------------------------------------------------------ sums over sorted attainment
 
 class Pooled:

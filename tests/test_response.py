@@ -351,27 +351,11 @@ def brute_force(case: Any, coeffs: Any) -> tuple[float, float, Plan, set[str]]:
 def test_grid_optimum_against_brute_force(tmp_path: Path, method: str) -> None:
     # Two candidates, narrow design rules: every grid plan can be enumerated. Every
     # guardrail is on (CVaR, parity, both tails) and some bind under response.
-    rng = np.random.default_rng(11)
-    n, periods = 24, 6
-    reps = [{"rep_id": f"R{i:02d}", "segment": "A" if i % 3 else "B",
-             "target_incentive": float(rng.integers(10, 30)) * 1000} for i in range(n)]
-    x = {"p": rng.gamma(6.0, 0.17, size=(n, periods)), "q": rng.gamma(3.0, 0.33, size=(n, periods))}
-    tables: dict[str, dict[str, Any]] = {
-        "case": {"name": "Brute force"},
-        "goals": {"g": 1.0, "h": 0.5},
-        "metrics.p": {"threshold": 0.5, "cap": 1.8, "alignment": {"g": 1.0}},
-        "metrics.q": {"threshold": 0.3, "cap": 2.0, "alignment": {"h": 1.0, "g": 0.2}},
-        "design": {"max_metrics": 2, "min_weight": 0.3, "max_weight": 0.7,
-                   "accelerator_min": 1.0, "accelerator_max": 1.3},
-        "budget": {"expected_cap": 567700.0, "cvar_level": 0.8, "cvar_cap": 662600.0},
-        "fairness": {"group_by": "segment", "parity_tolerance": 0.088, "top_share": 0.2,
-                     "top_ratio": 1.3067, "bottom_share": 0.25, "bottom_floor": 0.82},
-        "response": {"baseline": "base.toml", "elasticity": 0.4, "max_change": 0.3},
-    }
-    folder = write_case(tmp_path / "bf", tables, reps, x)
-    (folder / "base.toml").write_text('[[metrics]]\nid = "p"\nweight = 0.5\n'
-                                      'accelerator_rate = 1.0\n\n[[metrics]]\nid = "q"\n'
-                                      'weight = 0.5\naccelerator_rate = 0.8\n')
+    folder = brute_case(tmp_path / "bf", budget={"expected_cap": 567700.0, "cvar_level": 0.8,
+                                                  "cvar_cap": 662600.0},
+                        fairness={"group_by": "segment", "parity_tolerance": 0.088,
+                                  "top_share": 0.2, "top_ratio": 1.3067, "bottom_share": 0.25,
+                                  "bottom_floor": 0.82})
     case = load_case(folder)
     coeffs = compute_coefficients(case)
     alignment, cost, plan, binding = brute_force(case, coeffs)
@@ -384,3 +368,66 @@ def test_grid_optimum_against_brute_force(tmp_path: Path, method: str) -> None:
     assert outcome.plan.to_records() == plan.to_records()
     # Under response the budget binds harder than on the history.
     assert outcome.evaluation.expected_cost > outcome.response.static.expected_cost  # type: ignore[union-attr]
+
+
+def brute_case(folder: Path, budget: dict[str, float],
+               fairness: dict[str, Any] | None = None) -> Path:
+    """The brute-force case of :func:`test_grid_optimum_against_brute_force`."""
+    rng = np.random.default_rng(11)
+    n, periods = 24, 6
+    reps = [{"rep_id": f"R{i:02d}", "segment": "A" if i % 3 else "B",
+             "target_incentive": float(rng.integers(10, 30)) * 1000} for i in range(n)]
+    x = {"p": rng.gamma(6.0, 0.17, size=(n, periods)), "q": rng.gamma(3.0, 0.33, size=(n, periods))}
+    tables: dict[str, dict[str, Any]] = {
+        "case": {"name": "Brute force"},
+        "goals": {"g": 1.0, "h": 0.5},
+        "metrics.p": {"threshold": 0.5, "cap": 1.8, "alignment": {"g": 1.0}},
+        "metrics.q": {"threshold": 0.3, "cap": 2.0, "alignment": {"h": 1.0, "g": 0.2}},
+        "design": {"max_metrics": 2, "min_weight": 0.3, "max_weight": 0.7,
+                   "accelerator_min": 1.0, "accelerator_max": 1.3},
+        "budget": budget,
+        "fairness": fairness or {"group_by": "segment", "parity_tolerance": 0.088},
+        "response": {"baseline": "base.toml", "elasticity": 0.4, "max_change": 0.3},
+    }
+    write_case(folder, tables, reps, x)
+    (folder / "base.toml").write_text('[[metrics]]\nid = "p"\nweight = 0.5\n'
+                                      'accelerator_rate = 1.0\n\n[[metrics]]\nid = "q"\n'
+                                      'weight = 0.5\naccelerator_rate = 0.8\n')
+    return folder
+
+
+def cheapest_by_brute_force(case: Any) -> float:
+    """The least expected payout under response of a grid plan meeting parity."""
+    coeffs = compute_coefficients(case)
+    ctx = ResponseContext.of(case, coeffs)
+    opts = grid_options(case, Rounding(0.05, 0.05))
+    per_metric = [[(opts.w[j], opts.u[j]) for j in np.flatnonzero(opts.metric == m)]
+                  for m in range(len(case.metric_ids))]
+    least = np.inf
+    for combo in itertools.product(*per_metric):
+        w, u = np.array([c[0] for c in combo]), np.array([c[1] for c in combo])
+        if abs(w.sum() - 1.0) > 1e-9:
+            continue
+        under = evaluate_response(ctx, Plan.from_vectors(case, w, u)).evaluation
+        if under.max_parity_gap is not None and under.max_parity_gap <= 0.088:
+            least = min(least, under.expected_cost)
+    return float(least)
+
+
+def test_min_budget_and_diagnosis_under_response(tmp_path: Path) -> None:
+    folder = brute_case(tmp_path / "b", {"expected_cap": 400000.0})
+    case = load_case(folder)
+    least = cheapest_by_brute_force(case)
+    assert 400000.0 < least < 567700.0
+    result = compplan.min_budget(case)
+    assert result.evaluation is not None
+    assert result.evaluation.expected_cost == pytest.approx(least, rel=1e-9)
+    assert result.response is not None  # the cheapest plan's figures under response
+    assert result.response.evaluation.expected_cost == pytest.approx(least, rel=1e-9)
+    # Below it no grid plan fits: exit 3, and the diagnosis names the cap that works.
+    run = invoke("optimise", str(folder), "--out", str(tmp_path / "p"))
+    assert_exit(run, 3)
+    report = json.loads((tmp_path / "p" / "infeasibility.json").read_text())
+    assert [c["guardrail"] for c in report["conflict"]] == ["budget_expected"]
+    assert report["min_expected_cap"] == pytest.approx(least, rel=1e-9)
+    assert "no plan satisfies the constraints under response" in run.output
