@@ -77,6 +77,10 @@ def main(ctx: click.Context) -> None:
               help="A plan to publish: weights on a grid of STEP (0.05 = 5 %) and accelerator "
                    "rates on a grid of STEP, the best rounded plan (proven); the summary and "
                    "plan.json say what rounding costs against the unrounded optimum.")
+@click.option("--elasticity", "elasticity", metavar="E1,E2,...",
+              help="A case with [response]: the best grid plan that meets every guardrail "
+                   "under each elasticity of the list (each replacing every metric's), with "
+                   "its figures under each.")
 @click.option("--reproducible", is_flag=True,
               help="Kept for old scripts: plan.json is now always byte-identical for the "
                    "same case (wall times are in run.json).")
@@ -84,7 +88,7 @@ def main(ctx: click.Context) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
              max_metrics: int | None, tail_method: str, round_to: str | None,
-             reproducible: bool, force: bool, quiet: bool) -> None:
+             elasticity: str | None, reproducible: bool, force: bool, quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
     CASE is a case folder (case.toml, reps.csv, attainment.csv); without it the
@@ -107,6 +111,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
         org.refuse("--max-metrics", max_metrics)
         org.refuse("--round", round_to)
+        org.refuse("--elasticity", elasticity)
         solver_import.join()
         org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
                                 tail_method=tail_method, quiet=quiet, force=force)
@@ -116,6 +121,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     loaded = load(case, budget, max_metrics)
     solver_import.join()
     rounding = _rounding(round_to)
+    elasticities = _elasticities(elasticity)
     out = Path(out_dir)
     # Checked before the solve, which may be long: a folder that cannot be written
     # fails now. Every file then lands at once; an earlier run's files (a plan.json
@@ -128,7 +134,8 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
                     result = api.optimise(loaded, time_limit=time_limit,
                                           tail_method=tail_method,
                                           rounding=rounding, progress=reporter.step,
-                                          chunk_progress=reporter.chunks)
+                                          chunk_progress=reporter.chunks,
+                                          elasticity=elasticities)
             except CompplanError as exc:
                 fail(exc)
             if result.status is api.Status.NO_SOLUTION:
@@ -183,6 +190,18 @@ def _rounding(text: str | None) -> Rounding | None:
     except CompplanError as exc:
         fail(exc)
     return rounding
+
+
+def _elasticities(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    from compplan.optimizer.response import parse_elasticities
+
+    try:
+        values = parse_elasticities(text)
+    except CompplanError as exc:
+        fail(exc)
+    return values
 
 
 main.add_command(optimise, name="optimize")

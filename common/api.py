@@ -14,7 +14,7 @@ import html
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.resources import as_file, files
@@ -362,7 +362,8 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
              tail_method: TailMethod = "auto",
              progress: Callable[[str], None] | None = None,
              chunk_progress: Progress | None = None,
-             rounding: Rounding | None = None) -> Result:
+             rounding: Rounding | None = None,
+             elasticity: float | Sequence[float] | None = None) -> Result:
     """Design the plan of best expected alignment for a case.
 
     Parameters
@@ -381,12 +382,18 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
         Weights and accelerator rates on grids (``"weights=0.05,rates=0.05"`` as for
         ``--round``, or ``parse_rounding("weights=0.05")``):
         the best rounded plan, with what rounding costs in ``result.outcome.rounding``.
+        With ``[response]``: the grid (0.05 for a step not given).
+    elasticity : float or sequence of float, optional
+        A case with ``[response]``: robust design (MODEL.md section 10), the best grid
+        plan meeting every guardrail under each elasticity (each replacing every
+        metric's); ``result.outcome.response_band`` holds its figures under each.
 
     Returns
     -------
     Result
         The status, and with a plan its evaluation and guardrail prices; when
-        infeasible, the diagnosis.
+        infeasible, the diagnosis. With ``[response]``, ``result.response`` holds the
+        figures under response and static.
 
     Raises
     ------
@@ -405,9 +412,35 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
         _rounding(rounding)
     loaded = _as_case(case)
     started = time.time()
+    if elasticity is not None:
+        return _solved(loaded, lambda: _robust(loaded, _elasticities(loaded, elasticity),
+                                               seconds, tails, progress, grids), started)
     return _solved(loaded, lambda: optimise_case(
         loaded, time_limit=seconds, tail_method=tails, progress=progress,
         chunk_progress=chunk_progress, rounding=grids), started)
+
+
+def _elasticities(case: Case, value: Any) -> list[float]:
+    """``elasticity`` as given to the API: a number >= 0 or a list of them."""
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if not values or any(isinstance(v, bool) or not isinstance(v, int | float)
+                         or not math.isfinite(v) or v < 0 for v in values):
+        raise UsageError(f"elasticity must be a number >= 0 or a list of them, got "
+                         f"{_shown(value)}")
+    if case.spec.response is None:
+        raise UsageError(f"elasticity: the case {case.name!r} has no [response] table "
+                         "(the baseline plan reps worked under)")
+    return [float(v) for v in values]
+
+
+def _robust(case: Case, elasticities: list[float], seconds: float | None, tails: Any,
+            progress: Callable[[str], None] | None, grids: Rounding | None) -> Outcome:
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.response_pipeline import optimise_response
+
+    return optimise_response(case, compute_coefficients(case), time_limit=seconds,
+                             tail_method=tails, progress=progress, rounding=grids,
+                             elasticities=elasticities)
 
 
 def min_budget(case: Case | str | Path | None = None, *, time_limit: float | None = None,

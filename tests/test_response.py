@@ -317,8 +317,13 @@ def test_grid_options_on_bounds(tmp_path: Path) -> None:
         assert round(opts.u[j] / 0.05, 9) == round(opts.u[j] / 0.05)
 
 
-def brute_force(case: Any, coeffs: Any) -> tuple[float, float, Plan, set[str]]:
-    """The best grid plan under response by enumerating every plan of the grid."""
+def brute_force(case: Any, coeffs: Any, elasticities: list[float | None] | None = None
+                ) -> tuple[float, float, Plan, set[str]]:
+    """The best grid plan under response by enumerating every plan of the grid.
+
+    With ``elasticities``: every guardrail under each, ties by the largest expected payout.
+    """
+    settings = elasticities or [None]
     ctx = ResponseContext.of(case, coeffs)
     opts = grid_options(case, Rounding(0.05, 0.05))
     per_metric = [[(opts.w[j], opts.u[j]) for j in np.flatnonzero(opts.metric == m)]
@@ -334,11 +339,14 @@ def brute_force(case: Any, coeffs: Any) -> tuple[float, float, Plan, set[str]]:
         if static.broken_rules:
             continue
         plan = Plan.from_vectors(case, w, u)
-        under = evaluate_response(ctx, plan, static=static).evaluation
-        if under.violated:
-            if len(under.violated) == 1:
-                binding.add(under.violated[0].name)
+        each = [evaluate_response(ctx, plan, static=static, elasticity=e).evaluation
+                for e in settings]
+        broken = [g.name for ev in each for g in ev.violated]
+        if broken:
+            if len(broken) == 1:
+                binding.add(broken[0])
             continue
+        under = max(each, key=lambda ev: ev.expected_cost)
         key = (under.alignment, -under.expected_cost)
         if best is None or key[0] > best[0] + 1e-7 * max(1, abs(best[0])) or (
                 abs(key[0] - best[0]) <= 1e-7 * max(1, abs(best[0])) and -key[1] < best[1]):
@@ -431,3 +439,27 @@ def test_min_budget_and_diagnosis_under_response(tmp_path: Path) -> None:
     assert [c["guardrail"] for c in report["conflict"]] == ["budget_expected"]
     assert report["min_expected_cap"] == pytest.approx(least, rel=1e-9)
     assert "no plan satisfies the constraints under response" in run.output
+
+
+def test_robust_design_against_brute_force(tmp_path: Path) -> None:
+    # Every guardrail under each elasticity of the list; ties: the least largest payout.
+    folder = brute_case(tmp_path / "r", {"expected_cap": 540000.0})
+    case = load_case(folder)
+    coeffs = compute_coefficients(case)
+    elasticities: list[float | None] = [0.0, 0.4, 0.8]
+    alignment, cost, plan, _ = brute_force(case, coeffs, elasticities)
+    single, _, _, _ = brute_force(case, coeffs)
+    assert alignment < single  # holding under 0.8 too costs alignment
+    result = compplan.optimise(case, elasticity=[0.0, 0.4, 0.8])
+    assert result.plan is not None and result.outcome is not None
+    assert result.plan.to_records() == plan.to_records()
+    band = result.outcome.response_band
+    assert [b.elasticity for b in band] == [0.0, 0.4, 0.8]
+    assert max(b.evaluation.expected_cost for b in band) == pytest.approx(cost, rel=1e-9)
+    assert all(not b.evaluation.violated for b in band)
+    doc = result.document
+    assert [b["elasticity"] for b in doc["response"]["elasticities"]] == [0.0, 0.4, 0.8]
+    run = invoke("optimise", str(folder), "--out", str(tmp_path / "p"), "--elasticity",
+                 "0,0.4,0.8")
+    assert_exit(run, 0)
+    assert "attainment under response (elasticity 0.8): " in run.output
