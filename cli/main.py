@@ -96,10 +96,16 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     role's plan is designed at once and DIR/org_plan.json is written beside
     DIR/<role>/plan.json (--budget then replaces the organisation's cap).
 
-    Example (the second with weights to 5 % and accelerator rates to 0.05):
+    A case with [response] (docs/response.md) is designed under response, exactly on the
+    grid (--round's steps, 0.05 by default); --elasticity E1,E2,... designs the plan that
+    meets every guardrail under each elasticity of the list.
+
+    Example (the second with weights to 5 % and accelerator rates to 0.05; the last under
+    response, holding at elasticities 0.2 to 0.4):
 
         compplan optimise cases/enterprise_first --out plans/fy27 --budget 20000000
         compplan optimise cases/enterprise_first --out plans/fy27r --round weights=0.05,rates=0.05
+        compplan optimise cases/subscription_response --out plans/robust --elasticity 0.2,0.3,0.4
 
         compplan optimise cases/gtm_org --out plans/gtm
     """
