@@ -368,10 +368,13 @@ def _print_evaluation(case: Case, columns: Sequence[Column],
 @click.argument("plans", nargs=-1, required=True)
 @click.option("--out", "out_dir", default="comparison", show_default=True,
               type=click.Path(file_okay=False), help="Folder for compare.csv and compare.md.")
+@click.option("--elasticity", "elasticity", metavar="E1,E2,...",
+              help="A case with [response]: each plan also under each elasticity of the "
+                   "list (each replacing every metric's).")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No table on the terminal.")
-def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool,
-                    quiet: bool) -> None:
+def compare_command(case: str, plans: tuple[str, ...], out_dir: str, elasticity: str | None,
+                    force: bool, quiet: bool) -> None:
     """Compare two or more PLANS side by side under CASE, with differences from the first.
 
     Each PLAN is a plan.json, a TOML plan file, or `current`; its column is named
@@ -398,8 +401,18 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool
     loaded = load(case)
     named = load_plans(loaded, plans)
     coeffs, revenue = _coefficients(loaded, quiet)
-    columns = columns_of(loaded, [(n, p, _evaluate(loaded, coeffs, p, revenue))
-                                  for n, p in named], coeffs)
+    evaluated = [(n, p, _evaluate(loaded, coeffs, p, revenue)) for n, p in named]
+    responses = _responses(loaded, coeffs, evaluated, revenue, elasticity)
+    if responses:  # MODEL.md section 10: under response first, then static, then the band
+        from compplan.render.response import STATIC, column_name
+
+        evaluated = ([(column_name(n, figs[0]), p, figs[0].evaluation)
+                      for (n, p, _), figs in zip(evaluated, responses, strict=True)]
+                     + [(f"{n} {STATIC}", p, ev) for n, p, ev in evaluated]
+                     + [(column_name(n, f), p, f.evaluation)
+                        for (n, p, _), figs in zip(evaluated, responses, strict=True)
+                        for f in figs[1:]])
+    columns = columns_of(loaded, evaluated, coeffs)
     out = Path(out_dir)
     title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
     files = [out / "compare.csv", out / "compare.md"]

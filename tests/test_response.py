@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import CONFORMANCE, assert_exit, invoke, write_case
 
@@ -463,3 +464,35 @@ def test_robust_design_against_brute_force(tmp_path: Path) -> None:
                  "0,0.4,0.8")
     assert_exit(run, 0)
     assert "attainment under response (elasticity 0.8): " in run.output
+
+
+def test_compare_under_response(tmp_path: Path) -> None:
+    folder = worked_case(tmp_path / "w")
+    result = invoke("compare", str(folder), "current", str(folder / "new_plan.toml"), "--out",
+                    str(tmp_path / "cmp"), "--elasticity", "0.1")
+    assert_exit(result, 0)
+    frame = pd.read_csv(tmp_path / "cmp" / "compare.csv")
+    row = frame.set_index("key").loc["expected_payout"]
+    assert float(row["new_plan under response"]) == pytest.approx(48.2)
+    assert float(row["new_plan static"]) == pytest.approx(44.0)
+    assert float(row["current under response"]) == pytest.approx(40.0)
+    # 80 * (0.75 * 0.6 * 1.05 + 0.25 * 0.4 * 0.95)
+    assert float(row["new_plan, elasticity 0.1"]) == pytest.approx(80 * (0.4725 + 0.095))
+
+
+def test_monte_carlo_draws_are_scaled(tmp_path: Path) -> None:
+    # Monte Carlo scenarios are drawn as in section 5, then scaled by the multipliers.
+    folder = worked_case(tmp_path / "w")
+    text = (folder / "case.toml").read_text()
+    (folder / "case.toml").write_text(text + '\n[scenarios]\nmode = "montecarlo"\ncount = 50\n'
+                                      "seed = 3\n")
+    case = load_case(folder)
+    ev = compplan.evaluate(case, folder / "new_plan.toml")
+    assert ev.response is not None
+    from compplan.models.scenarios import build_scenarios
+
+    x = build_scenarios(case).block(0, 1).astype(np.float64)[0]  # (metrics, draws)
+    lam = np.array([ev.response.multipliers["a"], ev.response.multipliers["b"]])
+    phi, psi = curves((x * lam[:, None])[None], np.zeros(2), np.full(2, 2.0))
+    paid = 80 * (0.75 * (phi[0, 0] + psi[0, 0]) + 0.25 * (phi[0, 1] + psi[0, 1]))
+    assert ev.expected_cost == pytest.approx(float(paid.mean()), rel=1e-9)
