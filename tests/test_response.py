@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import compplan
 from compplan.errors import CaseError, UsageError
 from compplan.models.case import load_case
 from compplan.models.plan import Plan
+from compplan.models.schema import CaseSpec
 from compplan.optimizer.coefficients import compute_coefficients, curves
 from compplan.optimizer.evaluate import evaluate
 from compplan.optimizer.model import Rounding
@@ -496,3 +498,22 @@ def test_monte_carlo_draws_are_scaled(tmp_path: Path) -> None:
     phi, psi = curves((x * lam[:, None])[None], np.zeros(2), np.full(2, 2.0))
     paid = 80 * (0.75 * (phi[0, 0] + psi[0, 0]) + 0.25 * (phi[0, 1] + psi[0, 1]))
     assert ev.expected_cost == pytest.approx(float(paid.mean()), rel=1e-9)
+
+
+def test_batch_varies_the_elasticity(tmp_path: Path) -> None:
+    folder = brute_case(tmp_path / "b", {"expected_cap": 567700.0})
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'case = "{folder}"\n\n[grid]\n"response.elasticity" = [0.0, 0.4]\n')
+    report = compplan.batch(spec, tmp_path / "out", chart=False, prices=False)
+    frame = report.to_frame()
+    assert list(frame["status"]) == ["optimal", "optimal"]
+    for e, cost in zip([0.0, 0.4], frame["expected_cost"], strict=True):
+        case = load_case(folder)
+        data = case.spec.model_dump()
+        data["response"]["elasticity"] = e
+        changed = replace(case, spec=CaseSpec.model_validate(data))
+        assert cost == pytest.approx(optimise_case(changed).evaluation.expected_cost, rel=1e-9)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'case = "{folder}"\n\n[grid]\n"response.baseline" = ["x.toml"]\n')
+    with pytest.raises(CaseError, match="names the plan read with the case"):
+        compplan.batch(bad, tmp_path / "out2")
