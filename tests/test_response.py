@@ -517,3 +517,21 @@ def test_batch_varies_the_elasticity(tmp_path: Path) -> None:
     bad.write_text(f'case = "{folder}"\n\n[grid]\n"response.baseline" = ["x.toml"]\n')
     with pytest.raises(CaseError, match="names the plan read with the case"):
         compplan.batch(bad, tmp_path / "out2")
+
+
+def test_organisation_role_with_response_is_refused(tmp_path: Path) -> None:
+    org = tmp_path / "org"
+    shutil.copytree(Path(__file__).parent.parent / "cases" / "gtm_org", org)
+    with (org / "ae" / "case.toml").open("a") as f:
+        f.write('\n[response]\nbaseline = "current_plan.toml"\nelasticity = 0.2\n')
+    with pytest.raises(CaseError, match=r"ae/case.toml, \[response\]: \[response\] is not "
+                                        "supported in a role of an organisation yet"):
+        compplan.load_org(org)
+
+
+def test_explain_says_what_the_plan_costs_if_it_works(tmp_path: Path) -> None:
+    folder = worked_case(tmp_path / "w")
+    doc = compplan.explain(folder / "new_plan.toml", folder)
+    assert ("If the team shifts toward what this plan pays for, as it intends (a up about 15% "
+            "and b down about 15%), the plan costs 48.20 USD per period in all, against 44.00 "
+            "USD if everyone sells what they sold last year.") in doc.markdown
