@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -152,8 +153,8 @@ def _evaluate(case: Case, coeffs: Coefficients, plan: Plan, revenue: float | Non
         fail(exc)
 
 
-def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Plan]]
-                 ) -> pd.DataFrame:
+def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Plan]],
+                 responses: Sequence[Sequence[Any]] | None = None) -> pd.DataFrame:
     reps = case.reps
     grouping = [c for c in reps.columns if c != "target_incentive"]
     table = pd.DataFrame({"rep_id": reps.index, **{c: reps[c].to_numpy() for c in grouping},
@@ -164,6 +165,14 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
         share = plan_payouts(case, coeffs, plan).shares
         table[f"{prefix}expected_payout"] = case.target_incentive * share
         table[f"{prefix}share_of_target"] = share
+    for (prefix, plan), figs in zip(plans, responses or [], strict=False):
+        # MODEL.md section 10: each rep's expected payout once reps respond.
+        from compplan.optimizer.response import marginal, response_payouts
+
+        lam = np.array([figs[0].multipliers[k] for k in case.metric_ids])
+        share = response_payouts(case, coeffs, plan, lam, marginal(case, coeffs, plan)).shares
+        table[f"{prefix}expected_payout_under_response"] = case.target_incentive * share
+        table[f"{prefix}share_of_target_under_response"] = share
     return table
 
 
@@ -331,7 +340,8 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
     inputs = [case.path, *([] if ref == "current" else [ref])]
     with output_set(out_dir, force=force, inputs=inputs) as folder:
         write_json(folder / files[0].name, doc)
-        write_atomic(folder / files[1].name, csv_text(_rep_payouts(case, coeffs, plans)))
+        write_atomic(folder / files[1].name,
+                     csv_text(_rep_payouts(case, coeffs, plans, responses)))
     return files
 
 

@@ -535,3 +535,13 @@ def test_explain_says_what_the_plan_costs_if_it_works(tmp_path: Path) -> None:
     assert ("If the team shifts toward what this plan pays for, as it intends (a up about 15% "
             "and b down about 15%), the plan costs 48.20 USD per period in all, against 44.00 "
             "USD if everyone sells what they sold last year.") in doc.markdown
+
+
+def test_rep_payouts_under_response(tmp_path: Path) -> None:
+    folder = worked_case(tmp_path / "w")
+    result = invoke("evaluate", str(folder), str(folder / "new_plan.toml"), "--out",
+                    str(tmp_path / "ev"), "-q")
+    assert_exit(result, 0)
+    reps = pd.read_csv(tmp_path / "ev" / "rep_payouts.csv")
+    assert reps["expected_payout"].tolist() == pytest.approx([44.0])
+    assert reps["expected_payout_under_response"].tolist() == pytest.approx([48.2])
