@@ -532,6 +532,28 @@ class ResponseProblem:
         return cls(case, coeffs, grid, options, data, base, sets)
 
 
+#: The last problem built by :func:`solve_response`: the diagnosis of an infeasible case
+#: solves the same case many times (one slot; it holds the case until the next one).
+_LAST: list[tuple[Case, Coefficients, Rounding, tuple[float, ...], ResponseProblem]] = []
+
+
+def case_problem(case: Case, coeffs: Coefficients, rounding: Rounding | None,
+                 elasticities: Sequence[float] | None) -> ResponseProblem:
+    """The case's problem (every guardrail's figures), reused for the same case and grid."""
+    grid, key = response_grid(rounding), tuple(elasticities or ())
+    for seen, seen_coeffs, seen_grid, seen_key, problem in _LAST:
+        if seen is case and seen_coeffs is coeffs and seen_grid == grid and seen_key == key:
+            return problem
+    problem = ResponseProblem.of(case, coeffs, rounding=grid, elasticities=elasticities)
+    _LAST[:] = [(case, coeffs, grid, key, problem)]
+    return problem
+
+
+def forget_problems() -> None:
+    """Drop the problem kept by :func:`case_problem`."""
+    _LAST.clear()
+
+
 def solve_response(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
                    guardrails: Iterable[str] | None = None, tail_method: TailMethod = "auto",
                    objective: str = "alignment", elastic: Iterable[str] = (),
@@ -558,8 +580,7 @@ def solve_response(case: Case, coeffs: Coefficients, *, time_limit: float | None
     """
     if objective not in ("alignment", "cost", "feasibility", "elastic"):
         raise ValueError(f"unknown objective '{objective}'")
-    prob = problem if problem is not None else ResponseProblem.of(
-        case, coeffs, rounding=rounding, elasticities=elasticities, guardrails=guardrails)
+    prob = problem if problem is not None else case_problem(case, coeffs, rounding, elasticities)
     plan = create_response_model(case, coeffs, prob.data, prob.options, prob.sets,
                                  guardrails=guardrails, tail_method=tail_method,
                                  elastic=elastic if objective == "elastic" else ())

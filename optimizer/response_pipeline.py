@@ -17,7 +17,7 @@ from compplan.optimizer.evaluate import evaluate
 from compplan.optimizer.model import Rounding, TailMethod
 from compplan.optimizer.pipeline import Outcome, _check_plan
 from compplan.optimizer.response import ResponseContext, evaluate_response
-from compplan.optimizer.response_model import ResponseProblem, solve_response
+from compplan.optimizer.response_model import case_problem, forget_problems, solve_response
 from compplan.optimizer.solve import Status, solver_version
 
 
@@ -55,9 +55,21 @@ def optimise_response(case: Case, coeffs: Coefficients, *, time_limit: float | N
     SolverLimitError
         The time limit was reached before any plan was found.
     """
+    try:
+        return _optimise(case, coeffs, time_limit=time_limit, tail_method=tail_method,
+                         progress=progress, objective=objective, revenue=revenue,
+                         diagnosis=diagnosis, rounding=rounding, elasticities=elasticities)
+    finally:
+        forget_problems()  # the sorted attainment is the size of the data: not kept
+
+
+def _optimise(case: Case, coeffs: Coefficients, *, time_limit: float | None,
+              tail_method: TailMethod, progress: Callable[[str], None] | None,
+              objective: str, revenue: float | None, diagnosis: str,
+              rounding: Rounding | None, elasticities: Sequence[float] | None) -> Outcome:
     say = progress or (lambda _: None)
     say("sorting attainment for the response model")
-    problem = ResponseProblem.of(case, coeffs, rounding=rounding, elasticities=elasticities)
+    problem = case_problem(case, coeffs, rounding, elasticities)
     say(f"solving on the grid (weights {problem.grid.weights:g}, rates "
         f"{problem.grid.rates:g}): {problem.options.size} options")
     result = solve_response(case, coeffs, time_limit=time_limit, tail_method=tail_method,
