@@ -31,6 +31,7 @@ from compplan.optimizer.diagnose import _SETTINGS as SETTINGS
 from compplan.optimizer.diagnose import active_guardrails
 from compplan.optimizer.evaluate import CHECK_TOLERANCE, evaluate, segment_column
 from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
+from compplan.optimizer.response import realised_response
 from compplan.optimizer.solve import SolveResult, Stage, Status, solve_stages
 from compplan.optimizer.tails import tail_mean
 
@@ -574,6 +575,9 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
     elif tuned is not None:
         doc["retune"] = _retune_doc(case, coeffs, tuned, w0, u0, remaining_cap)
     doc["drift"] = drift(case, scen_pay.rep_share, plan, actuals, pay, year)
+    response = realised_response(case, coeffs, plan, actuals)
+    if response is not None:  # MODEL.md section 10: what the year says about the response
+        doc["response"] = response
     return PulseOutcome(doc, infeasibility, tuned)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from compplan.errors import CaseError, UsageError
+from compplan.models.actuals import Actuals
 from compplan.models.case import CASE_FILE, Case
 from compplan.models.money import periods_per_year
 from compplan.models.plan import Plan
@@ -377,6 +378,44 @@ def response_payout(case: Case, coeffs: Coefficients, w: np.ndarray,
     static = coeffs.align_w * w + coeffs.align_u * u
     lam = multipliers(response_settings(case), base, static)
     return response_payouts(case, coeffs, plan, lam, static)
+
+
+def realised_response(case: Case, coeffs: Coefficients, plan: Plan,
+                      actuals: Actuals) -> dict[str, Any] | None:
+    """What the year so far says about the response (MODEL.md section 10, pulse).
+
+    Per metric with actuals: the realised multiplier (the mean actual attainment over the
+    elapsed rep-periods over the history's mean for the same reps) and the implied
+    elasticity ``(lambda^ - 1) R / (U(plan) - U0)`` where the plan changed what progress
+    pays (else None).
+
+    Returns
+    -------
+    dict or None
+        ``{"realised": {...}, "implied_elasticity": {...}}``; None without ``[response]``
+        or when the plan is the baseline.
+    """
+    if case.spec.response is None:
+        return None
+    base = baseline(case, coeffs)
+    if plan.to_records() == base.plan.to_records():
+        return None
+    change = marginal(case, coeffs, plan) - base.marginal
+    realised: dict[str, float | None] = {}
+    implied: dict[str, float | None] = {}
+    on = actuals.present.any(axis=1)
+    for k in actuals.metric_ids:
+        j = case.metric_ids.index(k)
+        now = actuals.metric(k)[actuals.present]
+        history = case.attainment[on, j, :]
+        if case.present is not None:
+            history = history[case.present[on]]
+        before = float(np.mean(history)) if history.size else 0.0
+        lam = float(np.mean(now)) / before if now.size and before > 0 else None
+        realised[k] = lam
+        implied[k] = (None if lam is None or abs(change[j]) <= 1e-9
+                      else float((lam - 1.0) * base.reference[j] / change[j]))
+    return {"realised": realised, "implied_elasticity": implied}
 
 
 # ------------------------------------------------------------ sums over sorted attainment

@@ -50,8 +50,8 @@ accelerator_rate = 0.25
 """
 
 
-def worked_case(folder: Path, *, elasticity: float = 0.3, extra: dict[str, Any] | None = None
-                ) -> Path:
+def worked_case(folder: Path, *, elasticity: float = 0.3, extra: dict[str, Any] | None = None,
+                periods: int = 1) -> Path:
     """One rep, two metrics paid per unit (threshold 0, attainment below 100 %).
 
     Quota 1,000 units each; last year 600 and 400 units under a plan paying 4 % of a
@@ -68,7 +68,7 @@ def worked_case(folder: Path, *, elasticity: float = 0.3, extra: dict[str, Any] 
         **(extra or {}),
     }
     write_case(folder, tables, [{"rep_id": "R1", "target_incentive": 80.0}],
-               {"a": [[0.6]], "b": [[0.4]]})
+               {"a": [[0.6] * periods], "b": [[0.4] * periods]})
     (folder / "quotas.csv").write_text("rep_id,a,b\nR1,1000,1000\n")
     (folder / "current_plan.toml").write_text(
         '[[metrics]]\nid = "a"\nweight = 0.5\naccelerator_rate = 0.5\n\n'
@@ -545,3 +545,16 @@ def test_rep_payouts_under_response(tmp_path: Path) -> None:
     reps = pd.read_csv(tmp_path / "ev" / "rep_payouts.csv")
     assert reps["expected_payout"].tolist() == pytest.approx([44.0])
     assert reps["expected_payout_under_response"].tolist() == pytest.approx([48.2])
+
+
+def test_pulse_reports_the_realised_response(tmp_path: Path) -> None:
+    # Two periods of history at 600 and 400 units; the first period under the new plan
+    # lands at 690 and 340: multipliers 1.15 and 0.85, elasticity 0.3 on both.
+    folder = worked_case(tmp_path / "w", periods=2)
+    (tmp_path / "actuals.csv").write_text("rep_id,period,a,b\nR1,Q1,0.69,0.34\n")
+    result = invoke("pulse", str(folder), str(folder / "new_plan.toml"), "--actuals",
+                    str(tmp_path / "actuals.csv"), "--out", str(tmp_path / "pulse"))
+    assert_exit(result, 0)
+    doc = json.loads((tmp_path / "pulse" / "pulse.json").read_text())
+    assert doc["response"]["realised"] == pytest.approx({"a": 1.15, "b": 0.85})
+    assert doc["response"]["implied_elasticity"] == pytest.approx({"a": 0.3, "b": 0.3})
