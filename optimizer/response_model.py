@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -128,14 +129,18 @@ def grid_options(case: Case, grid: Rounding) -> Options:
 
 
 class ResponseData:
-    """Sorted attainment of the case, built once: per-option sums for any ``lambda``.
+    """The case's attainment, and per-option payout figures for any ``lambda``.
+
+    The sums over reps come from sorted attainment with cumulative sums (:class:`Pooled`),
+    built one metric at a time and dropped once its options are priced: memory stays at
+    the data plus one metric's sorted copies.
 
     Parameters
     ----------
     case : Case
         The case.
     coeffs : Coefficients
-        Its coefficients (steps ``delta``, ``U`` per unit of ``w`` and ``u``).
+        Its coefficients (``U`` per unit of ``w`` and ``u``, total target incentive).
     include : set of str
         The guardrails the model needs figures for.
     """
@@ -144,36 +149,81 @@ class ResponseData:
         self.case, self.coeffs = case, coeffs
         scen = build_scenarios(case)
         self.x = np.asarray(scen.block(0, scen.n_reps), dtype=np.float64)
-        n, n_metrics, s = self.x.shape
+        n = self.x.shape[0]
         self.mask = scen.present(0, n)
-        on = np.ones((n, s)) if self.mask is None else self.mask.astype(float)
-        self.count = on.sum(axis=1)
-        ti = case.target_incentive
+        self.count = (np.full(n, float(self.x.shape[2])) if self.mask is None
+                      else self.mask.sum(axis=1).astype(float))
         self.theta = np.array([case.metric(k).threshold for k in case.metric_ids])
         self.kappa = np.array([case.metric(k).cap for k in case.metric_ids])
-        weight = ti[:, None] * on / coeffs.ti_total
-        self.cost = [Pooled(self.x[:, m, :], weight / s) for m in range(n_metrics)]
         budget, fair = case.spec.budget, case.spec.fairness
-        self.scen: list[list[Pooled]] | None = None
-        if "budget_cvar" in include and budget.cvar_cap is not None:
-            self.scen = [[Pooled(self.x[:, m, t], weight[:, t]) for t in range(s)]
-                         for m in range(n_metrics)]
-        self.group: list[list[Pooled]] | None = None
-        if "fairness_parity" in include and fair.parity_tolerance is not None and coeffs.groups:
-            _, codes = np.unique(case.reps[fair.group_by].to_numpy(dtype=str),
+        self.with_scen = "budget_cvar" in include and budget.cvar_cap is not None
+        self.with_group = ("fairness_parity" in include and fair.parity_tolerance is not None
+                           and bool(coeffs.groups))
+        self.with_mean = "fairness_top" in include and fair.top_ratio is not None
+
+    def _on(self, reps: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """``O[r, s]`` as floats for some reps."""
+        x = self.x[reps]
+        if self.mask is None:
+            return np.ones((x.shape[0], x.shape[2]))
+        return np.asarray(self.mask[reps], dtype=float)
+
+    def option_sets(self, options: Options,
+                    lams: Sequence[np.ndarray]) -> list[dict[str, Any]]:
+        """Per-option figures under each setting's multipliers ``lams`` (each (J,)).
+
+        Returns
+        -------
+        list of dict
+            Per setting: ``cost`` (J,), and with their guardrails ``scen`` (S, J),
+            ``group`` (H, J) and ``mean`` (J,), in shares as the coefficients.
+        """
+        case, coeffs = self.case, self.coeffs
+        n, n_metrics, s = self.x.shape
+        on = self._on()
+        ti = case.target_incentive
+        weight = ti[:, None] * on / coeffs.ti_total
+        codes: np.ndarray = np.zeros(0, dtype=int)
+        group_ti: np.ndarray = np.zeros(0)
+        if self.with_group:
+            _, codes = np.unique(case.reps[case.spec.fairness.group_by].to_numpy(dtype=str),
                                  return_inverse=True)
-            share = self.count / s
-            group_ti = np.bincount(codes, weights=ti * share)
-            rows = []
-            for m in range(n_metrics):
-                rows.append([Pooled(self.x[codes == h, m, :],
-                                    (ti[:, None] * on)[codes == h] / (s * group_ti[h]))
-                             for h in range(len(group_ti))])
-            self.group = rows
-        self.mean: list[Pooled] | None = None
-        if "fairness_top" in include and fair.top_ratio is not None:
-            each = on / (n * self.count[:, None])
-            self.mean = [Pooled(self.x[:, m, :], each) for m in range(n_metrics)]
+            group_ti = np.bincount(codes, weights=ti * self.count / s)
+        out: list[dict[str, Any]] = [
+            {"cost": np.zeros(options.size),
+             "scen": np.zeros((s, options.size)) if self.with_scen else None,
+             "group": np.zeros((len(group_ti), options.size)) if self.with_group else None,
+             "mean": np.zeros(options.size) if self.with_mean else None} for _ in lams]
+        for m in range(n_metrics):
+            cols = options.of(m)
+            if cols.size == 0:
+                continue
+            values = self.x[:, m, :]
+
+            def put(pool: Pooled, key: str, row: int | None = None, cols: np.ndarray = cols,
+                    m: int = m) -> None:
+                for figures, lam in zip(out, lams, strict=True):
+                    phi, psi = pool.sums(lam[cols], float(self.theta[m]), float(self.kappa[m]))
+                    priced = options.w[cols] * phi + options.u[cols] * psi
+                    if row is None:
+                        figures[key][cols] = priced
+                    else:
+                        figures[key][row, cols] = priced
+
+            if self.with_scen:  # the expected payout is then the scenarios' mean
+                for t in range(s):
+                    put(Pooled(values[:, t], weight[:, t]), "scen", t)
+                for figures in out:
+                    figures["cost"][cols] = figures["scen"][:, cols].mean(axis=0)
+            else:
+                put(Pooled(values, weight / s), "cost")
+            for h in range(len(group_ti)):
+                rows = codes == h
+                put(Pooled(values[rows], ti[rows, None] * on[rows] / (s * group_ti[h])),
+                    "group", h)
+            if self.with_mean:
+                put(Pooled(values, on / (n * self.count[:, None])), "mean")
+        return out
 
     def per_option(self, pooled: Sequence[Pooled], options: Options,
                    lam: np.ndarray) -> np.ndarray:
@@ -189,8 +239,11 @@ class ResponseData:
 
     def shares(self, w: np.ndarray, u: np.ndarray, lam: np.ndarray) -> np.ndarray:
         """(N,): each rep's expected payout as a share of target, ``e_r``, on ``lambda x``."""
-        phi, psi = curves(self.x * lam[None, :, None], self.theta, self.kappa)
-        paid = np.einsum("m,rms->rs", w, phi) + np.einsum("m,rms->rs", u, psi)
+        paid = np.zeros((self.x.shape[0], self.x.shape[2]))
+        for m in np.flatnonzero(w > 0):  # one metric at a time: no (N, M, S) temporaries
+            phi, psi = curves(self.x[:, m:m + 1, :] * lam[m], self.theta[m:m + 1],
+                              self.kappa[m:m + 1])
+            paid += w[m] * phi[:, 0, :] + u[m] * psi[:, 0, :]
         if self.mask is not None:
             paid = paid * self.mask
         return np.asarray(paid.sum(axis=1) / self.count)
@@ -198,9 +251,7 @@ class ResponseData:
     def cut_row(self, p: np.ndarray, options: Options, lam: np.ndarray) -> np.ndarray:
         """(J,): ``sum_r p_r e_r`` per option, over the reps the vertex ``p`` weighs."""
         reps = np.flatnonzero(p)
-        on = (np.ones((reps.size, self.x.shape[2])) if self.mask is None
-              else self.mask[reps].astype(float))
-        weight = p[reps, None] * on / self.count[reps, None]
+        weight = p[reps, None] * self._on(reps) / self.count[reps, None]
         pooled = [Pooled(self.x[reps, m, :], weight) for m in range(self.x.shape[1])]
         return self.per_option(pooled, options, lam)
 
@@ -233,25 +284,24 @@ class OptionSet:
     mean: np.ndarray | None = None
 
 
-def option_set(data: ResponseData, options: Options, base: Baseline,
-               settings: ResponseSettings) -> OptionSet:
-    """Multipliers and per-option payout figures of one elasticity setting."""
+def option_multipliers(data: ResponseData, options: Options, base: Baseline,
+                       settings: ResponseSettings) -> np.ndarray:
+    """(J,): each option's multiplier for its own metric under ``settings``."""
     coeffs = data.coeffs
     m = options.metric
     marginal = coeffs.align_w[m] * options.w + coeffs.align_u[m] * options.u
-    lam = multipliers(ResponseSettings(settings.elasticity[m], settings.max_change,
-                                       settings.value[m]),
-                      Baseline(base.name, base.plan, base.marginal[m], base.reference[m],
-                               base.static_cost), marginal)
-    cost = data.per_option(data.cost, options, lam)
-    scen = None if data.scen is None else np.stack(
-        [data.per_option([data.scen[k][t] for k in range(len(data.scen))], options, lam)
-         for t in range(len(data.scen[0]))])
-    group = None if data.group is None else np.stack(
-        [data.per_option([data.group[k][h] for k in range(len(data.group))], options, lam)
-         for h in range(len(data.group[0]))])
-    mean = None if data.mean is None else data.per_option(data.mean, options, lam)
-    return OptionSet(settings, lam, cost, scen, group, mean)
+    return multipliers(ResponseSettings(settings.elasticity[m], settings.max_change,
+                                        settings.value[m]),
+                       Baseline(base.name, base.plan, base.marginal[m], base.reference[m],
+                                base.static_cost), marginal)
+
+
+def option_sets(data: ResponseData, options: Options, base: Baseline,
+                settings: Sequence[ResponseSettings]) -> list[OptionSet]:
+    """Multipliers and per-option payout figures of each elasticity setting."""
+    lams = [option_multipliers(data, options, base, s) for s in settings]
+    return [OptionSet(s, lam, f["cost"], f["scen"], f["group"], f["mean"])
+            for s, lam, f in zip(settings, lams, data.option_sets(options, lams), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -528,7 +578,7 @@ class ResponseProblem:
         base = baseline(case, coeffs)
         settings = ([response_settings(case)] if not elasticities
                     else [response_settings(case, e) for e in elasticities])
-        sets = [option_set(data, options, base, s) for s in settings]
+        sets = option_sets(data, options, base, settings)
         return cls(case, coeffs, grid, options, data, base, sets)
 
 
