@@ -432,18 +432,20 @@ class Pooled:
         Attainments ``v_i`` (any shape; flattened).
     weights : numpy.ndarray
         Their weights ``a_i``, the shape of ``values``.
+    is_sorted : bool
+        ``values`` are already in ascending order (one sort serves several weightings).
     """
 
-    def __init__(self, values: np.ndarray, weights: np.ndarray) -> None:
+    def __init__(self, values: np.ndarray, weights: np.ndarray, *,
+                 is_sorted: bool = False) -> None:
         v = np.asarray(values, dtype=np.float64).ravel()
         a = np.broadcast_to(np.asarray(weights, dtype=np.float64), np.shape(values)).ravel()
-        keep = a != 0.0
-        v, a = v[keep], a[keep]
-        order = np.argsort(v, kind="stable")
-        self.v = v[order]
-        a = a[order]
+        if not is_sorted:
+            order = np.argsort(v)
+            v, a = v[order], a[order]
+        self.v = v
         self.ca = np.concatenate([[0.0], np.cumsum(a)])
-        self.cav = np.concatenate([[0.0], np.cumsum(a * self.v)])
+        self.cav = np.concatenate([[0.0], np.cumsum(a * v)])
 
     def _band(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sums of ``a`` and ``a v`` with ``lo < v < hi``, and of ``a`` with ``v >= hi``."""

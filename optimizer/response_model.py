@@ -198,7 +198,17 @@ class ResponseData:
             cols = options.of(m)
             if cols.size == 0:
                 continue
-            values = self.x[:, m, :]
+            # One sort per metric serves every weighting (scenarios and groups are subsets).
+            flat = self.x[:, m, :].ravel()
+            order = np.argsort(flat)
+            values = flat[order]
+            rep = order // s
+
+            def pool(weights: np.ndarray, keep: np.ndarray | None = None,
+                     order: np.ndarray = order, values: np.ndarray = values) -> Pooled:
+                a = weights.ravel()[order]
+                return Pooled(values if keep is None else values[keep],
+                              a if keep is None else a[keep], is_sorted=True)
 
             def put(pool: Pooled, key: str, row: int | None = None, cols: np.ndarray = cols,
                     m: int = m) -> None:
@@ -211,18 +221,17 @@ class ResponseData:
                         figures[key][row, cols] = priced
 
             if self.with_scen:  # the expected payout is then the scenarios' mean
+                period = order % s
                 for t in range(s):
-                    put(Pooled(values[:, t], weight[:, t]), "scen", t)
+                    put(pool(weight, period == t), "scen", t)
                 for figures in out:
                     figures["cost"][cols] = figures["scen"][:, cols].mean(axis=0)
             else:
-                put(Pooled(values, weight / s), "cost")
+                put(pool(weight / s), "cost")
             for h in range(len(group_ti)):
-                rows = codes == h
-                put(Pooled(values[rows], ti[rows, None] * on[rows] / (s * group_ti[h])),
-                    "group", h)
+                put(pool(ti[:, None] * on / (s * group_ti[h]), codes[rep] == h), "group", h)
             if self.with_mean:
-                put(Pooled(values, on / (n * self.count[:, None])), "mean")
+                put(pool(on / (n * self.count[:, None])), "mean")
         return out
 
     def per_option(self, pooled: Sequence[Pooled], options: Options,
