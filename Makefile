@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-OUT ?= plan
+OUT ?= out/plan
 # The project's shared folder (spec/MODEL.md and tools/conformance.py), beside this clone.
 CONTRACT ?= ../shared
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
@@ -41,8 +41,11 @@ browser:
 	  echo "note: chromium is not installed and there is no apt-get here; the browser test of the report will be skipped"; \
 	else \
 	  echo "installing chromium for the browser test of the report (apt-get)"; \
-	  $(APT_CHROMIUM) >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && $(APT_CHROMIUM) >/dev/null 2>&1; } \
-	    || echo "note: apt-get could not install chromium; the browser test of the report will be skipped"; \
+	  log=$$(mktemp); \
+	  $(APT_CHROMIUM) >$$log 2>&1 || { apt-get update -q >>$$log 2>&1 && $(APT_CHROMIUM) >>$$log 2>&1; } \
+	    || { echo "note: apt-get could not install chromium (its own words below); the browser test of the report will be skipped"; \
+	         grep -E '^(E|W|Err):' $$log | awk '!seen[$$0]++' | tail -n 5 | sed 's/^/  apt-get: /'; }; \
+	  rm -f $$log; \
 	fi
 
 # The workbook test (tests/test_workbook_live.py) recalculates the exported workbook with
@@ -57,13 +60,16 @@ spreadsheet:
 	  echo "note: LibreOffice is not installed and there is no apt-get here; the workbook's recalculation test will be skipped"; \
 	else \
 	  echo "installing LibreOffice Calc for the workbook's recalculation test (apt-get)"; \
-	  $(APT_CALC) >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && $(APT_CALC) >/dev/null 2>&1; } \
-	    || echo "note: apt-get could not install LibreOffice; the workbook's recalculation test will be skipped"; \
+	  log=$$(mktemp); \
+	  $(APT_CALC) >$$log 2>&1 || { apt-get update -q >>$$log 2>&1 && $(APT_CALC) >>$$log 2>&1; } \
+	    || { echo "note: apt-get could not install LibreOffice (its own words below); the workbook's recalculation test will be skipped"; \
+	         grep -E '^(E|W|Err):' $$log | awk '!seen[$$0]++' | tail -n 5 | sed 's/^/  apt-get: /'; }; \
+	  rm -f $$log; \
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check common models optimizer render batch cli tests bench
-	$(BIN)/mypy common models optimizer render batch cli
+	$(BIN)/ruff check common models optimizer render batch cli tests bench cases
+	$(BIN)/mypy common models optimizer render batch cli cases/generate.py
 
 # Without the shared folder, the contract's cases copied into tests/data/conformance
 # still run (through pytest), and the message says where the checker comes from.

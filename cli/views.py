@@ -24,6 +24,7 @@ from compplan.cli.common import (
     force_option,
     load,
     load_plans,
+    load_source,
     out_console,
     output_file,
     output_set,
@@ -48,9 +49,7 @@ from compplan.render.figures import (
     columns_of,
     difference,
     format_value,
-    markdown_table,
     rich_table,
-    side_by_side,
 )
 from compplan.render.safe import csv_text
 
@@ -189,7 +188,7 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
               help="What-if: move AMOUNT of target incentive from one metric to another "
                    "('0.4:smb_bookings->multi_product_deals', quoted for the shell's >). "
                    "Repeatable; modifiers apply in the order given.")
-@click.option("--out", "out_dir", default="evaluation", show_default=True,
+@click.option("--out", "out_dir", default="out/evaluation", show_default=True,
               type=click.Path(file_okay=False),
               help="Folder for evaluation.json and rep_payouts.csv.")
 @click.option("--write-plan", type=click.Path(),
@@ -288,6 +287,17 @@ def _responses(case: Case, coeffs: Coefficients, named: Sequence[tuple[str, Plan
     return found
 
 
+def _band(text: str) -> list[float]:
+    """--elasticity E1,E2,...: the elasticities, or exit 2 naming what is allowed."""
+    from compplan.optimizer.response import parse_elasticities
+
+    try:
+        values = parse_elasticities(text)
+    except CompplanError as exc:
+        fail(exc)
+    return values
+
+
 def _print_response(case: Case, coeffs: Coefficients, name: str, plan: Plan,
                     figures: Sequence[Any]) -> None:
     from compplan.render.response import response_columns, response_lines
@@ -376,7 +386,7 @@ def _print_evaluation(case: Case, columns: Sequence[Column],
 @click.command("compare")
 @click.argument("case", type=click.Path(file_okay=False))
 @click.argument("plans", nargs=-1, required=True)
-@click.option("--out", "out_dir", default="comparison", show_default=True,
+@click.option("--out", "out_dir", default="out/comparison", show_default=True,
               type=click.Path(file_okay=False), help="Folder for compare.csv and compare.md.")
 @click.option("--elasticity", "elasticity", metavar="E1,E2,...",
               help="A case with [response]: each plan also under each elasticity of the "
@@ -400,41 +410,30 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, elasticity:
         compplan compare cases/enterprise_first current plans/fy27/plan.json --out cmp
         compplan compare cases/gtm_org current plans/gtm/org_plan.json --out cmp/gtm
     """  # noqa: D301 (\b keeps click from rewrapping the example)
-    if is_org_folder(case):
-        from compplan.cli.org_views import compare_org_folder
+    from compplan import api
 
-        compare_org_folder(case, plans, out_dir, force=force, quiet=quiet)
-        return
-    if len(plans) < 2:
-        raise ExitError("compare needs at least two plans (give `current` and a plan file, "
-                        "or two plan files)", 2)
-    loaded = load(case)
-    named = load_plans(loaded, plans)
-    coeffs, revenue = _coefficients(loaded, quiet)
-    evaluated = [(n, p, _evaluate(loaded, coeffs, p, revenue)) for n, p in named]
-    responses = _responses(loaded, coeffs, evaluated, revenue, elasticity)
-    if responses:  # MODEL.md section 10: under response first, then static, then the band
-        from compplan.render.response import STATIC, column_name
-
-        evaluated = ([(column_name(n, figs[0]), p, figs[0].evaluation)
-                      for (n, p, _), figs in zip(evaluated, responses, strict=True)]
-                     + [(f"{n} {STATIC}", p, ev) for n, p, ev in evaluated]
-                     + [(column_name(n, f), p, f.evaluation)
-                        for (n, p, _), figs in zip(evaluated, responses, strict=True)
-                        for f in figs[1:]])
-    columns = columns_of(loaded, evaluated, coeffs)
+    source = load_source(case)
+    band = None if elasticity is None else _band(elasticity)
+    try:
+        with Reporter(quiet) as reporter:
+            found = api.compare(source, plans, progress=reporter.step,
+                                chunk_progress=reporter.chunks, elasticity=band)
+    except CompplanError as exc:
+        fail(exc)
     out = Path(out_dir)
-    title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
-    files = [out / "compare.csv", out / "compare.md"]
-    inputs = [loaded.path, *(p for p in plans if p != "current")]
-    with output_set(out_dir, force=force, inputs=inputs) as folder:
-        write_atomic(folder / files[0].name, csv_text(side_by_side(columns)))
-        write_atomic(folder / files[1].name, markdown_table(title, columns))
-    if not quiet:
-        _print_table(rich_table(title, columns))
-        for col in columns:
+    with output_set(out_dir, force=force, inputs=found.inputs) as folder:
+        files = [out / p.name for p in found.write_into(folder)]
+    if quiet:
+        return
+    if found.org:
+        from compplan.cli.org_views import show_rows
+
+        show_rows(found.title, found.rows)
+    else:
+        _print_table(rich_table(found.title, found.columns))
+        for col in found.columns:
             _print_checks(col.evaluation, col.name)
-        out_console.print(f"wrote {', '.join(str(p) for p in files)}")
+    out_console.print(f"wrote {', '.join(str(p) for p in files)}")
 
 
 COMMANDS: list[click.Command] = [evaluate_command, compare_command]
