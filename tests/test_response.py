@@ -480,6 +480,21 @@ def test_compare_under_response(tmp_path: Path) -> None:
     assert float(row["current under response"]) == pytest.approx(40.0)
     # 80 * (0.75 * 0.6 * 1.05 + 0.25 * 0.4 * 0.95)
     assert float(row["new_plan, elasticity 0.1"]) == pytest.approx(80 * (0.4725 + 0.095))
+    # The API's one door (compplan.compare) gives the same file and refuses what the
+    # command refuses: an elasticity for a case without [response], or an organisation's.
+    found = compplan.compare(folder, ["current", str(folder / "new_plan.toml")],
+                             elasticity=[0.1])
+    assert found.csv == (tmp_path / "cmp" / "compare.csv").read_text()
+    (tmp_path / "x.toml").write_text('[[metrics]]\nid = "revenue"\nweight = 1.0\n'
+                                     'accelerator_rate = 2.0\n')
+    with pytest.raises(UsageError, match="has no \\[response\\] table"):
+        compplan.compare(CONFORMANCE / "c1_budget_only", [str(tmp_path / "x.toml")] * 2,
+                         elasticity=0.1)
+    refused = invoke("compare", str(Path(__file__).parent.parent / "cases" / "gtm_org"),
+                     "current", "current", "--elasticity", "0.1", "--out",
+                     str(tmp_path / "org"))
+    assert_exit(refused, 2)
+    assert "--elasticity applies to a case folder with [response]" in refused.output
 
 
 def test_monte_carlo_draws_are_scaled(tmp_path: Path) -> None:
