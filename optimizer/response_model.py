@@ -648,7 +648,10 @@ def solve_response(case: Case, coeffs: Coefficients, *, time_limit: float | None
     if objective == "alignment":
         stages = [Stage("alignment", m.alignment, True), Stage("expected_cost", tie, False)]
     elif objective == "cost":
-        stages = [Stage("expected_cost", tie, False), Stage("alignment", m.alignment, True)]
+        # No tolerance above the least cost: min-budget's figure is the least itself
+        # (issue 19), so a cap at it admits the plan.
+        stages = [Stage("expected_cost", tie, False, tolerance=0.0),
+                  Stage("alignment", m.alignment, True)]
     elif objective == "elastic":
         relax = pyo.quicksum(plan.slack(g) / relaxation_scale(case, coeffs, g)
                              for g in sorted(plan.elastic))

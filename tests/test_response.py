@@ -573,3 +573,14 @@ def test_pulse_reports_the_realised_response(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "pulse" / "pulse.json").read_text())
     assert doc["response"]["realised"] == pytest.approx({"a": 1.15, "b": 0.85})
     assert doc["response"]["implied_elasticity"] == pytest.approx({"a": 0.3, "b": 0.3})
+
+
+def test_min_budget_under_response_is_the_least_cost() -> None:
+    """Issue 19's rule under response: a cap at min-budget's figure admits its plan."""
+    case = load_case(Path(__file__).parent.parent / "cases" / "subscription_response")
+    least = compplan.min_budget(case).raise_for_status().evaluation.expected_cost
+    assert least == pytest.approx(11_622_358.907232385, rel=1e-9)
+    budget = case.spec.budget.model_copy(update={"expected_cap": least})
+    capped = replace(case, spec=case.spec.model_copy(update={"budget": budget}))
+    found = compplan.optimise(capped).raise_for_status()
+    assert found.evaluation.expected_cost <= least
