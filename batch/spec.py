@@ -31,13 +31,15 @@ from compplan.models.schema import (
     DesignSpec,
     FairnessSpec,
     MetricSpec,
+    ResponseSpec,
     ScenarioSpec,
 )
 
 #: A grid larger than this is refused before it is expanded.
 MAX_CANDIDATES = 100_000
 _TABLES: dict[str, type[BaseModel]] = {"design": DesignSpec, "budget": BudgetSpec,
-                                       "fairness": FairnessSpec, "scenarios": ScenarioSpec}
+                                       "fairness": FairnessSpec, "scenarios": ScenarioSpec,
+                                       "response": ResponseSpec}
 _SPEC_KEYS = ("case", "grid", "candidates")
 
 
@@ -257,6 +259,9 @@ def check_key(base: CaseSpec, key: str) -> str | None:
     if key == "scenarios.allow_absent":
         # It decides how attainment.csv is read, once for every candidate.
         return "decides how attainment.csv is read: set it in case.toml, not per candidate"
+    if key == "response.baseline":
+        # The baseline plan is read with the case, once for every candidate.
+        return "names the plan read with the case: set it in case.toml, not per candidate"
     if head in _TABLES:
         fields = [f for f in _TABLES[head].model_fields
                   if f"{head}.{f}" != "scenarios.allow_absent"]

@@ -314,8 +314,20 @@ def case_toml(reps: pd.DataFrame, table: list[tuple], *, reps_count: int, period
     return "\n".join(lines) + "\n"
 
 
+def add_response(out: Path, ids: list[str], elasticity: float) -> None:
+    """``[response]`` (MODEL.md section 10) against ``base.toml``: the first metrics today."""
+    shares = [0.5, 0.3, 0.2][:len(ids)]
+    shares[-1] += 1.0 - sum(shares)
+    (out / "base.toml").write_text("".join(
+        f'[[metrics]]\nid = "{k}"\nweight = {w!r}\naccelerator_rate = {2 * w!r}\n\n'
+        for k, w in zip(ids, shares, strict=False)))
+    with (out / "case.toml").open("a") as f:
+        f.write(f'\n[response]\nbaseline = "base.toml"\nelasticity = {elasticity!r}\n')
+
+
 def make_case(out: Path, *, reps: int, metrics: int, periods: int, seed: int,
-              montecarlo: int | None = None, quiet: bool = False) -> None:
+              montecarlo: int | None = None, quiet: bool = False,
+              response: float | None = None) -> None:
     """Generate a case folder at ``out`` (created; existing files are overwritten)."""
     started = time.perf_counter()
     frame, x, table = generate(reps, metrics, periods, seed)
@@ -328,6 +340,8 @@ def make_case(out: Path, *, reps: int, metrics: int, periods: int, seed: int,
                      [m[0] for m in table], x)
     (out / "case.toml").write_text(case_toml(frame, table, reps_count=reps, periods=periods,
                                              seed=seed, montecarlo=montecarlo))
+    if response is not None:
+        add_response(out, [m[0] for m in table], response)
     if not quiet:
         size = (out / "attainment.csv").stat().st_size / 2 ** 20
         print(f"{out}: {reps} reps x {metrics} metrics x {periods} periods"
@@ -345,12 +359,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--montecarlo", type=int, metavar="COUNT",
                         help='[scenarios] mode = "montecarlo" with COUNT scenarios, seed 1')
     parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument("--response", type=float, metavar="ELASTICITY",
+                        help="add [response] with this elasticity against base.toml")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     if args.reps < 1 or args.metrics < 1 or args.periods < 1:
         parser.error("--reps, --metrics and --periods must be >= 1")
     make_case(args.out, reps=args.reps, metrics=args.metrics, periods=args.periods,
-              seed=args.seed, montecarlo=args.montecarlo, quiet=args.quiet)
+              seed=args.seed, montecarlo=args.montecarlo, quiet=args.quiet,
+              response=args.response)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,8 @@ class Case:
     # each metric's attainment lifted by a factor (log) against the same period of history.
     actuals_lift: dict[str, float] = field(default_factory=dict)
     actuals_periods: int = 0
+    # [response] (MODEL.md section 10): how reps respond to a plan, against the current one.
+    response: dict[str, object] = field(default_factory=dict)
     in_org: bool = False  # a role of an organisation: its goals are the org's (no [goals])
 
 
@@ -382,7 +384,18 @@ SUBSCRIPTION_SHIFT = Case(
         "keeping or expanding customers."),
 )
 
-CASES = {case.folder: case for case in (ENTERPRISE_FIRST, CLOUD_TRANSITION, SUBSCRIPTION_SHIFT)}
+# The same company and data, with what the plan will make reps do (MODEL.md section 10):
+# margin per unit of each metric's quota unit (GBP for revenue and ACV).
+_VALUES = {"hardware_revenue": 0.12, "subscription_acv": 0.45, "upsell": 2_000.0}
+SUBSCRIPTION_RESPONSE = replace(
+    SUBSCRIPTION_SHIFT, folder="subscription_response",
+    name="Subscription shift FY26-27 (with response)",
+    metrics=tuple(replace(m, options={**m.options, "value": _VALUES[m.id]})
+                  if m.id in _VALUES else m for m in SUBSCRIPTION_SHIFT.metrics),
+    response={"baseline": "current_plan.toml", "elasticity": 0.3, "max_change": 0.5})
+
+CASES = {case.folder: case for case in (ENTERPRISE_FIRST, CLOUD_TRANSITION, SUBSCRIPTION_SHIFT,
+                                        SUBSCRIPTION_RESPONSE)}
 
 
 # ----------------------------------------------------------------------------- organisations
@@ -864,6 +877,8 @@ def case_toml(case: Case, reps: pd.DataFrame) -> str:
     lines += _table("budget", budget(case, reps))
     lines += _table("fairness", case.fairness)
     lines += _table("scenarios", case.scenarios)
+    if case.response:
+        lines += _table("response", case.response)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -944,6 +959,11 @@ def readme(case: Case, reps: pd.DataFrame) -> str:
               f"({case.cvar_factor:g} x).",
               "- Fairness: " + ", ".join(f"{k} = {v}" for k, v in case.fairness.items()) + ".",
               "- Scenarios: " + ", ".join(f"{k} = {v}" for k, v in case.scenarios.items()) + ".",
+              *(["- Response (MODEL.md section 10, docs/response.md): "
+                 + ", ".join(f"{k} = {v}" for k, v in case.response.items())
+                 + "; what a unit is worth: "
+                 + ", ".join(f"`{m.id}` {m.options['value']}" for m in case.metrics
+                             if "value" in m.options) + "."] if case.response else []),
               "", f"Synthetic data from `cases/generate.py` (seed {case.seed}); rerun with "
               f"`.venv/bin/python cases/generate.py --case {case.folder}`.", ""]
     return "\n".join(lines)

@@ -78,6 +78,10 @@ def main(ctx: click.Context) -> None:
                    "rates on a grid of STEP, the best rounded plan (proven); the summary and "
                    "plan.json say what rounding costs against the unrounded optimum. Given "
                    "twice, the parts are merged (a part given twice is refused).")
+@click.option("--elasticity", "elasticity", metavar="E1,E2,...",
+              help="A case with [response]: the best grid plan that meets every guardrail "
+                   "under each elasticity of the list (each replacing every metric's), with "
+                   "its figures under each.")
 @click.option("--reproducible", is_flag=True, hidden=True,
               help="Deprecated, does nothing: plan.json is always byte-identical for the "
                    "same case (wall times are in run.json).")
@@ -85,7 +89,7 @@ def main(ctx: click.Context) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
              max_metrics: int | None, tail_method: str, round_parts: tuple[str, ...],
-             reproducible: bool, force: bool, quiet: bool) -> None:
+             elasticity: str | None, reproducible: bool, force: bool, quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
     CASE is a case folder (case.toml, reps.csv, attainment.csv); without it the
@@ -93,10 +97,16 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     role's plan is designed at once and DIR/org_plan.json is written beside
     DIR/<role>/plan.json (--budget then replaces the organisation's cap).
 
-    Example (the second with weights to 5 % and accelerator rates to 0.05):
+    A case with [response] (docs/response.md) is designed under response, exactly on the
+    grid (--round's steps, 0.05 by default); --elasticity E1,E2,... designs the plan that
+    meets every guardrail under each elasticity of the list.
+
+    Example (the second with weights to 5 % and accelerator rates to 0.05; the last under
+    response, holding at elasticities 0.2 to 0.4):
 
         compplan optimise cases/enterprise_first --out plans/fy27 --budget 20000000
         compplan optimise cases/enterprise_first --out plans/fy27r --round weights=0.05,rates=0.05
+        compplan optimise cases/subscription_response --out plans/robust --elasticity 0.2,0.3,0.4
 
         compplan optimise cases/gtm_org --out plans/gtm
     """
@@ -114,6 +124,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
         org.refuse("--max-metrics", max_metrics)
         org.refuse("--round", round_to, "an organisation's plans are not rounded to a grid; "
                                         "there is no such setting in org.toml or case.toml")
+        org.refuse("--elasticity", elasticity)
         solver_import.join()
         org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
                                 tail_method=tail_method, quiet=quiet, force=force)
@@ -123,6 +134,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     loaded = load(case, budget, max_metrics)
     solver_import.join()
     rounding = _rounding(round_to)
+    elasticities = _elasticities(elasticity)
     out = Path(out_dir)
     # Checked before the solve, which may be long: a folder that cannot be written
     # fails now. Every file then lands at once; an earlier run's files (a plan.json
@@ -135,7 +147,8 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
                     result = api.optimise(loaded, time_limit=time_limit,
                                           tail_method=tail_method,
                                           rounding=rounding, progress=reporter.step,
-                                          chunk_progress=reporter.chunks)
+                                          chunk_progress=reporter.chunks,
+                                          elasticity=elasticities)
             except CompplanError as exc:
                 fail(exc)
             if result.status is api.Status.NO_SOLUTION:
@@ -196,6 +209,18 @@ def _rounding(text: str | None) -> Rounding | None:
     except CompplanError as exc:
         fail(exc)
     return rounding
+
+
+def _elasticities(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    from compplan.optimizer.response import parse_elasticities
+
+    try:
+        values = parse_elasticities(text)
+    except CompplanError as exc:
+        fail(exc)
+    return values
 
 
 main.add_command(optimise, name="optimize")
@@ -327,6 +352,12 @@ def _summary(result: Result, kind: str = "plan") -> None:
         cost = "" if price is None else _price_text(price)
         out_console.print(f"  {g.setting}: {fmt.check(g.name, g.value, g.unit)} "
                           f"(limit {fmt.check(g.name, g.limit, g.unit)}, {state}{cost})")
+    if outcome.response is not None:  # MODEL.md section 10
+        from compplan.render.response import response_lines
+
+        for figures in (outcome.response, *outcome.response_band):
+            for line in response_lines(case, figures):
+                out_console.print(f"  {line}")
     rounding = outcome.rounding
     if rounding is not None:
         grids = ", ".join(f"{k} to {rounding[k]:g}" for k in ("weights", "rates")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -151,8 +152,8 @@ def _evaluate(case: Case, coeffs: Coefficients, plan: Plan, revenue: float | Non
         fail(exc)
 
 
-def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Plan]]
-                 ) -> pd.DataFrame:
+def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Plan]],
+                 responses: Sequence[Sequence[Any]] | None = None) -> pd.DataFrame:
     reps = case.reps
     grouping = [c for c in reps.columns if c != "target_incentive"]
     table = pd.DataFrame({"rep_id": reps.index, **{c: reps[c].to_numpy() for c in grouping},
@@ -163,6 +164,14 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
         share = plan_payouts(case, coeffs, plan).shares
         table[f"{prefix}expected_payout"] = case.target_incentive * share
         table[f"{prefix}share_of_target"] = share
+    for (prefix, plan), figs in zip(plans, responses or [], strict=False):
+        # MODEL.md section 10: each rep's expected payout once reps respond.
+        from compplan.optimizer.response import marginal, response_payouts
+
+        lam = np.array([figs[0].multipliers[k] for k in case.metric_ids])
+        share = response_payouts(case, coeffs, plan, lam, marginal(case, coeffs, plan)).shares
+        table[f"{prefix}expected_payout_under_response"] = case.target_incentive * share
+        table[f"{prefix}share_of_target_under_response"] = share
     return table
 
 
@@ -185,10 +194,15 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
 @click.option("--write-plan", type=click.Path(),
               help="Write the (modified) plan to this TOML file, in the form of "
                    "current_plan.toml ('-': standard output).")
+@click.option("--elasticity", "elasticity", metavar="E1,E2,...",
+              help="A case with [response]: the figures also under each elasticity of the "
+                   "list (each replacing every metric's), a band for elasticities nobody "
+                   "knows yet.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No summary on the terminal.")
 def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[str, ...],
-                     out_dir: str, write_plan: str | None, force: bool, quiet: bool) -> None:
+                     out_dir: str, write_plan: str | None, elasticity: str | None,
+                     force: bool, quiet: bool) -> None:
     """Evaluate PLAN under the scenarios of CASE; with --set/--shift, a what-if beside it.
 
     PLAN is a plan.json written by `compplan optimise`, a TOML file of [[metrics]]
@@ -229,15 +243,70 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     named = [(name, base, _evaluate(loaded, coeffs, base, revenue))]
     if changed is not None:
         named.append((WHATIF, changed, _evaluate(loaded, coeffs, changed, revenue)))
+    responses = _responses(loaded, coeffs, named, revenue, elasticity)
+    if responses:  # MODEL.md section 10: the evaluation is under response
+        named = [(n, p, figs[0].evaluation) for (n, p, _), figs in zip(named, responses,
+                                                                        strict=True)]
     columns = columns_of(loaded, named, coeffs)
-    written = _write_evaluation(loaded, coeffs, out_dir, plan, columns, modifiers, force)
+    written = _write_evaluation(loaded, coeffs, out_dir, plan, columns, modifiers, force,
+                                responses)
     if plan_file is not None:
         written.append(_write_plan_file(loaded, plan_file, changed or base))
     elif write_plan is not None:
         out_console.out((changed or base).to_toml(loaded), end="")
     if not quiet:
         _print_evaluation(loaded, columns, modifiers)
+        for (name, shown, _), figs in zip(named, responses or [], strict=False):
+            _print_response(loaded, coeffs, name, shown, figs)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _responses(case: Case, coeffs: Coefficients, named: Sequence[tuple[str, Plan, Evaluation]],
+               revenue: float | None, text: str | None) -> list[list[Any]] | None:
+    """Each plan's figures under response (MODEL.md section 10), then under each elasticity."""
+    from compplan.optimizer.response import (
+        ResponseContext,
+        evaluate_response,
+        parse_elasticities,
+    )
+
+    if case.spec.response is None:
+        if text is not None:
+            raise ExitError(f"--elasticity: {case.path / 'case.toml'} has no [response] table "
+                            "(the baseline plan reps worked under); add one to see figures "
+                            "under response", 2)
+        return None
+    try:
+        band = parse_elasticities(text) if text is not None else []
+        ctx = ResponseContext.of(case, coeffs, revenue=revenue)
+        found = [[evaluate_response(ctx, plan, static=ev)]
+                 + [evaluate_response(ctx, plan, elasticity=e, static=ev) for e in band]
+                 for _, plan, ev in named]
+    except CompplanError as exc:
+        fail(exc)
+    return found
+
+
+def _band(text: str) -> list[float]:
+    """--elasticity E1,E2,...: the elasticities, or exit 2 naming what is allowed."""
+    from compplan.optimizer.response import parse_elasticities
+
+    try:
+        values = parse_elasticities(text)
+    except CompplanError as exc:
+        fail(exc)
+    return values
+
+
+def _print_response(case: Case, coeffs: Coefficients, name: str, plan: Plan,
+                    figures: Sequence[Any]) -> None:
+    from compplan.render.response import response_columns, response_lines
+
+    columns = response_columns(case, coeffs, name, plan, figures)
+    _print_table(rich_table(f"{case.name}: {name}, static and under response", columns))
+    for figs in figures:
+        for line in response_lines(case, figs):
+            out_console.print(f"  {line}")
 
 
 def _evaluate_org(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[str, ...],
@@ -254,7 +323,8 @@ def _evaluate_org(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[str
 
 def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
                       columns: Sequence[Column], modifiers: Sequence[Modifier],
-                      force: bool) -> list[Path]:
+                      force: bool, responses: Sequence[Sequence[Any]] | None = None
+                      ) -> list[Path]:
     base = columns[0]
     doc: dict[str, Any] = {
         "schema": EVALUATION_SCHEMA, "case": case.name, "currency": case.spec.case.currency,
@@ -270,12 +340,18 @@ def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
             "differences": {a.key: d for a, b in zip(base.figures, whatif.figures, strict=True)
                             if (d := difference(a, b)) is not None}}
         plans.append(("whatif_", whatif.plan))
+    for i, figs in enumerate(responses or []):  # MODEL.md section 10
+        block = figs[0].to_dict()
+        if len(figs) > 1:
+            block["band"] = [f.to_dict() for f in figs[1:]]
+        (doc if i == 0 else doc["whatif"])["response"] = block
     out = Path(out_dir)
     files = [out / "evaluation.json", out / "rep_payouts.csv"]
     inputs = [case.path, *([] if ref == "current" else [ref])]
     with output_set(out_dir, force=force, inputs=inputs) as folder:
         write_json(folder / files[0].name, doc)
-        write_atomic(folder / files[1].name, csv_text(_rep_payouts(case, coeffs, plans)))
+        write_atomic(folder / files[1].name,
+                     csv_text(_rep_payouts(case, coeffs, plans, responses)))
     return files
 
 
@@ -312,10 +388,13 @@ def _print_evaluation(case: Case, columns: Sequence[Column],
 @click.argument("plans", nargs=-1, required=True)
 @click.option("--out", "out_dir", default="out/comparison", show_default=True,
               type=click.Path(file_okay=False), help="Folder for compare.csv and compare.md.")
+@click.option("--elasticity", "elasticity", metavar="E1,E2,...",
+              help="A case with [response]: each plan also under each elasticity of the "
+                   "list (each replacing every metric's).")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No table on the terminal.")
-def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool,
-                    quiet: bool) -> None:
+def compare_command(case: str, plans: tuple[str, ...], out_dir: str, elasticity: str | None,
+                    force: bool, quiet: bool) -> None:
     """Compare two or more PLANS side by side under CASE, with differences from the first.
 
     Each PLAN is a plan.json, a TOML plan file, or `current`; its column is named
@@ -334,10 +413,11 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool
     from compplan import api
 
     source = load_source(case)
+    band = None if elasticity is None else _band(elasticity)
     try:
         with Reporter(quiet) as reporter:
             found = api.compare(source, plans, progress=reporter.step,
-                                chunk_progress=reporter.chunks)
+                                chunk_progress=reporter.chunks, elasticity=band)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)

@@ -14,7 +14,7 @@ import html
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -157,6 +157,16 @@ class Result:
         if self.status is Status.NO_SOLUTION:
             raise SolverLimitError(self.message)
         return self
+
+    @property
+    def response(self) -> Any:
+        """With ``[response]``: the plan's figures under response and static, else None.
+
+        A :class:`~compplan.optimizer.response.ResponseFigures`: ``multipliers``,
+        ``evaluation``, ``static``, ``outcomes``, ``net_value``; ``to_frame()`` gives
+        them side by side.
+        """
+        return None if self.outcome is None else self.outcome.response
 
     @property
     def document(self) -> dict[str, Any]:
@@ -464,7 +474,8 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
              tail_method: TailMethod = "auto",
              progress: Callable[[str], None] | None = None,
              chunk_progress: Progress | None = None,
-             rounding: Rounding | None = None) -> Result:
+             rounding: Rounding | None = None,
+             elasticity: float | Sequence[float] | None = None) -> Result:
     """Design the plan of best expected alignment for a case.
 
     Parameters
@@ -483,12 +494,18 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
         Weights and accelerator rates on grids (``"weights=0.05,rates=0.05"`` as for
         ``--round``, or ``parse_rounding("weights=0.05")``):
         the best rounded plan, with what rounding costs in ``result.outcome.rounding``.
+        With ``[response]``: the grid (0.05 for a step not given).
+    elasticity : float or sequence of float, optional
+        A case with ``[response]``: robust design (MODEL.md section 10), the best grid
+        plan meeting every guardrail under each elasticity (each replacing every
+        metric's); ``result.outcome.response_band`` holds its figures under each.
 
     Returns
     -------
     Result
         The status, and with a plan its evaluation and guardrail prices; when
-        infeasible, the diagnosis.
+        infeasible, the diagnosis. With ``[response]``, ``result.response`` holds the
+        figures under response and static.
 
     Raises
     ------
@@ -507,9 +524,35 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
         _rounding(rounding)
     loaded = _as_case(case)
     started = time.time()
+    if elasticity is not None:
+        return _solved(loaded, lambda: _robust(loaded, _elasticities(loaded, elasticity),
+                                               seconds, tails, progress, grids), started)
     return _solved(loaded, lambda: optimise_case(
         loaded, time_limit=seconds, tail_method=tails, progress=progress,
         chunk_progress=chunk_progress, rounding=grids), started)
+
+
+def _elasticities(case: Case, value: Any) -> list[float]:
+    """``elasticity`` as given to the API: a number >= 0 or a list of them."""
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if not values or any(isinstance(v, bool) or not isinstance(v, int | float)
+                         or not math.isfinite(v) or v < 0 for v in values):
+        raise UsageError(f"elasticity must be a number >= 0 or a list of them, got "
+                         f"{_shown(value)}")
+    if case.spec.response is None:
+        raise UsageError(f"elasticity: the case {case.name!r} has no [response] table "
+                         "(the baseline plan reps worked under)")
+    return [float(v) for v in values]
+
+
+def _robust(case: Case, elasticities: list[float], seconds: float | None, tails: Any,
+            progress: Callable[[str], None] | None, grids: Rounding | None) -> Outcome:
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.response_pipeline import optimise_response
+
+    return optimise_response(case, compute_coefficients(case), time_limit=seconds,
+                             tail_method=tails, progress=progress, rounding=grids,
+                             elasticities=elasticities)
 
 
 def min_budget(case: Case | str | Path | None = None, *, time_limit: float | None = None,
@@ -545,7 +588,8 @@ def min_budget(case: Case | str | Path | None = None, *, time_limit: float | Non
         started, run_file=False)
 
 
-def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current") -> Evaluation:
+def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current", *,
+             elasticity: float | None = None) -> Evaluation:
     """A plan's figures under the case's scenarios, without solving.
 
     Parameters
@@ -555,22 +599,46 @@ def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current"
     plan : Plan, str or Path
         A plan, ``"current"`` (the case's ``current_plan.toml``), a ``plan.json`` or a
         TOML file of ``[[metrics]]`` tables.
+    elasticity : float, optional
+        A case with ``[response]``: replaces every metric's elasticity (MODEL.md
+        section 10).
 
     Returns
     -------
     Evaluation
         Alignment, payout quantiles, CVaR, segments, every guardrail and design rule;
-        ``to_frame()`` gives the guardrails as a table.
+        ``to_frame()`` gives the guardrails as a table. With ``[response]`` every payout
+        figure is under response, and ``response`` holds the multipliers, the static
+        figures, outcomes and net value (``response.to_frame()``: side by side).
     """
     from compplan.optimizer.coefficients import compute_coefficients
     from compplan.optimizer.evaluate import evaluate_plan, expected_revenue
 
     loaded = _as_case(case)
     chosen = _as_plan(loaded, plan)
+    if elasticity is not None and (isinstance(elasticity, bool)
+                                   or not isinstance(elasticity, int | float)
+                                   or not math.isfinite(elasticity) or elasticity < 0):
+        raise UsageError(f"elasticity must be a finite number >= 0 (or None), got "
+                         f"{_shown(elasticity)}")
+    coeffs = compute_coefficients(loaded)
+    revenue = expected_revenue(loaded)
     # What the plan as written pays (MODEL.md section 9), as `compplan evaluate`: its
     # canonical vectors do not describe a curve, a gate or its own threshold or cap.
-    return evaluate_plan(loaded, compute_coefficients(loaded), chosen,
-                         revenue=expected_revenue(loaded))
+    static = evaluate_plan(loaded, coeffs, chosen, revenue=revenue)
+    if loaded.spec.response is None:
+        if elasticity is not None:
+            raise UsageError(f"elasticity: the case {loaded.name!r} has no [response] table "
+                             "(the baseline plan reps worked under)")
+        return static
+    from dataclasses import replace
+
+    from compplan.optimizer.response import ResponseContext, evaluate_response
+
+    figures = evaluate_response(ResponseContext.of(loaded, coeffs, revenue=revenue), chosen,
+                                elasticity=None if elasticity is None else float(elasticity),
+                                static=static)
+    return replace(figures.evaluation, response=figures)
 
 
 def audit(case: Case | str | Path | None, plan: Plan | str | Path = "current") -> Audit:
@@ -1483,6 +1551,11 @@ def validate(path: str | Path | None = None) -> Validation:
     loaded = load_case(path)
     warnings = [str(w) for w in [*loaded.spec.warnings(), *plausibility_warnings(loaded)]]
     scenarios = build_scenarios(loaded)
+    if loaded.spec.response is not None:  # the baseline must pay for progress (s. 10)
+        from compplan.optimizer.coefficients import compute_coefficients
+        from compplan.optimizer.response import baseline
+
+        baseline(loaded, compute_coefficients(loaded, scenarios), scenarios)
     extras = [name for name, present in (("quotas.csv", loaded.quotas is not None),
                                          ("current_plan.toml", loaded.current_plan is not None))
               if present]
@@ -1555,7 +1628,8 @@ class Comparison:
 
 def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *,
             progress: Callable[[str], None] | None = None,
-            chunk_progress: Progress | None = None) -> Comparison:
+            chunk_progress: Progress | None = None,
+            elasticity: float | Sequence[float] | None = None) -> Comparison:
     """Two or more plans side by side, with each one's difference from the first.
 
     Parameters
@@ -1567,6 +1641,10 @@ def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *
         ``org_plan.json`` files.
     progress, chunk_progress : callable, optional
         As for :func:`optimise`.
+    elasticity : float or sequence of float, optional
+        A case with ``[response]`` (MODEL.md section 10): each plan also under each
+        elasticity (each replacing every metric's). With ``[response]`` the columns are
+        each plan under response, then static, then under each elasticity.
 
     Returns
     -------
@@ -1585,6 +1663,9 @@ def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *
         if len(refs) < 2:
             raise UsageError("compare needs at least two plans (give `current` and an "
                              "org_plan.json, or two org_plan.json files)")
+        if elasticity is not None:
+            raise UsageError("--elasticity applies to a case folder with [response]; an "
+                             "organisation's roles are evaluated without response")
         org = _as_org(case)
         found = _org_evaluations(org, refs, progress)
         rows = compare_rows(found)
@@ -1608,13 +1689,34 @@ def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *
     (progress or (lambda _: None))("computing payouts under the case's scenarios")
     coeffs = compute_coefficients(loaded, progress=chunk_progress)
     revenue = expected_revenue(loaded)
-    columns = columns_of(loaded, [(n, p, evaluate_plan(loaded, coeffs, p, revenue=revenue))
-                                  for n, p in named], coeffs)
+    band = None if elasticity is None else _elasticities(loaded, elasticity)
+    evaluated = [(n, p, evaluate_plan(loaded, coeffs, p, revenue=revenue)) for n, p in named]
+    if loaded.spec.response is not None:
+        evaluated = _under_response(loaded, coeffs, evaluated, revenue, band or [])
+    columns = columns_of(loaded, evaluated, coeffs)
     title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
     return Comparison(title, csv_text(side_by_side(columns)),
                       markdown_safe(markdown_table(title, columns)),
                       columns=columns,
                       inputs=[loaded.path, *(p for p in refs if p != CURRENT_PLAN)])
+
+
+def _under_response(case: Case, coeffs: Any, evaluated: list[tuple[str, Plan, Evaluation]],
+                    revenue: float | None, band: list[float]
+                    ) -> list[tuple[str, Plan, Evaluation]]:
+    """MODEL.md section 10: each plan under response, then static, then under each of band."""
+    from compplan.optimizer.response import ResponseContext, evaluate_response
+    from compplan.render.response import STATIC, column_name
+
+    ctx = ResponseContext.of(case, coeffs, revenue=revenue)
+    responses = [[evaluate_response(ctx, plan, static=ev)]
+                 + [evaluate_response(ctx, plan, elasticity=e, static=ev) for e in band]
+                 for _, plan, ev in evaluated]
+    return ([(column_name(n, figs[0]), p, figs[0].evaluation)
+             for (n, p, _), figs in zip(evaluated, responses, strict=True)]
+            + [(f"{n} {STATIC}", p, ev) for n, p, ev in evaluated]
+            + [(column_name(n, f), p, f.evaluation)
+               for (n, p, _), figs in zip(evaluated, responses, strict=True) for f in figs[1:]])
 
 
 @dataclass

@@ -87,6 +87,8 @@ class Case:
     quotas: np.ndarray | None
     current_plan: PlanSpec | None
     present: np.ndarray | None = None
+    #: The ``[response]`` baseline plan (MODEL.md section 10), as written; None without one.
+    baseline: PlanSpec | None = None
 
     @property
     def name(self) -> str:
@@ -202,7 +204,58 @@ def _load_case(folder: Path, goals: dict[str, float] | None) -> Case:
     quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
     _check_revenue(spec, quotas, metric_ids)
     current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
-    return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current, present)
+    baseline = read_response(folder, spec, quotas)
+    return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current, present,
+                baseline)
+
+
+def read_response(folder: Path, spec: CaseSpec, quotas: np.ndarray | None) -> PlanSpec | None:
+    """Check ``[response]`` against the folder and read its baseline (MODEL.md section 10).
+
+    The baseline is a plan file of the case folder in any form of section 9 (a TOML
+    plan or a ``plan.json``); a metric's ``value`` needs its quota in ``quotas.csv``.
+
+    Raises
+    ------
+    CaseError
+        Naming ``case.toml`` and the key, or the baseline file and its entry.
+    """
+    if spec.response is None:
+        return None
+    for mid, metric in spec.metrics.items():
+        if metric.value is None:
+            continue
+        if quotas is None:
+            raise CaseError(CASE_FILE, "a value per unit needs quotas.csv (the quota in the "
+                                       "metric's unit), but the case has no quotas.csv",
+                            field=f"[metrics.{mid}] value")
+        if np.isnan(quotas[:, tuple(spec.metrics).index(mid)]).any():
+            raise CaseError("quotas.csv", f"has no column '{mid}', which [metrics.{mid}] value "
+                                          "in case.toml needs (the quota in the metric's unit)")
+    name = spec.response.baseline
+    path = folder / name
+    if name and not path.is_file():
+        inside_folder(folder, path)
+    if not name or not path.is_file():
+        raise CaseError(CASE_FILE, f"the baseline plan '{name}' is not a file of the case folder "
+                                   f"{folder} (give the plan reps worked under when the history "
+                                   "was recorded, e.g. \"current_plan.toml\")",
+                        field="[response] baseline")
+    check_file(path)
+    inside_folder(folder, path)
+    try:
+        if path.suffix == ".json":
+            from compplan.models.plan import read_plan_json
+
+            _doc, plan = read_plan_json(path)
+            check_plan(path.name, plan, spec, table="metrics")
+        else:
+            plan = validate_model(path, PlanSpec, read_toml(path))
+            check_plan(path.name, plan, spec)
+    except CaseError as exc:
+        raise CaseError(exc.file, f"{exc.detail} (the [response] baseline of case.toml)",
+                        row=exc.row, field=exc.field) from None
+    return plan
 
 
 def _check_revenue(spec: CaseSpec, quotas: np.ndarray | None,

@@ -111,6 +111,9 @@ class MetricSpec(_Strict):
     max_weight: Fraction | None = None
     required: bool = False
     forbidden: bool = False
+    # Response (MODEL.md section 10): this metric's elasticity, and what a unit is worth.
+    elasticity: float | None = Field(default=None, ge=0.0, le=1e6)
+    value: float | None = Field(default=None, ge=0.0, le=1e15)
 
     @model_validator(mode="after")
     def _consistent(self) -> MetricSpec:
@@ -197,6 +200,14 @@ class ScenarioSpec(_Strict):
         return self
 
 
+class ResponseSpec(_Strict):
+    """The ``[response]`` table: how reps respond to a plan (MODEL.md section 10)."""
+
+    baseline: str
+    elasticity: float = Field(default=0.0, ge=0.0, le=1e6)
+    max_change: float = Field(default=0.5, gt=0.0, le=1.0)
+
+
 class CaseSpec(_Strict):
     """The whole of ``case.toml``."""
 
@@ -207,6 +218,7 @@ class CaseSpec(_Strict):
     budget: BudgetSpec = BudgetSpec()
     fairness: FairnessSpec = FairnessSpec()
     scenarios: ScenarioSpec = ScenarioSpec()
+    response: ResponseSpec | None = None
 
     @field_validator("goals")
     @classmethod
@@ -236,6 +248,13 @@ class CaseSpec(_Strict):
         if revenue is not None and revenue not in self.metrics:
             raise ValueError(f"[case] revenue_metric '{revenue}' is not a metric of the case "
                              f"(metrics: {', '.join(self.metrics)})")
+        if self.response is None:
+            for mid, metric in self.metrics.items():
+                for key in ("elasticity", "value"):
+                    if getattr(metric, key) is not None:
+                        raise ValueError(f"[metrics.{mid}] {key} needs a [response] table "
+                                         "(with baseline = the plan reps worked under when "
+                                         "the history was recorded)")
         required = [m for m, s in self.metrics.items() if s.required]
         if len(required) > self.design.max_metrics:
             raise ValueError(f"{len(required)} metrics are required ({', '.join(required)}) "

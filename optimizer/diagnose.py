@@ -18,6 +18,7 @@ from compplan.models.guardrails import TABLE as GUARDRAIL_TABLE
 from compplan.models.money import annual_note
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import GUARDRAILS, guardrail_limits
+from compplan.optimizer.response import response_payout
 from compplan.optimizer.solve import SolveResult, Status, solve
 from compplan.optimizer.tails import tail_mean
 
@@ -152,6 +153,8 @@ def needed_limit(case: Case, coeffs: Coefficients, name: str, result: SolveResul
     # The top tail's slack sits on the rhs of top <= ratio x mean: report the ratio.
     assert result.w is not None and result.u is not None
     shares = coeffs.rep_w @ result.w + coeffs.rep_u @ result.u
+    if case.spec.response is not None:  # MODEL.md section 10: the reps' pay under response
+        shares = response_payout(case, coeffs, result.w, result.u).shares
     ratio = tail_mean(shares, float(fair.top_share or 1.0), True) / max(shares.mean(), 1e-12)
     return max(float(fair.top_ratio or 0.0), ratio)
 
@@ -178,6 +181,8 @@ def _min_expected_cap(case: Case, coeffs: Coefficients, active: list[str],
     cheapest = solve(case, coeffs, guardrails=others, objective="cost", time_limit=time_limit)
     if not cheapest.has_plan or cheapest.w is None or cheapest.u is None:
         return None
+    if case.spec.response is not None:  # MODEL.md section 10: the cap applies under response
+        return float(response_payout(case, coeffs, cheapest.w, cheapest.u).totals.mean())
     return float(coeffs.cost_w @ cheapest.w + coeffs.cost_u @ cheapest.u) * coeffs.ti_total
 
 

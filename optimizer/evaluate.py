@@ -14,7 +14,7 @@ the model, splitting a value at the tail's edge.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -184,6 +184,9 @@ class Evaluation:
     segments: list[SegmentFigures] = field(default_factory=list)
     max_segment_gap: float | None = None
     design_rules: list[RuleCheck] = field(default_factory=list)
+    #: With ``[response]`` (MODEL.md section 10): the figures under response and static
+    #: (:class:`compplan.optimizer.response.ResponseFigures`); not part of ``to_dict``.
+    response: Any = field(default=None, compare=False, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """Every guardrail and design rule at the plan, one row each.
@@ -212,7 +215,9 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``evaluation`` block of ``plan.json``)."""
-        data = asdict(self)
+        # The response block is written beside the evaluation, not inside it.
+        data = asdict(replace(self, response=None))
+        del data["response"]
         data["guardrails"] = [g.to_dict() for g in self.guardrails]
         data["design_rules"] = [r.to_dict() for r in self.design_rules]
         return data
@@ -379,6 +384,41 @@ def evaluate_plan(case: Case, coeffs: Coefficients, plan: Plan, *,
         paid=coeffs.responsiveness * pay.marginal, gaps=_gaps(case, coeffs, pay.shares),
         max_payout_multiple=float(sum(m.max_payout for m in plan.metrics)),
         rules=plan_rules(case, plan))
+    return _assemble(case, coeffs, figures, revenue)
+
+
+def evaluate_payouts(case: Case, coeffs: Coefficients, plan: Plan, pay: PlanPayouts, *,
+                     revenue: float | None = None) -> Evaluation:
+    """Every figure of any plan from given payouts (e.g. under response, MODEL.md section 10).
+
+    Parameters
+    ----------
+    case : Case
+        The case.
+    coeffs : Coefficients
+        Its coefficients.
+    plan : Plan
+        The plan, canonical or as written.
+    pay : PlanPayouts
+        Its totals per scenario, rep shares and ``U_m``.
+    revenue : float, optional
+        As :func:`evaluate`.
+
+    Returns
+    -------
+    Evaluation
+        As :func:`evaluate_plan`, from ``pay``.
+    """
+    in_plan = np.array([k in {m.id for m in plan.metrics} for k in coeffs.metric_ids])
+    if plan.is_canonical(case):
+        rules = design_rules(case, coeffs.metric_ids, *plan.vectors(case))
+    else:
+        rules = plan_rules(case, plan)
+    figures = _Figures(
+        totals=pay.totals, shares=pay.shares, in_plan=in_plan,
+        by_metric=coeffs.goal_alignment * coeffs.responsiveness * pay.marginal,
+        paid=coeffs.responsiveness * pay.marginal, gaps=_gaps(case, coeffs, pay.shares),
+        max_payout_multiple=float(sum(m.max_payout for m in plan.metrics)), rules=rules)
     return _assemble(case, coeffs, figures, revenue)
 
 

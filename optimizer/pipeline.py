@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
 from compplan.models.case import Case
@@ -19,6 +19,9 @@ from compplan.optimizer.evaluate import Evaluation, evaluate
 from compplan.optimizer.model import Rounding, TailMethod
 from compplan.optimizer.prices import GuardrailPrice, shadow_prices
 from compplan.optimizer.solve import SolveResult, Status, solve, solver_version
+
+if TYPE_CHECKING:
+    from compplan.optimizer.response import ResponseFigures
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class Outcome:
     prices: list[GuardrailPrice]
     #: With ``--round``: what the rounding costs against the unrounded optimum.
     rounding: dict[str, Any] | None = None
+    #: With ``[response]`` (MODEL.md section 10): the figures under response and static.
+    response: ResponseFigures | None = None
+    #: With ``--elasticity`` (robust design): the figures under each elasticity of the list.
+    response_band: tuple[ResponseFigures, ...] = ()
 
     @property
     def status(self) -> str:
@@ -108,6 +115,12 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
         coeffs = coefficients
     say(f"solving ({len(case.metric_ids)} metrics, {coeffs.scen_w.shape[0]} scenarios, "
         f"{coeffs.rep_w.shape[0]} reps)")
+    if case.spec.response is not None:
+        from compplan.optimizer.response_pipeline import optimise_response
+
+        return optimise_response(case, coeffs, time_limit=time_limit, tail_method=tail_method,
+                                 progress=progress, objective=objective, revenue=revenue,
+                                 diagnosis=diagnosis, rounding=rounding)
     result = solve(case, coeffs, time_limit=time_limit, tail_method=tail_method,
                    objective=objective, progress=progress)
     unrounded = None

@@ -38,6 +38,7 @@ from compplan.optimizer.evaluate import (
     segment_column,
 )
 from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
+from compplan.optimizer.response import realised_response
 from compplan.optimizer.solve import SolveResult, Stage, Status, solve_stages
 from compplan.optimizer.tails import tail_mean
 
@@ -583,6 +584,9 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
     doc["guardrails"] = _guardrails(case, coeffs, plan, shares, actuals, year, paid,
                                     year_budget, totals, scen_pay.rep_share, retuned)
     doc["drift"] = drift(case, scen_pay.rep_share, plan, actuals, pay, year)
+    response = realised_response(case, coeffs, plan, actuals)
+    if response is not None:  # MODEL.md section 10: what the year says about the response
+        doc["response"] = response
     return PulseOutcome(doc, infeasibility, tuned)
 
 

@@ -306,6 +306,12 @@ def solve(case: Case, coeffs: Coefficients, *, time_limit: float | None = None,
     if objective not in ("alignment", "cost", "feasibility", "elastic"):
         raise ValueError(f"unknown objective '{objective}' "
                          "(alignment, cost, feasibility, elastic)")
+    if case.spec.response is not None:  # MODEL.md section 10: on the grid, under response
+        from compplan.optimizer.response_model import solve_response
+
+        return solve_response(case, coeffs, time_limit=time_limit, guardrails=guardrails,
+                              tail_method=tail_method, objective=objective, elastic=elastic,
+                              progress=progress, rounding=rounding)
     if rounding is None and objective != "elastic":
         # Inside a batch's warm session: the same model re-solved with moved limits.
         from compplan.optimizer.warm import active, solve_warm
@@ -425,11 +431,16 @@ class Stage:
         What the stage optimises, built on the model's variables.
     maximise : bool
         Maximise (True) or minimise (False).
+    tolerance : float
+        How far from its optimum the later stages may take it, relative
+        (``tolerance * max(1, |v*|)``); 0 for none, as the least cost of min-budget,
+        which a cap at it must admit (issue 19).
     """
 
     name: str
     expr: Any
     maximise: bool
+    tolerance: float = TIE_TOLERANCE
 
 
 def solve_stages(plan: PlanModel, stages: Sequence[Stage], *, time_limit: float | None = None,
@@ -486,7 +497,7 @@ def solve_stages(plan: PlanModel, stages: Sequence[Stage], *, time_limit: float 
         if i == len(stages) - 1:
             break
         objective.deactivate()
-        slack = TIE_TOLERANCE * max(1.0, abs(value))
+        slack = stage.tolerance * max(1.0, abs(value))
         setattr(m, f"tie_{stage.name}", pyo.Constraint(
             expr=stage.expr >= value - slack if stage.maximise else stage.expr <= value + slack))
     result = SolveResult(status, mip_gap=gap, seconds=runner.seconds, rounds=runner.rounds,

@@ -466,8 +466,34 @@ def explanation_with_case(case: Case, plan: Plan, ref: str,
     if case.current_plan is not None:
         today = Plan.from_spec(case, case.current_plan)
         current = Current(today, audit_plan(case, today, CURRENT_PLAN_NAME, coeffs))
-    return explanation(plan, source=source, case=case,
-                       audit=audit_plan(case, plan, source, coeffs), current=current)
+    context = explanation(plan, source=source, case=case,
+                          audit=audit_plan(case, plan, source, coeffs), current=current)
+    if case.spec.response is not None:  # MODEL.md section 10, in words
+        context["summary"] = [*context["summary"], response_sentence(case, coeffs, plan)]
+    return context
+
+
+def response_sentence(case: Case, coeffs: Coefficients, plan: Plan) -> str:
+    """What the plan costs if the team shifts as it intends (a case with ``[response]``).
+
+    ``If the team shifts toward what this plan pays for, as it intends (Cloud ARR up
+    about 50%, Renewals down about 30%), the plan costs 6,918,452 USD per period in all,
+    against 5,452,824 USD if everyone sells what they sold last year.``
+    """
+    from compplan.models import fmt
+    from compplan.models.money import money_per
+    from compplan.optimizer.response import ResponseContext, evaluate_response
+
+    figures = evaluate_response(ResponseContext.of(case, coeffs), plan)
+    moves = [f"{case.metric(k).label or k} {'up' if lam > 1 else 'down'} about "
+             f"{abs(lam - 1.0) * 100:.0f}%" for k, lam in figures.multipliers.items()
+             if abs(lam - 1.0) >= 0.005]
+    cur, per = case.spec.case.currency, money_per(case)
+    shift = f" ({join_words(moves)})" if moves else ""
+    return (f"If the team shifts toward what this plan pays for, as it intends{shift}, the "
+            f"plan costs {fmt.money(figures.evaluation.expected_cost, cur)} {per} in all, "
+            f"against {fmt.money(figures.static.expected_cost, cur)} if everyone sells what "
+            "they sold last year.")
 
 
 def _summary(plan: Plan, audit: Audit | None) -> list[str]:

@@ -29,4 +29,20 @@ def plan_json(case: Case, outcome: Outcome) -> dict[str, Any]:
     doc["guardrail_prices"] = [p.to_dict() for p in outcome.prices]
     if outcome.rounding is not None:
         doc["rounding"] = outcome.rounding
+    if outcome.response is not None:  # MODEL.md section 10: no prices on the grid
+        del doc["guardrail_prices"]
+        doc["response"] = response_block(outcome)
     return doc
+
+
+def response_block(outcome: Outcome) -> dict[str, Any]:
+    """The ``response`` block of ``plan.json`` (MODEL.md section 10).
+
+    With a robust design (``--elasticity``), ``elasticities`` gives the figures under each
+    elasticity of the list.
+    """
+    assert outcome.response is not None
+    block = outcome.response.to_dict()
+    if outcome.response_band:
+        block["elasticities"] = [band.to_dict() for band in outcome.response_band]
+    return block

@@ -261,7 +261,7 @@ def test_spec_file_errors(tmp_path: Path, text: str, message: str | None) -> Non
     ('[[candidates]]\n"metrics.a.treshold" = 0.2\n',
      "spec.toml, [[candidates]] #1 (c0001, 'treshold=0.2'), metrics.a.treshold: not "
      "a parameter of the case (keys of [metrics.a]: label, threshold, cap, alignment, "
-     "responsiveness, step, min_weight, max_weight, required, forbidden)"),
+     "responsiveness, step, min_weight, max_weight, required, forbidden, elasticity, value)"),
     ('[grid]\n"goals.growth" = [1.0]\n',
      "spec.toml, [grid], goals.growth: not a goal of the case (goals: g)"),
     ('[grid]\n"case.name" = ["x"]\n',
@@ -271,7 +271,7 @@ def test_spec_file_errors(tmp_path: Path, text: str, message: str | None) -> Non
      "in case.toml, not per candidate"),
     ('[grid]\n"budgets.expected_cap" = [1.0]\n',
      "spec.toml, [grid], budgets.expected_cap: not a parameter of the case (a dotted key into "
-     "case.toml: goals, metrics, design, budget, fairness, scenarios)"),
+     "case.toml: goals, metrics, design, budget, fairness, scenarios, response)"),
     ('[grid]\n"budget.expected_cap" = [3000.0, -1.0]\n',
      "spec.toml, candidate c0002 ('expected_cap=-1'), budget.expected_cap: makes an "
      "invalid case: must be > 0.0, got -1.0"),

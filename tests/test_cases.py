@@ -13,7 +13,7 @@ from compplan.models.case import load_case
 from compplan.optimizer.pipeline import optimise_case
 
 CASES = Path(__file__).parent.parent / "cases"
-NAMES = ["enterprise_first", "cloud_transition", "subscription_shift"]
+NAMES = ["enterprise_first", "cloud_transition", "subscription_shift", "subscription_response"]
 
 
 def test_generator_reproduces_the_committed_files(tmp_path: Path) -> None:

@@ -125,3 +125,46 @@ def test_org_budget_change_says_per_year() -> None:
             "USD per year") in result.message
     with pytest.raises(compplan.errors.InfeasibleError):
         result.raise_for_status()
+
+
+# ------------------------------------------------- the response model (MODEL.md section 10)
+
+@pytest.fixture(scope="module")
+def responding(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """enterprise_first (every guardrail set) with [response] on its current plan."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("response") / "enterprise_first"
+    shutil.copytree(CASE, folder)
+    with (folder / "case.toml").open("a") as f:
+        f.write('\n[response]\nbaseline = "current_plan.toml"\nelasticity = 0.3\n')
+    return compplan.load_case(folder)
+
+
+def test_response_model_writes_every_guardrail(responding: Any) -> None:
+    """The grid model under response, and under each elasticity of a robust design."""
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.response_model import ResponseProblem, create_response_model
+
+    coeffs = compute_coefficients(responding)
+    problem = ResponseProblem.of(responding, coeffs, elasticities=[0.2, 0.4])
+    plan = create_response_model(responding, coeffs, problem.data, problem.options,
+                                 problem.sets, tail_method="full")
+    names = {c.local_name for c in plan.model.component_objects()}
+    for g in table.TABLE:
+        # Under the first elasticity and the second; a property of the plan, once.
+        for suffix in ("",) if g.projection == "plan" else ("", "_e1"):
+            prefix = g.name + suffix
+            assert any(n == prefix or n.startswith(prefix + "_") for n in names), prefix
+
+
+def test_response_evaluation_checks_every_guardrail(responding: Any) -> None:
+    ev = compplan.evaluate(responding, "current")
+    assert ev.response is not None
+    for checked in (ev, ev.response.static):
+        checks = {g.name: g for g in checked.guardrails}
+        assert tuple(checks) == table.NAMES
+        for g in table.TABLE:
+            assert checks[g.name].setting == g.setting
+            assert checks[g.name].unit == g.unit and checks[g.name].upper == g.upper
+            assert checks[g.name].value == pytest.approx(g.value(checked))
