@@ -86,6 +86,10 @@ class Case:
     quotas: np.ndarray | None
     current_plan: PlanSpec | None
     present: np.ndarray | None = None
+    #: A case from transactions (MODEL.md section 11): quota per rep, metric and period
+    #: (NaN off the plan), and where the transactions went (``validate`` shows it).
+    period_quotas: np.ndarray | None = None
+    ledger: Any = None
 
     @property
     def name(self) -> str:
@@ -180,16 +184,30 @@ def _load_case(folder: Path, goals: dict[str, float] | None) -> Case:
         raise CaseError(CASE_FILE, f"is missing from the case folder {folder}")
     inside_folder(folder, folder / CASE_FILE)
     tables = {stem: find_table(folder, stem) for stem in (REPS, ATTAINMENT, QUOTAS)}
-    for stem in (REPS, ATTAINMENT):
+    spec = read_case_spec(folder / CASE_FILE, goals=goals)
+    for stem in (REPS,) if spec.source is not None else (REPS, ATTAINMENT):
         if tables[stem] is None:
             raise CaseError(f"{stem}.csv", f"is missing from the case folder {folder} "
                                            f"(or give {stem}.parquet)")
-    check_memory(_required(tables[ATTAINMENT]))
+    if spec.source is not None and tables[ATTAINMENT] is not None:
+        raise CaseError(CASE_FILE, f"has a [source] table, but the case folder also holds "
+                                   f"{_required(tables[ATTAINMENT]).name}: attainment comes "
+                                   "from one of them; remove the file or the [source] table",
+                        field="[source]")
+    if spec.source is None:
+        check_memory(_required(tables[ATTAINMENT]))
     if (folder / CURRENT_PLAN_FILE).is_file():
         inside_folder(folder, folder / CURRENT_PLAN_FILE)
-    spec = read_case_spec(folder / CASE_FILE, goals=goals)
     reps = read_reps(_required(tables[REPS]), spec)
     metric_ids = tuple(spec.metrics)
+    if spec.source is not None:
+        from compplan.models.ledger import build_ledger, read_inputs
+        from compplan.models.sources import transactions_source
+
+        inputs = read_inputs(folder, spec.source,
+                             transactions_source(spec.source, folder))
+        return case_from_ledger(folder, spec, reps, build_ledger(spec, reps, inputs),
+                                tables[QUOTAS])
     attainment, periods, present = read_attainment(
         _required(tables[ATTAINMENT]), reps, metric_ids,
         allow_absent=spec.scenarios.allow_absent)
@@ -202,6 +220,21 @@ def _load_case(folder: Path, goals: dict[str, float] | None) -> Case:
     _check_revenue(spec, quotas, metric_ids)
     current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
     return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current, present)
+
+
+def case_from_ledger(folder: Path, spec: CaseSpec, reps: pd.DataFrame, ledger: Any,
+                     quotas_path: Path | None) -> Case:
+    """The case whose attainment a ledger computed (MODEL.md section 11)."""
+    metric_ids = tuple(spec.metrics)
+    if not ledger.attainment.any():
+        raise CaseError(CASE_FILE, "every attainment the ledger gives is 0: no plan can pay "
+                                   "for any result; check the metrics' sum and where",
+                        field="[source]")
+    quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
+    _check_revenue(spec, quotas, metric_ids)
+    current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
+    return Case(folder, spec, reps, metric_ids, ledger.periods, ledger.attainment, quotas,
+                current, ledger.present, ledger.period_quotas, ledger)
 
 
 def _check_revenue(spec: CaseSpec, quotas: np.ndarray | None,

@@ -88,6 +88,10 @@ class MetricSpec(_Strict):
     max_weight: Fraction | None = None
     required: bool = False
     forbidden: bool = False
+    # A metric over transactions (MODEL.md section 11): needs [source].
+    sum: str | None = Field(default=None, min_length=1, max_length=10_000)
+    count: Literal[True] | None = None
+    where: str | None = Field(default=None, min_length=1, max_length=10_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> MetricSpec:
@@ -174,6 +178,52 @@ class ScenarioSpec(_Strict):
         return self
 
 
+class DatabaseSpec(_Strict):
+    """``[source] transactions = { url, query }`` or ``{ url, table }`` (MODEL.md section 11)."""
+
+    url: str = Field(min_length=1)
+    query: str | None = Field(default=None, min_length=1)
+    table: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DatabaseSpec:
+        if (self.query is None) == (self.table is None):
+            raise ValueError("give exactly one of query (a SELECT the database runs) and "
+                             "table (a whole table)")
+        return self
+
+
+class SourceSpec(_Strict):
+    """The ``[source]`` table: metrics computed from a ledger of transactions (section 11)."""
+
+    transactions: str | DatabaseSpec
+    rep: str = Field(min_length=1)
+    date: str = Field(min_length=1)
+    period: Literal["month", "quarter"] | None = None
+    calendar: str | None = Field(default=None, min_length=1)
+    quotas: str = Field(min_length=1)
+    credit: str | None = Field(default=None, min_length=1)
+    password_env: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SourceSpec:
+        if (self.period is None) == (self.calendar is None):
+            raise ValueError("give exactly one of period (\"month\" or \"quarter\") and "
+                             "calendar (a CSV file with columns period, start, end)")
+        if isinstance(self.transactions, str) and not self.transactions.strip():
+            raise ValueError("transactions is empty: give a CSV or Parquet file, a glob of "
+                             "them, or { url, query }")
+        if self.quotas.replace("\\", "/").rsplit("/", 1)[-1].lower() in (
+                "quotas.csv", "quotas.parquet"):
+            raise ValueError("quotas may not be quotas.csv, which keeps its section 1 meaning "
+                             "(one quota per rep and metric); name the per-period quota table "
+                             "otherwise, e.g. quota_plan.csv")
+        if self.password_env is not None and isinstance(self.transactions, str):
+            raise ValueError("password_env applies only to a database source "
+                             "(transactions = { url, query })")
+        return self
+
+
 class CaseSpec(_Strict):
     """The whole of ``case.toml``."""
 
@@ -184,6 +234,7 @@ class CaseSpec(_Strict):
     budget: BudgetSpec = BudgetSpec()
     fairness: FairnessSpec = FairnessSpec()
     scenarios: ScenarioSpec = ScenarioSpec()
+    source: SourceSpec | None = None
 
     @field_validator("goals")
     @classmethod
@@ -213,6 +264,7 @@ class CaseSpec(_Strict):
         if revenue is not None and revenue not in self.metrics:
             raise ValueError(f"[case] revenue_metric '{revenue}' is not a metric of the case "
                              f"(metrics: {', '.join(self.metrics)})")
+        _check_ledger_keys(self)
         required = [m for m, s in self.metrics.items() if s.required]
         if len(required) > self.design.max_metrics:
             raise ValueError(f"{len(required)} metrics are required ({', '.join(required)}) "
@@ -233,6 +285,21 @@ class CaseSpec(_Strict):
         """
         return [(mid, goal) for mid, metric in self.metrics.items()
                 for goal in sorted(set(metric.alignment) - set(self.goals))]
+
+
+def _check_ledger_keys(spec: CaseSpec) -> None:
+    """With [source], each metric has exactly one of sum and count; without it, none."""
+    for mid, metric in spec.metrics.items():
+        if spec.source is None:
+            for key in ("sum", "count", "where"):
+                if getattr(metric, key) is not None:
+                    raise ValueError(f"[metrics.{mid}] {key} needs a [source] table (metrics "
+                                     "over transactions, MODEL.md section 11); without it "
+                                     "attainment comes from attainment.csv")
+        elif (metric.sum is None) == (metric.count is None):
+            raise ValueError(f"[metrics.{mid}] needs exactly one of sum (an expression over "
+                             "the transactions' columns) and count = true, since the case "
+                             "has a [source]")
 
 
 #: A curve's points and a plan's accelerator and base rate must agree within this.
