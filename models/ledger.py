@@ -11,6 +11,7 @@ same rows give the same attainment from a file or from a database.
 from __future__ import annotations
 
 import calendar as _calendar
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -161,7 +162,7 @@ def build_ledger(spec: Any, reps: pd.DataFrame, inputs: LedgerInputs,
         quota_table = quota_table[quota_table["period"].isin(periods)]
     n_reps, n_metrics, n_periods = len(rep_index), len(metric_ids), len(periods)
     q = np.full((n_reps, n_metrics, n_periods), np.nan)
-    p_code = pd.Index(periods).get_indexer(quota_table["period"])
+    p_code = pd.Index(periods).get_indexer(pd.Index(quota_table["period"]))
     q[quota_table["rep"].to_numpy(), quota_table["m"].to_numpy(), p_code] = (
         quota_table["quota"].to_numpy())
     has = ~np.isnan(q)
@@ -195,12 +196,12 @@ def _quota_table(inputs: LedgerInputs, metric_ids: tuple[str, ...],
                                   "rep_id, metric, period, quota)")
     if frame.empty:
         raise CaseError(name, "has a header but no data rows")
-    rep = rep_index.get_indexer(frame["rep_id"])
+    rep = rep_index.get_indexer(pd.Index(frame["rep_id"]))
     if (rep < 0).any():
         i = int(np.argmax(rep < 0))
         raise CaseError(name, f"rep {shown(frame['rep_id'].iloc[i])} is not in reps.csv",
                         row=int(frame.index[i]), unit=unit, field="rep_id")
-    m = pd.Index(metric_ids).get_indexer(frame["metric"])
+    m = pd.Index(metric_ids).get_indexer(pd.Index(frame["metric"]))
     if (m < 0).any():
         i = int(np.argmax(m < 0))
         raise CaseError(name, f"{shown(frame['metric'].iloc[i])} is not a metric of the case "
@@ -252,7 +253,7 @@ def _periods(src: Any, inputs: LedgerInputs,
             raise CaseError(cname, f"period {shown(label)} ends ({end}) before it starts "
                                    f"({start})", row=int(line), unit=cunit, field="end")
     order = sorted(range(len(periods)), key=lambda i: starts[i])
-    for a, b in zip(order, order[1:], strict=False):
+    for a, b in itertools.pairwise(order):
         if starts[b] <= ends[a]:
             raise CaseError(cname, f"period {shown(periods[b])} starts on {starts[b]}, inside "
                                    f"period {shown(periods[a])} ({starts[a]} to {ends[a]}): "
@@ -555,7 +556,7 @@ def _check_attainment(x: np.ndarray, q: np.ndarray, rep_index: pd.Index,
         if bad.any():
             r, j, s = np.argwhere(bad)[0]
             total = x[r, j, s] * q[r, j, s]
-            raise CaseError(CASE_FILE, f"rep {shown(rep_index[r])}'s attainment on metric "
+            raise CaseError(CASE_FILE, f"the attainment of rep {shown(rep_index[r])} on metric "
                                        f"'{metric_ids[j]}' in period {shown(periods[s])} is "
                                        f"{what}: {total:.10g} / quota {q[r, j, s]:.10g} = "
                                        f"{x[r, j, s]:.6g} (refunds and clawbacks net within "

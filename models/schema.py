@@ -90,7 +90,7 @@ class MetricSpec(_Strict):
     forbidden: bool = False
     # A metric over transactions (MODEL.md section 11): needs [source].
     sum: str | None = Field(default=None, min_length=1, max_length=10_000)
-    count: Literal[True] | None = None
+    count: bool | None = None
     where: str | None = Field(default=None, min_length=1, max_length=10_000)
 
     @model_validator(mode="after")
@@ -205,6 +205,29 @@ class SourceSpec(_Strict):
     credit: str | None = Field(default=None, min_length=1)
     password_env: str | None = Field(default=None, min_length=1)
 
+    @field_validator("transactions", mode="before")
+    @classmethod
+    def _transactions(cls, value: object) -> object:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"url", "query", "table"})
+            if unknown:
+                raise ValueError(f"unknown key '{unknown[0]}' in the database source (allowed: "
+                                 "url, and query or table)")
+            if not isinstance(value.get("url"), str):
+                raise ValueError("a database source needs url = \"dialect://user@host/db\" "
+                                 "(text)")
+            if ("query" in value) == ("table" in value):
+                raise ValueError("a database source needs exactly one of query (a SELECT the "
+                                 "database runs) and table (a whole table)")
+            for key in ("query", "table"):
+                if key in value and not isinstance(value[key], str):
+                    raise ValueError(f"the database source's {key} must be text")
+            return DatabaseSpec.model_validate(value)
+        if not isinstance(value, str):
+            raise ValueError("must be a CSV or Parquet file, a glob of them, or "
+                             "{ url, query } (a database)")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> SourceSpec:
         if (self.period is None) == (self.calendar is None):
@@ -296,6 +319,9 @@ def _check_ledger_keys(spec: CaseSpec) -> None:
                     raise ValueError(f"[metrics.{mid}] {key} needs a [source] table (metrics "
                                      "over transactions, MODEL.md section 11); without it "
                                      "attainment comes from attainment.csv")
+        elif metric.count is False:
+            raise ValueError(f"[metrics.{mid}] count = false counts nothing: give count = true "
+                             "(the number of transactions) or a sum")
         elif (metric.sum is None) == (metric.count is None):
             raise ValueError(f"[metrics.{mid}] needs exactly one of sum (an expression over "
                              "the transactions' columns) and count = true, since the case "

@@ -47,10 +47,13 @@ def connect() -> Any:
 class TableSource(Protocol):
     """A table of rows, and where each one came from."""
 
-    #: What a message calls the whole source: a file name, a glob, a url without password.
-    label: str
-    #: The parts the rows came from (file names), indexed by the ``__part`` column.
-    parts: tuple[str, ...]
+    @property
+    def label(self) -> str:
+        """What a message calls the whole source: a file, a glob, a url without password."""
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The parts the rows came from (file names), indexed by the ``__part`` column."""
 
     def load(self, con: Any, table: str) -> None:
         """Create ``table`` in ``con`` with the source's rows plus ``__part`` and ``__row``."""

@@ -1,0 +1,378 @@
+"""Cases from transactions (MODEL.md section 11): attainment from a ledger, by hand.
+
+The mini case (tests/ledger_helpers.py) is small enough to compute by hand; c9_ledger is
+c1_budget_only built from a ledger. Every bad source below exits 2 with a message naming
+the file and row, or the metric and key, and leaves no output behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import CONFORMANCE, invoke
+from ledger_helpers import CASE_TOML, DEALS, EXPECTED, QUOTAS, REPS, write_mini
+
+from compplan.errors import CaseError
+from compplan.models.case import load_case
+
+C = CASE_TOML
+QP = 'quotas = "quota_plan.csv"'
+TX = 'transactions = "deals.csv"'
+
+
+def sub(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def test_mini_attainment_by_hand(tmp_path: Path) -> None:
+    case = load_case(write_mini(tmp_path / "mini"))
+    assert case.periods == ("2027-01", "2027-02")
+    assert case.present is None
+    for (rep, metric), values in EXPECTED.items():
+        got = case.attainment[case.reps.index.get_loc(rep), case.metric_ids.index(metric)]
+        np.testing.assert_allclose(got, values, rtol=0, atol=1e-15)
+    # Each period's own quota, kept for per-unit rates.
+    assert case.period_quotas is not None
+    assert case.period_quotas[0, 0].tolist() == [1000.0, 1200.0]
+    assert case.period_quotas[1, 1].tolist() == [1.0, 4.0]
+
+
+def test_mini_report_counts_every_transaction(tmp_path: Path) -> None:
+    report = load_case(write_mini(tmp_path / "mini")).ledger.report
+    assert report.rows == 8
+    assert report.metrics["bookings"].matched == (2, 3)       # R1, R2 in Jan; R1, R2 x2 in Feb
+    assert report.metrics["bookings"].matched_unknown_rep == 1  # X9
+    assert report.metrics["deals"].matched == (3, 3)
+    assert (report.unknown_rep_rows, report.unknown_reps) == (1, ("X9",))
+    assert (report.outside_rows, report.outside_range) == (1, ("2026-12-31", "2026-12-31"))
+    assert report.off_plan_rows == 0
+    assert report.reps_with_quota == (2, 2)
+
+
+def test_off_the_plan_without_a_quota_row(tmp_path: Path) -> None:
+    quotas = sub(sub(QUOTAS, "R1,bookings,2027-02,1200\n", ""), "R1,deals,2027-02,1\n", "")
+    case_toml = C + "\n[scenarios]\nallow_absent = true\n"
+    case = load_case(write_mini(tmp_path / "m", case=case_toml, quotas=quotas))
+    assert case.present is not None
+    assert case.present.tolist() == [[True, False], [True, True]]
+    assert case.attainment[0, :, 1].tolist() == [0.0, 0.0]
+    report = case.ledger.report
+    assert report.off_plan_rows == 1                 # R1's 900 on 2027-02-03: counted
+    assert report.metrics["bookings"].matched == (2, 2)
+    assert report.metrics["bookings"].matched_off_plan == 1
+    assert report.reps_without_quota == ((), ("R1",))
+
+
+def test_a_quota_and_no_deals_is_zero(tmp_path: Path) -> None:
+    deals = sub(DEALS, "R1,2027-02-03,new,900\n", "")
+    case = load_case(write_mini(tmp_path / "m", deals=deals))
+    assert case.present is None
+    assert case.attainment[0, :, 1].tolist() == [0.0, 0.0]
+
+
+def test_split_credit_multiplies(tmp_path: Path) -> None:
+    deals = ("owner,day,kind,amount,share\nR1,2027-01-05,new,1000,0.6\n"
+             "R2,2027-01-05,new,1000,0.4\nR1,2027-02-05,new,600,1\nR2,2027-02-05,new,500,1\n")
+    case_toml = sub(C, QP, QP + '\ncredit = "share"')
+    case = load_case(write_mini(tmp_path / "m", case=case_toml, deals=deals))
+    bookings = case.attainment[:, 0, :]
+    np.testing.assert_allclose(bookings, [[600 / 1000, 600 / 1200], [400 / 2000, 500 / 1000]],
+                               rtol=0, atol=1e-15)
+    deals_x = case.attainment[:, 1, :]   # counts times credit: 0.6, 0.4, then 1, 1
+    np.testing.assert_allclose(deals_x, [[0.6 / 2, 1 / 1], [0.4 / 1, 1 / 4]], rtol=0, atol=1e-15)
+
+
+def test_c9_reproduces_c1_attainment() -> None:
+    ledger = load_case(CONFORMANCE / "c9_ledger")
+    table = load_case(CONFORMANCE / "c1_budget_only")
+    assert ledger.periods == table.periods
+    assert ledger.metric_ids == table.metric_ids
+    assert np.abs(ledger.attainment - table.attainment).max() <= 1e-11
+    report = ledger.ledger.report
+    assert report.unknown_reps == ("HOUSE",)
+    assert report.outside_rows == 2
+
+
+def test_exact_sums_whatever_the_order_and_the_files(tmp_path: Path) -> None:
+    folder = tmp_path / "c9"
+    shutil.copytree(CONFORMANCE / "c9_ledger", folder)
+    base = load_case(folder).attainment
+    rows = pd.read_csv(folder / "transactions.csv", dtype={"txn_id": str})
+    shuffled = rows.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    (folder / "transactions.csv").unlink()
+    (folder / "parts").mkdir()
+    for i in range(5):
+        part = shuffled.iloc[i * 400:(i + 1) * 400]
+        part.to_parquet(folder / "parts" / f"p{i}.parquet", index=False)
+    toml = (folder / "case.toml").read_text()
+    (folder / "case.toml").write_text(toml.replace('"transactions.csv"', '"parts/*.parquet"'))
+    again = load_case(folder).attainment
+    assert again.tobytes() == base.tobytes()
+
+
+def test_attainment_file_and_source_are_exclusive(tmp_path: Path) -> None:
+    folder = write_mini(tmp_path / "m")
+    (folder / "attainment.csv").write_text("rep_id,period,bookings,deals\nR1,P1,1,1\n")
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == (
+        "case.toml, [source]: has a [source] table, but the case folder also holds "
+        "attainment.csv: attainment comes from one of them; remove the file or the [source] "
+        "table")
+
+
+BAD = [
+    pytest.param(
+        dict(case=sub(C, 'sum = "amount"', 'sum = "amout"')),
+      "case.toml, [metrics.bookings] sum: unknown column 'amout' in 'amout' (the "
+      "transactions' columns: owner, day, kind, amount)",
+        id='unknown-column-sum'),
+    pytest.param(
+        dict(case=sub(C, "where = \"kind = 'new'\"", 'where = "kind ="')),
+      "case.toml, [metrics.bookings] where: 'kind =' is not valid SQL: syntax error "
+      'at or near ")"',
+        id='syntax-where'),
+    pytest.param(
+        dict(case=sub(C, 'sum = "amount"', 'sum = "amount; DROP TABLE txn"')),
+      "case.toml, [metrics.bookings] sum: 'amount; DROP TABLE txn' is not one "
+      "expression (';' ends a statement; only an expression over the transactions' "
+      'columns is allowed)',
+        id='statement'),
+    pytest.param(
+        dict(case=sub(C, "where = \"kind = 'new'\"", 'where = "amount > (SELECT 1)"')),
+      "case.toml, [metrics.bookings] where: 'amount > (SELECT 1)' holds a subquery "
+      "(only an expression over the transactions' columns is allowed)",
+        id='subquery'),
+    pytest.param(
+        dict(case=sub(C, 'sum = "amount"', 'sum = "amount) AS v FROM txn WHERE (true"')),
+      "case.toml, [metrics.bookings] sum: 'amount) AS v FROM txn WHERE (true' is not "
+      'valid SQL: syntax error at or near "AS"',
+        id='not-one-expression'),
+    pytest.param(
+        dict(case=sub(C, 'sum = "amount"', "sum = \"length(read_text('/etc/passwd'))\"")),
+      'case.toml, [metrics.bookings] sum: "length(read_text(\'/etc/passwd\'))" cannot '
+      'be computed: Function "read_text" is a table function but it was used as a '
+      'scalar function. This function has to be called in a FROM clause (similar to '
+      'a table)',
+        id='file-function'),
+    pytest.param(
+        dict(case=sub(C, 'sum = "amount"', 'sum = "kind"')),
+      "case.toml, [metrics.bookings] sum: 'kind' is VARCHAR, not a number (a sum "
+      'needs a numeric expression)',
+        id='sum-text'),
+    pytest.param(
+        dict(case=sub(C, "where = \"kind = 'new'\"", 'where = "amount"')),
+      "case.toml, [metrics.bookings] where: 'amount' is BIGINT, not a condition "
+      '(true or false for each transaction)',
+        id='where-number'),
+    pytest.param(
+        dict(case=sub(C, "where = \"kind = 'new'\"", "where = \"kind = 'nwe'\"")),
+      'case.toml, [metrics.bookings] where: matches no transaction in any period '
+      '(check the condition and the values it compares with)',
+        id='where-nothing'),
+    pytest.param(
+        dict(case=sub(C, "where = \"kind = 'new'\"", "where = \"kind = 1\"")),
+      'case.toml, [metrics.bookings] where: cannot be computed: Could not convert '
+      "string 'new' to INT32 when casting from source column kind",
+        id='where-type'),
+    pytest.param(
+        dict(case=sub(C, 'sum = "amount"', 'sum = "amount / 0"')),
+      'case.toml, [metrics.bookings] sum: gives no finite value for the transaction '
+      'at deals.csv, line 2 (an empty cell, or a division by 0?)',
+        id='sum-division-by-zero'),
+    pytest.param(
+        dict(deals=sub(DEALS, "R1,2027-02-03,new,900", "R1,2027-02-03,new,")),
+      'case.toml, [metrics.bookings] sum: gives no finite value for the transaction '
+      'at deals.csv, line 5 (an empty cell, or a division by 0?)',
+        id='sum-empty-cell'),
+    pytest.param(
+        dict(case=sub(C, 'rep = "owner"', 'rep = "seller"')),
+      "case.toml, [source] rep: column 'seller' is not in the transactions "
+      '(deals.csv; columns: owner, day, kind, amount)',
+        id='rep-column'),
+    pytest.param(
+        dict(case=sub(C, 'date = "day"', 'date = "dya"')),
+      "case.toml, [source] date: column 'dya' is not in the transactions (deals.csv; "
+      'columns: owner, day, kind, amount)',
+        id='date-column'),
+    pytest.param(
+        dict(case=sub(C, 'date = "day"', 'date = "amount"')),
+      "case.toml, [source] date: column 'amount' holds BIGINT, not dates (a date or "
+      'a timestamp, or text as YYYY-MM-DD)',
+        id='date-not-dates'),
+    pytest.param(
+        dict(deals=sub(DEALS, "R1,2027-02-03", "R1,2027-13-45")),
+      "deals.csv, line 5, day: '2027-13-45' is not a date (YYYY-MM-DD)",
+        id='date-bad-text'),
+    pytest.param(
+        dict(deals=sub(DEALS, "R1,2027-02-03", "R1,")),
+      'deals.csv, line 5, day: the date is empty (every transaction is dated)',
+        id='date-empty'),
+    pytest.param(
+        dict(deals=sub(DEALS, "R1,2027-02-03", ",2027-02-03")),
+      'deals.csv, line 5, owner: the rep is empty (every transaction names its rep)',
+        id='rep-empty'),
+    pytest.param(
+        dict(case=sub(C, QP, QP + '\ncredit = "share"')),
+      "case.toml, [source] credit: column 'share' is not in the transactions "
+      '(deals.csv; columns: owner, day, kind, amount)',
+        id='credit-column'),
+    pytest.param(
+        dict(case=sub(C, QP, QP + '\ncredit = "amount"')),
+      "deals.csv, line 2, amount: credit '600' is not a share in [0, 1]",
+        id='credit-range'),
+    pytest.param(
+        dict(case=sub(C, QP, QP + '\ncredit = "kind"')),
+      "case.toml, [source] credit: column 'kind' holds VARCHAR, not numbers (a share "
+      'in [0, 1])',
+        id='credit-text'),
+    pytest.param(
+        dict(quotas=sub(QUOTAS, "R1,deals,2027-02,1", "R1,deals,2027-02,0")),
+      'quota_plan.csv, line 7, quota: must be a number > 0 (the quota in the '
+      "metric's unit), got '0'",
+        id='quota-zero'),
+    pytest.param(
+        dict(quotas=sub(QUOTAS, "R1,deals,2027-02,1", "R1,deals,2027-02,one")),
+      'quota_plan.csv, line 7, quota: must be a number > 0 (the quota in the '
+      "metric's unit), got 'one'",
+        id='quota-text'),
+    pytest.param(
+        dict(quotas=QUOTAS + "R7,deals,2027-02,1\n"),
+      "quota_plan.csv, line 10, rep_id: rep 'R7' is not in reps.csv",
+        id='quota-unknown-rep'),
+    pytest.param(
+        dict(quotas=QUOTAS + "R1,margin,2027-02,1\n"),
+      "quota_plan.csv, line 10, metric: 'margin' is not a metric of the case "
+      '(metrics: bookings, deals)',
+        id='quota-unknown-metric'),
+    pytest.param(
+        dict(quotas=QUOTAS + "R1,deals,2027-02,3\n"),
+      "quota_plan.csv, line 10, period: rep 'R1' has two quotas for metric 'deals' "
+      "in period '2027-02'",
+        id='quota-duplicate'),
+    pytest.param(
+        dict(quotas=sub(QUOTAS, "R1,deals,2027-02,1\n", "")),
+      "quota_plan.csv: rep 'R1' has a quota for period '2027-02' for some metrics "
+      "but not for 'deals' (a rep on the plan in a period needs a quota for every "
+      'metric; no row at all means off the plan)',
+        id='quota-partial'),
+    pytest.param(
+        dict(quotas=sub(sub(QUOTAS, "R1,deals,2027-02,1\n", ""), "R1,bookings,2027-02,1200\n", "")),
+      "quota_plan.csv: rep 'R1' has no quota for period '2027-02' (every rep of "
+      'reps.csv needs a quota row per metric and period; if reps joined or left, set '
+      '[scenarios] allow_absent = true in case.toml: no quota row then means off the '
+      'plan that period)',
+        id='quota-missing-rep-period'),
+    pytest.param(
+        dict(quotas=sub(QUOTAS, "R1,deals,2027-02,1", "R1,deals,2027-2,1")),
+      "quota_plan.csv, line 7, period: period '2027-2' is not a month label "
+      '(YYYY-MM, e.g. 2027-01; [source] period = "month")',
+        id='quota-bad-month'),
+    pytest.param(
+        dict(quotas=QUOTAS.replace("quota\n", "target\n", 1)),
+      "quota_plan.csv: required column 'quota' is missing (columns found: rep_id, "
+      'metric, period, target; a quota table has rep_id, metric, period, quota)',
+        id='quota-no-column'),
+    pytest.param(
+        dict(deals=DEALS + "R1,2027-02-20,new,-1000\n"),
+      "case.toml, [metrics.bookings]: the attainment of rep 'R1' on metric "
+      "'bookings' in period '2027-02' is below 0: -100 / quota 1200 = -0.0833333 "
+      '(refunds and clawbacks net within the period; attainment is >= 0)',
+        id='refund-below-zero'),
+    pytest.param(
+        dict(case=sub(C, 'transactions = "deals.csv"', 'transactions = "missing.csv"')),
+      "case.toml, [source] transactions: the file 'missing.csv' does not exist "
+      '(looked for {folder}/missing.csv)',
+        id='missing-file'),
+    pytest.param(
+        dict(case=sub(C, 'transactions = "deals.csv"', 'transactions = "ledger/*.parquet"')),
+      "case.toml, [source] transactions: the glob 'ledger/*.parquet' matches no file "
+      '(looked in {folder}/ledger)',
+        id='glob-nothing'),
+    pytest.param(
+        dict(case=sub(C, 'transactions = "deals.csv"', 'transactions = "case.toml"')),
+      "case.toml, [source] transactions: 'case.toml' is neither a .csv nor a "
+      '.parquet file',
+        id='not-csv'),
+    pytest.param(
+        dict(case=sub(C, 'quotas = "quota_plan.csv"', 'quotas = "plan.csv"')),
+      "case.toml, [source] quotas: the file 'plan.csv' does not exist in the case "
+      'folder {folder}',
+        id='quotas-missing'),
+    pytest.param(
+        dict(case=sub(C, 'quotas = "quota_plan.csv"', 'quotas = "quotas.csv"')),
+      'case.toml, [source]: quotas may not be quotas.csv, which keeps its section 1 '
+      'meaning (one quota per rep and metric); name the per-period quota table '
+      'otherwise, e.g. quota_plan.csv',
+        id='quotas-named-quotas'),
+    pytest.param(
+        dict(case=C.split("[source]")[0] + C.split('quotas = "quota_plan.csv"\n')[1]),
+      'case.toml: [metrics.bookings] sum needs a [source] table (metrics over '
+      'transactions, MODEL.md section 11); without it attainment comes from '
+      'attainment.csv',
+        id='sum-without-source'),
+    pytest.param(
+        dict(case=sub(C, "count = true\n", "")),
+      'case.toml: [metrics.deals] needs exactly one of sum (an expression over the '
+      "transactions' columns) and count = true, since the case has a [source]",
+        id='neither-sum-nor-count'),
+    pytest.param(
+        dict(case=sub(C, "count = true\n", "count = true\nsum = \"amount\"\n")),
+      'case.toml: [metrics.deals] needs exactly one of sum (an expression over the '
+      "transactions' columns) and count = true, since the case has a [source]",
+        id='sum-and-count'),
+    pytest.param(
+        dict(case=sub(C, "count = true\n", "count = false\n")),
+      'case.toml: [metrics.deals] count = false counts nothing: give count = true '
+      '(the number of transactions) or a sum',
+        id='count-false'),
+    pytest.param(
+        dict(case=sub(C, 'period = "month"', 'period = "month"\ncalendar = "cal.csv"')),
+      'case.toml, [source]: give exactly one of period ("month" or "quarter") and '
+      'calendar (a CSV file with columns period, start, end)',
+        id='period-and-calendar'),
+    pytest.param(
+        dict(case=sub(C, 'period = "month"', 'period = "week"')),
+      "case.toml, [source] period: must be one of 'month' or 'quarter', got 'week'",
+        id='period-week'),
+    pytest.param(
+        dict(case=sub(C, 'period = "month"', 'period = "month"\npassword_env = "PGPASSWORD"')),
+      'case.toml, [source]: password_env applies only to a database source '
+      '(transactions = { url, query })',
+        id='password-env-file'),
+    pytest.param(
+        dict(case=sub(C, TX, 'transactions = { url = "postgresql://u@h/db" }')),
+      'case.toml, [source] transactions: a database source needs exactly one of '
+      'query (a SELECT the database runs) and table (a whole table)',
+        id='db-without-query'),
+    pytest.param(
+        dict(reps=REPS + "R1,West,500\n"),
+      "reps.csv, line 4, rep_id: rep 'R1' appears twice (first on line 2); rep ids "
+      'must be unique',
+        id='duplicate-rep-ids'),
+]
+
+
+@pytest.mark.parametrize(("files", "message"), BAD)
+def test_bad_source(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    folder = write_mini(tmp_path / "case", **files)
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == message.replace("{folder}", str(folder))
+
+
+@pytest.mark.parametrize(("files", "message"), [BAD[0], BAD[9], BAD[21], BAD[30]])
+def test_bad_source_exits_2_and_writes_nothing(tmp_path: Path, files: dict[str, str],
+                                               message: str) -> None:
+    folder = write_mini(tmp_path / "case", **files)
+    out = tmp_path / "out"
+    result = invoke("optimise", str(folder), "--out", str(out))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {message.replace('{folder}', str(folder))}\n"
+    assert not out.exists()
+
