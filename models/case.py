@@ -231,7 +231,8 @@ def case_from_ledger(folder: Path, spec: CaseSpec, reps: pd.DataFrame, ledger: A
                                    "for any result; check the metrics' sum and where",
                         field="[source]")
     quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
-    _check_revenue(spec, quotas, metric_ids)
+    if quotas is not None:  # else each period's own quota gives the revenue metric's
+        _check_revenue(spec, quotas, metric_ids)
     current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
     return Case(folder, spec, reps, metric_ids, ledger.periods, ledger.attainment, quotas,
                 current, ledger.present, ledger.period_quotas, ledger)

@@ -7,6 +7,7 @@ the file and row, or the metric and key, and leaves no output behind.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -376,3 +377,57 @@ def test_bad_source_exits_2_and_writes_nothing(tmp_path: Path, files: dict[str, 
     assert result.stderr == f"Error: {message.replace('{folder}', str(folder))}\n"
     assert not out.exists()
 
+
+
+def test_rates_per_unit_use_each_periods_quota(tmp_path: Path) -> None:
+    folder = write_mini(tmp_path / "m")
+    out = tmp_path / "out"
+    result = invoke("optimise", str(folder), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text())
+    rates = pd.read_csv(out / "rep_rates.csv")
+    assert list(rates.columns) == ["rep_id", "metric", "period", "quota", "base_rate_per_unit",
+                                   "accelerator_rate_per_unit"]
+    ti = {"R1": 1000.0, "R2": 2000.0}
+    quota = {("R1", "bookings", "2027-01"): 1000.0, ("R1", "bookings", "2027-02"): 1200.0,
+             ("R2", "bookings", "2027-01"): 2000.0, ("R2", "bookings", "2027-02"): 1000.0,
+             ("R1", "deals", "2027-01"): 2.0, ("R1", "deals", "2027-02"): 1.0,
+             ("R2", "deals", "2027-01"): 1.0, ("R2", "deals", "2027-02"): 4.0}
+    chosen = {m["id"]: m for m in plan["metrics"]}
+    assert len(rates) == 4 * len(chosen)
+    for row in rates.itertuples(index=False):
+        q = quota[(row.rep_id, row.metric, row.period)]
+        assert row.quota == q
+        assert row.base_rate_per_unit == pytest.approx(
+            ti[row.rep_id] * chosen[row.metric]["base_rate"] / q, rel=1e-12)
+        assert row.accelerator_rate_per_unit == pytest.approx(
+            ti[row.rep_id] * chosen[row.metric]["accelerator_rate"] / q, rel=1e-12)
+
+
+def test_workbook_rates_per_period(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    folder = write_mini(tmp_path / "m")
+    assert invoke("optimise", str(folder), "--out", str(tmp_path / "out")).exit_code == 0
+    xlsx = tmp_path / "plan.xlsx"
+    result = invoke("export", str(folder), str(tmp_path / "out" / "plan.json"), "--xlsx",
+                    str(xlsx))
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(xlsx)["Rep rates"]
+    header = [c.value for c in sheet[1]]
+    assert header[:4] == ["rep_id", "metric", "period", "quota"]
+    assert [sheet["A2"].value, sheet["C2"].value, sheet["D2"].value] == ["R1", "2027-01", 1000]
+    assert str(sheet["E2"].value).startswith("=G2*") and sheet["E2"].value.endswith("/D2")
+    assert sheet["G2"].value == 1000
+    assert [sheet["A5"].value, sheet["C5"].value, sheet["D5"].value,
+            sheet["G5"].value] == ["R2", "2027-02", 1000, 2000]
+
+
+def test_revenue_from_each_periods_quota(tmp_path: Path) -> None:
+    toml = sub(C, 'name = "Mini ledger"', 'name = "Mini ledger"\nrevenue_metric = "bookings"')
+    folder = write_mini(tmp_path / "m", case=toml)
+    out = tmp_path / "out"
+    assert invoke("optimise", str(folder), "--out", str(out)).exit_code == 0
+    evaluation = json.loads((out / "plan.json").read_text())["evaluation"]
+    # Bookings recorded on the plan: Jan 600 + 1000, Feb 900 - 200 + 1500: 1,900 a period.
+    assert evaluation["expected_revenue"] == pytest.approx(1900.0, rel=1e-12)
