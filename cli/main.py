@@ -222,6 +222,11 @@ def validate(case: str | None) -> None:
         f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
         f"{scenarios.count} {scenarios.mode} scenarios"
         + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded))
+    if loaded.ledger is not None:  # a case from transactions (MODEL.md section 11)
+        from compplan.models.ledger import report_lines
+
+        for line in report_lines(loaded.ledger.report, len(loaded.reps)):
+            out_console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _data_notes(case: Case) -> str:

@@ -562,3 +562,60 @@ def _check_attainment(x: np.ndarray, q: np.ndarray, rep_index: pd.Index,
                                        f"{x[r, j, s]:.6g} (refunds and clawbacks net within "
                                        "the period; attainment is >= 0)",
                             field=f"[metrics.{metric_ids[j]}]")
+
+
+#: The roster rule of a case from transactions, as ``validate`` and the docs state it.
+ROSTER_RULE = ("a rep-period without a quota row is off the plan (its transactions are counted "
+               "here, never paid); a rep-period with a quota and no transactions is on the "
+               "plan at attainment 0")
+
+
+def report_lines(report: LedgerReport, n_reps: int) -> list[str]:
+    """``validate``'s account of where the transactions went, one line each.
+
+    Parameters
+    ----------
+    report : LedgerReport
+        The figures of :func:`build_ledger`.
+    n_reps : int
+        The reps of ``reps.csv``.
+
+    Returns
+    -------
+    list of str
+        Per metric and period the transactions matched, the quota coverage, the reps
+        without quota, the transactions of reps not in ``reps.csv`` or off the plan, those
+        dated outside every period, and the roster rule.
+    """
+    periods = list(report.periods)
+    label_width = max([len("reps with quota"), *(len(f"{m} matched") for m in report.metrics)])
+    width = max([7, *(len(p) for p in periods), len(f"{n_reps}/{n_reps}")])
+
+    def row(label: str, cells: list[str]) -> str:
+        return f"  {label:<{label_width}}  " + "  ".join(f"{c:>{width}}" for c in cells)
+
+    lines = [f"transactions from {report.source}: {report.rows:,}", row("period", periods)]
+    for mid, figures in report.metrics.items():
+        lines.append(row(f"{mid} matched", [f"{v:,}" for v in figures.matched]))
+    lines.append(row("reps with quota", [f"{v}/{n_reps}" for v in report.reps_with_quota]))
+    for period, missing in zip(periods, report.reps_without_quota, strict=True):
+        if missing:
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            lines.append(f"  reps without quota in {period}: {', '.join(missing[:5])}{more}")
+    if report.unknown_rep_rows:
+        names = ", ".join(report.unknown_reps)
+        lines.append(f"  {_n(report.unknown_rep_rows)} of a rep not in reps.csv ({names}): "
+                     "counted, not paid")
+    if report.off_plan_rows:
+        lines.append(f"  {_n(report.off_plan_rows)} of a rep in a period without quota (off "
+                     "the plan): counted, not paid")
+    if report.outside_rows:
+        first, last = report.outside_range or ("", "")
+        lines.append(f"  {_n(report.outside_rows)} dated outside every period ({first} to "
+                     f"{last}): counted, not paid")
+    lines.append(f"  roster rule: {ROSTER_RULE}")
+    return lines
+
+
+def _n(count: int) -> str:
+    return f"{count:,} transaction{'s' if count != 1 else ''}"

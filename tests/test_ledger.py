@@ -431,3 +431,26 @@ def test_revenue_from_each_periods_quota(tmp_path: Path) -> None:
     evaluation = json.loads((out / "plan.json").read_text())["evaluation"]
     # Bookings recorded on the plan: Jan 600 + 1000, Feb 900 - 200 + 1500: 1,900 a period.
     assert evaluation["expected_revenue"] == pytest.approx(1900.0, rel=1e-12)
+
+
+def test_validate_shows_where_the_transactions_went(tmp_path: Path) -> None:
+    quotas = sub(sub(QUOTAS, "R1,bookings,2027-02,1200\n", ""), "R1,deals,2027-02,1\n", "")
+    folder = write_mini(tmp_path / "m", case=C + "\n[scenarios]\nallow_absent = true\n",
+                        quotas=quotas)
+    result = invoke("validate", str(folder))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == [
+        "transactions from deals.csv: 8",
+        "  period            2027-01  2027-02",
+        "  bookings matched        2        2",
+        "  deals matched           3        2",
+        "  reps with quota       2/2      1/2",
+        "  reps without quota in 2027-02: R1",
+        "  1 transaction of a rep not in reps.csv (X9): counted, not paid",
+        "  1 transaction of a rep in a period without quota (off the plan): counted, not paid",
+        "  1 transaction dated outside every period (2026-12-31 to 2026-12-31): counted, "
+        "not paid",
+        "  roster rule: a rep-period without a quota row is off the plan (its transactions "
+        "are counted here, never paid); a rep-period with a quota and no transactions is on "
+        "the plan at attainment 0",
+    ]
