@@ -3,9 +3,10 @@
 The transactions are read into an embedded DuckDB engine (:mod:`compplan.models.sources`),
 then the engine's access to files and the network is switched off and its configuration
 locked before any expression of ``case.toml`` runs. Each metric is one GROUP BY over
-rep and period; each row's value is summed as an exact decimal (``DECIMAL(38, 12)``), so
-the sums do not depend on the engine's parallelism or on the order the rows came in: the
-same rows give the same attainment from a file or from a database.
+rep and period; each group's values are added in one fixed order (ascending value, so
+rows that tie add the same whatever order they tie in), so the sums do not depend on the
+engine's parallelism or on the order the rows came in: the same rows give the same
+attainment, to the last bit, from a file or from a database.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from compplan.models.text import shown
 CASE_FILE = "case.toml"
 #: Attainment above this is an error (MODEL.md section 1).
 MAX_ATTAINMENT = 1e6
-#: Scale of the exact sums: each row's value is rounded to this many decimals, once.
-SCALE = 12
 _NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|"
                       r"UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL.*)$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -531,19 +530,21 @@ def _metric(con: Any, inputs: LedgerInputs, mid: str, where: str, value: str, x:
         raise _fail(mid, key, f"gives no finite value for the transaction at {file}, {unit} "
                               f"{row} (an empty cell, or a division by 0?)")
     try:
-        rows = con.execute(f"""SELECT __ri, __si,
-                CAST(sum(CAST({value} AS DECIMAL(38, {SCALE}))) AS DOUBLE), count(*)
-            FROM txn WHERE __si IS NOT NULL AND __ri IS NOT NULL AND __on_plan AND {where}
+        # One fixed order of addition per group (MODEL.md section 11: exact to the last bit).
+        rows = con.execute(f"""SELECT __ri, __si, list_sum(list(__v ORDER BY __v)), count(*)
+            FROM (SELECT __ri, __si, {value} AS __v FROM txn
+                  WHERE __si IS NOT NULL AND __ri IS NOT NULL AND __on_plan AND {where})
             GROUP BY __ri, __si""").fetchall()
         off = con.execute(f"""SELECT count(*) FILTER (WHERE __ri IS NOT NULL),
                 count(*) FILTER (WHERE __ri IS NULL)
             FROM txn WHERE __si IS NOT NULL AND NOT __on_plan AND {where}""").fetchone()
     except Exception as exc:
-        raise _fail(mid, key, f"cannot be summed exactly: {engine_message(exc)} (each "
-                              "transaction's value must stay below 1e26)") from None
+        raise _fail(mid, key, f"cannot be summed: {engine_message(exc)}") from None
     per_period = np.zeros(n_periods, dtype=np.int64)
     if rows:
         arr = np.array(rows, dtype=np.float64)
+        if not np.isfinite(arr[:, 2]).all():
+            raise _fail(mid, key, "sums to more than a number can hold in some period")
         ri, si = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64)
         x[ri, j, si] = arr[:, 2] / q[ri, j, si]
         np.add.at(per_period, si, arr[:, 3].astype(np.int64))
