@@ -454,3 +454,53 @@ def test_validate_shows_where_the_transactions_went(tmp_path: Path) -> None:
         "are counted here, never paid); a rep-period with a quota and no transactions is on "
         "the plan at attainment 0",
     ]
+
+
+CASES = Path(__file__).parent.parent / "cases"
+
+
+def test_bundled_ledger_reproduces_enterprise_first_exactly() -> None:
+    ledger = load_case(CASES / "enterprise_first_ledger")
+    table = load_case(CASES / "enterprise_first")
+    assert ledger.periods == table.periods
+    assert ledger.reps.equals(table.reps)
+    assert ledger.attainment.tobytes() == table.attainment.tobytes()
+    report = ledger.ledger.report
+    assert (report.unknown_reps, report.unknown_rep_rows, report.outside_rows) == (
+        ("HOUSE",), 40, 12)
+
+
+def test_bundled_ledger_generator_is_reproducible(tmp_path: Path) -> None:
+    import filecmp
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(CASES / "generate_ledger.py"), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    folder = CASES / "enterprise_first_ledger"
+    files = sorted(p.name for p in folder.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
+    _match, mismatch, errors = filecmp.cmpfiles(folder, tmp_path, files, shallow=False)
+    assert (mismatch, errors) == ([], [])
+
+
+def test_same_plan_json_as_the_attainment_file(tmp_path: Path) -> None:
+    ledger = write_mini(tmp_path / "ledger")
+    table = tmp_path / "table"
+    table.mkdir()
+    (table / "case.toml").write_text(
+        "\n".join(line for line in C.split("[source]")[0].splitlines()) + "\n"
+        + C.split(QP + "\n")[1].replace('sum = "amount"\n', "")
+        .replace("where = \"kind = 'new'\"\n", "").replace("count = true\n", ""))
+    (table / "reps.csv").write_text(REPS)
+    lines = ["rep_id,period,bookings,deals"]
+    for rep in ("R1", "R2"):
+        for s, period in enumerate(("2027-01", "2027-02")):
+            lines.append(f"{rep},{period},{EXPECTED[(rep, 'bookings')][s]!r},"
+                         f"{EXPECTED[(rep, 'deals')][s]!r}")
+    (table / "attainment.csv").write_text("\n".join(lines) + "\n")
+    for folder in (ledger, table):
+        result = invoke("optimise", str(folder), "--out", str(tmp_path / f"out_{folder.name}"))
+        assert result.exit_code == 0, result.output
+    assert ((tmp_path / "out_ledger" / "plan.json").read_bytes()
+            == (tmp_path / "out_table" / "plan.json").read_bytes())
