@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compplan.errors import CaseError, InfeasibleError, SolverLimitError, UsageError
-from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME
+from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
     from compplan.batch.results import BatchReport
     from compplan.batch.spec import BatchSpec
-    from compplan.models.case import Case
     from compplan.models.org import Org
     from compplan.models.plan import Plan
     from compplan.optimizer.audit import Audit
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
 DEFAULT_CASE = "enterprise_first"
 
 __all__ = [
+    "Case",
     "Result",
     "Status",
     "audit",

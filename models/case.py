@@ -53,8 +53,8 @@ class Case:
 
     Attributes
     ----------
-    path : Path
-        The case folder.
+    path : Path or None
+        The case folder; None for a case built from DataFrames (:meth:`from_frames`).
     spec : CaseSpec
         The contents of ``case.toml``.
     reps : pandas.DataFrame
@@ -77,7 +77,7 @@ class Case:
         no mask; means, spreads and curves that pay at 0 do.
     """
 
-    path: Path
+    path: Path | None
     spec: CaseSpec
     reps: pd.DataFrame
     metric_ids: tuple[str, ...]
@@ -90,6 +90,52 @@ class Case:
     #: (NaN off the plan), and where the transactions went (``validate`` shows it).
     period_quotas: np.ndarray | None = None
     ledger: Any = None
+
+    @classmethod
+    def from_frames(cls, spec: dict[str, Any] | str, reps: pd.DataFrame,
+                    attainment: pd.DataFrame | None = None, *,
+                    transactions: pd.DataFrame | None = None,
+                    quota_plan: pd.DataFrame | None = None,
+                    calendar: pd.DataFrame | None = None,
+                    quotas: pd.DataFrame | None = None,
+                    current_plan: dict[str, Any] | None = None) -> Case:
+        """A case from DataFrames, checked exactly as a case folder is (no folder needed).
+
+        Parameters
+        ----------
+        spec : dict or str
+            The contents of ``case.toml``: parsed (a dict) or as TOML text.
+        reps : pandas.DataFrame
+            The roster, as ``reps.csv`` (``rep_id``, ``target_incentive``, groupings).
+        attainment : pandas.DataFrame, optional
+            As ``attainment.csv``; or, for a case with ``[source]`` (MODEL.md section 11):
+        transactions : pandas.DataFrame, optional
+            The ledger (replaces ``[source] transactions``, which may then be left out).
+        quota_plan : pandas.DataFrame, optional
+            ``rep_id, metric, period, quota`` (replaces ``[source] quotas``).
+        calendar : pandas.DataFrame, optional
+            ``period, start, end`` (replaces ``[source] calendar``).
+        quotas : pandas.DataFrame, optional
+            As ``quotas.csv`` (section 1).
+        current_plan : dict, optional
+            As ``current_plan.toml``, parsed.
+
+        Returns
+        -------
+        Case
+            The validated case, with ``path`` None. Errors name the table as its file
+            would be named (``reps.csv``, line = row + 2 counting the header).
+
+        Raises
+        ------
+        CaseError
+            As :func:`load_case`.
+        """
+        from compplan.models.frames import case_from_frames
+
+        return case_from_frames(spec, reps, attainment, transactions=transactions,
+                                quota_plan=quota_plan, calendar=calendar, quotas=quotas,
+                                current_plan=current_plan)
 
     @property
     def name(self) -> str:
@@ -222,8 +268,8 @@ def _load_case(folder: Path, goals: dict[str, float] | None) -> Case:
     return Case(folder, spec, reps, metric_ids, periods, attainment, quotas, current, present)
 
 
-def case_from_ledger(folder: Path, spec: CaseSpec, reps: pd.DataFrame, ledger: Any,
-                     quotas_path: Path | None) -> Case:
+def case_from_ledger(folder: Path | None, spec: CaseSpec, reps: pd.DataFrame, ledger: Any,
+                     quotas_path: Path | None, current: PlanSpec | None = None) -> Case:
     """The case whose attainment a ledger computed (MODEL.md section 11)."""
     metric_ids = tuple(spec.metrics)
     if not ledger.attainment.any():
@@ -233,7 +279,8 @@ def case_from_ledger(folder: Path, spec: CaseSpec, reps: pd.DataFrame, ledger: A
     quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
     if quotas is not None:  # else each period's own quota gives the revenue metric's
         _check_revenue(spec, quotas, metric_ids)
-    current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
+    if folder is not None:
+        current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
     return Case(folder, spec, reps, metric_ids, ledger.periods, ledger.attainment, quotas,
                 current, ledger.present, ledger.period_quotas, ledger)
 

@@ -504,3 +504,67 @@ def test_same_plan_json_as_the_attainment_file(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     assert ((tmp_path / "out_ledger" / "plan.json").read_bytes()
             == (tmp_path / "out_table" / "plan.json").read_bytes())
+
+
+def test_case_from_frames_ledger(tmp_path: Path) -> None:
+    import tomllib
+
+    import compplan
+
+    spec = tomllib.loads(C)
+    del spec["source"]["transactions"], spec["source"]["quotas"]
+    deals = pd.read_csv(write_mini(tmp_path / "m") / "deals.csv")
+    deals["day"] = pd.to_datetime(deals["day"])
+    case = compplan.Case.from_frames(
+        spec, pd.read_csv(tmp_path / "m" / "reps.csv"), transactions=deals,
+        quota_plan=pd.read_csv(tmp_path / "m" / "quota_plan.csv"))
+    assert case.path is None
+    folder = load_case(tmp_path / "m")
+    assert case.attainment.tobytes() == folder.attainment.tobytes()
+    assert case.periods == folder.periods
+    assert case.ledger.report.unknown_reps == ("X9",)
+    result = compplan.optimise(case)
+    assert result.status == compplan.Status.OPTIMAL
+    result.write(tmp_path / "out")
+    assert (tmp_path / "out" / "rep_rates.csv").is_file()
+
+
+def test_case_from_frames_attainment_is_the_folder_case() -> None:
+    import compplan
+
+    folder = CONFORMANCE / "c1_budget_only"
+    case = compplan.Case.from_frames((folder / "case.toml").read_text(),
+                                     pd.read_csv(folder / "reps.csv"),
+                                     pd.read_csv(folder / "attainment.csv"))
+    loaded = load_case(folder)
+    assert case.path is None
+    assert case.attainment.tobytes() == loaded.attainment.tobytes()
+    assert case.reps.equals(loaded.reps)
+    assert case.spec == loaded.spec
+
+
+def test_case_from_frames_errors_name_the_table(tmp_path: Path) -> None:
+    import compplan
+
+    folder = CONFORMANCE / "c1_budget_only"
+    reps = pd.read_csv(folder / "reps.csv")
+    reps.loc[2, "target_incentive"] = -5.0
+    with pytest.raises(CaseError) as info:
+        compplan.Case.from_frames((folder / "case.toml").read_text(), reps,
+                                  pd.read_csv(folder / "attainment.csv"))
+    assert str(info.value) == ("reps.csv, line 4, target_incentive: must be a number > 0 "
+                               "(currency), got '-5.0'")
+    with pytest.raises(CaseError) as info:
+        compplan.Case.from_frames("[goals]\ng = 1\n", reps, None)
+    assert str(info.value).startswith("case.toml")
+    spec = tomllib_loads(C)
+    with pytest.raises(CaseError) as info:
+        compplan.Case.from_frames(spec, pd.read_csv(folder / "reps.csv"), None)
+    assert str(info.value) == ("case.toml, [source]: a case from frames with [source] needs "
+                               "the transactions and quota_plan frames")
+
+
+def tomllib_loads(text: str) -> dict[str, object]:
+    import tomllib
+
+    return tomllib.loads(text)
