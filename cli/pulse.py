@@ -27,9 +27,12 @@ from compplan.render.pulse import guardrail_lines, headline, retune_rows, write_
 @click.command("pulse")
 @click.argument("case", type=click.Path(file_okay=False))
 @click.argument("plan")
-@click.option("--actuals", "actuals_file", required=True, type=click.Path(),
+@click.option("--actuals", "actuals_file", type=click.Path(),
               help="Attainment of the elapsed periods, in the form of attainment.csv "
                    "(CSV or Parquet); for an organisation a folder of <role id>.csv.")
+@click.option("--from", "year_start", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="For a case from transactions ([source]): the plan year's first day; "
+                   "the periods before it are the history, those from it on the actuals.")
 @click.option("--year-periods", type=click.IntRange(min=1),
               help="Periods in the plan year (default: [case] periods_per_year, else the "
                    "periods of the case's history).")
@@ -44,7 +47,8 @@ from compplan.render.pulse import guardrail_lines, headline, retune_rows, write_
               show_default=True, help="How tail guardrails enter the model.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
-def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | None,
+def pulse_command(case: str, plan: str, actuals_file: str | None, year_start: Any,
+                  year_periods: int | None,
                   out_dir: str, allow_new_metrics: bool, time_limit: float | None,
                   tail_method: str, force: bool, quiet: bool) -> None:
     """Compare what PLAN paid so far with what it was designed to pay, and re-tune it.
@@ -59,6 +63,10 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     org_pulse.json, org_pulse.md and <role>/pulse.json, pulse.md per role; the re-tune
     changes every role's plan jointly, within the organisation's remaining cap.
 
+    For a case from transactions, --from DATE (the plan year's first day) replaces
+    --actuals: the periods of the case's source before DATE are its history, those from
+    DATE on the year so far.
+
     Example (the bundled case, its plan designed by optimise, six months of actuals):
 
     \b
@@ -71,7 +79,14 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     """  # noqa: D301 (\b keeps click from re-wrapping the example)
     from compplan.models.org import is_org_folder
 
+    if (actuals_file is None) == (year_start is None):
+        fail(UsageError("give --actuals FILE, or --from DATE for a case from transactions "
+                        "([source] in case.toml)"))
     if is_org_folder(case):
+        if year_start is not None:
+            fail(UsageError("--from applies to a case from transactions; give an "
+                            "organisation's actuals with --actuals"))
+        assert actuals_file is not None
         if allow_new_metrics:
             fail(UsageError("--allow-new-metrics applies to a case folder; an organisation's "
                             "joint re-tune keeps every role's metrics"))
@@ -88,7 +103,11 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     needed += [g.metric for m in plan_in_force.metrics
                if (g := getattr(m, "gate", None)) is not None and g.metric not in needed]
     try:
-        actuals = read_actuals(actuals_file, loaded, needed)
+        if year_start is not None:
+            loaded, actuals = _from_source(loaded, year_start.date())
+        else:
+            assert actuals_file is not None
+            actuals = read_actuals(actuals_file, loaded, needed)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)
@@ -97,7 +116,8 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
 
     # One transaction: pulse.json, pulse.md (and infeasibility.json) land together.
     with output_set(out_dir, force=force,
-                    inputs=[loaded.path, actuals_file, plan]) as folder:
+                    inputs=[p for p in (loaded.path, actuals_file, plan)
+                            if p is not None]) as folder:
         try:
             with Reporter(quiet) as reporter:
                 outcome = pulse_check(loaded, plan_in_force, actuals, year_periods=year_periods,
@@ -122,6 +142,16 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
         raise ExitError("no re-tune with the plan's metrics saves the year: "
                         + "; ".join(outcome.infeasibility["explanation"])
                         + f"\n(details in {out / 'infeasibility.json'})", 3)
+
+
+def _from_source(loaded: Any, start: Any) -> tuple[Any, Any]:
+    """The history before ``start`` and the actuals from it on, from the case's source."""
+    if loaded.ledger is None:
+        raise UsageError("--from reads the actuals from the case's [source] (MODEL.md "
+                         "section 11), but this case has attainment.csv; give --actuals FILE")
+    from compplan.models.ledger import split_at
+
+    return split_at(loaded, start)
 
 
 def summary(doc: dict[str, Any]) -> None:

@@ -620,3 +620,70 @@ def report_lines(report: LedgerReport, n_reps: int) -> list[str]:
 
 def _n(count: int) -> str:
     return f"{count:,} transaction{'s' if count != 1 else ''}"
+
+
+def split_at(case: Any, start: date) -> tuple[Any, Any]:
+    """A case from transactions, split at the plan year's start (``pulse --from``).
+
+    Parameters
+    ----------
+    case : Case
+        A case whose attainment a ledger computed.
+    start : date
+        The plan year's first day.
+
+    Returns
+    -------
+    tuple of (Case, Actuals)
+        The case with the periods that end before ``start`` (its history), and the
+        attainment of the periods that start on or after it (the year so far).
+
+    Raises
+    ------
+    CaseError
+        A period straddles ``start``, or either side has no period.
+    """
+    from dataclasses import replace
+
+    from compplan.models.actuals import Actuals
+
+    bounds = case.ledger.period_bounds
+    where = "[source] quotas"
+    for label, (first, last) in zip(case.periods, bounds, strict=True):
+        if first < start <= last:
+            raise CaseError(CASE_FILE, f"period {shown(label)} ({first} to {last}) straddles "
+                                       f"the plan year's start {start} (--from): give the "
+                                       "first day of a period", field=where)
+    before = [i for i, (_, last) in enumerate(bounds) if last < start]
+    after = [i for i, (first, _) in enumerate(bounds) if first >= start]
+    if not before:
+        raise CaseError(CASE_FILE, f"no period ends before {start} (--from): the case needs "
+                                   "history before the plan year (periods: "
+                                   f"{', '.join(case.periods)})", field=where)
+    if not after:
+        raise CaseError(CASE_FILE, f"no period starts on or after {start} (--from): the "
+                                   "quota table has no period of the plan year yet (periods: "
+                                   f"{', '.join(case.periods)})", field=where)
+    present = case.present
+    hist_present = None if present is None else present[:, before]
+    if hist_present is not None:
+        idle = np.flatnonzero(~hist_present.any(axis=1))
+        if idle.size:
+            raise CaseError(CASE_FILE, f"rep {shown(case.reps.index[idle[0]])} has no quota in "
+                                       f"any period before {start} (--from): the history needs "
+                                       "every rep of reps.csv in at least one period",
+                            field=where)
+        if hist_present.all():
+            hist_present = None
+    history = replace(case, periods=tuple(case.periods[i] for i in before),
+                      attainment=np.ascontiguousarray(case.attainment[:, :, before]),
+                      present=hist_present,
+                      period_quotas=case.period_quotas[:, :, before],
+                      ledger=replace(case.ledger, period_bounds=tuple(bounds[i]
+                                                                      for i in before)))
+    year_present = (np.ones((len(case.reps), len(after)), dtype=bool) if present is None
+                    else present[:, after])
+    actuals = Actuals(case.ledger.report.source, case.metric_ids,
+                      tuple(case.periods[i] for i in after),
+                      np.ascontiguousarray(case.attainment[:, :, after]), year_present)
+    return history, actuals

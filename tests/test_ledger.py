@@ -568,3 +568,75 @@ def tomllib_loads(text: str) -> dict[str, object]:
     import tomllib
 
     return tomllib.loads(text)
+
+
+# March 2027, the plan year's first period: R1 books 1,100 (and a renewal), R2 books 800.
+MARCH_DEALS = "R1,2027-03-02,new,1100\nR1,2027-03-09,renewal,70\nR2,2027-03-30,new,800\n"
+MARCH_QUOTAS = ("R1,bookings,2027-03,1000\nR1,deals,2027-03,2\n"
+                "R2,bookings,2027-03,1600\nR2,deals,2027-03,2\n")
+
+
+def test_pulse_from_the_source_is_the_pulse_from_files(tmp_path: Path) -> None:
+    ledger = write_mini(tmp_path / "ledger", deals=DEALS + MARCH_DEALS,
+                        quotas=QUOTAS + MARCH_QUOTAS)
+    table = tmp_path / "table"
+    table.mkdir()
+    (table / "case.toml").write_text(
+        C.split("[source]")[0] + C.split(QP + "\n")[1].replace('sum = "amount"\n', "")
+        .replace("where = \"kind = 'new'\"\n", "").replace("count = true\n", ""))
+    (table / "reps.csv").write_text(REPS)
+    lines = ["rep_id,period,bookings,deals"]
+    for rep in ("R1", "R2"):
+        for s, period in enumerate(("2027-01", "2027-02")):
+            lines.append(f"{rep},{period},{EXPECTED[(rep, 'bookings')][s]!r},"
+                         f"{EXPECTED[(rep, 'deals')][s]!r}")
+    (table / "attainment.csv").write_text("\n".join(lines) + "\n")
+    # By hand: bookings 1100 / 1000 and 800 / 1600; deals 2 / 2 and 1 / 2.
+    (tmp_path / "march.csv").write_text(
+        "rep_id,period,bookings,deals\nR1,2027-03,1.1,1.0\nR2,2027-03,0.5,0.5\n")
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[metrics]]\nid = "bookings"\nweight = 0.7\naccelerator_rate = 2.0\n'
+                    '[[metrics]]\nid = "deals"\nweight = 0.3\naccelerator_rate = 0.6\n')
+    a = invoke("pulse", str(ledger), str(plan), "--from", "2027-03-01", "--out",
+               str(tmp_path / "a"), "-q")
+    assert a.exit_code == 0, a.output
+    b = invoke("pulse", str(table), str(plan), "--actuals", str(tmp_path / "march.csv"),
+               "--out", str(tmp_path / "b"), "-q")
+    assert b.exit_code == 0, b.output
+    doc = json.loads((tmp_path / "a" / "pulse.json").read_text())
+    assert (doc["periods_elapsed"], doc["periods_in_year"]) == (1, 2)
+    assert ((tmp_path / "a" / "pulse.json").read_bytes()
+            == (tmp_path / "b" / "pulse.json").read_bytes())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--from", "2027-02-10"], "case.toml, [source] quotas: period '2027-02' (2027-02-01 to "
+     "2027-02-28) straddles the plan year's start 2027-02-10 (--from): give the first day of "
+     "a period"),
+    (["--from", "2027-01-01"], "case.toml, [source] quotas: no period ends before 2027-01-01 "
+     "(--from): the case needs history before the plan year (periods: 2027-01, 2027-02)"),
+    (["--from", "2027-04-01"], "case.toml, [source] quotas: no period starts on or after "
+     "2027-04-01 (--from): the quota table has no period of the plan year yet (periods: "
+     "2027-01, 2027-02)"),
+    ([], "give --actuals FILE, or --from DATE for a case from transactions ([source] in "
+     "case.toml)"),
+])
+def test_pulse_from_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    folder = write_mini(tmp_path / "m")
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[metrics]]\nid = "bookings"\nweight = 1.0\naccelerator_rate = 2.0\n')
+    result = invoke("pulse", str(folder), str(plan), *args, "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {message}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_pulse_from_needs_a_source(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[metrics]]\nid = "revenue"\nweight = 1.0\naccelerator_rate = 2.0\n')
+    result = invoke("pulse", str(CONFORMANCE / "c1_budget_only"), str(plan), "--from",
+                    "2027-01-01", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: --from reads the actuals from the case's [source] "
+                             "(MODEL.md section 11), but this case has attainment.csv; give "
+                             "--actuals FILE\n")
