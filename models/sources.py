@@ -226,13 +226,13 @@ class SqlSource:
             if url.drivername in ("postgresql", "postgres"):
                 url = url.set(drivername="postgresql+psycopg")
             return create_engine(url)
-        except (ArgumentError, ValueError) as exc:
-            raise CaseError("case.toml", f"'{self.label}' is not a database url: "
-                                         f"{_no_password(str(exc), self)}",
-                            field="[source] transactions.url") from None
         except (NoSuchModuleError, ImportError) as exc:
             raise CaseError("case.toml", f"no driver for '{self.label}' is installed "
                                          f"({_no_password(str(exc), self)})",
+                            field="[source] transactions.url") from None
+        except (ArgumentError, ValueError) as exc:
+            raise CaseError("case.toml", f"'{self.label}' is not a database url: "
+                                         f"{_no_password(str(exc), self)}",
                             field="[source] transactions.url") from None
 
     def load(self, con: Any, table: str) -> None:
