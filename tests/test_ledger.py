@@ -640,3 +640,14 @@ def test_pulse_from_needs_a_source(tmp_path: Path) -> None:
     assert result.stderr == ("Error: --from reads the actuals from the case's [source] "
                              "(MODEL.md section 11), but this case has attainment.csv; give "
                              "--actuals FILE\n")
+
+
+def test_the_python_example_of_the_docs_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    page = (Path(__file__).parent.parent / "docs" / "data-sources.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "docs/data-sources.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["[[0.6  0.75]", " [0.5  1.3 ]]", "optimal"]
