@@ -651,3 +651,24 @@ def test_the_python_example_of_the_docs_runs(capsys: pytest.CaptureFixture[str])
     exec(compile(blocks[0], "docs/data-sources.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out == ["[[0.6  0.75]", " [0.5  1.3 ]]", "optimal"]
+
+
+def test_a_batch_notices_a_changed_ledger(tmp_path: Path) -> None:
+    from compplan.batch.store import case_fingerprint
+
+    folder = write_mini(tmp_path / "m")
+    before = case_fingerprint(load_case(folder))
+    assert case_fingerprint(load_case(folder)) == before
+    (folder / "deals.csv").write_text(DEALS.replace("R1,2027-02-03,new,900",
+                                                    "R1,2027-02-03,new,950"))
+    assert case_fingerprint(load_case(folder)) != before
+
+
+def test_a_sweep_over_a_ledger_case(tmp_path: Path) -> None:
+    folder = write_mini(tmp_path / "m")
+    result = invoke("sweep", str(folder), "--budget", "0.5:1.0:3", "--out",
+                    str(tmp_path / "sweep"), "-q", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    batch = json.loads((tmp_path / "sweep" / "batch.json").read_text())
+    assert len(batch["candidates"]) == 3
+    assert batch["case_name"] == "Mini ledger"
