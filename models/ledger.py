@@ -389,8 +389,8 @@ def _row_error(con: Any, inputs: LedgerInputs, condition: str, column: str,
     if hit is None:
         return
     file, row, unit = inputs.transactions.where(int(hit[0]), int(hit[1]))
-    raise CaseError(file, message.format(value=shown(hit[2]) if hit[2] is not None else "empty"),
-                    row=row, unit=unit, field=column)
+    value = shown(hit[2]) if hit[2] is not None else "empty"
+    raise CaseError(file, message.replace("{value}", value), row=row, unit=unit, field=column)
 
 
 def _q(name: str) -> str:
@@ -403,6 +403,9 @@ def _compute(con: Any, spec: Any, inputs: LedgerInputs, rep_index: pd.Index,
     src = spec.source
     inputs.transactions.load(con, "txn")
     columns = _column_check(con, inputs, src)
+    if con.execute("SELECT count(*) FROM txn").fetchone()[0] == 0:
+        raise CaseError(inputs.transactions.label, "holds no transactions (a header, then one "
+                                                   "row per transaction)")
     rep, dt = _q(src.rep), _q(src.date)
     types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE txn").fetchall()}
     _row_error(con, inputs, f"{rep} IS NULL", src.rep,
@@ -484,6 +487,12 @@ def _compute(con: Any, spec: Any, inputs: LedgerInputs, rep_index: pd.Index,
             check_expression(con, metric.sum, mid, "sum")
             kind = _type_of(con, metric.sum, mid, "sum", columns)
             if not _NUMERIC.match(kind):
+                if kind == "VARCHAR" and metric.sum in columns:  # a cell that is not a number
+                    col = _q(metric.sum)
+                    _row_error(con, inputs, f"{col} IS NOT NULL AND TRY_CAST({col} AS DOUBLE) "
+                                            "IS NULL", metric.sum,
+                               "{value} is not a number ([metrics." + mid + "] sum = "
+                               f"'{metric.sum}')")
                 raise _fail(mid, "sum", f"{metric.sum!r} is {kind}, not a number (a sum needs "
                                         "a numeric expression)")
             value = f"CAST(({metric.sum}) AS DOUBLE) * __credit"
@@ -553,15 +562,18 @@ def _metric(con: Any, inputs: LedgerInputs, mid: str, where: str, value: str, x:
 
 def _check_attainment(x: np.ndarray, q: np.ndarray, rep_index: pd.Index,
                       metric_ids: tuple[str, ...], periods: tuple[str, ...]) -> None:
-    for bad, what in ((x < 0, "below 0"), (x > MAX_ATTAINMENT, f"above {MAX_ATTAINMENT:g}")):
+    for bad, what, hint in (
+            (x < 0, "below 0", "refunds and clawbacks net within the period; attainment is "
+                               ">= 0"),
+            (x > MAX_ATTAINMENT, f"above {MAX_ATTAINMENT:g}", "check the quota's unit against "
+                                                              "the metric's")):
         if bad.any():
             r, j, s = np.argwhere(bad)[0]
             total = x[r, j, s] * q[r, j, s]
             raise CaseError(CASE_FILE, f"the attainment of rep {shown(rep_index[r])} on metric "
                                        f"'{metric_ids[j]}' in period {shown(periods[s])} is "
                                        f"{what}: {total:.10g} / quota {q[r, j, s]:.10g} = "
-                                       f"{x[r, j, s]:.6g} (refunds and clawbacks net within "
-                                       "the period; attainment is >= 0)",
+                                       f"{x[r, j, s]:.6g} ({hint})",
                             field=f"[metrics.{metric_ids[j]}]")
 
 

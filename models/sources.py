@@ -115,6 +115,8 @@ class FileSource:
         for i, path in enumerate(self.paths):
             part = f"{table}__{i}"
             reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv"
+            if path.stat().st_size == 0:
+                raise CaseError(path.name, "is empty (a header, then one row per transaction)")
             try:
                 if reader == "read_csv":
                     con.execute(f"CREATE TEMP TABLE {part} AS SELECT * FROM read_csv(?, "

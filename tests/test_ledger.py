@@ -163,9 +163,13 @@ BAD = [
         id='file-function'),
     pytest.param(
         dict(case=sub(C, 'sum = "amount"', 'sum = "kind"')),
-      "case.toml, [metrics.bookings] sum: 'kind' is VARCHAR, not a number (a sum "
-      'needs a numeric expression)',
+      "deals.csv, line 2, kind: 'new' is not a number ([metrics.bookings] sum = 'kind')",
         id='sum-text'),
+    pytest.param(
+        dict(case=sub(C, 'sum = "amount"', "sum = \"kind || 'x'\"")),
+      "case.toml, [metrics.bookings] sum: \"kind || 'x'\" is VARCHAR, not a number (a sum "
+      'needs a numeric expression)',
+        id='sum-text-expression'),
     pytest.param(
         dict(case=sub(C, "where = \"kind = 'new'\"", 'where = "amount"')),
       "case.toml, [metrics.bookings] where: 'amount' is BIGINT, not a condition "
@@ -672,3 +676,54 @@ def test_a_sweep_over_a_ledger_case(tmp_path: Path) -> None:
     batch = json.loads((tmp_path / "sweep" / "batch.json").read_text())
     assert len(batch["candidates"]) == 3
     assert batch["case_name"] == "Mini ledger"
+
+
+MORE_BAD = [
+    (dict(deals="owner,day,kind,amount\n"),
+     "deals.csv: holds no transactions (a header, then one row per transaction)"),
+    (dict(deals=""), "deals.csv: is empty (a header, then one row per transaction)"),
+    (dict(deals=DEALS.replace("R1,2027-02-03,new,900", "R1,2027-02-03,new,nine hundred")),
+     "deals.csv, line 5, amount: 'nine hundred' is not a number ([metrics.bookings] sum = "
+     "'amount')"),
+    (dict(deals=DEALS.replace("R1,2027-02-03,new,900", "R1,2027-02-03,new,9e12")),
+     "case.toml, [metrics.bookings]: the attainment of rep 'R1' on metric 'bookings' in "
+     "period '2027-02' is above 1e+06: 9e+12 / quota 1200 = 7.5e+09 (check the quota's unit "
+     "against the metric's)"),
+    (dict(deals=DEALS.replace("R1,2027-02-03,new,900", "R1,2027-02-03,new,inf")),
+     "case.toml, [metrics.bookings] sum: gives no finite value for the transaction at "
+     "deals.csv, line 5 (an empty cell, or a division by 0?)"),
+    (dict(case=sub(C, TX, 'transactions = "/nonexistent/deals.csv"')),
+     "case.toml, [source] transactions: the file '/nonexistent/deals.csv' does not exist "
+     "(looked for /nonexistent/deals.csv)"),
+]
+
+
+@pytest.mark.parametrize(("files", "message"), MORE_BAD)
+def test_more_bad_sources(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    folder = write_mini(tmp_path / "case", **files)
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == message
+
+
+def test_a_glob_of_files_names_the_file_and_line(tmp_path: Path) -> None:
+    folder = write_mini(tmp_path / "case", case=sub(C, TX, 'transactions = "parts/*.csv"'))
+    (folder / "parts").mkdir()
+    (folder / "parts" / "a.csv").write_text(DEALS)
+    (folder / "parts" / "b.csv").write_text("owner,day,kind,amount\nR1,2027-01-07,new,10\n"
+                                            "R2,2027-01-32,new,5\n")
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == "b.csv, line 3, day: '2027-01-32' is not a date (YYYY-MM-DD)"
+    (folder / "parts" / "b.csv").write_text("owner,day,kind,amount\nR1,2027-01-07,new,10\n")
+    case = load_case(folder)
+    assert case.attainment[0, 0, 0] == (600 + 10) / 1000
+    assert case.ledger.report.rows == 9
+
+
+def test_a_broken_parquet_file(tmp_path: Path) -> None:
+    folder = write_mini(tmp_path / "case", case=sub(C, TX, 'transactions = "deals.parquet"'))
+    (folder / "deals.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value).startswith("deals.parquet: cannot be read as Parquet: ")
