@@ -224,7 +224,7 @@ def _periods(src: Any, inputs: LedgerInputs,
              quotas: pd.DataFrame) -> tuple[tuple[str, ...], list[tuple[date, date]]]:
     """The case's periods (those of the quota table) and their first and last days."""
     name, unit = inputs.quotas_name, row_unit(inputs.quotas_name)
-    labels = list(dict.fromkeys(quotas["period"]))
+    labels = [str(p) for p in pd.unique(quotas["period"].to_numpy())]
     if inputs.calendar is None:
         bounds = {}
         for label in labels:
@@ -473,7 +473,8 @@ def _compute(con: Any, spec: Any, inputs: LedgerInputs, rep_index: pd.Index,
     metric_ids = tuple(spec.metrics)
     x = np.zeros(q.shape, dtype=np.float64)
     figures: dict[str, MetricFigures] = {}
-    for j, mid in enumerate(metric_ids):
+    plans: list[tuple[str, str, str, bool]] = []
+    for mid in metric_ids:
         metric = spec.metrics[mid]
         where = "TRUE"
         if metric.where is not None:
@@ -498,8 +499,14 @@ def _compute(con: Any, spec: Any, inputs: LedgerInputs, rep_index: pd.Index,
             value = f"CAST(({metric.sum}) AS DOUBLE) * __credit"
         else:
             value = "__credit"
-        figures[mid] = _metric(con, inputs, mid, where, value, x, q, j, metric.sum is not None,
-                               len(periods))
+        plans.append((mid, where, value, metric.sum is not None))
+    combined = _all_metrics(con, plans, x, q, len(periods))
+    if combined is not None:
+        figures = combined
+    else:  # a problem: metric by metric, the first one's message
+        for j, (mid, where, value, is_sum) in enumerate(plans):
+            figures[mid] = _metric(con, inputs, mid, where, value, x, q, j, is_sum,
+                                   len(periods))
     _check_attainment(x, q, rep_index, metric_ids, periods)
     n_on = (np.ones((len(rep_index), len(periods)), bool) if present is None else present)
     report = LedgerReport(
@@ -511,6 +518,54 @@ def _compute(con: Any, spec: Any, inputs: LedgerInputs, rep_index: pd.Index,
         off_plan_rows=int(totals[2]), outside_rows=int(totals[3]),
         outside_range=None if totals[3] == 0 else (str(totals[4]), str(totals[5])))
     return Ledger(x, periods, present, q, report, tuple(bounds))
+
+
+def _all_metrics(con: Any, plans: list[tuple[str, str, str, bool]], x: np.ndarray,
+                 q: np.ndarray, n_periods: int) -> dict[str, MetricFigures] | None:
+    """Every metric in two passes over the transactions; None at the first sign of trouble.
+
+    The checks of :func:`_metric` (a condition matching nothing, a value that is not a
+    finite number) for every metric at once, then one GROUP BY with each metric's sum in
+    its fixed order; on any problem the caller goes metric by metric for the message.
+    """
+    checks, sums = [], []
+    for j, (_, where, value, _) in enumerate(plans):
+        checks += [f"count(*) FILTER (WHERE {where})",
+                   f"count(*) FILTER (WHERE CASE WHEN {where} THEN ({value}) IS NULL OR NOT "
+                   f"isfinite({value}) ELSE false END)",
+                   f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NOT NULL AND {where})",
+                   f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NULL AND {where})"]
+        sums.append(f"CASE WHEN {where} THEN {value} END AS __v{j}")
+    try:
+        found = con.execute(f"SELECT {', '.join(checks)} FROM txn WHERE __si IS NOT NULL"
+                            ).fetchone()
+        if any(found[4 * j] == 0 or found[4 * j + 1] > 0 for j in range(len(plans))):
+            return None
+        aggregates = ", ".join(f"list_sum(list(__v{j} ORDER BY __v{j}) FILTER "
+                               f"(WHERE __v{j} IS NOT NULL)), count(__v{j})"
+                               for j in range(len(plans)))
+        # One fixed order of addition per group (MODEL.md section 11: exact to the last bit).
+        result = con.execute(f"""SELECT __ri, __si, {aggregates}
+            FROM (SELECT __ri, __si, {', '.join(sums)} FROM txn
+                  WHERE __si IS NOT NULL AND __ri IS NOT NULL AND __on_plan)
+            GROUP BY __ri, __si""").fetchnumpy()
+    except Exception:
+        return None
+    keys = list(result)
+    ri = np.asarray(result[keys[0]], dtype=np.int64)
+    si = np.asarray(result[keys[1]], dtype=np.int64)
+    figures = {}
+    for j, (mid, _, _, _) in enumerate(plans):
+        total = np.ma.filled(np.ma.asarray(result[keys[2 + 2 * j]], dtype=np.float64), 0.0)
+        count = np.ma.filled(np.ma.asarray(result[keys[3 + 2 * j]], dtype=np.int64), 0)
+        if not np.isfinite(total).all():
+            return None
+        x[ri, j, si] = total / q[ri, j, si]
+        per_period = np.zeros(n_periods, dtype=np.int64)
+        np.add.at(per_period, si, count)
+        figures[mid] = MetricFigures(tuple(int(v) for v in per_period), int(found[4 * j + 2]),
+                                     int(found[4 * j + 3]))
+    return figures
 
 
 def _metric(con: Any, inputs: LedgerInputs, mid: str, where: str, value: str, x: np.ndarray,
