@@ -92,6 +92,7 @@ def floor(case: Path) -> None:
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     result = con.execute(f"""
         SELECT d.owner, d.kind, d.period, d.total / q.quota AS x
         FROM (SELECT owner, kind, strftime(close_date, '%Y-%m') AS period,

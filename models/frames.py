@@ -114,9 +114,7 @@ def case_from_frames(spec: dict[str, Any] | str, reps: pd.DataFrame,
                                  ["period", "start", "end"])
             inputs = LedgerInputs(
                 FrameSource("transactions", _frame("transactions", transactions)),
-                read_table(written("quota_plan.csv", quota_plan),
-                           ["rep_id", "metric", "period"], ["rep_id", "metric", "period"]),
-                "quota_plan.csv", cal, "calendar.csv")
+                written("quota_plan.csv", quota_plan), "quota_plan.csv", cal, "calendar.csv")
             ledger = build_ledger(parsed, rep_table, inputs)
             case = case_from_ledger(None, parsed, rep_table, ledger, quota_path, current)
             return replace(case, path=None)

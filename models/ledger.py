@@ -96,7 +96,7 @@ class LedgerInputs:
     """The tables a ledger needs besides ``case.toml``: where they come from."""
 
     transactions: TableSource
-    quotas: pd.DataFrame            # text cells, indexed by line (as read_table gives)
+    quotas: pd.DataFrame | Path     # a file, or text cells indexed by line (read_table's)
     quotas_name: str
     calendar: pd.DataFrame | None = None
     calendar_name: str = "calendar.csv"
@@ -114,7 +114,12 @@ def read_inputs(folder: Path, source_spec: Any, transactions: TableSource) -> Le
         inside_folder(folder, path)
         return read_table(path, required, required), path.name
 
-    quotas, qname = table("quotas", source_spec.quotas, ["rep_id", "metric", "period"])
+    quotas = folder / source_spec.quotas
+    if not quotas.is_file():
+        raise CaseError(CASE_FILE, f"the file '{source_spec.quotas}' does not exist in the case "
+                                   f"folder {folder}", field="[source] quotas")
+    inside_folder(folder, quotas)
+    qname = quotas.name
     cal, cname = (None, "")
     if source_spec.calendar is not None:
         cal, cname = table("calendar", source_spec.calendar, ["period", "start", "end"])
@@ -149,8 +154,7 @@ def build_ledger(spec: Any, reps: pd.DataFrame, inputs: LedgerInputs,
     src = spec.source
     metric_ids = tuple(spec.metrics)
     rep_index = pd.Index(reps.index)
-    quota_table = _quota_table(inputs, metric_ids, rep_index)
-    periods, bounds = _periods(src, inputs, quota_table)
+    quota_table, periods, bounds = _quotas_and_periods(src, inputs, metric_ids, rep_index)
     if periods_from is not None:
         keep = [i for i, (start, _) in enumerate(bounds) if start >= periods_from]
         if not keep:
@@ -184,9 +188,82 @@ def build_ledger(spec: Any, reps: pd.DataFrame, inputs: LedgerInputs,
         con.close()
 
 
+def _quotas_and_periods(src: Any, inputs: LedgerInputs, metric_ids: tuple[str, ...],
+                        rep_index: pd.Index
+                        ) -> tuple[pd.DataFrame, tuple[str, ...], list[tuple[date, date]]]:
+    """The quota table (rep and metric codes, period, quota) and the case's periods.
+
+    A quota file is read by DuckDB, typed; at the first sign of a problem it is read again
+    cell by cell as text, so the message names the line and quotes the cell as written.
+    """
+    if isinstance(inputs.quotas, Path):
+        fast = _quota_table_fast(inputs.quotas, metric_ids, rep_index)
+        if fast is not None:
+            try:
+                return (fast, *_periods(src, inputs, fast))
+            except CaseError:
+                pass  # read as text below: the message names the line
+        from dataclasses import replace
+
+        text = read_table(inputs.quotas, ["rep_id", "metric", "period"],
+                          ["rep_id", "metric", "period"])
+        inputs = replace(inputs, quotas=text)
+    table = _quota_table(inputs, metric_ids, rep_index)
+    return (table, *_periods(src, inputs, table))
+
+
+_PLAIN_NUMBER = r"[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?"
+
+
+def _quota_table_fast(path: Path, metric_ids: tuple[str, ...],
+                      rep_index: pd.Index) -> pd.DataFrame | None:
+    """The quota table read by DuckDB; None if anything is out of the ordinary."""
+    con = connect()
+    try:
+        if path.suffix.lower() == ".parquet":
+            con.execute("CREATE TEMP TABLE q AS SELECT * FROM read_parquet(?)", [str(path)])
+        else:
+            con.execute("CREATE TEMP TABLE q AS SELECT * FROM read_csv(?, header = true, "
+                        "all_varchar = true)", [str(path)])
+        types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE q").fetchall()}
+        if not all(c in types for c in ("rep_id", "metric", "period", "quota")):
+            return None
+        quota = ('CASE WHEN regexp_full_match(trim(q.quota), ?) THEN '
+                 'CAST(trim(q.quota) AS DOUBLE) END' if types["quota"] == "VARCHAR"
+                 else "CAST(q.quota AS DOUBLE)")
+        con.register("__reps", pd.DataFrame({"rep_id": rep_index.astype(str),
+                                             "ri": np.arange(len(rep_index), dtype=np.int64)}))
+        con.register("__metrics", pd.DataFrame({"metric": list(metric_ids),
+                                                "mi": np.arange(len(metric_ids),
+                                                                dtype=np.int64)}))
+        params = [_PLAIN_NUMBER] if types["quota"] == "VARCHAR" else []
+        got = con.execute(f"""SELECT r.ri, m.mi, trim(CAST(q.period AS VARCHAR)) AS period,
+                {quota} AS quota
+            FROM q LEFT JOIN __reps r ON r.rep_id = trim(CAST(q.rep_id AS VARCHAR))
+            LEFT JOIN __metrics m ON m.metric = trim(CAST(q.metric AS VARCHAR))""",
+                          params).fetchdf()
+    except Exception:
+        return None
+    finally:
+        con.close()
+    if got.empty or got.isna().any().any():
+        return None
+    values = got["quota"].to_numpy(dtype=np.float64)
+    if not (np.isfinite(values).all() and (values > 0).all()) or (got["period"] == "").any():
+        return None
+    out = pd.DataFrame({"rep": got["ri"].to_numpy(dtype=np.int64),
+                        "m": got["mi"].to_numpy(dtype=np.int64),
+                        "period": got["period"].astype(str).to_numpy(dtype=object),
+                        "quota": values})
+    if out.duplicated(["rep", "m", "period"]).any():
+        return None
+    return out
+
+
 def _quota_table(inputs: LedgerInputs, metric_ids: tuple[str, ...],
                  rep_index: pd.Index) -> pd.DataFrame:
     frame, name = inputs.quotas, inputs.quotas_name
+    assert isinstance(frame, pd.DataFrame)
     unit = row_unit(name)
     for col in ("rep_id", "metric", "period", "quota"):
         if col not in frame.columns:
