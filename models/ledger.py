@@ -165,7 +165,7 @@ def build_ledger(spec: Any, reps: pd.DataFrame, inputs: LedgerInputs,
         quota_table = quota_table[quota_table["period"].isin(periods)]
     n_reps, n_metrics, n_periods = len(rep_index), len(metric_ids), len(periods)
     q = np.full((n_reps, n_metrics, n_periods), np.nan)
-    p_code = pd.Index(periods).get_indexer(pd.Index(quota_table["period"]))
+    p_code = _period_codes(quota_table["period"], periods)
     q[quota_table["rep"].to_numpy(), quota_table["m"].to_numpy(), p_code] = (
         quota_table["quota"].to_numpy())
     has = ~np.isnan(q)
@@ -215,6 +215,21 @@ def _quotas_and_periods(src: Any, inputs: LedgerInputs, metric_ids: tuple[str, .
 _PLAIN_NUMBER = r"[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?"
 
 
+def _period_codes(values: pd.Series, periods: tuple[str, ...]) -> np.ndarray:
+    """Each quota row's period as its index in ``periods``."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        by_label = pd.Index(periods).get_indexer(pd.Index(values.cat.categories))
+        return np.asarray(by_label[values.cat.codes.to_numpy()], dtype=np.int64)
+    return np.asarray(pd.Index(periods).get_indexer(pd.Index(values)), dtype=np.int64)
+
+
+def _period_labels(values: pd.Series) -> list[str]:
+    """The distinct periods of the quota rows, in order of first appearance."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return [str(p) for p in values.cat.categories]
+    return [str(p) for p in pd.unique(values.to_numpy())]
+
+
 def _quota_table_fast(path: Path, metric_ids: tuple[str, ...],
                       rep_index: pd.Index) -> pd.DataFrame | None:
     """The quota table read by DuckDB; None if anything is out of the ordinary."""
@@ -237,27 +252,35 @@ def _quota_table_fast(path: Path, metric_ids: tuple[str, ...],
                                                 "mi": np.arange(len(metric_ids),
                                                                 dtype=np.int64)}))
         params = [_PLAIN_NUMBER] if types["quota"] == "VARCHAR" else []
-        got = con.execute(f"""SELECT r.ri, m.mi, trim(CAST(q.period AS VARCHAR)) AS period,
-                {quota} AS quota
+        labels = [str(r[0]) for r in con.execute(
+            "SELECT DISTINCT trim(CAST(period AS VARCHAR)) AS p FROM q ORDER BY p").fetchall()]
+        con.register("__labels", pd.DataFrame({
+            "label": labels, "pi": np.arange(len(labels), dtype=np.int64)}))
+        got = con.execute(f"""SELECT r.ri, m.mi, l.pi, {quota} AS quota
             FROM q LEFT JOIN __reps r ON r.rep_id = trim(CAST(q.rep_id AS VARCHAR))
-            LEFT JOIN __metrics m ON m.metric = trim(CAST(q.metric AS VARCHAR))""",
-                          params).fetchdf()
+            LEFT JOIN __metrics m ON m.metric = trim(CAST(q.metric AS VARCHAR))
+            LEFT JOIN __labels l ON l.label = trim(CAST(q.period AS VARCHAR))""",
+                          params).fetchnumpy()
     except Exception:
         return None
     finally:
         con.close()
-    if got.empty or got.isna().any().any():
+    if any(np.ma.is_masked(got[k]) for k in ("ri", "mi", "pi", "quota")) or not len(got["ri"]):
         return None
-    values = got["quota"].to_numpy(dtype=np.float64)
-    if not (np.isfinite(values).all() and (values > 0).all()) or (got["period"] == "").any():
+    if "" in labels or "None" in labels:
         return None
-    out = pd.DataFrame({"rep": got["ri"].to_numpy(dtype=np.int64),
-                        "m": got["mi"].to_numpy(dtype=np.int64),
-                        "period": got["period"].astype(str).to_numpy(dtype=object),
-                        "quota": values})
-    if out.duplicated(["rep", "m", "period"]).any():
+    values = np.asarray(got["quota"], dtype=np.float64)
+    if not (np.isfinite(values).all() and (values > 0).all()):
         return None
-    return out
+    rep = np.asarray(got["ri"], dtype=np.int64)
+    metric = np.asarray(got["mi"], dtype=np.int64)
+    period = np.asarray(got["pi"], dtype=np.int64)
+    cell = (rep * len(metric_ids) + metric) * len(labels) + period
+    if np.unique(cell).size != cell.size:
+        return None
+    return pd.DataFrame({"rep": rep, "m": metric,
+                         "period": pd.Categorical.from_codes(period, categories=pd.Index(labels)),
+                         "quota": values})
 
 
 def _quota_table(inputs: LedgerInputs, metric_ids: tuple[str, ...],
@@ -301,7 +324,7 @@ def _periods(src: Any, inputs: LedgerInputs,
              quotas: pd.DataFrame) -> tuple[tuple[str, ...], list[tuple[date, date]]]:
     """The case's periods (those of the quota table) and their first and last days."""
     name, unit = inputs.quotas_name, row_unit(inputs.quotas_name)
-    labels = [str(p) for p in pd.unique(quotas["period"].to_numpy())]
+    labels = _period_labels(quotas["period"])
     if inputs.calendar is None:
         bounds = {}
         for label in labels:
@@ -511,25 +534,29 @@ def _compute(con: Any, spec: Any, inputs: LedgerInputs, rep_index: pd.Index,
                                 f"{cr} < 0 OR {cr} > 1", src.credit,
                    "credit {value} is not a share in [0, 1]")
         credit = f"CAST({cr} AS DOUBLE)"
-    con.register("__reps", pd.DataFrame({"rep_id": rep_index.astype(str),
-                                         "ri": np.arange(len(rep_index), dtype=np.int64)}))
+    # Helper tables' columns are named apart from any column of the transactions.
+    con.register("__reps", pd.DataFrame({"__rep_id": rep_index.astype(str),
+                                         "__r": np.arange(len(rep_index), dtype=np.int64)}))
+    # Every day of every period, so a transaction finds its period by an equi-join.
+    days = [(first + pd.Timedelta(days=k), si) for si, (first, last) in enumerate(bounds)
+            for k in range((last - first).days + 1)]
     con.register("__periods", pd.DataFrame({
-        "si": np.arange(len(periods), dtype=np.int64),
-        "first_day": pd.to_datetime([b[0] for b in bounds]),
-        "last_day": pd.to_datetime([b[1] for b in bounds])}))
+        "__day": pd.to_datetime([d for d, _ in days]),
+        "__s": np.array([si for _, si in days], dtype=np.int64)}))
     on_plan = np.zeros((len(rep_index), len(periods)), dtype=bool)
     on_plan[:] = True if present is None else present
     cells = np.argwhere(on_plan)
-    con.register("__plan", pd.DataFrame({"ri": cells[:, 0].astype(np.int64),
-                                         "si": cells[:, 1].astype(np.int64)}))
+    con.register("__plan", pd.DataFrame({"__pr": cells[:, 0].astype(np.int64),
+                                         "__ps": cells[:, 1].astype(np.int64)}))
+    qualified = date_expr.replace(dt, f"t.{dt}")
+    credit_t = credit.replace(_q(src.credit), f"t.{_q(src.credit)}") if src.credit else credit
     con.execute(f"""CREATE TEMP TABLE tx AS
-        SELECT t.*, {date_expr} AS __date, {credit} AS __credit, r.ri AS __ri, p.si AS __si,
-               (pl.ri IS NOT NULL) AS __on_plan
+        SELECT t.*, {qualified} AS __date, {credit_t} AS __credit, r.__r AS __ri,
+               p.__s AS __si, (pl.__pr IS NOT NULL) AS __on_plan
         FROM txn t
-        LEFT JOIN __reps r ON CAST(t.{rep} AS VARCHAR) = r.rep_id
-        LEFT JOIN __periods p ON {date_expr} BETWEEN CAST(p.first_day AS DATE)
-                                                 AND CAST(p.last_day AS DATE)
-        LEFT JOIN __plan pl ON pl.ri = r.ri AND pl.si = p.si""")
+        LEFT JOIN __reps r ON CAST(t.{rep} AS VARCHAR) = r.__rep_id
+        LEFT JOIN __periods p ON {qualified} = CAST(p.__day AS DATE)
+        LEFT JOIN __plan pl ON pl.__pr = r.__r AND pl.__ps = p.__s""")
     for name in ("__reps", "__periods", "__plan"):
         con.unregister(name)
     con.execute("DROP TABLE txn")
@@ -602,46 +629,49 @@ def _all_metrics(con: Any, plans: list[tuple[str, str, str, bool]], x: np.ndarra
     """Every metric in two passes over the transactions; None at the first sign of trouble.
 
     The checks of :func:`_metric` (a condition matching nothing, a value that is not a
-    finite number) for every metric at once, then one GROUP BY with each metric's sum in
-    its fixed order; on any problem the caller goes metric by metric for the message.
+    finite number) for every metric at once, then every matched value sorted by rep,
+    period, metric and value, and added in that order; on any problem the caller goes
+    metric by metric for the message.
     """
-    checks, sums = [], []
+    checks, parts = [], []
+    n_metrics = len(plans)
     for j, (_, where, value, _) in enumerate(plans):
         checks += [f"count(*) FILTER (WHERE {where})",
                    f"count(*) FILTER (WHERE CASE WHEN {where} THEN ({value}) IS NULL OR NOT "
                    f"isfinite({value}) ELSE false END)",
                    f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NOT NULL AND {where})",
                    f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NULL AND {where})"]
-        sums.append(f"CASE WHEN {where} THEN {value} END AS __v{j}")
+        parts.append(f"SELECT (__ri * {n_periods} + __si) * {n_metrics} + {j} AS __key, "
+                     f"{value} AS __v FROM txn WHERE __si IS NOT NULL AND __ri IS NOT NULL "
+                     f"AND __on_plan AND {where}")
     try:
         found = con.execute(f"SELECT {', '.join(checks)} FROM txn WHERE __si IS NOT NULL"
                             ).fetchone()
-        if any(found[4 * j] == 0 or found[4 * j + 1] > 0 for j in range(len(plans))):
+        if any(found[4 * j] == 0 or found[4 * j + 1] > 0 for j in range(n_metrics)):
             return None
-        aggregates = ", ".join(f"list_sum(list(__v{j} ORDER BY __v{j}) FILTER "
-                               f"(WHERE __v{j} IS NOT NULL)), count(__v{j})"
-                               for j in range(len(plans)))
-        # One fixed order of addition per group (MODEL.md section 11: exact to the last bit).
-        result = con.execute(f"""SELECT __ri, __si, {aggregates}
-            FROM (SELECT __ri, __si, {', '.join(sums)} FROM txn
-                  WHERE __si IS NOT NULL AND __ri IS NOT NULL AND __on_plan)
-            GROUP BY __ri, __si""").fetchnumpy()
+        # One fixed order of addition per rep, metric and period (MODEL.md section 11:
+        # exact to the last bit): the values sorted ascending, then added in that order.
+        result = con.execute(f"SELECT __key, __v FROM ({' UNION ALL '.join(parts)}) "
+                             "ORDER BY __key, __v").fetchnumpy()
     except Exception:
         return None
-    keys = list(result)
-    ri = np.asarray(result[keys[0]], dtype=np.int64)
-    si = np.asarray(result[keys[1]], dtype=np.int64)
+    key = np.asarray(result["__key"], dtype=np.int64)
+    values = np.asarray(result["__v"], dtype=np.float64)
     figures = {}
-    for j, (mid, _, _, _) in enumerate(plans):
-        total = np.ma.filled(np.ma.asarray(result[keys[2 + 2 * j]], dtype=np.float64), 0.0)
-        count = np.ma.filled(np.ma.asarray(result[keys[3 + 2 * j]], dtype=np.int64), 0)
-        if not np.isfinite(total).all():
+    per_period = np.zeros((n_metrics, n_periods), dtype=np.int64)
+    if key.size:
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        totals = np.add.reduceat(values, starts)
+        if not np.isfinite(totals).all():
             return None
-        x[ri, j, si] = total / q[ri, j, si]
-        per_period = np.zeros(n_periods, dtype=np.int64)
-        np.add.at(per_period, si, count)
-        figures[mid] = MetricFigures(tuple(int(v) for v in per_period), int(found[4 * j + 2]),
-                                     int(found[4 * j + 3]))
+        cell = key[starts]
+        mi, cell = cell % n_metrics, cell // n_metrics
+        ri, si = cell // n_periods, cell % n_periods
+        x[ri, mi, si] = totals / q[ri, mi, si]
+        np.add.at(per_period, (mi, si), np.diff(np.r_[starts, key.size]))
+    for j, (mid, _, _, _) in enumerate(plans):
+        figures[mid] = MetricFigures(tuple(int(v) for v in per_period[j]),
+                                     int(found[4 * j + 2]), int(found[4 * j + 3]))
     return figures
 
 
