@@ -3,8 +3,8 @@
 The transactions are read into an embedded DuckDB engine (:mod:`compplan.models.sources`),
 then the engine's access to files and the network is switched off and its configuration
 locked before any expression of ``case.toml`` runs. Each metric is one GROUP BY over
-rep and period; each group's values are added in one fixed order (ascending value, so
-rows that tie add the same whatever order they tie in), so the sums do not depend on the
+rep and period; each group's values are sorted (ascending, so rows that tie add the same
+whatever order they tie in) and added by one fixed method, so the sums do not depend on the
 engine's parallelism or on the order the rows came in: the same rows give the same
 attainment, to the last bit, from a file or from a database.
 """
@@ -650,25 +650,21 @@ def _all_metrics(con: Any, plans: list[tuple[str, str, str, bool]], x: np.ndarra
         if any(found[4 * j] == 0 or found[4 * j + 1] > 0 for j in range(n_metrics)):
             return None
         # One fixed order of addition per rep, metric and period (MODEL.md section 11:
-        # exact to the last bit): the values sorted ascending, then added in that order.
+        # exact to the last bit): the values sorted ascending, then added (_sorted_sums).
         result = con.execute(f"SELECT __key, __v FROM ({' UNION ALL '.join(parts)}) "
                              "ORDER BY __key, __v").fetchnumpy()
     except Exception:
         return None
-    key = np.asarray(result["__key"], dtype=np.int64)
-    values = np.asarray(result["__v"], dtype=np.float64)
-    figures = {}
     per_period = np.zeros((n_metrics, n_periods), dtype=np.int64)
-    if key.size:
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        totals = np.add.reduceat(values, starts)
-        if not np.isfinite(totals).all():
-            return None
-        cell = key[starts]
-        mi, cell = cell % n_metrics, cell // n_metrics
-        ri, si = cell // n_periods, cell % n_periods
-        x[ri, mi, si] = totals / q[ri, mi, si]
-        np.add.at(per_period, (mi, si), np.diff(np.r_[starts, key.size]))
+    cell, totals, counts = _sorted_sums(np.asarray(result["__key"], dtype=np.int64),
+                                        np.asarray(result["__v"], dtype=np.float64))
+    if not np.isfinite(totals).all():
+        return None
+    mi, cell = cell % n_metrics, cell // n_metrics
+    ri, si = cell // n_periods, cell % n_periods
+    x[ri, mi, si] = totals / q[ri, mi, si]
+    np.add.at(per_period, (mi, si), counts)
+    figures = {}
     for j, (mid, _, _, _) in enumerate(plans):
         figures[mid] = MetricFigures(tuple(int(v) for v in per_period[j]),
                                      int(found[4 * j + 2]), int(found[4 * j + 3]))
@@ -701,25 +697,34 @@ def _metric(con: Any, inputs: LedgerInputs, mid: str, where: str, value: str, x:
         raise _fail(mid, key, f"gives no finite value for the transaction at {file}, {unit} "
                               f"{row} (an empty cell, or a division by 0?)")
     try:
-        # One fixed order of addition per group (MODEL.md section 11: exact to the last bit).
-        rows = con.execute(f"""SELECT __ri, __si, list_sum(list(__v ORDER BY __v)), count(*)
-            FROM (SELECT __ri, __si, {value} AS __v FROM txn
-                  WHERE __si IS NOT NULL AND __ri IS NOT NULL AND __on_plan AND {where})
-            GROUP BY __ri, __si""").fetchall()
+        # The same sums as _all_metrics, to the last bit: sorted values, one fixed method.
+        result = con.execute(f"""SELECT __ri * {n_periods} + __si AS __key, {value} AS __v
+            FROM txn WHERE __si IS NOT NULL AND __ri IS NOT NULL AND __on_plan AND {where}
+            ORDER BY __key, __v""").fetchnumpy()
         off = con.execute(f"""SELECT count(*) FILTER (WHERE __ri IS NOT NULL),
                 count(*) FILTER (WHERE __ri IS NULL)
             FROM txn WHERE __si IS NOT NULL AND NOT __on_plan AND {where}""").fetchone()
     except Exception as exc:
         raise _fail(mid, key, f"cannot be summed: {engine_message(exc)}") from None
     per_period = np.zeros(n_periods, dtype=np.int64)
-    if rows:
-        arr = np.array(rows, dtype=np.float64)
-        if not np.isfinite(arr[:, 2]).all():
-            raise _fail(mid, key, "sums to more than a number can hold in some period")
-        ri, si = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64)
-        x[ri, j, si] = arr[:, 2] / q[ri, j, si]
-        np.add.at(per_period, si, arr[:, 3].astype(np.int64))
+    cells, totals, counts = _sorted_sums(np.asarray(result["__key"], dtype=np.int64),
+                                         np.asarray(result["__v"], dtype=np.float64))
+    if not np.isfinite(totals).all():
+        raise _fail(mid, key, "sums to more than a number can hold in some period")
+    ri, si = cells // n_periods, cells % n_periods
+    x[ri, j, si] = totals / q[ri, j, si]
+    np.add.at(per_period, si, counts)
     return MetricFigures(tuple(int(v) for v in per_period), int(off[0]), int(off[1]))
+
+
+def _sorted_sums(key: np.ndarray, values: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per run of equal keys (values sorted within): the key, the sum, the count."""
+    if not key.size:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, np.zeros(0), empty
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    return key[starts], np.add.reduceat(values, starts), np.diff(np.r_[starts, key.size])
 
 
 def _check_attainment(x: np.ndarray, q: np.ndarray, rep_index: pd.Index,

@@ -727,3 +727,13 @@ def test_a_broken_parquet_file(tmp_path: Path) -> None:
     with pytest.raises(CaseError) as info:
         load_case(folder)
     assert str(info.value).startswith("deals.parquet: cannot be read as Parquet: ")
+
+
+def test_metric_by_metric_gives_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compplan.models import ledger
+
+    together = load_case(CONFORMANCE / "c9_ledger")
+    monkeypatch.setattr(ledger, "_all_metrics", lambda *args: None)
+    one_by_one = load_case(CONFORMANCE / "c9_ledger")
+    assert one_by_one.attainment.tobytes() == together.attainment.tobytes()
+    assert one_by_one.ledger.report == together.ledger.report
