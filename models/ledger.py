@@ -232,54 +232,54 @@ def _period_labels(values: pd.Series) -> list[str]:
 
 def _quota_table_fast(path: Path, metric_ids: tuple[str, ...],
                       rep_index: pd.Index) -> pd.DataFrame | None:
-    """The quota table read by DuckDB; None if anything is out of the ordinary."""
-    con = connect()
+    """The quota table read by Arrow, typed; None if anything is out of the ordinary."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    names = ("rep_id", "metric", "period", "quota")
     try:
         if path.suffix.lower() == ".parquet":
-            con.execute("CREATE TEMP TABLE q AS SELECT * FROM read_parquet(?)", [str(path)])
+            table = pq.read_table(path)
         else:
-            con.execute("CREATE TEMP TABLE q AS SELECT * FROM read_csv(?, header = true, "
-                        "all_varchar = true)", [str(path)])
-        types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE q").fetchall()}
-        if not all(c in types for c in ("rep_id", "metric", "period", "quota")):
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in names}, strings_can_be_null=True))
+        if not all(c in table.column_names for c in names) or table.num_rows == 0:
             return None
-        quota = ('CASE WHEN regexp_full_match(trim(q.quota), ?) THEN '
-                 'CAST(trim(q.quota) AS DOUBLE) END' if types["quota"] == "VARCHAR"
-                 else "CAST(q.quota AS DOUBLE)")
-        con.register("__reps", pd.DataFrame({"rep_id": rep_index.astype(str),
-                                             "ri": np.arange(len(rep_index), dtype=np.int64)}))
-        con.register("__metrics", pd.DataFrame({"metric": list(metric_ids),
-                                                "mi": np.arange(len(metric_ids),
-                                                                dtype=np.int64)}))
-        params = [_PLAIN_NUMBER] if types["quota"] == "VARCHAR" else []
-        labels = [str(r[0]) for r in con.execute(
-            "SELECT DISTINCT trim(CAST(period AS VARCHAR)) AS p FROM q ORDER BY p").fetchall()]
-        con.register("__labels", pd.DataFrame({
-            "label": labels, "pi": np.arange(len(labels), dtype=np.int64)}))
-        got = con.execute(f"""SELECT r.ri, m.mi, l.pi, {quota} AS quota
-            FROM q LEFT JOIN __reps r ON r.rep_id = trim(CAST(q.rep_id AS VARCHAR))
-            LEFT JOIN __metrics m ON m.metric = trim(CAST(q.metric AS VARCHAR))
-            LEFT JOIN __labels l ON l.label = trim(CAST(q.period AS VARCHAR))""",
-                          params).fetchnumpy()
-    except Exception:
+        text = {c: pc.cast(table.column(c), pa.string()) for c in names[:3]}
+        rep = pc.index_in(text["rep_id"], value_set=pa.array(rep_index.astype(str).tolist()))
+        metric = pc.index_in(text["metric"], value_set=pa.array(list(metric_ids)))
+        labels = sorted(str(v) for v in pc.unique(text["period"]).to_pylist()
+                        if v is not None)
+        period = pc.index_in(text["period"], value_set=pa.array(labels, pa.string()))
+        quota = table.column("quota")
+        if pa.types.is_string(quota.type) or pa.types.is_large_string(quota.type):
+            plain = pc.match_substring_regex(quota, f"^{_PLAIN_NUMBER}$")
+            if pc.any(pc.invert(pc.fill_null(plain, False))).as_py():
+                return None
+            quota = pc.cast(quota, pa.float64())
+        elif pa.types.is_integer(quota.type) or pa.types.is_floating(quota.type):
+            quota = pc.cast(quota, pa.float64())
+        else:
+            return None
+        columns = [rep, metric, period, quota]
+        if any(c.null_count for c in columns):
+            return None
+        codes = [np.asarray(c.to_numpy(), dtype=np.int64) for c in columns[:3]]
+        values = np.asarray(quota.to_numpy(), dtype=np.float64)
+    except (pa.ArrowException, OSError, ValueError):
         return None
-    finally:
-        con.close()
-    if any(np.ma.is_masked(got[k]) for k in ("ri", "mi", "pi", "quota")) or not len(got["ri"]):
+    if any(label != label.strip() or not label for label in labels):
         return None
-    if "" in labels or "None" in labels:
-        return None
-    values = np.asarray(got["quota"], dtype=np.float64)
     if not (np.isfinite(values).all() and (values > 0).all()):
         return None
-    rep = np.asarray(got["ri"], dtype=np.int64)
-    metric = np.asarray(got["mi"], dtype=np.int64)
-    period = np.asarray(got["pi"], dtype=np.int64)
-    cell = (rep * len(metric_ids) + metric) * len(labels) + period
-    if np.unique(cell).size != cell.size:
+    cell = np.sort((codes[0] * len(metric_ids) + codes[1]) * len(labels) + codes[2])
+    if (cell[1:] == cell[:-1]).any():
         return None
-    return pd.DataFrame({"rep": rep, "m": metric,
-                         "period": pd.Categorical.from_codes(period, categories=pd.Index(labels)),
+    return pd.DataFrame({"rep": codes[0], "m": codes[1],
+                         "period": pd.Categorical.from_codes(codes[2],
+                                                             categories=pd.Index(labels)),
                          "quota": values})
 
 
@@ -604,7 +604,8 @@ def _compute(con: Any, spec: Any, inputs: LedgerInputs, rep_index: pd.Index,
         else:
             value = "__credit"
         plans.append((mid, where, value, metric.sum is not None))
-    combined = _all_metrics(con, plans, x, q, len(periods))
+    combined = _all_metrics(con, plans, x, q, len(periods),
+                            off_plan=bool(totals[1] or totals[2]))
     if combined is not None:
         figures = combined
     else:  # a problem: metric by metric, the first one's message
@@ -625,29 +626,40 @@ def _compute(con: Any, spec: Any, inputs: LedgerInputs, rep_index: pd.Index,
 
 
 def _all_metrics(con: Any, plans: list[tuple[str, str, str, bool]], x: np.ndarray,
-                 q: np.ndarray, n_periods: int) -> dict[str, MetricFigures] | None:
+                 q: np.ndarray, n_periods: int, off_plan: bool) -> dict[str, MetricFigures] | None:
     """Every metric in two passes over the transactions; None at the first sign of trouble.
 
     The checks of :func:`_metric` (a condition matching nothing, a value that is not a
     finite number) for every metric at once, then every matched value sorted by rep,
     period, metric and value, and added in that order; on any problem the caller goes
-    metric by metric for the message.
+    metric by metric for the message. ``off_plan``: some transactions in a period belong
+    to a rep off the plan or not on the roster (counted per metric for ``validate``).
     """
-    checks, parts = [], []
+    checks: list[str] = []
+    at: list[dict[str, int]] = []
+    parts = []
     n_metrics = len(plans)
-    for j, (_, where, value, _) in enumerate(plans):
-        checks += [f"count(*) FILTER (WHERE {where})",
-                   f"count(*) FILTER (WHERE CASE WHEN {where} THEN ({value}) IS NULL OR NOT "
-                   f"isfinite({value}) ELSE false END)",
-                   f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NOT NULL AND {where})",
-                   f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NULL AND {where})"]
+    for j, (_, where, value, is_sum) in enumerate(plans):
+        slots = {"matched": len(checks)}
+        checks.append(f"count(*) FILTER (WHERE {where})")
+        if is_sum:
+            slots["bad"] = len(checks)
+            checks.append(f"count(*) FILTER (WHERE CASE WHEN {where} THEN ({value}) IS NULL "
+                          f"OR NOT isfinite({value}) ELSE false END)")
+        if off_plan:
+            slots["off"] = len(checks)
+            checks.append(f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NOT NULL AND "
+                          f"{where})")
+            slots["unknown"] = len(checks)
+            checks.append(f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NULL AND {where})")
+        at.append(slots)
         parts.append(f"SELECT (__ri * {n_periods} + __si) * {n_metrics} + {j} AS __key, "
                      f"{value} AS __v FROM txn WHERE __si IS NOT NULL AND __ri IS NOT NULL "
                      f"AND __on_plan AND {where}")
     try:
         found = con.execute(f"SELECT {', '.join(checks)} FROM txn WHERE __si IS NOT NULL"
                             ).fetchone()
-        if any(found[4 * j] == 0 or found[4 * j + 1] > 0 for j in range(n_metrics)):
+        if any(found[a["matched"]] == 0 or ("bad" in a and found[a["bad"]] > 0) for a in at):
             return None
         # One fixed order of addition per rep, metric and period (MODEL.md section 11:
         # exact to the last bit): the values sorted ascending, then added (_sorted_sums).
@@ -664,11 +676,10 @@ def _all_metrics(con: Any, plans: list[tuple[str, str, str, bool]], x: np.ndarra
     ri, si = cell // n_periods, cell % n_periods
     x[ri, mi, si] = totals / q[ri, mi, si]
     np.add.at(per_period, (mi, si), counts)
-    figures = {}
-    for j, (mid, _, _, _) in enumerate(plans):
-        figures[mid] = MetricFigures(tuple(int(v) for v in per_period[j]),
-                                     int(found[4 * j + 2]), int(found[4 * j + 3]))
-    return figures
+    return {mid: MetricFigures(tuple(int(v) for v in per_period[j]),
+                               int(found[a["off"]]) if "off" in a else 0,
+                               int(found[a["unknown"]]) if "unknown" in a else 0)
+            for j, ((mid, _, _, _), a) in enumerate(zip(plans, at, strict=True))}
 
 
 def _metric(con: Any, inputs: LedgerInputs, mid: str, where: str, value: str, x: np.ndarray,
