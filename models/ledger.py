@@ -627,59 +627,57 @@ def _compute(con: Any, spec: Any, inputs: LedgerInputs, rep_index: pd.Index,
 
 def _all_metrics(con: Any, plans: list[tuple[str, str, str, bool]], x: np.ndarray,
                  q: np.ndarray, n_periods: int, off_plan: bool) -> dict[str, MetricFigures] | None:
-    """Every metric in two passes over the transactions; None at the first sign of trouble.
+    """Every metric in one pass over the transactions; None at the first sign of trouble.
 
-    The checks of :func:`_metric` (a condition matching nothing, a value that is not a
-    finite number) for every metric at once, then every matched value sorted by rep,
-    period, metric and value, and added in that order; on any problem the caller goes
-    metric by metric for the message. ``off_plan``: some transactions in a period belong
-    to a rep off the plan or not on the roster (counted per metric for ``validate``).
+    Every matched value of a rep on the plan, sorted by rep, period, metric and value, then
+    added in that order (:func:`_sorted_sums`). The checks of :func:`_metric` (a condition
+    matching nothing, a value that is not a finite number) are read off the same values;
+    on any problem the caller goes metric by metric for the message. ``off_plan``: some
+    transactions in a period belong to a rep off the plan or not on the roster (then
+    counted per metric, for ``validate``, in one more pass).
     """
-    checks: list[str] = []
-    at: list[dict[str, int]] = []
-    parts = []
     n_metrics = len(plans)
-    for j, (_, where, value, is_sum) in enumerate(plans):
-        slots = {"matched": len(checks)}
-        checks.append(f"count(*) FILTER (WHERE {where})")
-        if is_sum:
-            slots["bad"] = len(checks)
-            checks.append(f"count(*) FILTER (WHERE CASE WHEN {where} THEN ({value}) IS NULL "
-                          f"OR NOT isfinite({value}) ELSE false END)")
-        if off_plan:
-            slots["off"] = len(checks)
-            checks.append(f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NOT NULL AND "
-                          f"{where})")
-            slots["unknown"] = len(checks)
-            checks.append(f"count(*) FILTER (WHERE NOT __on_plan AND __ri IS NULL AND {where})")
-        at.append(slots)
-        parts.append(f"SELECT (__ri * {n_periods} + __si) * {n_metrics} + {j} AS __key, "
-                     f"{value} AS __v FROM txn WHERE __si IS NOT NULL AND __ri IS NOT NULL "
-                     f"AND __on_plan AND {where}")
+    parts = [f"SELECT (__ri * {n_periods} + __si) * {n_metrics} + {j} AS __key, {value} AS __v "
+             f"FROM txn WHERE __si IS NOT NULL AND __ri IS NOT NULL AND __on_plan AND {where}"
+             for j, (_, where, value, _) in enumerate(plans)]
+    off = np.zeros((n_metrics, 2), dtype=np.int64)
     try:
-        found = con.execute(f"SELECT {', '.join(checks)} FROM txn WHERE __si IS NOT NULL"
-                            ).fetchone()
-        if any(found[a["matched"]] == 0 or ("bad" in a and found[a["bad"]] > 0) for a in at):
-            return None
+        if off_plan:
+            checks = [f"count(*) FILTER (WHERE __ri IS NOT NULL AND {where}), "
+                      f"count(*) FILTER (WHERE __ri IS NULL AND {where}), "
+                      f"count(*) FILTER (WHERE CASE WHEN {where} THEN ({value}) IS NULL OR "
+                      f"NOT isfinite({value}) ELSE false END)"
+                      for _, where, value, _ in plans]
+            found = con.execute(f"SELECT {', '.join(checks)} FROM txn WHERE __si IS NOT NULL "
+                                "AND NOT __on_plan").fetchone()
+            counted = np.asarray(found, dtype=np.int64).reshape(n_metrics, 3)
+            if counted[:, 2].any():
+                return None  # a value that is not a number: named metric by metric
+            off[:] = counted[:, :2]
         # One fixed order of addition per rep, metric and period (MODEL.md section 11:
         # exact to the last bit): the values sorted ascending, then added (_sorted_sums).
         result = con.execute(f"SELECT __key, __v FROM ({' UNION ALL '.join(parts)}) "
                              "ORDER BY __key, __v").fetchnumpy()
     except Exception:
         return None
+    if np.ma.is_masked(result["__v"]):
+        return None
+    values = np.asarray(result["__v"], dtype=np.float64)
+    if not np.isfinite(values).all():
+        return None
     per_period = np.zeros((n_metrics, n_periods), dtype=np.int64)
-    cell, totals, counts = _sorted_sums(np.asarray(result["__key"], dtype=np.int64),
-                                        np.asarray(result["__v"], dtype=np.float64))
+    cell, totals, counts = _sorted_sums(np.asarray(result["__key"], dtype=np.int64), values)
     if not np.isfinite(totals).all():
         return None
     mi, cell = cell % n_metrics, cell // n_metrics
     ri, si = cell // n_periods, cell % n_periods
     x[ri, mi, si] = totals / q[ri, mi, si]
     np.add.at(per_period, (mi, si), counts)
-    return {mid: MetricFigures(tuple(int(v) for v in per_period[j]),
-                               int(found[a["off"]]) if "off" in a else 0,
-                               int(found[a["unknown"]]) if "unknown" in a else 0)
-            for j, ((mid, _, _, _), a) in enumerate(zip(plans, at, strict=True))}
+    if (per_period.sum(axis=1) + off.sum(axis=1) == 0).any():
+        return None  # a condition that matches nothing: named metric by metric
+    return {mid: MetricFigures(tuple(int(v) for v in per_period[j]), int(off[j, 0]),
+                               int(off[j, 1]))
+            for j, (mid, _, _, _) in enumerate(plans)}
 
 
 def _metric(con: Any, inputs: LedgerInputs, mid: str, where: str, value: str, x: np.ndarray,

@@ -737,3 +737,15 @@ def test_metric_by_metric_gives_the_same_bits(monkeypatch: pytest.MonkeyPatch) -
     one_by_one = load_case(CONFORMANCE / "c9_ledger")
     assert one_by_one.attainment.tobytes() == together.attainment.tobytes()
     assert one_by_one.ledger.report == together.ledger.report
+
+
+def test_an_empty_amount_of_a_rep_off_the_plan_is_named_too(tmp_path: Path) -> None:
+    quotas = sub(sub(QUOTAS, "R1,bookings,2027-02,1200\n", ""), "R1,deals,2027-02,1\n", "")
+    folder = write_mini(tmp_path / "m", case=C + "\n[scenarios]\nallow_absent = true\n",
+                        quotas=quotas,
+                        deals=DEALS.replace("R1,2027-02-03,new,900", "R1,2027-02-03,new,"))
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == ("case.toml, [metrics.bookings] sum: gives no finite value for "
+                               "the transaction at deals.csv, line 5 (an empty cell, or a "
+                               "division by 0?)")
