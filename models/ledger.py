@@ -126,8 +126,7 @@ def read_inputs(folder: Path, source_spec: Any, transactions: TableSource) -> Le
     return LedgerInputs(transactions, quotas, qname, cal, cname or "calendar.csv")
 
 
-def build_ledger(spec: Any, reps: pd.DataFrame, inputs: LedgerInputs,
-                 *, periods_from: date | None = None) -> Ledger:
+def build_ledger(spec: Any, reps: pd.DataFrame, inputs: LedgerInputs) -> Ledger:
     """Attainment per rep, metric and period from the ledger (MODEL.md section 11).
 
     Parameters
@@ -138,8 +137,6 @@ def build_ledger(spec: Any, reps: pd.DataFrame, inputs: LedgerInputs,
         The roster, indexed by ``rep_id``.
     inputs : LedgerInputs
         The transactions, the quota table and the calendar.
-    periods_from : date, optional
-        Keep only the periods starting on or after this date (the pulse's plan year).
 
     Returns
     -------
@@ -155,14 +152,6 @@ def build_ledger(spec: Any, reps: pd.DataFrame, inputs: LedgerInputs,
     metric_ids = tuple(spec.metrics)
     rep_index = pd.Index(reps.index)
     quota_table, periods, bounds = _quotas_and_periods(src, inputs, metric_ids, rep_index)
-    if periods_from is not None:
-        keep = [i for i, (start, _) in enumerate(bounds) if start >= periods_from]
-        if not keep:
-            raise CaseError(CASE_FILE, f"no period starts on or after {periods_from} (periods: "
-                                       f"{', '.join(periods)})", field="[source] quotas")
-        periods = tuple(periods[i] for i in keep)
-        bounds = [bounds[i] for i in keep]
-        quota_table = quota_table[quota_table["period"].isin(periods)]
     n_reps, n_metrics, n_periods = len(rep_index), len(metric_ids), len(periods)
     q = np.full((n_reps, n_metrics, n_periods), np.nan)
     p_code = _period_codes(quota_table["period"], periods)
@@ -181,6 +170,7 @@ def build_ledger(spec: Any, reps: pd.DataFrame, inputs: LedgerInputs,
                                             "means off the plan)")
     present = _presence(inputs.quotas_name, some, rep_index, periods,
                         spec.scenarios.allow_absent)
+    del quota_table, has, some, every  # memory for the engine
     con = connect()
     try:
         return _compute(con, spec, inputs, rep_index, periods, bounds, q, present)
@@ -264,17 +254,20 @@ def _quota_table_fast(path: Path, metric_ids: tuple[str, ...],
         else:
             return None
         columns = [rep, metric, period, quota]
+        del table, text
         if any(c.null_count for c in columns):
             return None
-        codes = [np.asarray(c.to_numpy(), dtype=np.int64) for c in columns[:3]]
+        codes = [np.asarray(c.to_numpy(), dtype=np.int32) for c in columns[:3]]
         values = np.asarray(quota.to_numpy(), dtype=np.float64)
+        del columns, rep, metric, period, quota
     except (pa.ArrowException, OSError, ValueError):
         return None
     if any(label != label.strip() or not label for label in labels):
         return None
     if not (np.isfinite(values).all() and (values > 0).all()):
         return None
-    cell = np.sort((codes[0] * len(metric_ids) + codes[1]) * len(labels) + codes[2])
+    cell = np.sort((codes[0].astype(np.int64) * len(metric_ids) + codes[1]) * len(labels)
+                   + codes[2])
     if (cell[1:] == cell[:-1]).any():
         return None
     return pd.DataFrame({"rep": codes[0], "m": codes[1],

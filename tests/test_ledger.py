@@ -749,3 +749,20 @@ def test_an_empty_amount_of_a_rep_off_the_plan_is_named_too(tmp_path: Path) -> N
     assert str(info.value) == ("case.toml, [metrics.bookings] sum: gives no finite value for "
                                "the transaction at deals.csv, line 5 (an empty cell, or a "
                                "division by 0?)")
+
+
+def test_parquet_files_name_the_file_and_row(tmp_path: Path) -> None:
+    folder = write_mini(tmp_path / "case", case=sub(C, TX, 'transactions = "parts/*.parquet"'))
+    (folder / "parts").mkdir()
+    deals = pd.read_csv(folder / "deals.csv", dtype={"day": str})
+    deals.iloc[:4].to_parquet(folder / "parts" / "a.parquet", index=False)
+    rest = deals.iloc[4:].reset_index(drop=True)
+    rest.loc[1, "day"] = "2027-02-30"
+    rest.to_parquet(folder / "parts" / "b.parquet", index=False)
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == "b.parquet, row 2, day: '2027-02-30' is not a date (YYYY-MM-DD)"
+    rest.loc[1, "day"] = "2027-02-15"
+    rest.to_parquet(folder / "parts" / "b.parquet", index=False)
+    assert load_case(folder).attainment.tobytes() == load_case(
+        write_mini(tmp_path / "csv")).attainment.tobytes()
