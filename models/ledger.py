@@ -106,19 +106,23 @@ def read_inputs(folder: Path, source_spec: Any, transactions: TableSource) -> Le
     """Read the quota table and the calendar named in ``[source]`` (inside the case folder)."""
     from compplan.models.tables import inside_folder
 
-    def table(key: str, rel: str, required: list[str]) -> tuple[pd.DataFrame, str]:
+    def inside(key: str, rel: str) -> Path:
         path = folder / rel
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise CaseError(CASE_FILE, f"'{rel}' is outside the case folder: give a file in it "
+                                       "(only [source] transactions may be elsewhere)",
+                            field=f"[source] {key}")
         if not path.is_file():
             raise CaseError(CASE_FILE, f"the file '{rel}' does not exist in the case folder "
                                        f"{folder}", field=f"[source] {key}")
         inside_folder(folder, path)
+        return path
+
+    def table(key: str, rel: str, required: list[str]) -> tuple[pd.DataFrame, str]:
+        path = inside(key, rel)
         return read_table(path, required, required), path.name
 
-    quotas = folder / source_spec.quotas
-    if not quotas.is_file():
-        raise CaseError(CASE_FILE, f"the file '{source_spec.quotas}' does not exist in the case "
-                                   f"folder {folder}", field="[source] quotas")
-    inside_folder(folder, quotas)
+    quotas = inside("quotas", source_spec.quotas)
     qname = quotas.name
     cal, cname = (None, "")
     if source_spec.calendar is not None:

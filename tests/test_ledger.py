@@ -766,3 +766,41 @@ def test_parquet_files_name_the_file_and_row(tmp_path: Path) -> None:
     rest.to_parquet(folder / "parts" / "b.parquet", index=False)
     assert load_case(folder).attainment.tobytes() == load_case(
         write_mini(tmp_path / "csv")).attainment.tobytes()
+
+
+@pytest.mark.parametrize("where", ["/etc/quota_plan.csv", "../quota_plan.csv"])
+def test_the_quota_table_stays_in_the_case_folder(tmp_path: Path, where: str) -> None:
+    folder = write_mini(tmp_path / "case", case=sub(C, QP, f'quotas = "{where}"'))
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == (f"case.toml, [source] quotas: '{where}' is outside the case "
+                               "folder: give a file in it (only [source] transactions may be "
+                               "elsewhere)")
+
+
+def test_a_calendar_in_the_case_folder(tmp_path: Path) -> None:
+    cal = "period,start,end\nJan,2027-01-01,2027-01-31\nFeb,2027-02-01,2027-02-28\n"
+    quotas = QUOTAS.replace("2027-01", "Jan").replace("2027-02", "Feb")
+    folder = write_mini(tmp_path / "case", case=sub(C, 'period = "month"',
+                                                     'calendar = "cal.csv"'), quotas=quotas)
+    (folder / "cal.csv").write_text(cal)
+    case = load_case(folder)
+    assert case.periods == ("Jan", "Feb")
+    assert case.attainment.tobytes() == load_case(write_mini(tmp_path / "m")).attainment.tobytes()
+    (folder / "cal.csv").write_text(cal.replace("2027-02-01", "2027-01-31"))
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == ("cal.csv, line 3, start: period 'Feb' starts on 2027-01-31, "
+                               "inside period 'Jan' (2027-01-01 to 2027-01-31): periods may "
+                               "not overlap")
+    (folder / "cal.csv").write_text(cal.replace("2027-02-28", "2027-01-20"))
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == ("cal.csv, line 3, end: period 'Feb' ends (2027-01-20) before it "
+                               "starts (2027-02-01)")
+    (folder / "cal.csv").write_text(cal + "Mar,2027-03-01,2027-03-31\n")
+    with pytest.raises(CaseError) as info:
+        load_case(folder)
+    assert str(info.value) == ("cal.csv, line 4, period: period 'Mar' has no quota row in "
+                               "quota_plan.csv (the case's periods are those of the quota "
+                               "table and must be the calendar's)")
