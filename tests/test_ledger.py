@@ -804,3 +804,35 @@ def test_a_calendar_in_the_case_folder(tmp_path: Path) -> None:
     assert str(info.value) == ("cal.csv, line 4, period: period 'Mar' has no quota row in "
                                "quota_plan.csv (the case's periods are those of the quota "
                                "table and must be the calendar's)")
+
+
+def test_quarters(tmp_path: Path) -> None:
+    quotas = ("rep_id,metric,period,quota\nR1,bookings,2027-Q1,3000\nR1,deals,2027-Q1,4\n"
+              "R2,bookings,2027-Q1,2000\nR2,deals,2027-Q1,5\n")
+    toml = sub(C, 'period = "month"', 'period = "quarter"')
+    case = load_case(write_mini(tmp_path / "q", case=toml, quotas=quotas))
+    assert case.periods == ("2027-Q1",)
+    # R1: bookings 600 + 900, deals 3 (two new, one renewal); R2: 1000 - 200 + 1500, 3 deals.
+    assert case.attainment[:, :, 0].tolist() == [[1500 / 3000, 3 / 4], [2300 / 2000, 3 / 5]]
+    assert case.ledger.report.outside_rows == 1      # 2026-12-31
+    bad = write_mini(tmp_path / "bad", case=toml, quotas=quotas.replace("2027-Q1,4", "2027-Q5,4"))
+    with pytest.raises(CaseError) as info:
+        load_case(bad)
+    assert str(info.value) == ("quota_plan.csv, line 3, period: period '2027-Q5' is not a "
+                               "quarter label (YYYY-Qn, e.g. 2027-Q1; [source] period = "
+                               "\"quarter\")")
+
+
+def test_timestamps_count_by_their_date_as_stored(tmp_path: Path) -> None:
+    # Each date as a timestamp of that day (midnight, late evening): no time-zone shift.
+    stamps = {"2027-01-05": "2027-01-31 23:30:00", "2027-01-20": "2027-01-20 08:00:00",
+              "2027-01-10": "2027-01-10 00:00:00", "2027-02-03": "2027-02-01 00:00:00",
+              "2027-02-14": "2027-02-14 12:00:00", "2027-02-15": "2027-02-15 23:59:59",
+              "2027-02-01": "2027-02-01 09:00:00", "2026-12-31": "2026-12-31 23:59:59"}
+    lines = DEALS.splitlines()
+    for i, line in enumerate(lines[1:], start=1):
+        owner, day, rest = line.split(",", 2)
+        lines[i] = f"{owner},{stamps[day]},{rest}"
+    case = load_case(write_mini(tmp_path / "ts", deals="\n".join(lines) + "\n"))
+    assert case.attainment.tobytes() == load_case(write_mini(tmp_path / "d")).attainment.tobytes()
+    assert case.ledger.report.outside_rows == 1
