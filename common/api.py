@@ -572,6 +572,10 @@ def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
                          f"{_shown(count)}")
     out = _folder_arg(out, "out", "an output folder (str or Path)")
     loaded = _as_case(case)
+    if loaded.path is None:
+        raise UsageError("a sweep needs a case folder (a sweep is a batch: it records the "
+                         "case's files and resumes from them); this case was built from "
+                         "DataFrames: write its tables to a folder and load that")
     return batch(budget_sweep(loaded, start, stop, count), out, case=loaded, **options)
 
 
@@ -629,6 +633,10 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
     expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(
         _folder_arg(spec, "spec", "a BatchSpec or a batch spec TOML file (str or Path)"))
     loaded = case if case is not None else load_case(expanded.case_path)
+    if loaded.path is None:  # Case.from_frames: a batch records, and resumes from, a folder
+        raise UsageError("a batch needs a case folder (it records the case's files and "
+                         "resumes from them); this case was built from DataFrames: write "
+                         "its tables to a folder and load that")
     options = BatchOptions(time_limit=time_limit, prices=prices)
     return run_batch(expanded, loaded, Path(out), workers=workers, scheduler=scheduler,
                      resume=resume, options=options, on_result=on_result, chart=chart,

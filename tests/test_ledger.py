@@ -836,3 +836,20 @@ def test_timestamps_count_by_their_date_as_stored(tmp_path: Path) -> None:
     case = load_case(write_mini(tmp_path / "ts", deals="\n".join(lines) + "\n"))
     assert case.attainment.tobytes() == load_case(write_mini(tmp_path / "d")).attainment.tobytes()
     assert case.ledger.report.outside_rows == 1
+
+
+def test_a_sweep_of_a_case_from_frames_needs_a_folder(tmp_path: Path) -> None:
+    import compplan
+    from compplan.errors import UsageError
+
+    folder = CONFORMANCE / "c1_budget_only"
+    case = compplan.Case.from_frames((folder / "case.toml").read_text(),
+                                     pd.read_csv(folder / "reps.csv"),
+                                     pd.read_csv(folder / "attainment.csv"))
+    with pytest.raises(UsageError) as info:
+        compplan.sweep(case, 0.8, 1.0, 2, out=tmp_path / "sweep")
+    assert str(info.value) == (
+        "a sweep needs a case folder (a sweep is a batch: it records the case's files and "
+        "resumes from them); this case was built from DataFrames: write its tables to a "
+        "folder and load that")
+    assert not (tmp_path / "sweep").exists()
