@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-OUT ?= plan
+OUT ?= out/plan
 # The project's shared folder (spec/MODEL.md and tools/conformance.py), beside this clone.
 CONTRACT ?= ../shared
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
@@ -29,7 +29,8 @@ run: $(STAMP)
 test: $(STAMP) browser spreadsheet postgres
 	$(BIN)/python -m pytest -q
 
-# The browser test of the HTML report (tests/test_report_browser.py) needs Chromium:
+# The browser tests of the HTML report and of the studio (tests/test_report_browser.py,
+# tests/test_studio_browser.py) need Chromium:
 # installed here when missing, as root with apt-get; otherwise the test is skipped, and
 # this step says why. It never fails the build.
 APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
@@ -41,8 +42,11 @@ browser:
 	  echo "note: chromium is not installed and there is no apt-get here; the browser test of the report will be skipped"; \
 	else \
 	  echo "installing chromium for the browser test of the report (apt-get)"; \
-	  $(APT_CHROMIUM) >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && $(APT_CHROMIUM) >/dev/null 2>&1; } \
-	    || echo "note: apt-get could not install chromium; the browser test of the report will be skipped"; \
+	  log=$$(mktemp); \
+	  $(APT_CHROMIUM) >$$log 2>&1 || { apt-get update -q >>$$log 2>&1 && $(APT_CHROMIUM) >>$$log 2>&1; } \
+	    || { echo "note: apt-get could not install chromium (its own words below); the browser test of the report will be skipped"; \
+	         grep -E '^(E|W|Err):' $$log | awk '!seen[$$0]++' | tail -n 5 | sed 's/^/  apt-get: /'; }; \
+	  rm -f $$log; \
 	fi
 
 # The workbook test (tests/test_workbook_live.py) recalculates the exported workbook with
@@ -57,8 +61,11 @@ spreadsheet:
 	  echo "note: LibreOffice is not installed and there is no apt-get here; the workbook's recalculation test will be skipped"; \
 	else \
 	  echo "installing LibreOffice Calc for the workbook's recalculation test (apt-get)"; \
-	  $(APT_CALC) >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && $(APT_CALC) >/dev/null 2>&1; } \
-	    || echo "note: apt-get could not install LibreOffice; the workbook's recalculation test will be skipped"; \
+	  log=$$(mktemp); \
+	  $(APT_CALC) >$$log 2>&1 || { apt-get update -q >>$$log 2>&1 && $(APT_CALC) >>$$log 2>&1; } \
+	    || { echo "note: apt-get could not install LibreOffice (its own words below); the workbook's recalculation test will be skipped"; \
+	         grep -E '^(E|W|Err):' $$log | awk '!seen[$$0]++' | tail -n 5 | sed 's/^/  apt-get: /'; }; \
+	  rm -f $$log; \
 	fi
 
 # The database tests of cases from transactions (tests/test_sources_sql.py) start a real
@@ -79,8 +86,8 @@ postgres:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check common models optimizer render batch cli tests bench
-	$(BIN)/mypy common models optimizer render batch cli
+	$(BIN)/ruff check common models optimizer render batch cli studio tests bench cases
+	$(BIN)/mypy common models optimizer render batch cli studio cases/generate.py cases/generate_ledger.py
 
 # Without the shared folder, the contract's cases copied into tests/data/conformance
 # still run (through pytest), and the message says where the checker comes from.

@@ -81,7 +81,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command("batch")
 @click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("--out", "out_dir", default="batch", show_default=True,
+@click.option("--out", "out_dir", default="out/batch", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for batch.json, candidates/, results and the frontier chart.")
 @_run_options
@@ -132,7 +132,7 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
 @click.option("--budget", required=True, metavar="FROM:TO:COUNT",
               help="COUNT expected-cost caps from FROM to TO times the case's [budget] "
                    "expected_cap (times the total target incentive if it has none).")
-@click.option("--out", "out_dir", default="sweep", show_default=True,
+@click.option("--out", "out_dir", default="out/sweep", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for batch.json, candidates/, results and the frontier chart.")
 @_run_options

@@ -167,24 +167,35 @@ def load(case_dir: str | None, budget: float | None = None,
     return case
 
 
+def load_source(path: str) -> Any:
+    """A case or an organisation folder, loaded through the API, its warnings printed.
+
+    The one place the command line tells them apart: each command then hands what it
+    got to one API function, which handles both.
+    """
+    from compplan import api
+
+    if not api.is_organisation(path):
+        return load(path)
+    try:
+        org = api.load_org(path)
+    except CompplanError as exc:
+        fail(exc)
+    for warning in org.warnings:
+        err_console.print(f"warning: {warning}")
+    return org
+
+
 def plan_name(ref: str, taken: set[str]) -> str:
     """``current``, or the file's stem (with its folder when two plans share a stem).
 
     A file called ``plan`` (``optimise`` always writes ``plan.json``) is named after its
-    folder: ``plans/fy27/plan.json`` is ``fy27``, never "plan plan".
+    folder: ``plans/fy27/plan.json`` is ``fy27``, never "plan plan". The API's rule
+    (one place for the names of plans in every view).
     """
-    path = Path(ref)
-    from compplan.models.case import CURRENT_PLAN
+    from compplan.api import _plan_name
 
-    folder = path.absolute().parent.name
-    name = (CURRENT_PLAN if ref == CURRENT_PLAN else
-            folder if path.stem == "plan" and folder else path.stem)
-    if name in taken and ref != CURRENT_PLAN:
-        name = f"{path.parent.name}/{path.stem}"
-    base, n = name, 2
-    while name in taken:
-        name, n = f"{base} #{n}", n + 1
-    return name
+    return _plan_name(ref, taken)
 
 
 def load_plans(case: Case, refs: Sequence[str]) -> list[tuple[str, Plan]]:

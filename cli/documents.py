@@ -8,17 +8,22 @@ import click
 from rich.table import Table
 
 from compplan import api
-from compplan.cli.common import ExitError, fail, force_option, load, out_console, output_set
+from compplan.cli.common import (
+    ExitError,
+    fail,
+    force_option,
+    load,
+    load_source,
+    out_console,
+    output_set,
+)
 from compplan.errors import CompplanError
 from compplan.models.case import CURRENT_PLAN
-from compplan.models.org import is_org_folder
-from compplan.models.output import write_atomic, write_json
 from compplan.optimizer.audit import Audit
 from compplan.render.audit import (
     DEFINITIONS,
     THRESHOLDS_NOTE,
     alignment_text,
-    audit_markdown,
     summary_lines,
 )
 
@@ -26,7 +31,7 @@ from compplan.render.audit import (
 @click.command()
 @click.argument("case", type=click.Path(file_okay=False))
 @click.argument("plan", required=False, default=CURRENT_PLAN)
-@click.option("--out", "out_dir", default="audit", show_default=True,
+@click.option("--out", "out_dir", default="out/audit", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for audit.json and audit.md.")
 @force_option
@@ -46,23 +51,21 @@ def audit(case: str, plan: str, out_dir: str, force: bool, quiet: bool) -> None:
 
         compplan audit cases/gtm_org current --out audit/gtm
     """
-    if is_org_folder(case):
-        from compplan.cli.org import audit_org_folder
-
-        audit_org_folder(case, plan, out_dir, quiet, force=force)
-        return
-    loaded = load(case)
+    source = load_source(case)
     try:
-        result = api.audit(loaded, plan)
+        found = api.audit_report(source, plan)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)
-    written = [out / "audit.json", out / "audit.md"]
-    with output_set(out_dir, force=force, inputs=_inputs(loaded.path, plan)) as folder:
-        write_json(folder / written[0].name, result.to_dict())
-        write_atomic(folder / written[1].name, audit_markdown(result))
+    with output_set(out_dir, force=force, inputs=found.inputs) as folder:
+        written = [out / p.name for p in found.write_into(folder)]
     if not quiet:
-        _show_audit(result)
+        if found.org:
+            from compplan.cli.org import show_audit
+
+            show_audit(found.audit)
+        else:
+            _show_audit(found.audit)
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
@@ -92,7 +95,7 @@ def _show_audit(result: Audit) -> None:
 @click.argument("plan")
 @click.option("--case", "case_dir", type=click.Path(file_okay=False),
               help="The plan's case: goals, median target incentive, current plan.")
-@click.option("--out", "out_dir", default="explain", show_default=True,
+@click.option("--out", "out_dir", default="out/explain", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan_explained.md and plan_explained.html.")
 @click.option("--per-rep", is_flag=True,
@@ -121,25 +124,20 @@ def explain(plan: str, case_dir: str | None, out_dir: str, per_rep: bool, force:
                         "quotas come from the case)", 2)
     if case_dir is None and plan == CURRENT_PLAN:
         raise ExitError("'current' needs --case (the case folder holding current_plan.toml)", 2)
-    from compplan.models.plan import load_plan
-    from compplan.render.explain import write_rep_pages
-
     loaded = load(case_dir) if case_dir is not None else None
     try:
-        document = api.explain(plan, loaded)
-        chosen = load_plan(loaded, plan) if per_rep and loaded is not None else None
+        document = api.explain(plan, loaded, per_rep=per_rep)
     except CompplanError as exc:
         fail(exc)
     out = Path(out_dir)
     with output_set(out_dir, force=force, inputs=_inputs(case_dir, plan)) as folder:
-        written = [out / p.name for p in document.write(folder)]
-        if chosen is not None and loaded is not None:
-            pages = write_rep_pages(folder, document.context, chosen, loaded)
-            written += [out / pages[0].relative_to(folder)]
+        files = document.write(folder)
+    written, pages = files[:2], files[2:]
     if not quiet:
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}"
-                          + (f" and {len(pages) - 1:,} rep pages in {out / pages[0].parent.name}"
-                             if per_rep else ""))
+        out_console.print(f"wrote {', '.join(str(out / p.name) for p in written)}"
+                          + (f", {out / pages[0].relative_to(folder)} and "
+                             f"{len(pages) - 1:,} rep pages in {out / pages[0].parent.name}"
+                             if pages else ""))
 
 
 def _inputs(case: str | Path | None, plan: str) -> list[str | Path]:

@@ -19,6 +19,7 @@ from compplan.cli.common import (
     ExitError,
     Reporter,
     captured_warnings,
+    err_console,
     fail,
     force_option,
     import_in_background,
@@ -33,7 +34,6 @@ from compplan.models.money import money_per
 
 if TYPE_CHECKING:
     from compplan.api import Result
-    from compplan.models.case import Case
     from compplan.optimizer.model import Rounding
     from compplan.optimizer.prices import GuardrailPrice
 
@@ -61,7 +61,7 @@ def main(ctx: click.Context) -> None:
 
 @main.command()
 @click.argument("case", required=False, type=click.Path(file_okay=False))
-@click.option("--out", "out_dir", default="plan", show_default=True,
+@click.option("--out", "out_dir", default="out/plan", show_default=True,
               type=click.Path(file_okay=False, writable=True),
               help="Folder for plan.json, plan.csv, plan.md and rep_rates.csv.")
 @click.option("--time-limit", type=POSITIVE,
@@ -77,8 +77,8 @@ def main(ctx: click.Context) -> None:
               help="A plan to publish: weights on a grid of STEP (0.05 = 5 %) and accelerator "
                    "rates on a grid of STEP, the best rounded plan (proven); the summary and "
                    "plan.json say what rounding costs against the unrounded optimum.")
-@click.option("--reproducible", is_flag=True,
-              help="Kept for old scripts: plan.json is now always byte-identical for the "
+@click.option("--reproducible", is_flag=True, hidden=True,
+              help="Deprecated, does nothing: plan.json is always byte-identical for the "
                    "same case (wall times are in run.json).")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
@@ -99,6 +99,9 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
 
         compplan optimise cases/gtm_org --out plans/gtm
     """
+    if reproducible:
+        # Said even with -q: a script relying on the flag should learn it is a no-op.
+        err_console.print(REPRODUCIBLE_DEPRECATED)
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):
@@ -146,6 +149,12 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     if not quiet:
         _summary(result)
         out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
+
+
+#: What --reproducible says: it is deprecated and changes nothing (issue 19).
+REPRODUCIBLE_DEPRECATED = ("note: --reproducible is deprecated and does nothing: plan.json is "
+                           "always byte-identical for the same case (wall times are in "
+                           "run.json); drop the flag, it will be removed")
 
 
 def _write(result: Result, staged: Path, out: Path) -> list[Path]:
@@ -201,45 +210,17 @@ def validate(case: str | None) -> None:
 
         compplan validate cases/gtm_org
     """
-    if is_org_folder(case):
-        assert case is not None
-        from compplan.cli import org
+    from compplan import api
 
-        org.validate_org_folder(case)
-        return
-    from compplan.models.scenarios import build_scenarios
-
-    loaded = load(case)
     try:
-        scenarios = build_scenarios(loaded)
+        found = api.validate(case)
     except CompplanError as exc:
         fail(exc)
-    extras = [name for name, present in (("quotas.csv", loaded.quotas is not None),
-                                         ("current_plan.toml", loaded.current_plan is not None))
-              if present]
-    out_console.print(
-        f"{loaded.path}: valid. '{loaded.name}': {len(loaded.reps)} reps, "
-        f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
-        f"{scenarios.count} {scenarios.mode} scenarios"
-        + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded))
-    if loaded.ledger is not None:  # a case from transactions (MODEL.md section 11)
-        from compplan.models.ledger import report_lines
-
-        for line in report_lines(loaded.ledger.report, len(loaded.reps)):
-            out_console.print(line, highlight=False, markup=False, soft_wrap=True)
-
-
-def _data_notes(case: Case) -> str:
-    """What validate adds for joiners and leavers and for annual money (MODEL.md s. 5)."""
-    notes = []
-    if case.present is not None:
-        absent = int((~case.present).sum())
-        partial = int((~case.present).any(axis=1).sum())
-        notes.append(f"{partial} reps joined or left ({absent} rep-periods off the plan)")
-    per_year = case.spec.case.periods_per_year
-    if per_year:
-        notes.append(f"money per year ({per_year} periods a year)")
-    return "".join(f"; {n}" for n in notes)
+    for warning in found.warnings:
+        err_console.print(f"warning: {warning}")
+    out_console.print(found.summary)
+    for line in found.details:  # a case from transactions (MODEL.md section 11)
+        out_console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @main.command("min-budget")
@@ -300,7 +281,7 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     figure = result.evaluation.expected_cost
     verdict = ("" if cap is None else
                f" (the case's cap {cap:,.0f} {'admits' if figure <= cap else 'is below'} it)")
-    out_console.print(f"minimum expected-cost cap: {fmt.money(figure, cur)} "
+    out_console.print(f"minimum expected-cost cap: {fmt.money(fmt.least_cap(figure), cur)} "
                       f"{money_per(loaded)}{verdict}")
     if not quiet:
         _summary(result, "cheapest plan")
@@ -332,8 +313,10 @@ def _summary(result: Result, kind: str = "plan") -> None:
                       + (f", CVaR {fmt.money(ev.cvar)}" if ev.cvar is not None else "") + ")")
     from compplan.optimizer.understand import readings, sentences
 
-    words = sentences(readings(case, outcome.coefficients, outcome.plan, ev.alignment),
-                      designed=kind == "plan")
+    # A rounded plan is measured against the unrounded optimum: it is not "that plan".
+    best = None if outcome.rounding is None else outcome.rounding["unrounded"]["alignment"]
+    words = sentences(readings(case, outcome.coefficients, outcome.plan, ev.alignment, best),
+                      designed=kind == "plan" and best is None)
     out_console.print("  alignment: " + "; ".join(words))
     prices = {p.guardrail: p for p in outcome.prices}
     for g in ev.guardrails:
@@ -370,7 +353,9 @@ def _price_text(price: GuardrailPrice) -> str:
         return ""
     return (f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved); "
             f"marginal {price.shadow_price:.4g} per unit for limits "
-            f"{fmt.number(price.valid_from)} to {fmt.number(price.valid_to)}")
+            + (fmt.limits(price.valid_from, price.valid_to, price.valid_from_open,
+                          price.valid_to_open)
+               if price.valid_from is not None and price.valid_to is not None else "not computed"))
 
 
 

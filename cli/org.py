@@ -22,10 +22,11 @@ from compplan.cli.common import (
     out_console,
     output_set,
 )
-from compplan.errors import CompplanError, InfeasibleError, UsageError
+from compplan.errors import CompplanError, UsageError
+from compplan.models import fmt
 from compplan.models.money import money_per
 from compplan.models.org import Org, load_org
-from compplan.models.output import run_record, write_atomic, write_json, write_plan
+from compplan.models.output import run_record, write_json, write_plan
 
 
 def load(org_dir: str, budget: float | None = None) -> Org:
@@ -74,32 +75,34 @@ def optimise_org_folder(org_dir: str, out_dir: str, *, time_limit: float | None,
                         budget: float | None, tail_method: str, quiet: bool,
                         force: bool = False) -> None:
     """``compplan optimise ORG_DIR``: design every role's plan and write org_plan.json."""
-    from compplan.optimizer.org_pipeline import optimise_org
+    from compplan import api
 
     org = load(org_dir, budget)
     out = Path(out_dir)
     started = time.time()
-    infeasible: InfeasibleError | None = None
     notes: list[str] = []
     # One transaction: org_plan.json and every role's files land together or not at all.
     with output_set(out_dir, force=force, inputs=[org.path], notes=notes) as folder:
         try:
             with Reporter(quiet) as reporter:
-                outcome = optimise_org(org, time_limit=time_limit,
-                                       tail_method=tail_method,
-                                       progress=reporter.step)
+                result = api.optimise_org(org, time_limit=time_limit,
+                                          tail_method=tail_method,
+                                          progress=reporter.step)
+            if result.status is api.Status.NO_SOLUTION:
+                result.raise_for_status()  # nothing is committed: no empty folder is left
         except KeyboardInterrupt:
             raise ExitError("interrupted: no plan was written", 130) from None
-        except InfeasibleError as exc:
-            infeasible = exc
-            notes.append(str(exc))
-            write_json(folder / "infeasibility.json", exc.report)
         except CompplanError as exc:
             fail(exc)
-        if infeasible is None:
+        if result.status is api.Status.INFEASIBLE:
+            notes.append(result.message)
+            write_json(folder / "infeasibility.json", result.diagnosis or {})
+        else:
+            assert result.outcome is not None  # a status with plans
+            outcome = result.outcome
             _write(folder, outcome, started)
-    if infeasible is not None:
-        raise ExitError(f"{infeasible}\n(details in {out / 'infeasibility.json'})", 3)
+    if result.status is api.Status.INFEASIBLE:
+        raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
     if not quiet:
         summary(org, outcome.document)
         out_console.print(f"wrote {out / 'org_plan.json'} and the plan files of "
@@ -156,98 +159,47 @@ def _conflict_text(found: list[dict[str, str]]) -> str:
                      for c in found)
 
 
-def validate_org_folder(org_dir: str) -> None:
-    """``compplan validate ORG_DIR``: check every role without solving."""
-    from compplan.models.scenarios import build_scenarios
-
-    org = load(org_dir)
-    parts = []
-    for role in org.roles:
-        try:
-            scenarios = build_scenarios(role.case)
-        except CompplanError as exc:
-            fail(exc)
-        parts.append(f"{role.id}: {len(role.case.reps)} reps, {len(role.case.metric_ids)} "
-                     f"candidate metrics, {scenarios.count} {scenarios.mode} scenarios")
-    out_console.print(f"{org.path}: valid organisation '{org.name}', {len(org.roles)} roles ("
-                      + "; ".join(parts) + ")")
-
-
 def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: float | None,
                           quiet: bool, force: bool = False) -> None:
     """``compplan min-budget ORG_DIR``: the smallest organisation cap and its split."""
-    from compplan.optimizer.org_pipeline import cheapest_org_plans
+    from compplan import api
 
     org = load(org_dir)
     started = time.time()
-    infeasible: InfeasibleError | None = None
     with (output_set(out_dir, force=force, inputs=[org.path]) if out_dir is not None
           else contextlib.nullcontext()) as folder:
         try:
             with Reporter(quiet) as reporter:
-                outcome = cheapest_org_plans(org, time_limit=time_limit,
-                                             progress=reporter.step)
-        except InfeasibleError as exc:
-            if folder is None:
-                fail(exc)
-            else:  # as optimise: the explanation replaces an earlier run's plans (s. 6)
-                infeasible = exc
-                write_json(folder / "infeasibility.json", exc.report)
+                result = api.min_budget_org(org, time_limit=time_limit,
+                                            progress=reporter.step)
+            if folder is None or result.status is api.Status.NO_SOLUTION:
+                result.raise_for_status()
         except CompplanError as exc:
             fail(exc)
-        if folder is not None and infeasible is None:
-            _write(folder, outcome, started)
-    if infeasible is not None:
+        if folder is not None and result.status is api.Status.INFEASIBLE:
+            # As optimise: the explanation replaces an earlier run's plans (MODEL.md s. 6).
+            write_json(folder / "infeasibility.json", result.diagnosis or {})
+        elif folder is not None:
+            assert result.outcome is not None  # a status with plans
+            _write(folder, result.outcome, started)
+    if result.status is api.Status.INFEASIBLE:
         details = Path(str(out_dir)) / "infeasibility.json"
-        raise ExitError(f"{infeasible}\n(details in {details})", 3)
+        raise ExitError(f"{result.message}\n(details in {details})", 3)
+    outcome = result.outcome
+    assert outcome is not None
     cap = org.spec.budget.expected_cap
     figure = outcome.document["objective"]["expected_cost"]
     verdict = ("" if cap is None else
                f" (the organisation's cap {cap:,.0f} "
                f"{'admits' if figure <= cap else 'is below'} it)")
     split = ", ".join(f"{r['id']} {r['expected_cost']:,.0f}" for r in outcome.document["roles"])
-    out_console.print(f"minimum organisation expected-cost cap: {figure:,.0f} {org.currency} "
+    out_console.print(f"minimum organisation expected-cost cap: "
+                      f"{fmt.least_cap(figure):,.0f} {org.currency} "
                       f"{org_money_per(org)}{verdict}; split: {split}")
     if not quiet:
         summary(org, outcome.document, "cheapest plans")
         if out_dir is not None:
             out_console.print(f"wrote {Path(out_dir) / 'org_plan.json'} and the roles' plans")
-
-
-def audit_org_folder(org_dir: str, plan: str, out_dir: str, quiet: bool,
-                     force: bool = False) -> None:
-    """``compplan audit ORG_DIR [PLAN]``: the conflict map, goal by goal and role by role."""
-    from compplan.models.plan import Plan, load_plan
-    from compplan.optimizer.org import org_coefficients
-    from compplan.optimizer.org_audit import audit_markdown, audit_org
-
-    org = load(org_dir)
-    plans: dict[str, Plan] = {}
-    try:
-        if plan == "current":
-            name = "today's plans"
-            for role in org.roles:
-                if role.case.current_plan is not None:
-                    plans[role.id] = load_plan(role.case, "current")
-        else:
-            name = plan
-            folder = Path(plan).parent if Path(plan).is_file() else Path(plan)
-            if not (folder / "org_plan.json").is_file():
-                raise UsageError(f"{plan}: give 'current' or an org_plan.json written by "
-                                 "compplan optimise ORG_DIR (with its role folders beside it)")
-            for role in org.roles:
-                plans[role.id] = load_plan(role.case, folder / role.id / "plan.json")
-        result = audit_org(org, org_coefficients(org), plans, name)
-    except CompplanError as exc:
-        fail(exc)
-    out = Path(out_dir)
-    written = [out / "audit_org.json", out / "audit_org.md"]
-    with output_set(out_dir, force=force, inputs=[org.path]) as staged:
-        write_json(staged / written[0].name, result.to_dict())
-        write_atomic(staged / written[1].name, audit_markdown(result))
-    if not quiet:
-        show_audit(result)
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
 def show_audit(result: Any) -> None:

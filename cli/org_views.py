@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from compplan.cli.common import ExitError, Reporter, fail, out_console, output_set
+from compplan.cli.common import Reporter, fail, out_console, output_set
 from compplan.cli.org import load, org_money_per
 from compplan.errors import CompplanError
 from compplan.models.org import Org
@@ -21,8 +21,6 @@ from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.org_evaluate import (
     CURRENT,
     OrgEvaluation,
-    compare_markdown,
-    compare_rows,
     evaluate_org,
     load_org_plans,
     plan_label,
@@ -105,105 +103,16 @@ def show_evaluation(org: Org, result: OrgEvaluation) -> None:
         out_console.print(f"goals nobody is paid to serve: {', '.join(result.audit.unserved)}")
 
 
-def compare_org_folder(org_dir: str, plans: tuple[str, ...], out_dir: str, *, force: bool,
-                       quiet: bool) -> None:
-    """``compplan compare ORG_DIR PLAN...``: sets of role plans side by side."""
-    if len(plans) < 2:
-        raise ExitError("compare needs at least two plans (give `current` and an "
-                        "org_plan.json, or two org_plan.json files)", 2)
-    org = load(org_dir)
-    found = org_evaluations(org, list(plans), quiet)
-    rows = compare_rows(found)
-    title = f"{org.name}: {' vs '.join(e.name for e in found)}"
-    out = Path(out_dir)
-    files = [out / "compare.csv", out / "compare.md"]
-    inputs = [org.path, *(p for p in plans if p != CURRENT)]
-    import pandas as pd
+def show_rows(title: str, rows: list[dict[str, Any]]) -> None:
+    """An organisation's comparison on the terminal: a row per figure."""
+    from compplan.optimizer.org_evaluate import _cell
 
-    with output_set(out_dir, force=force, inputs=inputs) as folder:
-        write_atomic(folder / files[0].name, csv_text(pd.DataFrame(rows)))
-        write_atomic(folder / files[1].name, compare_markdown(title, rows))
-    if not quiet:
-        table = Table(title=title, title_justify="left")
-        for i, col in enumerate(rows[0]):
-            table.add_column(col, justify="left" if i == 0 else "right")
-        from compplan.optimizer.org_evaluate import _cell
-
-        for row in rows:
-            table.add_row(*(_cell(v) for v in row.values()))
-        out_console.print(table)
-        out_console.print(f"wrote {', '.join(str(p) for p in files)}")
-
-
-def _today(org: Org, plan: str, quiet: bool) -> list[str]:
-    """``current`` beside PLAN when every role has a current plan and PLAN is not it."""
-    if plan == CURRENT or any(r.case.current_plan is None for r in org.roles):
-        return [plan]
-    return [plan, CURRENT]
-
-
-def report_org_folder(org_dir: str, plan: str, out_file: str, *, compare: tuple[str, ...],
-                      batch_dir: str | None, quiet: bool) -> None:
-    """``compplan report ORG_DIR PLAN``: the organisation page."""
-    import sys
-
-    from compplan.cli.common import cannot_write, output_file
-    from compplan.render.org_report import OrgReportInput, render_org_report
-
-    if compare:
-        raise ExitError("--compare applies to a case folder; for an organisation, today's "
-                        "plans are shown beside PLAN, and `compplan compare ORG_DIR PLAN...` "
-                        "sets any plans side by side", 2)
-    if batch_dir is not None:
-        raise ExitError("--batch applies to a case folder; for an organisation, `compplan "
-                        "sweep ORG_DIR --budget FROM:TO:COUNT` draws its frontier", 2)
-    out = output_file(out_file, suffixes=(".html", ".htm"),
-                      inputs=[] if plan == CURRENT else [plan], stdout=True)
-    org = load(org_dir)
-    found = org_evaluations(org, _today(org, plan, quiet), quiet)
-    try:
-        html = render_org_report(OrgReportInput(org, found[0], plan,
-                                                found[1] if len(found) > 1 else None))
-    except CompplanError as exc:
-        fail(exc)
-    if out is None:
-        sys.stdout.write(html)
-        return
-    try:
-        write_atomic(out, html)
-    except OSError as exc:
-        cannot_write(out, exc)
-    if not quiet:
-        out_console.print(f"wrote {out}")
-
-
-def export_org_folder(org_dir: str, plan: str, xlsx: str, *, batch_dir: str | None,
-                      quiet: bool) -> None:
-    """``compplan export ORG_DIR PLAN --xlsx FILE``: Organisation and one sheet per role."""
-    import sys
-
-    from compplan.cli.common import cannot_write, output_file
-    from compplan.render.org_workbook import build_org_workbook
-    from compplan.render.workbook import workbook_bytes, write_workbook
-
-    if batch_dir is not None:
-        raise ExitError("--batch applies to a case folder; for an organisation, `compplan "
-                        "sweep ORG_DIR --budget FROM:TO:COUNT` draws its frontier", 2)
-    out = output_file(xlsx, suffixes=(".xlsx",), inputs=[] if plan == CURRENT else [plan],
-                      stdout=True)
-    org = load(org_dir)
-    found = org_evaluations(org, _today(org, plan, quiet), quiet)
-    book = build_org_workbook(org, found[0], source=plan,
-                              today=found[1] if len(found) > 1 else None)
-    if out is None:
-        sys.stdout.buffer.write(workbook_bytes(book))
-        return
-    try:
-        write_workbook(out, book)
-    except OSError as exc:
-        cannot_write(out, exc)
-    if not quiet:
-        out_console.print(f"wrote {out}")
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(rows[0]):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row.values()))
+    out_console.print(table)
 
 
 def sweep_org_folder(org_dir: str, budget: tuple[float, float, int], text: str, out_dir: str,

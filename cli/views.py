@@ -23,6 +23,7 @@ from compplan.cli.common import (
     force_option,
     load,
     load_plans,
+    load_source,
     out_console,
     output_file,
     output_set,
@@ -47,9 +48,7 @@ from compplan.render.figures import (
     columns_of,
     difference,
     format_value,
-    markdown_table,
     rich_table,
-    side_by_side,
 )
 from compplan.render.safe import csv_text
 
@@ -180,7 +179,7 @@ def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Pl
               help="What-if: move AMOUNT of target incentive from one metric to another "
                    "('0.4:smb_bookings->multi_product_deals', quoted for the shell's >). "
                    "Repeatable; modifiers apply in the order given.")
-@click.option("--out", "out_dir", default="evaluation", show_default=True,
+@click.option("--out", "out_dir", default="out/evaluation", show_default=True,
               type=click.Path(file_okay=False),
               help="Folder for evaluation.json and rep_payouts.csv.")
 @click.option("--write-plan", type=click.Path(),
@@ -311,7 +310,7 @@ def _print_evaluation(case: Case, columns: Sequence[Column],
 @click.command("compare")
 @click.argument("case", type=click.Path(file_okay=False))
 @click.argument("plans", nargs=-1, required=True)
-@click.option("--out", "out_dir", default="comparison", show_default=True,
+@click.option("--out", "out_dir", default="out/comparison", show_default=True,
               type=click.Path(file_okay=False), help="Folder for compare.csv and compare.md.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No table on the terminal.")
@@ -332,31 +331,29 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, force: bool
         compplan compare cases/enterprise_first current plans/fy27/plan.json --out cmp
         compplan compare cases/gtm_org current plans/gtm/org_plan.json --out cmp/gtm
     """  # noqa: D301 (\b keeps click from rewrapping the example)
-    if is_org_folder(case):
-        from compplan.cli.org_views import compare_org_folder
+    from compplan import api
 
-        compare_org_folder(case, plans, out_dir, force=force, quiet=quiet)
-        return
-    if len(plans) < 2:
-        raise ExitError("compare needs at least two plans (give `current` and a plan file, "
-                        "or two plan files)", 2)
-    loaded = load(case)
-    named = load_plans(loaded, plans)
-    coeffs, revenue = _coefficients(loaded, quiet)
-    columns = columns_of(loaded, [(n, p, _evaluate(loaded, coeffs, p, revenue))
-                                  for n, p in named], coeffs)
+    source = load_source(case)
+    try:
+        with Reporter(quiet) as reporter:
+            found = api.compare(source, plans, progress=reporter.step,
+                                chunk_progress=reporter.chunks)
+    except CompplanError as exc:
+        fail(exc)
     out = Path(out_dir)
-    title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
-    files = [out / "compare.csv", out / "compare.md"]
-    inputs = [loaded.path, *(p for p in plans if p != "current")]
-    with output_set(out_dir, force=force, inputs=inputs) as folder:
-        write_atomic(folder / files[0].name, csv_text(side_by_side(columns)))
-        write_atomic(folder / files[1].name, markdown_table(title, columns))
-    if not quiet:
-        _print_table(rich_table(title, columns))
-        for col in columns:
+    with output_set(out_dir, force=force, inputs=found.inputs) as folder:
+        files = [out / p.name for p in found.write_into(folder)]
+    if quiet:
+        return
+    if found.org:
+        from compplan.cli.org_views import show_rows
+
+        show_rows(found.title, found.rows)
+    else:
+        _print_table(rich_table(found.title, found.columns))
+        for col in found.columns:
             _print_checks(col.evaluation, col.name)
-        out_console.print(f"wrote {', '.join(str(p) for p in files)}")
+    out_console.print(f"wrote {', '.join(str(p) for p in files)}")
 
 
 COMMANDS: list[click.Command] = [evaluate_command, compare_command]

@@ -2,12 +2,12 @@
 
 The public API (:mod:`compplan.api`) is re-exported here: ``compplan.load_case``,
 ``compplan.optimise``, ``compplan.evaluate``, ``compplan.min_budget``, ``compplan.audit``,
-``compplan.explain``, ``compplan.sweep``, ``compplan.batch``, ``compplan.Case`` (a case,
-also from DataFrames: ``compplan.Case.from_frames``), ``compplan.Result`` and
-``compplan.Status``; for organisations ``compplan.load_org``, ``compplan.optimise_org``,
-``compplan.min_budget_org``, ``compplan.evaluate_org``, ``compplan.audit_org`` and
-``compplan.sweep_org``. They are loaded on first use, so that ``import compplan`` (and
-``compplan --version``) stays cheap.
+``compplan.explain``, ``compplan.sweep``, ``compplan.batch``, ``compplan.pulse``,
+``compplan.Case`` (a case, also from DataFrames: ``compplan.Case.from_frames``),
+``compplan.Result`` and ``compplan.Status``; for organisations ``compplan.load_org``,
+``compplan.optimise_org``, ``compplan.min_budget_org``, ``compplan.evaluate_org``,
+``compplan.audit_org`` and ``compplan.sweep_org``. They are loaded on first use, so
+that ``import compplan`` (and ``compplan --version``) stays cheap.
 """
 
 from __future__ import annotations
@@ -17,7 +17,11 @@ from typing import Any
 
 _API = frozenset({"Case", "Result", "Status", "audit", "batch", "evaluate", "explain", "load_case",
                   "min_budget", "optimise", "sweep", "load_org", "optimise_org",
-                  "min_budget_org", "evaluate_org", "audit_org", "sweep_org"})
+                  "min_budget_org", "evaluate_org", "audit_org", "sweep_org", "pulse",
+                  "PulseCheck", "OrgResult", "report", "Report", "export", "Workbook",
+                  "validate", "Validation",
+                  "compare", "Comparison",
+                  "audit_report", "AuditReport"})
 
 __all__ = ["__version__", *sorted(_API)]
 

@@ -14,8 +14,10 @@ import html
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -45,23 +47,36 @@ if TYPE_CHECKING:
 DEFAULT_CASE = "enterprise_first"
 
 __all__ = [
+    "AuditReport",
     "Case",
+    "Comparison",
+    "OrgResult",
+    "PulseCheck",
+    "Report",
     "Result",
     "Status",
+    "Validation",
+    "Workbook",
     "audit",
     "audit_org",
+    "audit_report",
     "batch",
+    "compare",
     "evaluate",
     "evaluate_org",
     "explain",
+    "export",
     "load_case",
     "load_org",
     "min_budget",
     "min_budget_org",
     "optimise",
     "optimise_org",
+    "pulse",
+    "report",
     "sweep",
     "sweep_org",
+    "validate",
 ]
 
 
@@ -216,6 +231,104 @@ class Result:
         head += (f", alignment {ev.alignment:.4f}, expected cost "
                  f"{ev.expected_cost:,.0f} {cur} {money_per(self.case)}</p>")
         return head + self.plan.to_frame().to_html(index=False, float_format="{:.4g}".format)
+
+
+@dataclass
+class OrgResult:
+    """What :func:`optimise_org` and :func:`min_budget_org` found (an organisation's Result).
+
+    As for a case, no plans and a time limit are statuses, not exceptions:
+    :meth:`raise_for_status` turns them into the error the command line reports.
+
+    Attributes
+    ----------
+    org : Org
+        The organisation that was solved.
+    status : Status
+        How the solve ended.
+    outcome : OrgOutcome or None
+        The designed plans (``document``, ``roles``); None without plans.
+    diagnosis : dict or None
+        When infeasible: the conflicting rules and the smallest fixes
+        (``infeasibility.json``).
+    message : str
+        One line saying how it ended.
+    """
+
+    org: Org
+    status: Status
+    outcome: OrgOutcome | None = None
+    diagnosis: dict[str, Any] | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether plans were found."""
+        return self.status.has_plan
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The ``org_plan.json`` document (MODEL.md section 7); empty without plans."""
+        return {} if self.outcome is None else self.outcome.document
+
+    @property
+    def roles(self) -> list[Any]:
+        """Each role's designed plan and figures; empty without plans."""
+        return [] if self.outcome is None else self.outcome.roles
+
+    def raise_for_status(self) -> OrgResult:
+        """Raise when no plans were found; return the result otherwise.
+
+        Raises
+        ------
+        InfeasibleError
+            No plans satisfy the rules (exit code 3).
+        SolverLimitError
+            A limit was reached before any plans were found (exit code 4).
+        """
+        if self.status is Status.INFEASIBLE:
+            raise InfeasibleError(self.message, self.diagnosis or {})
+        if self.status is Status.NO_SOLUTION:
+            raise SolverLimitError(self.message)
+        return self
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write what ``compplan optimise ORG_DIR`` writes, as one transaction.
+
+        With plans: ``org_plan.json`` and each role's plan files; when infeasible:
+        ``infeasibility.json``; after a limit without plans: nothing.
+        """
+        from compplan.models.output import write_json
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        if self.outcome is not None:
+            return self.outcome.write(path, force=force)
+        if self.status is not Status.INFEASIBLE:
+            return []
+        with output_folder(path, force=force, inputs=[self.org.path]) as staged:
+            write_json(staged / "infeasibility.json", self.diagnosis or {})
+        return [path / "infeasibility.json"]
+
+    def __repr__(self) -> str:
+        if self.outcome is None:
+            short = self.message if len(self.message) <= 80 else self.message[:79] + "\u2026"
+            return f"<OrgResult {self.status.value}: {short}>"
+        objective = self.document["objective"]
+        return (f"<OrgResult {self.status.value}: alignment {objective['alignment']:.4f}, "
+                f"expected cost {objective['expected_cost']:,.0f} {self.org.currency}>")
+
+
+def _org_solved(org: Org, run: Callable[[], OrgOutcome]) -> OrgResult:
+    """An organisation's solve as a result: infeasible and limits are statuses."""
+    try:
+        found = run()
+    except InfeasibleError as exc:
+        return OrgResult(org, Status.INFEASIBLE, diagnosis=exc.report, message=str(exc))
+    except SolverLimitError as exc:
+        return OrgResult(org, Status.NO_SOLUTION, message=str(exc))
+    status = Status(found.document.get("status", "optimal"))
+    return OrgResult(org, status, found, message=f"{status.value} plans")
 
 
 def load_case(path: str | Path | None = None, *, budget: float | None = None,
@@ -451,14 +564,14 @@ def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current"
         ``to_frame()`` gives the guardrails as a table.
     """
     from compplan.optimizer.coefficients import compute_coefficients
-    from compplan.optimizer.evaluate import evaluate as _evaluate
-    from compplan.optimizer.evaluate import expected_revenue
+    from compplan.optimizer.evaluate import evaluate_plan, expected_revenue
 
     loaded = _as_case(case)
     chosen = _as_plan(loaded, plan)
-    w, u = chosen.vectors(loaded)
-    return _evaluate(loaded, compute_coefficients(loaded), w, u,
-                     revenue=expected_revenue(loaded))
+    # What the plan as written pays (MODEL.md section 9), as `compplan evaluate`: its
+    # canonical vectors do not describe a curve, a gate or its own threshold or cap.
+    return evaluate_plan(loaded, compute_coefficients(loaded), chosen,
+                         revenue=expected_revenue(loaded))
 
 
 def audit(case: Case | str | Path | None, plan: Plan | str | Path = "current") -> Audit:
@@ -486,9 +599,14 @@ def audit(case: Case | str | Path | None, plan: Plan | str | Path = "current") -
 
 @dataclass(frozen=True)
 class Document:
-    """The plan document for reps (``compplan explain``): Markdown and HTML."""
+    """The plan document for reps (``compplan explain``): Markdown and HTML.
+
+    With ``per_rep`` (:func:`explain`), ``write`` also writes one page per rep of the
+    case and an index, in ``reps/``.
+    """
 
     context: dict[str, Any]
+    per_rep: tuple[Plan, Case] | None = None
 
     @property
     def markdown(self) -> str:
@@ -503,13 +621,20 @@ class Document:
         return render_html(self.context)
 
     def write(self, folder: str | Path) -> list[Path]:
-        """Write ``plan_explained.md`` and ``plan_explained.html`` into ``folder``."""
-        from compplan.render.explain import write_explanation
+        """Write ``plan_explained.md`` and ``plan_explained.html`` into ``folder``.
 
-        return write_explanation(Path(folder), self.context)
+        With the pages per rep: then ``reps/index.html`` and one page per rep.
+        """
+        from compplan.render.explain import write_explanation, write_rep_pages
+
+        written = write_explanation(Path(folder), self.context)
+        if self.per_rep is not None:
+            written += write_rep_pages(Path(folder), self.context, *self.per_rep)
+        return written
 
 
-def explain(plan: Plan | str | Path, case: Case | str | Path | None = None) -> Document:
+def explain(plan: Plan | str | Path, case: Case | str | Path | None = None, *,
+            per_rep: bool = False) -> Document:
     """The plan document for reps: what the plan pays for, and why.
 
     Parameters
@@ -518,6 +643,9 @@ def explain(plan: Plan | str | Path, case: Case | str | Path | None = None) -> D
         A ``plan.json``; with ``case`` also a Plan, ``"current"`` or a TOML plan.
     case : Case, str or Path, optional
         The plan's case: goals, median target incentive, what changed from today.
+    per_rep : bool
+        Also one page per rep of ``case`` (her target incentive, quotas and rates per
+        period), written by ``write`` into ``reps/`` (``compplan explain --per-rep``).
 
     Returns
     -------
@@ -526,13 +654,18 @@ def explain(plan: Plan | str | Path, case: Case | str | Path | None = None) -> D
     """
     from compplan.render.explain import explanation, explanation_with_case, read_plan_file
 
+    if per_rep and case is None:
+        raise UsageError("--per-rep needs --case (the reps, their target incentives and "
+                         "quotas come from the case)")
     if case is None:
         if str(plan) == CURRENT_PLAN or not isinstance(plan, str | Path):
             raise UsageError("a plan other than a plan.json file needs its case")
         source = read_plan_file(plan)
         return Document(explanation(source.plan, source=str(plan), case_name=source.case))
     loaded = _as_case(case)
-    return Document(explanation_with_case(loaded, _as_plan(loaded, plan), str(plan)))
+    chosen = _as_plan(loaded, plan)
+    return Document(explanation_with_case(loaded, chosen, str(plan)),
+                    (chosen, loaded) if per_rep else None)
 
 
 def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
@@ -688,7 +821,8 @@ def _as_org(org: Org | str | Path) -> Org:
 
 
 def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
-                 tail_method: TailMethod = "auto") -> OrgOutcome:
+                 tail_method: TailMethod = "auto",
+                 progress: Callable[[str], None] | None = None) -> OrgResult:
     """Design every role's plan at once, under one strategy and one budget.
 
     Parameters
@@ -699,20 +833,18 @@ def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
         Seconds for the solver.
     tail_method : {"auto", "full", "cuts"}
         How tail guardrails are written.
+    progress : callable, optional
+        Called with a line of text at each step.
 
     Returns
     -------
-    OrgOutcome
-        ``document`` (the ``org_plan.json`` document), ``roles`` (each role's ``plan``
-        and ``evaluation``); ``write(folder)`` writes what ``compplan optimise ORG_DIR``
-        writes.
-
-    Raises
-    ------
-    InfeasibleError
-        No plans meet every rule: ``report`` names the conflicting rules (exit code 3).
-    SolverLimitError
-        The time limit was reached before any plans were found (exit code 4).
+    OrgResult
+        ``status``; ``document`` (the ``org_plan.json`` document), ``roles`` (each
+        role's ``plan`` and ``evaluation``); ``write(folder)`` writes what ``compplan
+        optimise ORG_DIR`` writes. No plans meeting every rule, or a time limit before
+        any, is a status (``diagnosis`` names the conflicting rules), as for
+        :func:`optimise`: ``raise_for_status()`` raises ``InfeasibleError`` (exit code
+        3) or ``SolverLimitError`` (4).
 
     Examples
     --------
@@ -723,10 +855,13 @@ def optimise_org(org: Org | str | Path, *, time_limit: float | None = None,
     """
     from compplan.optimizer.org_pipeline import optimise_org as _optimise
 
-    return _optimise(_as_org(org), time_limit=time_limit, tail_method=tail_method)
+    loaded = _as_org(org)
+    return _org_solved(loaded, lambda: _optimise(loaded, time_limit=time_limit,
+                                                 tail_method=tail_method, progress=progress))
 
 
-def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None) -> OrgOutcome:
+def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None,
+                   progress: Callable[[str], None] | None = None) -> OrgResult:
     """The cheapest plans meeting every rule but the organisation's expected-cost cap.
 
     Parameters
@@ -735,21 +870,21 @@ def min_budget_org(org: Org | str | Path, *, time_limit: float | None = None) ->
         A loaded organisation or its folder; its expected-cost cap is ignored.
     time_limit : float, optional
         Seconds for the solver.
+    progress : callable, optional
+        Called with a line of text at each step.
 
     Returns
     -------
-    OrgOutcome
+    OrgResult
         ``document["objective"]["expected_cost"]`` is the smallest cap that admits
-        plans; ``document["roles"][i]["expected_cost"]`` how it splits by role.
-
-    Raises
-    ------
-    InfeasibleError
-        The other rules admit no plans at any budget.
+        plans; ``document["roles"][i]["expected_cost"]`` how it splits by role. When
+        the other rules admit no plans at any budget, the status ``infeasible``.
     """
     from compplan.optimizer.org_pipeline import cheapest_org_plans
 
-    return cheapest_org_plans(_as_org(org), time_limit=time_limit)
+    loaded = _as_org(org)
+    return _org_solved(loaded, lambda: cheapest_org_plans(loaded, time_limit=time_limit,
+                                                          progress=progress))
 
 
 def evaluate_org(org: Org | str | Path, plans: str | Path = CURRENT_PLAN) -> OrgEvaluation:
@@ -830,3 +965,783 @@ def sweep_org(org: Org | str | Path, start: float, stop: float, count: int, *,
     from compplan.optimizer.org_sweep import sweep_org as _sweep
 
     return _sweep(_as_org(org), start, stop, count, time_limit=time_limit)
+
+
+# ----------------------------------------------------------------- one door: every command
+#
+# Each command of the command line is one function here, returning a result with its
+# document and ``write()``; organisations are handled inside the same functions (issue 19).
+
+
+@dataclass
+class PulseCheck:
+    """What :func:`pulse` found: ``pulse.json`` (or ``org_pulse.json``) and how it ended.
+
+    Attributes
+    ----------
+    document : dict
+        ``pulse.json`` (MODEL.md section 8); for an organisation ``org_pulse.json``, each
+        role's ``pulse.json`` under ``roles``.
+    infeasibility : dict or None
+        Why no re-tune saves the year (``infeasibility.json``), else None.
+    org : bool
+        The check is an organisation's.
+    warnings : list of str
+        What the case or organisation was accepted with (as the command line prints).
+    """
+
+    document: dict[str, Any]
+    infeasibility: dict[str, Any] | None = None
+    org: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        """``optimal`` with a re-tune (or none needed), ``infeasible`` when none saves the year."""
+        return Status.INFEASIBLE if self.infeasibility is not None else Status.OPTIMAL
+
+    @property
+    def message(self) -> str:
+        """How it ended, in one line."""
+        if self.infeasibility is None:
+            return "the pulse check is done"
+        what = "joint re-tune with the roles'" if self.org else "re-tune with the plan's"
+        return (f"no {what} metrics saves the year: "
+                + "; ".join(self.infeasibility["explanation"]))
+
+    def raise_for_status(self) -> PulseCheck:
+        """Raise :class:`~compplan.errors.InfeasibleError` when no re-tune saves the year."""
+        if self.infeasibility is not None:
+            raise InfeasibleError(self.message, self.infeasibility)
+        return self
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the files into an open folder (staged by the caller); their paths there."""
+        from compplan.models.output import write_json
+        from compplan.render.pulse import write_org_pulse, write_pulse
+
+        written = (write_org_pulse if self.org else write_pulse)(folder, self.document)
+        if self.infeasibility is not None:
+            write_json(folder / "infeasibility.json", self.infeasibility)
+            written.append(folder / "infeasibility.json")
+        return written
+
+    def write(self, folder: str | Path, *, force: bool = False,
+              inputs: list[Any] | None = None) -> list[Path]:
+        """Write the files ``compplan pulse`` writes, as one transaction.
+
+        ``pulse.json`` and ``pulse.md`` (an organisation: ``org_pulse.json``,
+        ``org_pulse.md`` and ``<role>/pulse.*``), and ``infeasibility.json`` when no
+        re-tune saves the year. ``inputs`` are files the folder must not be.
+        """
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        with output_folder(path, force=force, inputs=inputs or []) as staged:
+            written = self.write_into(staged)
+        return [path / p.relative_to(staged) for p in written]
+
+
+def _org_plans(org: Org, plan: str | os.PathLike[str]) -> dict[str, Plan]:
+    """Every role's plan in force: 'current', or the roles' plans beside an org_plan.json."""
+    from compplan.models.plan import load_plan
+
+    if str(plan) == "current":
+        missing = [r.id for r in org.roles if r.case.current_plan is None]
+        if missing:
+            raise UsageError(f"'current': the role(s) {', '.join(missing)} have no "
+                             "current_plan.toml; give the org_plan.json of compplan optimise")
+        return {r.id: load_plan(r.case, "current") for r in org.roles}
+    folder = Path(plan).parent if Path(plan).is_file() else Path(plan)
+    if not (folder / "org_plan.json").is_file():
+        raise UsageError(f"{plan}: give 'current' or an org_plan.json written by compplan "
+                         "optimise ORG_DIR (with its role folders beside it)")
+    return {r.id: load_plan(r.case, folder / r.id / "plan.json") for r in org.roles}
+
+
+@contextmanager
+def _refused_paths() -> Iterator[None]:
+    """A path the OS refuses (a name too long, ...) as an input error, as for a plan."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        raise CaseError(_cut(str(exc.filename)), f"cannot be used: {exc.strerror or exc}") \
+            from None
+
+
+def is_organisation(source: Any) -> bool:
+    """Whether ``source`` is an organisation: an Org, or a folder holding ``org.toml``."""
+    from compplan.models.org import Org, is_org_folder
+
+    return isinstance(source, Org) or (isinstance(source, str | os.PathLike)
+                                       and not isinstance(source, bytes)
+                                       and is_org_folder(source))
+
+
+def pulse(case: Case | Org | str | Path, plan: Plan | str | Path,
+          actuals: str | Path | None = None, *, year_start: date | str | None = None,
+          year_periods: int | None = None, allow_new_metrics: bool = False,
+          tail_method: TailMethod = "auto", time_limit: float | None = None,
+          progress: Callable[[str], None] | None = None,
+          chunk_progress: Progress | None = None) -> PulseCheck:
+    """The pulse check: what the plan paid so far, the year's forecast, the least re-tune.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plan : Plan, str or Path
+        The plan in force: a ``plan.json``, a TOML plan or ``"current"``; for an
+        organisation its ``org_plan.json`` (or folder) or ``"current"``.
+    actuals : str or Path, optional
+        Attainment of the elapsed periods (CSV or Parquet, the form of
+        ``attainment.csv``); for an organisation a folder of ``<role id>.csv``.
+        Give it or ``year_start``, not both.
+    year_start : date or str, optional
+        For a case from transactions (``[source]``, MODEL.md section 11), instead of
+        ``actuals``: the plan year's first day (a date or ``"YYYY-MM-DD"``); the source's
+        periods before it are the history, those from it on the year so far
+        (``compplan pulse --from``).
+    year_periods : int, optional
+        ``N``, the periods of the plan year (MODEL.md section 8).
+    allow_new_metrics : bool
+        Let the re-tune add or drop metrics (a case only).
+    tail_method : {"auto", "full", "cuts"}
+        How tail guardrails are written.
+    time_limit : float, optional
+        Seconds for the re-tune's solver calls.
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise`.
+
+    Returns
+    -------
+    PulseCheck
+        ``document`` (``pulse.json``), ``infeasibility`` when no re-tune saves the
+        year, and ``write(folder)``.
+    """
+    seconds = _time_limit(time_limit)
+    method = _tail_method(tail_method)
+    if (actuals is None) == (year_start is None):
+        raise UsageError("give --actuals FILE, or --from DATE for a case from transactions "
+                         "([source] in case.toml)")
+    start = None if year_start is None else _year_start(year_start)
+    if is_organisation(case):
+        from compplan.models.org_actuals import read_org_actuals
+        from compplan.optimizer.org_pulse import org_pulse_check
+
+        if start is not None:
+            raise UsageError("--from applies to a case from transactions; give an "
+                             "organisation's actuals with --actuals")
+        assert actuals is not None
+        if allow_new_metrics:
+            raise UsageError("--allow-new-metrics applies to a case folder; an organisation's "
+                             "joint re-tune keeps every role's metrics")
+        org = _as_org(case)
+        if not isinstance(plan, str | os.PathLike):
+            raise UsageError("plan of an organisation must be 'current' or its org_plan.json "
+                             f"(str or Path), got {type(plan).__name__}")
+        plans = _org_plans(org, plan)
+        with _refused_paths():
+            read = read_org_actuals(actuals, org, {rid: [m.id for m in p.metrics]
+                                                   for rid, p in plans.items()})
+        found = org_pulse_check(org, plans, read, year_periods=year_periods,
+                                tail_method=method, time_limit=seconds, progress=progress)
+        doc = found.document
+        why = ({"org": doc["org"], "status": "infeasible", "explanation": [doc["retune_note"]]}
+               if found.beyond_repair else None)
+        return PulseCheck(doc, why, org=True, warnings=list(org.warnings))
+    from compplan.models.actuals import read_actuals
+    from compplan.models.plausibility import plausibility_warnings
+    from compplan.optimizer.pulse import needed_metrics, pulse_check
+
+    loaded = _as_case(case)
+    warnings = [*loaded.spec.warnings(), *plausibility_warnings(loaded)]
+    in_force = _as_plan(loaded, plan)
+    if start is not None:  # the history and the year so far from the case's [source]
+        loaded, read = _from_source(loaded, start)
+    else:
+        assert actuals is not None
+        # The plan's metrics and those its gates name (a plan as written, MODEL.md s. 9).
+        with _refused_paths():
+            read = read_actuals(actuals, loaded, needed_metrics(in_force))
+    outcome = pulse_check(loaded, in_force, read, year_periods=year_periods,
+                          allow_new_metrics=allow_new_metrics, tail_method=method,
+                          time_limit=seconds, progress=progress, chunk_progress=chunk_progress)
+    why = (None if outcome.infeasibility is None
+           else {"case": loaded.name, **outcome.infeasibility})
+    return PulseCheck(outcome.document, why, warnings=[str(w) for w in warnings])
+
+
+def _year_start(value: Any) -> date:
+    """``year_start`` as a date: a date, or text ``YYYY-MM-DD``."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise UsageError(f"year_start must be a date or 'YYYY-MM-DD', got {_shown(value)}")
+
+
+def _from_source(loaded: Case, start: date) -> tuple[Case, Any]:
+    """The history before ``start`` and the actuals from it on, from the case's source."""
+    if loaded.ledger is None:
+        raise UsageError("--from reads the actuals from the case's [source] (MODEL.md "
+                         "section 11), but this case has attainment.csv; give --actuals FILE")
+    from compplan.models.ledger import split_at
+
+    return split_at(loaded, start)
+
+
+@dataclass
+class Report:
+    """The plan report (``compplan report``): one self-contained HTML page."""
+
+    html: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def write(self, path: str | Path) -> Path:
+        """Write the page to ``path`` (replaced whole, never half-written)."""
+        from compplan.models.output import write_atomic
+
+        target = Path(_folder_arg(path, "path", "an output file (str or Path)"))
+        write_atomic(target, self.html)
+        return target
+
+
+@dataclass
+class Workbook:
+    """The live workbook for finance (``compplan export``)."""
+
+    book: Any
+
+    def to_bytes(self) -> bytes:
+        """The ``.xlsx`` file's bytes."""
+        from compplan.render.workbook import workbook_bytes
+
+        return workbook_bytes(self.book)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the workbook to ``path`` (replaced whole, never half-written)."""
+        from compplan.render.workbook import write_workbook
+
+        target = Path(_folder_arg(path, "path", "an output file (str or Path)"))
+        write_workbook(target, self.book)
+        return target
+
+
+def _org_today(org: Org, plan: str) -> list[str]:
+    """``current`` beside PLAN when every role has a current plan and PLAN is not it."""
+    if plan == CURRENT_PLAN or any(r.case.current_plan is None for r in org.roles):
+        return [plan]
+    return [plan, CURRENT_PLAN]
+
+
+def _org_evaluations(org: Org, refs: list[str],
+                     progress: Callable[[str], None] | None) -> list[OrgEvaluation]:
+    """Each set of plans evaluated; names kept distinct."""
+    from compplan.optimizer.org import org_coefficients
+    from compplan.optimizer.org_evaluate import evaluate_org as _evaluate
+    from compplan.optimizer.org_evaluate import load_org_plans, plan_label
+
+    (progress or (lambda _: None))("computing payouts under the roles' scenarios")
+    coeffs = org_coefficients(org)
+    found: list[OrgEvaluation] = []
+    for ref in refs:
+        plans = load_org_plans(org, ref)
+        name = plan_label(ref)
+        if name in {e.name for e in found}:
+            name = f"{name}_{len(found) + 1}"
+        found.append(_evaluate(org, coeffs, plans, name, ref))
+    return found
+
+
+def _org_only(compare: Any, batch: Any, actuals: Any, command: str) -> None:
+    """Options of a case's report or workbook refused for an organisation."""
+    if compare:
+        raise UsageError("--compare applies to a case folder; for an organisation, today's "
+                         "plans are shown beside PLAN, and `compplan compare ORG_DIR PLAN...` "
+                         "sets any plans side by side")
+    if actuals is not None and command == "report":
+        raise UsageError("--actuals applies to a case's report; for an organisation run "
+                         "compplan pulse ORG_DIR PLAN --actuals DIR")
+    if batch is not None:
+        raise UsageError("--batch applies to a case folder; for an organisation, `compplan "
+                         "sweep ORG_DIR --budget FROM:TO:COUNT` draws its frontier")
+
+
+def _case_views(case: Case, plan: str, others: tuple[str, ...], actuals: str | Path | None,
+                year_periods: int | None, progress: Callable[[str], None] | None,
+                chunk_progress: Progress | None) -> dict[str, Any]:
+    """What a case's report and workbook show: outcomes, readings, today's plan, the pulse."""
+    from compplan.models.plan import Plan, load_plan
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.evaluate import expected_revenue
+    from compplan.optimizer.understand import best_alignment, readings
+    from compplan.render.report import outcome
+
+    say = progress or (lambda _: None)
+    refs = [plan, *others]
+    named: list[tuple[str, Plan]] = []
+    for ref in refs:
+        named.append((_plan_name(ref, {n for n, _ in named}), load_plan(case, ref)))
+    # Today's plan is drawn over the payout curves even when not compared.
+    today = ([(CURRENT_PLAN, Plan.from_spec(case, case.current_plan))]
+             if case.current_plan is not None and CURRENT_PLAN not in refs else [])
+    read = None
+    if actuals is not None:
+        from compplan.models.actuals import read_actuals
+
+        with _refused_paths():
+            read = read_actuals(actuals, case, [m.id for m in named[0][1].metrics])
+    say("computing payouts under the case's scenarios")
+    coeffs = compute_coefficients(case, progress=chunk_progress)
+    revenue = expected_revenue(case)
+    results = [outcome(case, coeffs, p, name, revenue=revenue) for name, p in [*named, *today]]
+    pulse_doc = None
+    if read is not None:
+        from compplan.optimizer.pulse import pulse_check
+
+        # A plan beyond repair is shown, not an error.
+        pulse_doc = pulse_check(case, named[0][1], read, year_periods=year_periods,
+                                coefficients=coeffs, progress=progress).document
+    say("solving for the best plan within the guardrails (the alignment's scale)")
+    best = best_alignment(case, coeffs)
+    return {"coeffs": coeffs, "subjects": results[:len(named)],
+            "reference": results[-1] if today else None, "pulse": pulse_doc,
+            "readings": {o.name: readings(case, coeffs, o.plan, o.evaluation.alignment, best)
+                         for o in results}}
+
+
+def _plan_name(ref: str, taken: set[str]) -> str:
+    """``current``, or the file's stem (its folder's name for a ``plan.json``), distinct."""
+    path = Path(ref)
+    folder = path.absolute().parent.name
+    name = (CURRENT_PLAN if ref == CURRENT_PLAN else
+            folder if path.stem == "plan" and folder else path.stem)
+    if name in taken and ref != CURRENT_PLAN:
+        name = f"{path.parent.name}/{path.stem}"
+    base, n = name, 2
+    while name in taken:
+        name, n = f"{base} #{n}", n + 1
+    return name
+
+
+def _read_batch(folder: str | Path | None) -> Any:
+    from compplan.render.report import read_batch
+
+    return None if folder is None else read_batch(folder)
+
+
+def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[str, ...] = (),
+           batch: str | Path | None = None, actuals: str | Path | None = None,
+           year_periods: int | None = None, progress: Callable[[str], None] | None = None,
+           chunk_progress: Progress | None = None) -> Report:
+    """The plan report (``compplan report``): one self-contained HTML page with charts.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plan : str or Path
+        A ``plan.json``, a TOML plan or ``"current"``; for an organisation its
+        ``org_plan.json`` or ``"current"``.
+    compare : tuple of str
+        Other plans beside ``plan`` (a case only).
+    batch : str or Path, optional
+        An output folder of :func:`batch`: adds its frontier (a case only).
+    actuals : str or Path, optional
+        Attainment of the elapsed periods: adds the pulse check (a case only).
+    year_periods : int, optional
+        With ``actuals``: ``N``, the periods of the plan year.
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise`.
+
+    Returns
+    -------
+    Report
+        ``html`` and ``write(path)``.
+    """
+    if is_organisation(case):
+        from compplan.render.org_report import OrgReportInput, render_org_report
+
+        _org_only(compare, batch, actuals, "report")
+        org = _as_org(case)
+        found = _org_evaluations(org, _org_today(org, str(plan)), progress)
+        return Report(render_org_report(OrgReportInput(org, found[0], str(plan),
+                                                       found[1] if len(found) > 1 else None)))
+    from compplan.render.explain import explanation_with_case
+    from compplan.render.report import ReportInput, render_report
+
+    loaded = _as_case(case)
+    table = _read_batch(batch)
+    views = _case_views(loaded, str(plan), tuple(str(p) for p in compare), actuals,
+                        year_periods, progress, chunk_progress)
+    subjects = views["subjects"]
+    section = None
+    if views["pulse"] is not None:
+        from compplan.render.report_pulse import pulse_context
+
+        section = pulse_context(views["pulse"], str(actuals))
+    return Report(render_report(ReportInput(
+        loaded, subjects, str(plan), reference=views["reference"],
+        document=explanation_with_case(loaded, subjects[0].plan, str(plan), views["coeffs"]),
+        batch=table, batch_source=None if batch is None else str(batch),
+        readings=views["readings"], pulse=section,
+        pulse_source=None if actuals is None else str(actuals))))
+
+
+def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path | None = None,
+           actuals: str | Path | None = None, year_periods: int | None = None,
+           progress: Callable[[str], None] | None = None,
+           chunk_progress: Progress | None = None) -> Workbook:
+    """The live workbook for finance (``compplan export``).
+
+    Parameters are those of :func:`report` (no ``compare``); ``actuals`` adds the Pulse
+    sheet. An organisation gets its Organisation sheet and a sheet per role.
+
+    Returns
+    -------
+    Workbook
+        ``book`` (openpyxl), ``to_bytes()`` and ``write(path)``.
+    """
+    if is_organisation(case):
+        from compplan.render.org_workbook import build_org_workbook
+
+        _org_only((), batch, actuals, "export")
+        org = _as_org(case)
+        found = _org_evaluations(org, _org_today(org, str(plan)), progress)
+        return Workbook(build_org_workbook(org, found[0], source=str(plan),
+                                           today=found[1] if len(found) > 1 else None))
+    # openpyxl takes a tenth of a second to import: only the command that writes needs it.
+    from compplan.render.workbook import build_workbook
+
+    loaded = _as_case(case)
+    table = _read_batch(batch)
+    views = _case_views(loaded, str(plan), (), actuals, year_periods, progress,
+                        chunk_progress)
+    result = views["subjects"][0]
+    sheets = []
+    if views["pulse"] is not None:
+        from compplan.render.workbook_pulse import pulse_sheet
+
+        doc = views["pulse"]
+        sheets.append(lambda book: pulse_sheet(book, doc))
+    return Workbook(build_workbook(
+        loaded, result, source=str(plan), batch=table,
+        batch_source=None if batch is None else str(batch),
+        readings=views["readings"][result.name], coeffs=views["coeffs"],
+        current=views["reference"], add_sheets=sheets))
+
+
+@dataclass
+class Validation:
+    """What :func:`validate` found: a valid case or organisation, said in one line.
+
+    Attributes
+    ----------
+    source : Case or Org
+        What was loaded.
+    summary : str
+        The line ``compplan validate`` prints.
+    warnings : list of str
+        What was accepted with a warning (data allowed but probably wrong).
+    org : bool
+        It is an organisation.
+    details : list of str
+        The lines ``compplan validate`` prints after the summary: for a case from
+        transactions (MODEL.md section 11), per metric and period the transactions
+        matched, quota coverage, and the transactions of unknown reps, off the plan or
+        outside every period.
+    """
+
+    source: Any
+    summary: str
+    warnings: list[str] = field(default_factory=list)
+    org: bool = False
+    details: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"<Validation: {self.summary}>"
+
+
+def validate(path: str | Path | None = None) -> Validation:
+    """Check a case folder, or an organisation folder and every role, without solving.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A case folder, a folder holding ``org.toml``, or None for the bundled case.
+
+    Returns
+    -------
+    Validation
+        ``summary`` (what ``compplan validate`` prints) and ``warnings``.
+
+    Raises
+    ------
+    CaseError
+        The first problem found, naming the file, line or row and field (exit code 2).
+    """
+    from compplan.models.scenarios import build_scenarios
+
+    if path is not None and is_organisation(path):
+        org = load_org(path)
+        parts = []
+        for role in org.roles:
+            scenarios = build_scenarios(role.case)
+            parts.append(f"{role.id}: {len(role.case.reps)} reps, "
+                         f"{len(role.case.metric_ids)} candidate metrics, {scenarios.count} "
+                         f"{scenarios.mode} scenarios")
+        return Validation(org, f"{org.path}: valid organisation '{org.name}', "
+                               f"{len(org.roles)} roles (" + "; ".join(parts) + ")",
+                          [str(w) for w in org.warnings], org=True)
+    from compplan.models.plausibility import plausibility_warnings
+
+    loaded = load_case(path)
+    warnings = [str(w) for w in [*loaded.spec.warnings(), *plausibility_warnings(loaded)]]
+    scenarios = build_scenarios(loaded)
+    extras = [name for name, present in (("quotas.csv", loaded.quotas is not None),
+                                         ("current_plan.toml", loaded.current_plan is not None))
+              if present]
+    details: list[str] = []
+    if loaded.ledger is not None:  # a case from transactions (MODEL.md section 11)
+        from compplan.models.ledger import report_lines
+
+        details = list(report_lines(loaded.ledger.report, len(loaded.reps)))
+    return Validation(loaded, (
+        f"{loaded.path}: valid. '{loaded.name}': {len(loaded.reps)} reps, "
+        f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
+        f"{scenarios.count} {scenarios.mode} scenarios"
+        + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded)), warnings,
+        details=details)
+
+
+def _data_notes(case: Case) -> str:
+    """What validate adds for joiners and leavers and for annual money (MODEL.md s. 5)."""
+    notes = []
+    if case.present is not None:
+        absent = int((~case.present).sum())
+        partial = int((~case.present).any(axis=1).sum())
+        notes.append(f"{partial} reps joined or left ({absent} rep-periods off the plan)")
+    per_year = case.spec.case.periods_per_year
+    if per_year:
+        notes.append(f"money per year ({per_year} periods a year)")
+    return "".join(f"; {n}" for n in notes)
+
+
+@dataclass
+class Comparison:
+    """Plans side by side (``compplan compare``): ``compare.csv`` and ``compare.md``.
+
+    Attributes
+    ----------
+    title : str
+        ``<case>: <plan> vs <plan>``.
+    csv, markdown : str
+        The two files' text.
+    columns : list
+        A case's: one column of figures per plan (``compplan.render.figures.Column``).
+    rows : list of dict
+        An organisation's: one row per figure, a column per set of plans.
+    org : bool
+        The comparison is an organisation's.
+    inputs : list of Path
+        What it read: an output folder may not be or hold one of them.
+    """
+
+    title: str
+    csv: str
+    markdown: str
+    columns: list[Any] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    org: bool = False
+    inputs: list[Any] = field(default_factory=list)
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the files into an open (staged) folder; their paths there."""
+        from compplan.models.output import write_atomic
+
+        written = [folder / "compare.csv", folder / "compare.md"]
+        write_atomic(written[0], self.csv)
+        write_atomic(written[1], self.markdown)
+        return written
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write ``compare.csv`` and ``compare.md`` into ``folder``, as one transaction."""
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        with output_folder(path, force=force, inputs=self.inputs) as staged:
+            names = [p.name for p in self.write_into(staged)]
+        return [path / name for name in names]
+
+
+def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *,
+            progress: Callable[[str], None] | None = None,
+            chunk_progress: Progress | None = None) -> Comparison:
+    """Two or more plans side by side, with each one's difference from the first.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plans : list of str
+        ``"current"``, ``plan.json`` or TOML plans; for an organisation ``"current"`` or
+        ``org_plan.json`` files.
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise`.
+
+    Returns
+    -------
+    Comparison
+        The figures, ``compare.csv`` and ``compare.md``, and ``write(folder)``.
+    """
+    from compplan.render.safe import csv_text
+
+    refs = [str(p) for p in plans]
+    if is_organisation(case):
+        import pandas as pd
+
+        from compplan.optimizer.org_evaluate import compare_markdown, compare_rows
+
+        if len(refs) < 2:
+            raise UsageError("compare needs at least two plans (give `current` and an "
+                             "org_plan.json, or two org_plan.json files)")
+        org = _as_org(case)
+        found = _org_evaluations(org, refs, progress)
+        rows = compare_rows(found)
+        title = f"{org.name}: {' vs '.join(e.name for e in found)}"
+        return Comparison(title, csv_text(pd.DataFrame(rows)), compare_markdown(title, rows),
+                          rows=rows, org=True,
+                          inputs=[org.path, *(p for p in refs if p != CURRENT_PLAN)])
+    from compplan.models.plan import load_plan
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.evaluate import evaluate_plan, expected_revenue
+    from compplan.render.figures import columns_of, markdown_table, side_by_side
+
+    if len(refs) < 2:
+        raise UsageError("compare needs at least two plans (give `current` and a plan file, "
+                         "or two plan files)")
+    loaded = _as_case(case)
+    named: list[tuple[str, Plan]] = []
+    for ref in refs:
+        named.append((_plan_name(ref, {n for n, _ in named}), load_plan(loaded, ref)))
+    (progress or (lambda _: None))("computing payouts under the case's scenarios")
+    coeffs = compute_coefficients(loaded, progress=chunk_progress)
+    revenue = expected_revenue(loaded)
+    columns = columns_of(loaded, [(n, p, evaluate_plan(loaded, coeffs, p, revenue=revenue))
+                                  for n, p in named], coeffs)
+    title = f"{loaded.name}: {' vs '.join(c.name for c in columns)}"
+    return Comparison(title, csv_text(side_by_side(columns)), markdown_table(title, columns),
+                      columns=columns,
+                      inputs=[p for p in (loaded.path, *refs) if p and p != CURRENT_PLAN])
+
+
+@dataclass
+class AuditReport:
+    """An audit as ``compplan audit`` writes it, for a case or an organisation.
+
+    ``audit.json`` / ``audit.md`` for a case, ``audit_org.json`` / ``audit_org.md`` (the
+    conflict map) for an organisation.
+
+    Attributes
+    ----------
+    audit : Audit or OrgAudit
+        The audit itself.
+    org : bool
+        It is an organisation's.
+    inputs : list of Path
+        What it read: an output folder may not be or hold one of them.
+    """
+
+    audit: Any
+    org: bool = False
+    inputs: list[Any] = field(default_factory=list)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """``audit.json`` (or ``audit_org.json``)."""
+        return dict(self.audit.to_dict())
+
+    @property
+    def markdown(self) -> str:
+        """``audit.md`` (or ``audit_org.md``)."""
+        if self.org:
+            from compplan.optimizer.org_audit import audit_markdown as org_markdown
+
+            return org_markdown(self.audit)
+        from compplan.render.audit import audit_markdown
+
+        return audit_markdown(self.audit)
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the two files into an open (staged) folder; their paths there."""
+        from compplan.models.output import write_atomic, write_json
+
+        stem = "audit_org" if self.org else "audit"
+        written = [folder / f"{stem}.json", folder / f"{stem}.md"]
+        write_json(written[0], self.document)
+        write_atomic(written[1], self.markdown)
+        return written
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write the files ``compplan audit`` writes into ``folder``, as one transaction."""
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        with output_folder(path, force=force, inputs=self.inputs) as staged:
+            names = [p.name for p in self.write_into(staged)]
+        return [path / name for name in names]
+
+
+def audit_report(case: Case | Org | str | Path, plan: Plan | str | Path = "current"
+                 ) -> AuditReport:
+    """The audit of a case's plan or of an organisation's plans, as ``compplan audit``.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plan : Plan, str or Path
+        As for :func:`audit`; for an organisation ``"current"`` (the roles that have a
+        current plan) or an ``org_plan.json``.
+
+    Returns
+    -------
+    AuditReport
+        ``audit``, ``document``, ``markdown`` and ``write(folder)``.
+    """
+    if is_organisation(case):
+        from compplan.models.plan import load_plan
+        from compplan.optimizer.org import org_coefficients
+        from compplan.optimizer.org_audit import audit_org as _audit_org
+
+        org = _as_org(case)
+        plans: dict[str, Plan] = {}
+        if str(plan) == "current":
+            name = "today's plans"
+            for role in org.roles:
+                if role.case.current_plan is not None:
+                    plans[role.id] = load_plan(role.case, "current")
+        else:
+            name = str(plan)
+            folder = Path(str(plan)).parent if Path(str(plan)).is_file() else Path(str(plan))
+            if not (folder / "org_plan.json").is_file():
+                raise UsageError(f"{plan}: give 'current' or an org_plan.json written by "
+                                 "compplan optimise ORG_DIR (with its role folders beside it)")
+            for role in org.roles:
+                plans[role.id] = load_plan(role.case, folder / role.id / "plan.json")
+        return AuditReport(_audit_org(org, org_coefficients(org), plans, name), org=True,
+                           inputs=[org.path])
+    loaded = _as_case(case)
+    refs = [] if not isinstance(plan, str | os.PathLike) or str(plan) == CURRENT_PLAN \
+        else [plan]
+    return AuditReport(audit(loaded, plan), inputs=[p for p in (loaded.path, *refs) if p])

@@ -43,6 +43,28 @@ def money(value: float | None, currency: str = "", digits: int | None = None) ->
     return text + (f" {currency}" if currency else "")
 
 
+def least_cap(value: float) -> float:
+    """The smallest whole cap at or above ``value`` (a least cost).
+
+    A cap typed as shown admits the plan, as a cap rounded to the nearest unit might
+    not (issue 19).
+    """
+    return float(math.ceil(value - 1e-9 * max(1.0, abs(value))))
+
+
+def rate(value: float | None, currency: str = "", significant: int = 3) -> str:
+    """A rate per unit with ``significant`` digits: ``0.0169 USD``, not ``0.02 USD``.
+
+    Money per unit of a metric can be a fraction of a cent; rounding it to cents makes
+    different rates read the same. From 100 up, money in full (``1,250 USD``).
+    """
+    if value is None or _missing(value):
+        return MISSING
+    if abs(value) >= 100 or value == 0:
+        return money(value, currency)
+    return number(value, significant) + (f" {currency}" if currency else "")
+
+
 def _compact(value: float, significant: int) -> str:
     size = abs(value)
     for least, unit, suffix in _UNITS:
@@ -127,16 +149,32 @@ def figure(value: float | None, unit: str, currency: str = "") -> str:
         return money(value, currency)
     if unit == "share of target":
         return share(value)
+    if unit == "points of target":
+        return points(value, sign=False)
     if unit in ("x target", "x mean"):
         return multiple(value)
     return number(value)
 
 
 def check(name: str, value: float | None, unit: str, currency: str = "") -> str:
-    """A guardrail's value or limit: the parity gap in points, the rest by unit."""
+    """A guardrail's value or limit by its unit; the parity gap in points.
+
+    Also for a document written before parity's unit was ``points of target``.
+    """
     if name == "fairness_parity":
         return points(value, sign=False)
     return figure(value, unit, currency)
+
+
+def limits(low: float, high: float, low_open: bool = False, high_open: bool = False) -> str:
+    """Where a guardrail's price holds: ``3.484 to 3.546``.
+
+    An end the search window reached with the price still holding is not where the
+    price stops: ``1.99 to at least 4``, ``at most 0.2 to 0.4`` (issue 19).
+    """
+    start = f"at most {number(low)}" if low_open else number(low)
+    end = f"at least {number(high)}" if high_open else number(high)
+    return f"{start} to {end}"
 
 
 def seconds(value: float | None) -> str:

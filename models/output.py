@@ -253,7 +253,8 @@ def _price_cells(price: dict[str, Any] | None) -> str:
     # An organisation's role prices carry no range (the joint LP's dual only): None once
     # read back from plan.json, NaN in the document as built.
     held = ("not computed" if any(v is None or math.isnan(v) for v in (low, high))
-            else f"{fmt.number(low)} to {fmt.number(high)}")
+            else fmt.limits(low, high, bool(price.get("valid_from_open")),
+                            bool(price.get("valid_to_open"))))
     return (f"{price['per_percent']:.4g} | {price['shadow_price']:.4g} {price['unit']} | "
             f"{held}")
 

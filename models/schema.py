@@ -335,11 +335,25 @@ CANONICAL_KEYS = ("weight", "threshold", "cap", "base_rate", "accelerator_rate",
                   "accelerator_multiple")
 
 
+#: A gate's highest level (1,000 % of quota): above it, a percentage typed as a ratio.
+MAX_GATE_AT = 10.0
+
+
 class GateSpec(_Strict):
     """``gate = { metric, at }``: the metric pays only where ``x[gate.metric] >= at``."""
 
     metric: str
     at: float = Field(ge=0.0)
+
+    @field_validator("at")
+    @classmethod
+    def _ratio(cls, at: float) -> float:
+        # A level typed as a percent (at = 50) is a gate no rep ever passes: the metric
+        # would silently never pay. Refused, as a curve's percent is (issue 19).
+        if at > MAX_GATE_AT:
+            raise ValueError(f"a gate's level is a ratio of quota (0.5 = 50 %) of at most "
+                             f"{MAX_GATE_AT:g}; {at:g} looks like a percentage")
+        return at
 
 
 class PlanMetricSpec(_Strict):

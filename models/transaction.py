@@ -144,7 +144,12 @@ def _target(path: str | Path) -> Path:
 
 def _check_target(target: Path, shown: Path, inputs: Iterable[Path], force: bool) -> None:
     for given in inputs:
-        source = Path(os.path.abspath(given)).resolve()
+        try:
+            source = Path(os.path.abspath(given)).resolve()
+        except OSError:
+            # A path the OS refuses (a name too long) is no file of the output folder;
+            # reading it says what is wrong with it, in the reader's words.
+            continue
         if _within(source, target):
             raise OutputError(f"{shown} holds an input of this run ({given}): write the output "
                               "to another folder")

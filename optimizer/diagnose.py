@@ -14,20 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from compplan.models.case import Case
+from compplan.models.guardrails import TABLE as GUARDRAIL_TABLE
 from compplan.models.money import annual_note
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import GUARDRAILS, guardrail_limits
 from compplan.optimizer.solve import SolveResult, Status, solve
 from compplan.optimizer.tails import tail_mean
 
-_SETTINGS = {
-    "payout_multiple": ("[design] max_payout_multiple", "the maximum payout multiple"),
-    "budget_expected": ("[budget] expected_cap", "the expected-cost cap"),
-    "budget_cvar": ("[budget] cvar_cap", "the CVaR cap on total payout"),
-    "fairness_parity": ("[fairness] parity_tolerance", "segment parity"),
-    "fairness_top": ("[fairness] top_ratio", "the upper-tail limit over reps"),
-    "fairness_bottom": ("[fairness] bottom_floor", "the lower-tail floor over reps"),
-}
+#: Each guardrail's setting and label (the guardrail table).
+_SETTINGS = {g.name: (g.setting, g.label) for g in GUARDRAIL_TABLE}
 
 
 def active_guardrails(case: Case) -> list[str]:

@@ -21,6 +21,7 @@ import numpy as np
 
 from compplan.errors import CaseError
 from compplan.models.case import Case
+from compplan.models.guardrails import TABLE as GUARDRAIL_TABLE
 from compplan.models.plan import Plan
 from compplan.models.scenarios import Scenarios, build_scenarios
 from compplan.optimizer.coefficients import CHUNK_ELEMENTS, Coefficients
@@ -683,29 +684,11 @@ def _rule_message(rule: RuleCheck) -> str:
 
 
 def _with_checks(case: Case, ev: Evaluation) -> Evaluation:
-    design, budget, fair = case.spec.design, case.spec.budget, case.spec.fairness
+    """Every guardrail the case sets, checked: one row of the guardrail table each."""
     checks = []
-    if design.max_payout_multiple is not None:
-        checks.append(GuardrailCheck("payout_multiple", "[design] max_payout_multiple",
-                                     ev.max_payout_multiple, design.max_payout_multiple, True,
-                                     "x target"))
-    if budget.expected_cap is not None:
-        checks.append(GuardrailCheck("budget_expected", "[budget] expected_cap",
-                                     ev.expected_cost, budget.expected_cap, True, "currency"))
-    if budget.cvar_cap is not None and ev.cvar is not None:
-        checks.append(GuardrailCheck("budget_cvar", "[budget] cvar_cap", ev.cvar,
-                                     budget.cvar_cap, True, "currency"))
-    if fair.parity_tolerance is not None and ev.max_parity_gap is not None:
-        checks.append(GuardrailCheck("fairness_parity", "[fairness] parity_tolerance",
-                                     ev.max_parity_gap, fair.parity_tolerance, True,
-                                     "share of target"))
-    if fair.top_ratio is not None:
-        checks.append(GuardrailCheck("fairness_top", "[fairness] top_ratio",
-                                     ev.top_tail_mean / ev.mean_payout_share
-                                     if ev.mean_payout_share > 0 else 0.0,
-                                     fair.top_ratio, True, "x mean"))
-    if fair.bottom_floor is not None:
-        checks.append(GuardrailCheck("fairness_bottom", "[fairness] bottom_floor",
-                                     ev.bottom_tail_mean, fair.bottom_floor, False,
-                                     "share of target"))
+    for g in GUARDRAIL_TABLE:
+        limit, value = g.limit(case), g.value(ev)
+        if limit is None or value is None:
+            continue
+        checks.append(GuardrailCheck(g.name, g.setting, float(value), limit, g.upper, g.unit))
     return Evaluation(**{**ev.__dict__, "guardrails": checks})

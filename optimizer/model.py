@@ -17,23 +17,20 @@ import numpy as np
 import pyomo.environ as pyo
 
 from compplan.errors import UsageError
+from compplan.models import guardrails as guardrail_table
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.tails import TailGuard
 
 TailMethod = Literal["auto", "full", "cuts"]
 
-#: Guardrails that can be left out of a model (the design rules always stay).
-GUARDRAILS = ("payout_multiple", "budget_expected", "budget_cvar", "fairness_parity",
-              "fairness_top", "fairness_bottom")
+#: Guardrails that can be left out of a model (the design rules always stay): the
+#: names of the guardrail table (models/guardrails.py).
+GUARDRAILS = guardrail_table.NAMES
 
 def guardrail_limits(case: Case) -> dict[str, float | None]:
     """Each guardrail's limit as the case sets it (None when switched off)."""
-    design, budget, fair = case.spec.design, case.spec.budget, case.spec.fairness
-    return {"payout_multiple": design.max_payout_multiple,
-            "budget_expected": budget.expected_cap, "budget_cvar": budget.cvar_cap,
-            "fairness_parity": fair.parity_tolerance, "fairness_top": fair.top_ratio,
-            "fairness_bottom": fair.bottom_floor}
+    return guardrail_table.limits(case)
 
 
 @dataclass(frozen=True)
@@ -371,10 +368,16 @@ def define_parity(plan: PlanModel, case: Case, coeffs: Coefficients, include: se
     gap = {h: plan.linear(coeffs.group_w[i] - coeffs.pay_w, coeffs.group_u[i] - coeffs.pay_u)
            for i, h in enumerate(coeffs.groups)}
     relax = plan.slack("fairness_parity")
+
+    def row(expr: object) -> object:
+        # A group paid exactly as everyone (identical coefficients) has a constant gap 0:
+        # the row is the constant True, which Pyomo refuses; it binds nothing, so skip it.
+        return pyo.Constraint.Skip if expr is True else expr
+
     m.fairness_parity_upper = pyo.Constraint(m.groups,
-                                             rule=lambda m, h: gap[h] <= tolerance + relax)
+                                             rule=lambda m, h: row(gap[h] <= tolerance + relax))
     m.fairness_parity_lower = pyo.Constraint(m.groups,
-                                             rule=lambda m, h: gap[h] >= -tolerance - relax)
+                                             rule=lambda m, h: row(gap[h] >= -tolerance - relax))
 
 
 def tail_guards(case: Case, coeffs: Coefficients, include: Iterable[str]) -> list[TailGuard]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from compplan.errors import CompplanError, InfeasibleError, SolverLimitError
+from compplan.models.money import annual_note
 from compplan.models.org import Org, Role
 from compplan.models.output import plan_document
 from compplan.models.plan import Plan, load_plan
@@ -484,9 +485,10 @@ def _single_change(org: Org, coeffs: list[Coefficients], active: list[str], rule
 
 def _org_change(org: Org, rule: str, setting: str, current: float, needed: float,
                 note: str) -> dict[str, Any]:
+    per = annual_note(org.roles[0].case)  # every role's money has one unit of time
     return {"rule": rule, "setting": setting, "current": current, "needed": needed,
-            "action": f"raise {setting} from {current:,.0f} {org.currency} to "
-                      f"{needed:,.0f} {org.currency}{note}"}
+            "action": f"raise {setting} from {current:,.0f} {org.currency}{per} to "
+                      f"{needed:,.0f} {org.currency}{per}{note}"}
 
 
 def cheapest_org_plans(org: Org, *, time_limit: float | None = None,

@@ -19,8 +19,11 @@ tangent (no plan at that limit) the search bisects. Each side is searched within
 ``0`` and twice the limit, probing at 1 %, 10 % and 100 % of the limit, then at most
 ``MAX_STEPS`` solves (bisection stops at ``RESOLUTION`` of the limit); an end left
 unconfirmed is the last point where the price was seen to hold. A guardrail that
-does not bind holds its price, 0, from the plan's own value to twice the limit
+does not bind holds its price, 0, from the plan's own value to any looser limit
 without a solve (relaxing a constraint an LP's optimum does not reach changes nothing).
+Where the price still holds at the end of the search window, ``valid_from_open`` or
+``valid_to_open`` says so: the price holds *at least* that far (issue 19: twice the
+limit was shown as where the price stops holding).
 
 Cost: one LP solve for the marginal prices, one MIP re-solve per binding guardrail
 and one for all the others at once (if that buys nothing, so does any one of them),
@@ -38,28 +41,17 @@ import numpy as np
 import pyomo.environ as pyo
 
 from compplan.models.case import Case
+from compplan.models.guardrails import BY_NAME
+from compplan.models.guardrails import TABLE as GUARDRAIL_TABLE
 from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
 from compplan.optimizer.solve import CutLoop, Status
 from compplan.optimizer.tails import TailGuard
 
-_UNITS = {
-    "payout_multiple": ("[design] max_payout_multiple", "per 1.0x of target incentive"),
-    "budget_expected": ("[budget] expected_cap", "per currency unit"),
-    "budget_cvar": ("[budget] cvar_cap", "per currency unit"),
-    "fairness_parity": ("[fairness] parity_tolerance", "per 1.0 of tolerance (share of target)"),
-    "fairness_top": ("[fairness] top_ratio", "per 1.0 of ratio"),
-    "fairness_bottom": ("[fairness] bottom_floor", "per 1.0 of floor (share of target)"),
-}
+#: Each guardrail's setting and the unit of its price (the guardrail table).
+_UNITS = {g.name: (g.setting, g.price_unit) for g in GUARDRAIL_TABLE}
 #: Where each guardrail's limit lives in the case's spec.
-_KEYS = {
-    "payout_multiple": ("design", "max_payout_multiple"),
-    "budget_expected": ("budget", "expected_cap"),
-    "budget_cvar": ("budget", "cvar_cap"),
-    "fairness_parity": ("fairness", "parity_tolerance"),
-    "fairness_top": ("fairness", "top_ratio"),
-    "fairness_bottom": ("fairness", "bottom_floor"),
-}
+_KEYS = {g.name: (g.section, g.key) for g in GUARDRAIL_TABLE}
 #: Re-solves per side of the range search after its probes (at 1 %, 10 % and 100 % of
 #: the limit), and the share of the limit to which an end found by bisection is resolved.
 MAX_STEPS = 12
@@ -93,6 +85,11 @@ class GuardrailPrice:
         The range of the limit (``valid_from <= limit <= valid_to``) over which the
         optimal alignment changes at exactly ``shadow_price`` per unit; None when not
         searched (``ranges=False``).
+    valid_from_open, valid_to_open : bool
+        The price still held at that end of the search window (``0`` and twice the
+        limit): it holds *at least* that far, not only that far. A guardrail that does
+        not bind holds its price of 0 however far it is loosened, so its loosening end
+        is always open. An end at 0 is the end of the limit's own range, not open.
     """
 
     guardrail: str
@@ -103,6 +100,8 @@ class GuardrailPrice:
     per_percent: float
     valid_from: float | None
     valid_to: float | None
+    valid_from_open: bool = False
+    valid_to_open: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -118,7 +117,7 @@ def with_limit(case: Case, guardrail: str, limit: float) -> Case:
 
 def loosening(guardrail: str) -> float:
     """+1 when loosening a guardrail raises its limit, -1 when it lowers it (the floor)."""
-    return -1.0 if guardrail == "fairness_bottom" else 1.0
+    return BY_NAME[guardrail].loosening
 
 
 def _rows(plan: PlanModel, name: str) -> list[Any]:
@@ -278,6 +277,7 @@ class _Line:
     guardrail: str
     start: float
     price: float
+    open: bool = False
 
     def solve(self, t: float) -> _Found | None:
         return self.solver.solve(self.guardrail, t, relaxed=True)
@@ -290,8 +290,12 @@ class _Line:
             + _REL_TOL * abs(self.price * t)
 
     def edge(self, probes: list[float]) -> float:
-        """How far along ``probes`` (signed loosenings, growing) the price holds."""
+        """How far along ``probes`` (signed loosenings, growing) the price holds.
+
+        ``self.open`` says afterwards whether it still held at the last probe.
+        """
         known, end, found = 0.0, None, None
+        self.open = False
         for t in probes:
             found = self.solve(t)
             if not self.holds(t, found):
@@ -299,6 +303,7 @@ class _Line:
                 break
             known = t
         if end is None:
+            self.open = True
             return known
         resolution = RESOLUTION * abs(probes[-1])
         for _ in range(MAX_STEPS):
@@ -379,14 +384,21 @@ def shadow_prices(case: Case, coeffs: Coefficients, z: np.ndarray,
         line = _Line(resolver, name, start, marginal[name])
         if name in slack:
             # A limit the LP's optimum does not reach: loosening it leaves that optimum
-            # optimal (an LP), and tightening it too, down to the plan's own value.
+            # optimal (an LP), however far, and tightening it too, down to the plan's
+            # own value.
             loose, tight = reach, unused[name]
+            loose_open, tight_open = True, False
         else:
             loose = line.edge([f * reach for f in (0.01, 0.1, 1.0)])
+            loose_open = line.open
             tight = line.edge([-f * reach for f in (0.01, 0.1, 1.0)])
-        ends = sorted((limit + loosening(name) * loose, limit + loosening(name) * tight))
+            tight_open = line.open
+        a, b = limit + loosening(name) * loose, limit + loosening(name) * tight
+        # An end at 0 (or below) is the end of a limit's own range: no further to search.
+        a_open, b_open = loose_open and a > 0, tight_open and b > 0
+        (low, low_open), (high, high_open) = sorted(((a, a_open), (b, b_open)))
         prices.append(GuardrailPrice(name, setting, limit, marginal[name], unit,
-                                     per_percent, ends[0], ends[1]))
+                                     per_percent, low, high, low_open, high_open))
     return prices
 
 

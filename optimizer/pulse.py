@@ -24,12 +24,19 @@ import pyomo.environ as pyo
 from compplan.errors import CaseError, CompplanError, SolverLimitError, UsageError
 from compplan.models.actuals import Actuals
 from compplan.models.case import Case
+from compplan.models.guardrails import BY_NAME as GUARDRAIL
 from compplan.models.plan import Plan
 from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.coefficients import Coefficients, Progress, compute_coefficients
 from compplan.optimizer.diagnose import _SETTINGS as SETTINGS
 from compplan.optimizer.diagnose import active_guardrails
-from compplan.optimizer.evaluate import CHECK_TOLERANCE, evaluate, segment_column
+from compplan.optimizer.evaluate import (
+    CHECK_TOLERANCE,
+    DEFAULT_BOTTOM_SHARE,
+    DEFAULT_TOP_SHARE,
+    evaluate_plan,
+    segment_column,
+)
 from compplan.optimizer.model import PlanModel, TailMethod, create_model, guardrail_limits
 from compplan.optimizer.solve import SolveResult, Stage, Status, solve_stages
 from compplan.optimizer.tails import tail_mean
@@ -547,8 +554,7 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
         "forecast_year_total": paid + year.remaining * year.per_period * expected,
         "year_budget": year_budget,
         **_pace(pay, totals, year),
-        "guardrails": _guardrails(case, coeffs, plan, shares, actuals, year, paid,
-                                  year_budget, totals, canonical),
+        "guardrails": [],  # below, once the re-tune is known (its year)
     }
     infeasibility = None
     tuned = None
@@ -573,6 +579,9 @@ def pulse_check(case: Case, plan: Plan, actuals: Actuals, *, year_periods: int |
         doc["retune_note"] = "; ".join(infeasibility["explanation"])
     elif tuned is not None:
         doc["retune"] = _retune_doc(case, coeffs, tuned, w0, u0, remaining_cap)
+    retuned = None if tuned is None else coeffs.rep_w @ tuned.w + coeffs.rep_u @ tuned.u
+    doc["guardrails"] = _guardrails(case, coeffs, plan, shares, actuals, year, paid,
+                                    year_budget, totals, scen_pay.rep_share, retuned)
     doc["drift"] = drift(case, scen_pay.rep_share, plan, actuals, pay, year)
     return PulseOutcome(doc, infeasibility, tuned)
 
@@ -601,30 +610,26 @@ def _pace(pay: np.ndarray, totals: np.ndarray, year: Year) -> dict[str, Any]:
 
 def _guardrails(case: Case, coeffs: Coefficients, plan: Plan, shares: np.ndarray,
                 actuals: Actuals, year: Year, paid: float, year_budget: float | None,
-                totals: np.ndarray, canonical: bool) -> list[dict[str, Any]]:
+                totals: np.ndarray, rep_share: np.ndarray,
+                retuned: np.ndarray | None) -> list[dict[str, Any]]:
     """Every guardrail of the case now (on the actuals) and projected (over the scenarios).
 
     The budget compares the pace so far (paid per period) with ``expected_cap`` now, and
     the forecast with the year's budget projected. The others take their values on the
     actuals to date (each rep's payout share of target over the periods it was on the
     plan) and, projected, the plan's figures over the case's scenarios; the CVaR cap
-    has no value on a handful of elapsed periods.
+    has no value on a handful of elapsed periods. A plan as written (curves, gates) is
+    evaluated as it pays (MODEL.md section 9): every guardrail, not the budget alone.
+
+    The fairness guardrails also get the year (MODEL.md section 8): ``e_r`` of the
+    elapsed actuals and the remaining periods at the scenarios' mean, under the plan
+    (``year``) and under the re-tune (``year_retune``), and ``verdict``: in words,
+    whether the year has already broken it and whether the re-tune still meets it.
     """
     rows: list[dict[str, Any]] = []
-    if not canonical:
-        # Until evaluate takes plans as written, only the budget is projected for them.
-        if year_budget is not None:
-            forecast = paid + year.remaining * year.per_period * float(totals.mean())
-            pace = paid / (year.elapsed * year.per_period)
-            cap = float(case.spec.budget.expected_cap or 0.0)
-            rows.append({"name": "budget_expected", "setting": "[budget] expected_cap",
-                         "unit": "currency", "now": pace, "limit_now": cap,
-                         "projected": forecast, "limit": year_budget,
-                         "ok_now": _within(pace, cap, True),
-                         "ok_projected": _within(forecast, year_budget, True)})
-        return rows
-    w, u = plan.vectors(case)
-    ev = evaluate(case, coeffs, w, u)
+    ev = evaluate_plan(case, coeffs, plan)
+    year_plan = _year_share(shares, rep_share, year)
+    year_tuned = None if retuned is None else _year_share(shares, retuned, year)
     for g in ev.guardrails:
         now: float | None
         limit_now, projected, limit = g.limit, g.value, g.limit
@@ -634,11 +639,69 @@ def _guardrails(case: Case, coeffs: Coefficients, plan: Plan, shares: np.ndarray
             limit = year_budget
         else:
             now = _now(case, g.name, g.value, shares, actuals)
-        rows.append({"name": g.name, "setting": g.setting, "unit": g.unit, "now": now,
-                     "limit_now": limit_now, "projected": projected, "limit": limit,
-                     "ok_now": now is None or _within(now, limit_now, g.upper),
-                     "ok_projected": _within(projected, limit, g.upper)})
+        row = {"name": g.name, "setting": g.setting, "unit": g.unit, "now": now,
+               "limit_now": limit_now, "projected": projected, "limit": limit,
+               "ok_now": now is None or _within(now, limit_now, g.upper),
+               "ok_projected": _within(projected, limit, g.upper)}
+        if GUARDRAIL.get(g.name) is not None and GUARDRAIL[g.name].projection == "reps":
+            whole = _fair_value(case, g.name, year_plan)
+            tuned = None if year_tuned is None else _fair_value(case, g.name, year_tuned)
+            row.update({
+                "so_far": now, "year": whole, "year_retune": tuned,
+                "ok_so_far": now is None or _within(now, g.limit, g.upper),
+                "ok_year": whole is None or _within(whole, g.limit, g.upper),
+                "ok_year_retune": None if tuned is None else _within(tuned, g.limit, g.upper)})
+            row["verdict"] = _verdict(row)
+        rows.append(row)
     return rows
+
+
+def _year_share(shares: np.ndarray, rep_share: np.ndarray, year: Year) -> np.ndarray:
+    """``e_r`` of the year: elapsed actuals plus the remaining periods at the scenarios' mean.
+
+    ``(sum over elapsed periods of P[r,s] + R mean_s P[r,s]) / (N TI_r)`` (MODEL.md 8),
+    with shares of target in place of pay.
+    """
+    return np.asarray((shares.sum(axis=1) + year.remaining * rep_share) / year.periods)
+
+
+def _fair_value(case: Case, name: str, e: np.ndarray) -> float | None:
+    """A fairness guardrail's value on reps' shares of target ``e`` (MODEL.md 4, 8-10)."""
+    fair = case.spec.fairness
+    if name == "fairness_top":
+        mean = float(e.mean())
+        top = tail_mean(e, fair.top_share or DEFAULT_TOP_SHARE, True)
+        return top / mean if mean > 0 else 0.0
+    if name == "fairness_bottom":
+        return tail_mean(e, fair.bottom_share or DEFAULT_BOTTOM_SHARE, False)
+    if name == "fairness_parity" and fair.group_by is not None:
+        _, codes = np.unique(case.reps[fair.group_by].to_numpy(dtype=str), return_inverse=True)
+        ti = case.target_incentive
+        overall = float((ti * e).sum() / ti.sum())
+        group = np.bincount(codes, weights=ti * e) / np.bincount(codes, weights=ti)
+        return float(np.abs(group - overall).max())
+    return None
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    """Which fairness guardrail the year has broken, and whether the re-tune still meets it.
+
+    The re-tune's constraints hold over the case's scenarios, the remaining periods: it
+    can still break a guardrail for the year as a whole, which this says plainly.
+    """
+    tuned = row["ok_year_retune"]
+    if row["ok_year"]:
+        if tuned is False:
+            return ("the year meets it with the plan unchanged, not with the re-tune (which "
+                    "meets it for the remaining periods only)")
+        return "the year meets it" + (" with the plan unchanged and with the re-tune"
+                                      if tuned else " with the plan unchanged")
+    if tuned is None:
+        return "the year breaks it with the plan unchanged, and there is no re-tune"
+    if tuned:
+        return "the year breaks it with the plan unchanged; the re-tune still meets it"
+    return ("the year has already broken it: the re-tune meets it for the remaining "
+            "periods, not for the year as a whole")
 
 
 def _within(value: float, limit: float, upper: bool) -> bool:

@@ -363,8 +363,10 @@ def _tie_break(runner: CutLoop, coeffs: Coefficients, *, cheapest: bool) -> tupl
     else:
         least = float(coeffs.cost_w @ w + coeffs.cost_u @ u)
         m.cost_objective.deactivate()
-        m.tie_cost = pyo.Constraint(
-            expr=m.expected_cost <= least + TIE_TOLERANCE * max(1.0, abs(least)))
+        # No tolerance above the least: the minimum budget is the least cost itself, so
+        # a cap at it admits the plan (issue 19: a tie-break toward alignment once
+        # returned a plan 0.6 USD dearer than the minimum).
+        m.tie_cost = pyo.Constraint(expr=m.expected_cost <= least)
         m.tie_objective = pyo.Objective(expr=m.alignment, sense=pyo.maximize)
     saved = runner.values()
     status, _, message = runner.run()

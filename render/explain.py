@@ -339,9 +339,9 @@ def _change(old: PlanMetric, new: PlanMetric, before: MetricAudit, after: Metric
         parts.append(f"above 100% it now pays {speed(new)}, was {speed(old)}")
     if not parts:
         return None
-    return (f"{new.label} changed ({join_words(parts)}): its share of the extra pay for "
-            f"doing better goes from {pct(before.incentive_share)} to "
-            f"{pct(after.incentive_share)}; it {metric_reason(after, audit)}.")
+    return (f"{new.label} changed ({join_words(parts)}): of what you earn for doing better, "
+            f"it now pays {pct(after.incentive_share)} (was {pct(before.incentive_share)}); "
+            f"it {metric_reason(after, audit)}.")
 
 
 def changes(plan: Plan, current: Plan, audit: Audit, current_audit: Audit) -> dict[str, Any]:
@@ -372,9 +372,9 @@ def changes(plan: Plan, current: Plan, audit: Audit, current_audit: Audit) -> di
             text = _change(before[m.id], m, current_audit.metric(m.id), audit.metric(m.id),
                            audit)
             items += [text] if text else []
-    headline = (f"Share of the extra pay for doing better that goes to results working "
-                f"against the strategy: {pct(current_audit.against_strategy_share)} in today's "
-                f"plan, {pct(audit.against_strategy_share)} in this one.")
+    headline = (f"Of what you earn for doing better, {pct(audit.against_strategy_share)} "
+                f"comes from results that work against the company's goals in this plan "
+                f"({pct(current_audit.against_strategy_share)} in today's plan).")
     return {"items": items, "same": not items, "headline": headline}
 
 
@@ -503,7 +503,8 @@ def _at_target(plan: Plan) -> str:
 def _metric_row(m: PlanMetric, labels: dict[str, str]) -> dict[str, str]:
     return {"label": m.label, "weight": pct(m.weight),
             "threshold": attainment_label(m.threshold), "cap": attainment_label(m.cap),
-            "base_rate": f"{m.base_rate:.2f}%", "accelerator_rate": f"{m.accelerator_rate:.2f}%",
+            "base_rate": f"{fmt.number(m.base_rate, 3)}%",
+            "accelerator_rate": f"{fmt.number(m.accelerator_rate, 3)}%",
             "multiple": f"{m.accelerator_multiple:.2f}x", "speed": speed(m),
             "rewards": rewards(m, labels)}
 
@@ -534,11 +535,31 @@ def rep_files(ids: list[str]) -> list[str]:
     return names
 
 
+#: The name of one period of attainment by ``[case] periods_per_year``.
+PERIOD_NAMES = {1: "year", 2: "half-year", 4: "quarter", 12: "month", 13: "four weeks",
+                26: "fortnight", 52: "week"}
+
+
+def period_name(case: Case) -> str:
+    """What one period of ``attainment.csv`` is called: ``month`` for 12 a year, else ``period``."""
+    n = case.spec.case.periods_per_year
+    return PERIOD_NAMES.get(n, "period") if n is not None else "period"
+
+
 def rep_context(base: dict[str, Any], plan: Plan, case: Case, i: int) -> dict[str, Any]:
-    """The document of rep ``i`` of the case: her own target incentive, quotas and rates."""
+    """The document of rep ``i`` of the case: her own target incentive, quotas and rates.
+
+    Pay is worked out per period of attainment (a month when the year has 12): quotas,
+    pay at 100 % and the rates per unit are per period, with the target incentive's
+    own unit of time said (per year with ``[case] periods_per_year``). Rates keep
+    three significant digits: a fraction of a cent per unit is not rounded away.
+    """
     rep = str(case.reps.index[i])
     target = float(case.target_incentive[i])
     currency = case.spec.case.currency
+    period = period_name(case)
+    n = case.spec.case.periods_per_year
+    per_period = target / n if n else target  # what 100 % pays in one period
     quotas = []
     for m in plan.metrics:
         quota = (float(case.quotas[i, case.metric_ids.index(m.id)])
@@ -546,13 +567,18 @@ def rep_context(base: dict[str, Any], plan: Plan, case: Case, i: int) -> dict[st
         known = np.isfinite(quota) and quota > 0
         quotas.append({
             "label": m.label, "quota": f"{quota:,.0f}" if known else "—",
-            "pays_at_target": fmt.money(target * m.weight, currency),
-            "below": fmt.money(target * m.base_rate / quota, currency) if known else "—",
-            "above": (fmt.money(target * m.accelerator_rate / quota, currency) if known
+            "pays_at_target": fmt.money(per_period * float(m.payout(1.0)), currency),
+            "below": fmt.rate(per_period * m.base_rate / quota, currency) if known else "—",
+            "above": (fmt.rate(per_period * m.accelerator_rate / quota, currency) if known
                       else "—")})
+    target_text = fmt.money(target, currency) + (" per year" if n else f" per {period}")
+    pay = (f"Pay is worked out each {period}, on that {period}'s results against that "
+           f"{period}'s quota: a {period} at 100% of quota on every metric pays "
+           f"{fmt.money(per_period, currency)}"
+           + (f" (your target incentive divided by {n})." if n and n > 1 else "."))
     return {**base, "title": f"{base['title']}: {rep}",
-            "rep": {"id": rep, "target": fmt.money(target, currency), "quotas": quotas,
-                    "has_quotas": case.quotas is not None},
+            "rep": {"id": rep, "target": target_text, "quotas": quotas,
+                    "has_quotas": case.quotas is not None, "period": period, "pay": pay},
             "earnings": _earnings(plan, case, target)}
 
 

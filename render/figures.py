@@ -22,7 +22,8 @@ from compplan.optimizer.coefficients import Coefficients
 from compplan.optimizer.evaluate import Evaluation
 from compplan.optimizer.understand import STEP_LABEL, TOWARD_LABEL, Readings, readings
 
-Kind = Literal["money", "share", "points", "number", "multiple", "rate", "count", "text"]
+Kind = Literal["money", "share", "points", "gap", "number", "multiple", "rate", "count",
+               "text"]
 MISSING = "n/a"
 VALUE_WIDTH = 36
 
@@ -184,8 +185,10 @@ def _segment_figures(ev: Evaluation) -> list[Figure]:
     return rows
 
 
+#: How a guardrail's unit (models/guardrails.py) is shown: parity's gap in points.
 UNIT_KIND: dict[str, Kind] = {"currency": "money", "share of target": "share",
-                               "x target": "multiple", "x mean": "multiple"}
+                               "points of target": "gap", "x target": "multiple",
+                               "x mean": "multiple"}
 
 
 def _guardrail_figures(ev: Evaluation, cur: str) -> list[Figure]:
@@ -222,6 +225,7 @@ def format_value(kind: Kind, value: float | str | None, ok: bool | None = None) 
         return value
     formats: dict[str, Callable[[float], str]] = {
         "money": lambda v: fmt.money(v, digits=0), "share": fmt.share, "points": fmt.points,
+        "gap": lambda v: fmt.points(v, sign=False),
         "number": fmt.alignment, "multiple": fmt.multiple, "rate": lambda v: f"{v:.3f}",
         "count": lambda v: f"{v:.0f}", "text": str}
     text = formats[kind](value)
@@ -245,7 +249,8 @@ def format_difference(kind: Kind, diff: float | None) -> str:
     if diff is None:
         return ""
     text = {"money": f"{diff:+,.0f}", "share": f"{diff * 100:+.1f} pp",
-            "points": f"{diff * 100:+.1f} pp", "number": f"{diff:+.4f}",
+            "points": f"{diff * 100:+.1f} pp", "gap": f"{diff * 100:+.1f} pp",
+            "number": f"{diff:+.4f}",
             "multiple": f"{diff:+.2f}x", "rate": f"{diff:+.3f}",
             "count": f"{diff:+.0f}", "text": ""}[kind]
     # A difference that rounds away (solver noise) shows as 0, not -0.00x.

@@ -27,6 +27,7 @@ from compplan.render.workbook import (
     MULTIPLE,
     NUMBER,
     SHARE,
+    UNIT_FORMAT,
     Column,
     Formula,
     _cell,
@@ -155,7 +156,7 @@ def _role_sheet(book: Workbook, name: str, role: RoleEvaluation) -> None:
     ws.append([])
     ws.append([_header(ws, h) for h in ("guardrail", "setting", "value", "limit", "ok")])
     for g in ev.guardrails:
-        number = MONEY if g.unit == "currency" else NUMBER
+        number = UNIT_FORMAT.get(g.unit, NUMBER)
         ws.append([_cell(ws, g.name, None), _cell(ws, g.setting, None),
                    _cell(ws, g.value, number), _cell(ws, g.limit, number),
                    _cell(ws, "ok" if g.ok else "broken", None)])

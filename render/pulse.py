@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from compplan.models import fmt
 from compplan.models.output import write_atomic, write_json
 
 
@@ -22,8 +23,13 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}g}"
 
 
+def _show(g: dict[str, Any], value: float | None, cur: str = "") -> str:
+    """A guardrail's figure in its unit: money, a percentage, points, a multiple."""
+    return "n/a" if value is None else fmt.check(g["name"], value, g["unit"], cur)
+
+
 def guardrail_lines(doc: dict[str, Any]) -> list[str]:
-    """Each guardrail now and projected, in words."""
+    """Each guardrail now and projected, in words; the fairness ones also for the year."""
     cur, lines = doc["currency"], []
     for g in doc["guardrails"]:
         now = "met" if g["ok_now"] else "BROKEN"
@@ -34,12 +40,30 @@ def guardrail_lines(doc: dict[str, Any]) -> list[str]:
                          f"a cap of {_money(g['limit_now'])} ({now}); year forecast "
                          f"{_money(g['projected'])} against {_money(g['limit'])} ({then})")
             continue
-        show = _money if g["name"].startswith("budget") else _num
+        if "year" in g:
+            lines.append(_year_line(g))
+            continue
         today = ("no value on the elapsed periods" if g["now"] is None else
-                 f"{show(g['now'])} (limit {show(g['limit_now'])}, {now})")
-        lines.append(f"{g['setting']}: now {today}; projected {show(g['projected'])} "
-                     f"(limit {show(g['limit'])}, {then})")
+                 f"{_show(g, g['now'])} (limit {_show(g, g['limit_now'])}, {now})")
+        lines.append(f"{g['setting']}: now {today}; projected {_show(g, g['projected'])} "
+                     f"(limit {_show(g, g['limit'])}, {then})")
     return lines
+
+
+def _met(ok: bool | None) -> str:
+    return "n/a" if ok is None else "met" if ok else "BROKEN"
+
+
+def _year_line(g: dict[str, Any]) -> str:
+    """A fairness guardrail so far, for the year (plan and re-tune) and in words."""
+    tuned = ("" if g["year_retune"] is None else
+             f", {_show(g, g['year_retune'])} with the re-tune ({_met(g['ok_year_retune'])})")
+    so_far = ("no value on the elapsed periods" if g["so_far"] is None else
+              f"{_show(g, g['so_far'])} ({_met(g['ok_so_far'])})")
+    return (f"{g['setting']} (limit {_show(g, g['limit'])}): so far {so_far}; the year "
+            f"{_show(g, g['year'])} with the plan unchanged ({_met(g['ok_year'])}){tuned}; "
+            f"the plan's design {_show(g, g['projected'])} ({_met(g['ok_projected'])}): "
+            f"{g['verdict']}")
 
 
 def headline(doc: dict[str, Any]) -> list[str]:
@@ -86,14 +110,21 @@ def retune_rows(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def guardrail_cells(doc: dict[str, Any]) -> list[list[str]]:
-    """Each guardrail: setting, now, limit now, projected, limit, met now, met projected."""
+    """Each guardrail as cells of a row.
+
+    Setting, now, limit now, projected, limit, met now, met projected; then, for the
+    fairness guardrails, the year under the plan and under the re-tune, and the verdict
+    in words (MODEL.md section 8).
+    """
     rows = []
     for g in doc["guardrails"]:
-        show = _money if g["name"].startswith("budget") else _num
-        rows.append([g["setting"], show(g["now"]), show(g["limit_now"]), show(g["projected"]),
-                     show(g["limit"]),
+        rows.append([g["setting"], _show(g, g["now"]), _show(g, g["limit_now"]),
+                     _show(g, g["projected"]), _show(g, g["limit"]),
                      "" if g["now"] is None else "yes" if g["ok_now"] else "NO",
-                     "yes" if g["ok_projected"] else "NO"])
+                     "yes" if g["ok_projected"] else "NO",
+                     _show(g, g["year"]) if "year" in g else "",
+                     _show(g, g["year_retune"]) if g.get("year_retune") is not None else "",
+                     g.get("verdict", "")])
     return rows
 
 
@@ -126,7 +157,7 @@ def segment_cells(doc: dict[str, Any]) -> list[list[str]]:
         return []
     cur, plan_ids = doc["currency"], [m["id"] for m in doc["plan"]]
     return [[g["segment"], str(g["reps"]), _money(g["paid_to_date"], cur),
-             _money(g["expected_to_date"], cur), _num(g["ratio"], 3),
+             _money(g["expected_to_date"], cur), _pct(g["ratio"]),
              *(_num(g["shift"][k], 3) for k in plan_ids)] for g in seg["groups"]]
 
 
@@ -135,13 +166,17 @@ def pulse_markdown(doc: dict[str, Any]) -> str:
     lines = [f"# Pulse check of {doc['case']}", ""]
     lines += [f"- {line}" for line in headline(doc)]
     lines += ["", "## Guardrails now and projected", "",
-              "| guardrail | now | limit now | projected | limit | met now | met projected |",
-              "|---|---:|---:|---:|---:|:-:|:-:|"]
+              "| guardrail | now | limit now | projected | limit | met now | met projected | "
+              "the year, plan unchanged | the year, re-tuned | the year |",
+              "|---|---:|---:|---:|---:|:-:|:-:|---:|---:|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in guardrail_cells(doc)]
     if not doc["guardrails"]:
-        lines.append("| (the case sets no guardrail) | | | | | | |")
+        lines.append("| (the case sets no guardrail) | | | | | | | | | |")
     lines += ["", "The budget row compares the pace so far (paid per period) with "
-              "[budget] expected_cap, and the forecast with the year's budget.", "",
+              "[budget] expected_cap, and the forecast with the year's budget. For the "
+              "fairness guardrails, the year is the elapsed periods as paid plus the "
+              "remaining ones as the case's scenarios expect, under the plan unchanged and "
+              "under the re-tune (MODEL.md section 8).", "",
               "## Re-tune", ""]
     rt = doc["retune"]
     if rt is None:

@@ -653,6 +653,7 @@ def _row(label: str, limit: str, values: list[str],
 
 _UNIT_FORMAT: dict[str, Callable[[float], str]] = {
     "currency": lambda v: money(v), "share of target": lambda v: pct(v),
+    "points of target": lambda v: f"{v * 100:.1f} pp",
     "x target": lambda v: f"{v:.2f}x", "x mean": lambda v: f"{v:.2f}x"}
 
 
@@ -748,7 +749,8 @@ class ReportInput:
     readings : dict of str to Readings, optional
         The alignment's readings of each plan, by name (optimizer.understand).
     pulse : dict or None
-        The pulse check of the plan against actuals (``pulse.json``, MODEL.md section 8).
+        The pulse check's section, as :func:`compplan.render.report_pulse.pulse_context`
+        builds it from ``pulse.json`` (MODEL.md section 8).
     pulse_source : str or None
         The actuals file, as given.
     """
@@ -799,12 +801,12 @@ def report_context(data: ReportInput) -> dict[str, Any]:
 
 
 def _pulse_section(data: ReportInput) -> dict[str, Any] | None:
-    """The pulse check's section (``--actuals``), or None."""
-    if data.pulse is None:
-        return None
-    from compplan.render.report_pulse import pulse_context  # it draws with this module's tools
+    """The pulse check's section (``--actuals``), or None.
 
-    return pulse_context(data.pulse, data.pulse_source or "the actuals")
+    Built by :func:`compplan.render.report_pulse.pulse_context` (which draws with this
+    module's tools) and handed in by the caller: no import cycle.
+    """
+    return data.pulse
 
 
 def _scope(case: Case, main: Outcome) -> str:

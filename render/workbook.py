@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -43,6 +43,7 @@ from compplan.models.money import annual_note, money_per
 from compplan.models.output import rep_rates, write_atomic
 from compplan.models.plan import how_it_pays, on_case_curve
 from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.evaluate import CHECK_TOLERANCE
 from compplan.optimizer.understand import OF_BEST_LABEL, STEP_LABEL, TOWARD_LABEL, Readings
 from compplan.render.report import Outcome, scenario_labels
 from compplan.render.safe import neutralise
@@ -61,8 +62,10 @@ _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="E5E7EB")
 #: A row of the Evaluation sheet and the number format of its figures.
 Row = tuple[tuple[Any, ...], str | None]
-_UNIT_FORMAT = {"currency": MONEY, "share of target": SHARE, "x target": MULTIPLE,
-                "x mean": MULTIPLE}
+#: The number format of a guardrail's figures by its unit (models/guardrails.py).
+UNIT_FORMAT = {"currency": MONEY, "share of target": SHARE, "points of target": SHARE,
+               "x target": MULTIPLE, "x mean": MULTIPLE}
+_UNIT_FORMAT = UNIT_FORMAT
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,11 @@ def _name(book: Workbook, name: str, sheet: str, column: str, row: int) -> None:
     book.defined_names[name] = DefinedName(name, attr_text=f"'{sheet}'!${column}${row}")
 
 
+#: The Plan sheet's flag of an accelerator multiple below 1 (issue 19, item 4).
+SLOWER = ("accelerator multiple below 1: a point above 100% pays less than a point "
+          "below")
+
+
 def _plan_sheet(book: Workbook, case: Case, result: Outcome, names: dict[str, Names]) -> None:
     """Per metric: the parameters in named cells; breakpoints and rates by formula.
 
@@ -204,7 +212,7 @@ def _plan_sheet(book: Workbook, case: Case, result: Outcome, names: dict[str, Na
                Column("stops rising at (cap)", SHARE), Column("pay at cap", SHARE),
                Column("base rate", NUMBER), Column("accelerator rate", NUMBER),
                Column("accelerator multiple", MULTIPLE), Column("alignment", NUMBER),
-               Column("as written", width=60)]
+               Column("as written", width=60), Column("check", width=60)]
     ev = result.evaluation
     labels = {k: case.metric(k).label or k for k in case.metric_ids}
     rows: list[tuple[Any, ...]] = []
@@ -218,13 +226,16 @@ def _plan_sheet(book: Workbook, case: Case, result: Outcome, names: dict[str, Na
             rows.append((m.id, m.label, m.weight, m.threshold, float(m.payout(m.threshold)),
                          float(m.payout(1.0)), m.cap, float(m.payout(m.cap)), m.base_rate,
                          m.accelerator_rate, m.accelerator_multiple, alignment,
-                         how_it_pays(m, labels)))
+                         how_it_pays(m, labels),
+                         SLOWER if 0 < m.accelerator_multiple < 1.0 - 1e-9 else ""))
             continue
         rows.append((m.id, m.label, Input(m.weight), Input(m.threshold), 0.0,
                      Formula(f"=C{r}"), Input(m.cap), Formula(f"=C{r}+J{r}*(G{r}-1)"),
                      Formula(f"=C{r}/(1-D{r})"), Input(m.accelerator_rate),
                      Formula(f"=IF(C{r}>0,J{r}*(1-D{r})/C{r},0)"), alignment,
-                     "" if on_case_curve(case, m) else "its own threshold or cap"))
+                     "" if on_case_curve(case, m) else "its own threshold or cap",
+                     # Live: flags a multiple below 1 typed in after export too.
+                     Formula(f'=IF(AND(C{r}>0,K{r}<1-1E-9),"{SLOWER}","")')))
     _sheet(book, "Plan", columns, rows)
 
 
@@ -505,15 +516,72 @@ def _compare_sheet(book: Workbook, case: Case, result: Outcome, current: Outcome
               cost[0], None, cost[1], None, Formula(f"=E{last + 3}-C{last + 3}"), None),
              (f"expected total payout ({cur}), compplan", "as computed", ev_t.expected_cost,
               None, ev_d.expected_cost, None, ev_d.expected_cost - ev_t.expected_cost, None),
-             (f"CVaR {ev_d.total_cvar_level:g} of the total ({cur})", "as computed",
-              ev_t.total_cvar, None, ev_d.total_cvar, None, ev_d.total_cvar - ev_t.total_cvar,
-              None),
+             (f"CVaR {ev_d.total_cvar_level:g} of the total ({cur}), live",
+              "designed: from the Scenarios sheet; current: as computed",
+              ev_t.total_cvar, None,
+              Formula("=" + cvar_formula("Scenarios!$B$2:$B$" + str(len(result.totals) + 1),
+                                         1.0 - ev_d.total_cvar_level, len(result.totals))),
+              None, Formula(f"=E{last + 5}-C{last + 5}"), None),
              ("expected alignment", "as computed", ev_t.alignment, None, ev_d.alignment, None,
               ev_d.alignment - ev_t.alignment, None),
-             ("guardrails broken", "as computed", len(ev_t.violated), None, len(ev_d.violated),
+             ("guardrails broken, live", broken_note(case, result), len(ev_t.violated), None,
+              Formula("=" + broken_formula(case, result, f"E{last + 3}", f"E{last + 5}")),
               None, None, None)]
     formats = [None] * len(ids) + [None, None, MONEY, MONEY, MONEY, NUMBER, "0"]
     _sheet(book, "Current vs designed", columns, rows, formats)
+
+
+def cvar_formula(cells: str, share: float, count: int) -> str:
+    """The mean of the largest ``share`` of ``count`` equally likely values in ``cells``.
+
+    As :func:`compplan.optimizer.tails.tail_mean`: the ``n = floor(share K)`` largest in
+    full, the next one for the rest of the tail, ties counted once each. Non-volatile
+    (no INDIRECT), so Excel and LibreOffice recalculate it as any formula.
+    """
+    tail = share * count
+    full = min(math.floor(tail + 1e-12), count)
+    parts = []
+    if full > 0:
+        edge = f"LARGE({cells},{full})"
+        parts.append(f"SUMPRODUCT(({cells}>={edge})*{cells})"
+                     f"-(COUNTIF({cells},\">=\"&{edge})-{full})*{edge}")
+    rest = tail - full
+    if rest > 1e-12 and full < count:
+        parts.append(f"{rest!r}*LARGE({cells},{full + 1})")
+    return f"({'+'.join(parts) or '0'})/{tail!r}"
+
+
+#: Guardrails the Current vs designed sheet recomputes from the edited plan; the others
+#: (fairness over reps) need every rep's payouts, which the workbook does not hold.
+LIVE_GUARDRAILS = ("payout_multiple", "budget_expected", "budget_cvar")
+
+
+def broken_formula(case: Case, result: Outcome, cost: str, cvar: str) -> str:
+    """How many guardrails the designed plan breaks: live ones by formula, the rest as computed.
+
+    ``cost`` and ``cvar`` are the cells of the live expected total and CVaR; the payout
+    multiple is the sum of the Plan sheet's pay at cap.
+    """
+    last = len(result.plan.metrics) + 1
+    values = {"payout_multiple": f"SUM(Plan!$H$2:$H${last})", "budget_expected": cost,
+              "budget_cvar": cvar}
+    terms = []
+    for g in result.evaluation.guardrails:
+        if g.name in LIVE_GUARDRAILS:
+            limit = g.limit + CHECK_TOLERANCE * max(1.0, abs(g.limit))
+            terms.append(f"IF({values[g.name]}>{limit!r},1,0)")
+    static = sum(1 for g in result.evaluation.violated if g.name not in LIVE_GUARDRAILS)
+    return "+".join([*terms, str(static)])
+
+
+def broken_note(case: Case, result: Outcome) -> str:
+    """What the live count of broken guardrails recomputes and what it takes as computed."""
+    settings = {g.name: g.setting for g in result.evaluation.guardrails}
+    live = [settings[n] for n in LIVE_GUARDRAILS if n in settings]
+    fixed = [g.setting for g in result.evaluation.guardrails if g.name not in LIVE_GUARDRAILS]
+    return ("designed: " + (", ".join(live) + " from the sheets" if live else "")
+            + ("; " if live and fixed else "") + (", ".join(fixed) + " as computed" if fixed
+                                                   else "") + "; current: as computed")
 
 
 def _batch_format(column: str) -> str | None:
@@ -566,7 +634,7 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
                    readings: Readings | None = None,
                    coeffs: Coefficients | None = None,
                    current: Outcome | None = None,
-                   pulse: dict[str, Any] | None = None) -> Workbook:
+                   add_sheets: Sequence[Callable[[Workbook], None]] = ()) -> Workbook:
     """The workbook of a plan.
 
     Parameters
@@ -589,8 +657,10 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
         plan's named parameters.
     current : Outcome, optional
         Today's plan: adds the Current vs designed sheet (with ``coeffs``).
-    pulse : dict, optional
-        The plan's pulse check against actuals (``pulse.json``): adds the Pulse sheet.
+    add_sheets : sequence of callable
+        Each adds its sheet(s) to the book before Candidates and About: the Pulse
+        sheet of :mod:`compplan.render.workbook_pulse` (which builds on this module, so
+        the caller hands it in: no import cycle).
 
     Returns
     -------
@@ -619,10 +689,8 @@ def build_workbook(case: Case, result: Outcome, *, source: str,
             notes.append("no Current vs designed sheet: a plan as written (curves, gates, "
                          "its own thresholds or caps) has no live expected-cost formula; "
                          "Evaluation holds compplan's figures")
-    if pulse is not None:
-        from compplan.render.workbook_pulse import pulse_sheet  # it builds on this module
-
-        pulse_sheet(book, pulse)
+    for add in add_sheets:
+        add(book)
     if batch is not None:
         _candidates_sheet(book, batch)
     _about_sheet(book, case, source, result, batch_source, notes)

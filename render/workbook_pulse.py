@@ -20,6 +20,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from compplan.render.report_pulse import pulse_path
 from compplan.render.workbook import (
     MONEY,
+    MULTIPLE,
     NUMBER,
     QUANTITY,
     SHARE,
@@ -31,7 +32,8 @@ from compplan.render.workbook import (
 TITLE = "Pulse"
 _WIDTHS = [34.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 16.0, 40.0]
 #: Number format of a guardrail's figures by its unit (pulse.json's ``unit``).
-_UNIT = {"currency": MONEY, "share of target": SHARE, "x target": NUMBER, "x mean": NUMBER}
+_UNIT = {"currency": MONEY, "share of target": SHARE, "points of target": SHARE,
+         "x target": MULTIPLE, "x mean": MULTIPLE}
 
 
 def pulse_sheet(book: Workbook, doc: dict[str, Any]) -> None:
@@ -61,23 +63,26 @@ Block = tuple[Sequence[str], list[list[tuple[Any, str | None]]]]
 def _figures(doc: dict[str, Any]) -> Block:
     cur, money = doc["currency"], doc["money"]
     unit = f"{cur} {money}"
+    # Amounts paid (or expected) over the elapsed periods, and the year's total: money,
+    # not a rate per year or per period (issue 19, item 4).
+    paid, year = f"{cur}, paid over the elapsed periods", f"{cur}, the whole year"
     band = doc["forecast_band"]
     expected = doc["expected_to_date"]
     rows: list[list[tuple[Any, str | None]]] = [
         [("periods elapsed (k)", None), (doc["periods_elapsed"], "0"), ("", None)],
         [("periods in the plan year (N)", None), (doc["periods_in_year"], "0"), ("", None)],
-        [("paid to date (A)", None), (doc["paid_to_date"], MONEY), (unit, None)],
-        [("expected to date", None), (expected, MONEY), (unit, None)],
+        [("paid to date (A)", None), (doc["paid_to_date"], MONEY), (paid, None)],
+        [("expected to date", None), (expected, MONEY), (paid, None)],
         [("paid / expected to date", None),
          (doc["paid_to_date"] / expected if expected else None, SHARE), ("", None)],
         [("scenarios paying no more than the average elapsed period", None),
          (doc["paid_percentile"] / 100.0, SHARE), ("", None)],
         [("forecast of the year, plan unchanged", None), (doc["forecast_year_total"], MONEY),
-         (unit, None)],
-        [("forecast P10", None), (band["p10"], MONEY), (unit, None)],
-        [("forecast P90", None), (band["p90"], MONEY), (unit, None)],
+         (year, None)],
+        [("forecast P10", None), (band["p10"], MONEY), (year, None)],
+        [("forecast P90", None), (band["p90"], MONEY), (year, None)],
         [("budget of the year", None), (doc.get("year_budget"), MONEY),
-         ("" if doc.get("year_budget") is not None else "no [budget] expected_cap", None)],
+         (year if doc.get("year_budget") is not None else "no [budget] expected_cap", None)],
         [("expected payout allowed per remaining period (B_rem)", None),
          (doc["remaining_cap_per_period"], MONEY),
          (f"{unit}" + (" (a yearly rate)" if money == "per year" else ""), None)],
@@ -94,9 +99,12 @@ def _guardrails(doc: dict[str, Any]) -> Block | None:
         rows.append([(g["setting"], None), (g["now"], form), (g["limit_now"], form),
                      (g["projected"], form), (g["limit"], form),
                      ("" if g["now"] is None else "yes" if g["ok_now"] else "NO", None),
-                     ("yes" if g["ok_projected"] else "NO", None)])
+                     ("yes" if g["ok_projected"] else "NO", None),
+                     (g.get("year"), form), (g.get("year_retune"), form),
+                     (g.get("verdict", ""), None)])
     return ["guardrail", "now", "limit now", "projected", "limit", "met now",
-            "met projected"], rows
+            "met projected", "the year, plan unchanged", "the year, re-tuned",
+            "the year"], rows
 
 
 def _retune(doc: dict[str, Any]) -> Block:

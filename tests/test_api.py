@@ -58,7 +58,7 @@ def test_an_infeasible_case_is_a_status(tmp_path: Path) -> None:
 
 def test_result_writes_what_the_cli_writes(tmp_path: Path) -> None:
     case = CONFORMANCE / "c1_budget_only"
-    cli = invoke("optimise", str(case), "--out", str(tmp_path / "cli"), "--reproducible", "-q")
+    cli = invoke("optimise", str(case), "--out", str(tmp_path / "cli"), "-q")
     assert cli.exit_code == 0
     result = compplan.optimise(case).raise_for_status()
     written = result.write(tmp_path / "api")
@@ -119,6 +119,8 @@ def test_docs_api_md_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (tmp_path / "runs" / "budget" / "results.csv").is_file()
     assert (tmp_path / "plans" / "gtm" / "org_plan.json").is_file()
     assert (tmp_path / "plans" / "gtm" / "ae" / "plan.json").is_file()
+    assert (tmp_path / "pulses" / "fy27" / "pulse.json").is_file()
+    assert "the year meets it" in out
 
 
 # --------------------------------------------------------------------------- wrong arguments
@@ -130,7 +132,11 @@ PLAN_ARG = "a Plan, 'current', a plan.json or a plan TOML file (str or Path)"
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: compplan.optimise(42), f"case must be {CASE_ARG}, got int 42"),
-    (lambda: compplan.min_budget([C1]), f"case must be {CASE_ARG}, got list ['{C1}']"),
+    # A value of its own, not a path of the checkout: a long clone path once shortened the
+    # message differently (issue 19). A long value is cut at 57 characters and "...".
+    (lambda: compplan.min_budget(["c1"]), f"case must be {CASE_ARG}, got list ['c1']"),
+    (lambda: compplan.min_budget(["x" * 80]), f"case must be {CASE_ARG}, got list "
+                                              f"['{'x' * 55}..."),
     (lambda: compplan.load_case(b"/tmp"), f"case must be {CASE_ARG}, got bytes b'/tmp'"),
     (lambda: compplan.load_case(""), f"case is an empty path; give {CASE_ARG}"),
     (lambda: compplan.evaluate(C1, 7), f"plan must be {PLAN_ARG}, got int 7"),
@@ -162,7 +168,8 @@ PLAN_ARG = "a Plan, 'current', a plan.json or a plan TOML file (str or Path)"
      f"{CONFORMANCE / 'c5_org'} is an organisation folder (it holds org.toml), not a case "
      "folder; give one role's case folder (an organisation is designed by `compplan "
      f"optimise {CONFORMANCE / 'c5_org'} --out DIR`)"),
-], ids=["case int", "case list", "case bytes", "case empty", "plan int", "plan dict",
+], ids=["case int", "case list", "case long list", "case bytes", "case empty", "plan int",
+        "plan dict",
         "time str", "time nan", "time negative", "tail method", "rounding int", "sweep start",
         "sweep count", "sweep out", "batch spec", "batch workers", "org folder"])
 def test_wrong_arguments_are_usage_errors(call: Any, message: str) -> None:

@@ -37,6 +37,7 @@ SKIP = {
     "runs/typo.toml": "the page shows the spec's error, not the spec",
     "runs/bad.toml": "the page shows the spec's error, not the spec",
     "--budget 0.8:1.1:200": "shows Ctrl-C part-way through a 200-candidate sweep",
+    "compplan studio": "serves a web page until Ctrl-C; tests/test_studio_*.py run it",
 }
 
 

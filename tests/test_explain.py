@@ -195,10 +195,10 @@ def test_with_case_what_changed_and_why(case_dir: Path, tmp_path: Path) -> None:
         "- Calls dropped: it does little for the company's goals.\n"
         "- Renewals added: it serves retention and growth.\n"
         "- Bookings changed (weight 50.0% to 60.0% of target incentive and above 100% it now "
-        "pays 1.25 times as much as below 100%, was the same as below 100%): its share of the "
-        "extra pay for doing better goes from 50.0% to 69.2%; it serves growth.\n\n"
-        "Share of the extra pay for doing better that goes to results working against the "
-        "strategy: 30.0% in today's plan, 0.0% in this one.")
+        "pays 1.25 times as much as below 100%, was the same as below 100%): of what you "
+            "earn for doing better, it now pays 69.2% (was 50.0%); it serves growth.\n\n"
+            "Of what you earn for doing better, 0.0% comes from results that work against the "
+            "company's goals in this plan (30.0% in today's plan).")
     # No internal words: no alignment index, no file, no "accelerator of 1.00x", no "case".
     for word in ("alignment", "new_plan.toml", "accelerator", "case", "median"):
         assert word not in text, word
@@ -234,8 +234,8 @@ def test_markdown_sections(case_dir: Path, tmp_path: Path) -> None:
         "pay faster than below; pay stops rising at the metric's cap.\n"
         "- The most you can earn is 2.90 times your target incentive.\n"
         "- It rewards results that move the company's goals: growth and retention.")
-    assert ("| Bookings | 60.0% | 50% | 200% | 1.20% | 1.50% |\n"
-            "| Renewals | 40.0% | 40% | 150% | 0.67% | 0.80% |\n") in text
+    assert ("| Bookings | 60.0% | 50% | 200% | 1.2% | 1.5% |\n"
+            "| Renewals | 40.0% | 40% | 150% | 0.667% | 0.8% |\n") in text
     assert ("- **Bookings**: Nothing below 50% of quota. From 50% to 100%, each point of "
             "attainment pays 1.20% of your target incentive; above 100%, each point pays 1.50% "
             "(1.25 times as much as below 100%), up to 200%, where pay stops rising.\n") in text
@@ -450,7 +450,8 @@ def test_per_rep_pages(case_dir: Path, tmp_path: Path) -> None:
     reps.write_text(reps.read_text().replace("R2,", "../R2<b>,"))
     (case_dir / "attainment.csv").write_text(
         (case_dir / "attainment.csv").read_text().replace("R2,", "../R2<b>,"))
-    (case_dir / "quotas.csv").write_text("rep_id,a,b\nR0,100,10\nR1,200,20\n../R2<b>,500,40\n")
+    (case_dir / "quotas.csv").write_text(
+        "rep_id,a,b\nR0,290000,10\nR1,200,20\n../R2<b>,500,40\n")
     out = tmp_path / "explain"
     result = explain(str(case_dir / "new_plan.toml"), "--case", str(case_dir), "--out",
                      str(out), "--per-rep")
@@ -464,13 +465,23 @@ def test_per_rep_pages(case_dir: Path, tmp_path: Path) -> None:
     assert '<a href="R2_b.html">../R2&lt;b&gt;</a></td><td class="money">4,000 EUR</td>' in index
     page = (folder / "R2_b.html").read_text()
     assert "<title>Your incentive plan: Tiny FY27: ../R2&lt;b&gt;</title>" in page
-    assert "Your target incentive is <strong>4,000 EUR</strong>" in page
-    # Bookings: quota 500; 0.6 x 4,000 = 2,400 at 100 %; 4,000 x 1.2 / 500 = 9.60 per unit
-    # below, 4,000 x 1.5 / 500 = 12.00 above. Renewals: 4,000 x 0.6667 / 40 = 66.67.
-    assert ("<tr><td>Bookings</td><td>500</td><td>2,400 EUR</td><td>9.60 EUR</td>"
-            "<td>12.00 EUR</td></tr>") in page
-    assert ("<tr><td>Renewals</td><td>40</td><td>1,600 EUR</td><td>66.67 EUR</td>"
-            "<td>80.00 EUR</td></tr>") in page
+    # Money per period (no periods_per_year): the page says so, and the quota's period.
+    assert "Your target incentive is <strong>4,000 EUR per period</strong>" in page
+    assert ("Pay is worked out each period, on that period&#39;s results against that "
+            "period&#39;s quota: a period at 100% of quota on every metric pays 4,000 EUR.") in page
+    assert "<th>your quota per period</th><th>pays per period at 100%</th>" in page
+    # Bookings: quota 500; 0.6 x 4,000 = 2,400 at 100 %; 4,000 x 1.2 / 500 = 9.6 per unit
+    # below, 4,000 x 1.5 / 500 = 12 above. Renewals: 4,000 x 0.6667 / 40 = 66.67 (66.7
+    # at three significant digits), 4,000 x 0.8 / 40 = 80.
+    assert ("<tr><td>Bookings</td><td>500</td><td>2,400 EUR</td><td>9.6 EUR</td>"
+            "<td>12 EUR</td></tr>") in page
+    assert ("<tr><td>Renewals</td><td>40</td><td>1,600 EUR</td><td>66.7 EUR</td>"
+            "<td>80 EUR</td></tr>") in page
+    # R0 (1,000 EUR): quota 290,000, rates 1,000 x 1.2 / 290,000 = 0.0041379 and
+    # 1,000 x 1.5 / 290,000 = 0.0051724: to cents both would read 0.00 (issue 19, item 1).
+    first = (folder / "R0.html").read_text()
+    assert ("<tr><td>Bookings</td><td>290,000</td><td>600 EUR</td><td>0.00414 EUR</td>"
+            "<td>0.00517 EUR</td></tr>") in first
     # Her worked examples: 1.2333 x 4,000 = 4,933.
     assert "At 120% on Bookings and 90% on Renewals, you earn 4,933 EUR." in page
     assert 'class="curve"' in page and "<polyline" in page

@@ -46,6 +46,8 @@ def test_distinct_money_never_merges_different_values(values: list[float]) -> No
     (lambda: fmt.multiple(1.25), "1.25x"), (lambda: fmt.number(19_614_072.0), "19,614,072"),
     (lambda: fmt.number(0.0009118), "0.0009118"), (lambda: fmt.number(1.99), "1.99"),
     (lambda: fmt.check("fairness_parity", 0.06478, "share of target"), "6.5 pp"),
+    (lambda: fmt.check("fairness_parity", 0.06478, "points of target"), "6.5 pp"),
+    (lambda: fmt.figure(0.06478, "points of target"), "6.5 pp"),
     (lambda: fmt.check("budget_cvar", 2.428e7, "currency", "USD"), "24,280,000 USD"),
     (lambda: fmt.check("fairness_top", 1.99, "x mean"), "1.99x"),
     (lambda: fmt.seconds(0.04), "0.04 s"), (lambda: fmt.seconds(125.0), "2 min 5 s"),
@@ -53,3 +55,10 @@ def test_distinct_money_never_merges_different_values(values: list[float]) -> No
     (lambda: fmt.breaks(["[budget] cvar_cap"]), "breaks 1 guardrail: [budget] cvar_cap")])
 def test_shares_multiples_and_words(call, text: str) -> None:  # type: ignore[no-untyped-def]
     assert call() == text
+
+
+def test_least_cap_rounds_up_never_below_the_least_cost() -> None:
+    # 574,051.14 shown as 574,051 was a cap that admits no plan (issue 19, item 9).
+    assert fmt.least_cap(574_051.136) == 574_052
+    assert fmt.least_cap(1_900.0) == 1_900 and fmt.least_cap(1_900.0 + 1e-9) == 1_900
+    assert fmt.least_cap(6_382_026.97) == 6_382_027

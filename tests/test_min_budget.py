@@ -20,7 +20,8 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize(("case", "line"), [
-    ("c4_infeasible", "minimum expected-cost cap: 574,051 USD per period (the case's cap "
+    # The least cost 574,051.14 rounded up: a cap of 574,051 would admit no plan.
+    ("c4_infeasible", "minimum expected-cost cap: 574,052 USD per period (the case's cap "
                       "234,660 is below it)\n"),
     ("c1_budget_only", "minimum expected-cost cap: 760,168 USD per period (the case's cap "
                        "933,431 admits it)\n"),
@@ -101,3 +102,35 @@ def test_min_budget_out_when_infeasible_writes_the_explanation(
     doc = json.loads((out / "infeasibility.json").read_text())
     assert doc["status"] == "infeasible"
     assert "parity_tolerance" in json.dumps(doc["conflict"])
+
+
+def test_the_minimum_is_the_least_cost_of_an_organisation() -> None:
+    """Issue 19, item 9: the tie-break toward alignment once let the cheapest plans cost up
+    to 1e-7 of the target incentive more than the least (6,382,027.6 printed as
+    6,382,028 for cases/gtm_org, where a cap of 6,382,027 admits plans). Now a cap of
+    exactly the reported minimum admits plans, and the minimum does not move when the
+    alignment tie-break is left out."""
+    from dataclasses import replace
+
+    import compplan
+
+    root = Path(__file__).parent.parent / "cases" / "gtm_org"
+    least = compplan.min_budget_org(root).document["objective"]["expected_cost"]
+    org = compplan.load_org(root)
+    budget = org.spec.budget.model_copy(update={"expected_cap": least})
+    capped = replace(org, spec=org.spec.model_copy(update={"budget": budget}))
+    found = compplan.optimise_org(capped).document["objective"]["expected_cost"]
+    assert found <= least * (1 + 1e-9)
+    assert least == pytest.approx(6_382_026.97, abs=0.01)
+
+
+def test_the_minimum_is_the_least_cost_of_a_case() -> None:
+    import compplan
+
+    case = compplan.load_case(CONFORMANCE / "c1_budget_only")
+    least = compplan.min_budget(case).evaluation
+    assert least is not None
+    result = compplan.optimise(compplan.load_case(CONFORMANCE / "c1_budget_only",
+                                                  budget=least.expected_cost))
+    assert result.evaluation is not None
+    assert result.evaluation.expected_cost <= least.expected_cost * (1 + 1e-9)

@@ -3,6 +3,7 @@ output says "per year", never "per period"; without it, outputs say "per period"
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,26 @@ def test_periods_per_year_is_a_whole_number(tmp_path: Path, value: str, shown: s
     assert result.stderr == (
         "Error: case.toml, [case] periods_per_year: must be a whole number of periods in a "
         f"year (12 for monthly periods, 4 for quarterly), got {shown}\n")
+
+
+def test_rep_pages_say_pay_is_per_month(tmp_path: Path) -> None:
+    """Issue 19, item 6: with 12 periods a year a rep's page gives quotas, pay at 100 %
+    and rates per month, and her target incentive per year."""
+    folder = case(tmp_path / "case", 12)
+    (folder / "quotas.csv").write_text("rep_id,a\nR1,115000\nR2,240000\n")
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[metrics]]\nid = "a"\nweight = 1.0\naccelerator_rate = 2.0\n')
+    done = CliRunner().invoke(main, ["explain", str(plan), "--case", str(folder), "--out",
+                                     str(tmp_path / "ex"), "--per-rep"])
+    assert done.exit_code == 0, done.output
+    page = html.unescape((tmp_path / "ex" / "reps" / "R1.html").read_text())
+    assert "Your target incentive is <strong>12,000 USD per year</strong>" in page
+    assert ("Pay is worked out each month, on that month's results against that month's "
+            "quota: a month at 100% of quota on every metric pays 1,000 USD (your target "
+            "incentive divided by 12).") in page
+    assert "<th>your quota per month</th><th>pays per month at 100%</th>" in page
+    # Base rate 1 / (1 - 0.5) = 2 of target per unit of attainment: 1,000 x 2 / 115,000 =
+    # 0.017391 USD per unit below quota; accelerator 1,000 x 2 / 115,000 the same above.
+    assert ("<tr><td>a</td><td>115,000</td><td>1,000 USD</td><td>0.0174 USD</td>"
+            "<td>0.0174 USD</td></tr>") in page
+    assert "extra pay for doing better" not in page

@@ -88,10 +88,19 @@ def test_price_range_ends_where_another_limit_binds(make_case: MakeCase) -> None
     multiple = prices["payout_multiple"]
     assert multiple.shadow_price == 0 and multiple.per_percent == 0
     assert (multiple.valid_from, multiple.valid_to) == (pytest.approx(4.0), pytest.approx(9.0))
+    # Issue 19, item 10: twice the limit is where the search stopped, not where the price
+    # does: it holds at least that far (for a limit that does not bind, however far).
+    assert (multiple.valid_from_open, multiple.valid_to_open) == (False, True)
+    assert (budget.valid_from_open, budget.valid_to_open) == (False, False)
     doc = plan_json(case, outcome)["guardrail_prices"]
     assert {p["guardrail"] for p in doc} == {"budget_expected", "payout_multiple"}
     assert set(doc[0]) == {"guardrail", "setting", "limit", "shadow_price", "unit",
-                           "per_percent", "valid_from", "valid_to"}
+                           "per_percent", "valid_from", "valid_to", "valid_from_open",
+                           "valid_to_open"}
+    from compplan.models import fmt
+
+    assert fmt.limits(4.0, 9.0, False, True) == "4 to at least 9"
+    assert fmt.limits(0.2, 0.4, True, False) == "at most 0.2 to 0.4"
 
 
 def test_a_slack_limit_can_still_buy_by_changing_the_metrics(make_case: MakeCase) -> None:

@@ -639,3 +639,84 @@ def test_a_gate_shut_in_the_history_lowers_the_expected_pay(tmp_path: Path) -> N
     doc = json.loads((folder / "out" / "pulse.json").read_text())
     assert doc["paid_to_date"] == pytest.approx(4100.0)
     assert doc["expected_to_date"] == pytest.approx(12000.0)
+
+
+def test_fairness_so_far_and_for_the_year_by_hand(tmp_path: Path) -> None:
+    """Issue 19, item 2 (MODEL.md section 8): each fairness guardrail so far, for the year
+    under the plan and under the re-tune, and which the year has already broken.
+
+    Shares to date (module docstring): R0 1.0 + 4.0 = 5.0, R1 2.75, R2 2.2 over 2
+    periods; so far e = 2.5, 1.375, 1.1. Over the scenarios every rep earns 4.0 under the
+    plan; the re-tune (cap B_rem = (4 x 6987.5 - 9950) / 2 = 9000 = 3000 (1 + 0.5 (u_a +
+    u_b)), so u_a + u_b = 4, the floor needing as much: u_b 3 -> 1) pays 1 + 0.5 x 4 = 3.0.
+    The year, e = (to date + 2 x scenario share) / 4: plan 3.25, 2.6875, 2.55; re-tune
+    (5 + 6) / 4 = 2.75, 2.1875, 2.05.
+
+    - bottom_floor 3.0 (the lowest of 3 reps): so far 1.1, year 2.55 (plan), 2.05 (re-tune),
+      design 4.0: the year has already broken it; the re-tune meets it only for the rest.
+    - top_ratio 1.16 (the highest of 3 over the mean): so far 2.5 / 1.6583 = 1.5075; year
+      3.25 / 2.8292 = 1.1487 (met), re-tune 2.75 / 2.3292 = 1.1807 (broken).
+    - parity 0.2 by segment (N: R0, R2; S: R1): so far N 7.2 / 4 = 1.8, S 1.375, all
+      9.95 / 6 = 1.6583: 28.3 pp; year N 2.9, S 2.6875, all 2.8292: 14.2 pp (plan), the
+      same with the re-tune (a common shift of 0.5 for the remaining half).
+    """
+    folder = hand_case(tmp_path, 6987.5)
+    toml = folder / "case" / "case.toml"
+    toml.write_text(toml.read_text() + "\n[fairness]\ngroup_by = \"segment\"\n"
+                    "parity_tolerance = 0.2\ntop_share = 0.3333333333333333\n"
+                    "top_ratio = 1.16\nbottom_share = 0.3333333333333333\n"
+                    "bottom_floor = 3.0\n")
+    doc = run_api(folder).document
+    assert doc["retune"]["metrics"][1]["accelerator_rate"] == close(1.0)
+    rows = {g["name"]: g for g in doc["guardrails"]}
+    bottom, top, parity = rows["fairness_bottom"], rows["fairness_top"], rows["fairness_parity"]
+    assert (bottom["so_far"], bottom["year"], bottom["year_retune"], bottom["projected"]) == (
+        close(1.1), close(2.55), close(2.05), close(4.0))
+    assert (bottom["ok_so_far"], bottom["ok_year"], bottom["ok_year_retune"]) == (
+        False, False, False)
+    assert bottom["verdict"] == ("the year has already broken it: the re-tune meets it for "
+                                 "the remaining periods, not for the year as a whole")
+    assert (top["so_far"], top["year"], top["year_retune"]) == (
+        close(2.5 / (4.975 / 3)), close(3.25 / (8.4875 / 3)), close(2.75 / (6.9875 / 3)))
+    assert (top["ok_year"], top["ok_year_retune"]) == (True, False)
+    assert top["verdict"] == ("the year meets it with the plan unchanged, not with the "
+                              "re-tune (which meets it for the remaining periods only)")
+    assert (parity["so_far"], parity["year"], parity["year_retune"]) == (
+        close(9.95 / 6 - 1.375), close(8.4875 / 3 - 2.6875), close(6.9875 / 3 - 2.1875))
+    assert parity["verdict"] == "the year meets it with the plan unchanged and with the re-tune"
+    # In words on the terminal, ratios as percentages and points (issue 19, item 8).
+    result = pulse_cli(folder)
+    assert_exit(result, 0)
+    assert ("[fairness] bottom_floor (limit 300.0%): so far 110.0% (BROKEN); the year 255.0% "
+            "with the plan unchanged (BROKEN), 205.0% with the re-tune (BROKEN); the plan's "
+            "design 400.0% (met): the year has already broken it: the re-tune meets it for "
+            "the remaining periods, not for the year as a whole") in result.stdout
+    assert ("[fairness] parity_tolerance (limit 20.0 pp): so far 28.3 pp (BROKEN); the year "
+            "14.2 pp with the plan unchanged (met), 14.2 pp with the re-tune (met)"
+            in result.stdout)
+
+
+def test_written_plan_reports_every_guardrail(tmp_path: Path) -> None:
+    """Issue 19, item 3: a pulse of a plan as written reports CVaR, parity and the tails,
+    not the budget alone. The written plan (see the test above) pays every rep 1.0 + 2.0
+    = 3.0 of target in every scenario (a = b = 1.5): CVaR of the total 9000, parity 0,
+    both tails 3.0; so far as by hand: R0 3.0 / 2, R1 2.75 / 2, R2 1.8 / 2."""
+    folder = hand_case(tmp_path, 6987.5)
+    (folder / "written.toml").write_text(WRITTEN)
+    toml = folder / "case" / "case.toml"
+    toml.write_text(toml.read_text().replace("[budget]\n", "[budget]\ncvar_level = 0.5\n"
+                                             "cvar_cap = 10000\n")
+                    + "\n[fairness]\ngroup_by = \"segment\"\nparity_tolerance = 0.5\n"
+                    "bottom_share = 0.3333333333333333\nbottom_floor = 0.5\n")
+    case = load_case(folder / "case")
+    plan = load_plan(case, folder / "written.toml")
+    actuals = read_actuals(folder / "actuals.csv", case, ["a", "b"])
+    rows = {g["name"]: g for g in pulse_check(case, plan, actuals).document["guardrails"]}
+    assert set(rows) == {"budget_expected", "budget_cvar", "fairness_parity",
+                         "fairness_bottom"}
+    assert rows["budget_cvar"]["projected"] == close(9000.0)
+    assert rows["fairness_parity"]["projected"] == close(0.0)
+    assert rows["fairness_bottom"]["projected"] == close(3.0)
+    assert rows["fairness_bottom"]["so_far"] == close(0.9)
+    assert rows["fairness_bottom"]["year"] == close((1.8 + 2 * 3.0) / 4)
+    assert rows["fairness_bottom"]["year_retune"] is None

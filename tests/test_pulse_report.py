@@ -63,14 +63,15 @@ def test_report_shows_the_year_against_the_expected_path(tmp_path: Path) -> None
     assert "The least change that keeps the year inside every guardrail: 2.0000" in html
     # Budget: pace 9950 / 2 = 4975 against 6987.5 (met); forecast 33950 against 27950 (not).
     assert table(html, "pulse-guardrails") == [
-        ["[budget] expected_cap", "4,975", "6,988", "33,950", "27,950", "yes", "NO"]]
+        ["[budget] expected_cap", "4,975", "6,988", "33,950", "27,950", "yes", "NO", "", "",
+         ""]]
     drift = {row[0]: row for row in table(html, "pulse-drift")}
     # a: mean 6.35 / 6, past threshold 5 of 6 (history: all), target 4 of 6, cap 1 of 6.
     assert drift["a"][:8] == ["a", "yes", "1.058", "1.5", "n/a", "83% (100%)", "67% (100%)",
                               "17% (0%)"]
     # By segment: N holds R0 and R2, paid 7200 of 16000 expected.
     segments = {row[0]: row for row in table(html, "pulse-segments")}
-    assert segments["N"][:5] == ["N", "2", "7,200 USD", "16,000 USD", "0.45"]
+    assert segments["N"][:5] == ["N", "2", "7,200 USD", "16,000 USD", "45%"]
 
 
 def test_plan_that_fits_shows_no_retune_line(tmp_path: Path) -> None:
@@ -165,6 +166,11 @@ def pulse_blocks(folder: Path, *extra: str) -> dict[str, list[tuple[Any, ...]]]:
 def test_export_adds_the_pulse_sheet_with_the_hand_figures(tmp_path: Path) -> None:
     blocks = pulse_blocks(hand_case(tmp_path, 6987.5))
     figures = {row[0]: row[1] for row in blocks["figure"][1:]}
+    units = {row[0]: row[2] if len(row) > 2 else None for row in blocks["figure"][1:]}
+    # Amounts paid are money, not a rate "per period" or "per year" (issue 19, item 4).
+    assert units["paid to date (A)"] == "USD, paid over the elapsed periods"
+    assert units["forecast of the year, plan unchanged"] == "USD, the whole year"
+    assert units["expected payout allowed per remaining period (B_rem)"] == "USD per period"
     assert figures["periods elapsed (k)"] == 2
     assert figures["periods in the plan year (N)"] == 4
     assert figures["paid to date (A)"] == pytest.approx(9950.0)

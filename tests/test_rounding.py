@@ -86,6 +86,9 @@ def test_cli_round(folder: Path, tmp_path: Path) -> None:
     assert ("rounded (weights to 0.05, rates to 0.05): alignment 0.937500 against 0.950000 "
             "unrounded (-0.012500); expected payout -25 USD per period against 1,400 unrounded"
             in result.output)
+    # Issue 19, item 5: 0.9375 / 0.95 = 98.7 %, not "100 % ... (it is that plan)".
+    assert "alignment: 99% of the best plan within the same guardrails; " in result.output
+    assert "it is that plan" not in result.output
     doc = json.loads((tmp_path / "p" / "plan.json").read_text())
     assert [(m["id"], m["weight"], m["accelerator_rate"]) for m in doc["metrics"]] == [
         ("a", 0.25, 0.75), ("b", 0.75, 2.25)]

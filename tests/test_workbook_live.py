@@ -212,3 +212,47 @@ def test_calculator_curve_edges_and_a_typed_gate(case_dir: Path, tmp_path: Path,
         assert (by_x[0.49], by_x[0.5], by_x[1.0], by_x[2.5]) == pytest.approx((0, 0.2, 0.6, 0.9))
     else:
         assert (by_x[0.55], by_x[0.6], by_x[1.0], by_x[2.0]) == pytest.approx((0, 0.3, 0.8, 1.0))
+
+
+@pytest.mark.parametrize("level", [0.5, 0.75])
+def test_cvar_and_guardrails_broken_follow_an_edit(case_dir: Path, tmp_path: Path,
+                                                   level: float) -> None:
+    """Issue 19, item 4: after finance edits the weights, CVaR and the count of broken
+    guardrails on Current vs designed move with them (they kept the exported values).
+    The hostile case has two scenarios: a level of 0.5 takes the larger total in full,
+    0.75 half of it (the tail of 0.5 scenarios); both against compplan's own figures."""
+    toml = case_dir / "case.toml"
+    toml.write_text(toml.read_text() + f"\n[budget]\nexpected_cap = 4000\ncvar_level = {level}"
+                    "\ncvar_cap = 5000\n\n[design]\nmax_payout_multiple = 3.0\n")
+    path = export(case_dir, tmp_path / "plan.xlsx")
+    edited = openpyxl.load_workbook(path)
+    edited["Plan"]["C2"], edited["Plan"]["C3"] = 0.9, 0.1
+    edited["Plan"]["J2"] = 2.5
+    edited.save(tmp_path / "edited.xlsx")
+    book = recalculate(tmp_path / "edited.xlsx", tmp_path / "lo")
+
+    case = load_case(case_dir)
+    coeffs = compute_coefficients(case)
+    w, u = load_plan(case, str(case_dir / "designed.toml")).vectors(case)
+    a, b = case.metric_ids.index("a"), case.metric_ids.index(METRIC_B)
+    w[a], w[b], u[a] = 0.9, 0.1, 2.5
+    changed = outcome(case, coeffs, Plan.from_vectors(case, w, u), "changed").evaluation
+    side = {r["metric or figure"]: r for r in records(book["Current vs designed"])}
+    cvar = side[f"CVaR {level:g} of the total (USD), live"]
+    assert cvar["designed weight"] == pytest.approx(changed.total_cvar, rel=1e-12)
+    broken = side["guardrails broken, live"]["designed weight"]
+    assert broken == len(changed.violated) > 0
+    # The multiple of 'a' is now 2.5 x 0.5 / 0.9 = 1.39: not flagged.
+    assert records(book["Plan"])[0]["check"] in ("", None)
+
+
+def test_an_accelerator_multiple_below_one_is_flagged(case_dir: Path, tmp_path: Path) -> None:
+    """Issue 19, item 4: an accelerator rate typed in that makes the multiple < 1 is
+    flagged on the Plan sheet (0.4 x 0.5 / 0.3 = 0.67 for the other metric as designed)."""
+    from compplan.render.workbook import SLOWER
+
+    book = recalculate(export(case_dir, tmp_path / "plan.xlsx"), tmp_path / "lo")
+    first, second = records(book["Plan"])  # a, then the metric named '=b'
+    assert second["accelerator multiple"] == pytest.approx(0.4 * 0.5 / 0.3)
+    assert second["check"] == SLOWER
+    assert first["check"] in ("", None)

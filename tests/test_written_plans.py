@@ -227,6 +227,11 @@ def test_audit_of_a_written_plan(written: tuple[Path, Path]) -> None:
                  "plan.toml, [[metrics]] #1: metric 'a', curve point #2 [1.0, 150.0]: attainment "
                  "and share are ratios (1.5 = 150 %) of at most 100; 150 looks like a percentage "
                  "or an amount", id="curve-percent"),
+    # Issue 19, item 7: a gate typed as a percent never opens; refused as curves are.
+    pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, 1.0]]\n'
+                 'gate = { metric = "b", at = 50 }\n',
+                 "plan.toml, [[metrics]] #1 gate.at: a gate's level is a ratio of quota (0.5 = "
+                 "50 %) of at most 10; 50 looks like a percentage", id="gate-percent"),
     pytest.param('[[metrics]]\nid = "a"\ncurve = [[0.5, 0.0], [1.0, nan]]\n',
                  "plan.toml, [[metrics]] #1 curve.1.1: must be a finite number, got nan",
                  id="curve-nan"),
