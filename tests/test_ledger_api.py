@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import CONFORMANCE, invoke
-from ledger_helpers import CASE_TOML, DEALS, QUOTAS, write_mini
+from ledger_helpers import DEALS, QUOTAS, write_mini
 
 import compplan
 from compplan.errors import UsageError
