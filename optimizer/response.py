@@ -206,6 +206,8 @@ def volumes(case: Case, scenarios: Scenarios | None = None) -> np.ndarray:
 
     NaN for a metric without a quota.
     """
+    if case.quotas is None and case.period_quotas is not None:
+        return _ledger_volumes(case, scenarios)
     if case.quotas is None:
         return np.full(len(case.metric_ids), np.nan)
     scen = scenarios if scenarios is not None else build_scenarios(case)
@@ -220,6 +222,29 @@ def volumes(case: Case, scenarios: Scenarios | None = None) -> np.ndarray:
         mean = np.asarray(x, dtype=np.float64).sum(axis=2) / count[:, None]
         total += (quota[start:stop] * mean).sum(axis=0)
     return np.where(np.isnan(case.quotas).any(axis=0), np.nan, total)
+
+
+def _ledger_volumes(case: Case, scenarios: Scenarios | None) -> np.ndarray:
+    """``volumes`` for a case from transactions: each period's own quota (section 11).
+
+    In Monte Carlo mode the draws are not periods: a rep's quota is then the mean of
+    her periods' own quotas.
+    """
+    assert case.period_quotas is not None
+    quota = case.period_quotas  # (reps, metrics, periods), NaN off the plan
+    on = ~np.isnan(quota)
+    count = np.maximum(on.sum(axis=2), 1)
+    if scenarios is None or scenarios.mode == "historical":
+        units = np.where(on, np.nan_to_num(quota) * case.attainment, 0.0)
+        return (units.sum(axis=2) / count).sum(axis=0)
+    mean_quota = np.nan_to_num(quota).sum(axis=2) / count
+    total = np.zeros(len(case.metric_ids))
+    size = max(1, CHUNK_ELEMENTS // max(1, len(case.metric_ids) * scenarios.count))
+    for start, x in scenarios.chunks(size):
+        stop = start + x.shape[0]
+        mean = np.asarray(x, dtype=np.float64).mean(axis=2)
+        total += (mean_quota[start:stop] * mean).sum(axis=0)
+    return total
 
 
 @dataclass(frozen=True)
