@@ -29,61 +29,25 @@ run: $(STAMP)
 test: $(STAMP) browser spreadsheet postgres
 	$(BIN)/python -m pytest -q
 
+# Debian packages some tests need, installed by tools/need.sh when missing (as root with
+# apt-get); otherwise those tests are skipped, and the step says why. None fails the build.
 # The browser tests of the HTML report and of the studio (tests/test_report_browser.py,
-# tests/test_studio_browser.py) need Chromium:
-# installed here when missing, as root with apt-get; otherwise the test is skipped, and
-# this step says why. It never fails the build.
-APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+# tests/test_studio_browser.py) drive Chromium.
 browser:
-	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
-	elif [ "$$(id -u)" != 0 ]; then \
-	  echo "note: chromium is not installed and installing it needs root; the browser test of the report will be skipped (as root: apt-get update && apt-get install -y chromium)"; \
-	elif ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "note: chromium is not installed and there is no apt-get here; the browser test of the report will be skipped"; \
-	else \
-	  echo "installing chromium for the browser test of the report (apt-get)"; \
-	  log=$$(mktemp); \
-	  $(APT_CHROMIUM) >$$log 2>&1 || { apt-get update -q >>$$log 2>&1 && $(APT_CHROMIUM) >>$$log 2>&1; } \
-	    || { echo "note: apt-get could not install chromium (its own words below); the browser test of the report will be skipped"; \
-	         grep -E '^(E|W|Err):' $$log | awk '!seen[$$0]++' | tail -n 5 | sed 's/^/  apt-get: /'; }; \
-	  rm -f $$log; \
-	fi
+	@$(SHELL) tools/need.sh chromium 'command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]' \
+	  chromium "the browser tests of the report and the studio"
 
 # The workbook test (tests/test_workbook_live.py) recalculates the exported workbook with
-# LibreOffice headless: installed here when missing, as root with apt-get; otherwise the
-# test is skipped, and this step says why. It never fails the build.
-APT_CALC := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libreoffice-calc-nogui
+# LibreOffice headless.
 spreadsheet:
-	@if command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" != 0 ]; then \
-	  echo "note: LibreOffice is not installed and installing it needs root; the workbook's recalculation test will be skipped (as root: apt-get update && apt-get install -y libreoffice-calc-nogui)"; \
-	elif ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "note: LibreOffice is not installed and there is no apt-get here; the workbook's recalculation test will be skipped"; \
-	else \
-	  echo "installing LibreOffice Calc for the workbook's recalculation test (apt-get)"; \
-	  log=$$(mktemp); \
-	  $(APT_CALC) >$$log 2>&1 || { apt-get update -q >>$$log 2>&1 && $(APT_CALC) >>$$log 2>&1; } \
-	    || { echo "note: apt-get could not install LibreOffice (its own words below); the workbook's recalculation test will be skipped"; \
-	         grep -E '^(E|W|Err):' $$log | awk '!seen[$$0]++' | tail -n 5 | sed 's/^/  apt-get: /'; }; \
-	  rm -f $$log; \
-	fi
+	@$(SHELL) tools/need.sh LibreOffice 'command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1' \
+	  "--no-install-recommends libreoffice-calc-nogui" "the workbook's recalculation test"
 
 # The database tests of cases from transactions (tests/test_sources_sql.py) start a real
-# PostgreSQL server of their own (a temporary folder and socket, as the user nobody):
-# Debian's binaries installed here when missing, as root with apt-get; otherwise those
-# tests are skipped, and this step says why. It never fails the build.
-APT_POSTGRES := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
+# PostgreSQL server of their own (a temporary folder and socket, as the user nobody).
 postgres:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" != 0 ]; then \
-	  echo "note: PostgreSQL is not installed and installing it needs root; the database tests will be skipped (as root: apt-get update && apt-get install -y postgresql)"; \
-	elif ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "note: PostgreSQL is not installed and there is no apt-get here; the database tests will be skipped"; \
-	else \
-	  echo "installing PostgreSQL for the database tests (apt-get)"; \
-	  $(APT_POSTGRES) >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && $(APT_POSTGRES) >/dev/null 2>&1; } \
-	    || echo "note: apt-get could not install PostgreSQL; the database tests will be skipped"; \
-	fi
+	@$(SHELL) tools/need.sh PostgreSQL 'ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1' \
+	  "--no-install-recommends postgresql" "the database tests"
 
 lint: $(STAMP)
 	$(BIN)/ruff check common models optimizer render batch cli studio tests bench cases

@@ -15,9 +15,14 @@ LOCKED = "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by proce
 
 
 @pytest.mark.skipif(MAKE is None, reason="make is not installed")
-def test_apt_get_failing_says_why(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("target", "name", "purpose"), [
+    ("spreadsheet", "LibreOffice", "the workbook's recalculation test"),
+    ("postgres", "PostgreSQL", "the database tests"),
+])
+def test_apt_get_failing_says_why(tmp_path: Path, target: str, name: str, purpose: str) -> None:
     """Issue 19: 'make test' hid why apt-get failed (another apt-get holding the lock
-    showed only "could not install"); now apt-get's own error lines are shown."""
+    showed only "could not install"); now apt-get's own error lines are shown, by every
+    set-up step (one script, tools/need.sh)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("mktemp", "grep", "awk", "tail", "sed", "rm"):
@@ -25,19 +30,19 @@ def test_apt_get_failing_says_why(tmp_path: Path) -> None:
         if found is None:
             pytest.skip(f"{tool} is not installed")
         (bin_dir / tool).symlink_to(found)
-    # Root, no LibreOffice on PATH, and an apt-get that finds the lock held.
+    # Root, none of the tools on PATH, and an apt-get that finds the lock held.
     (bin_dir / "id").write_text("#!/bin/sh\necho 0\n")
     (bin_dir / "apt-get").write_text(f"#!/bin/sh\necho 'Reading package lists...'\n"
                                      f"echo '{LOCKED}' >&2\nexit 100\n")
-    for name in ("id", "apt-get"):
-        os.chmod(bin_dir / name, 0o755)
+    for tool in ("id", "apt-get"):
+        os.chmod(bin_dir / tool, 0o755)
     assert MAKE is not None
-    done = subprocess.run([MAKE, "-s", "-C", str(ROOT), "spreadsheet"], capture_output=True,
+    done = subprocess.run([MAKE, "-s", "-C", str(ROOT), target], capture_output=True,
                           text=True, env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
                           timeout=60)
     assert done.returncode == 0, done.stderr  # never fails the build
     assert done.stdout == (
-        "installing LibreOffice Calc for the workbook's recalculation test (apt-get)\n"
-        "note: apt-get could not install LibreOffice (its own words below); the workbook's "
-        "recalculation test will be skipped\n"
+        f"installing {name} for {purpose} (apt-get)\n"
+        f"note: apt-get could not install {name} (its own words below); {purpose} will be "
+        "skipped\n"
         f"  apt-get: {LOCKED}\n")
