@@ -32,12 +32,16 @@ from compplan.models.case import CURRENT_PLAN
 @click.option("--year-periods", type=click.IntRange(min=1),
               help="With --actuals: periods in the plan year (default: [case] "
                    "periods_per_year, else the periods of the case's history).")
+@click.option("--elasticity", "elasticity", metavar="E1,E2,...",
+              help="A case with [response]: the plan also under each elasticity of the "
+                   "list (each replacing every metric's), with a chart of expected payout "
+                   "and net value against the elasticity.")
 @click.option("--out", "out_file", default="out/report.html", show_default=True,
               help="The HTML file to write ('-': standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
 def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None,
-           actuals_file: str | None, year_periods: int | None, out_file: str,
-           quiet: bool) -> None:
+           actuals_file: str | None, year_periods: int | None, elasticity: str | None,
+           out_file: str, quiet: bool) -> None:
     """Write the plan report: one self-contained HTML page with charts.
 
     The plan at a glance, its payout curves (today's plan drawn over them when the
@@ -46,8 +50,10 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     and the plan document of `compplan explain`. With --actuals, the year so far:
     the cumulative payout by period against the expected path and its P10-P90 band,
     the guardrails now and projected, the re-tune beside the plan in force, and the
-    drift (as `compplan pulse`). The page loads nothing and runs no script: it works
-    offline, on a laptop or a phone.
+    drift (as `compplan pulse`). For a case with [response]: every payout figure static
+    and under response side by side, and with --elasticity under each elasticity of
+    the list, charted. The page loads nothing and runs no script: it works offline,
+    on a laptop or a phone.
 
     PLAN is a plan.json written by `compplan optimise`, a TOML file of [[metrics]]
     tables, or `current`.
@@ -64,9 +70,19 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
         compplan report cases/gtm_org plans/gtm/org_plan.json --out org_report.html
         compplan report cases/enterprise_first plans/fy27/plan.json \\
             --actuals cases/enterprise_first/actuals.csv --out report.html
+        compplan report cases/subscription_response current --elasticity 0,0.2,0.4 \\
+            --out response_report.html
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     from compplan import api
 
+    band = None
+    if elasticity is not None:
+        from compplan.optimizer.response import parse_elasticities
+
+        try:
+            band = parse_elasticities(elasticity)
+        except CompplanError as exc:
+            fail(exc)
     inputs = [p for p in (plan, *compare) if p != CURRENT_PLAN] + (
         [actuals_file] if actuals_file is not None else [])
     out = output_file(out_file, suffixes=(".html", ".htm"), inputs=inputs, stdout=True)
@@ -75,7 +91,8 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
         with Reporter(quiet) as reporter:
             page = api.report(source, plan, compare=compare, batch=batch_dir,
                               actuals=actuals_file, year_periods=year_periods,
-                              progress=reporter.step, chunk_progress=reporter.chunks)
+                              progress=reporter.step, chunk_progress=reporter.chunks,
+                              elasticity=band)
     except CompplanError as exc:
         fail(exc)
     if out is None:

@@ -1392,7 +1392,8 @@ def _read_batch(folder: str | Path | None, case: Case) -> Any:
 def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[str, ...] = (),
            batch: str | Path | None = None, actuals: str | Path | None = None,
            year_periods: int | None = None, progress: Callable[[str], None] | None = None,
-           chunk_progress: Progress | None = None) -> Report:
+           chunk_progress: Progress | None = None,
+           elasticity: float | Sequence[float] | None = None) -> Report:
     """The plan report (``compplan report``): one self-contained HTML page with charts.
 
     Parameters
@@ -1412,6 +1413,11 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
         With ``actuals``: ``N``, the periods of the plan year.
     progress, chunk_progress : callable, optional
         As for :func:`optimise`.
+    elasticity : float or sequence of float, optional
+        A case with ``[response]`` (MODEL.md section 10): the plan also under each
+        elasticity (each replacing every metric's), with a chart of expected payout and
+        net value against it. A case with ``[response]`` always gets the section of its
+        figures static and under response.
 
     Returns
     -------
@@ -1422,6 +1428,9 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
         from compplan.render.org_report import OrgReportInput, render_org_report
 
         _org_only(compare, batch, actuals, "report")
+        if elasticity is not None:
+            raise UsageError("--elasticity applies to a case folder with [response]; an "
+                             "organisation's roles are evaluated without response")
         org = _as_org(case)
         found = _org_evaluations(org, _org_today(org, str(plan)), progress)
         return Report(render_org_report(OrgReportInput(org, found[0], str(plan),
@@ -1430,10 +1439,17 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
     from compplan.render.report import ReportInput, render_report
 
     loaded = _as_case(case)
+    band = None if elasticity is None else _elasticities(loaded, elasticity)
     table = _read_batch(batch, loaded)
     views = _case_views(loaded, str(plan), tuple(str(p) for p in compare), actuals,
                         year_periods, progress, chunk_progress)
     subjects = views["subjects"]
+    response = None
+    if loaded.spec.response is not None:
+        from compplan.render.report_response import response_context
+
+        response = response_context(loaded, _response_figures(
+            loaded, views["coeffs"], subjects[0].plan, subjects[0].evaluation, band or []))
     section = None
     if views["pulse"] is not None:
         from compplan.render.report_pulse import pulse_context
@@ -1444,7 +1460,17 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
         document=explanation_with_case(loaded, subjects[0].plan, str(plan), views["coeffs"]),
         batch=table, batch_source=None if batch is None else str(batch),
         readings=views["readings"], pulse=section,
-        pulse_source=None if actuals is None else str(actuals))))
+        pulse_source=None if actuals is None else str(actuals), response=response)))
+
+
+def _response_figures(case: Case, coeffs: Any, plan: Plan, static: Evaluation,
+                      band: Sequence[float]) -> list[Any]:
+    """MODEL.md section 10: the plan under the case's elasticities, then under each of band."""
+    from compplan.optimizer.response import ResponseContext, evaluate_response
+
+    ctx = ResponseContext.of(case, coeffs)
+    return ([evaluate_response(ctx, plan, static=static)]
+            + [evaluate_response(ctx, plan, elasticity=e, static=static) for e in band])
 
 
 def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path | None = None,

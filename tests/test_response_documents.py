@@ -1,0 +1,78 @@
+"""The response in the documents: report, export and audit of a case with [response].
+
+MODEL.md section 10: every payout figure static and under response side by side. The
+figures are docs/response.md's worked example, computed by hand: rates 4 % -> 6 % (a)
+and 4 % -> 2 % (b) on 600 and 400 units; elasticity 0.3 moves them by +15 % and -15 %.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import assert_exit, invoke
+from test_response import worked_case
+
+
+def rows_of(html: str, table_id: str) -> dict[str, list[str]]:
+    """A table of the page: its first cell to the others."""
+    start = html.index(f'<table id="{table_id}">')
+    body = html[start:html.index("</table>", start)]
+    found = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+        cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+        found[cells[0]] = cells[1:]
+    return found
+
+
+def test_report_shows_the_figures_under_response(tmp_path: Path) -> None:
+    folder = worked_case(tmp_path / "w")
+    out = tmp_path / "report.html"
+    result = invoke("report", str(folder), str(folder / "new_plan.toml"), "--elasticity",
+                    "0,0.1", "--out", str(out))
+    assert_exit(result, 0)
+    html = out.read_text(encoding="utf-8")
+    rows = rows_of(html, "response-figures")
+    assert rows["figure"] == ["static", "under response", "elasticity 0", "elasticity 0.1",
+                              "limit"]
+    assert rows["attainment multiplier: a"][:4] == ["x1.000", "x1.150", "x1.000", "x1.050"]
+    assert rows["attainment multiplier: b"][:4] == ["x1.000", "x0.850", "x1.000", "x0.950"]
+    # 0.06 * 600 + 0.02 * 400 = 44; under response 0.06 * 690 + 0.02 * 340 = 48.2; with
+    # elasticity 0.1: 0.06 * 630 + 0.02 * 380 = 45.4.
+    assert rows["expected total payout (USD per period)"][:4] == ["44.00", "48.20", "44.00",
+                                                                   "45.40"]
+    assert rows["volume change: a (units per period)"][:4] == ["0", "+90.0", "+0.0", "+30.0"]
+    assert rows["value change: b (USD per period)"][:4] == ["0.00", "-6.00", "0.00", "-2.00"]
+    # Value gained minus the payout's change from the baseline's 40: 3 - 8.2, 1 - 5.4.
+    assert rows["net value (USD per period)"][:4] == ["-4.00", "-5.20", "-4.00", "-4.40"]
+    assert '<svg id="chart-response-band"' in html
+    assert "a x1.150 (+15.0 %), b x0.850 (-15.0 %)" in html
+
+
+def test_report_without_a_band_has_no_chart(tmp_path: Path) -> None:
+    folder = worked_case(tmp_path / "w")
+    out = tmp_path / "report.html"
+    assert_exit(invoke("report", str(folder), "current", "--out", str(out)), 0)
+    html = out.read_text(encoding="utf-8")
+    # Today's plan is the baseline: nothing moves.
+    assert rows_of(html, "response-figures")["expected total payout (USD per period)"] == [
+        "40.00", "40.00", ""]
+    assert "chart-response-band" not in html
+
+
+def test_report_elasticity_needs_response(tmp_path: Path) -> None:
+    folder = worked_case(tmp_path / "w", extra={})
+    text = (folder / "case.toml").read_text()
+    (folder / "case.toml").write_text(text[:text.index("[response]")].replace(
+        "value = 0.1\n", ""))
+    result = invoke("report", str(folder), "current", "--elasticity", "0.1", "--out",
+                    str(tmp_path / "r.html"))
+    assert_exit(result, 2)
+    assert "has no [response] table" in result.output
+    bad = invoke("report", str(folder), "current", "--elasticity", "x", "--out",
+                 str(tmp_path / "r.html"))
+    assert_exit(bad, 2)
+    assert "--elasticity: 'x' is not a number" in bad.output
+
+
