@@ -1464,11 +1464,11 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
 
 
 def _response_figures(case: Case, coeffs: Any, plan: Plan, static: Evaluation,
-                      band: Sequence[float]) -> list[Any]:
+                      band: Sequence[float], ctx: Any = None) -> list[Any]:
     """MODEL.md section 10: the plan under the case's elasticities, then under each of band."""
     from compplan.optimizer.response import ResponseContext, evaluate_response
 
-    ctx = ResponseContext.of(case, coeffs)
+    ctx = ctx if ctx is not None else ResponseContext.of(case, coeffs)
     return ([evaluate_response(ctx, plan, static=static)]
             + [evaluate_response(ctx, plan, elasticity=e, static=static) for e in band])
 
@@ -1476,11 +1476,14 @@ def _response_figures(case: Case, coeffs: Any, plan: Plan, static: Evaluation,
 def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path | None = None,
            actuals: str | Path | None = None, year_periods: int | None = None,
            progress: Callable[[str], None] | None = None,
-           chunk_progress: Progress | None = None) -> Workbook:
+           chunk_progress: Progress | None = None,
+           elasticity: float | Sequence[float] | None = None) -> Workbook:
     """The live workbook for finance (``compplan export``).
 
     Parameters are those of :func:`report` (no ``compare``); ``actuals`` adds the Pulse
-    sheet. An organisation gets its Organisation sheet and a sheet per role.
+    sheet. An organisation gets its Organisation sheet and a sheet per role. A case with
+    ``[response]`` gets the Response sheet (multipliers, outcomes and net value live from
+    the Plan sheet's parameters), and with ``elasticity`` the Response band sheet.
 
     Returns
     -------
@@ -1491,6 +1494,9 @@ def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path
         from compplan.render.org_workbook import build_org_workbook
 
         _org_only((), batch, actuals, "export")
+        if elasticity is not None:
+            raise UsageError("--elasticity applies to a case folder with [response]; an "
+                             "organisation's roles are evaluated without response")
         org = _as_org(case)
         found = _org_evaluations(org, _org_today(org, str(plan)), progress)
         return Workbook(build_org_workbook(org, found[0], source=str(plan),
@@ -1499,11 +1505,19 @@ def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path
     from compplan.render.workbook import build_workbook
 
     loaded = _as_case(case)
+    band = None if elasticity is None else _elasticities(loaded, elasticity)
     table = _read_batch(batch, loaded)
     views = _case_views(loaded, str(plan), (), actuals, year_periods, progress,
                         chunk_progress)
     result = views["subjects"][0]
-    sheets = []
+    sheets: list[Any] = []
+    if loaded.spec.response is not None:
+        from compplan.optimizer.response import ResponseContext
+        from compplan.render.workbook_response import response_sheets
+
+        ctx = ResponseContext.of(loaded, views["coeffs"])
+        sheets += response_sheets(ctx, result.plan, _response_figures(
+            loaded, views["coeffs"], result.plan, result.evaluation, band or [], ctx))
     if views["pulse"] is not None:
         from compplan.render.workbook_pulse import pulse_sheet
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
+import openpyxl
 import pytest
 from conftest import assert_exit, invoke
 from test_response import worked_case
+from test_workbook_live import SOFFICE, recalculate
 
 
 def rows_of(html: str, table_id: str) -> dict[str, list[str]]:
@@ -76,3 +79,65 @@ def test_report_elasticity_needs_response(tmp_path: Path) -> None:
     assert "--elasticity: 'x' is not a number" in bad.output
 
 
+
+
+# ----------------------------------------------------------------- the workbook
+
+def sheet_rows(sheet: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in sheet.iter_rows(values_only=True)]
+
+
+def test_export_response_sheets(tmp_path: Path) -> None:
+    folder = worked_case(tmp_path / "w")
+    out = tmp_path / "plan.xlsx"
+    assert_exit(invoke("export", str(folder), str(folder / "new_plan.toml"), "--xlsx",
+                       str(out), "--elasticity", "0,0.1", "-q"), 0)
+    book = openpyxl.load_workbook(out)
+    rows = sheet_rows(book["Response"])
+    head = rows[0]
+    a = dict(zip(head, rows[1], strict=True))
+    # Live: the multiplier from the Plan sheet's weight and rate (pay for a step of
+    # progress is linear in them), the volume and value change from the multiplier.
+    assert str(a["pay for progress, the plan"]).startswith("=")
+    assert "w_a" in a["pay for progress, the plan"]
+    assert a["attainment multiplier"] == "=MIN(MAX(1+C2*(F2-G2)/H2,1-$C$5),1+$C$5)"
+    assert a["attainment multiplier, compplan"] == pytest.approx(1.15)
+    assert a["volume a period (units)"] == pytest.approx(600.0)
+    assert rows[4][:3] == ("max change", "no metric's attainment moves by more than this "
+                           "share", 0.5)
+    band = sheet_rows(book["Response band"])
+    assert band[1][:4] == pytest.approx((0.0, 44.0, 44.0, -4.0))
+    assert band[2][:4] == pytest.approx((0.1, 45.4, 45.4, -4.4))
+    assert band[2][5:] == pytest.approx((1.05, 0.95))
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed")
+def test_response_sheet_recalculated(tmp_path: Path) -> None:
+    folder = worked_case(tmp_path / "w")
+    out = tmp_path / "plan.xlsx"
+    assert_exit(invoke("export", str(folder), str(folder / "new_plan.toml"), "--xlsx",
+                       str(out), "-q"), 0)
+    book = recalculate(out, tmp_path / "lo")
+    rows = sheet_rows(book["Response"])
+    a, b = (dict(zip(rows[0], r, strict=True)) for r in rows[1:3])
+    assert a["attainment multiplier"] == pytest.approx(1.15, rel=1e-12)
+    assert b["attainment multiplier"] == pytest.approx(0.85, rel=1e-12)
+    assert a["volume change (units per period)"] == pytest.approx(90.0, rel=1e-12)
+    assert b["value change (USD per period)"] == pytest.approx(-6.0, rel=1e-12)
+    net = next(r for r in rows if str(r[0]).startswith("net value"))
+    assert net[2] == pytest.approx(-5.2, rel=1e-12)  # 9 - 6 - (48.2 - 40)
+
+    # Edit a's weight to 1.0 on the Plan sheet: its base rate doubles the baseline's
+    # (0.5), so with elasticity 0.3 its attainment rises by 30 %: 180 more units worth
+    # 18; the net value then counts compplan's payout under response (48.2) as is.
+    edited = openpyxl.load_workbook(out)
+    plan = edited["Plan"]
+    header = [c.value for c in plan[1]]
+    plan.cell(row=2, column=header.index("weight") + 1, value=1.0)
+    edited.save(tmp_path / "edited.xlsx")
+    again = recalculate(tmp_path / "edited.xlsx", tmp_path / "lo2")
+    rows = sheet_rows(again["Response"])
+    a = dict(zip(rows[0], rows[1], strict=True))
+    assert a["attainment multiplier"] == pytest.approx(1.3, rel=1e-12)
+    assert a["volume change (units per period)"] == pytest.approx(180.0, rel=1e-12)
+    assert a["value change (USD per period)"] == pytest.approx(18.0, rel=1e-12)
