@@ -130,8 +130,8 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file:
     --batch) and About hold compplan's figures. A case with [response] adds the
     Response sheet: per metric the multiplier, volume and value change by formula from
     the Plan sheet's weights and rates, the payout figures static and under response,
-    the net value by formula; with --elasticity the Response band sheet. Sheets print landscape, one page wide, headers
-    repeated; case text never becomes a formula.
+    the net value by formula; with --elasticity the Response band sheet. Sheets print
+    landscape, one page wide, headers repeated; case text never becomes a formula.
 
     For a folder holding org.toml (PLAN `current` or an org_plan.json): an
     Organisation sheet (a row per role, the total by formula, today's plans beside),
@@ -179,9 +179,10 @@ def _band(elasticity: str | None) -> list[float] | None:
     from compplan.optimizer.response import parse_elasticities
 
     try:
-        return parse_elasticities(elasticity)
+        values = parse_elasticities(elasticity)
     except CompplanError as exc:
         fail(exc)
+    return values
 
 
 COMMANDS: list[click.Command] = [report, export]

@@ -1463,7 +1463,7 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
         pulse_source=None if actuals is None else str(actuals), response=response)))
 
 
-def _response_figures(case: Case, coeffs: Any, plan: Plan, static: Evaluation,
+def _response_figures(case: Case, coeffs: Any, plan: Plan, static: Evaluation | None,
                       band: Sequence[float], ctx: Any = None) -> list[Any]:
     """MODEL.md section 10: the plan under the case's elasticities, then under each of band."""
     from compplan.optimizer.response import ResponseContext, evaluate_response
@@ -1779,11 +1779,20 @@ class AuditReport:
     audit: Any
     org: bool = False
     inputs: list[Any] = field(default_factory=list)
+    #: A case with ``[response]``: the plan's figures static and under response
+    #: (:class:`~compplan.optimizer.response.ResponseFigures`), and their lines for
+    #: the terminal and ``audit.md``.
+    response: Any = None
+    response_lines: list[str] = field(default_factory=list)
+    response_markdown: list[str] = field(default_factory=list)
 
     @property
     def document(self) -> dict[str, Any]:
-        """``audit.json`` (or ``audit_org.json``)."""
-        return dict(self.audit.to_dict())
+        """``audit.json`` (or ``audit_org.json``); with ``[response]`` its ``response``."""
+        doc = dict(self.audit.to_dict())
+        if self.response is not None:
+            doc["response"] = self.response.to_dict()
+        return doc
 
     @property
     def markdown(self) -> str:
@@ -1796,7 +1805,8 @@ class AuditReport:
             return markdown_safe(org_markdown(self.audit))
         from compplan.render.audit import audit_markdown
 
-        return markdown_safe(audit_markdown(self.audit))
+        extra = "".join(line + "\n" for line in self.response_markdown)
+        return markdown_safe(audit_markdown(self.audit) + extra)
 
     def write_into(self, folder: Path) -> list[Path]:
         """Write the two files into an open (staged) folder; their paths there."""
@@ -1858,4 +1868,14 @@ def audit_report(case: Case | Org | str | Path, plan: Plan | str | Path = "curre
     loaded = _as_case(case)
     refs = [] if not isinstance(plan, str | os.PathLike) or str(plan) == CURRENT_PLAN \
         else [plan]
-    return AuditReport(audit(loaded, plan), inputs=[p for p in (loaded.path, *refs) if p])
+    found = AuditReport(audit(loaded, plan), inputs=[p for p in (loaded.path, *refs) if p])
+    if loaded.spec.response is not None:  # MODEL.md section 10: the figures under response
+        from compplan.optimizer.coefficients import compute_coefficients
+        from compplan.render.response import response_lines, response_markdown
+
+        figures = _response_figures(loaded, compute_coefficients(loaded),
+                                    _as_plan(loaded, plan), None, [])[0]
+        found.response = figures
+        found.response_lines = response_lines(loaded, figures)
+        found.response_markdown = response_markdown(loaded, figures)
+    return found

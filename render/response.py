@@ -87,3 +87,44 @@ def response_lines(case: Case, figures: ResponseFigures) -> list[str]:
         lines.append(f"net value {fmt.money(figures.net_value, cur)} {per} (value gained minus "
                      "the change of expected payout from the baseline's)")
     return lines
+
+
+def response_markdown(case: Case, figures: ResponseFigures) -> list[str]:
+    """The audit's section under response (``audit.md``): in words, then a table.
+
+    Returns
+    -------
+    list of str
+        Markdown lines: ``## Under response``, the multipliers, outcomes and net value,
+        and the payout figures static and under response side by side.
+    """
+    from compplan.render.text import md_escape
+
+    cur, per = case.spec.case.currency, money_per(case)
+    labels = {k: md_escape(case.metric(k).label or k) for k in case.metric_ids}
+    static, under = figures.static, figures.evaluation
+    lines = ["", "## Under response", "",
+             f"What the plan will make reps do, against the baseline "
+             f"{md_escape(figures.baseline)} the history was recorded under (money in "
+             f"{md_escape(cur)} {per}).", "",
+             "| figure | static | under response |", "|---|---:|---:|"]
+    lines += [f"| attainment multiplier: {labels[k]} | x1.000 | x{lam:.3f} |"
+              for k, lam in figures.multipliers.items()]
+    lines += [f"| expected total payout | {fmt.money(static.expected_cost)} | "
+              f"{fmt.money(under.expected_cost)} |",
+              f"| CVaR {static.total_cvar_level:g} of the total | "
+              f"{fmt.money(static.total_cvar)} | {fmt.money(under.total_cvar)} |"]
+    lines += [f"| {md_escape(g.setting)} | {g.value:.6g} {'met' if g.ok else 'BROKEN'} | "
+              f"{h.value:.6g} {'met' if h.ok else 'BROKEN'} |"
+              for g, h in zip(static.guardrails, under.guardrails, strict=True)]
+    for k, out in figures.outcomes.items():
+        lines.append(f"| volume change: {labels[k]} (units) | 0 | "
+                     f"{out['volume_change']:+,.1f} |")
+        lines.append(f"| value change: {labels[k]} | {fmt.money(0.0)} | "
+                     f"{fmt.money(out['value_change'])} |")
+    if figures.net_value is not None:
+        lines.append(f"| net value | {fmt.money(figures.baseline_cost - static.expected_cost)} "
+                     f"| {fmt.money(figures.net_value)} |")
+    lines += ["", f"The baseline's expected total payout on the history: "
+                  f"{fmt.money(figures.baseline_cost)}."]
+    return lines

@@ -7,6 +7,7 @@ and 4 % -> 2 % (b) on 600 and 400 units; elasticity 0.3 moves them by +15 % and 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,23 @@ def test_response_sheet_recalculated(tmp_path: Path) -> None:
     assert a["attainment multiplier"] == pytest.approx(1.3, rel=1e-12)
     assert a["volume change (units per period)"] == pytest.approx(180.0, rel=1e-12)
     assert a["value change (USD per period)"] == pytest.approx(18.0, rel=1e-12)
+
+
+# ----------------------------------------------------------------- the audit
+
+def test_audit_shows_the_figures_under_response(tmp_path: Path) -> None:
+    folder = worked_case(tmp_path / "w")
+    result = invoke("audit", str(folder), str(folder / "new_plan.toml"), "--out",
+                    str(tmp_path / "audit"))
+    assert_exit(result, 0)
+    assert "attainment under response: a x1.150 (+15.0 %), b x0.850 (-15.0 %)" in result.output
+    assert "net value -5.20 USD per period" in result.output
+    doc = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert doc["response"]["multipliers"] == pytest.approx({"a": 1.15, "b": 0.85})
+    assert doc["response"]["evaluation"]["expected_cost"] == pytest.approx(48.2)
+    assert doc["response"]["static"]["expected_cost"] == pytest.approx(44.0)
+    assert doc["response"]["net_value"] == pytest.approx(-5.2)
+    md = (tmp_path / "audit" / "audit.md").read_text()
+    assert "| expected total payout | 44.00 | 48.20 |" in md
+    assert "| value change: a | 0.00 | 9.00 |" in md
+    assert "| net value | -4.00 | -5.20 |" in md
