@@ -88,6 +88,31 @@ def response_rows(case: Case, figures: Sequence[ResponseFigures]) -> list[dict[s
     return rows
 
 
+def segment_rows(case: Case, figures: ResponseFigures) -> list[dict[str, Any]]:
+    """Per group of reps (``response.segments``): the table's rows.
+
+    Payouts static, under response and the baseline's; each metric's attainment change;
+    with values, the value change and net value.
+    """
+    found = figures.segments
+    if found is None:
+        return []
+    labels = {k: case.metric(k).label or k for k in case.metric_ids}
+    rows = []
+    for name, g in found["groups"].items():
+        moves = ", ".join(f"{labels[k]} {v * 100:+.1f} pp"
+                          for k, v in g["attainment_change"].items() if v != 0.0) or "none"
+        value = (sum(o["value_change"] for o in g["outcomes"].values())
+                 if "outcomes" in g else None)
+        rows.append({"group": name, "reps": f"{g['reps']:,}",
+                     "static": money(g["static_expected_payout"]),
+                     "under": money(g["expected_payout"]),
+                     "baseline": money(g["baseline_expected_payout"]),
+                     "attainment": moves, "value": money(value),
+                     "net": money(g.get("net_value"))})
+    return rows
+
+
 def band_chart(case: Case, band: Sequence[ResponseFigures]) -> dict[str, Any]:
     """Expected payout (and net value, with values) against the elasticity."""
     return _chart(CHART_ID, f"Expected payout {money_per(case)} against the elasticity",
@@ -130,9 +155,12 @@ def response_context(case: Case, figures: Sequence[ResponseFigures]) -> dict[str
         without a band).
     """
     band = list(figures[1:])
-    return {"baseline": figures[0].baseline, "lines": response_lines(case, figures[0]),
+    return {"baseline": figures[0].baseline,
+            "lines": response_lines(case, figures[0], segments=False),
             "columns": [STATIC, *(_label(f) for f in figures)],
             "rows": response_rows(case, figures),
             "chart": band_chart(case, band) if band else None,
             "has_net": figures[0].net_value is not None,
+            "segment_column": (figures[0].segments or {}).get("column"),
+            "segments": segment_rows(case, figures[0]),
             "has_cap": case.spec.budget.expected_cap is not None}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from compplan.models import fmt
 from compplan.models.case import Case
@@ -60,14 +61,25 @@ def response_columns(case: Case, coeffs: Coefficients | None, name: str, plan: P
 _SAME = ("plan", "alignment", "design rules")
 
 
-def response_lines(case: Case, figures: ResponseFigures) -> list[str]:
+def response_lines(case: Case, figures: ResponseFigures, *,
+                   segments: bool = True) -> list[str]:
     """The multipliers, outcomes and net value in words.
+
+    Parameters
+    ----------
+    case : Case
+        The case.
+    figures : ResponseFigures
+        The plan's figures.
+    segments : bool
+        Also a line per group of reps (``response.segments``), for the case's own
+        elasticities.
 
     Returns
     -------
     list of str
         ``attainment under response: Cloud ARR x1.500 (+50.0 %), ...``; with values,
-        each metric's volume and value change and the net value.
+        each metric's volume and value change and the net value; then per group.
     """
     cur = case.spec.case.currency
     per = money_per(case)
@@ -86,6 +98,27 @@ def response_lines(case: Case, figures: ResponseFigures) -> list[str]:
     if figures.net_value is not None:
         lines.append(f"net value {fmt.money(figures.net_value, cur)} {per} (value gained minus "
                      "the change of expected payout from the baseline's)")
+    if segments and figures.segments is not None and figures.elasticity is None:
+        lines += segment_lines(case, figures.segments)
+    return lines
+
+
+def segment_lines(case: Case, found: dict[str, Any]) -> list[str]:
+    """A line per group of reps: payouts, attainment change and net value."""
+    cur = case.spec.case.currency
+    labels = {k: case.metric(k).label or k for k in case.metric_ids}
+    lines = []
+    for name, g in found["groups"].items():
+        moves = ", ".join(f"{labels[k]} {v * 100:+.1f} pp"
+                          for k, v in g["attainment_change"].items() if v != 0.0)
+        line = (f"{found['column']} {name}: expected payout "
+                f"{fmt.money(g['expected_payout'], cur)} under response against "
+                f"{fmt.money(g['static_expected_payout'], cur)} on the history and "
+                f"{fmt.money(g['baseline_expected_payout'], cur)} for the baseline; "
+                f"attainment {moves or 'unchanged'}")
+        if "net_value" in g:
+            line += f"; net value {fmt.money(g['net_value'], cur)}"
+        lines.append(line)
     return lines
 
 

@@ -162,3 +162,61 @@ def test_audit_shows_the_figures_under_response(tmp_path: Path) -> None:
     assert "| expected total payout | 44.00 | 48.20 |" in md
     assert "| value change: a | 0.00 | 9.00 |" in md
     assert "| net value | -4.00 | -5.20 |" in md
+
+
+# ----------------------------------------------------------------- segments
+
+def segmented_case(folder: Path) -> Path:
+    """The worked example with a second rep in another segment: 200 and 800 units."""
+    worked_case(folder)
+    (folder / "reps.csv").write_text("rep_id,target_incentive,segment\nR1,80.0,east\n"
+                                     "R2,80.0,west\n")
+    (folder / "attainment.csv").write_text("rep_id,period,a,b\nR1,P01,0.6,0.4\n"
+                                           "R2,P01,0.2,0.8\n")
+    (folder / "quotas.csv").write_text("rep_id,a,b\nR1,1000,1000\nR2,1000,1000\n")
+    return folder
+
+
+def test_outcomes_and_net_value_by_segment(tmp_path: Path) -> None:
+    folder = segmented_case(tmp_path / "w")
+    result = invoke("evaluate", str(folder), str(folder / "new_plan.toml"), "--out",
+                    str(tmp_path / "ev"))
+    assert_exit(result, 0)
+    assert ("segment west: expected payout 27.40 USD under response against 28.00 USD on the "
+            "history and 40.00 USD for the baseline; attainment a +3.0 pp, b -12.0 pp; net "
+            "value 3.60 USD") in result.output
+    doc = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    # Both reps below 100 % on both metrics: pay for a step moves +50 % on a and -50 % on
+    # b for each, so the multipliers stay 1.15 and 0.85.
+    assert doc["response"]["multipliers"] == pytest.approx({"a": 1.15, "b": 0.85})
+    seg = doc["response"]["segments"]
+    assert seg["column"] == "segment"
+    east, west = seg["groups"]["east"], seg["groups"]["west"]
+    # east: 80 * (0.75 * 0.69 + 0.25 * 0.34) = 48.2 against 44 static and 40 for the
+    # baseline; +90 and -60 units worth +9 and -6: net 3 - 8.2.
+    assert east["reps"] == 1
+    assert east["expected_payout"] == pytest.approx(48.2)
+    assert east["static_expected_payout"] == pytest.approx(44.0)
+    assert east["baseline_expected_payout"] == pytest.approx(40.0)
+    assert east["attainment_change"] == pytest.approx({"a": 0.09, "b": -0.06})
+    assert east["outcomes"]["a"] == pytest.approx({"volume_change": 90.0, "value_change": 9.0})
+    assert east["net_value"] == pytest.approx(-5.2)
+    # west: 200 and 800 units become 230 and 680: +3 and -12; pays
+    # 80 * (0.75 * 0.23 + 0.25 * 0.68) = 27.4 against 40: net -9 + 12.6.
+    assert west["expected_payout"] == pytest.approx(27.4)
+    assert west["static_expected_payout"] == pytest.approx(28.0)
+    assert west["attainment_change"] == pytest.approx({"a": 0.03, "b": -0.12})
+    assert west["outcomes"]["b"] == pytest.approx({"volume_change": -120.0,
+                                                   "value_change": -12.0})
+    assert west["net_value"] == pytest.approx(3.6)
+    # The segments add up to the whole.
+    assert east["net_value"] + west["net_value"] == pytest.approx(doc["response"]["net_value"])
+
+    out = tmp_path / "report.html"
+    assert_exit(invoke("report", str(folder), str(folder / "new_plan.toml"), "--out",
+                       str(out)), 0)
+    rows = rows_of(out.read_text(encoding="utf-8"), "response-segments")
+    assert rows["east"] == ["1", "44.00", "48.20", "40.00", "a +9.0 pp, b -6.0 pp", "3.00",
+                            "-5.20"]
+    assert rows["west"] == ["1", "28.00", "27.40", "40.00", "a +3.0 pp, b -12.0 pp", "-9.00",
+                            "3.60"]
