@@ -7,16 +7,27 @@ and 4 % -> 2 % (b) on 600 and 400 units; elasticity 0.3 moves them by +15 % and 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openpyxl
 import pytest
 from conftest import assert_exit, invoke
-from test_response import worked_case
+from test_response import brute_case, worked_case
 from test_workbook_live import SOFFICE, recalculate
+
+import compplan
+from compplan.errors import InfeasibleError
+from compplan.models.case import load_case
+from compplan.models.plan import Plan
+from compplan.optimizer.coefficients import compute_coefficients
+from compplan.optimizer.model import Rounding
+from compplan.optimizer.response import ResponseContext, evaluate_response
+from compplan.optimizer.response_model import grid_options
 
 
 def rows_of(html: str, table_id: str) -> dict[str, list[str]]:
@@ -220,3 +231,54 @@ def test_outcomes_and_net_value_by_segment(tmp_path: Path) -> None:
                             "-5.20"]
     assert rows["west"] == ["1", "28.00", "27.40", "40.00", "a +3.0 pp, b -12.0 pp", "-9.00",
                             "3.60"]
+
+
+# ---------------------------------------------- a robust design that nothing fits
+
+def least_robust_cost(case: Any, elasticities: list[float], parity: bool) -> float:
+    """The least over grid plans of the largest expected payout over the elasticities."""
+    coeffs = compute_coefficients(case)
+    ctx = ResponseContext.of(case, coeffs)
+    opts = grid_options(case, Rounding(0.05, 0.05))
+    per_metric = [[(opts.w[j], opts.u[j]) for j in np.flatnonzero(opts.metric == m)]
+                  for m in range(len(case.metric_ids))]
+    least = np.inf
+    for combo in itertools.product(*per_metric):
+        w, u = np.array([c[0] for c in combo]), np.array([c[1] for c in combo])
+        if abs(w.sum() - 1.0) > 1e-9:
+            continue
+        each = [evaluate_response(ctx, Plan.from_vectors(case, w, u), elasticity=e).evaluation
+                for e in elasticities]
+        if parity and any(ev.max_parity_gap > 0.088 for ev in each):
+            continue
+        least = min(least, max(ev.expected_cost for ev in each))
+    return float(least)
+
+
+def test_robust_design_that_nothing_fits_names_the_guardrails(tmp_path: Path) -> None:
+    elasticities = [0.0, 0.4, 0.8]
+    folder = brute_case(tmp_path / "probe", {"expected_cap": 1e9})
+    probe = load_case(folder)
+    with_parity = least_robust_cost(probe, elasticities, parity=True)
+    without = least_robust_cost(probe, elasticities, parity=False)
+    cap = round(with_parity - 1.0, 2)
+    case = load_case(brute_case(tmp_path / "r", {"expected_cap": cap}))
+    result = compplan.optimise(case, elasticity=elasticities)
+    assert result.plan is None
+    report = result.diagnosis
+    assert report is not None
+    with pytest.raises(InfeasibleError):
+        result.raise_for_status()
+    expected = ["budget_expected"] + (["fairness_parity"] if without <= cap else [])
+    assert [c["guardrail"] for c in report["conflict"]] == expected
+    assert report["elasticities"] == elasticities
+    # The cheapest grid plan meeting parity under each elasticity: its largest payout.
+    assert report["min_expected_cap"] == pytest.approx(with_parity, rel=1e-9)
+    assert report["explanation"][0].startswith(
+        "no grid plan satisfies the constraints under every elasticity of 0, 0.4, 0.8: ")
+    assert "[budget] expected_cap" in report["explanation"][0]
+    run = invoke("optimise", str(tmp_path / "r"), "--out", str(tmp_path / "p"),
+                 "--elasticity", "0,0.4,0.8")
+    assert_exit(run, 3)
+    written = json.loads((tmp_path / "p" / "infeasibility.json").read_text())
+    assert [c["guardrail"] for c in written["conflict"]] == expected
