@@ -282,3 +282,14 @@ def test_robust_design_that_nothing_fits_names_the_guardrails(tmp_path: Path) ->
     assert_exit(run, 3)
     written = json.loads((tmp_path / "p" / "infeasibility.json").read_text())
     assert [c["guardrail"] for c in written["conflict"]] == expected
+
+
+@pytest.mark.parametrize("command", [("report", "--out", "r.html"), ("export", "--xlsx", "r.xlsx")])
+def test_organisation_documents_refuse_an_elasticity(tmp_path: Path,
+                                                     command: tuple[str, str, str]) -> None:
+    org = Path(__file__).parent.parent / "cases" / "gtm_org"
+    name, flag, out = command
+    result = invoke(name, str(org), "current", "--elasticity", "0.1", flag, str(tmp_path / out))
+    assert_exit(result, 2)
+    assert ("--elasticity applies to a case folder with [response]; an organisation's roles "
+            "are evaluated without response") in result.output
