@@ -17,7 +17,7 @@ import numpy as np
 import openpyxl
 import pytest
 from conftest import assert_exit, invoke
-from test_response import brute_case, worked_case
+from test_response import brute_case, brute_force, worked_case
 from test_workbook_live import SOFFICE, recalculate
 
 import compplan
@@ -293,3 +293,30 @@ def test_organisation_documents_refuse_an_elasticity(tmp_path: Path,
     assert_exit(result, 2)
     assert ("--elasticity applies to a case folder with [response]; an organisation's roles "
             "are evaluated without response") in result.output
+
+
+# ---------------------------------------------- the grid model in a block (a role's)
+
+def test_response_model_builds_into_a_block(tmp_path: Path) -> None:
+    # An organisation builds each role into a block of one model: the grid model under
+    # response must do the same, with the role's w, u and z for the cross-role rules.
+    import pyomo.environ as pyo
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    from compplan.optimizer.response_model import case_problem, create_response_model
+
+    case = load_case(brute_case(tmp_path / "b", {"expected_cap": 567700.0}))
+    coeffs = compute_coefficients(case)
+    alignment, _, plan, _ = brute_force(case, coeffs)
+    problem = case_problem(case, coeffs, None, None)
+    parent = pyo.ConcreteModel()
+    parent.role = pyo.Block(["seller"])
+    part = create_response_model(case, coeffs, problem.data, problem.options, problem.sets,
+                                 block=parent.role["seller"])
+    part.model.objective.deactivate()
+    parent.objective = pyo.Objective(expr=parent.role["seller"].alignment, sense=pyo.maximize)
+    Highs().solve(parent)
+    assert pyo.value(parent.role["seller"].alignment) == pytest.approx(alignment, rel=1e-9)
+    w = {k: pyo.value(parent.role["seller"].w[k]) for k in case.metric_ids}
+    assert sum(w.values()) == pytest.approx(1.0)
+    assert {k for k, v in w.items() if v > 1e-9} == {m.id for m in plan.metrics}
