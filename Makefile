@@ -10,7 +10,7 @@ OUT ?= out/plan
 CONTRACT ?= ../shared
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: run test lint conformance clean browser spreadsheet
+.PHONY: run test lint conformance clean browser spreadsheet postgres
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "compplan needs Python 3.11 or newer (PYTHON=$(PYTHON))")'
@@ -26,7 +26,7 @@ run: $(STAMP)
 	@echo "compplan optimise --out $(OUT)   (the bundled default case, cases/enterprise_first)"
 	@$(BIN)/compplan optimise --out $(OUT)
 
-test: $(STAMP) browser spreadsheet
+test: $(STAMP) browser spreadsheet postgres
 	$(BIN)/python -m pytest -q
 
 # The browser tests of the HTML report and of the studio (tests/test_report_browser.py,
@@ -68,9 +68,26 @@ spreadsheet:
 	  rm -f $$log; \
 	fi
 
+# The database tests of cases from transactions (tests/test_sources_sql.py) start a real
+# PostgreSQL server of their own (a temporary folder and socket, as the user nobody):
+# Debian's binaries installed here when missing, as root with apt-get; otherwise those
+# tests are skipped, and this step says why. It never fails the build.
+APT_POSTGRES := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "note: PostgreSQL is not installed and installing it needs root; the database tests will be skipped (as root: apt-get update && apt-get install -y postgresql)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: PostgreSQL is not installed and there is no apt-get here; the database tests will be skipped"; \
+	else \
+	  echo "installing PostgreSQL for the database tests (apt-get)"; \
+	  $(APT_POSTGRES) >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && $(APT_POSTGRES) >/dev/null 2>&1; } \
+	    || echo "note: apt-get could not install PostgreSQL; the database tests will be skipped"; \
+	fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check common models optimizer render batch cli studio tests bench cases
-	$(BIN)/mypy common models optimizer render batch cli studio cases/generate.py
+	$(BIN)/mypy common models optimizer render batch cli studio cases/generate.py cases/generate_ledger.py
 
 # Without the shared folder, the contract's cases copied into tests/data/conformance
 # still run (through pytest), and the message says where the checker comes from.

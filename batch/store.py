@@ -214,6 +214,10 @@ def case_fingerprint(case: Case) -> str:
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
+    if case.period_quotas is not None:  # a case from transactions: what its source gave
+        digest.update(b"ledger\0" + "\0".join(case.periods).encode() + b"\0")
+        digest.update(case.attainment.tobytes())
+        digest.update(case.period_quotas.tobytes())
     return digest.hexdigest()
 
 

@@ -248,6 +248,8 @@ def validate(case: str | None) -> None:
     for warning in found.warnings:
         err_console.print(f"warning: {warning}")
     out_console.print(found.summary)
+    for line in found.details:  # a case from transactions (MODEL.md section 11)
+        out_console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @main.command("min-budget")

@@ -25,9 +25,12 @@ from compplan.render.pulse import guardrail_lines, headline, retune_rows
 @click.command("pulse")
 @click.argument("case", type=click.Path(file_okay=False))
 @click.argument("plan")
-@click.option("--actuals", "actuals_file", required=True, type=click.Path(),
+@click.option("--actuals", "actuals_file", type=click.Path(),
               help="Attainment of the elapsed periods, in the form of attainment.csv "
                    "(CSV or Parquet); for an organisation a folder of <role id>.csv.")
+@click.option("--from", "year_start", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="For a case from transactions ([source]): the plan year's first day; "
+                   "the periods before it are the history, those from it on the actuals.")
 @click.option("--year-periods", type=click.IntRange(min=1),
               help="Periods in the plan year (default: [case] periods_per_year, else the "
                    "periods of the case's history).")
@@ -42,7 +45,8 @@ from compplan.render.pulse import guardrail_lines, headline, retune_rows
               show_default=True, help="How tail guardrails enter the model.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
-def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | None,
+def pulse_command(case: str, plan: str, actuals_file: str | None, year_start: Any,
+                  year_periods: int | None,
                   out_dir: str, allow_new_metrics: bool, time_limit: float | None,
                   tail_method: str, force: bool, quiet: bool) -> None:
     """Compare what PLAN paid so far with what it was designed to pay, and re-tune it.
@@ -56,6 +60,10 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     --actuals a folder holding one file per role, <role id>.csv or .parquet. Writes
     org_pulse.json, org_pulse.md and <role>/pulse.json, pulse.md per role; the re-tune
     changes every role's plan jointly, within the organisation's remaining cap.
+
+    For a case from transactions, --from DATE (the plan year's first day) replaces
+    --actuals: the periods of the case's source before DATE are its history, those from
+    DATE on the year so far.
 
     Example (the bundled case, its plan designed by optimise, six months of actuals):
 
@@ -73,12 +81,15 @@ def pulse_command(case: str, plan: str, actuals_file: str, year_periods: int | N
     out = Path(out_dir)
     # One transaction: pulse.json, pulse.md (and infeasibility.json) land together.
     notes: list[str] = []  # said with a write failure (a full disk): the diagnosis is kept
-    with output_set(out_dir, force=force, inputs=[case, actuals_file, plan],
+    with output_set(out_dir, force=force,
+                    inputs=[p for p in (case, actuals_file, plan) if p is not None],
                     notes=notes) as folder:
         try:
             with Reporter(quiet) as reporter:
                 solver_import.join()
-                result = api.pulse(case, plan, actuals_file, year_periods=year_periods,
+                result = api.pulse(case, plan, actuals_file,
+                                   year_start=None if year_start is None else year_start.date(),
+                                   year_periods=year_periods,
                                    allow_new_metrics=allow_new_metrics,
                                    tail_method=tail_method,
                                    time_limit=time_limit, progress=reporter.step,

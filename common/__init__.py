@@ -3,6 +3,7 @@
 The public API (:mod:`compplan.api`) is re-exported here: ``compplan.load_case``,
 ``compplan.optimise``, ``compplan.evaluate``, ``compplan.min_budget``, ``compplan.audit``,
 ``compplan.explain``, ``compplan.sweep``, ``compplan.batch``, ``compplan.pulse``,
+``compplan.Case`` (a case, also from DataFrames: ``compplan.Case.from_frames``),
 ``compplan.Result`` and ``compplan.Status``; for organisations ``compplan.load_org``,
 ``compplan.optimise_org``, ``compplan.min_budget_org``, ``compplan.evaluate_org``,
 ``compplan.audit_org`` and ``compplan.sweep_org``. They are loaded on first use, so
@@ -14,7 +15,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-_API = frozenset({"Result", "Status", "audit", "batch", "evaluate", "explain", "load_case",
+_API = frozenset({"Case", "Result", "Status", "audit", "batch", "evaluate", "explain", "load_case",
                   "min_budget", "optimise", "sweep", "load_org", "optimise_org",
                   "min_budget_org", "evaluate_org", "audit_org", "sweep_org", "pulse",
                   "PulseCheck", "OrgResult", "report", "Report", "export", "Workbook",

@@ -17,19 +17,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compplan.errors import CaseError, InfeasibleError, SolverLimitError, UsageError
-from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME
+from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
     from compplan.batch.results import BatchReport
     from compplan.batch.spec import BatchSpec
-    from compplan.models.case import Case
     from compplan.models.org import Org
     from compplan.models.plan import Plan
     from compplan.optimizer.audit import Audit
@@ -48,6 +48,7 @@ DEFAULT_CASE = "enterprise_first"
 
 __all__ = [
     "AuditReport",
+    "Case",
     "Comparison",
     "OrgResult",
     "PulseCheck",
@@ -763,6 +764,10 @@ def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
     _sweep_range(start, stop, count, MAX_CANDIDATES)
     out = _folder_arg(out, "out", "an output folder (str or Path)")
     loaded = _as_case(case)
+    if loaded.path is None:
+        raise UsageError("a sweep needs a case folder (a sweep is a batch: it records the "
+                         "case's files and resumes from them); this case was built from "
+                         "DataFrames: write its tables to a folder and load that")
     return batch(budget_sweep(loaded, start, stop, count), out, case=loaded, **options)
 
 
@@ -833,6 +838,10 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
     expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(
         _folder_arg(spec, "spec", "a BatchSpec or a batch spec TOML file (str or Path)"))
     loaded = case if case is not None else load_case(expanded.case_path)
+    if loaded.path is None:  # Case.from_frames: a batch records, and resumes from, a folder
+        raise UsageError("a batch needs a case folder (it records the case's files and "
+                         "resumes from them); this case was built from DataFrames: write "
+                         "its tables to a folder and load that")
     options = BatchOptions(time_limit=time_limit, prices=prices)
     return run_batch(expanded, loaded, Path(out), workers=workers, scheduler=scheduler,
                      resume=resume, options=options, on_result=on_result, chart=chart,
@@ -1168,7 +1177,8 @@ def is_organisation(source: Any) -> bool:
                                        and is_org_folder(source))
 
 
-def pulse(case: Case | Org | str | Path, plan: Plan | str | Path, actuals: str | Path, *,
+def pulse(case: Case | Org | str | Path, plan: Plan | str | Path,
+          actuals: str | Path | None = None, *, year_start: date | str | None = None,
           year_periods: int | None = None, allow_new_metrics: bool = False,
           tail_method: TailMethod = "auto", time_limit: float | None = None,
           progress: Callable[[str], None] | None = None,
@@ -1182,9 +1192,15 @@ def pulse(case: Case | Org | str | Path, plan: Plan | str | Path, actuals: str |
     plan : Plan, str or Path
         The plan in force: a ``plan.json``, a TOML plan or ``"current"``; for an
         organisation its ``org_plan.json`` (or folder) or ``"current"``.
-    actuals : str or Path
+    actuals : str or Path, optional
         Attainment of the elapsed periods (CSV or Parquet, the form of
         ``attainment.csv``); for an organisation a folder of ``<role id>.csv``.
+        Give it or ``year_start``, not both.
+    year_start : date or str, optional
+        For a case from transactions (``[source]``, MODEL.md section 11), instead of
+        ``actuals``: the plan year's first day (a date or ``"YYYY-MM-DD"``); the source's
+        periods before it are the history, those from it on the year so far
+        (``compplan pulse --from``).
     year_periods : int, optional
         ``N``, the periods of the plan year (MODEL.md section 8).
     allow_new_metrics : bool
@@ -1204,10 +1220,18 @@ def pulse(case: Case | Org | str | Path, plan: Plan | str | Path, actuals: str |
     """
     seconds = _time_limit(time_limit)
     method = _tail_method(tail_method)
+    if (actuals is None) == (year_start is None):
+        raise UsageError("give --actuals FILE, or --from DATE for a case from transactions "
+                         "([source] in case.toml)")
+    start = None if year_start is None else _year_start(year_start)
     if is_organisation(case):
         from compplan.models.org_actuals import read_org_actuals
         from compplan.optimizer.org_pulse import org_pulse_check
 
+        if start is not None:
+            raise UsageError("--from applies to a case from transactions; give an "
+                             "organisation's actuals with --actuals")
+        assert actuals is not None
         if allow_new_metrics:
             raise UsageError("--allow-new-metrics applies to a case folder; an organisation's "
                              "joint re-tune keeps every role's metrics")
@@ -1232,15 +1256,43 @@ def pulse(case: Case | Org | str | Path, plan: Plan | str | Path, actuals: str |
     loaded = _as_case(case)
     warnings = [*loaded.spec.warnings(), *plausibility_warnings(loaded)]
     in_force = _as_plan(loaded, plan)
-    # The plan's metrics and those its gates name (a plan as written, MODEL.md section 9).
-    with _refused_paths():
-        read = read_actuals(actuals, loaded, needed_metrics(in_force))
+    if start is not None:  # the history and the year so far from the case's [source]
+        loaded, read = _from_source(loaded, start)
+    else:
+        assert actuals is not None
+        # The plan's metrics and those its gates name (a plan as written, MODEL.md s. 9).
+        with _refused_paths():
+            read = read_actuals(actuals, loaded, needed_metrics(in_force))
     outcome = pulse_check(loaded, in_force, read, year_periods=year_periods,
                           allow_new_metrics=allow_new_metrics, tail_method=method,
                           time_limit=seconds, progress=progress, chunk_progress=chunk_progress)
     why = (None if outcome.infeasibility is None
            else {"case": loaded.name, **outcome.infeasibility})
     return PulseCheck(outcome.document, why, warnings=[str(w) for w in warnings])
+
+
+def _year_start(value: Any) -> date:
+    """``year_start`` as a date: a date, or text ``YYYY-MM-DD``."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise UsageError(f"year_start must be a date or 'YYYY-MM-DD', got {_shown(value)}")
+
+
+def _from_source(loaded: Case, start: date) -> tuple[Case, Any]:
+    """The history before ``start`` and the actuals from it on, from the case's source."""
+    if loaded.ledger is None:
+        raise UsageError("--from reads the actuals from the case's [source] (MODEL.md "
+                         "section 11), but this case has attainment.csv; give --actuals FILE")
+    from compplan.models.ledger import split_at
+
+    return split_at(loaded, start)
 
 
 @dataclass
@@ -1544,12 +1596,18 @@ class Validation:
         What was accepted with a warning (data allowed but probably wrong).
     org : bool
         It is an organisation.
+    details : list of str
+        The lines ``compplan validate`` prints after the summary: for a case from
+        transactions (MODEL.md section 11), per metric and period the transactions
+        matched, quota coverage, and the transactions of unknown reps, off the plan or
+        outside every period.
     """
 
     source: Any
     summary: str
     warnings: list[str] = field(default_factory=list)
     org: bool = False
+    details: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"<Validation: {self.summary}>"
@@ -1599,11 +1657,17 @@ def validate(path: str | Path | None = None) -> Validation:
     extras = [name for name, present in (("quotas.csv", loaded.quotas is not None),
                                          ("current_plan.toml", loaded.current_plan is not None))
               if present]
+    details: list[str] = []
+    if loaded.ledger is not None:  # a case from transactions (MODEL.md section 11)
+        from compplan.models.ledger import report_lines
+
+        details = list(report_lines(loaded.ledger.report, len(loaded.reps)))
     return Validation(loaded, (
         f"{loaded.path}: valid. '{loaded.name}': {len(loaded.reps)} reps, "
         f"{len(loaded.metric_ids)} candidate metrics, {len(loaded.periods)} periods, "
         f"{scenarios.count} {scenarios.mode} scenarios"
-        + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded)), warnings)
+        + (f"; with {', '.join(extras)}" if extras else "") + _data_notes(loaded)), warnings,
+        details=details)
 
 
 def _data_notes(case: Case) -> str:
@@ -1738,7 +1802,7 @@ def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *
     return Comparison(title, csv_text(side_by_side(columns)),
                       markdown_safe(markdown_table(title, columns)),
                       columns=columns,
-                      inputs=[loaded.path, *(p for p in refs if p != CURRENT_PLAN)])
+                      inputs=[p for p in (loaded.path, *refs) if p and p != CURRENT_PLAN])
 
 
 def _under_response(case: Case, coeffs: Any, evaluated: list[tuple[str, Plan, Evaluation]],

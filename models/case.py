@@ -54,8 +54,8 @@ class Case:
 
     Attributes
     ----------
-    path : Path
-        The case folder.
+    path : Path or None
+        The case folder; None for a case built from DataFrames (:meth:`from_frames`).
     spec : CaseSpec
         The contents of ``case.toml``.
     reps : pandas.DataFrame
@@ -78,7 +78,7 @@ class Case:
         no mask; means, spreads and curves that pay at 0 do.
     """
 
-    path: Path
+    path: Path | None
     spec: CaseSpec
     reps: pd.DataFrame
     metric_ids: tuple[str, ...]
@@ -89,6 +89,56 @@ class Case:
     present: np.ndarray | None = None
     #: The ``[response]`` baseline plan (MODEL.md section 10), as written; None without one.
     baseline: PlanSpec | None = None
+    #: A case from transactions (MODEL.md section 11): quota per rep, metric and period
+    #: (NaN off the plan), and where the transactions went (``validate`` shows it).
+    period_quotas: np.ndarray | None = None
+    ledger: Any = None
+
+    @classmethod
+    def from_frames(cls, spec: dict[str, Any] | str, reps: pd.DataFrame,
+                    attainment: pd.DataFrame | None = None, *,
+                    transactions: pd.DataFrame | None = None,
+                    quota_plan: pd.DataFrame | None = None,
+                    calendar: pd.DataFrame | None = None,
+                    quotas: pd.DataFrame | None = None,
+                    current_plan: dict[str, Any] | None = None) -> Case:
+        """A case from DataFrames, checked exactly as a case folder is (no folder needed).
+
+        Parameters
+        ----------
+        spec : dict or str
+            The contents of ``case.toml``: parsed (a dict) or as TOML text.
+        reps : pandas.DataFrame
+            The roster, as ``reps.csv`` (``rep_id``, ``target_incentive``, groupings).
+        attainment : pandas.DataFrame, optional
+            As ``attainment.csv``; or, for a case with ``[source]`` (MODEL.md section 11):
+        transactions : pandas.DataFrame, optional
+            The ledger (replaces ``[source] transactions``, which may then be left out).
+        quota_plan : pandas.DataFrame, optional
+            ``rep_id, metric, period, quota`` (replaces ``[source] quotas``).
+        calendar : pandas.DataFrame, optional
+            ``period, start, end`` (replaces ``[source] calendar``).
+        quotas : pandas.DataFrame, optional
+            As ``quotas.csv`` (section 1).
+        current_plan : dict, optional
+            As ``current_plan.toml``, parsed.
+
+        Returns
+        -------
+        Case
+            The validated case, with ``path`` None. Errors name the table as its file
+            would be named (``reps.csv``, line = row + 2 counting the header).
+
+        Raises
+        ------
+        CaseError
+            As :func:`load_case`.
+        """
+        from compplan.models.frames import case_from_frames
+
+        return case_from_frames(spec, reps, attainment, transactions=transactions,
+                                quota_plan=quota_plan, calendar=calendar, quotas=quotas,
+                                current_plan=current_plan)
 
     @property
     def name(self) -> str:
@@ -183,16 +233,30 @@ def _load_case(folder: Path, goals: dict[str, float] | None) -> Case:
         raise CaseError(CASE_FILE, f"is missing from the case folder {folder}")
     inside_folder(folder, folder / CASE_FILE)
     tables = {stem: find_table(folder, stem) for stem in (REPS, ATTAINMENT, QUOTAS)}
-    for stem in (REPS, ATTAINMENT):
+    spec = read_case_spec(folder / CASE_FILE, goals=goals)
+    for stem in (REPS,) if spec.source is not None else (REPS, ATTAINMENT):
         if tables[stem] is None:
             raise CaseError(f"{stem}.csv", f"is missing from the case folder {folder} "
                                            f"(or give {stem}.parquet)")
-    check_memory(_required(tables[ATTAINMENT]))
+    if spec.source is not None and tables[ATTAINMENT] is not None:
+        raise CaseError(CASE_FILE, f"has a [source] table, but the case folder also holds "
+                                   f"{_required(tables[ATTAINMENT]).name}: attainment comes "
+                                   "from one of them; remove the file or the [source] table",
+                        field="[source]")
+    if spec.source is None:
+        check_memory(_required(tables[ATTAINMENT]))
     if (folder / CURRENT_PLAN_FILE).is_file():
         inside_folder(folder, folder / CURRENT_PLAN_FILE)
-    spec = read_case_spec(folder / CASE_FILE, goals=goals)
     reps = read_reps(_required(tables[REPS]), spec)
     metric_ids = tuple(spec.metrics)
+    if spec.source is not None:
+        from compplan.models.ledger import build_ledger, read_inputs
+        from compplan.models.sources import transactions_source
+
+        inputs = read_inputs(folder, spec.source,
+                             transactions_source(spec.source, folder))
+        return case_from_ledger(folder, spec, reps, build_ledger(spec, reps, inputs),
+                                tables[QUOTAS])
     attainment, periods, present = read_attainment(
         _required(tables[ATTAINMENT]), reps, metric_ids,
         allow_absent=spec.scenarios.allow_absent)
@@ -209,7 +273,8 @@ def _load_case(folder: Path, goals: dict[str, float] | None) -> Case:
                 baseline)
 
 
-def read_response(folder: Path, spec: CaseSpec, quotas: np.ndarray | None) -> PlanSpec | None:
+def read_response(folder: Path | None, spec: CaseSpec, quotas: np.ndarray | None,
+                  period_quotas: np.ndarray | None = None) -> PlanSpec | None:
     """Check ``[response]`` against the folder and read its baseline (MODEL.md section 10).
 
     The baseline is a plan file of the case folder in any form of section 9 (a TOML
@@ -225,6 +290,8 @@ def read_response(folder: Path, spec: CaseSpec, quotas: np.ndarray | None) -> Pl
     for mid, metric in spec.metrics.items():
         if metric.value is None:
             continue
+        if quotas is None and period_quotas is not None:
+            continue  # a case from transactions: each period's own quota (section 11)
         if quotas is None:
             raise CaseError(CASE_FILE, "a value per unit needs quotas.csv (the quota in the "
                                        "metric's unit), but the case has no quotas.csv",
@@ -233,6 +300,11 @@ def read_response(folder: Path, spec: CaseSpec, quotas: np.ndarray | None) -> Pl
             raise CaseError("quotas.csv", f"has no column '{mid}', which [metrics.{mid}] value "
                                           "in case.toml needs (the quota in the metric's unit)")
     name = spec.response.baseline
+    if folder is None:
+        raise CaseError(CASE_FILE, f"the baseline plan '{name}' is a file of the case folder, "
+                                   "and this case was built from DataFrames: write its tables "
+                                   "to a folder with the baseline plan and load that",
+                        field="[response] baseline")
     path = folder / name
     if name and not path.is_file():
         inside_folder(folder, path)
@@ -256,6 +328,24 @@ def read_response(folder: Path, spec: CaseSpec, quotas: np.ndarray | None) -> Pl
         raise CaseError(exc.file, f"{exc.detail} (the [response] baseline of case.toml)",
                         row=exc.row, field=exc.field) from None
     return plan
+
+
+def case_from_ledger(folder: Path | None, spec: CaseSpec, reps: pd.DataFrame, ledger: Any,
+                     quotas_path: Path | None, current: PlanSpec | None = None) -> Case:
+    """The case whose attainment a ledger computed (MODEL.md section 11)."""
+    metric_ids = tuple(spec.metrics)
+    if not ledger.attainment.any():
+        raise CaseError(CASE_FILE, "every attainment the ledger gives is 0: no plan can pay "
+                                   "for any result; check the metrics' sum and where",
+                        field="[source]")
+    quotas = None if quotas_path is None else read_quotas(quotas_path, reps, metric_ids)
+    if quotas is not None:  # else each period's own quota gives the revenue metric's
+        _check_revenue(spec, quotas, metric_ids)
+    if folder is not None:
+        current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
+    baseline = read_response(folder, spec, quotas, ledger.period_quotas)
+    return Case(folder, spec, reps, metric_ids, ledger.periods, ledger.attainment, quotas,
+                current, ledger.present, baseline, ledger.period_quotas, ledger)
 
 
 def _check_revenue(spec: CaseSpec, quotas: np.ndarray | None,

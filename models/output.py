@@ -156,7 +156,14 @@ def run_record(started: float, solver_seconds: float | None) -> dict[str, Any]:
 
 
 def rep_rates(case: Case, plan: Plan) -> pd.DataFrame | None:
-    """Each rep's rates in currency per unit of metric, where ``quotas.csv`` gives quotas."""
+    """Each rep's rates in currency per unit of metric, where quotas are known.
+
+    From ``quotas.csv`` (one quota per rep and metric), or, for a case from transactions
+    (MODEL.md section 11), from each period's own quota: one row per rep, metric and period
+    the rep is on the plan, with a ``period`` column.
+    """
+    if case.period_quotas is not None:
+        return _period_rates(case, plan)
     if case.quotas is None:
         return None
     ti = case.target_incentive
@@ -169,6 +176,23 @@ def rep_rates(case: Case, plan: Plan) -> pd.DataFrame | None:
                 "base_rate_per_unit": ti * metric.base_rate / quota,
                 "accelerator_rate_per_unit": ti * metric.accelerator_rate / quota,
             }))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _period_rates(case: Case, plan: Plan) -> pd.DataFrame | None:
+    assert case.period_quotas is not None
+    ti = case.target_incentive
+    frames = []
+    for metric in plan.metrics:
+        quota = case.period_quotas[:, case.metric_ids.index(metric.id), :]
+        reps, periods = np.nonzero(np.isfinite(quota))
+        q = quota[reps, periods]
+        frames.append(pd.DataFrame({
+            "rep_id": case.reps.index[reps], "metric": metric.id,
+            "period": np.asarray(case.periods, dtype=object)[periods], "quota": q,
+            "base_rate_per_unit": ti[reps] * metric.base_rate / q,
+            "accelerator_rate_per_unit": ti[reps] * metric.accelerator_rate / q,
+        }))
     return pd.concat(frames, ignore_index=True) if frames else None
 
 

@@ -476,8 +476,10 @@ def load_plan(case: Case, ref: str | Path) -> Plan:
     """
     if str(ref) == CURRENT_PLAN:
         if case.current_plan is None:
-            raise CaseError(CURRENT_PLAN_FILE, f"is not in the case folder {case.path}; "
-                                               "give a plan file instead of 'current'")
+            where = ("the case built from DataFrames (current_plan=)" if case.path is None
+                     else f"the case folder {case.path}")
+            raise CaseError(CURRENT_PLAN_FILE, f"is not in {where}; give a plan file "
+                                               "instead of 'current'")
         return Plan.from_spec(case, case.current_plan)
     path = Path(ref)
     if not path.is_file():

@@ -114,6 +114,10 @@ class MetricSpec(_Strict):
     # Response (MODEL.md section 10): this metric's elasticity, and what a unit is worth.
     elasticity: float | None = Field(default=None, ge=0.0, le=1e6)
     value: float | None = Field(default=None, ge=0.0, le=1e15)
+    # A metric over transactions (MODEL.md section 11): needs [source].
+    sum: str | None = Field(default=None, min_length=1, max_length=10_000)
+    count: bool | None = None
+    where: str | None = Field(default=None, min_length=1, max_length=10_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> MetricSpec:
@@ -206,6 +210,73 @@ class ResponseSpec(_Strict):
     baseline: str
     elasticity: float = Field(default=0.0, ge=0.0, le=1e6)
     max_change: float = Field(default=0.5, gt=0.0, le=1.0)
+class DatabaseSpec(_Strict):
+    """``[source] transactions = { url, query }`` or ``{ url, table }`` (MODEL.md section 11)."""
+
+    url: str = Field(min_length=1)
+    query: str | None = Field(default=None, min_length=1)
+    table: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DatabaseSpec:
+        if (self.query is None) == (self.table is None):
+            raise ValueError("give exactly one of query (a SELECT the database runs) and "
+                             "table (a whole table)")
+        return self
+
+
+class SourceSpec(_Strict):
+    """The ``[source]`` table: metrics computed from a ledger of transactions (section 11)."""
+
+    transactions: str | DatabaseSpec
+    rep: str = Field(min_length=1)
+    date: str = Field(min_length=1)
+    period: Literal["month", "quarter"] | None = None
+    calendar: str | None = Field(default=None, min_length=1)
+    quotas: str = Field(min_length=1)
+    credit: str | None = Field(default=None, min_length=1)
+    password_env: str | None = Field(default=None, min_length=1)
+
+    @field_validator("transactions", mode="before")
+    @classmethod
+    def _transactions(cls, value: object) -> object:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"url", "query", "table"})
+            if unknown:
+                raise ValueError(f"unknown key '{unknown[0]}' in the database source (allowed: "
+                                 "url, and query or table)")
+            if not isinstance(value.get("url"), str):
+                raise ValueError("a database source needs url = \"dialect://user@host/db\" "
+                                 "(text)")
+            if ("query" in value) == ("table" in value):
+                raise ValueError("a database source needs exactly one of query (a SELECT the "
+                                 "database runs) and table (a whole table)")
+            for key in ("query", "table"):
+                if key in value and not isinstance(value[key], str):
+                    raise ValueError(f"the database source's {key} must be text")
+            return DatabaseSpec.model_validate(value)
+        if not isinstance(value, str):
+            raise ValueError("must be a CSV or Parquet file, a glob of them, or "
+                             "{ url, query } (a database)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SourceSpec:
+        if (self.period is None) == (self.calendar is None):
+            raise ValueError("give exactly one of period (\"month\" or \"quarter\") and "
+                             "calendar (a CSV file with columns period, start, end)")
+        if isinstance(self.transactions, str) and not self.transactions.strip():
+            raise ValueError("transactions is empty: give a CSV or Parquet file, a glob of "
+                             "them, or { url, query }")
+        if self.quotas.replace("\\", "/").rsplit("/", 1)[-1].lower() in (
+                "quotas.csv", "quotas.parquet"):
+            raise ValueError("quotas may not be quotas.csv, which keeps its section 1 meaning "
+                             "(one quota per rep and metric); name the per-period quota table "
+                             "otherwise, e.g. quota_plan.csv")
+        if self.password_env is not None and isinstance(self.transactions, str):
+            raise ValueError("password_env applies only to a database source "
+                             "(transactions = { url, query })")
+        return self
 
 
 class CaseSpec(_Strict):
@@ -219,6 +290,7 @@ class CaseSpec(_Strict):
     fairness: FairnessSpec = FairnessSpec()
     scenarios: ScenarioSpec = ScenarioSpec()
     response: ResponseSpec | None = None
+    source: SourceSpec | None = None
 
     @field_validator("goals")
     @classmethod
@@ -255,6 +327,7 @@ class CaseSpec(_Strict):
                         raise ValueError(f"[metrics.{mid}] {key} needs a [response] table "
                                          "(with baseline = the plan reps worked under when "
                                          "the history was recorded)")
+        _check_ledger_keys(self)
         required = [m for m, s in self.metrics.items() if s.required]
         if len(required) > self.design.max_metrics:
             raise ValueError(f"{len(required)} metrics are required ({', '.join(required)}) "
@@ -275,6 +348,24 @@ class CaseSpec(_Strict):
         """
         return [(mid, goal) for mid, metric in self.metrics.items()
                 for goal in sorted(set(metric.alignment) - set(self.goals))]
+
+
+def _check_ledger_keys(spec: CaseSpec) -> None:
+    """With [source], each metric has exactly one of sum and count; without it, none."""
+    for mid, metric in spec.metrics.items():
+        if spec.source is None:
+            for key in ("sum", "count", "where"):
+                if getattr(metric, key) is not None:
+                    raise ValueError(f"[metrics.{mid}] {key} needs a [source] table (metrics "
+                                     "over transactions, MODEL.md section 11); without it "
+                                     "attainment comes from attainment.csv")
+        elif metric.count is False:
+            raise ValueError(f"[metrics.{mid}] count = false counts nothing: give count = true "
+                             "(the number of transactions) or a sum")
+        elif (metric.sum is None) == (metric.count is None):
+            raise ValueError(f"[metrics.{mid}] needs exactly one of sum (an expression over "
+                             "the transactions' columns) and count = true, since the case "
+                             "has a [source]")
 
 
 #: A curve's points and a plan's accelerator and base rate must agree within this.

@@ -524,6 +524,12 @@ def revenue_quota(case: Case) -> np.ndarray | None:
     metric = revenue_metric(case)
     if metric is None:
         return None
+    if case.quotas is None and case.period_quotas is not None:
+        # A case from transactions (MODEL.md section 11): a rep's mean quota per period.
+        q = case.period_quotas[:, case.metric_ids.index(metric), :]
+        with np.errstate(invalid="ignore"):
+            mean: np.ndarray = np.nanmean(np.where(np.isfinite(q), q, np.nan), axis=1)
+        return mean
     if case.quotas is None:
         raise CaseError("case.toml", f"needs quotas.csv with a column '{metric}' (quota in "
                                      "currency) to express expected revenue, but the case "
@@ -559,6 +565,11 @@ def expected_revenue(case: Case, scenarios: Scenarios | None = None) -> float | 
     if quota is None:
         return None
     j = case.metric_ids.index(str(revenue_metric(case)))
+    if (case.quotas is None and case.period_quotas is not None and scenarios is None
+            and case.spec.scenarios.mode == "historical"):
+        # Each period's own quota: the revenue the ledger recorded, per period on average.
+        q = np.nan_to_num(case.period_quotas[:, j, :])
+        return float((q * case.attainment[:, j, :]).sum(dtype=np.float64)) / len(case.periods)
     scen = scenarios if scenarios is not None else build_scenarios(case)
     total = 0.0
     for start, x in scen.chunks(_REVENUE_CHUNK):

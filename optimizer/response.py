@@ -207,6 +207,8 @@ def volumes(case: Case, scenarios: Scenarios | None = None) -> np.ndarray:
 
     NaN for a metric without a quota.
     """
+    if case.quotas is None and case.period_quotas is not None:
+        return _ledger_volumes(case, scenarios)
     if case.quotas is None:
         return np.full(len(case.metric_ids), np.nan)
     scen = scenarios if scenarios is not None else build_scenarios(case)
@@ -221,6 +223,34 @@ def volumes(case: Case, scenarios: Scenarios | None = None) -> np.ndarray:
         mean = np.asarray(x, dtype=np.float64).sum(axis=2) / count[:, None]
         total += (quota[start:stop] * mean).sum(axis=0)
     return np.where(np.isnan(case.quotas).any(axis=0), np.nan, total)
+
+
+def _ledger_volumes(case: Case, scenarios: Scenarios | None) -> np.ndarray:
+    """``volumes`` for a case from transactions: each period's own quota (section 11).
+
+    In Monte Carlo mode the draws are not periods: a rep's quota is then the mean of
+    her periods' own quotas.
+    """
+    return ledger_rep_volumes(case, scenarios).sum(axis=0)
+
+
+def ledger_rep_volumes(case: Case, scenarios: Scenarios | None) -> np.ndarray:
+    """(N, M): each rep's ``mean_s Q x`` for a case from transactions (section 11)."""
+    assert case.period_quotas is not None
+    quota = case.period_quotas  # (reps, metrics, periods), NaN off the plan
+    on = ~np.isnan(quota)
+    count = np.maximum(on.sum(axis=2), 1)
+    if scenarios is None or scenarios.mode == "historical":
+        units = np.where(on, np.nan_to_num(quota) * case.attainment, 0.0)
+        return np.asarray(units.sum(axis=2) / count)
+    mean_quota = np.nan_to_num(quota).sum(axis=2) / count
+    per_rep = np.zeros(mean_quota.shape)
+    size = max(1, CHUNK_ELEMENTS // max(1, len(case.metric_ids) * scenarios.count))
+    for start, x in scenarios.chunks(size):
+        stop = start + x.shape[0]
+        mean = np.asarray(x, dtype=np.float64).mean(axis=2)
+        per_rep[start:stop] = mean_quota[start:stop] * mean
+    return per_rep
 
 
 @dataclass(frozen=True)
@@ -400,7 +430,11 @@ def group_totals(case: Case, coeffs: Coefficients, base: Plan,
                                         minlength=groups)
             attainment[:, j] += np.bincount(here, weights=summed[:, j], minlength=groups)
         periods += np.bincount(here, weights=count, minlength=groups)
-    if case.quotas is None:
+    if case.quotas is None and case.period_quotas is not None:  # each period's own quota
+        per_rep = ledger_rep_volumes(case, scenarios)
+        volume = np.stack([np.bincount(codes, weights=per_rep[:, j], minlength=groups)
+                           for j in range(m)], axis=1)
+    elif case.quotas is None:
         volume[:] = np.nan
     else:
         volume[:, np.isnan(case.quotas).any(axis=0)] = np.nan

@@ -309,20 +309,24 @@ def _rates_sheet(book: Workbook, case: Case, result: Outcome,
     if rates is None:
         return None
     cur = case.spec.case.currency
+    by_period = "period" in rates.columns  # a case from transactions: each period's quota
     columns = [Column("rep_id", width=16), Column("metric", width=22),
+               *([Column("period", width=12)] if by_period else []),
                Column("quota", QUANTITY, 14), Column(f"base rate per unit ({cur})", RATE, 22),
                Column(f"accelerator rate per unit ({cur})", RATE, 28),
                Column(f"target incentive ({cur})", MONEY, 20)]
-    targets = np.tile(np.asarray(case.target_incentive, dtype=float), len(result.plan.metrics))
+    ti = pd.Series(np.asarray(case.target_incentive, dtype=float), index=case.reps.index)
+    targets = ti.reindex(rates["rep_id"]).to_numpy()
+    q_col, t_col = ("D", "G") if by_period else ("C", "F")
 
     def rows() -> Iterable[tuple[Any, ...]]:
-        for r, (rep, metric, quota, base, accel) in enumerate(
-                rates.itertuples(index=False, name=None), start=2):
+        for r, values in enumerate(rates.itertuples(index=False, name=None), start=2):
+            rep, metric, *period, quota, base, accel = values
             n = names[metric]
             live = quota is not None and math.isfinite(quota) and quota > 0
-            yield (rep, metric, quota,
-                   Formula(f"=F{r}*{n.base_rate}/C{r}") if live else base,
-                   Formula(f"=F{r}*{n.accelerator_rate}/C{r}") if live else accel,
+            yield (rep, metric, *period, quota,
+                   Formula(f"={t_col}{r}*{n.base_rate}/{q_col}{r}") if live else base,
+                   Formula(f"={t_col}{r}*{n.accelerator_rate}/{q_col}{r}") if live else accel,
                    targets[r - 2])
 
     _sheet(book, "Rep rates", columns, rows())

@@ -156,7 +156,8 @@ class Session:
     @property
     def inputs(self) -> list[Path]:
         """Files the studio read: no output may replace one of them."""
-        return [self.case.path, *(Path(p) for p in self.plan_files)]
+        folder = [] if self.case.path is None else [self.case.path]
+        return [*folder, *(Path(p) for p in self.plan_files)]
 
     def set_best(self, plan: Plan) -> None:
         """Take ``plan`` (the case's optimised plan) as the best within its guardrails."""

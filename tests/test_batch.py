@@ -261,7 +261,8 @@ def test_spec_file_errors(tmp_path: Path, text: str, message: str | None) -> Non
     ('[[candidates]]\n"metrics.a.treshold" = 0.2\n',
      "spec.toml, [[candidates]] #1 (c0001, 'treshold=0.2'), metrics.a.treshold: not "
      "a parameter of the case (keys of [metrics.a]: label, threshold, cap, alignment, "
-     "responsiveness, step, min_weight, max_weight, required, forbidden, elasticity, value)"),
+     "responsiveness, step, min_weight, max_weight, required, forbidden, elasticity, value, "
+     "sum, count, where)"),
     ('[grid]\n"goals.growth" = [1.0]\n',
      "spec.toml, [grid], goals.growth: not a goal of the case (goals: g)"),
     ('[grid]\n"case.name" = ["x"]\n',

@@ -262,7 +262,7 @@ def test_typo_suggestion(case: Path) -> None:
     assert_error(invoke("validate", str(case)), 2, "case.toml, [metrics.revenue] treshold: "
                  "unknown key; did you mean 'threshold'? (allowed keys: label, threshold, cap, "
                  "alignment, responsiveness, step, min_weight, max_weight, required, forbidden, "
-                 "elasticity, value)")
+                 "elasticity, value, sum, count, where)")
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16"], ids=["no-bom", "bom"])

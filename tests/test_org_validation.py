@@ -98,7 +98,7 @@ BAD: list[tuple[str, Edit, str]] = [
                                        "treshold = 0.5"),
      "sales/case.toml, [metrics.bookings] treshold: unknown key; did you mean 'threshold'? "
      "(allowed keys: label, threshold, cap, alignment, responsiveness, step, min_weight, "
-     "max_weight, required, forbidden, elasticity, value)"),
+     "max_weight, required, forbidden, elasticity, value, sum, count, where)"),
     ("path is the org", lambda f: edit(f, "org.toml", 'path = "sales"', 'path = "."'),
      "org.toml, line 10, [roles.sales] path: '.' is the organisation folder itself; a role's "
      "case folder is a folder inside it (holding case.toml, reps.csv and attainment.csv)"),

@@ -320,3 +320,26 @@ def test_response_model_builds_into_a_block(tmp_path: Path) -> None:
     w = {k: pyo.value(parent.role["seller"].w[k]) for k in case.metric_ids}
     assert sum(w.values()) == pytest.approx(1.0)
     assert {k for k, v in w.items() if v > 1e-9} == {m.id for m in plan.metrics}
+
+
+def test_segments_of_a_case_from_transactions(tmp_path: Path) -> None:
+    # Each period's own quota (section 11) by rep: R1's bookings 600 and 900 (mean 750),
+    # R2's 1000 and 1300 (mean 1150); deals 1.5 each.
+    from test_ledger_response import response_mini
+
+    folder = response_mini(tmp_path / "m")
+    case = load_case(folder)
+    figs = compplan.evaluate(case, folder / "plan.toml").response
+    assert figs is not None and figs.segments is not None
+    groups = figs.segments["groups"]
+    lam = figs.multipliers
+    by_rep = {"R1": (750.0, 1.5), "R2": (1150.0, 1.5)}
+    column = figs.segments["column"]
+    reps = case.reps.reset_index()
+    for name, g in groups.items():
+        ids = [r for r, v in zip(reps["rep_id"], reps[column], strict=True) if str(v) == name]
+        assert g["outcomes"]["bookings"]["volume_change"] == pytest.approx(
+            (lam["bookings"] - 1.0) * sum(by_rep[r][0] for r in ids), rel=1e-12)
+        assert g["outcomes"]["deals"]["volume_change"] == pytest.approx(
+            (lam["deals"] - 1.0) * sum(by_rep[r][1] for r in ids), rel=1e-12)
+    assert sum(g["net_value"] for g in groups.values()) == pytest.approx(figs.net_value)

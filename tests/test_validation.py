@@ -36,8 +36,8 @@ ATT_HEADER = "rep_id,period,revenue,margin\n"
 ATT_ROWS = ["R1,P01,1.0,1.1", "R1,P02,1.2,0.7", "R2,P01,0.8,1.0", "R2,P02,0.9,1.3"]
 
 METRIC_KEYS = ("label, threshold, cap, alignment, responsiveness, step, min_weight, "
-               "max_weight, required, forbidden, elasticity, value")
-TOP_KEYS = "case, goals, metrics, design, budget, fairness, scenarios, response"
+               "max_weight, required, forbidden, elasticity, value, sum, count, where")
+TOP_KEYS = "case, goals, metrics, design, budget, fairness, scenarios, response, source"
 ATT_RULE = "must be a finite number >= 0 (attainment as a ratio of quota, 1.0 = 100 %)"
 TI_RULE = "must be a number > 0 (currency)"
 QUOTA_RULE = "must be a number > 0 (quota in the metric's unit)"
