@@ -66,6 +66,8 @@ def audit(case: str, plan: str, out_dir: str, force: bool, quiet: bool) -> None:
             show_audit(found.audit)
         else:
             _show_audit(found.audit)
+            for line in found.response_lines:
+                out_console.print(f"  {line}")
         out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 

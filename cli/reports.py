@@ -32,12 +32,16 @@ from compplan.models.case import CURRENT_PLAN
 @click.option("--year-periods", type=click.IntRange(min=1),
               help="With --actuals: periods in the plan year (default: [case] "
                    "periods_per_year, else the periods of the case's history).")
+@click.option("--elasticity", "elasticity", metavar="E1,E2,...",
+              help="A case with [response]: the plan also under each elasticity of the "
+                   "list (each replacing every metric's), with a chart of expected payout "
+                   "and net value against the elasticity.")
 @click.option("--out", "out_file", default="out/report.html", show_default=True,
               help="The HTML file to write ('-': standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
 def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None,
-           actuals_file: str | None, year_periods: int | None, out_file: str,
-           quiet: bool) -> None:
+           actuals_file: str | None, year_periods: int | None, elasticity: str | None,
+           out_file: str, quiet: bool) -> None:
     """Write the plan report: one self-contained HTML page with charts.
 
     The plan at a glance, its payout curves (today's plan drawn over them when the
@@ -46,8 +50,10 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     and the plan document of `compplan explain`. With --actuals, the year so far:
     the cumulative payout by period against the expected path and its P10-P90 band,
     the guardrails now and projected, the re-tune beside the plan in force, and the
-    drift (as `compplan pulse`). The page loads nothing and runs no script: it works
-    offline, on a laptop or a phone.
+    drift (as `compplan pulse`). For a case with [response]: every payout figure static
+    and under response side by side, and with --elasticity under each elasticity of
+    the list, charted. The page loads nothing and runs no script: it works offline,
+    on a laptop or a phone.
 
     PLAN is a plan.json written by `compplan optimise`, a TOML file of [[metrics]]
     tables, or `current`.
@@ -64,9 +70,12 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
         compplan report cases/gtm_org plans/gtm/org_plan.json --out org_report.html
         compplan report cases/enterprise_first plans/fy27/plan.json \\
             --actuals cases/enterprise_first/actuals.csv --out report.html
+        compplan report cases/subscription_response current --elasticity 0,0.2,0.4 \\
+            --out response_report.html
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     from compplan import api
 
+    band = _band(elasticity)
     inputs = [p for p in (plan, *compare) if p != CURRENT_PLAN] + (
         [actuals_file] if actuals_file is not None else [])
     out = output_file(out_file, suffixes=(".html", ".htm"), inputs=inputs, stdout=True)
@@ -75,7 +84,8 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
         with Reporter(quiet) as reporter:
             page = api.report(source, plan, compare=compare, batch=batch_dir,
                               actuals=actuals_file, year_periods=year_periods,
-                              progress=reporter.step, chunk_progress=reporter.chunks)
+                              progress=reporter.step, chunk_progress=reporter.chunks,
+                              elasticity=band)
     except CompplanError as exc:
         fail(exc)
     if out is None:
@@ -102,9 +112,13 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
 @click.option("--year-periods", type=click.IntRange(min=1),
               help="With --actuals: periods in the plan year (default: [case] "
                    "periods_per_year, else the periods of the case's history).")
+@click.option("--elasticity", "elasticity", metavar="E1,E2,...",
+              help="A case with [response]: adds the Response band sheet, the plan's "
+                   "figures under each elasticity of the list (each replacing every "
+                   "metric's).")
 @click.option("-q", "--quiet", is_flag=True, help="Nothing on the terminal.")
 def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file: str | None,
-           year_periods: int | None, quiet: bool) -> None:
+           year_periods: int | None, elasticity: str | None, quiet: bool) -> None:
     """Export PLAN under CASE as a workbook for finance.
 
     A live workbook: the plan's weights, thresholds, caps and rates sit in named
@@ -113,8 +127,11 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file:
     total payout of each scenario (Scenarios) and the expected cost beside today's
     plan (Current vs designed); Evaluation, Segments, Pulse (with --actuals: the year
     so far, guardrails now and projected, the re-tune, drift), Candidates (with
-    --batch) and About hold compplan's figures. Sheets print landscape, one page wide, headers
-    repeated; case text never becomes a formula.
+    --batch) and About hold compplan's figures. A case with [response] adds the
+    Response sheet: per metric the multiplier, volume and value change by formula from
+    the Plan sheet's weights and rates, the payout figures static and under response,
+    the net value by formula; with --elasticity the Response band sheet. Sheets print
+    landscape, one page wide, headers repeated; case text never becomes a formula.
 
     For a folder holding org.toml (PLAN `current` or an org_plan.json): an
     Organisation sheet (a row per role, the total by formula, today's plans beside),
@@ -127,9 +144,12 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file:
         compplan export cases/gtm_org plans/gtm/org_plan.json --xlsx org.xlsx
         compplan export cases/enterprise_first plans/fy27/plan.json \\
             --actuals cases/enterprise_first/actuals.csv --xlsx plan.xlsx
+        compplan export cases/subscription_response current --elasticity 0,0.3 \\
+            --xlsx response.xlsx
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     from compplan import api
 
+    band = _band(elasticity)
     inputs = ([] if plan == CURRENT_PLAN else [plan]) + (
         [actuals_file] if actuals_file is not None else [])
     out = output_file(xlsx, suffixes=(".xlsx",), inputs=inputs, stdout=True)
@@ -138,7 +158,7 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file:
         with Reporter(quiet) as reporter:
             book = api.export(source, plan, batch=batch_dir, actuals=actuals_file,
                               year_periods=year_periods, progress=reporter.step,
-                              chunk_progress=reporter.chunks)
+                              chunk_progress=reporter.chunks, elasticity=band)
     except CompplanError as exc:
         fail(exc)
     if out is None:
@@ -150,6 +170,19 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file:
         cannot_write(out, exc)
     if not quiet:
         out_console.print(f"wrote {out}")
+
+
+def _band(elasticity: str | None) -> list[float] | None:
+    """--elasticity E1,E2,...: the elasticities, or exit 2 naming what is allowed."""
+    if elasticity is None:
+        return None
+    from compplan.optimizer.response import parse_elasticities
+
+    try:
+        values = parse_elasticities(elasticity)
+    except CompplanError as exc:
+        fail(exc)
+    return values
 
 
 COMMANDS: list[click.Command] = [report, export]

@@ -1444,7 +1444,8 @@ def _read_batch(folder: str | Path | None, case: Case) -> Any:
 def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[str, ...] = (),
            batch: str | Path | None = None, actuals: str | Path | None = None,
            year_periods: int | None = None, progress: Callable[[str], None] | None = None,
-           chunk_progress: Progress | None = None) -> Report:
+           chunk_progress: Progress | None = None,
+           elasticity: float | Sequence[float] | None = None) -> Report:
     """The plan report (``compplan report``): one self-contained HTML page with charts.
 
     Parameters
@@ -1464,6 +1465,11 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
         With ``actuals``: ``N``, the periods of the plan year.
     progress, chunk_progress : callable, optional
         As for :func:`optimise`.
+    elasticity : float or sequence of float, optional
+        A case with ``[response]`` (MODEL.md section 10): the plan also under each
+        elasticity (each replacing every metric's), with a chart of expected payout and
+        net value against it. A case with ``[response]`` always gets the section of its
+        figures static and under response.
 
     Returns
     -------
@@ -1474,6 +1480,9 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
         from compplan.render.org_report import OrgReportInput, render_org_report
 
         _org_only(compare, batch, actuals, "report")
+        if elasticity is not None:
+            raise UsageError("--elasticity applies to a case folder with [response]; an "
+                             "organisation's roles are evaluated without response")
         org = _as_org(case)
         found = _org_evaluations(org, _org_today(org, str(plan)), progress)
         return Report(render_org_report(OrgReportInput(org, found[0], str(plan),
@@ -1482,10 +1491,17 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
     from compplan.render.report import ReportInput, render_report
 
     loaded = _as_case(case)
+    band = None if elasticity is None else _elasticities(loaded, elasticity)
     table = _read_batch(batch, loaded)
     views = _case_views(loaded, str(plan), tuple(str(p) for p in compare), actuals,
                         year_periods, progress, chunk_progress)
     subjects = views["subjects"]
+    response = None
+    if loaded.spec.response is not None:
+        from compplan.render.report_response import response_context
+
+        response = response_context(loaded, _response_figures(
+            loaded, views["coeffs"], subjects[0].plan, subjects[0].evaluation, band or []))
     section = None
     if views["pulse"] is not None:
         from compplan.render.report_pulse import pulse_context
@@ -1496,17 +1512,30 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
         document=explanation_with_case(loaded, subjects[0].plan, str(plan), views["coeffs"]),
         batch=table, batch_source=None if batch is None else str(batch),
         readings=views["readings"], pulse=section,
-        pulse_source=None if actuals is None else str(actuals))))
+        pulse_source=None if actuals is None else str(actuals), response=response)))
+
+
+def _response_figures(case: Case, coeffs: Any, plan: Plan, static: Evaluation | None,
+                      band: Sequence[float], ctx: Any = None) -> list[Any]:
+    """MODEL.md section 10: the plan under the case's elasticities, then under each of band."""
+    from compplan.optimizer.response import ResponseContext, evaluate_response
+
+    ctx = ctx if ctx is not None else ResponseContext.of(case, coeffs)
+    return ([evaluate_response(ctx, plan, static=static)]
+            + [evaluate_response(ctx, plan, elasticity=e, static=static) for e in band])
 
 
 def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path | None = None,
            actuals: str | Path | None = None, year_periods: int | None = None,
            progress: Callable[[str], None] | None = None,
-           chunk_progress: Progress | None = None) -> Workbook:
+           chunk_progress: Progress | None = None,
+           elasticity: float | Sequence[float] | None = None) -> Workbook:
     """The live workbook for finance (``compplan export``).
 
     Parameters are those of :func:`report` (no ``compare``); ``actuals`` adds the Pulse
-    sheet. An organisation gets its Organisation sheet and a sheet per role.
+    sheet. An organisation gets its Organisation sheet and a sheet per role. A case with
+    ``[response]`` gets the Response sheet (multipliers, outcomes and net value live from
+    the Plan sheet's parameters), and with ``elasticity`` the Response band sheet.
 
     Returns
     -------
@@ -1517,6 +1546,9 @@ def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path
         from compplan.render.org_workbook import build_org_workbook
 
         _org_only((), batch, actuals, "export")
+        if elasticity is not None:
+            raise UsageError("--elasticity applies to a case folder with [response]; an "
+                             "organisation's roles are evaluated without response")
         org = _as_org(case)
         found = _org_evaluations(org, _org_today(org, str(plan)), progress)
         return Workbook(build_org_workbook(org, found[0], source=str(plan),
@@ -1525,11 +1557,19 @@ def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path
     from compplan.render.workbook import build_workbook
 
     loaded = _as_case(case)
+    band = None if elasticity is None else _elasticities(loaded, elasticity)
     table = _read_batch(batch, loaded)
     views = _case_views(loaded, str(plan), (), actuals, year_periods, progress,
                         chunk_progress)
     result = views["subjects"][0]
-    sheets = []
+    sheets: list[Any] = []
+    if loaded.spec.response is not None:
+        from compplan.optimizer.response import ResponseContext
+        from compplan.render.workbook_response import response_sheets
+
+        ctx = ResponseContext.of(loaded, views["coeffs"])
+        sheets += response_sheets(ctx, result.plan, _response_figures(
+            loaded, views["coeffs"], result.plan, result.evaluation, band or [], ctx))
     if views["pulse"] is not None:
         from compplan.render.workbook_pulse import pulse_sheet
 
@@ -1803,11 +1843,20 @@ class AuditReport:
     audit: Any
     org: bool = False
     inputs: list[Any] = field(default_factory=list)
+    #: A case with ``[response]``: the plan's figures static and under response
+    #: (:class:`~compplan.optimizer.response.ResponseFigures`), and their lines for
+    #: the terminal and ``audit.md``.
+    response: Any = None
+    response_lines: list[str] = field(default_factory=list)
+    response_markdown: list[str] = field(default_factory=list)
 
     @property
     def document(self) -> dict[str, Any]:
-        """``audit.json`` (or ``audit_org.json``)."""
-        return dict(self.audit.to_dict())
+        """``audit.json`` (or ``audit_org.json``); with ``[response]`` its ``response``."""
+        doc = dict(self.audit.to_dict())
+        if self.response is not None:
+            doc["response"] = self.response.to_dict()
+        return doc
 
     @property
     def markdown(self) -> str:
@@ -1820,7 +1869,8 @@ class AuditReport:
             return markdown_safe(org_markdown(self.audit))
         from compplan.render.audit import audit_markdown
 
-        return markdown_safe(audit_markdown(self.audit))
+        extra = "".join(line + "\n" for line in self.response_markdown)
+        return markdown_safe(audit_markdown(self.audit) + extra)
 
     def write_into(self, folder: Path) -> list[Path]:
         """Write the two files into an open (staged) folder; their paths there."""
@@ -1882,4 +1932,14 @@ def audit_report(case: Case | Org | str | Path, plan: Plan | str | Path = "curre
     loaded = _as_case(case)
     refs = [] if not isinstance(plan, str | os.PathLike) or str(plan) == CURRENT_PLAN \
         else [plan]
-    return AuditReport(audit(loaded, plan), inputs=[p for p in (loaded.path, *refs) if p])
+    found = AuditReport(audit(loaded, plan), inputs=[p for p in (loaded.path, *refs) if p])
+    if loaded.spec.response is not None:  # MODEL.md section 10: the figures under response
+        from compplan.optimizer.coefficients import compute_coefficients
+        from compplan.render.response import response_lines, response_markdown
+
+        figures = _response_figures(loaded, compute_coefficients(loaded),
+                                    _as_plan(loaded, plan), None, [])[0]
+        found.response = figures
+        found.response_lines = response_lines(loaded, figures)
+        found.response_markdown = response_markdown(loaded, figures)
+    return found

@@ -35,6 +35,7 @@ from compplan.optimizer.evaluate import (
     expected_revenue,
     plan_payouts,
     revenue_metric,
+    segment_column,
 )
 
 #: Most elasticities in one ``--elasticity`` list.
@@ -230,21 +231,26 @@ def _ledger_volumes(case: Case, scenarios: Scenarios | None) -> np.ndarray:
     In Monte Carlo mode the draws are not periods: a rep's quota is then the mean of
     her periods' own quotas.
     """
+    return ledger_rep_volumes(case, scenarios).sum(axis=0)
+
+
+def ledger_rep_volumes(case: Case, scenarios: Scenarios | None) -> np.ndarray:
+    """(N, M): each rep's ``mean_s Q x`` for a case from transactions (section 11)."""
     assert case.period_quotas is not None
     quota = case.period_quotas  # (reps, metrics, periods), NaN off the plan
     on = ~np.isnan(quota)
     count = np.maximum(on.sum(axis=2), 1)
     if scenarios is None or scenarios.mode == "historical":
         units = np.where(on, np.nan_to_num(quota) * case.attainment, 0.0)
-        return (units.sum(axis=2) / count).sum(axis=0)
+        return np.asarray(units.sum(axis=2) / count)
     mean_quota = np.nan_to_num(quota).sum(axis=2) / count
-    total = np.zeros(len(case.metric_ids))
+    per_rep = np.zeros(mean_quota.shape)
     size = max(1, CHUNK_ELEMENTS // max(1, len(case.metric_ids) * scenarios.count))
     for start, x in scenarios.chunks(size):
         stop = start + x.shape[0]
         mean = np.asarray(x, dtype=np.float64).mean(axis=2)
-        total += (mean_quota[start:stop] * mean).sum(axis=0)
-    return total
+        per_rep[start:stop] = mean_quota[start:stop] * mean
+    return per_rep
 
 
 @dataclass(frozen=True)
@@ -270,6 +276,13 @@ class ResponseFigures:
         expected payout; None without any ``value``.
     baseline_cost : float
         The baseline's static expected payout.
+    segments : dict or None
+        An extension of section 10 (``response.segments``), for a case whose reps are
+        grouped (``[fairness] group_by``, else the first grouping column of reps.csv):
+        ``column`` and per group ``reps``, expected payout under response, static and
+        the baseline's, each metric's ``attainment_change`` (mean attainment under
+        response minus on the history, share of quota), and with values ``outcomes``
+        and ``net_value`` as for the whole, over the group's reps.
     """
 
     baseline: str
@@ -280,6 +293,7 @@ class ResponseFigures:
     outcomes: dict[str, dict[str, float]] = field(default_factory=dict)
     net_value: float | None = None
     baseline_cost: float = 0.0
+    segments: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``response`` block of ``plan.json`` and ``evaluation.json`` (section 10)."""
@@ -292,6 +306,8 @@ class ResponseFigures:
         if self.outcomes:
             data["outcomes"] = {k: dict(v) for k, v in self.outcomes.items()}
             data["net_value"] = self.net_value
+        if self.segments is not None:
+            data["segments"] = self.segments
         return data
 
     def to_frame(self) -> Any:
@@ -343,6 +359,122 @@ class ResponseContext:
         return cls(case, coeffs, scen, baseline(case, coeffs, scen), volumes(case, scen),
                    revenue)
 
+    def groups(self) -> GroupTotals | None:
+        """Per group of reps: the baseline's expected payout, volumes, mean attainment.
+
+        Computed once, on first use (two passes); None when reps are not grouped.
+        """
+        if self._groups is None:
+            self._groups = (False,) if segment_column(self.case) is None else (
+                group_totals(self.case, self.coeffs, self.base.plan, self.scenarios),)
+        found = self._groups[0]
+        return found if found is not False else None
+
+    _groups: tuple[Any, ...] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class GroupTotals:
+    """Per group of reps (``segment_column``): what the response's segments need.
+
+    Attributes
+    ----------
+    column : str
+        The grouping column.
+    labels : numpy.ndarray
+        (G,): the groups.
+    codes : numpy.ndarray
+        (N,): each rep's group.
+    baseline_cost : numpy.ndarray
+        (G,): the baseline's static expected payout of the group.
+    volume : numpy.ndarray
+        (G, M): ``sum_r mean_s Q x`` over the group's reps (NaN without quotas).
+    attainment : numpy.ndarray
+        (G, M): mean attainment over the group's rep-periods on the plan.
+    """
+
+    column: str
+    labels: np.ndarray
+    codes: np.ndarray
+    baseline_cost: np.ndarray
+    volume: np.ndarray
+    attainment: np.ndarray
+
+
+def group_totals(case: Case, coeffs: Coefficients, base: Plan,
+                 scenarios: Scenarios) -> GroupTotals:
+    """The :class:`GroupTotals` of a case whose reps are grouped."""
+    column = segment_column(case)
+    assert column is not None
+    labels, codes = np.unique(case.reps[column].to_numpy(dtype=str), return_inverse=True)
+    groups, m = len(labels), len(case.metric_ids)
+    pay = plan_payouts(case, coeffs, base, scenarios)
+    ti = case.target_incentive
+    present = coeffs.present
+    weights = ti * pay.shares if present is None else ti * present * pay.shares
+    baseline_cost = np.bincount(codes, weights=weights, minlength=groups)
+    quota = (np.zeros((len(ti), m)) if case.quotas is None
+             else np.nan_to_num(case.quotas, nan=0.0))
+    volume, attainment, periods = np.zeros((groups, m)), np.zeros((groups, m)), np.zeros(groups)
+    size = max(1, CHUNK_ELEMENTS // max(1, m * scenarios.count))
+    for start, x in scenarios.chunks(size):
+        stop = start + x.shape[0]
+        on = scenarios.present(start, stop)
+        count = (np.full(x.shape[0], float(scenarios.count)) if on is None
+                 else on.sum(axis=1).astype(float))
+        summed = np.asarray(x, dtype=np.float64).sum(axis=2)
+        mean = summed / np.maximum(count, 1.0)[:, None]
+        here = codes[start:stop]
+        for j in range(m):
+            volume[:, j] += np.bincount(here, weights=quota[start:stop, j] * mean[:, j],
+                                        minlength=groups)
+            attainment[:, j] += np.bincount(here, weights=summed[:, j], minlength=groups)
+        periods += np.bincount(here, weights=count, minlength=groups)
+    if case.quotas is None and case.period_quotas is not None:  # each period's own quota
+        per_rep = ledger_rep_volumes(case, scenarios)
+        volume = np.stack([np.bincount(codes, weights=per_rep[:, j], minlength=groups)
+                           for j in range(m)], axis=1)
+    elif case.quotas is None:
+        volume[:] = np.nan
+    else:
+        volume[:, np.isnan(case.quotas).any(axis=0)] = np.nan
+    return GroupTotals(column, labels, codes, baseline_cost, volume,
+                       attainment / np.maximum(periods, 1.0)[:, None])
+
+
+def response_segments(ctx: ResponseContext, settings: ResponseSettings, lam: np.ndarray,
+                      under: Evaluation, static: Evaluation) -> dict[str, Any] | None:
+    """``response.segments``: per group of reps, as :class:`ResponseFigures` describes."""
+    found = ctx.groups()
+    if found is None or not under.segments:
+        return None
+    case = ctx.case
+    years = periods_per_year(case) or 1
+    under_pay = {s.group: s.expected_payout for s in under.segments}
+    static_pay = {s.group: s.expected_payout for s in static.segments}
+    groups: dict[str, Any] = {}
+    for g, label in enumerate(found.labels):
+        name = str(label)
+        entry: dict[str, Any] = {
+            "reps": int((found.codes == g).sum()),
+            "expected_payout": float(under_pay[name]),
+            "static_expected_payout": float(static_pay[name]),
+            "baseline_expected_payout": float(found.baseline_cost[g]),
+            "attainment_change": {k: float((lam[j] - 1.0) * found.attainment[g, j])
+                                  for j, k in enumerate(case.metric_ids)}}
+        outcomes = {}
+        for j, k in enumerate(case.metric_ids):
+            if np.isnan(settings.value[j]) or np.isnan(found.volume[g, j]):
+                continue
+            volume = float((lam[j] - 1.0) * found.volume[g, j] * years)
+            outcomes[k] = {"volume_change": volume, "value_change": volume * settings.value[j]}
+        if outcomes:
+            entry["outcomes"] = outcomes
+            entry["net_value"] = (sum(o["value_change"] for o in outcomes.values())
+                                  - (entry["expected_payout"] - entry["baseline_expected_payout"]))
+        groups[name] = entry
+    return {"column": found.column, "groups": groups}
+
 
 def evaluate_response(ctx: ResponseContext, plan: Plan, *, elasticity: float | None = None,
                       static: Evaluation | None = None) -> ResponseFigures:
@@ -392,7 +524,8 @@ def evaluate_response(ctx: ResponseContext, plan: Plan, *, elasticity: float | N
                - (under.expected_cost - ctx.base.static_cost))
     return ResponseFigures(ctx.base.name, settings.label,
                            {k: float(v) for k, v in zip(case.metric_ids, lam, strict=True)},
-                           under, static, outcomes, net, ctx.base.static_cost)
+                           under, static, outcomes, net, ctx.base.static_cost,
+                           response_segments(ctx, settings, lam, under, static))
 
 
 def response_payout(case: Case, coeffs: Coefficients, w: np.ndarray,

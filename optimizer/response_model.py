@@ -399,7 +399,8 @@ def create_response_model(case: Case, coeffs: Coefficients, data: ResponseData,
                           options: Options, sets: Sequence[OptionSet], *,
                           guardrails: Iterable[str] | None = None,
                           tail_method: TailMethod = "auto",
-                          elastic: Iterable[str] = ()) -> ResponsePlanModel:
+                          elastic: Iterable[str] = (),
+                          block: pyo.Block | None = None) -> ResponsePlanModel:
     """The grid model under response, for one or more elasticity settings (robust design).
 
     Parameters
@@ -415,6 +416,10 @@ def create_response_model(case: Case, coeffs: Coefficients, data: ResponseData,
         each. ``expected_cost`` is the first's; ``cost_max`` the largest.
     guardrails, tail_method, elastic
         As :func:`compplan.optimizer.model.create_model`.
+    block : pyomo.environ.Block, optional
+        Build into this block (one role of an organisation, MODEL.md sections 7 and 10)
+        instead of a new model: its ``w``, ``u`` and ``z`` are the role's, for the
+        organisation's rules to be written over.
 
     Returns
     -------
@@ -422,7 +427,8 @@ def create_response_model(case: Case, coeffs: Coefficients, data: ResponseData,
         Maximising expected alignment (section 4's, on the scenarios before response).
     """
     include = set(GUARDRAILS if guardrails is None else guardrails)
-    plan = ResponsePlanModel(pyo.ConcreteModel(name=case.name), metric_ids=coeffs.metric_ids,
+    home = pyo.ConcreteModel(name=case.name) if block is None else block
+    plan = ResponsePlanModel(home, metric_ids=coeffs.metric_ids,
                              elastic=frozenset(elastic), options=options)
     define_variables(plan, case)
     define_options(plan, case)

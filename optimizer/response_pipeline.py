@@ -77,10 +77,10 @@ def _optimise(case: Case, coeffs: Coefficients, *, time_limit: float | None,
     if result.status is Status.INFEASIBLE:
         say("no plan fits: finding the guardrails that conflict")
         if elasticities:
-            text = ("no grid plan satisfies the constraints under every elasticity of "
-                    f"{', '.join(f'{e:g}' for e in elasticities)}")
-            raise InfeasibleError(text, {"explanation": [text], "conflict": [],
-                                         "elasticities": list(elasticities)})
+            from compplan.optimizer.response_diagnose import diagnose_robust
+
+            found = diagnose_robust(problem, elasticities, time_limit)
+            raise InfeasibleError("; ".join(found["explanation"]), found)
         report = diagnose(case, coeffs, time_limit=time_limit, fixes=diagnosis == "full")
         report["response"] = {"grid": {"weights": problem.grid.weights,
                                        "rates": problem.grid.rates}}

@@ -753,6 +753,9 @@ class ReportInput:
         builds it from ``pulse.json`` (MODEL.md section 8).
     pulse_source : str or None
         The actuals file, as given.
+    response : dict or None
+        A case with ``[response]``: the section of
+        :func:`compplan.render.report_response.response_context` (MODEL.md section 10).
     """
 
     case: Case
@@ -765,6 +768,7 @@ class ReportInput:
     readings: dict[str, Readings] | None = None
     pulse: dict[str, Any] | None = None
     pulse_source: str | None = None
+    response: dict[str, Any] | None = None
 
 
 def report_context(data: ReportInput) -> dict[str, Any]:
@@ -797,6 +801,7 @@ def report_context(data: ReportInput) -> dict[str, Any]:
         "batch_source": data.batch_source,
         "document": plan_document(data.document) if data.document is not None else None,
         "pulse": _pulse_section(data),
+        "response": data.response,
     }
 
 
