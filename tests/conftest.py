@@ -80,3 +80,9 @@ def assert_exit(result: Result, code: int) -> None:
         f"uncaught {result.exception!r}\n{result.output}")
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
+
+
+def assert_error(result: Result, code: int, message: str) -> None:
+    """The exit code, no traceback, and stderr ending in click's ``Error: MESSAGE``."""
+    assert_exit(result, code)
+    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr

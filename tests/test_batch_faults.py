@@ -18,26 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import assert_error, invoke
 from test_batch import hand_case, write_spec
 
 from compplan.batch import store as batch_module
-from compplan.cli.main import main
 
 MakeCase = Callable[..., Path]
 COMPPLAN = [sys.executable, "-m", "compplan"]
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_error(result: Result, code: int, message: str) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert "Traceback" not in result.output
-    assert result.exit_code == code, result.output
-    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
 
 
 def grid_spec(folder: Path, count: int) -> Path:

@@ -14,29 +14,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import CONFORMANCE
+from click.testing import Result
+from conftest import CONFORMANCE, assert_error, invoke
 from test_pulse import hand_case, pulse_cli
 
 from compplan.cli.common import escaped
-from compplan.cli.main import main
 from compplan.models.text import markdown_safe
 
 C1 = CONFORMANCE / "c1_budget_only"
 C6 = CONFORMANCE / "c6_pulse"
 GTM = Path(__file__).parent.parent / "cases" / "gtm_org"
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_error(result: Result, code: int, message: str) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert "Traceback" not in result.output
-    assert result.exit_code == code, result.output
-    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
 
 
 def c1_pulse(tmp_path: Path, actuals: Path) -> Result:

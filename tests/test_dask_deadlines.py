@@ -18,27 +18,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import assert_error, invoke
 from test_batch import hand_case, write_spec
 
 import compplan
 from compplan.batch import executors
-from compplan.cli.main import main
 from compplan.errors import UsageError
 
 MakeCase = Callable[..., Path]
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_error(result: Result, code: int, message: str) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert "Traceback" not in result.output
-    assert result.exit_code == code, result.output
-    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
 
 
 #: Connections the silent listener accepted (the CLI's probe, then Dask's handshake).

@@ -17,25 +17,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner, Result
-from conftest import CONFORMANCE
+from conftest import CONFORMANCE, assert_error, invoke
 
 from compplan.cli.main import main
 from compplan.models.text import shown
 
 C1 = CONFORMANCE / "c1_budget_only"
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_error(result: Result, code: int, message: str) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert "Traceback" not in result.output
-    assert result.exit_code == code, result.output
-    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
 
 
 @pytest.fixture

@@ -15,29 +15,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import CONFORMANCE
+from conftest import CONFORMANCE, assert_error, invoke
 
 import compplan
-from compplan.cli.main import main
 from compplan.errors import UsageError
 from compplan.models.limits import limit_text, too_large
 
 C1 = CONFORMANCE / "c1_budget_only"
 C5 = CONFORMANCE / "c5_org"
 C6 = CONFORMANCE / "c6_pulse"
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_error(result: Result, code: int, message: str) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert "Traceback" not in result.output
-    assert result.exit_code == code, result.output
-    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
 
 
 @pytest.fixture

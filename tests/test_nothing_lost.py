@@ -16,26 +16,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import CONFORMANCE
+from conftest import CONFORMANCE, assert_error, invoke
 
-from compplan.cli.main import main
 from compplan.models.transaction import MANIFEST, OutputError, foreign_entries, output_folder
 
 C1 = CONFORMANCE / "c1_budget_only"
 GTM = Path(__file__).parent.parent / "cases" / "gtm_org"
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_error(result: Result, code: int, message: str) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert "Traceback" not in result.output
-    assert result.exit_code == code, result.output
-    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
 
 
 def refused(out: Path, listed: str) -> str:

@@ -7,26 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import CONFORMANCE
-
-from compplan.cli.main import main
+from conftest import CONFORMANCE, assert_error, invoke
 
 C1 = CONFORMANCE / "c1_budget_only"
 C6 = CONFORMANCE / "c6_pulse"
 GTM = Path(__file__).parent.parent / "cases" / "gtm_org"
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_error(result: Result, code: int, message: str) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}")
-    assert "Traceback" not in result.output
-    assert result.exit_code == code, result.output
-    assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
 
 
 def pulse(tmp_path: Path, labels: dict[str, str], name: str, quoted: bool = False) -> dict:
