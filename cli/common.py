@@ -188,18 +188,21 @@ def load(case_dir: str | None, budget: float | None = None,
     return case
 
 
-def load_source(path: str) -> Any:
+def load_source(path: str | None, budget: float | None = None,
+                max_metrics: int | None = None) -> Any:
     """A case or an organisation folder, loaded through the API, its warnings printed.
 
     The one place the command line tells them apart: each command then hands what it
-    got to one API function, which handles both.
+    got to one API function, which handles both. ``budget`` replaces the case's (or the
+    organisation's) cap; ``max_metrics`` applies to a case only.
     """
     from compplan import api
 
     if not api.is_organisation(path):
-        return load(path)
+        return load(path, budget, max_metrics)
+    assert path is not None
     try:
-        org = api.load_org(path)
+        org = api.load_org(path, budget=budget)
     except CompplanError as exc:
         fail(exc)
     for warning in org.warnings:

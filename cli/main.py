@@ -23,7 +23,7 @@ from compplan.cli.common import (
     fail,
     force_option,
     import_in_background,
-    load,
+    load_source,
     out_console,
     output_set,
 )
@@ -118,20 +118,16 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):
-        assert case is not None
-        from compplan.cli import org
+        # Options of a single case, named as the user typed them.
+        from compplan.cli.org import refuse
 
-        org.refuse("--max-metrics", max_metrics)
-        org.refuse("--round", round_to, "an organisation's plans are not rounded to a grid; "
-                                        "there is no such setting in org.toml or case.toml")
-        org.refuse("--elasticity", elasticity)
-        solver_import.join()
-        org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
-                                tail_method=tail_method, quiet=quiet, force=force)
-        return
+        refuse("--max-metrics", max_metrics)
+        refuse("--round", round_to, "an organisation's plans are not rounded to a grid; "
+                                    "there is no such setting in org.toml or case.toml")
+        refuse("--elasticity", elasticity)
     from compplan import api
 
-    loaded = load(case, budget, max_metrics)
+    loaded = load_source(case, budget, max_metrics)
     solver_import.join()
     rounding = _rounding(round_to)
     elasticities = _elasticities(elasticity)
@@ -156,38 +152,32 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
                 _raise_for_status(result)
             if result.status is api.Status.INFEASIBLE:
                 notes.append(str(result.message))
-            written = _write(result, folder, out)
+            written = [out / name for name in result.write_into(folder)]
     except KeyboardInterrupt:
         # Anywhere before the commit, the staged files were dropped with the interrupt.
         raise ExitError("interrupted: no plan was written", 130) from None
     if result.status is api.Status.INFEASIBLE:
         raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
     _raise_for_status(result)
-    if not quiet:
-        _summary(result)
-        out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
+    if quiet:
+        return
+    if isinstance(result, api.OrgResult):
+        from compplan.cli.org import summary
+
+        summary(result.org, result.document)
+        roles = result.org.roles
+        out_console.print(f"wrote {out / 'org_plan.json'} and the plan files of "
+                          f"{len(roles)} roles under "
+                          f"{', '.join(str(out / r.id) for r in roles)}")
+        return
+    _summary(result)
+    out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
 
 
 #: What --reproducible says: it is deprecated and changes nothing (issue 19).
 REPRODUCIBLE_DEPRECATED = ("note: --reproducible is deprecated and does nothing: plan.json is "
                            "always byte-identical for the same case (wall times are in "
                            "run.json); drop the flag, it will be removed")
-
-
-def _write(result: Result, staged: Path, out: Path) -> list[Path]:
-    """The result's files into the staging folder; their names as they will be in ``out``."""
-    from compplan.models.output import run_record, write_json, write_plan
-
-    if result.plan is None:  # infeasible: the explanation alone
-        write_json(staged / "infeasibility.json",
-                   {"case": result.case.name, **(result.diagnosis or {})})
-        return [out / "infeasibility.json"]
-    names = [p.name for p in write_plan(staged, result.case, result.plan, result.document)]
-    if result.run_file:
-        seconds = None if result.outcome is None else result.outcome.result.seconds
-        write_json(staged / "run.json", run_record(result.started, seconds))
-        names.append("run.json")
-    return [out / name for name in names]
 
 
 def _raise_for_status(result: Result) -> None:
@@ -273,17 +263,9 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
         compplan min-budget cases/gtm_org
     """
     solver_import = import_in_background(_SOLVER_MODULE)
-    if is_org_folder(case):
-        assert case is not None
-        from compplan.cli import org
-
-        solver_import.join()
-        org.min_budget_org_folder(case, out_dir, time_limit=time_limit, quiet=quiet,
-                                  force=force)
-        return
     from compplan import api
 
-    loaded = load(case)
+    loaded = load_source(case)
     out = Path(out_dir) if out_dir is not None else None
     # Checked before the solve; the files land at once at the end of the block.
     with (output_set(out_dir, force=force, inputs=[loaded.path]) if out is not None
@@ -299,9 +281,14 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
             _raise_for_status(result)
         if folder is not None and out is not None:
             # Infeasible: infeasibility.json alone, replacing an earlier plan (section 6).
-            written = _write(result, folder, out)
+            written = [out / name for name in result.write_into(folder)]
     if result.status is api.Status.INFEASIBLE and out is not None:
         raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
+    if isinstance(result, api.OrgResult):
+        from compplan.cli.org import min_budget_summary
+
+        min_budget_summary(result, out, quiet)
+        return
     assert result.evaluation is not None  # a result with a plan has its figures
     cap = loaded.spec.budget.expected_cap
     cur = loaded.spec.case.currency

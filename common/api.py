@@ -197,7 +197,6 @@ class Result:
         list of Path
             The files written.
         """
-        from compplan.models.output import run_record, write_json, write_plan
         from compplan.models.transaction import output_folder
 
         folder = _folder_arg(folder, "folder", "an output folder (str or Path)")
@@ -207,18 +206,30 @@ class Result:
         inputs = [self.case.path] if self.case.path is not None else []
         # One transaction (as the command line): the old set of files or the new one.
         with output_folder(folder, force=force, inputs=inputs) as staged:
-            if self.status is Status.INFEASIBLE or self.plan is None:
-                write_json(staged / "infeasibility.json",
-                           {"case": self.case.name, **(self.diagnosis or {})})
-                names = ["infeasibility.json"]
-            else:
-                names = [p.name for p in write_plan(staged, self.case, self.plan,
-                                                    self.document)]
-                if self.run_file:
-                    seconds = None if self.outcome is None else self.outcome.result.seconds
-                    write_json(staged / "run.json", run_record(self.started, seconds))
-                    names.append("run.json")
+            names = self.write_into(staged)
         return [Path(folder) / name for name in names]
+
+    def write_into(self, staged: Path) -> list[str]:
+        """Write the result's files into an open staging folder (the one place they are made).
+
+        :meth:`write` and ``compplan optimise``/``min-budget`` both call it inside their
+        transaction. Returns the names written (``infeasibility.json`` alone when
+        infeasible; nothing after a limit without a plan).
+        """
+        from compplan.models.output import run_record, write_json, write_plan
+
+        if self.status is Status.INFEASIBLE or self.plan is None:
+            if self.status is not Status.INFEASIBLE:
+                return []
+            write_json(staged / "infeasibility.json",
+                       {"case": self.case.name, **(self.diagnosis or {})})
+            return ["infeasibility.json"]
+        names = [p.name for p in write_plan(staged, self.case, self.plan, self.document)]
+        if self.run_file:
+            seconds = None if self.outcome is None else self.outcome.result.seconds
+            write_json(staged / "run.json", run_record(self.started, seconds))
+            names.append("run.json")
+        return names
 
     def __repr__(self) -> str:
         if self.evaluation is None or self.plan is None:
@@ -262,6 +273,8 @@ class OrgResult:
         (``infeasibility.json``).
     message : str
         One line saying how it ended.
+    started : float
+        When the solve started (seconds since the epoch), for ``run.json``.
     """
 
     org: Org
@@ -269,6 +282,7 @@ class OrgResult:
     outcome: OrgOutcome | None = None
     diagnosis: dict[str, Any] | None = None
     message: str = ""
+    started: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -319,6 +333,32 @@ class OrgResult:
             write_json(staged / "infeasibility.json", self.diagnosis or {})
         return [path / "infeasibility.json"]
 
+    def write_into(self, staged: Path, *, run_file: bool = True) -> list[str]:
+        """Write what ``compplan optimise ORG_DIR`` writes into an open staging folder.
+
+        ``org_plan.json``, each role's plan files (under the role's id) and, with
+        ``run_file``, ``run.json``; when infeasible ``infeasibility.json``; nothing after
+        a limit without plans. Returns the names written, relative to ``staged``.
+        """
+        from compplan.models.output import run_record, write_json, write_plan
+
+        if self.outcome is None:
+            if self.status is not Status.INFEASIBLE:
+                return []
+            write_json(staged / "infeasibility.json", self.diagnosis or {})
+            return ["infeasibility.json"]
+        names = ["org_plan.json"]
+        for role in self.outcome.roles:
+            names += [str(p.relative_to(staged)) for p in
+                      write_plan(staged / role.role.id, role.role.case, role.plan,
+                                 role.document)]
+        write_json(staged / "org_plan.json", self.outcome.document)
+        if run_file:
+            write_json(staged / "run.json", run_record(self.started,
+                                                       self.outcome.result.seconds))
+            names.append("run.json")
+        return names
+
     def __repr__(self) -> str:
         if self.outcome is None:
             short = self.message if len(self.message) <= 80 else self.message[:79] + "\u2026"
@@ -330,14 +370,16 @@ class OrgResult:
 
 def _org_solved(org: Org, run: Callable[[], OrgOutcome]) -> OrgResult:
     """An organisation's solve as a result: infeasible and limits are statuses."""
+    started = time.time()
     try:
         found = run()
     except InfeasibleError as exc:
-        return OrgResult(org, Status.INFEASIBLE, diagnosis=exc.report, message=str(exc))
+        return OrgResult(org, Status.INFEASIBLE, diagnosis=exc.report, message=str(exc),
+                         started=started)
     except SolverLimitError as exc:
-        return OrgResult(org, Status.NO_SOLUTION, message=str(exc))
+        return OrgResult(org, Status.NO_SOLUTION, message=str(exc), started=started)
     status = Status(found.document.get("status", "optimal"))
-    return OrgResult(org, status, found, message=f"{status.value} plans")
+    return OrgResult(org, status, found, message=f"{status.value} plans", started=started)
 
 
 def load_case(path: str | Path | None = None, *, budget: float | None = None,
@@ -470,18 +512,21 @@ def _solved(case: Case, run: Callable[[], Outcome], started: float, *,
                   run_file=run_file)
 
 
-def optimise(case: Case | str | Path | None = None, *, time_limit: float | None = None,
+def optimise(case: Case | Org | str | Path | None = None, *,
+             time_limit: float | None = None,
              tail_method: TailMethod = "auto",
              progress: Callable[[str], None] | None = None,
              chunk_progress: Progress | None = None,
              rounding: Rounding | None = None,
-             elasticity: float | Sequence[float] | None = None) -> Result:
-    """Design the plan of best expected alignment for a case.
+             elasticity: float | Sequence[float] | None = None) -> Result | OrgResult:
+    """Design the plan of best expected alignment for a case (or an organisation).
 
     Parameters
     ----------
-    case : Case, str or Path, optional
-        A loaded case or a case folder; the bundled default case without one.
+    case : Case, Org, str or Path, optional
+        A loaded case or a case folder; the bundled default case without one. An
+        organisation (an :class:`Org` or a folder holding ``org.toml``) is designed as
+        :func:`optimise_org` does, and the answer is an :class:`OrgResult`.
     time_limit : float, optional
         Seconds the solver may take in all.
     tail_method : {"auto", "full", "cuts"}
@@ -502,10 +547,10 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
 
     Returns
     -------
-    Result
+    Result or OrgResult
         The status, and with a plan its evaluation and guardrail prices; when
         infeasible, the diagnosis. With ``[response]``, ``result.response`` holds the
-        figures under response and static.
+        figures under response and static. For an organisation, an :class:`OrgResult`.
 
     Raises
     ------
@@ -520,6 +565,12 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
     """
     from compplan.optimizer.pipeline import optimise_case
 
+    if is_organisation(case):
+        assert case is not None
+        _case_only("rounding", rounding, "an organisation's plans are not rounded to a grid")
+        _case_only("elasticity", elasticity)
+        return optimise_org(case, time_limit=time_limit, tail_method=tail_method,
+                            progress=progress)
     seconds, tails, grids = _time_limit(time_limit), _tail_method(tail_method), \
         _rounding(rounding)
     loaded = _as_case(case)
@@ -530,6 +581,13 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
     return _solved(loaded, lambda: optimise_case(
         loaded, time_limit=seconds, tail_method=tails, progress=progress,
         chunk_progress=chunk_progress, rounding=grids), started)
+
+
+def _case_only(name: str, value: object,
+               instead: str = "set it in each role's case.toml") -> None:
+    """UsageError for a single-case argument given with an organisation."""
+    if value is not None:
+        raise UsageError(f"{name} applies to a case, not to an organisation ({instead})")
 
 
 def _elasticities(case: Case, value: Any) -> list[float]:
@@ -555,9 +613,10 @@ def _robust(case: Case, elasticities: list[float], seconds: float | None, tails:
                              elasticities=elasticities)
 
 
-def min_budget(case: Case | str | Path | None = None, *, time_limit: float | None = None,
+def min_budget(case: Case | Org | str | Path | None = None, *,
+               time_limit: float | None = None,
                progress: Callable[[str], None] | None = None,
-               chunk_progress: Progress | None = None) -> Result:
+               chunk_progress: Progress | None = None) -> Result | OrgResult:
     """The cheapest plan meeting every guardrail but the expected-cost cap.
 
     Its expected cost (``result.evaluation.expected_cost``) is the smallest
@@ -565,8 +624,10 @@ def min_budget(case: Case | str | Path | None = None, *, time_limit: float | Non
 
     Parameters
     ----------
-    case : Case, str or Path, optional
-        A loaded case or a case folder; the bundled default case without one.
+    case : Case, Org, str or Path, optional
+        A loaded case or a case folder; the bundled default case without one. An
+        organisation (an :class:`Org` or a folder holding ``org.toml``): the cheapest
+        plans as :func:`min_budget_org` finds them, an :class:`OrgResult`.
     time_limit : float, optional
         Seconds the solver may take in all.
     progress, chunk_progress : callable, optional
@@ -580,6 +641,9 @@ def min_budget(case: Case | str | Path | None = None, *, time_limit: float | Non
     """
     from compplan.optimizer.pipeline import cheapest_plan
 
+    if is_organisation(case):
+        assert case is not None
+        return min_budget_org(case, time_limit=time_limit, progress=progress)
     seconds = _time_limit(time_limit)
     loaded = _as_case(case)
     started = time.time()

@@ -194,3 +194,45 @@ def test_audit_is_one_function(source: Path, plan: str, stem: str, tmp_path: Pat
     assert done.exit_code == 0, done.output
     for name in (f"{stem}.json", f"{stem}.md"):
         assert (tmp_path / "cli" / name).read_text() == (tmp_path / "api" / name).read_text()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under a folder but the run record (its wall times differ run to run) and
+    the folder's manifest (it holds the run record's digest)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "run.json" and not p.name.startswith(".")}
+
+
+@pytest.mark.parametrize(("command", "source", "first"), [
+    ("optimise", CASES / "enterprise_first", "plan.json"),
+    ("optimise", CASES / "gtm_org", "org_plan.json"),
+    ("min-budget", CASES / "enterprise_first", "plan.json"),
+    ("min-budget", CASES / "gtm_org", "org_plan.json"),
+])
+def test_optimise_and_min_budget_are_one_function_each(command: str, source: Path,
+                                                       first: str, tmp_path: Path) -> None:
+    """compplan optimise / min-budget call compplan.optimise / compplan.min_budget, for a
+    case and an organisation alike: byte-identical plan.json (org_plan.json) and plan
+    files."""
+    call = compplan.optimise if command == "optimise" else compplan.min_budget
+    result = call(source)
+    assert isinstance(result, compplan.OrgResult) == (first == "org_plan.json")
+    assert result.status is compplan.Status.OPTIMAL
+    result.write(tmp_path / "api")
+    done = CliRunner().invoke(main, [command, str(source), "--out", str(tmp_path / "cli"),
+                                     "-q"])
+    assert done.exit_code == 0, done.output
+    api, cli = _files(tmp_path / "api"), _files(tmp_path / "cli")
+    assert first in api
+    assert sorted(cli) == sorted(api)
+    for name, data in api.items():
+        assert cli[name] == data, name
+
+
+def test_optimise_refuses_case_options_for_an_organisation() -> None:
+    with pytest.raises(compplan.errors.UsageError,
+                       match="rounding applies to a case, not to an organisation"):
+        compplan.optimise(CASES / "gtm_org", rounding="weights=0.05")
+    with pytest.raises(compplan.errors.UsageError,
+                       match="elasticity applies to a case, not to an organisation"):
+        compplan.optimise(CASES / "gtm_org", elasticity=0.3)
