@@ -20,7 +20,8 @@ _API = frozenset({"Result", "Status", "audit", "batch", "evaluate", "explain", "
                   "PulseCheck", "OrgResult", "report", "Report", "export", "Workbook",
                   "validate", "Validation",
                   "compare", "Comparison",
-                  "audit_report", "AuditReport"})
+                  "audit_report", "AuditReport",
+                  "evaluation_report", "EvaluationReport"})
 
 __all__ = ["__version__", *sorted(_API)]
 

@@ -1883,3 +1883,253 @@ def audit_report(case: Case | Org | str | Path, plan: Plan | str | Path = "curre
     refs = [] if not isinstance(plan, str | os.PathLike) or str(plan) == CURRENT_PLAN \
         else [plan]
     return AuditReport(audit(loaded, plan), inputs=[p for p in (loaded.path, *refs) if p])
+
+
+#: ``evaluation.json``'s schema (``compplan evaluate``).
+EVALUATION_SCHEMA = "compplan.evaluation/1"
+#: The name of a what-if's column.
+WHATIF = "what-if"
+
+
+@dataclass
+class EvaluationReport:
+    """A plan's evaluation as ``compplan evaluate`` writes it, for a case or an organisation.
+
+    ``evaluation.json`` and, for a case, ``rep_payouts.csv`` (MODEL.md sections 6, 7, 10).
+
+    Attributes
+    ----------
+    document : dict
+        ``evaluation.json``.
+    org : bool
+        It is an organisation's (``evaluation`` is then an ``OrgEvaluation``).
+    inputs : list of Path
+        What it read: an output folder may not be or hold one of them.
+    case : Case or None
+        A case's: the case.
+    columns : list
+        A case's: the plan's column of figures, then the what-if's
+        (``compplan.render.figures.Column``).
+    responses : list of list or None
+        A case with ``[response]``: per column, its figures under response, then under
+        each elasticity of the band.
+    modifiers : list of Modifier
+        The what-if's modifiers, in the order applied.
+    evaluation : OrgEvaluation or None
+        An organisation's: every role's plan and the total.
+    """
+
+    document: dict[str, Any]
+    org: bool = False
+    inputs: list[Any] = field(default_factory=list)
+    case: Case | None = None
+    columns: list[Any] = field(default_factory=list)
+    responses: list[list[Any]] | None = None
+    modifiers: list[Any] = field(default_factory=list)
+    evaluation: Any = None
+    coefficients: Any = None
+
+    @property
+    def plan(self) -> Plan | None:
+        """A case's evaluated plan, modified by the what-if when there is one."""
+        return self.columns[-1].plan if self.columns else None
+
+    @property
+    def plan_toml(self) -> str:
+        """The (modified) plan in the form of ``current_plan.toml`` (``--write-plan``)."""
+        if self.case is None or self.plan is None:
+            raise UsageError("--write-plan applies to a case folder, not to an organisation: "
+                             "give a role's folder for a what-if")
+        return self.plan.to_toml(self.case)
+
+    @property
+    def payouts(self) -> Any:
+        """A case's ``rep_payouts.csv`` as a DataFrame (None for an organisation)."""
+        if self.case is None:
+            return None
+        plans = [("", self.columns[0].plan)]
+        if len(self.columns) > 1:
+            plans.append(("whatif_", self.columns[1].plan))
+        return _rep_payouts(self.case, self.coefficients, plans, self.responses)
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the files into an open (staged) folder; their paths there."""
+        from compplan.models.output import write_atomic, write_json
+        from compplan.render.safe import csv_text
+
+        written = [folder / "evaluation.json"]
+        write_json(written[0], self.document)
+        if self.case is not None:
+            written.append(folder / "rep_payouts.csv")
+            write_atomic(written[1], csv_text(self.payouts))
+        return written
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write the files ``compplan evaluate`` writes into ``folder``, as one transaction."""
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        with output_folder(path, force=force, inputs=self.inputs) as staged:
+            names = [p.name for p in self.write_into(staged)]
+        return [path / name for name in names]
+
+
+def _rep_payouts(case: Case, coeffs: Any, plans: Sequence[tuple[str, Plan]],
+                 responses: Sequence[Sequence[Any]] | None = None) -> Any:
+    """``rep_payouts.csv``: each rep's expected payout under each plan (and response)."""
+    import numpy as np
+    import pandas as pd
+
+    from compplan.optimizer.evaluate import plan_payouts
+
+    reps = case.reps
+    grouping = [c for c in reps.columns if c != "target_incentive"]
+    table = pd.DataFrame({"rep_id": reps.index, **{c: reps[c].to_numpy() for c in grouping},
+                          "target_incentive": case.target_incentive})
+    if coeffs.present is not None:  # joiners and leavers: expected payout is while on the plan
+        table["share_of_periods_on_plan"] = coeffs.present
+    for prefix, plan in plans:
+        share = plan_payouts(case, coeffs, plan).shares
+        table[f"{prefix}expected_payout"] = case.target_incentive * share
+        table[f"{prefix}share_of_target"] = share
+    for (prefix, plan), figs in zip(plans, responses or [], strict=False):
+        # MODEL.md section 10: each rep's expected payout once reps respond.
+        from compplan.optimizer.response import marginal, response_payouts
+
+        lam = np.array([figs[0].multipliers[k] for k in case.metric_ids])
+        share = response_payouts(case, coeffs, plan, lam, marginal(case, coeffs, plan)).shares
+        table[f"{prefix}expected_payout_under_response"] = case.target_incentive * share
+        table[f"{prefix}share_of_target_under_response"] = share
+    return table
+
+
+def _modifier(item: Any) -> Any:
+    """A what-if modifier: a Modifier, or ``("set", "weight.a=0.3")`` / ``("shift", ...)``."""
+    from compplan.models.whatif import Modifier, parse_set, parse_shift
+
+    if isinstance(item, Modifier):
+        return item
+    if isinstance(item, tuple) and len(item) == 2 and item[0] in ("set", "shift") \
+            and isinstance(item[1], str):
+        return parse_set(item[1]) if item[0] == "set" else parse_shift(item[1])
+    raise UsageError("whatif must hold ('set', 'KIND.ID=VALUE') or ('shift', "
+                     f"'AMOUNT:FROM->TO') pairs, got {_shown(item)}")
+
+
+def evaluation_report(case: Case | Org | str | Path, plan: Plan | str | Path = "current", *,
+                      whatif: Sequence[Any] = (),
+                      elasticity: float | Sequence[float] | str | None = None,
+                      progress: Callable[[str], None] | None = None,
+                      chunk_progress: Progress | None = None) -> EvaluationReport:
+    """A plan's evaluation as ``compplan evaluate`` writes it, for a case or an organisation.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plan : Plan, str or Path
+        As for :func:`evaluate`; for an organisation ``"current"`` or an
+        ``org_plan.json``.
+    whatif : sequence
+        A case's what-if, applied in order: ``("set", "weight.ID=0.3")`` and
+        ``("shift", "0.4:FROM->TO")`` pairs (as ``--set`` and ``--shift``), or parsed
+        modifiers.
+    elasticity : float, sequence of float or str, optional
+        A case with ``[response]``: the figures also under each elasticity (each
+        replacing every metric's), the band of ``evaluation.json``; a string is read as
+        ``--elasticity`` (``"0.2,0.3,0.4"``).
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise`.
+
+    Returns
+    -------
+    EvaluationReport
+        ``document`` (``evaluation.json``), ``columns``, ``plan_toml`` and
+        ``write(folder)``.
+    """
+    from compplan.models.money import periods_per_year
+    from compplan.models.whatif import apply_modifiers
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.evaluate import evaluate_plan, expected_revenue
+    from compplan.render.figures import columns_of, difference
+
+    if is_organisation(case):
+        for item in list(whatif)[:1]:
+            kind = item[0] if isinstance(item, tuple) else str(item.text).split()[0][2:]
+            raise UsageError(f"--{kind} applies to a case folder, not to an organisation: "
+                             "give a role's folder for a what-if")
+        if elasticity is not None:
+            raise UsageError("--elasticity applies to a case folder with [response]; an "
+                             "organisation's roles are evaluated without response")
+        org = _as_org(case)
+        ref = str(_org_plans_arg(plan))
+        (found,) = _org_evaluations(org, [ref], progress)
+        return EvaluationReport(found.to_dict(), org=True, evaluation=found,
+                                inputs=[org.path, *([] if ref == CURRENT_PLAN else [ref])])
+    modifiers = [_modifier(m) for m in whatif]
+    loaded = _as_case(case)
+    if isinstance(plan, str | os.PathLike) and not isinstance(plan, bytes):
+        ref = str(plan)
+        name = _plan_name(ref, set())
+    else:
+        ref, name = "", "plan"
+    base = _as_plan(loaded, plan)
+    changed = apply_modifiers(loaded, base, modifiers) if modifiers else None
+    band: list[float] = []
+    if elasticity is not None:
+        if loaded.spec.response is None:
+            raise UsageError(f"--elasticity: {_case_file(loaded)} has no [response] table "
+                             "(the baseline plan reps worked under); add one to see figures "
+                             "under response")
+        if isinstance(elasticity, str):  # as --elasticity: "0.2,0.3"
+            from compplan.optimizer.response import parse_elasticities
+
+            band = parse_elasticities(elasticity)
+        else:
+            band = _elasticities(loaded, elasticity)
+    (progress or (lambda _: None))("computing payouts under the case's scenarios")
+    coeffs = compute_coefficients(loaded, progress=chunk_progress)
+    revenue = expected_revenue(loaded)
+    named = [(name, base, evaluate_plan(loaded, coeffs, base, revenue=revenue))]
+    if changed is not None:
+        named.append((WHATIF, changed, evaluate_plan(loaded, coeffs, changed, revenue=revenue)))
+    responses = None
+    if loaded.spec.response is not None:  # MODEL.md section 10: under response
+        from compplan.optimizer.response import ResponseContext, evaluate_response
+
+        ctx = ResponseContext.of(loaded, coeffs, revenue=revenue)
+        responses = [[evaluate_response(ctx, p, static=ev)]
+                     + [evaluate_response(ctx, p, elasticity=e, static=ev) for e in band]
+                     for _, p, ev in named]
+        named = [(n, p, figs[0].evaluation) for (n, p, _), figs in zip(named, responses,
+                                                                        strict=True)]
+    columns = columns_of(loaded, named, coeffs)
+    first = columns[0]
+    per_year = periods_per_year(loaded)
+    doc: dict[str, Any] = {
+        "schema": EVALUATION_SCHEMA, "case": loaded.name,
+        "currency": loaded.spec.case.currency,
+        **({"periods_per_year": per_year} if per_year else {}),
+        "plan": {"name": first.name, "source": ref, "metrics": first.plan.to_records()},
+        "evaluation": first.evaluation.to_dict()}
+    if len(columns) > 1:
+        second = columns[1]
+        doc["whatif"] = {
+            "modifiers": [m.text for m in modifiers], "metrics": second.plan.to_records(),
+            "evaluation": second.evaluation.to_dict(),
+            "differences": {a.key: d for a, b in zip(first.figures, second.figures,
+                                                     strict=True)
+                            if (d := difference(a, b)) is not None}}
+    for i, figs in enumerate(responses or []):  # MODEL.md section 10
+        block = figs[0].to_dict()
+        if len(figs) > 1:
+            block["band"] = [f.to_dict() for f in figs[1:]]
+        (doc if i == 0 else doc["whatif"])["response"] = block
+    inputs = [p for p in (loaded.path, *([] if ref in ("", CURRENT_PLAN) else [ref])) if p]
+    return EvaluationReport(doc, inputs=inputs, case=loaded, columns=columns,
+                            responses=responses, modifiers=modifiers, coefficients=coeffs)
+
+
+def _case_file(case: Case) -> str:
+    """``<folder>/case.toml`` as messages name it."""
+    return str(case.path / "case.toml") if case.path is not None else "the case"

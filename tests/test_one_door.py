@@ -236,3 +236,50 @@ def test_optimise_refuses_case_options_for_an_organisation() -> None:
     with pytest.raises(compplan.errors.UsageError,
                        match="elasticity applies to a case, not to an organisation"):
         compplan.optimise(CASES / "gtm_org", elasticity=0.3)
+
+
+@pytest.mark.parametrize(("source", "plan", "options", "whatif", "elasticity"), [
+    (CASES / "enterprise_first", "current", [], [], None),
+    (CASES / "enterprise_first", str(WRITTEN), [], [], None),
+    (CASES / "enterprise_first", "current",
+     ["--set", "weight.activity_calls=+0.1", "--shift", "0.1:smb_bookings->enterprise_bookings"],
+     [("set", "weight.activity_calls=+0.1"), ("shift", "0.1:smb_bookings->enterprise_bookings")],
+     None),
+    (CASES / "subscription_response", "current", ["--elasticity", "0.2,0.4"], [],
+     "0.2,0.4"),
+    (CASES / "gtm_org", "current", [], [], None),
+])
+def test_evaluate_is_one_function(source: Path, plan: str, options: list[str],
+                                  whatif: list[tuple[str, str]], elasticity: str | None,
+                                  tmp_path: Path) -> None:
+    """compplan evaluate calls compplan.evaluation_report: byte-identical evaluation.json
+    (with its what-if and response blocks) and rep_payouts.csv, for a case and an
+    organisation; --write-plan writes the report's plan_toml."""
+    found = compplan.evaluation_report(source, plan, whatif=whatif, elasticity=elasticity)
+    assert found.org == (source.name == "gtm_org")
+    names = [p.name for p in found.write(tmp_path / "api")]
+    assert names == (["evaluation.json"] if found.org
+                     else ["evaluation.json", "rep_payouts.csv"])
+    extra = [] if found.org else ["--write-plan", str(tmp_path / "whatif.toml")]
+    done = CliRunner().invoke(main, ["evaluate", str(source), plan, *options, *extra,
+                                     "--out", str(tmp_path / "cli"), "-q"])
+    assert done.exit_code == 0, done.output
+    for name in names:
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+    document = json.loads((tmp_path / "api" / "evaluation.json").read_text())
+    assert ("whatif" in document) == bool(whatif)
+    if elasticity is not None:
+        assert [b["elasticity"] for b in document["response"]["band"]] == [0.2, 0.4]
+    if not found.org:
+        assert (tmp_path / "whatif.toml").read_text() == found.plan_toml
+        figures = compplan.evaluate(source, plan).to_dict()
+        assert document["evaluation"]["alignment"] == pytest.approx(figures["alignment"],
+                                                                    rel=1e-12)
+
+
+def test_an_organisation_has_no_what_if() -> None:
+    with pytest.raises(compplan.errors.UsageError,
+                       match="--shift applies to a case folder, not to an organisation"):
+        compplan.evaluation_report(CASES / "gtm_org", whatif=[("shift", "0.1:a->b")])
+    with pytest.raises(compplan.errors.UsageError, match="--write-plan applies to a case"):
+        _ = compplan.evaluation_report(CASES / "gtm_org").plan_toml
