@@ -21,7 +21,7 @@ _API = frozenset({"Result", "Status", "audit", "batch", "evaluate", "explain", "
                   "validate", "Validation",
                   "compare", "Comparison",
                   "audit_report", "AuditReport",
-                  "evaluation_report", "EvaluationReport"})
+                  "evaluation_report", "EvaluationReport", "OrgRun"})
 
 __all__ = ["__version__", *sorted(_API)]
 

@@ -799,14 +799,18 @@ def explain(plan: Plan | str | Path, case: Case | str | Path | None = None, *,
                     (chosen, loaded) if per_rep else None)
 
 
-def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
-          out: str | Path, **options: Any) -> BatchReport:
+def sweep(case: Case | Org | str | Path | None, start: float, stop: float, count: int,
+          out: str | Path, **options: Any) -> BatchReport | OrgRun:
     """Sweep the expected-cost cap: a batch with one candidate per cap.
 
     Parameters
     ----------
-    case : Case, str or Path, optional
-        A loaded case or a case folder; the bundled default case with ``None``.
+    case : Case, Org, str or Path, optional
+        A loaded case or a case folder; the bundled default case with ``None``. For an
+        organisation (an :class:`Org` or a folder holding ``org.toml``) its cap is swept,
+        one joint solve per cap, into ``out`` (``sweep.json``, ``results.csv`` and the
+        charts); the answer is an :class:`OrgRun` (options: ``time_limit``, ``resume``,
+        ``force``, ``progress``).
     start, stop : float
         The first and last factor of the case's ``[budget] expected_cap`` (of the
         total target incentive when it sets none).
@@ -819,13 +823,17 @@ def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
 
     Returns
     -------
-    BatchReport
-        ``to_frame()``: one row per candidate; ``frontier()``: the frontier.
+    BatchReport or OrgRun
+        ``to_frame()``: one row per candidate; ``frontier()``: the frontier. For an
+        organisation, an :class:`OrgRun`.
     """
     from compplan.batch.spec import MAX_CANDIDATES, budget_sweep
 
     _sweep_range(start, stop, count, MAX_CANDIDATES)
     out = _folder_arg(out, "out", "an output folder (str or Path)")
+    if is_organisation(case):
+        assert case is not None
+        return _sweep_org_run(_as_org(case), start, stop, count, Path(out), options)
     loaded = _as_case(case)
     return batch(budget_sweep(loaded, start, stop, count), out, case=loaded, **options)
 
@@ -848,8 +856,13 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
           time_limit: float | None = None, prices: bool = True,
           on_result: Callable[[dict[str, Any]], None] | None = None,
           on_start: Callable[[int, int], None] | None = None,
-          chart: bool = True) -> BatchReport:
+          chart: bool = True, force: bool = False,
+          progress: Callable[[str], None] | None = None) -> BatchReport | OrgRun:
     """Solve every candidate of a batch spec and chart the alignment-cost frontier.
+
+    A spec whose ``case`` is an organisation folder (holding ``org.toml``) is solved
+    one joint solve per candidate, in this process, into ``out`` (``batch.json`` and
+    ``results.csv``); the answer is then an :class:`OrgRun`.
 
     Parameters
     ----------
@@ -876,11 +889,16 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
         Called as ``on_start(total, done)`` once the batch is open, before solving.
     chart : bool
         Draw the frontier chart.
+    force : bool
+        An organisation's batch: write into a folder holding other files.
+    progress : callable, optional
+        An organisation's batch: called with a line of text at each step.
 
     Returns
     -------
-    BatchReport
-        ``to_frame()``: one row per candidate; ``frontier()``: the frontier.
+    BatchReport or OrgRun
+        ``to_frame()``: one row per candidate; ``frontier()``: the frontier. For an
+        organisation, an :class:`OrgRun`.
     """
     from compplan.batch.run import BatchOptions
     from compplan.batch.spec import BatchSpec, read_batch_spec
@@ -890,12 +908,17 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
     out = _folder_arg(out, "out", "an output folder (str or Path)")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UsageError(f"workers must be a whole number >= 1, got {_shown(workers)}")
+    expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(
+        _folder_arg(spec, "spec", "a BatchSpec or a batch spec TOML file (str or Path)"))
+    if case is None and is_organisation(expanded.case_path):
+        return _batch_org_run(_as_org(expanded.case_path), expanded, Path(out),
+                              {"workers": workers, "scheduler": scheduler, "resume": resume,
+                               "time_limit": time_limit, "force": force,
+                               "progress": progress})
     if case is not None and not isinstance(case, Case):
         raise UsageError(f"case must be a loaded Case (compplan.load_case) or None, got "
                          f"{type(case).__name__} {_shown(case)}")
     time_limit = _time_limit(time_limit)
-    expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(
-        _folder_arg(spec, "spec", "a BatchSpec or a batch spec TOML file (str or Path)"))
     loaded = case if case is not None else load_case(expanded.case_path)
     options = BatchOptions(time_limit=time_limit, prices=prices)
     return run_batch(expanded, loaded, Path(out), workers=workers, scheduler=scheduler,
@@ -2133,3 +2156,151 @@ def evaluation_report(case: Case | Org | str | Path, plan: Plan | str | Path = "
 def _case_file(case: Case) -> str:
     """``<folder>/case.toml`` as messages name it."""
     return str(case.path / "case.toml") if case.path is not None else "the case"
+
+
+@dataclass
+class OrgRun:
+    """An organisation's sweep or batch as ``compplan sweep``/``batch`` writes it.
+
+    Attributes
+    ----------
+    org : Org
+        The organisation.
+    kind : str
+        ``"sweep"`` (``sweep.json``, ``results.csv`` and the charts) or ``"batch"``
+        (``batch.json`` and ``results.csv``).
+    document : dict
+        ``sweep.json`` or ``batch.json``.
+    rows : list of dict
+        ``results.csv``: one row per cap or candidate.
+    sweep : OrgSweep or None
+        A sweep's points, frontier and next dollar.
+    left : int
+        Caps or candidates not solved (after Ctrl-C); ``resume=True`` continues them.
+    written : list of Path
+        The files written.
+    """
+
+    org: Org
+    kind: str
+    document: dict[str, Any]
+    rows: list[dict[str, Any]]
+    sweep: Any = None
+    left: int = 0
+    written: list[Path] = field(default_factory=list)
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the files into an open (staged) folder; their paths there."""
+        import json
+
+        import pandas as pd
+
+        from compplan.models.output import write_atomic
+        from compplan.render.safe import csv_text
+
+        written = [folder / f"{self.kind}.json", folder / "results.csv"]
+        text = (json.dumps(self.document, indent=2, allow_nan=False) if self.kind == "sweep"
+                else json.dumps(self.document, indent=2))
+        write_atomic(written[0], text + "\n")
+        write_atomic(written[1], csv_text(pd.DataFrame(self.rows)))
+        if self.sweep is not None:
+            from compplan.render.org_charts import sweep_charts
+
+            per = money_per_org(self.org)
+            for name, (png, svg) in sweep_charts(self.sweep, per).items():
+                written += [folder / f"{name}.png", folder / f"{name}.svg"]
+                write_atomic(written[-2], png)
+                write_atomic(written[-1], svg)
+        return written
+
+
+def money_per_org(org: Org) -> str:
+    """``per year`` or ``per period``: every role's money has the same unit of time."""
+    from compplan.models.money import money_per
+
+    return money_per(org.roles[0].case)
+
+
+def _org_run_options(options: dict[str, Any], what: str) -> tuple[Any, bool, bool, Any]:
+    """time_limit, resume, force and progress of an organisation's sweep or batch."""
+    for option, name in (("--workers", "workers"), ("--scheduler", "scheduler")):
+        if options.get(name) not in (None, 1) or (name == "scheduler" and options.get(name)):
+            raise UsageError(f"{option} applies to a case folder; an organisation's {what} "
+                             "solves them one after the other")
+    known = {"workers", "scheduler", "resume", "time_limit", "force", "progress", "prices",
+             "on_result", "on_start", "chart"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(f"{what} takes no option {unknown[0]!r}")
+    return (_time_limit(options.get("time_limit")), bool(options.get("resume")),
+            bool(options.get("force")), options.get("progress"))
+
+
+def _org_earlier(out: Path, name: str, same: Callable[[dict[str, Any]], bool],
+                 key: Callable[[dict[str, Any]], Any], kind: str, other: str,
+                 shown_key: str) -> dict[Any, dict[str, Any]]:
+    """The entries of an earlier organisation sweep or batch in ``out``, for resume."""
+    import json
+
+    from compplan.models.text import shown
+
+    path = out / name
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        entries = {key(e): e for e in doc["points" if kind == "sweep" else "candidates"]}
+        alike = same(doc)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise UsageError(f"{path} cannot be read as an organisation {kind}; run again "
+                         "without --resume (into a new folder, or with --force)") from None
+    if not alike:
+        raise UsageError(f"{out} holds a {kind} of another {other} "
+                         f"({shown(str(doc.get(shown_key)))}); --resume continues the "
+                         + ("same sweep: give its folder, or run without --resume"
+                            if kind == "sweep" else
+                            "batch of the same spec: give its folder, or run without --resume"))
+    return entries
+
+
+def _sweep_org_run(org: Org, start: float, stop: float, count: int, out: Path,
+                   options: dict[str, Any]) -> OrgRun:
+    """``compplan sweep ORG_DIR``: one joint solve per cap, written into ``out``."""
+    from compplan.models.transaction import output_folder
+    from compplan.optimizer.org_sweep import NOT_SOLVED
+    from compplan.optimizer.org_sweep import sweep_org as _sweep
+
+    limit, resume, force, progress = _org_run_options(options, "sweep")
+    text = f"--budget {start:.15g}:{stop:.15g}:{count}"
+    earlier = _org_earlier(
+        out, "sweep.json", lambda d: d.get("org") == org.name and d.get("sweep") == text,
+        lambda p: round(float(p["cap"]), 2), "sweep", "organisation or range",
+        "sweep") if resume else None
+    found = _sweep(org, float(start), float(stop), count, time_limit=limit,
+                   progress=progress, earlier=earlier)
+    run = OrgRun(org, "sweep", {**found.to_dict(), "sweep": text}, found.to_rows(), found,
+                 left=sum(p.status == NOT_SOLVED for p in found.points))
+    with output_folder(out, force=force, inputs=[org.path]) as staged:
+        run.written = [out / p.name for p in run.write_into(staged)]
+    return run
+
+
+def _batch_org_run(org: Org, spec: BatchSpec, out: Path, options: dict[str, Any]) -> OrgRun:
+    """``compplan batch SPEC`` whose case is an organisation: one joint solve each."""
+    from compplan.models.transaction import output_folder
+    from compplan.optimizer.org_sweep import NOT_SOLVED, batch_org
+
+    limit, resume, force, progress = _org_run_options(options, "batch")
+    earlier = _org_earlier(
+        out, "batch.json", lambda d: d.get("schema") == "compplan.org_batch/1"
+        and d.get("org") == org.name and d.get("spec") == spec.source,
+        lambda r: str(r["id"]), "batch", "spec or organisation", "spec") if resume else None
+    rows = batch_org(org, [(c.id, c.name, c.params, c.where) for c in spec.candidates],
+                     spec.source, time_limit=limit, progress=progress, earlier=earlier)
+    doc = {"schema": "compplan.org_batch/1", "org": org.name, "currency": org.currency,
+           "spec": spec.source, "candidates": rows}
+    run = OrgRun(org, "batch", doc, rows,
+                 left=sum(row["status"] == NOT_SOLVED for row in rows))
+    with output_folder(out, force=force, inputs=[org.path]) as staged:
+        run.written = [out / p.name for p in run.write_into(staged)]
+    return run

@@ -283,3 +283,48 @@ def test_an_organisation_has_no_what_if() -> None:
         compplan.evaluation_report(CASES / "gtm_org", whatif=[("shift", "0.1:a->b")])
     with pytest.raises(compplan.errors.UsageError, match="--write-plan applies to a case"):
         _ = compplan.evaluation_report(CASES / "gtm_org").plan_toml
+
+
+def test_sweep_of_an_organisation_is_one_function(tmp_path: Path) -> None:
+    """compplan sweep ORG_DIR calls compplan.sweep: byte-identical sweep.json and
+    results.csv (the document built in one place)."""
+    run = compplan.sweep(CASES / "gtm_org", 0.95, 1.15, 2, tmp_path / "api")
+    assert run.kind == "sweep" and run.left == 0
+    assert [p.name for p in run.written] == ["sweep.json", "results.csv", "frontier.png",
+                                             "frontier.svg", "budget_split.png",
+                                             "budget_split.svg"]
+    assert run.document["sweep"] == "--budget 0.95:1.15:2"
+    done = CliRunner().invoke(main, ["sweep", str(CASES / "gtm_org"), "--budget",
+                                     "0.95:1.15:2", "--out", str(tmp_path / "cli"), "-q"])
+    assert done.exit_code == 0, done.output
+    for name in ("sweep.json", "results.csv"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+    with pytest.raises(compplan.errors.UsageError,
+                       match="--workers applies to a case folder; an organisation's sweep"):
+        compplan.sweep(CASES / "gtm_org", 0.95, 1.15, 2, tmp_path / "x", workers=2)
+
+
+def test_batch_is_one_function_for_cases_and_organisations(tmp_path: Path) -> None:
+    """compplan batch calls compplan.batch: an organisation's spec gives an OrgRun and the
+    same batch.json and results.csv; a case's the same results.csv."""
+    org_spec = tmp_path / "org.toml"
+    org_spec.write_text(f'case = "{(CASES / "gtm_org").as_posix()}"\n'
+                        '[grid]\n"budget.expected_cap" = [1.0e7, 1.2e7]\n')
+    case_spec = tmp_path / "case.toml"
+    case_spec.write_text(f'case = "{(CASES / "enterprise_first").as_posix()}"\n'
+                         '[grid]\n"design.max_metrics" = [2, 3]\n')
+    run = compplan.batch(org_spec, tmp_path / "org_api")
+    assert isinstance(run, compplan.OrgRun) and run.kind == "batch"
+    report = compplan.batch(case_spec, tmp_path / "case_api")
+    assert not isinstance(report, compplan.OrgRun)
+    for spec, api_out, names in ((org_spec, "org_api", ["batch.json", "results.csv"]),
+                                 (case_spec, "case_api", ["results.csv", "frontier.csv"])):
+        cli_out = tmp_path / api_out.replace("api", "cli")
+        done = CliRunner().invoke(main, ["batch", str(spec), "--out", str(cli_out),
+                                         "--workers", "1", "-q"]
+                                  if api_out == "case_api" else
+                                  ["batch", str(spec), "--out", str(cli_out), "-q"])
+        assert done.exit_code == 0, done.output
+        for name in names:
+            assert (cli_out / name).read_bytes() == (tmp_path / api_out / name).read_bytes(), \
+                name
