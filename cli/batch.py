@@ -23,7 +23,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from compplan.batch.spec import MAX_CANDIDATES, read_batch_spec
+from compplan.api import (
+    FEASIBLE,
+    MAX_CANDIDATES,
+    Case,
+    annual_note,
+    fmt,
+    prepare_folder,
+    read_batch_spec,
+    shorten,
+    shown,
+)
 from compplan.cli.common import (
     POSITIVE,
     ExitError,
@@ -38,18 +48,11 @@ from compplan.cli.common import (
     out_console,
 )
 from compplan.errors import CompplanError
-from compplan.models import fmt
-from compplan.models.case import Case
-from compplan.models.money import annual_note
-from compplan.models.output import prepare_folder
-from compplan.models.text import shown
-from compplan.models.transaction import shorten
-from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from compplan.batch.results import BatchReport
+    from compplan.api import BatchReport
 
 _BATCH_MODULE = "compplan.batch.store"
 #: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
@@ -222,7 +225,7 @@ def check_scheduler(address: str) -> None:
     ``HOST:PORT``); other schemes (``tls://``, ``ucx://``, ``http://``) are refused with
     the reason. The Dask handshake itself has a deadline (``batch.executors``).
     """
-    from compplan.batch.executors import scheduler_problem
+    from compplan.api import scheduler_problem
 
     problem = scheduler_problem(address)
     if problem is not None:
@@ -308,8 +311,7 @@ def _run(solve: Callable[..., Any], case: Case, out: Path, solver_import: Any,
          time_limit: float | None, prices: bool, force: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
-    from compplan.batch.executors import default_workers
-    from compplan.batch.store import MANIFEST
+    from compplan.api import MANIFEST, default_workers
 
     _check_batch_folder(out, case, fresh=not resume and not (out / MANIFEST).exists(),
                         force=force)

@@ -29,13 +29,9 @@ from compplan.cli.common import (
 )
 from compplan.cli.lazy import LazyGroup
 from compplan.errors import CompplanError
-from compplan.models import fmt
-from compplan.models.money import money_per
 
 if TYPE_CHECKING:
-    from compplan.api import Result
-    from compplan.optimizer.model import Rounding
-    from compplan.optimizer.prices import GuardrailPrice
+    from compplan.api import GuardrailPrice, Result, Rounding
 
 _SOLVER_MODULE = "compplan.optimizer.pipeline"
 
@@ -192,7 +188,7 @@ def _rounding(text: str | None) -> Rounding | None:
     if text is None:
         return None
     # The model module imports Pyomo: the caller waits for the background import first.
-    from compplan.optimizer.model import parse_rounding
+    from compplan.api import parse_rounding
 
     try:
         rounding = parse_rounding(text)
@@ -204,7 +200,7 @@ def _rounding(text: str | None) -> Rounding | None:
 def _elasticities(text: str | None) -> list[float] | None:
     if text is None:
         return None
-    from compplan.optimizer.response import parse_elasticities
+    from compplan.api import parse_elasticities
 
     try:
         values = parse_elasticities(text)
@@ -264,6 +260,7 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
     """
     solver_import = import_in_background(_SOLVER_MODULE)
     from compplan import api
+    from compplan.api import fmt, money_per
 
     loaded = load_source(case)
     out = Path(out_dir) if out_dir is not None else None
@@ -306,7 +303,7 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
 def _summary(result: Result, kind: str = "plan") -> None:
     from rich.table import Table
 
-    from compplan.optimizer.verdicts import is_binding
+    from compplan.api import fmt, is_binding, money_per
 
     outcome = result.outcome
     assert outcome is not None  # a result with a plan has its outcome
@@ -325,7 +322,7 @@ def _summary(result: Result, kind: str = "plan") -> None:
                       f"{fmt.money(ev.expected_cost, cur)} {money_per(case)} "
                       f"(P90 {fmt.money(ev.total_p90)}"
                       + (f", CVaR {fmt.money(ev.cvar)}" if ev.cvar is not None else "") + ")")
-    from compplan.optimizer.understand import readings, sentences
+    from compplan.api import readings, sentences
 
     # A rounded plan is measured against the unrounded optimum: it is not "that plan".
     best = None if outcome.rounding is None else outcome.rounding["unrounded"]["alignment"]
@@ -340,7 +337,7 @@ def _summary(result: Result, kind: str = "plan") -> None:
         out_console.print(f"  {g.setting}: {fmt.check(g.name, g.value, g.unit)} "
                           f"(limit {fmt.check(g.name, g.limit, g.unit)}, {state}{cost})")
     if outcome.response is not None:  # MODEL.md section 10
-        from compplan.render.response import response_lines
+        from compplan.api import response_lines
 
         for figures in (outcome.response, *outcome.response_band):
             for line in response_lines(case, figures):
@@ -360,6 +357,8 @@ def _summary(result: Result, kind: str = "plan") -> None:
 
 def solver_line(result: Any) -> str:
     """``solver: HiGHS, 2 solves, 52 rows, 0.04 s, 3 tail cuts (budget_cvar 3)``."""
+    from compplan.api import fmt
+
     cuts = {name: n for name, n in result.cuts.items() if n}
     return (f"solver: HiGHS, {fmt.plural(result.rounds, 'solve')}, "
             f"{fmt.plural(result.rows, 'row')}, {fmt.seconds(result.seconds)}"
@@ -369,6 +368,8 @@ def solver_line(result: Any) -> str:
 
 def _price_text(price: GuardrailPrice) -> str:
     """What loosening a guardrail buys (re-solved) and where its marginal price holds."""
+    from compplan.api import fmt
+
     if price.shadow_price <= 0 and price.per_percent <= 0:
         return ""
     return (f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved); "

@@ -12,42 +12,17 @@ from typing import Any
 
 from rich.table import Table
 
+from compplan.api import Org, fmt, money_per_org
 from compplan.cli.common import (
-    err_console,
     fail,
     out_console,
 )
-from compplan.errors import CompplanError, UsageError
-from compplan.models import fmt
-from compplan.models.money import money_per
-from compplan.models.org import Org, load_org, with_budget
-
-
-def load(org_dir: str, budget: float | None = None) -> Org:
-    """Load an organisation folder, with the organisation cap replaced by ``budget``."""
-    try:
-        org = load_org(org_dir)
-    except CompplanError as exc:
-        fail(exc)
-    if budget is not None:
-        try:
-            org = with_budget(org, budget)
-        except CompplanError as exc:
-            fail(exc)
-    for warning in org.warnings:
-        err_console.print(f"warning: {warning}")
-    return org
-
-
-def _replace_spec(org: Org, spec: Any) -> Org:
-    from dataclasses import replace
-
-    return replace(org, spec=spec)
+from compplan.errors import UsageError
 
 
 def org_money_per(org: Org) -> str:
     """``per year`` or ``per period``: every role's money has the same unit of time."""
-    return money_per(org.roles[0].case)
+    return money_per_org(org)
 
 
 def refuse(option: str, value: object,

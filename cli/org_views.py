@@ -1,74 +1,17 @@
-"""evaluate, compare, report, export and sweep on an organisation folder (MODEL.md s. 7).
+"""An organisation's evaluation, comparison, sweep and batch on the terminal (MODEL.md s. 7).
 
-The commands of :mod:`compplan.cli.views`, :mod:`compplan.cli.reports` and
-:mod:`compplan.cli.batch` detect ``org.toml`` in their folder argument and hand over
-to the functions here; the Python API is :mod:`compplan.api` (``evaluate_org``).
+The API functions of the commands (:mod:`compplan.api`) handle organisations; the
+functions here only show what they return.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from compplan.cli.common import Reporter, fail, out_console, output_set
-from compplan.cli.org import load, org_money_per
-from compplan.errors import CompplanError
-from compplan.models.org import Org
-from compplan.models.output import write_json
-from compplan.optimizer.coefficients import Coefficients
-from compplan.optimizer.org_evaluate import (
-    CURRENT,
-    OrgEvaluation,
-    evaluate_org,
-    load_org_plans,
-    plan_label,
-)
-
-
-def _coefficients(org: Org, quiet: bool) -> list[Coefficients]:
-    from compplan.optimizer.org import org_coefficients
-
-    try:
-        with Reporter(quiet) as reporter:
-            reporter.step("computing payouts under the roles' scenarios")
-            return org_coefficients(org)
-    except CompplanError as exc:
-        fail(exc)
-    raise AssertionError("unreachable")  # fail() exits
-
-
-def org_evaluations(org: Org, refs: list[str], quiet: bool) -> list[OrgEvaluation]:
-    """Each set of plans evaluated (exit 2 naming a bad reference); names kept distinct."""
-    coeffs = _coefficients(org, quiet)
-    found: list[OrgEvaluation] = []
-    for ref in refs:
-        try:
-            plans = load_org_plans(org, ref)
-            name = plan_label(ref)
-            taken = {e.name for e in found}
-            if name in taken:
-                name = f"{name}_{len(found) + 1}"
-            found.append(evaluate_org(org, coeffs, plans, name, ref))
-        except CompplanError as exc:
-            fail(exc)
-    return found
-
-
-def evaluate_org_folder(org_dir: str, plan: str, out_dir: str, *, force: bool,
-                        quiet: bool) -> None:
-    """``compplan evaluate ORG_DIR PLAN``: every role and the total, every rule checked."""
-    org = load(org_dir)
-    (result,) = org_evaluations(org, [plan], quiet)
-    out = Path(out_dir)
-    written = [out / "evaluation.json"]
-    inputs = [org.path, *([] if plan == CURRENT else [plan])]
-    with output_set(out_dir, force=force, inputs=inputs) as folder:
-        write_json(folder / written[0].name, result.to_dict())
-    if not quiet:
-        show_evaluation(org, result)
-        out_console.print(f"wrote {written[0]}")
+from compplan.api import Org, OrgEvaluation, cell_text, money_per_org
+from compplan.cli.common import out_console
 
 
 def show_evaluation(org: Org, result: OrgEvaluation) -> None:
@@ -83,7 +26,7 @@ def show_evaluation(org: Org, result: OrgEvaluation) -> None:
                       "ok" if role.to_dict()["guardrails_ok"] else "BROKEN", metrics)
     out_console.print(table)
     out_console.print(f"organisation alignment {result.alignment:.6f}; expected payout "
-                      f"{result.expected_cost:,.0f} {org.currency} {org_money_per(org)}; "
+                      f"{result.expected_cost:,.0f} {org.currency} {money_per_org(org)}; "
                       f"CVaR {result.cvar_level:.0%} of the total {result.cvar:,.0f}")
     for check in result.checks:
         out_console.print(f"  {check['rule']} {check['setting']}: "
@@ -104,13 +47,11 @@ def show_evaluation(org: Org, result: OrgEvaluation) -> None:
 
 def show_rows(title: str, rows: list[dict[str, Any]]) -> None:
     """An organisation's comparison on the terminal: a row per figure."""
-    from compplan.optimizer.org_evaluate import _cell
-
     table = Table(title=title, title_justify="left")
     for i, col in enumerate(rows[0]):
         table.add_column(col, justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*(_cell(v) for v in row.values()))
+        table.add_row(*(cell_text(v) for v in row.values()))
     out_console.print(table)
 
 

@@ -14,6 +14,18 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from compplan.api import (
+    UNIT_KIND,
+    Case,
+    Coefficients,
+    Column,
+    Evaluation,
+    Modifier,
+    Plan,
+    format_value,
+    rich_table,
+    write_atomic,
+)
 from compplan.cli.common import (
     Reporter,
     cannot_write,
@@ -25,20 +37,6 @@ from compplan.cli.common import (
     output_set,
 )
 from compplan.errors import CompplanError
-from compplan.models.case import Case
-from compplan.models.output import write_atomic
-from compplan.models.plan import Plan
-from compplan.models.whatif import Modifier
-from compplan.optimizer.coefficients import Coefficients
-from compplan.optimizer.evaluate import (
-    Evaluation,
-)
-from compplan.render.figures import (
-    UNIT_KIND,
-    Column,
-    format_value,
-    rich_table,
-)
 
 
 def _print_table(table: Table) -> None:
@@ -203,7 +201,7 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
 
 def _band(text: str) -> list[float]:
     """--elasticity E1,E2,...: the elasticities, or exit 2 naming what is allowed."""
-    from compplan.optimizer.response import parse_elasticities
+    from compplan.api import parse_elasticities
 
     try:
         values = parse_elasticities(text)
@@ -214,7 +212,7 @@ def _band(text: str) -> list[float]:
 
 def _print_response(case: Case, coeffs: Coefficients, name: str, plan: Plan,
                     figures: Sequence[Any]) -> None:
-    from compplan.render.response import response_columns, response_lines
+    from compplan.api import response_columns, response_lines
 
     columns = response_columns(case, coeffs, name, plan, figures)
     _print_table(rich_table(f"{case.name}: {name}, static and under response", columns))

@@ -27,6 +27,8 @@ from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME
 from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from compplan.batch.results import BatchReport
     from compplan.batch.spec import BatchSpec
     from compplan.models.case import Case
@@ -49,7 +51,9 @@ DEFAULT_CASE = "enterprise_first"
 __all__ = [
     "AuditReport",
     "Comparison",
+    "EvaluationReport",
     "OrgResult",
+    "OrgRun",
     "PulseCheck",
     "Report",
     "Result",
@@ -63,6 +67,7 @@ __all__ = [
     "compare",
     "evaluate",
     "evaluate_org",
+    "evaluation_report",
     "explain",
     "export",
     "load_case",
@@ -2304,3 +2309,68 @@ def _batch_org_run(org: Org, spec: BatchSpec, out: Path, options: dict[str, Any]
     with output_folder(out, force=force, inputs=[org.path]) as staged:
         run.written = [out / p.name for p in run.write_into(staged)]
     return run
+
+
+
+# ------------------------------------------------------------- for the command line
+#
+# The command line imports only this module (issue 19): what its terminal output needs
+# from the lower layers is re-exported here, loaded on first use so that importing the
+# API stays cheap (the formatting helpers, the types its annotations name, and the
+# parsers of its option values).
+
+_FOR_THE_COMMAND_LINE: dict[str, tuple[str, str | None]] = {
+    "fmt": ("compplan.models.fmt", None),
+    **{name: ("compplan.models.money", name) for name in ("money_per", "annual_note")},
+    **{name: ("compplan.models.output", name) for name in ("prepare_folder", "write_atomic")},
+    "shown": ("compplan.models.text", "shown"),
+    **{name: ("compplan.models.transaction", name)
+       for name in ("shorten", "OutputError", "check_output_file", "output_folder")},
+    "plausibility_warnings": ("compplan.models.plausibility", "plausibility_warnings"),
+    "load_plan": ("compplan.models.plan", "load_plan"),
+    **{name: ("compplan.batch.spec", name) for name in ("MAX_CANDIDATES", "read_batch_spec")},
+    **{name: ("compplan.batch.executors", name)
+       for name in ("scheduler_problem", "default_workers")},
+    "MANIFEST": ("compplan.batch.store", "MANIFEST"),
+    "parse_rounding": ("compplan.optimizer.model", "parse_rounding"),
+    "parse_elasticities": ("compplan.optimizer.response", "parse_elasticities"),
+    "is_binding": ("compplan.optimizer.verdicts", "is_binding"),
+    **{name: ("compplan.optimizer.understand", name) for name in ("readings", "sentences")},
+    **{name: ("compplan.render.response", name)
+       for name in ("response_lines", "response_columns")},
+    **{name: ("compplan.render.audit", name)
+       for name in ("DEFINITIONS", "THRESHOLDS_NOTE", "alignment_text", "summary_lines")},
+    **{name: ("compplan.render.pulse", name)
+       for name in ("guardrail_lines", "headline", "retune_rows", "org_headline",
+                    "org_retune_rows", "org_role_rows")},
+    **{name: ("compplan.render.figures", name)
+       for name in ("UNIT_KIND", "Column", "format_value", "rich_table")},
+    "cell_text": ("compplan.optimizer.org_evaluate", "_cell"),
+    # Types the command line's annotations name (imported for type checking above).
+    "Case": ("compplan.models.case", "Case"),
+    "Plan": ("compplan.models.plan", "Plan"),
+    "Org": ("compplan.models.org", "Org"),
+    "Modifier": ("compplan.models.whatif", "Modifier"),
+    "Evaluation": ("compplan.optimizer.evaluate", "Evaluation"),
+    "OrgEvaluation": ("compplan.optimizer.org_evaluate", "OrgEvaluation"),
+    "Coefficients": ("compplan.optimizer.coefficients", "Coefficients"),
+    "Audit": ("compplan.optimizer.audit", "Audit"),
+    "BatchReport": ("compplan.batch.results", "BatchReport"),
+    "BatchSpec": ("compplan.batch.spec", "BatchSpec"),
+    "Rounding": ("compplan.optimizer.model", "Rounding"),
+    "GuardrailPrice": ("compplan.optimizer.prices", "GuardrailPrice"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a name re-exported for the command line on first use (PEP 562)."""
+    if name not in _FOR_THE_COMMAND_LINE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    module, attribute = _FOR_THE_COMMAND_LINE[name]
+    found: ModuleType | Any = import_module(module)
+    if attribute is not None:
+        found = getattr(found, attribute)
+    globals()[name] = found
+    return found
