@@ -326,17 +326,15 @@ class OrgResult:
         With plans: ``org_plan.json`` and each role's plan files; when infeasible:
         ``infeasibility.json``; after a limit without plans: nothing.
         """
-        from compplan.models.output import write_json
         from compplan.models.transaction import output_folder
 
         path = _folder_arg(folder, "folder", "an output folder (str or Path)")
-        if self.outcome is not None:
-            return self.outcome.write(path, force=force)
-        if self.status is not Status.INFEASIBLE:
+        if self.outcome is None and self.status is not Status.INFEASIBLE:
             return []
+        # The files of write_into (one place), but the run record.
         with output_folder(path, force=force, inputs=[self.org.path]) as staged:
-            write_json(staged / "infeasibility.json", self.diagnosis or {})
-        return [path / "infeasibility.json"]
+            names = self.write_into(staged, run_file=False)
+        return [path / name for name in names]
 
     def write_into(self, staged: Path, *, run_file: bool = True) -> list[str]:
         """Write what ``compplan optimise ORG_DIR`` writes into an open staging folder.
