@@ -1,8 +1,7 @@
-"""Commands on an organisation folder (one holding ``org.toml``, MODEL.md section 7).
+"""An organisation's designed plans on the terminal (MODEL.md section 7).
 
-``optimise``, ``validate`` and ``min-budget`` detect ``org.toml`` in their folder
-argument and hand over to the functions here; the Python API is
-:func:`compplan.optimizer.org_pipeline.optimise_org`.
+``compplan.optimise`` and ``compplan.min_budget`` design an organisation's plans (an
+:class:`~compplan.api.OrgResult`); the functions here only show them.
 """
 
 from __future__ import annotations
