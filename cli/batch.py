@@ -23,31 +23,36 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from compplan.batch.spec import MAX_CANDIDATES, BatchSpec, budget_sweep, read_batch_spec
+from compplan.api import (
+    FEASIBLE,
+    MAX_CANDIDATES,
+    Case,
+    annual_note,
+    fmt,
+    prepare_folder,
+    read_batch_spec,
+    shorten,
+    shown,
+)
 from compplan.cli.common import (
     POSITIVE,
     ExitError,
+    Reporter,
     cannot_write,
+    cannot_write_set,
     err_console,
     fail,
     import_in_background,
     load,
+    load_source,
     out_console,
 )
 from compplan.errors import CompplanError
-from compplan.models import fmt
-from compplan.models.case import Case
-from compplan.models.money import annual_note
-from compplan.models.org import is_org_folder
-from compplan.models.output import prepare_folder
-from compplan.models.text import shown
-from compplan.models.transaction import shorten
-from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from compplan.batch.results import BatchReport
+    from compplan.api import BatchReport
 
 _BATCH_MODULE = "compplan.batch.store"
 #: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
@@ -117,14 +122,19 @@ def batch_command(spec_file: str, out_dir: str, workers: int | None, scheduler: 
         raise ExitError(f"{spec.source}, case: {spec.case_path} is not a case folder "
                         "(the path is relative to the spec file)", 2)
     again = ["compplan", "batch", spec_file, "--out", out_dir, "--resume"]
-    if is_org_folder(str(spec.case_path)):
-        _batch_org(spec, out_dir, workers=workers, scheduler=scheduler, resume=resume,
-                   time_limit=time_limit, force=force, quiet=quiet, again=again)
+    from compplan import api
+
+    source = load_source(str(spec.case_path))
+    if api.is_organisation(source):
+        # One joint solve per candidate, in this process; the API writes the folder.
+        _org_run(lambda progress: api.batch(spec, out_dir, workers=workers or 1,
+                                            scheduler=scheduler, resume=resume,
+                                            time_limit=time_limit, force=force,
+                                            progress=progress), out_dir, quiet, again)
         return
-    case = load(str(spec.case_path))
-    _run(spec, case, Path(out_dir), solver_import, again, workers=workers,
-         scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
-         force=force, quiet=quiet)
+    _run(lambda **kw: api.batch(spec, Path(out_dir), case=source, **kw), source,
+         Path(out_dir), solver_import, again, workers=workers, scheduler=scheduler,
+         resume=resume, time_limit=time_limit, prices=not no_prices, force=force, quiet=quiet)
 
 
 @click.command("sweep")
@@ -160,53 +170,46 @@ def sweep_command(case: str | None, budget: str, out_dir: str, workers: int | No
     start, stop, count = _parse_range(budget)
     again = ["compplan", "sweep", *([case] if case else []), "--budget", budget,
              "--out", out_dir, "--resume"]
-    if case is not None and is_org_folder(case):
-        _sweep_org(case, (start, stop, count), budget, out_dir, workers=workers,
-                   scheduler=scheduler, resume=resume, time_limit=time_limit, force=force,
-                   quiet=quiet, again=again)
+    from compplan import api
+
+    if api.is_organisation(case):
+        source = load_source(case)
+        # One joint solve per cap, in this process; the API writes the folder.
+        _org_run(lambda progress: api.sweep(source, start, stop, count, out_dir,
+                                            workers=workers, scheduler=scheduler,
+                                            resume=resume, time_limit=time_limit,
+                                            force=force, progress=progress),
+                 out_dir, quiet, again)
         return
     if scheduler is not None:
         check_scheduler(scheduler)
     solver_import = import_in_background(_BATCH_MODULE)
     loaded = load(case)
+    _run(lambda **kw: api.sweep(loaded, start, stop, count, Path(out_dir), **kw), loaded,
+         Path(out_dir), solver_import, again, workers=workers, scheduler=scheduler,
+         resume=resume, time_limit=time_limit, prices=not no_prices, force=force, quiet=quiet)
+
+
+def _org_run(solve: Callable[[Callable[[str], None]], Any], out_dir: str, quiet: bool,
+             again: list[str]) -> None:
+    """An organisation's sweep or batch: solved and written by the API, shown here."""
+    from compplan.cli.org_views import show_org_run
+
     try:
-        spec = budget_sweep(loaded, start, stop, count)
+        with Reporter(quiet) as reporter:
+            run = solve(reporter.step)
     except CompplanError as exc:
         fail(exc)
-    _run(spec, loaded, Path(out_dir), solver_import, again, workers=workers,
-         scheduler=scheduler, resume=resume, time_limit=time_limit, prices=not no_prices,
-         force=force, quiet=quiet)
-
-
-def _batch_org(spec: BatchSpec, out_dir: str, *, workers: int | None, scheduler: str | None,
-               resume: bool, time_limit: float | None, force: bool, quiet: bool,
-               again: list[str]) -> None:
-    """A spec whose case is an organisation: its org.toml keys, one joint solve each."""
-    from compplan.cli.org_views import batch_org_folder
-
-    _refuse_for_org(workers, scheduler, False, "batch")
-    batch_org_folder(spec, out_dir, time_limit=time_limit, force=force, quiet=quiet,
-                     resume=resume, again=again)
-
-
-def _refuse_for_org(workers: int | None, scheduler: str | None, resume: bool,
-                    what: str) -> None:
-    for option, given in (("--workers", workers is not None), ("--scheduler", scheduler),
-                          ("--resume", resume)):
-        if given:
-            raise ExitError(f"{option} applies to a case folder; an organisation's {what} "
-                            "solves them one after the other", 2)
-
-
-def _sweep_org(case: str, budget: tuple[float, float, int], text: str, out_dir: str, *,
-               workers: int | None, scheduler: str | None, resume: bool,
-               time_limit: float | None, force: bool, quiet: bool, again: list[str]) -> None:
-    """An organisation folder: one joint solve per cap, in this process."""
-    from compplan.cli.org_views import sweep_org_folder
-
-    _refuse_for_org(workers, scheduler, False, "sweep")
-    sweep_org_folder(case, budget, text, out_dir, time_limit=time_limit, force=force,
-                     quiet=quiet, resume=resume, again=again)
+    except OSError as exc:
+        cannot_write_set(out_dir, exc)
+    what = "caps" if run.kind == "sweep" else "candidates"
+    if run.left:
+        total = len(run.rows)
+        raise ExitError(f"interrupted: {total - run.left} of {total} {what} finished and "
+                        f"kept in {Path(out_dir)}; continue with: {shlex.join(again)}", 130)
+    if not quiet:
+        show_org_run(run)
+        out_console.print(f"wrote {', '.join(str(p) for p in run.written)}")
 
 
 _ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)"
@@ -222,7 +225,7 @@ def check_scheduler(address: str) -> None:
     ``HOST:PORT``); other schemes (``tls://``, ``ucx://``, ``http://``) are refused with
     the reason. The Dask handshake itself has a deadline (``batch.executors``).
     """
-    from compplan.batch.executors import scheduler_problem
+    from compplan.api import scheduler_problem
 
     problem = scheduler_problem(address)
     if problem is not None:
@@ -302,14 +305,13 @@ class _Bar:
             self._progress = None
 
 
-def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list[str], *,
+def _run(solve: Callable[..., Any], case: Case, out: Path, solver_import: Any,
+         again: list[str], *,
          workers: int | None, scheduler: str | None, resume: bool,
          time_limit: float | None, prices: bool, force: bool, quiet: bool) -> None:
     """Open (or resume) the batch, solve what is left, write and show the results."""
     solver_import.join()
-    from compplan import api
-    from compplan.batch.executors import default_workers
-    from compplan.batch.store import MANIFEST
+    from compplan.api import MANIFEST, default_workers
 
     _check_batch_folder(out, case, fresh=not resume and not (out / MANIFEST).exists(),
                         force=force)
@@ -322,10 +324,10 @@ def _run(spec: BatchSpec, case: Case, out: Path, solver_import: Any, again: list
              "in this process" if count == 1 else f"on {count} processes")
     bar = _Bar(quiet)
     try:
-        report = api.batch(spec, out, case=case, workers=count, scheduler=scheduler,
-                           resume=resume, time_limit=time_limit, prices=prices,
-                           on_start=lambda total, done: bar.start(total, done, where),
-                           on_result=bar.advance)
+        report = solve(workers=count, scheduler=scheduler,
+                       resume=resume, time_limit=time_limit, prices=prices,
+                       on_start=lambda total, done: bar.start(total, done, where),
+                       on_result=bar.advance)
     except KeyboardInterrupt:
         bar.stop()
         _stopped(bar, out, again, "interrupted", INTERRUPTED)

@@ -18,13 +18,11 @@ import click
 from rich.console import Console
 
 from compplan.errors import CompplanError
-from compplan.models.transaction import OutputError, check_output_file, output_folder
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from compplan.models.case import Case
-    from compplan.models.plan import Plan
+    from compplan.api import Case, Plan
 
 # Markup off: case text such as "[metrics.revenue]" must print as written.
 # Piped output gets a fixed width so tables do not wrap at 80 columns.
@@ -114,6 +112,8 @@ def output_set(out: str | Path, *, force: bool = False, inputs: Iterable[str | P
     when the block ends without an error; on an error the old files stay. Text
     appended to ``notes`` in the block is added to a write failure's message.
     """
+    from compplan.api import OutputError, output_folder
+
     try:
         with output_folder(out, force=force, inputs=inputs) as folder:
             yield folder
@@ -126,6 +126,8 @@ def output_set(out: str | Path, *, force: bool = False, inputs: Iterable[str | P
 def output_file(path: str, *, suffixes: tuple[str, ...] = (),
                 inputs: Iterable[str | Path] = (), stdout: bool = False) -> Path | None:
     """Check a single output file (exit 2 with the reason); None means standard output."""
+    from compplan.api import OutputError, check_output_file
+
     try:
         return check_output_file(path, suffixes=suffixes, inputs=inputs, stdout=stdout)
     except OutputError as exc:
@@ -181,25 +183,28 @@ def load(case_dir: str | None, budget: float | None = None,
         case = load_case(case_dir, budget=budget, max_metrics=max_metrics)
     except CompplanError as exc:
         fail(exc)
-    from compplan.models.plausibility import plausibility_warnings
+    from compplan.api import plausibility_warnings
 
     for warning in [*case.spec.warnings(), *plausibility_warnings(case)]:
         err_console.print(f"warning: {warning}")
     return case
 
 
-def load_source(path: str) -> Any:
+def load_source(path: str | None, budget: float | None = None,
+                max_metrics: int | None = None) -> Any:
     """A case or an organisation folder, loaded through the API, its warnings printed.
 
     The one place the command line tells them apart: each command then hands what it
-    got to one API function, which handles both.
+    got to one API function, which handles both. ``budget`` replaces the case's (or the
+    organisation's) cap; ``max_metrics`` applies to a case only.
     """
     from compplan import api
 
     if not api.is_organisation(path):
-        return load(path)
+        return load(path, budget, max_metrics)
+    assert path is not None
     try:
-        org = api.load_org(path)
+        org = api.load_org(path, budget=budget)
     except CompplanError as exc:
         fail(exc)
     for warning in org.warnings:
@@ -221,7 +226,7 @@ def plan_name(ref: str, taken: set[str]) -> str:
 
 def load_plans(case: Case, refs: Sequence[str]) -> list[tuple[str, Plan]]:
     """Load plans to look at (``current``, plan.json, TOML), each with a distinct name."""
-    from compplan.models.plan import load_plan
+    from compplan.api import load_plan
 
     named: list[tuple[str, Plan]] = []
     for ref in refs:

@@ -8,6 +8,14 @@ import click
 from rich.table import Table
 
 from compplan import api
+from compplan.api import (
+    CURRENT_PLAN,
+    DEFINITIONS,
+    THRESHOLDS_NOTE,
+    Audit,
+    alignment_text,
+    summary_lines,
+)
 from compplan.cli.common import (
     ExitError,
     fail,
@@ -18,14 +26,6 @@ from compplan.cli.common import (
     output_set,
 )
 from compplan.errors import CompplanError
-from compplan.models.case import CURRENT_PLAN
-from compplan.optimizer.audit import Audit
-from compplan.render.audit import (
-    DEFINITIONS,
-    THRESHOLDS_NOTE,
-    alignment_text,
-    summary_lines,
-)
 
 
 @click.command()

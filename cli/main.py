@@ -23,19 +23,15 @@ from compplan.cli.common import (
     fail,
     force_option,
     import_in_background,
-    load,
+    load_source,
     out_console,
     output_set,
 )
 from compplan.cli.lazy import LazyGroup
 from compplan.errors import CompplanError
-from compplan.models import fmt
-from compplan.models.money import money_per
 
 if TYPE_CHECKING:
-    from compplan.api import Result
-    from compplan.optimizer.model import Rounding
-    from compplan.optimizer.prices import GuardrailPrice
+    from compplan.api import GuardrailPrice, Result, Rounding
 
 _SOLVER_MODULE = "compplan.optimizer.pipeline"
 
@@ -118,20 +114,16 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):
-        assert case is not None
-        from compplan.cli import org
+        # Options of a single case, named as the user typed them.
+        from compplan.cli.org import refuse
 
-        org.refuse("--max-metrics", max_metrics)
-        org.refuse("--round", round_to, "an organisation's plans are not rounded to a grid; "
-                                        "there is no such setting in org.toml or case.toml")
-        org.refuse("--elasticity", elasticity)
-        solver_import.join()
-        org.optimise_org_folder(case, out_dir, time_limit=time_limit, budget=budget,
-                                tail_method=tail_method, quiet=quiet, force=force)
-        return
+        refuse("--max-metrics", max_metrics)
+        refuse("--round", round_to, "an organisation's plans are not rounded to a grid; "
+                                    "there is no such setting in org.toml or case.toml")
+        refuse("--elasticity", elasticity)
     from compplan import api
 
-    loaded = load(case, budget, max_metrics)
+    loaded = load_source(case, budget, max_metrics)
     solver_import.join()
     rounding = _rounding(round_to)
     elasticities = _elasticities(elasticity)
@@ -156,38 +148,32 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
                 _raise_for_status(result)
             if result.status is api.Status.INFEASIBLE:
                 notes.append(str(result.message))
-            written = _write(result, folder, out)
+            written = [out / name for name in result.write_into(folder)]
     except KeyboardInterrupt:
         # Anywhere before the commit, the staged files were dropped with the interrupt.
         raise ExitError("interrupted: no plan was written", 130) from None
     if result.status is api.Status.INFEASIBLE:
         raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
     _raise_for_status(result)
-    if not quiet:
-        _summary(result)
-        out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
+    if quiet:
+        return
+    if isinstance(result, api.OrgResult):
+        from compplan.cli.org import summary
+
+        summary(result.org, result.document)
+        roles = result.org.roles
+        out_console.print(f"wrote {out / 'org_plan.json'} and the plan files of "
+                          f"{len(roles)} roles under "
+                          f"{', '.join(str(out / r.id) for r in roles)}")
+        return
+    _summary(result)
+    out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
 
 
 #: What --reproducible says: it is deprecated and changes nothing (issue 19).
 REPRODUCIBLE_DEPRECATED = ("note: --reproducible is deprecated and does nothing: plan.json is "
                            "always byte-identical for the same case (wall times are in "
                            "run.json); drop the flag, it will be removed")
-
-
-def _write(result: Result, staged: Path, out: Path) -> list[Path]:
-    """The result's files into the staging folder; their names as they will be in ``out``."""
-    from compplan.models.output import run_record, write_json, write_plan
-
-    if result.plan is None:  # infeasible: the explanation alone
-        write_json(staged / "infeasibility.json",
-                   {"case": result.case.name, **(result.diagnosis or {})})
-        return [out / "infeasibility.json"]
-    names = [p.name for p in write_plan(staged, result.case, result.plan, result.document)]
-    if result.run_file:
-        seconds = None if result.outcome is None else result.outcome.result.seconds
-        write_json(staged / "run.json", run_record(result.started, seconds))
-        names.append("run.json")
-    return [out / name for name in names]
 
 
 def _raise_for_status(result: Result) -> None:
@@ -202,7 +188,7 @@ def _rounding(text: str | None) -> Rounding | None:
     if text is None:
         return None
     # The model module imports Pyomo: the caller waits for the background import first.
-    from compplan.optimizer.model import parse_rounding
+    from compplan.api import parse_rounding
 
     try:
         rounding = parse_rounding(text)
@@ -214,7 +200,7 @@ def _rounding(text: str | None) -> Rounding | None:
 def _elasticities(text: str | None) -> list[float] | None:
     if text is None:
         return None
-    from compplan.optimizer.response import parse_elasticities
+    from compplan.api import parse_elasticities
 
     try:
         values = parse_elasticities(text)
@@ -275,17 +261,10 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
         compplan min-budget cases/gtm_org
     """
     solver_import = import_in_background(_SOLVER_MODULE)
-    if is_org_folder(case):
-        assert case is not None
-        from compplan.cli import org
-
-        solver_import.join()
-        org.min_budget_org_folder(case, out_dir, time_limit=time_limit, quiet=quiet,
-                                  force=force)
-        return
     from compplan import api
+    from compplan.api import fmt, money_per
 
-    loaded = load(case)
+    loaded = load_source(case)
     out = Path(out_dir) if out_dir is not None else None
     # Checked before the solve; the files land at once at the end of the block.
     with (output_set(out_dir, force=force, inputs=[loaded.path]) if out is not None
@@ -301,9 +280,14 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
             _raise_for_status(result)
         if folder is not None and out is not None:
             # Infeasible: infeasibility.json alone, replacing an earlier plan (section 6).
-            written = _write(result, folder, out)
+            written = [out / name for name in result.write_into(folder)]
     if result.status is api.Status.INFEASIBLE and out is not None:
         raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
+    if isinstance(result, api.OrgResult):
+        from compplan.cli.org import min_budget_summary
+
+        min_budget_summary(result, out, quiet)
+        return
     assert result.evaluation is not None  # a result with a plan has its figures
     cap = loaded.spec.budget.expected_cap
     cur = loaded.spec.case.currency
@@ -321,7 +305,7 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
 def _summary(result: Result, kind: str = "plan") -> None:
     from rich.table import Table
 
-    from compplan.optimizer.verdicts import is_binding
+    from compplan.api import fmt, is_binding, money_per
 
     outcome = result.outcome
     assert outcome is not None  # a result with a plan has its outcome
@@ -340,7 +324,7 @@ def _summary(result: Result, kind: str = "plan") -> None:
                       f"{fmt.money(ev.expected_cost, cur)} {money_per(case)} "
                       f"(P90 {fmt.money(ev.total_p90)}"
                       + (f", CVaR {fmt.money(ev.cvar)}" if ev.cvar is not None else "") + ")")
-    from compplan.optimizer.understand import readings, sentences
+    from compplan.api import readings, sentences
 
     # A rounded plan is measured against the unrounded optimum: it is not "that plan".
     best = None if outcome.rounding is None else outcome.rounding["unrounded"]["alignment"]
@@ -355,7 +339,7 @@ def _summary(result: Result, kind: str = "plan") -> None:
         out_console.print(f"  {g.setting}: {fmt.check(g.name, g.value, g.unit)} "
                           f"(limit {fmt.check(g.name, g.limit, g.unit)}, {state}{cost})")
     if outcome.response is not None:  # MODEL.md section 10
-        from compplan.render.response import response_lines
+        from compplan.api import response_lines
 
         for figures in (outcome.response, *outcome.response_band):
             for line in response_lines(case, figures):
@@ -375,6 +359,8 @@ def _summary(result: Result, kind: str = "plan") -> None:
 
 def solver_line(result: Any) -> str:
     """``solver: HiGHS, 2 solves, 52 rows, 0.04 s, 3 tail cuts (budget_cvar 3)``."""
+    from compplan.api import fmt
+
     cuts = {name: n for name, n in result.cuts.items() if n}
     return (f"solver: HiGHS, {fmt.plural(result.rounds, 'solve')}, "
             f"{fmt.plural(result.rows, 'row')}, {fmt.seconds(result.seconds)}"
@@ -384,6 +370,8 @@ def solver_line(result: Any) -> str:
 
 def _price_text(price: GuardrailPrice) -> str:
     """What loosening a guardrail buys (re-solved) and where its marginal price holds."""
+    from compplan.api import fmt
+
     if price.shadow_price <= 0 and price.per_percent <= 0:
         return ""
     return (f"; loosening it 1 % adds {price.per_percent:.4g} alignment (re-solved); "

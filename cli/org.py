@@ -1,59 +1,27 @@
-"""Commands on an organisation folder (one holding ``org.toml``, MODEL.md section 7).
+"""An organisation's designed plans on the terminal (MODEL.md section 7).
 
-``optimise``, ``validate`` and ``min-budget`` detect ``org.toml`` in their folder
-argument and hand over to the functions here; the Python API is
-:func:`compplan.optimizer.org_pipeline.optimise_org`.
+``compplan.optimise`` and ``compplan.min_budget`` design an organisation's plans (an
+:class:`~compplan.api.OrgResult`); the functions here only show them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from compplan.api import Org, fmt, money_per_org
 from compplan.cli.common import (
-    ExitError,
-    Reporter,
-    err_console,
     fail,
     out_console,
-    output_set,
 )
-from compplan.errors import CompplanError, UsageError
-from compplan.models import fmt
-from compplan.models.money import money_per
-from compplan.models.org import Org, load_org, with_budget
-from compplan.models.output import run_record, write_json, write_plan
-
-
-def load(org_dir: str, budget: float | None = None) -> Org:
-    """Load an organisation folder, with the organisation cap replaced by ``budget``."""
-    try:
-        org = load_org(org_dir)
-    except CompplanError as exc:
-        fail(exc)
-    if budget is not None:
-        try:
-            org = with_budget(org, budget)
-        except CompplanError as exc:
-            fail(exc)
-    for warning in org.warnings:
-        err_console.print(f"warning: {warning}")
-    return org
-
-
-def _replace_spec(org: Org, spec: Any) -> Org:
-    from dataclasses import replace
-
-    return replace(org, spec=spec)
+from compplan.errors import UsageError
 
 
 def org_money_per(org: Org) -> str:
     """``per year`` or ``per period``: every role's money has the same unit of time."""
-    return money_per(org.roles[0].case)
+    return money_per_org(org)
 
 
 def refuse(option: str, value: object,
@@ -62,55 +30,6 @@ def refuse(option: str, value: object,
     if value is not None:
         fail(UsageError(f"{option} applies to a case folder, not to an organisation "
                         f"({instead})"))
-
-
-def _write(out: Path, outcome: Any, started: float) -> list[Path]:
-    """org_plan.json, run.json and every role's plan files, into the staging folder ``out``."""
-    written = [out / "org_plan.json"]
-    for role in outcome.roles:
-        written += write_plan(out / role.role.id, role.role.case, role.plan, role.document)
-    write_json(written[0], outcome.document)
-    write_json(out / "run.json", run_record(started, outcome.result.seconds))
-    return written
-
-
-def optimise_org_folder(org_dir: str, out_dir: str, *, time_limit: float | None,
-                        budget: float | None, tail_method: str, quiet: bool,
-                        force: bool = False) -> None:
-    """``compplan optimise ORG_DIR``: design every role's plan and write org_plan.json."""
-    from compplan import api
-
-    org = load(org_dir, budget)
-    out = Path(out_dir)
-    started = time.time()
-    notes: list[str] = []
-    # One transaction: org_plan.json and every role's files land together or not at all.
-    with output_set(out_dir, force=force, inputs=[org.path], notes=notes) as folder:
-        try:
-            with Reporter(quiet) as reporter:
-                result = api.optimise_org(org, time_limit=time_limit,
-                                          tail_method=tail_method,
-                                          progress=reporter.step)
-            if result.status is api.Status.NO_SOLUTION:
-                result.raise_for_status()  # nothing is committed: no empty folder is left
-        except KeyboardInterrupt:
-            raise ExitError("interrupted: no plan was written", 130) from None
-        except CompplanError as exc:
-            fail(exc)
-        if result.status is api.Status.INFEASIBLE:
-            notes.append(result.message)
-            write_json(folder / "infeasibility.json", result.diagnosis or {})
-        else:
-            assert result.outcome is not None  # a status with plans
-            outcome = result.outcome
-            _write(folder, outcome, started)
-    if result.status is api.Status.INFEASIBLE:
-        raise ExitError(f"{result.message}\n(details in {out / 'infeasibility.json'})", 3)
-    if not quiet:
-        summary(org, outcome.document)
-        out_console.print(f"wrote {out / 'org_plan.json'} and the plan files of "
-                          f"{len(org.roles)} roles under "
-                          f"{', '.join(str(out / r.id) for r in org.roles)}")
 
 
 def summary(org: Org, doc: dict[str, Any], kind: str = "plans") -> None:
@@ -162,33 +81,9 @@ def _conflict_text(found: list[dict[str, str]]) -> str:
                      for c in found)
 
 
-def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: float | None,
-                          quiet: bool, force: bool = False) -> None:
-    """``compplan min-budget ORG_DIR``: the smallest organisation cap and its split."""
-    from compplan import api
-
-    org = load(org_dir)
-    started = time.time()
-    with (output_set(out_dir, force=force, inputs=[org.path]) if out_dir is not None
-          else contextlib.nullcontext()) as folder:
-        try:
-            with Reporter(quiet) as reporter:
-                result = api.min_budget_org(org, time_limit=time_limit,
-                                            progress=reporter.step)
-            if folder is None or result.status is api.Status.NO_SOLUTION:
-                result.raise_for_status()
-        except CompplanError as exc:
-            fail(exc)
-        if folder is not None and result.status is api.Status.INFEASIBLE:
-            # As optimise: the explanation replaces an earlier run's plans (MODEL.md s. 6).
-            write_json(folder / "infeasibility.json", result.diagnosis or {})
-        elif folder is not None:
-            assert result.outcome is not None  # a status with plans
-            _write(folder, result.outcome, started)
-    if result.status is api.Status.INFEASIBLE:
-        details = Path(str(out_dir)) / "infeasibility.json"
-        raise ExitError(f"{result.message}\n(details in {details})", 3)
-    outcome = result.outcome
+def min_budget_summary(result: Any, out: Path | None, quiet: bool) -> None:
+    """``compplan min-budget ORG_DIR`` on the terminal: the smallest cap and its split."""
+    org, outcome = result.org, result.outcome
     assert outcome is not None
     cap = org.spec.budget.expected_cap
     figure = outcome.document["objective"]["expected_cost"]
@@ -201,8 +96,8 @@ def min_budget_org_folder(org_dir: str, out_dir: str | None, *, time_limit: floa
                       f"{org_money_per(org)}{verdict}; split: {split}")
     if not quiet:
         summary(org, outcome.document, "cheapest plans")
-        if out_dir is not None:
-            out_console.print(f"wrote {Path(out_dir) / 'org_plan.json'} and the roles' plans")
+        if out is not None:
+            out_console.print(f"wrote {out / 'org_plan.json'} and the roles' plans")
 
 
 def show_audit(result: Any) -> None:

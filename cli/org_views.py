@@ -1,76 +1,17 @@
-"""evaluate, compare, report, export and sweep on an organisation folder (MODEL.md s. 7).
+"""An organisation's evaluation, comparison, sweep and batch on the terminal (MODEL.md s. 7).
 
-The commands of :mod:`compplan.cli.views`, :mod:`compplan.cli.reports` and
-:mod:`compplan.cli.batch` detect ``org.toml`` in their folder argument and hand over
-to the functions here; the Python API is :mod:`compplan.api` (``evaluate_org``).
+The API functions of the commands (:mod:`compplan.api`) handle organisations; the
+functions here only show what they return.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from compplan.cli.common import ExitError, Reporter, fail, out_console, output_set
-from compplan.cli.org import load, org_money_per
-from compplan.errors import CompplanError
-from compplan.models.org import Org
-from compplan.models.output import write_atomic, write_json
-from compplan.models.text import shown
-from compplan.optimizer.coefficients import Coefficients
-from compplan.optimizer.org_evaluate import (
-    CURRENT,
-    OrgEvaluation,
-    evaluate_org,
-    load_org_plans,
-    plan_label,
-)
-from compplan.render.safe import csv_text
-
-
-def _coefficients(org: Org, quiet: bool) -> list[Coefficients]:
-    from compplan.optimizer.org import org_coefficients
-
-    try:
-        with Reporter(quiet) as reporter:
-            reporter.step("computing payouts under the roles' scenarios")
-            return org_coefficients(org)
-    except CompplanError as exc:
-        fail(exc)
-    raise AssertionError("unreachable")  # fail() exits
-
-
-def org_evaluations(org: Org, refs: list[str], quiet: bool) -> list[OrgEvaluation]:
-    """Each set of plans evaluated (exit 2 naming a bad reference); names kept distinct."""
-    coeffs = _coefficients(org, quiet)
-    found: list[OrgEvaluation] = []
-    for ref in refs:
-        try:
-            plans = load_org_plans(org, ref)
-            name = plan_label(ref)
-            taken = {e.name for e in found}
-            if name in taken:
-                name = f"{name}_{len(found) + 1}"
-            found.append(evaluate_org(org, coeffs, plans, name, ref))
-        except CompplanError as exc:
-            fail(exc)
-    return found
-
-
-def evaluate_org_folder(org_dir: str, plan: str, out_dir: str, *, force: bool,
-                        quiet: bool) -> None:
-    """``compplan evaluate ORG_DIR PLAN``: every role and the total, every rule checked."""
-    org = load(org_dir)
-    (result,) = org_evaluations(org, [plan], quiet)
-    out = Path(out_dir)
-    written = [out / "evaluation.json"]
-    inputs = [org.path, *([] if plan == CURRENT else [plan])]
-    with output_set(out_dir, force=force, inputs=inputs) as folder:
-        write_json(folder / written[0].name, result.to_dict())
-    if not quiet:
-        show_evaluation(org, result)
-        out_console.print(f"wrote {written[0]}")
+from compplan.api import Org, OrgEvaluation, cell_text, money_per_org
+from compplan.cli.common import out_console
 
 
 def show_evaluation(org: Org, result: OrgEvaluation) -> None:
@@ -85,7 +26,7 @@ def show_evaluation(org: Org, result: OrgEvaluation) -> None:
                       "ok" if role.to_dict()["guardrails_ok"] else "BROKEN", metrics)
     out_console.print(table)
     out_console.print(f"organisation alignment {result.alignment:.6f}; expected payout "
-                      f"{result.expected_cost:,.0f} {org.currency} {org_money_per(org)}; "
+                      f"{result.expected_cost:,.0f} {org.currency} {money_per_org(org)}; "
                       f"CVaR {result.cvar_level:.0%} of the total {result.cvar:,.0f}")
     for check in result.checks:
         out_console.print(f"  {check['rule']} {check['setting']}: "
@@ -106,104 +47,12 @@ def show_evaluation(org: Org, result: OrgEvaluation) -> None:
 
 def show_rows(title: str, rows: list[dict[str, Any]]) -> None:
     """An organisation's comparison on the terminal: a row per figure."""
-    from compplan.optimizer.org_evaluate import _cell
-
     table = Table(title=title, title_justify="left")
     for i, col in enumerate(rows[0]):
         table.add_column(col, justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*(_cell(v) for v in row.values()))
+        table.add_row(*(cell_text(v) for v in row.values()))
     out_console.print(table)
-
-
-def sweep_org_folder(org_dir: str, budget: tuple[float, float, int], text: str, out_dir: str,
-                     *, time_limit: float | None, force: bool, quiet: bool,
-                     resume: bool = False, again: list[str] | None = None) -> None:
-    """``compplan sweep ORG_DIR --budget FROM:TO:COUNT``: the organisation's frontier.
-
-    With ``resume``, the caps an earlier run of the same sweep into ``out_dir`` solved
-    (its ``sweep.json``) are kept; Ctrl-C writes the caps solved so far and says how to
-    continue.
-    """
-    import json
-    import shlex
-
-    import pandas as pd
-
-    from compplan.optimizer.org_sweep import NOT_SOLVED, sweep_org
-    from compplan.render.org_charts import sweep_charts
-
-    org = load(org_dir)
-    start, stop, count = budget
-    earlier = _earlier_org_sweep(Path(out_dir), org, f"--budget {text}") if resume else None
-    try:
-        with Reporter(quiet) as reporter:
-            result = sweep_org(org, start, stop, count, time_limit=time_limit,
-                               progress=reporter.step, earlier=earlier)
-    except CompplanError as exc:
-        fail(exc)
-    left = sum(p.status == NOT_SOLVED for p in result.points)
-    rows = result.to_rows()
-    out = Path(out_dir)
-    names = ["sweep.json", "results.csv", "frontier.png", "frontier.svg",
-             "budget_split.png", "budget_split.svg"]
-    with output_set(out_dir, force=force, inputs=[org.path]) as folder:
-        doc = {**result.to_dict(), "sweep": f"--budget {text}"}
-        write_atomic(folder / "sweep.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
-        write_atomic(folder / "results.csv", csv_text(pd.DataFrame(rows)))
-        for name, (png, svg) in sweep_charts(result, org_money_per(org)).items():
-            write_atomic(folder / f"{name}.png", png)
-            write_atomic(folder / f"{name}.svg", svg)
-    if left:
-        raise ExitError(f"interrupted: {len(result.points) - left} of {len(result.points)} "
-                        f"caps finished and kept in {out}; continue with: "
-                        f"{shlex.join(again or [])}", 130)
-    if not quiet:
-        show_sweep(org, result)
-        out_console.print(f"wrote {', '.join(str(out / n) for n in names)}")
-
-
-def _earlier_org_sweep(out: Path, org: Org, sweep: str) -> dict[float, dict[str, Any]]:
-    """The points of an earlier organisation sweep in ``out`` by cap, for ``--resume``."""
-    import json
-
-    path = out / "sweep.json"
-    if not path.is_file():
-        return {}
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        points = {round(float(p["cap"]), 2): p for p in doc["points"]}
-        same = doc.get("org") == org.name and doc.get("sweep") == sweep
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise ExitError(f"{path} cannot be read as an organisation sweep; run again "
-                        "without --resume (into a new folder, or with --force)", 2) from None
-    if not same:
-        raise ExitError(f"{out} holds a sweep of another organisation or range "
-                        f"({shown(str(doc.get('sweep')))}); --resume continues the same "
-                        "sweep: give its folder, or run without --resume", 2)
-    return points
-
-
-def _earlier_org_batch(out: Path, org: Org, spec: Any) -> dict[str, dict[str, Any]]:
-    """The rows of an earlier organisation batch in ``out`` by id, for ``--resume``."""
-    import json
-
-    path = out / "batch.json"
-    if not path.is_file():
-        return {}
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        rows = {str(r["id"]): r for r in doc["candidates"]}
-        same = doc.get("schema") == "compplan.org_batch/1" and doc.get("org") == org.name \
-            and doc.get("spec") == spec.source
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise ExitError(f"{path} cannot be read as an organisation batch; run again "
-                        "without --resume (into a new folder, or with --force)", 2) from None
-    if not same:
-        raise ExitError(f"{out} holds a batch of another spec or organisation "
-                        f"({shown(str(doc.get('spec')))}); --resume continues the batch of "
-                        "the same spec: give its folder, or run without --resume", 2)
-    return rows
 
 
 def show_sweep(org: Org, result: Any) -> None:
@@ -230,50 +79,18 @@ def show_sweep(org: Org, result: Any) -> None:
     out_console.print(table)
 
 
-def batch_org_folder(spec: Any, out_dir: str, *, time_limit: float | None, force: bool,
-                     quiet: bool, resume: bool = False, again: list[str] | None = None) -> None:
-    """``compplan batch SPEC`` whose case is an organisation: one joint solve per candidate.
-
-    With ``resume``, the candidates an earlier run of the spec into ``out_dir`` solved
-    (its ``batch.json``) are kept; Ctrl-C writes the candidates solved so far and says
-    how to continue.
-    """
-    import json
-    import shlex
-
-    import pandas as pd
-
-    from compplan.optimizer.org_sweep import NOT_SOLVED, batch_org
-
-    org = load(str(spec.case_path))
-    earlier = _earlier_org_batch(Path(out_dir), org, spec) if resume else None
-    try:
-        with Reporter(quiet) as reporter:
-            rows = batch_org(org, [(c.id, c.name, c.params, c.where) for c in spec.candidates],
-                             spec.source, time_limit=time_limit, progress=reporter.step,
-                             earlier=earlier)
-    except CompplanError as exc:
-        fail(exc)
-    out = Path(out_dir)
-    left = sum(row["status"] == NOT_SOLVED for row in rows)
-    names = ["batch.json", "results.csv"]
-    with output_set(out_dir, force=force, inputs=[org.path]) as folder:
-        doc = {"schema": "compplan.org_batch/1", "org": org.name, "currency": org.currency,
-               "spec": spec.source, "candidates": rows}
-        write_atomic(folder / "batch.json", json.dumps(doc, indent=2) + "\n")
-        write_atomic(folder / "results.csv", csv_text(pd.DataFrame(rows)))
-    if left:
-        raise ExitError(f"interrupted: {len(rows) - left} of {len(rows)} candidates finished "
-                        f"and kept in {out}; continue with: {shlex.join(again or [])}", 130)
-    if not quiet:
-        table = Table(title=f"{org.name}: batch {spec.source}", title_justify="left")
-        for col in ("id", "name", "status", "alignment", "expected payout", "frontier"):
-            table.add_column(col, justify="right" if col in ("alignment", "expected payout")
-                             else "left")
-        for row in rows:
-            table.add_row(row["id"], row["name"], row["status"],
-                          "" if row["alignment"] is None else f"{row['alignment']:.4f}",
-                          "" if row["expected_cost"] is None
-                          else f"{row['expected_cost']:,.0f}", "*" if row["frontier"] else "")
-        out_console.print(table)
-        out_console.print(f"wrote {', '.join(str(out / n) for n in names)}")
+def show_org_run(run: Any) -> None:
+    """An organisation's sweep or batch on the terminal."""
+    if run.sweep is not None:
+        show_sweep(run.org, run.sweep)
+        return
+    table = Table(title=f"{run.org.name}: batch {run.document['spec']}", title_justify="left")
+    for col in ("id", "name", "status", "alignment", "expected payout", "frontier"):
+        table.add_column(col, justify="right" if col in ("alignment", "expected payout")
+                         else "left")
+    for row in run.rows:
+        table.add_row(row["id"], row["name"], row["status"],
+                      "" if row["alignment"] is None else f"{row['alignment']:.4f}",
+                      "" if row["expected_cost"] is None
+                      else f"{row['expected_cost']:,.0f}", "*" if row["frontier"] else "")
+    out_console.print(table)

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from compplan.api import guardrail_lines, headline, retune_rows
 from compplan.cli.common import (
     POSITIVE,
     ExitError,
@@ -19,7 +20,6 @@ from compplan.cli.common import (
     output_set,
 )
 from compplan.errors import CompplanError
-from compplan.render.pulse import guardrail_lines, headline, retune_rows
 
 
 @click.command("pulse")
@@ -154,7 +154,7 @@ def summary(doc: dict[str, Any]) -> None:
 
 def org_summary(doc: dict[str, Any]) -> None:
     """The organisation's pulse on the terminal: totals, each role, the joint re-tune."""
-    from compplan.render.pulse import org_headline, org_retune_rows, org_role_rows
+    from compplan.api import org_headline, org_retune_rows, org_role_rows
 
     say = out_console.print
     say(f"Pulse check of {doc['org']} (money {doc['money']}, {doc['currency']})")

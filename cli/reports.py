@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from compplan.api import CURRENT_PLAN
 from compplan.cli.common import (
     Reporter,
     cannot_write,
@@ -15,7 +16,6 @@ from compplan.cli.common import (
     output_file,
 )
 from compplan.errors import CompplanError
-from compplan.models.case import CURRENT_PLAN
 
 
 @click.command("report")

@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
+from compplan.api import is_organisation
 from compplan.cli.common import ExitError, Reporter, fail, out_console
 from compplan.errors import CompplanError
-from compplan.models.org import is_org_folder
 
 
 @click.command("studio")
@@ -58,7 +58,7 @@ def studio_command(case: str | None, plan: str | None, actuals_file: str | None,
     from compplan.studio.session import open_session
 
     session: Any
-    if is_org_folder(case):
+    if is_organisation(case):
         for option, value in (("--plan", plan), ("--actuals", actuals_file)):
             if value is not None:
                 raise ExitError(f"{option} applies to a case folder; the studio of an "
@@ -66,7 +66,7 @@ def studio_command(case: str | None, plan: str | None, actuals_file: str | None,
     try:
         with Reporter(False) as reporter:
             reporter.step("reading the case and computing its payouts once")
-            if is_org_folder(case):
+            if is_organisation(case):
                 from compplan.studio.org import open_org_session
 
                 session = open_org_session(str(case))

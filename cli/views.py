@@ -11,50 +11,32 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from compplan.api import (
+    UNIT_KIND,
+    Case,
+    Coefficients,
+    Column,
+    Evaluation,
+    Modifier,
+    Plan,
+    format_value,
+    rich_table,
+    write_atomic,
+)
 from compplan.cli.common import (
-    ExitError,
     Reporter,
     cannot_write,
     fail,
     force_option,
-    load,
-    load_plans,
     load_source,
     out_console,
     output_file,
     output_set,
 )
 from compplan.errors import CompplanError
-from compplan.models.case import Case
-from compplan.models.money import periods_per_year
-from compplan.models.org import is_org_folder
-from compplan.models.output import write_atomic, write_json
-from compplan.models.plan import Plan
-from compplan.models.whatif import Modifier, apply_modifiers, parse_set, parse_shift
-from compplan.optimizer.coefficients import Coefficients, compute_coefficients
-from compplan.optimizer.evaluate import (
-    Evaluation,
-    evaluate_plan,
-    expected_revenue,
-    plan_payouts,
-)
-from compplan.render.figures import (
-    UNIT_KIND,
-    Column,
-    columns_of,
-    difference,
-    format_value,
-    rich_table,
-)
-from compplan.render.safe import csv_text
-
-EVALUATION_SCHEMA = "compplan.evaluation/1"
-WHATIF = "what-if"
 
 
 def _print_table(table: Table) -> None:
@@ -119,60 +101,13 @@ class _OrderedModifiers(click.Command):
         return super().parse_args(ctx, args)
 
 
-def _modifiers(sets: Sequence[str], shifts: Sequence[str]) -> list[Modifier]:
+def _modifiers(sets: Sequence[str], shifts: Sequence[str]) -> list[tuple[str, str]]:
+    """The what-if's modifiers in the order given: ``("set", text)`` and ``("shift", text)``."""
     order = click.get_current_context().meta.get("compplan.modifier_order", [])
     if sorted(order) != sorted(["sets"] * len(sets) + ["shifts"] * len(shifts)):
         order = ["sets"] * len(sets) + ["shifts"] * len(shifts)
     pending = {"sets": iter(sets), "shifts": iter(shifts)}
-    parsed = []
-    for option in order:
-        text = next(pending[option])
-        try:
-            parsed.append(parse_set(text) if option == "sets" else parse_shift(text))
-        except CompplanError as exc:
-            fail(exc)
-    return parsed
-
-
-def _coefficients(case: Case, quiet: bool) -> tuple[Coefficients, float | None]:
-    try:
-        with Reporter(quiet) as reporter:
-            reporter.step("computing payouts under the case's scenarios")
-            coeffs = compute_coefficients(case, progress=reporter.chunks)
-            revenue = expected_revenue(case)
-    except CompplanError as exc:
-        fail(exc)
-    return coeffs, revenue
-
-
-def _evaluate(case: Case, coeffs: Coefficients, plan: Plan, revenue: float | None) -> Evaluation:
-    try:
-        return evaluate_plan(case, coeffs, plan, revenue=revenue)
-    except CompplanError as exc:
-        fail(exc)
-
-
-def _rep_payouts(case: Case, coeffs: Coefficients, plans: Sequence[tuple[str, Plan]],
-                 responses: Sequence[Sequence[Any]] | None = None) -> pd.DataFrame:
-    reps = case.reps
-    grouping = [c for c in reps.columns if c != "target_incentive"]
-    table = pd.DataFrame({"rep_id": reps.index, **{c: reps[c].to_numpy() for c in grouping},
-                          "target_incentive": case.target_incentive})
-    if coeffs.present is not None:  # joiners and leavers: expected payout is while on the plan
-        table["share_of_periods_on_plan"] = coeffs.present
-    for prefix, plan in plans:
-        share = plan_payouts(case, coeffs, plan).shares
-        table[f"{prefix}expected_payout"] = case.target_incentive * share
-        table[f"{prefix}share_of_target"] = share
-    for (prefix, plan), figs in zip(plans, responses or [], strict=False):
-        # MODEL.md section 10: each rep's expected payout once reps respond.
-        from compplan.optimizer.response import marginal, response_payouts
-
-        lam = np.array([figs[0].multipliers[k] for k in case.metric_ids])
-        share = response_payouts(case, coeffs, plan, lam, marginal(case, coeffs, plan)).shares
-        table[f"{prefix}expected_payout_under_response"] = case.target_incentive * share
-        table[f"{prefix}share_of_target_under_response"] = share
-    return table
+    return [(option[:-1], next(pending[option])) for option in order]
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -224,72 +159,49 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
         compplan evaluate cases/gtm_org current --out evaluation/gtm
         compplan evaluate cases/enterprise_first current --shift '0.4:smb_bookings->new_logos'
     """  # noqa: D301 (\b keeps click from rewrapping the example)
-    if is_org_folder(case):
-        _evaluate_org(case, plan, sets, shifts, write_plan, out_dir, force, quiet)
-        return
-    modifiers = _modifiers(sets, shifts)
+    from compplan import api
+
+    whatif = _modifiers(sets, shifts)
     plan_file = None
     if write_plan is not None:  # checked before the work: never over an input
         plan_file = output_file(write_plan, suffixes=(".toml",), stdout=True,
                                 inputs=[] if plan == "current" else [plan])
         quiet = quiet or plan_file is None  # standard output holds the plan alone
-    loaded = load(case)
-    (name, base), = load_plans(loaded, [plan])
+    source = load_source(case)
     try:
-        changed = apply_modifiers(loaded, base, modifiers) if modifiers else None
+        with Reporter(quiet) as reporter:
+            found = api.evaluation_report(source, plan, whatif=whatif, elasticity=elasticity,
+                                          progress=reporter.step,
+                                          chunk_progress=reporter.chunks)
+        toml = found.plan_toml if write_plan is not None else ""
     except CompplanError as exc:
         fail(exc)
-    coeffs, revenue = _coefficients(loaded, quiet)
-    named = [(name, base, _evaluate(loaded, coeffs, base, revenue))]
-    if changed is not None:
-        named.append((WHATIF, changed, _evaluate(loaded, coeffs, changed, revenue)))
-    responses = _responses(loaded, coeffs, named, revenue, elasticity)
-    if responses:  # MODEL.md section 10: the evaluation is under response
-        named = [(n, p, figs[0].evaluation) for (n, p, _), figs in zip(named, responses,
-                                                                        strict=True)]
-    columns = columns_of(loaded, named, coeffs)
-    written = _write_evaluation(loaded, coeffs, out_dir, plan, columns, modifiers, force,
-                                responses)
+    out = Path(out_dir)
+    with output_set(out_dir, force=force, inputs=found.inputs) as folder:
+        written = [out / p.name for p in found.write_into(folder)]
     if plan_file is not None:
-        written.append(_write_plan_file(loaded, plan_file, changed or base))
+        written.append(_write_plan_file(plan_file, toml))
     elif write_plan is not None:
-        out_console.out((changed or base).to_toml(loaded), end="")
-    if not quiet:
-        _print_evaluation(loaded, columns, modifiers)
-        for (name, shown, _), figs in zip(named, responses or [], strict=False):
-            _print_response(loaded, coeffs, name, shown, figs)
-        out_console.print(f"wrote {', '.join(str(p) for p in written)}")
+        out_console.out(toml, end="")
+    if quiet:
+        return
+    if found.org:
+        from compplan.cli.org_views import show_evaluation
 
-
-def _responses(case: Case, coeffs: Coefficients, named: Sequence[tuple[str, Plan, Evaluation]],
-               revenue: float | None, text: str | None) -> list[list[Any]] | None:
-    """Each plan's figures under response (MODEL.md section 10), then under each elasticity."""
-    from compplan.optimizer.response import (
-        ResponseContext,
-        evaluate_response,
-        parse_elasticities,
-    )
-
-    if case.spec.response is None:
-        if text is not None:
-            raise ExitError(f"--elasticity: {case.path / 'case.toml'} has no [response] table "
-                            "(the baseline plan reps worked under); add one to see figures "
-                            "under response", 2)
-        return None
-    try:
-        band = parse_elasticities(text) if text is not None else []
-        ctx = ResponseContext.of(case, coeffs, revenue=revenue)
-        found = [[evaluate_response(ctx, plan, static=ev)]
-                 + [evaluate_response(ctx, plan, elasticity=e, static=ev) for e in band]
-                 for _, plan, ev in named]
-    except CompplanError as exc:
-        fail(exc)
-    return found
+        show_evaluation(source, found.evaluation)
+        out_console.print(f"wrote {written[0]}")
+        return
+    loaded = found.case
+    assert loaded is not None  # a case's report
+    _print_evaluation(loaded, found.columns, found.modifiers)
+    for col, figs in zip(found.columns, found.responses or [], strict=False):
+        _print_response(loaded, found.coefficients, col.name, col.plan, figs)
+    out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
 def _band(text: str) -> list[float]:
     """--elasticity E1,E2,...: the elasticities, or exit 2 naming what is allowed."""
-    from compplan.optimizer.response import parse_elasticities
+    from compplan.api import parse_elasticities
 
     try:
         values = parse_elasticities(text)
@@ -300,7 +212,7 @@ def _band(text: str) -> list[float]:
 
 def _print_response(case: Case, coeffs: Coefficients, name: str, plan: Plan,
                     figures: Sequence[Any]) -> None:
-    from compplan.render.response import response_columns, response_lines
+    from compplan.api import response_columns, response_lines
 
     columns = response_columns(case, coeffs, name, plan, figures)
     _print_table(rich_table(f"{case.name}: {name}, static and under response", columns))
@@ -309,55 +221,9 @@ def _print_response(case: Case, coeffs: Coefficients, name: str, plan: Plan,
             out_console.print(f"  {line}")
 
 
-def _evaluate_org(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[str, ...],
-                  write_plan: str | None, out_dir: str, force: bool, quiet: bool) -> None:
-    """An organisation folder: every role's plan and the total (no what-if there)."""
-    from compplan.cli.org_views import evaluate_org_folder
-
-    for option, value in (("--set", sets), ("--shift", shifts), ("--write-plan", write_plan)):
-        if value:
-            raise ExitError(f"{option} applies to a case folder, not to an organisation: "
-                            "give a role's folder for a what-if", 2)
-    evaluate_org_folder(case, plan, out_dir, force=force, quiet=quiet)
-
-
-def _write_evaluation(case: Case, coeffs: Coefficients, out_dir: str, ref: str,
-                      columns: Sequence[Column], modifiers: Sequence[Modifier],
-                      force: bool, responses: Sequence[Sequence[Any]] | None = None
-                      ) -> list[Path]:
-    base = columns[0]
-    doc: dict[str, Any] = {
-        "schema": EVALUATION_SCHEMA, "case": case.name, "currency": case.spec.case.currency,
-        **({"periods_per_year": periods_per_year(case)} if periods_per_year(case) else {}),
-        "plan": {"name": base.name, "source": ref, "metrics": base.plan.to_records()},
-        "evaluation": base.evaluation.to_dict()}
-    plans = [("", base.plan)]
-    if len(columns) > 1:
-        whatif = columns[1]
-        doc["whatif"] = {
-            "modifiers": [m.text for m in modifiers], "metrics": whatif.plan.to_records(),
-            "evaluation": whatif.evaluation.to_dict(),
-            "differences": {a.key: d for a, b in zip(base.figures, whatif.figures, strict=True)
-                            if (d := difference(a, b)) is not None}}
-        plans.append(("whatif_", whatif.plan))
-    for i, figs in enumerate(responses or []):  # MODEL.md section 10
-        block = figs[0].to_dict()
-        if len(figs) > 1:
-            block["band"] = [f.to_dict() for f in figs[1:]]
-        (doc if i == 0 else doc["whatif"])["response"] = block
-    out = Path(out_dir)
-    files = [out / "evaluation.json", out / "rep_payouts.csv"]
-    inputs = [case.path, *([] if ref == "current" else [ref])]
-    with output_set(out_dir, force=force, inputs=inputs) as folder:
-        write_json(folder / files[0].name, doc)
-        write_atomic(folder / files[1].name,
-                     csv_text(_rep_payouts(case, coeffs, plans, responses)))
-    return files
-
-
-def _write_plan_file(case: Case, path: Path, plan: Plan) -> Path:
+def _write_plan_file(path: Path, text: str) -> Path:
     try:
-        write_atomic(path, plan.to_toml(case))
+        write_atomic(path, text)
     except OSError as exc:
         cannot_write(path, exc)
     return path
@@ -365,6 +231,8 @@ def _write_plan_file(case: Case, path: Path, plan: Plan) -> Path:
 
 def _print_evaluation(case: Case, columns: Sequence[Column],
                       modifiers: Sequence[Modifier]) -> None:
+    from compplan.api import WHATIF
+
     base = columns[0]
     out_console.print(_metric_table(case, f"{case.name}: plan {base.name}", base.plan,
                                     base.evaluation))

@@ -21,7 +21,8 @@ _API = frozenset({"Case", "Result", "Status", "audit", "batch", "evaluate", "exp
                   "PulseCheck", "OrgResult", "report", "Report", "export", "Workbook",
                   "validate", "Validation",
                   "compare", "Comparison",
-                  "audit_report", "AuditReport"})
+                  "audit_report", "AuditReport",
+                  "evaluation_report", "EvaluationReport", "OrgRun"})
 
 __all__ = ["__version__", *sorted(_API)]
 

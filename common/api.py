@@ -28,6 +28,8 @@ from compplan.models.case import CURRENT_PLAN, CURRENT_PLAN_NAME, Case
 from compplan.optimizer.verdicts import FEASIBLE
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from compplan.batch.results import BatchReport
     from compplan.batch.spec import BatchSpec
     from compplan.models.org import Org
@@ -50,7 +52,9 @@ __all__ = [
     "AuditReport",
     "Case",
     "Comparison",
+    "EvaluationReport",
     "OrgResult",
+    "OrgRun",
     "PulseCheck",
     "Report",
     "Result",
@@ -64,6 +68,7 @@ __all__ = [
     "compare",
     "evaluate",
     "evaluate_org",
+    "evaluation_report",
     "explain",
     "export",
     "load_case",
@@ -198,7 +203,6 @@ class Result:
         list of Path
             The files written.
         """
-        from compplan.models.output import run_record, write_json, write_plan
         from compplan.models.transaction import output_folder
 
         folder = _folder_arg(folder, "folder", "an output folder (str or Path)")
@@ -208,18 +212,30 @@ class Result:
         inputs = [self.case.path] if self.case.path is not None else []
         # One transaction (as the command line): the old set of files or the new one.
         with output_folder(folder, force=force, inputs=inputs) as staged:
-            if self.status is Status.INFEASIBLE or self.plan is None:
-                write_json(staged / "infeasibility.json",
-                           {"case": self.case.name, **(self.diagnosis or {})})
-                names = ["infeasibility.json"]
-            else:
-                names = [p.name for p in write_plan(staged, self.case, self.plan,
-                                                    self.document)]
-                if self.run_file:
-                    seconds = None if self.outcome is None else self.outcome.result.seconds
-                    write_json(staged / "run.json", run_record(self.started, seconds))
-                    names.append("run.json")
+            names = self.write_into(staged)
         return [Path(folder) / name for name in names]
+
+    def write_into(self, staged: Path) -> list[str]:
+        """Write the result's files into an open staging folder (the one place they are made).
+
+        :meth:`write` and ``compplan optimise``/``min-budget`` both call it inside their
+        transaction. Returns the names written (``infeasibility.json`` alone when
+        infeasible; nothing after a limit without a plan).
+        """
+        from compplan.models.output import run_record, write_json, write_plan
+
+        if self.status is Status.INFEASIBLE or self.plan is None:
+            if self.status is not Status.INFEASIBLE:
+                return []
+            write_json(staged / "infeasibility.json",
+                       {"case": self.case.name, **(self.diagnosis or {})})
+            return ["infeasibility.json"]
+        names = [p.name for p in write_plan(staged, self.case, self.plan, self.document)]
+        if self.run_file:
+            seconds = None if self.outcome is None else self.outcome.result.seconds
+            write_json(staged / "run.json", run_record(self.started, seconds))
+            names.append("run.json")
+        return names
 
     def __repr__(self) -> str:
         if self.evaluation is None or self.plan is None:
@@ -263,6 +279,8 @@ class OrgResult:
         (``infeasibility.json``).
     message : str
         One line saying how it ended.
+    started : float
+        When the solve started (seconds since the epoch), for ``run.json``.
     """
 
     org: Org
@@ -270,6 +288,7 @@ class OrgResult:
     outcome: OrgOutcome | None = None
     diagnosis: dict[str, Any] | None = None
     message: str = ""
+    started: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -308,17 +327,41 @@ class OrgResult:
         With plans: ``org_plan.json`` and each role's plan files; when infeasible:
         ``infeasibility.json``; after a limit without plans: nothing.
         """
-        from compplan.models.output import write_json
         from compplan.models.transaction import output_folder
 
         path = _folder_arg(folder, "folder", "an output folder (str or Path)")
-        if self.outcome is not None:
-            return self.outcome.write(path, force=force)
-        if self.status is not Status.INFEASIBLE:
+        if self.outcome is None and self.status is not Status.INFEASIBLE:
             return []
+        # The files of write_into (one place), but the run record.
         with output_folder(path, force=force, inputs=[self.org.path]) as staged:
+            names = self.write_into(staged, run_file=False)
+        return [path / name for name in names]
+
+    def write_into(self, staged: Path, *, run_file: bool = True) -> list[str]:
+        """Write what ``compplan optimise ORG_DIR`` writes into an open staging folder.
+
+        ``org_plan.json``, each role's plan files (under the role's id) and, with
+        ``run_file``, ``run.json``; when infeasible ``infeasibility.json``; nothing after
+        a limit without plans. Returns the names written, relative to ``staged``.
+        """
+        from compplan.models.output import run_record, write_json, write_plan
+
+        if self.outcome is None:
+            if self.status is not Status.INFEASIBLE:
+                return []
             write_json(staged / "infeasibility.json", self.diagnosis or {})
-        return [path / "infeasibility.json"]
+            return ["infeasibility.json"]
+        names = ["org_plan.json"]
+        for role in self.outcome.roles:
+            names += [str(p.relative_to(staged)) for p in
+                      write_plan(staged / role.role.id, role.role.case, role.plan,
+                                 role.document)]
+        write_json(staged / "org_plan.json", self.outcome.document)
+        if run_file:
+            write_json(staged / "run.json", run_record(self.started,
+                                                       self.outcome.result.seconds))
+            names.append("run.json")
+        return names
 
     def __repr__(self) -> str:
         if self.outcome is None:
@@ -331,14 +374,16 @@ class OrgResult:
 
 def _org_solved(org: Org, run: Callable[[], OrgOutcome]) -> OrgResult:
     """An organisation's solve as a result: infeasible and limits are statuses."""
+    started = time.time()
     try:
         found = run()
     except InfeasibleError as exc:
-        return OrgResult(org, Status.INFEASIBLE, diagnosis=exc.report, message=str(exc))
+        return OrgResult(org, Status.INFEASIBLE, diagnosis=exc.report, message=str(exc),
+                         started=started)
     except SolverLimitError as exc:
-        return OrgResult(org, Status.NO_SOLUTION, message=str(exc))
+        return OrgResult(org, Status.NO_SOLUTION, message=str(exc), started=started)
     status = Status(found.document.get("status", "optimal"))
-    return OrgResult(org, status, found, message=f"{status.value} plans")
+    return OrgResult(org, status, found, message=f"{status.value} plans", started=started)
 
 
 def load_case(path: str | Path | None = None, *, budget: float | None = None,
@@ -471,18 +516,21 @@ def _solved(case: Case, run: Callable[[], Outcome], started: float, *,
                   run_file=run_file)
 
 
-def optimise(case: Case | str | Path | None = None, *, time_limit: float | None = None,
+def optimise(case: Case | Org | str | Path | None = None, *,
+             time_limit: float | None = None,
              tail_method: TailMethod = "auto",
              progress: Callable[[str], None] | None = None,
              chunk_progress: Progress | None = None,
              rounding: Rounding | None = None,
-             elasticity: float | Sequence[float] | None = None) -> Result:
-    """Design the plan of best expected alignment for a case.
+             elasticity: float | Sequence[float] | None = None) -> Result | OrgResult:
+    """Design the plan of best expected alignment for a case (or an organisation).
 
     Parameters
     ----------
-    case : Case, str or Path, optional
-        A loaded case or a case folder; the bundled default case without one.
+    case : Case, Org, str or Path, optional
+        A loaded case or a case folder; the bundled default case without one. An
+        organisation (an :class:`Org` or a folder holding ``org.toml``) is designed as
+        :func:`optimise_org` does, and the answer is an :class:`OrgResult`.
     time_limit : float, optional
         Seconds the solver may take in all.
     tail_method : {"auto", "full", "cuts"}
@@ -503,10 +551,10 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
 
     Returns
     -------
-    Result
+    Result or OrgResult
         The status, and with a plan its evaluation and guardrail prices; when
         infeasible, the diagnosis. With ``[response]``, ``result.response`` holds the
-        figures under response and static.
+        figures under response and static. For an organisation, an :class:`OrgResult`.
 
     Raises
     ------
@@ -521,6 +569,12 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
     """
     from compplan.optimizer.pipeline import optimise_case
 
+    if is_organisation(case):
+        assert case is not None
+        _case_only("rounding", rounding, "an organisation's plans are not rounded to a grid")
+        _case_only("elasticity", elasticity)
+        return optimise_org(case, time_limit=time_limit, tail_method=tail_method,
+                            progress=progress)
     seconds, tails, grids = _time_limit(time_limit), _tail_method(tail_method), \
         _rounding(rounding)
     loaded = _as_case(case)
@@ -531,6 +585,13 @@ def optimise(case: Case | str | Path | None = None, *, time_limit: float | None 
     return _solved(loaded, lambda: optimise_case(
         loaded, time_limit=seconds, tail_method=tails, progress=progress,
         chunk_progress=chunk_progress, rounding=grids), started)
+
+
+def _case_only(name: str, value: object,
+               instead: str = "set it in each role's case.toml") -> None:
+    """UsageError for a single-case argument given with an organisation."""
+    if value is not None:
+        raise UsageError(f"{name} applies to a case, not to an organisation ({instead})")
 
 
 def _elasticities(case: Case, value: Any) -> list[float]:
@@ -556,9 +617,10 @@ def _robust(case: Case, elasticities: list[float], seconds: float | None, tails:
                              elasticities=elasticities)
 
 
-def min_budget(case: Case | str | Path | None = None, *, time_limit: float | None = None,
+def min_budget(case: Case | Org | str | Path | None = None, *,
+               time_limit: float | None = None,
                progress: Callable[[str], None] | None = None,
-               chunk_progress: Progress | None = None) -> Result:
+               chunk_progress: Progress | None = None) -> Result | OrgResult:
     """The cheapest plan meeting every guardrail but the expected-cost cap.
 
     Its expected cost (``result.evaluation.expected_cost``) is the smallest
@@ -566,8 +628,10 @@ def min_budget(case: Case | str | Path | None = None, *, time_limit: float | Non
 
     Parameters
     ----------
-    case : Case, str or Path, optional
-        A loaded case or a case folder; the bundled default case without one.
+    case : Case, Org, str or Path, optional
+        A loaded case or a case folder; the bundled default case without one. An
+        organisation (an :class:`Org` or a folder holding ``org.toml``): the cheapest
+        plans as :func:`min_budget_org` finds them, an :class:`OrgResult`.
     time_limit : float, optional
         Seconds the solver may take in all.
     progress, chunk_progress : callable, optional
@@ -581,6 +645,9 @@ def min_budget(case: Case | str | Path | None = None, *, time_limit: float | Non
     """
     from compplan.optimizer.pipeline import cheapest_plan
 
+    if is_organisation(case):
+        assert case is not None
+        return min_budget_org(case, time_limit=time_limit, progress=progress)
     seconds = _time_limit(time_limit)
     loaded = _as_case(case)
     started = time.time()
@@ -736,14 +803,18 @@ def explain(plan: Plan | str | Path, case: Case | str | Path | None = None, *,
                     (chosen, loaded) if per_rep else None)
 
 
-def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
-          out: str | Path, **options: Any) -> BatchReport:
+def sweep(case: Case | Org | str | Path | None, start: float, stop: float, count: int,
+          out: str | Path, **options: Any) -> BatchReport | OrgRun:
     """Sweep the expected-cost cap: a batch with one candidate per cap.
 
     Parameters
     ----------
-    case : Case, str or Path, optional
-        A loaded case or a case folder; the bundled default case with ``None``.
+    case : Case, Org, str or Path, optional
+        A loaded case or a case folder; the bundled default case with ``None``. For an
+        organisation (an :class:`Org` or a folder holding ``org.toml``) its cap is swept,
+        one joint solve per cap, into ``out`` (``sweep.json``, ``results.csv`` and the
+        charts); the answer is an :class:`OrgRun` (options: ``time_limit``, ``resume``,
+        ``force``, ``progress``).
     start, stop : float
         The first and last factor of the case's ``[budget] expected_cap`` (of the
         total target incentive when it sets none).
@@ -756,13 +827,17 @@ def sweep(case: Case | str | Path | None, start: float, stop: float, count: int,
 
     Returns
     -------
-    BatchReport
-        ``to_frame()``: one row per candidate; ``frontier()``: the frontier.
+    BatchReport or OrgRun
+        ``to_frame()``: one row per candidate; ``frontier()``: the frontier. For an
+        organisation, an :class:`OrgRun`.
     """
     from compplan.batch.spec import MAX_CANDIDATES, budget_sweep
 
     _sweep_range(start, stop, count, MAX_CANDIDATES)
     out = _folder_arg(out, "out", "an output folder (str or Path)")
+    if is_organisation(case):
+        assert case is not None
+        return _sweep_org_run(_as_org(case), start, stop, count, Path(out), options)
     loaded = _as_case(case)
     if loaded.path is None:
         raise UsageError("a sweep needs a case folder (a sweep is a batch: it records the "
@@ -789,8 +864,13 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
           time_limit: float | None = None, prices: bool = True,
           on_result: Callable[[dict[str, Any]], None] | None = None,
           on_start: Callable[[int, int], None] | None = None,
-          chart: bool = True) -> BatchReport:
+          chart: bool = True, force: bool = False,
+          progress: Callable[[str], None] | None = None) -> BatchReport | OrgRun:
     """Solve every candidate of a batch spec and chart the alignment-cost frontier.
+
+    A spec whose ``case`` is an organisation folder (holding ``org.toml``) is solved
+    one joint solve per candidate, in this process, into ``out`` (``batch.json`` and
+    ``results.csv``); the answer is then an :class:`OrgRun`.
 
     Parameters
     ----------
@@ -817,11 +897,16 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
         Called as ``on_start(total, done)`` once the batch is open, before solving.
     chart : bool
         Draw the frontier chart.
+    force : bool
+        An organisation's batch: write into a folder holding other files.
+    progress : callable, optional
+        An organisation's batch: called with a line of text at each step.
 
     Returns
     -------
-    BatchReport
-        ``to_frame()``: one row per candidate; ``frontier()``: the frontier.
+    BatchReport or OrgRun
+        ``to_frame()``: one row per candidate; ``frontier()``: the frontier. For an
+        organisation, an :class:`OrgRun`.
     """
     from compplan.batch.run import BatchOptions
     from compplan.batch.spec import BatchSpec, read_batch_spec
@@ -831,12 +916,17 @@ def batch(spec: BatchSpec | str | Path, out: str | Path, *, case: Case | None = 
     out = _folder_arg(out, "out", "an output folder (str or Path)")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UsageError(f"workers must be a whole number >= 1, got {_shown(workers)}")
+    expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(
+        _folder_arg(spec, "spec", "a BatchSpec or a batch spec TOML file (str or Path)"))
+    if case is None and is_organisation(expanded.case_path):
+        return _batch_org_run(_as_org(expanded.case_path), expanded, Path(out),
+                              {"workers": workers, "scheduler": scheduler, "resume": resume,
+                               "time_limit": time_limit, "force": force,
+                               "progress": progress})
     if case is not None and not isinstance(case, Case):
         raise UsageError(f"case must be a loaded Case (compplan.load_case) or None, got "
                          f"{type(case).__name__} {_shown(case)}")
     time_limit = _time_limit(time_limit)
-    expanded = spec if isinstance(spec, BatchSpec) else read_batch_spec(
-        _folder_arg(spec, "spec", "a BatchSpec or a batch spec TOML file (str or Path)"))
     loaded = case if case is not None else load_case(expanded.case_path)
     if loaded.path is None:  # Case.from_frames: a batch records, and resumes from, a folder
         raise UsageError("a batch needs a case folder (it records the case's files and "
@@ -1942,4 +2032,467 @@ def audit_report(case: Case | Org | str | Path, plan: Plan | str | Path = "curre
         found.response = figures
         found.response_lines = response_lines(loaded, figures)
         found.response_markdown = response_markdown(loaded, figures)
+    return found
+
+
+#: ``evaluation.json``'s schema (``compplan evaluate``).
+EVALUATION_SCHEMA = "compplan.evaluation/1"
+#: The name of a what-if's column.
+WHATIF = "what-if"
+
+
+@dataclass
+class EvaluationReport:
+    """A plan's evaluation as ``compplan evaluate`` writes it, for a case or an organisation.
+
+    ``evaluation.json`` and, for a case, ``rep_payouts.csv`` (MODEL.md sections 6, 7, 10).
+
+    Attributes
+    ----------
+    document : dict
+        ``evaluation.json``.
+    org : bool
+        It is an organisation's (``evaluation`` is then an ``OrgEvaluation``).
+    inputs : list of Path
+        What it read: an output folder may not be or hold one of them.
+    case : Case or None
+        A case's: the case.
+    columns : list
+        A case's: the plan's column of figures, then the what-if's
+        (``compplan.render.figures.Column``).
+    responses : list of list or None
+        A case with ``[response]``: per column, its figures under response, then under
+        each elasticity of the band.
+    modifiers : list of Modifier
+        The what-if's modifiers, in the order applied.
+    evaluation : OrgEvaluation or None
+        An organisation's: every role's plan and the total.
+    """
+
+    document: dict[str, Any]
+    org: bool = False
+    inputs: list[Any] = field(default_factory=list)
+    case: Case | None = None
+    columns: list[Any] = field(default_factory=list)
+    responses: list[list[Any]] | None = None
+    modifiers: list[Any] = field(default_factory=list)
+    evaluation: Any = None
+    coefficients: Any = None
+
+    @property
+    def plan(self) -> Plan | None:
+        """A case's evaluated plan, modified by the what-if when there is one."""
+        return self.columns[-1].plan if self.columns else None
+
+    @property
+    def plan_toml(self) -> str:
+        """The (modified) plan in the form of ``current_plan.toml`` (``--write-plan``)."""
+        if self.case is None or self.plan is None:
+            raise UsageError("--write-plan applies to a case folder, not to an organisation: "
+                             "give a role's folder for a what-if")
+        return self.plan.to_toml(self.case)
+
+    @property
+    def payouts(self) -> Any:
+        """A case's ``rep_payouts.csv`` as a DataFrame (None for an organisation)."""
+        if self.case is None:
+            return None
+        plans = [("", self.columns[0].plan)]
+        if len(self.columns) > 1:
+            plans.append(("whatif_", self.columns[1].plan))
+        return _rep_payouts(self.case, self.coefficients, plans, self.responses)
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the files into an open (staged) folder; their paths there."""
+        from compplan.models.output import write_atomic, write_json
+        from compplan.render.safe import csv_text
+
+        written = [folder / "evaluation.json"]
+        write_json(written[0], self.document)
+        if self.case is not None:
+            written.append(folder / "rep_payouts.csv")
+            write_atomic(written[1], csv_text(self.payouts))
+        return written
+
+    def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
+        """Write the files ``compplan evaluate`` writes into ``folder``, as one transaction."""
+        from compplan.models.transaction import output_folder
+
+        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+        with output_folder(path, force=force, inputs=self.inputs) as staged:
+            names = [p.name for p in self.write_into(staged)]
+        return [path / name for name in names]
+
+
+def _rep_payouts(case: Case, coeffs: Any, plans: Sequence[tuple[str, Plan]],
+                 responses: Sequence[Sequence[Any]] | None = None) -> Any:
+    """``rep_payouts.csv``: each rep's expected payout under each plan (and response)."""
+    import numpy as np
+    import pandas as pd
+
+    from compplan.optimizer.evaluate import plan_payouts
+
+    reps = case.reps
+    grouping = [c for c in reps.columns if c != "target_incentive"]
+    table = pd.DataFrame({"rep_id": reps.index, **{c: reps[c].to_numpy() for c in grouping},
+                          "target_incentive": case.target_incentive})
+    if coeffs.present is not None:  # joiners and leavers: expected payout is while on the plan
+        table["share_of_periods_on_plan"] = coeffs.present
+    for prefix, plan in plans:
+        share = plan_payouts(case, coeffs, plan).shares
+        table[f"{prefix}expected_payout"] = case.target_incentive * share
+        table[f"{prefix}share_of_target"] = share
+    for (prefix, plan), figs in zip(plans, responses or [], strict=False):
+        # MODEL.md section 10: each rep's expected payout once reps respond.
+        from compplan.optimizer.response import marginal, response_payouts
+
+        lam = np.array([figs[0].multipliers[k] for k in case.metric_ids])
+        share = response_payouts(case, coeffs, plan, lam, marginal(case, coeffs, plan)).shares
+        table[f"{prefix}expected_payout_under_response"] = case.target_incentive * share
+        table[f"{prefix}share_of_target_under_response"] = share
+    return table
+
+
+def _modifier(item: Any) -> Any:
+    """A what-if modifier: a Modifier, or ``("set", "weight.a=0.3")`` / ``("shift", ...)``."""
+    from compplan.models.whatif import Modifier, parse_set, parse_shift
+
+    if isinstance(item, Modifier):
+        return item
+    if isinstance(item, tuple) and len(item) == 2 and item[0] in ("set", "shift") \
+            and isinstance(item[1], str):
+        return parse_set(item[1]) if item[0] == "set" else parse_shift(item[1])
+    raise UsageError("whatif must hold ('set', 'KIND.ID=VALUE') or ('shift', "
+                     f"'AMOUNT:FROM->TO') pairs, got {_shown(item)}")
+
+
+def evaluation_report(case: Case | Org | str | Path, plan: Plan | str | Path = "current", *,
+                      whatif: Sequence[Any] = (),
+                      elasticity: float | Sequence[float] | str | None = None,
+                      progress: Callable[[str], None] | None = None,
+                      chunk_progress: Progress | None = None) -> EvaluationReport:
+    """A plan's evaluation as ``compplan evaluate`` writes it, for a case or an organisation.
+
+    Parameters
+    ----------
+    case : Case, Org, str or Path
+        A case (or its folder), or an organisation (or a folder holding ``org.toml``).
+    plan : Plan, str or Path
+        As for :func:`evaluate`; for an organisation ``"current"`` or an
+        ``org_plan.json``.
+    whatif : sequence
+        A case's what-if, applied in order: ``("set", "weight.ID=0.3")`` and
+        ``("shift", "0.4:FROM->TO")`` pairs (as ``--set`` and ``--shift``), or parsed
+        modifiers.
+    elasticity : float, sequence of float or str, optional
+        A case with ``[response]``: the figures also under each elasticity (each
+        replacing every metric's), the band of ``evaluation.json``; a string is read as
+        ``--elasticity`` (``"0.2,0.3,0.4"``).
+    progress, chunk_progress : callable, optional
+        As for :func:`optimise`.
+
+    Returns
+    -------
+    EvaluationReport
+        ``document`` (``evaluation.json``), ``columns``, ``plan_toml`` and
+        ``write(folder)``.
+    """
+    from compplan.models.money import periods_per_year
+    from compplan.models.whatif import apply_modifiers
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.evaluate import evaluate_plan, expected_revenue
+    from compplan.render.figures import columns_of, difference
+
+    if is_organisation(case):
+        for item in list(whatif)[:1]:
+            kind = item[0] if isinstance(item, tuple) else str(item.text).split()[0][2:]
+            raise UsageError(f"--{kind} applies to a case folder, not to an organisation: "
+                             "give a role's folder for a what-if")
+        if elasticity is not None:
+            raise UsageError("--elasticity applies to a case folder with [response]; an "
+                             "organisation's roles are evaluated without response")
+        org = _as_org(case)
+        ref = str(_org_plans_arg(plan))
+        (found,) = _org_evaluations(org, [ref], progress)
+        return EvaluationReport(found.to_dict(), org=True, evaluation=found,
+                                inputs=[org.path, *([] if ref == CURRENT_PLAN else [ref])])
+    modifiers = [_modifier(m) for m in whatif]
+    loaded = _as_case(case)
+    if isinstance(plan, str | os.PathLike) and not isinstance(plan, bytes):
+        ref = str(plan)
+        name = _plan_name(ref, set())
+    else:
+        ref, name = "", "plan"
+    base = _as_plan(loaded, plan)
+    changed = apply_modifiers(loaded, base, modifiers) if modifiers else None
+    band: list[float] = []
+    if elasticity is not None:
+        if loaded.spec.response is None:
+            raise UsageError(f"--elasticity: {_case_file(loaded)} has no [response] table "
+                             "(the baseline plan reps worked under); add one to see figures "
+                             "under response")
+        if isinstance(elasticity, str):  # as --elasticity: "0.2,0.3"
+            from compplan.optimizer.response import parse_elasticities
+
+            band = parse_elasticities(elasticity)
+        else:
+            band = _elasticities(loaded, elasticity)
+    (progress or (lambda _: None))("computing payouts under the case's scenarios")
+    coeffs = compute_coefficients(loaded, progress=chunk_progress)
+    revenue = expected_revenue(loaded)
+    named = [(name, base, evaluate_plan(loaded, coeffs, base, revenue=revenue))]
+    if changed is not None:
+        named.append((WHATIF, changed, evaluate_plan(loaded, coeffs, changed, revenue=revenue)))
+    responses = None
+    if loaded.spec.response is not None:  # MODEL.md section 10: under response
+        from compplan.optimizer.response import ResponseContext, evaluate_response
+
+        ctx = ResponseContext.of(loaded, coeffs, revenue=revenue)
+        responses = [[evaluate_response(ctx, p, static=ev)]
+                     + [evaluate_response(ctx, p, elasticity=e, static=ev) for e in band]
+                     for _, p, ev in named]
+        named = [(n, p, figs[0].evaluation) for (n, p, _), figs in zip(named, responses,
+                                                                        strict=True)]
+    columns = columns_of(loaded, named, coeffs)
+    first = columns[0]
+    per_year = periods_per_year(loaded)
+    doc: dict[str, Any] = {
+        "schema": EVALUATION_SCHEMA, "case": loaded.name,
+        "currency": loaded.spec.case.currency,
+        **({"periods_per_year": per_year} if per_year else {}),
+        "plan": {"name": first.name, "source": ref, "metrics": first.plan.to_records()},
+        "evaluation": first.evaluation.to_dict()}
+    if len(columns) > 1:
+        second = columns[1]
+        doc["whatif"] = {
+            "modifiers": [m.text for m in modifiers], "metrics": second.plan.to_records(),
+            "evaluation": second.evaluation.to_dict(),
+            "differences": {a.key: d for a, b in zip(first.figures, second.figures,
+                                                     strict=True)
+                            if (d := difference(a, b)) is not None}}
+    for i, figs in enumerate(responses or []):  # MODEL.md section 10
+        block = figs[0].to_dict()
+        if len(figs) > 1:
+            block["band"] = [f.to_dict() for f in figs[1:]]
+        (doc if i == 0 else doc["whatif"])["response"] = block
+    inputs = [p for p in (loaded.path, *([] if ref in ("", CURRENT_PLAN) else [ref])) if p]
+    return EvaluationReport(doc, inputs=inputs, case=loaded, columns=columns,
+                            responses=responses, modifiers=modifiers, coefficients=coeffs)
+
+
+def _case_file(case: Case) -> str:
+    """``<folder>/case.toml`` as messages name it."""
+    return str(case.path / "case.toml") if case.path is not None else "the case"
+
+
+@dataclass
+class OrgRun:
+    """An organisation's sweep or batch as ``compplan sweep``/``batch`` writes it.
+
+    Attributes
+    ----------
+    org : Org
+        The organisation.
+    kind : str
+        ``"sweep"`` (``sweep.json``, ``results.csv`` and the charts) or ``"batch"``
+        (``batch.json`` and ``results.csv``).
+    document : dict
+        ``sweep.json`` or ``batch.json``.
+    rows : list of dict
+        ``results.csv``: one row per cap or candidate.
+    sweep : OrgSweep or None
+        A sweep's points, frontier and next dollar.
+    left : int
+        Caps or candidates not solved (after Ctrl-C); ``resume=True`` continues them.
+    written : list of Path
+        The files written.
+    """
+
+    org: Org
+    kind: str
+    document: dict[str, Any]
+    rows: list[dict[str, Any]]
+    sweep: Any = None
+    left: int = 0
+    written: list[Path] = field(default_factory=list)
+
+    def write_into(self, folder: Path) -> list[Path]:
+        """Write the files into an open (staged) folder; their paths there."""
+        import json
+
+        import pandas as pd
+
+        from compplan.models.output import write_atomic
+        from compplan.render.safe import csv_text
+
+        written = [folder / f"{self.kind}.json", folder / "results.csv"]
+        text = (json.dumps(self.document, indent=2, allow_nan=False) if self.kind == "sweep"
+                else json.dumps(self.document, indent=2))
+        write_atomic(written[0], text + "\n")
+        write_atomic(written[1], csv_text(pd.DataFrame(self.rows)))
+        if self.sweep is not None:
+            from compplan.render.org_charts import sweep_charts
+
+            per = money_per_org(self.org)
+            for name, (png, svg) in sweep_charts(self.sweep, per).items():
+                written += [folder / f"{name}.png", folder / f"{name}.svg"]
+                write_atomic(written[-2], png)
+                write_atomic(written[-1], svg)
+        return written
+
+
+def money_per_org(org: Org) -> str:
+    """``per year`` or ``per period``: every role's money has the same unit of time."""
+    from compplan.models.money import money_per
+
+    return money_per(org.roles[0].case)
+
+
+def _org_run_options(options: dict[str, Any], what: str) -> tuple[Any, bool, bool, Any]:
+    """time_limit, resume, force and progress of an organisation's sweep or batch."""
+    for option, name in (("--workers", "workers"), ("--scheduler", "scheduler")):
+        if options.get(name) not in (None, 1) or (name == "scheduler" and options.get(name)):
+            raise UsageError(f"{option} applies to a case folder; an organisation's {what} "
+                             "solves them one after the other")
+    known = {"workers", "scheduler", "resume", "time_limit", "force", "progress", "prices",
+             "on_result", "on_start", "chart"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(f"{what} takes no option {unknown[0]!r}")
+    return (_time_limit(options.get("time_limit")), bool(options.get("resume")),
+            bool(options.get("force")), options.get("progress"))
+
+
+def _org_earlier(out: Path, name: str, same: Callable[[dict[str, Any]], bool],
+                 key: Callable[[dict[str, Any]], Any], kind: str, other: str,
+                 shown_key: str) -> dict[Any, dict[str, Any]]:
+    """The entries of an earlier organisation sweep or batch in ``out``, for resume."""
+    import json
+
+    from compplan.models.text import shown
+
+    path = out / name
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        entries = {key(e): e for e in doc["points" if kind == "sweep" else "candidates"]}
+        alike = same(doc)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise UsageError(f"{path} cannot be read as an organisation {kind}; run again "
+                         "without --resume (into a new folder, or with --force)") from None
+    if not alike:
+        raise UsageError(f"{out} holds a {kind} of another {other} "
+                         f"({shown(str(doc.get(shown_key)))}); --resume continues the "
+                         + ("same sweep: give its folder, or run without --resume"
+                            if kind == "sweep" else
+                            "batch of the same spec: give its folder, or run without --resume"))
+    return entries
+
+
+def _sweep_org_run(org: Org, start: float, stop: float, count: int, out: Path,
+                   options: dict[str, Any]) -> OrgRun:
+    """``compplan sweep ORG_DIR``: one joint solve per cap, written into ``out``."""
+    from compplan.models.transaction import output_folder
+    from compplan.optimizer.org_sweep import NOT_SOLVED
+    from compplan.optimizer.org_sweep import sweep_org as _sweep
+
+    limit, resume, force, progress = _org_run_options(options, "sweep")
+    text = f"--budget {start:.15g}:{stop:.15g}:{count}"
+    earlier = _org_earlier(
+        out, "sweep.json", lambda d: d.get("org") == org.name and d.get("sweep") == text,
+        lambda p: round(float(p["cap"]), 2), "sweep", "organisation or range",
+        "sweep") if resume else None
+    found = _sweep(org, float(start), float(stop), count, time_limit=limit,
+                   progress=progress, earlier=earlier)
+    run = OrgRun(org, "sweep", {**found.to_dict(), "sweep": text}, found.to_rows(), found,
+                 left=sum(p.status == NOT_SOLVED for p in found.points))
+    with output_folder(out, force=force, inputs=[org.path]) as staged:
+        run.written = [out / p.name for p in run.write_into(staged)]
+    return run
+
+
+def _batch_org_run(org: Org, spec: BatchSpec, out: Path, options: dict[str, Any]) -> OrgRun:
+    """``compplan batch SPEC`` whose case is an organisation: one joint solve each."""
+    from compplan.models.transaction import output_folder
+    from compplan.optimizer.org_sweep import NOT_SOLVED, batch_org
+
+    limit, resume, force, progress = _org_run_options(options, "batch")
+    earlier = _org_earlier(
+        out, "batch.json", lambda d: d.get("schema") == "compplan.org_batch/1"
+        and d.get("org") == org.name and d.get("spec") == spec.source,
+        lambda r: str(r["id"]), "batch", "spec or organisation", "spec") if resume else None
+    rows = batch_org(org, [(c.id, c.name, c.params, c.where) for c in spec.candidates],
+                     spec.source, time_limit=limit, progress=progress, earlier=earlier)
+    doc = {"schema": "compplan.org_batch/1", "org": org.name, "currency": org.currency,
+           "spec": spec.source, "candidates": rows}
+    run = OrgRun(org, "batch", doc, rows,
+                 left=sum(row["status"] == NOT_SOLVED for row in rows))
+    with output_folder(out, force=force, inputs=[org.path]) as staged:
+        run.written = [out / p.name for p in run.write_into(staged)]
+    return run
+
+
+
+# ------------------------------------------------------------- for the command line
+#
+# The command line imports only this module (issue 19): what its terminal output needs
+# from the lower layers is re-exported here, loaded on first use so that importing the
+# API stays cheap (the formatting helpers, the types its annotations name, and the
+# parsers of its option values).
+
+_FOR_THE_COMMAND_LINE: dict[str, tuple[str, str | None]] = {
+    "fmt": ("compplan.models.fmt", None),
+    **{name: ("compplan.models.money", name) for name in ("money_per", "annual_note")},
+    **{name: ("compplan.models.output", name) for name in ("prepare_folder", "write_atomic")},
+    "shown": ("compplan.models.text", "shown"),
+    **{name: ("compplan.models.transaction", name)
+       for name in ("shorten", "OutputError", "check_output_file", "output_folder")},
+    "plausibility_warnings": ("compplan.models.plausibility", "plausibility_warnings"),
+    "load_plan": ("compplan.models.plan", "load_plan"),
+    **{name: ("compplan.batch.spec", name) for name in ("MAX_CANDIDATES", "read_batch_spec")},
+    **{name: ("compplan.batch.executors", name)
+       for name in ("scheduler_problem", "default_workers")},
+    "MANIFEST": ("compplan.batch.store", "MANIFEST"),
+    "parse_rounding": ("compplan.optimizer.model", "parse_rounding"),
+    "parse_elasticities": ("compplan.optimizer.response", "parse_elasticities"),
+    "is_binding": ("compplan.optimizer.verdicts", "is_binding"),
+    **{name: ("compplan.optimizer.understand", name) for name in ("readings", "sentences")},
+    **{name: ("compplan.render.response", name)
+       for name in ("response_lines", "response_columns")},
+    **{name: ("compplan.render.audit", name)
+       for name in ("DEFINITIONS", "THRESHOLDS_NOTE", "alignment_text", "summary_lines")},
+    **{name: ("compplan.render.pulse", name)
+       for name in ("guardrail_lines", "headline", "retune_rows", "org_headline",
+                    "org_retune_rows", "org_role_rows")},
+    **{name: ("compplan.render.figures", name)
+       for name in ("UNIT_KIND", "Column", "format_value", "rich_table")},
+    "cell_text": ("compplan.optimizer.org_evaluate", "_cell"),
+    # Types the command line's annotations name (imported for type checking above).
+    "Case": ("compplan.models.case", "Case"),
+    "Plan": ("compplan.models.plan", "Plan"),
+    "Org": ("compplan.models.org", "Org"),
+    "Modifier": ("compplan.models.whatif", "Modifier"),
+    "Evaluation": ("compplan.optimizer.evaluate", "Evaluation"),
+    "OrgEvaluation": ("compplan.optimizer.org_evaluate", "OrgEvaluation"),
+    "Coefficients": ("compplan.optimizer.coefficients", "Coefficients"),
+    "Audit": ("compplan.optimizer.audit", "Audit"),
+    "BatchReport": ("compplan.batch.results", "BatchReport"),
+    "BatchSpec": ("compplan.batch.spec", "BatchSpec"),
+    "Rounding": ("compplan.optimizer.model", "Rounding"),
+    "GuardrailPrice": ("compplan.optimizer.prices", "GuardrailPrice"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a name re-exported for the command line on first use (PEP 562)."""
+    if name not in _FOR_THE_COMMAND_LINE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    module, attribute = _FOR_THE_COMMAND_LINE[name]
+    found: ModuleType | Any = import_module(module)
+    if attribute is not None:
+        found = getattr(found, attribute)
+    globals()[name] = found
     return found

@@ -165,3 +165,20 @@ def test_render_modules_import_without_cycles() -> None:
         return seen
 
     assert sorted(m for m in graph if m in reach(m)) == []
+
+
+#: What the command line may import besides its own modules (issue 19): the API, the
+#: errors and the package; ``compplan studio`` starts the studio, which sits beside it.
+CLI_MAY_IMPORT = {"compplan", "compplan.api", "compplan.errors"}
+
+
+def test_the_command_line_imports_only_the_api() -> None:
+    """cli/ is a thin layer: it parses, calls one API function and prints (issue 19)."""
+    wrong = sorted((module, target) for module, path in modules().items()
+                   if module.startswith("compplan.cli")
+                   for target in imports(path)
+                   if target not in CLI_MAY_IMPORT and not target.startswith("compplan.cli")
+                   and not (module == "compplan.cli.studio"
+                            and target.startswith("compplan.studio")))
+    assert wrong == []
+    assert not {(m, t) for m, t in ALLOWED if m.startswith("compplan.cli")}

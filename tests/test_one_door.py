@@ -196,3 +196,137 @@ def test_audit_is_one_function(source: Path, plan: str, stem: str, tmp_path: Pat
     assert done.exit_code == 0, done.output
     for name in (f"{stem}.json", f"{stem}.md"):
         assert (tmp_path / "cli" / name).read_text() == (tmp_path / "api" / name).read_text()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under a folder but the run record (its wall times differ run to run) and
+    the folder's manifest (it holds the run record's digest)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "run.json" and not p.name.startswith(".")}
+
+
+@pytest.mark.parametrize(("command", "source", "first"), [
+    ("optimise", CASES / "enterprise_first", "plan.json"),
+    ("optimise", CASES / "gtm_org", "org_plan.json"),
+    ("min-budget", CASES / "enterprise_first", "plan.json"),
+    ("min-budget", CASES / "gtm_org", "org_plan.json"),
+])
+def test_optimise_and_min_budget_are_one_function_each(command: str, source: Path,
+                                                       first: str, tmp_path: Path) -> None:
+    """compplan optimise / min-budget call compplan.optimise / compplan.min_budget, for a
+    case and an organisation alike: byte-identical plan.json (org_plan.json) and plan
+    files."""
+    call = compplan.optimise if command == "optimise" else compplan.min_budget
+    result = call(source)
+    assert isinstance(result, compplan.OrgResult) == (first == "org_plan.json")
+    assert result.status is compplan.Status.OPTIMAL
+    result.write(tmp_path / "api")
+    done = CliRunner().invoke(main, [command, str(source), "--out", str(tmp_path / "cli"),
+                                     "-q"])
+    assert done.exit_code == 0, done.output
+    api, cli = _files(tmp_path / "api"), _files(tmp_path / "cli")
+    assert first in api
+    assert sorted(cli) == sorted(api)
+    for name, data in api.items():
+        assert cli[name] == data, name
+
+
+def test_optimise_refuses_case_options_for_an_organisation() -> None:
+    with pytest.raises(compplan.errors.UsageError,
+                       match="rounding applies to a case, not to an organisation"):
+        compplan.optimise(CASES / "gtm_org", rounding="weights=0.05")
+    with pytest.raises(compplan.errors.UsageError,
+                       match="elasticity applies to a case, not to an organisation"):
+        compplan.optimise(CASES / "gtm_org", elasticity=0.3)
+
+
+@pytest.mark.parametrize(("source", "plan", "options", "whatif", "elasticity"), [
+    (CASES / "enterprise_first", "current", [], [], None),
+    (CASES / "enterprise_first", str(WRITTEN), [], [], None),
+    (CASES / "enterprise_first", "current",
+     ["--set", "weight.activity_calls=+0.1", "--shift", "0.1:smb_bookings->enterprise_bookings"],
+     [("set", "weight.activity_calls=+0.1"), ("shift", "0.1:smb_bookings->enterprise_bookings")],
+     None),
+    (CASES / "subscription_response", "current", ["--elasticity", "0.2,0.4"], [],
+     "0.2,0.4"),
+    (CASES / "gtm_org", "current", [], [], None),
+])
+def test_evaluate_is_one_function(source: Path, plan: str, options: list[str],
+                                  whatif: list[tuple[str, str]], elasticity: str | None,
+                                  tmp_path: Path) -> None:
+    """compplan evaluate calls compplan.evaluation_report: byte-identical evaluation.json
+    (with its what-if and response blocks) and rep_payouts.csv, for a case and an
+    organisation; --write-plan writes the report's plan_toml."""
+    found = compplan.evaluation_report(source, plan, whatif=whatif, elasticity=elasticity)
+    assert found.org == (source.name == "gtm_org")
+    names = [p.name for p in found.write(tmp_path / "api")]
+    assert names == (["evaluation.json"] if found.org
+                     else ["evaluation.json", "rep_payouts.csv"])
+    extra = [] if found.org else ["--write-plan", str(tmp_path / "whatif.toml")]
+    done = CliRunner().invoke(main, ["evaluate", str(source), plan, *options, *extra,
+                                     "--out", str(tmp_path / "cli"), "-q"])
+    assert done.exit_code == 0, done.output
+    for name in names:
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+    document = json.loads((tmp_path / "api" / "evaluation.json").read_text())
+    assert ("whatif" in document) == bool(whatif)
+    if elasticity is not None:
+        assert [b["elasticity"] for b in document["response"]["band"]] == [0.2, 0.4]
+    if not found.org:
+        assert (tmp_path / "whatif.toml").read_text() == found.plan_toml
+        figures = compplan.evaluate(source, plan).to_dict()
+        assert document["evaluation"]["alignment"] == pytest.approx(figures["alignment"],
+                                                                    rel=1e-12)
+
+
+def test_an_organisation_has_no_what_if() -> None:
+    with pytest.raises(compplan.errors.UsageError,
+                       match="--shift applies to a case folder, not to an organisation"):
+        compplan.evaluation_report(CASES / "gtm_org", whatif=[("shift", "0.1:a->b")])
+    with pytest.raises(compplan.errors.UsageError, match="--write-plan applies to a case"):
+        _ = compplan.evaluation_report(CASES / "gtm_org").plan_toml
+
+
+def test_sweep_of_an_organisation_is_one_function(tmp_path: Path) -> None:
+    """compplan sweep ORG_DIR calls compplan.sweep: byte-identical sweep.json and
+    results.csv (the document built in one place)."""
+    run = compplan.sweep(CASES / "gtm_org", 0.95, 1.15, 2, tmp_path / "api")
+    assert run.kind == "sweep" and run.left == 0
+    assert [p.name for p in run.written] == ["sweep.json", "results.csv", "frontier.png",
+                                             "frontier.svg", "budget_split.png",
+                                             "budget_split.svg"]
+    assert run.document["sweep"] == "--budget 0.95:1.15:2"
+    done = CliRunner().invoke(main, ["sweep", str(CASES / "gtm_org"), "--budget",
+                                     "0.95:1.15:2", "--out", str(tmp_path / "cli"), "-q"])
+    assert done.exit_code == 0, done.output
+    for name in ("sweep.json", "results.csv"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+    with pytest.raises(compplan.errors.UsageError,
+                       match="--workers applies to a case folder; an organisation's sweep"):
+        compplan.sweep(CASES / "gtm_org", 0.95, 1.15, 2, tmp_path / "x", workers=2)
+
+
+def test_batch_is_one_function_for_cases_and_organisations(tmp_path: Path) -> None:
+    """compplan batch calls compplan.batch: an organisation's spec gives an OrgRun and the
+    same batch.json and results.csv; a case's the same results.csv."""
+    org_spec = tmp_path / "org.toml"
+    org_spec.write_text(f'case = "{(CASES / "gtm_org").as_posix()}"\n'
+                        '[grid]\n"budget.expected_cap" = [1.0e7, 1.2e7]\n')
+    case_spec = tmp_path / "case.toml"
+    case_spec.write_text(f'case = "{(CASES / "enterprise_first").as_posix()}"\n'
+                         '[grid]\n"design.max_metrics" = [2, 3]\n')
+    run = compplan.batch(org_spec, tmp_path / "org_api")
+    assert isinstance(run, compplan.OrgRun) and run.kind == "batch"
+    report = compplan.batch(case_spec, tmp_path / "case_api")
+    assert not isinstance(report, compplan.OrgRun)
+    for spec, api_out, names in ((org_spec, "org_api", ["batch.json", "results.csv"]),
+                                 (case_spec, "case_api", ["results.csv", "frontier.csv"])):
+        cli_out = tmp_path / api_out.replace("api", "cli")
+        done = CliRunner().invoke(main, ["batch", str(spec), "--out", str(cli_out),
+                                         "--workers", "1", "-q"]
+                                  if api_out == "case_api" else
+                                  ["batch", str(spec), "--out", str(cli_out), "-q"])
+        assert done.exit_code == 0, done.output
+        for name in names:
+            assert (cli_out / name).read_bytes() == (tmp_path / api_out / name).read_bytes(), \
+                name
