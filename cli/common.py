@@ -285,3 +285,16 @@ class Reporter:
         if phase not in self._tasks:
             self._tasks[phase] = self._progress.add_task(phase, total=total)
         self._progress.update(self._tasks[phase], completed=done)
+
+
+def elasticities(text: str | None) -> list[float] | None:
+    """``--elasticity E1,E2,...``: the elasticities (None without it), or exit 2 saying why."""
+    if text is None:
+        return None
+    from compplan.api import parse_elasticities
+
+    try:
+        values: list[float] = parse_elasticities(text)
+    except CompplanError as exc:
+        fail(exc)
+    return values

@@ -19,6 +19,7 @@ from compplan.cli.common import (
     ExitError,
     Reporter,
     captured_warnings,
+    elasticities,
     err_console,
     fail,
     force_option,
@@ -126,7 +127,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     loaded = load_source(case, budget, max_metrics)
     solver_import.join()
     rounding = _rounding(round_to)
-    elasticities = _elasticities(elasticity)
+    band = elasticities(elasticity)
     out = Path(out_dir)
     # Checked before the solve, which may be long: a folder that cannot be written
     # fails now. Every file then lands at once; an earlier run's files (a plan.json
@@ -140,7 +141,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
                                           tail_method=tail_method,
                                           rounding=rounding, progress=reporter.step,
                                           chunk_progress=reporter.chunks,
-                                          elasticity=elasticities)
+                                          elasticity=band)
             except CompplanError as exc:
                 fail(exc)
             if result.status is api.Status.NO_SOLUTION:
@@ -195,18 +196,6 @@ def _rounding(text: str | None) -> Rounding | None:
     except CompplanError as exc:
         fail(exc)
     return rounding
-
-
-def _elasticities(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    from compplan.api import parse_elasticities
-
-    try:
-        values = parse_elasticities(text)
-    except CompplanError as exc:
-        fail(exc)
-    return values
 
 
 main.add_command(optimise, name="optimize")

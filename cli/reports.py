@@ -10,6 +10,7 @@ from compplan.api import CURRENT_PLAN
 from compplan.cli.common import (
     Reporter,
     cannot_write,
+    elasticities,
     fail,
     load_source,
     out_console,
@@ -75,7 +76,7 @@ def report(case: str, plan: str, compare: tuple[str, ...], batch_dir: str | None
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     from compplan import api
 
-    band = _band(elasticity)
+    band = elasticities(elasticity)
     inputs = [p for p in (plan, *compare) if p != CURRENT_PLAN] + (
         [actuals_file] if actuals_file is not None else [])
     out = output_file(out_file, suffixes=(".html", ".htm"), inputs=inputs, stdout=True)
@@ -149,7 +150,7 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file:
     """  # noqa: D301 (\b keeps click from rewrapping the example)
     from compplan import api
 
-    band = _band(elasticity)
+    band = elasticities(elasticity)
     inputs = ([] if plan == CURRENT_PLAN else [plan]) + (
         [actuals_file] if actuals_file is not None else [])
     out = output_file(xlsx, suffixes=(".xlsx",), inputs=inputs, stdout=True)
@@ -170,19 +171,6 @@ def export(case: str, plan: str, xlsx: str, batch_dir: str | None, actuals_file:
         cannot_write(out, exc)
     if not quiet:
         out_console.print(f"wrote {out}")
-
-
-def _band(elasticity: str | None) -> list[float] | None:
-    """--elasticity E1,E2,...: the elasticities, or exit 2 naming what is allowed."""
-    if elasticity is None:
-        return None
-    from compplan.optimizer.response import parse_elasticities
-
-    try:
-        values = parse_elasticities(elasticity)
-    except CompplanError as exc:
-        fail(exc)
-    return values
 
 
 COMMANDS: list[click.Command] = [report, export]

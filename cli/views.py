@@ -29,6 +29,7 @@ from compplan.api import (
 from compplan.cli.common import (
     Reporter,
     cannot_write,
+    elasticities,
     fail,
     force_option,
     load_source,
@@ -199,17 +200,6 @@ def evaluate_command(case: str, plan: str, sets: tuple[str, ...], shifts: tuple[
     out_console.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def _band(text: str) -> list[float]:
-    """--elasticity E1,E2,...: the elasticities, or exit 2 naming what is allowed."""
-    from compplan.api import parse_elasticities
-
-    try:
-        values = parse_elasticities(text)
-    except CompplanError as exc:
-        fail(exc)
-    return values
-
-
 def _print_response(case: Case, coeffs: Coefficients, name: str, plan: Plan,
                     figures: Sequence[Any]) -> None:
     from compplan.api import response_columns, response_lines
@@ -281,7 +271,7 @@ def compare_command(case: str, plans: tuple[str, ...], out_dir: str, elasticity:
     from compplan import api
 
     source = load_source(case)
-    band = None if elasticity is None else _band(elasticity)
+    band = elasticities(elasticity)
     try:
         with Reporter(quiet) as reporter:
             found = api.compare(source, plans, progress=reporter.step,
