@@ -146,7 +146,7 @@ def brute_org(org: Any, cvar: tuple[float, float] | None = None
 def check_joint(folder: Path, cvar: tuple[float, float] | None = None) -> tuple[float, float]:
     org = compplan.load_org(folder)
     coeffs = org_coefficients(org)
-    alignment, cost, plans, capped = brute_org(org, cvar)
+    _, cost, plans, capped = brute_org(org, cvar)
     for method in ("full", "cuts"):
         result = solve_org(org, coeffs, tail_method=method)  # type: ignore[arg-type]
         assert result.status is Status.OPTIMAL
