@@ -11,12 +11,13 @@ and O4 applied to every pair.
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import write_case
+from conftest import assert_exit, invoke, write_case
 
 import compplan
 from compplan.models.plan import Plan
@@ -190,3 +191,45 @@ def test_joint_optimum_under_response_with_the_org_cvar(tmp_path: Path) -> None:
                                              "cvar_level": 0.5, "cvar_cap": cap})
     _, capped = check_joint(folder, (0.5, cap))
     assert capped == 1.0
+
+
+def test_optimise_and_evaluate_an_org_under_response(tmp_path: Path) -> None:
+    # The CLI end to end: org_plan.json's figures are under response (the brute force's
+    # best pair, O1 binding), each response role's plan.json has its response block and
+    # no prices (section 10); evaluating the written plans gives the same figures.
+    free = small_org(tmp_path / "free", 0.4, {"expected_cap": 10_000_000.0})
+    _, free_cost, _, _ = brute_org(compplan.load_org(free))
+    cap = round(free_cost * 0.97, 2)
+    folder = small_org(tmp_path / "o", 0.4, {"expected_cap": cap})
+    alignment, cost, plans, capped = brute_org(compplan.load_org(folder))
+    assert capped
+    result = invoke("optimise", str(folder), "--out", str(tmp_path / "out"), "-q")
+    assert_exit(result, 0)
+    doc = json.loads((tmp_path / "out" / "org_plan.json").read_text())
+    assert doc["objective"]["alignment"] == pytest.approx(alignment, rel=1e-9)
+    assert doc["objective"]["expected_cost"] == pytest.approx(cost, rel=1e-9)
+    assert doc["evaluation"]["guardrails"][0]["value"] == pytest.approx(cost, rel=1e-9)
+    assert cost <= cap
+    for role in doc["roles"]:
+        rid = role["id"]
+        own = json.loads((tmp_path / "out" / rid / "plan.json").read_text())
+        assert own["response"]["evaluation"]["expected_cost"] == pytest.approx(
+            plans[rid]["cost"], rel=1e-9)
+        assert own["objective"]["expected_cost"] == pytest.approx(plans[rid]["cost"], rel=1e-9)
+        # Static figures beside: lower here, since every paid metric rises under response.
+        assert own["response"]["static"]["expected_cost"] < plans[rid]["cost"]
+        assert "guardrail_prices" not in own and "rounding" not in own
+        assert own["solver"]["grid"]["weights"] == 0.05
+        weights = {m["id"]: m["weight"] for m in own["metrics"]}
+        expected = dict(zip(compplan.load_org(folder).role(rid).case.metric_ids,
+                            plans[rid]["w"].tolist(), strict=True))
+        assert {k: v for k, v in weights.items() if v} == {k: v for k, v in expected.items()
+                                                           if v}
+    ev = compplan.evaluate_org(folder, tmp_path / "out" / "org_plan.json")
+    assert ev.expected_cost == pytest.approx(cost, rel=1e-9)
+    assert ev.alignment == pytest.approx(alignment, rel=1e-9)
+    assert ev.ok
+    joint = plans["a"]["totals"] + plans["b"]["totals"]
+    assert ev.totals.tolist() == pytest.approx(joint.tolist(), rel=1e-9)
+    assert all(r.response is not None for r in ev.roles)
+    assert ev.to_dict()["roles"][0]["response"]["multipliers"]["p"] > 1.0
