@@ -20,12 +20,14 @@ import pytest
 from conftest import assert_exit, invoke, write_case
 
 import compplan
+from compplan.errors import InfeasibleError
 from compplan.models.plan import Plan
 from compplan.models.scenarios import build_scenarios
 from compplan.optimizer.coefficients import compute_coefficients, curves
 from compplan.optimizer.evaluate import evaluate
 from compplan.optimizer.model import Rounding
 from compplan.optimizer.org import org_coefficients, solve_org
+from compplan.optimizer.org_pipeline import cheapest_org_plans, optimise_org
 from compplan.optimizer.response import ResponseContext, evaluate_response
 from compplan.optimizer.response_model import grid_options
 from compplan.optimizer.solve import Status
@@ -233,3 +235,21 @@ def test_optimise_and_evaluate_an_org_under_response(tmp_path: Path) -> None:
     assert ev.totals.tolist() == pytest.approx(joint.tolist(), rel=1e-9)
     assert all(r.response is not None for r in ev.roles)
     assert ev.to_dict()["roles"][0]["response"]["multipliers"]["p"] > 1.0
+
+
+def test_diagnosis_under_response_names_the_least_budget(tmp_path: Path) -> None:
+    # A cap below every pair's cost under response: the smallest single change is the
+    # least expected payout under response of a pair meeting every other rule (O4 here).
+    free = small_org(tmp_path / "free", 0.4, {"expected_cap": 10_000_000.0})
+    org = compplan.load_org(free)
+    pairs = itertools.product(role_plans(org.roles[0].case), role_plans(org.roles[1].case))
+    least = min(pa["cost"] + pb["cost"] for pa, pb in pairs
+                if not ("q" in pa["paid"] and "s" in pb["paid"]))
+    folder = small_org(tmp_path / "o", 0.4, {"expected_cap": round(least * 0.9, 2)})
+    with pytest.raises(InfeasibleError) as info:
+        optimise_org(compplan.load_org(folder))
+    change = info.value.report["smallest_single_changes"][0]
+    assert change["rule"] == "org.budget_expected"
+    assert change["needed"] == pytest.approx(least, rel=1e-7)
+    cheapest = cheapest_org_plans(compplan.load_org(folder))
+    assert cheapest.document["objective"]["expected_cost"] == pytest.approx(least, rel=1e-7)
