@@ -253,3 +253,43 @@ def test_diagnosis_under_response_names_the_least_budget(tmp_path: Path) -> None
     assert change["needed"] == pytest.approx(least, rel=1e-7)
     cheapest = cheapest_org_plans(compplan.load_org(folder))
     assert cheapest.document["objective"]["expected_cost"] == pytest.approx(least, rel=1e-7)
+
+
+@pytest.mark.parametrize("method", ["full", "cuts"])
+def test_a_role_under_response_beside_a_role_without(tmp_path: Path, method: str) -> None:
+    # Role b without [response] stays continuous; role a is on its grid. An org CVaR cap
+    # below the uncapped plans' binds: O2 is written over a's per-option scenario totals
+    # under response and b's static ones, so the evaluated CVaR of the designed plans
+    # meets the cap and reaches it.
+    free = small_org(tmp_path / "free", 0.4, {"expected_cap": 10_000_000.0})
+    text = (free / "b" / "case.toml").read_text()
+    (free / "b" / "case.toml").write_text(text[:text.index("[response]")])
+    loose = optimise_org(compplan.load_org(free), prices=False)
+    cap = round(tail_mean(_totals(loose), 0.5, True) * 0.98, 2)
+    tight = tmp_path / "tight"
+    small_org(tight, 0.4, {"expected_cap": 10_000_000.0, "cvar_level": 0.5,
+                           "cvar_cap": cap})
+    text = (tight / "b" / "case.toml").read_text()
+    (tight / "b" / "case.toml").write_text(text[:text.index("[response]")])
+    out = optimise_org(compplan.load_org(tight), tail_method=method)  # type: ignore[arg-type]
+    a, b = out.roles
+    assert a.response is not None and b.response is None
+    w = a.result.w
+    assert w is not None and np.allclose(w / 0.05, np.round(w / 0.05), atol=1e-9)
+    ev = compplan.evaluate_org(tight, _written(out, tmp_path / "out"))
+    assert ev.cvar <= cap * (1 + 1e-6)
+    assert ev.cvar == pytest.approx(cap, rel=1e-3)  # binding
+    assert ev.roles[0].response is not None and ev.roles[1].response is None
+    assert ev.expected_cost == pytest.approx(out.document["objective"]["expected_cost"],
+                                             rel=1e-9)
+
+
+def _totals(outcome: Any) -> np.ndarray:
+    from compplan.optimizer.org_pipeline import org_totals
+
+    return org_totals(outcome.roles)
+
+
+def _written(outcome: Any, folder: Path) -> Path:
+    outcome.write(folder)
+    return folder / "org_plan.json"
