@@ -362,11 +362,6 @@ def _load_role(folder: Path, spec: OrgSpec, rid: str) -> Role:
         exc.file = f"{prefix}/{exc.file}"
         exc.args = (f"{prefix}/{exc.args[0]}",)
         raise
-    if case.spec.response is not None:
-        # MODEL.md section 10's joint problem on the grid is not built yet: refused, not ignored.
-        raise CaseError(f"{role.path.rstrip('/')}/case.toml", "[response] is not supported in "
-                        "a role of an organisation yet; design the role alone (compplan "
-                        "optimise on its folder) or remove [response]", field="[response]")
     return Role(rid, role.label or case.name, case)
 
 

@@ -25,12 +25,19 @@ import pyomo.environ as pyo
 from compplan.models.org import Org
 from compplan.optimizer.coefficients import Coefficients, compute_coefficients
 from compplan.optimizer.model import (
+    FULL_TAIL_LIMIT,
     GUARDRAILS,
     PlanModel,
     TailMethod,
     create_model,
     define_tail,
     guardrail_limits,
+)
+from compplan.optimizer.response_model import (
+    OptionTail,
+    ResponsePlanModel,
+    ResponseProblem,
+    create_response_model,
 )
 from compplan.optimizer.solve import (
     TIE_TOLERANCE,
@@ -48,6 +55,18 @@ ORG_GUARDRAILS = ("budget_expected", "budget_cvar")
 def org_coefficients(org: Org) -> list[Coefficients]:
     """Each role's coefficients, computed once with numpy (goals are the org's)."""
     return [compute_coefficients(role.case) for role in org.roles]
+
+
+def org_problems(org: Org, coeffs: list[Coefficients]) -> dict[str, ResponseProblem]:
+    """Each role with ``[response]``: its grid options and per-option figures (section 10).
+
+    Such a role is built on its grid under response; per-option totals per scenario are
+    kept when the organisation caps its CVaR (O2 sums them over roles).
+    """
+    scen = org.spec.budget.cvar_cap is not None
+    return {role.id: ResponseProblem.of(role.case, c, scenarios=scen)
+            for role, c in zip(org.roles, coeffs, strict=True)
+            if role.case.spec.response is not None}
 
 
 def goal_sides(org: Org, goal: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -108,6 +127,34 @@ class OrgModel(PlanModel):
     spans: dict[str, slice] = field(default_factory=dict)
     _role_guards: dict[str, tuple[str, TailGuard]] = field(default_factory=dict)
 
+    def point(self, w: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """The stacked point of :meth:`linear_x`: a role's ``w`` and ``u``, or its ``y``."""
+        parts = []
+        for rid, plan in self.roles.items():
+            span = self.spans[rid]
+            parts += ([plan.y_values()] if isinstance(plan, ResponsePlanModel)
+                      else [w[span], u[span]])
+        return np.concatenate(parts)
+
+    def linear_x(self, coef: np.ndarray) -> pyo.Expression:
+        """``coef @ x`` over :meth:`point`'s layout (zero terms left out)."""
+        terms, start = [], 0
+        for plan in self.roles.values():
+            block = plan.model
+            if isinstance(plan, ResponsePlanModel):
+                n = plan.options.size
+                terms += [float(c) * block.y[j] for j, c in enumerate(coef[start:start + n])
+                          if c]
+            else:
+                n = len(plan.metric_ids)
+                terms += [float(c) * block.w[k] for c, k in zip(coef[start:start + n],
+                                                                plan.metric_ids, strict=True) if c]
+                terms += [float(c) * block.u[k] for c, k in zip(coef[start + n:start + 2 * n],
+                                                                plan.metric_ids, strict=True) if c]
+                n *= 2
+            start += n
+        return pyo.quicksum(terms)
+
     def values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``w``, ``u`` and ``z`` of every role, stacked."""
         parts = [plan.values() for plan in self.roles.values()]
@@ -117,8 +164,12 @@ class OrgModel(PlanModel):
                     u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A role's guardrail sees that role's vectors; the organisation's all of them."""
         if guard.name in self._role_guards:
-            span = self.spans[self._role_guards[guard.name][0]]
-            return w[span], u[span]
+            rid, own = self._role_guards[guard.name]
+            span = self.spans[rid]
+            return self.roles[rid].guard_point(own, w[span], u[span])
+        if isinstance(guard, OptionTail):  # the organisation's CVaR over response roles
+            x = self.point(w, u)
+            return x, x
         return w, u
 
     def linear(self, coef_w: np.ndarray, coef_u: np.ndarray) -> pyo.Expression:
@@ -138,6 +189,10 @@ class OrgModel(PlanModel):
         if guard.name in self._role_guards:
             rid, own = self._role_guards[guard.name]
             self.roles[rid].add_cut(own, weights)
+        elif isinstance(guard, OptionTail):
+            lhs = self.linear_x(guard.cut_row(weights))
+            cuts = getattr(self.model, f"{guard.name}_cuts")
+            cuts.add(lhs <= guard.rhs + self.slack(guard.name))
         else:
             super().add_cut(guard, weights)
 
@@ -167,7 +222,8 @@ class OrgModel(PlanModel):
 
 def create_org_model(org: Org, coeffs: list[Coefficients], *,
                      rules: Iterable[str] | None = None, tail_method: TailMethod = "auto",
-                     elastic: Iterable[str] = ()) -> OrgModel:
+                     elastic: Iterable[str] = (),
+                     problems: dict[str, ResponseProblem] | None = None) -> OrgModel:
     """Build the joint model of an organisation.
 
     Parameters
@@ -183,6 +239,9 @@ def create_org_model(org: Org, coeffs: list[Coefficients], *,
         How tail guardrails are written.
     elastic : iterable of str
         Rules (role or organisation guardrails) whose limit may be relaxed by a slack.
+    problems : dict of str to ResponseProblem, optional
+        The roles with ``[response]`` (:func:`org_problems`, computed when not given):
+        each is built on its grid under response (MODEL.md section 10).
 
     Returns
     -------
@@ -191,6 +250,7 @@ def create_org_model(org: Org, coeffs: list[Coefficients], *,
     """
     include = set(active_rules(org) if rules is None else rules)
     elastic = set(elastic)
+    problems = org_problems(org, coeffs) if problems is None else problems
     m = pyo.ConcreteModel(name=org.name)
     ids = [r.id for r in org.roles]
     m.role = pyo.Block(ids)
@@ -203,9 +263,16 @@ def create_org_model(org: Org, coeffs: list[Coefficients], *,
     start = 0
     for role, c in zip(org.roles, coeffs, strict=True):
         own = {g for g in GUARDRAILS if f"{role.id}.{g}" in include}
-        part = create_model(role.case, c, guardrails=own, tail_method=tail_method,
-                            elastic={g for g in GUARDRAILS if f"{role.id}.{g}" in elastic},
-                            block=m.role[role.id])
+        own_elastic = {g for g in GUARDRAILS if f"{role.id}.{g}" in elastic}
+        prob = problems.get(role.id)
+        part: PlanModel
+        if prob is None:
+            part = create_model(role.case, c, guardrails=own, tail_method=tail_method,
+                                elastic=own_elastic, block=m.role[role.id])
+        else:
+            part = create_response_model(role.case, c, prob.data, prob.options, prob.sets,
+                                         guardrails=own, tail_method=tail_method,
+                                         elastic=own_elastic, block=m.role[role.id])
         part.model.objective.deactivate()
         plan.roles[role.id] = part
         plan.spans[role.id] = slice(start, start + len(c.metric_ids))
@@ -219,7 +286,10 @@ def create_org_model(org: Org, coeffs: list[Coefficients], *,
     m.expected_cost = pyo.Expression(expr=pyo.quicksum(
         float(s) * m.role[rid].expected_cost for s, rid in zip(share, ids, strict=True)))
     define_org_budget(plan, org, float(ti.sum()), include)
-    define_org_cvar(plan, org, coeffs, share, include, tail_method)
+    if any(isinstance(p, ResponsePlanModel) for p in plan.roles.values()):
+        define_org_option_cvar(plan, org, coeffs, share, include, tail_method, problems)
+    else:
+        define_org_cvar(plan, org, coeffs, share, include, tail_method)
     define_handoffs(plan, org, include)
     define_no_opposing(plan, org, include)
     define_cover_goals(plan, org, include)
@@ -249,6 +319,51 @@ def define_org_cvar(plan: OrgModel, org: Org, coeffs: list[Coefficients], share:
                       np.hstack([s * c.scen_u for s, c in zip(share, coeffs, strict=True)]),
                       1.0 - budget.cvar_level, True, budget.cvar_cap / ti_org)
     define_tail(plan, guard, tail_method)
+
+
+def define_org_option_cvar(plan: OrgModel, org: Org, coeffs: list[Coefficients],
+                           share: np.ndarray, include: set[str], tail_method: TailMethod,
+                           problems: dict[str, ResponseProblem]) -> None:
+    """O2 with roles under response: a role's total per scenario is linear in its ``y``.
+
+    The values are written over :meth:`OrgModel.point`'s layout: per-option scenario
+    totals under response for a role with ``[response]``, ``scen_w`` and ``scen_u``
+    for the others.
+    """
+    budget = org.spec.budget
+    if budget.cvar_cap is None or not budget.cvar_level or "org.budget_cvar" not in include:
+        return
+    ti_org = sum(c.ti_total for c in coeffs)
+    blocks = []
+    for role, s, c in zip(org.roles, share, coeffs, strict=True):
+        prob = problems.get(role.id)
+        if prob is None:
+            blocks += [s * c.scen_w, s * c.scen_u]
+        else:
+            scen = prob.sets[0].scen
+            assert scen is not None
+            blocks.append(s * scen)
+    matrix = np.hstack(blocks)
+    empty = np.zeros((0, 0))
+    guard = OptionTail("org_budget_cvar", empty, empty, 1.0 - budget.cvar_level, True,
+                       budget.cvar_cap / ti_org, matrix=matrix, count=matrix.shape[0])
+    m = plan.model
+    if tail_method == "cuts" or (tail_method == "auto" and guard.size > FULL_TAIL_LIMIT):
+        m.org_budget_cvar_cuts = pyo.ConstraintList()
+        plan.cut_guards.append(guard)
+        return
+    plan.full_guards.append(guard)
+    m.org_budget_cvar_index = pyo.RangeSet(0, guard.size - 1)
+    m.org_budget_cvar_eta = pyo.Var(domain=pyo.Reals)
+    m.org_budget_cvar_excess = pyo.Var(m.org_budget_cvar_index, domain=pyo.NonNegativeReals)
+    values = [plan.linear_x(matrix[k]) for k in range(guard.size)]
+    m.org_budget_cvar_excess_def = pyo.Constraint(
+        m.org_budget_cvar_index, rule=lambda m, k: m.org_budget_cvar_excess[k]
+        >= values[k] - m.org_budget_cvar_eta)
+    tail = m.org_budget_cvar_eta + pyo.quicksum(
+        m.org_budget_cvar_excess[k] for k in m.org_budget_cvar_index) / (guard.share * guard.size)
+    m.org_budget_cvar_limit = pyo.Constraint(
+        expr=tail <= guard.rhs + plan.slack("org_budget_cvar"))
 
 
 def define_handoffs(plan: OrgModel, org: Org, include: set[str]) -> None:
@@ -345,7 +460,8 @@ class OrgSolveResult:
 def solve_org(org: Org, coeffs: list[Coefficients], *, time_limit: float | None = None,
               rules: Iterable[str] | None = None, tail_method: TailMethod = "auto",
               objective: str = "alignment", elastic: Iterable[str] = (),
-              progress: Callable[[str], None] | None = None) -> OrgSolveResult:
+              progress: Callable[[str], None] | None = None,
+              problems: dict[str, ResponseProblem] | None = None) -> OrgSolveResult:
     """Solve the joint model: best alignment, then the least total expected payout.
 
     Parameters
@@ -366,6 +482,8 @@ def solve_org(org: Org, coeffs: list[Coefficients], *, time_limit: float | None 
         Rules that may be relaxed (with ``objective="elastic"``).
     progress : callable, optional
         Called with a line of text at each cutting-plane round.
+    problems : dict of str to ResponseProblem, optional
+        The roles under response (:func:`org_problems`), when already computed.
 
     Returns
     -------
@@ -374,7 +492,9 @@ def solve_org(org: Org, coeffs: list[Coefficients], *, time_limit: float | None 
     """
     deadline = None if time_limit is None else time.monotonic() + time_limit
     elastic = list(elastic) if objective == "elastic" else []
-    plan = create_org_model(org, coeffs, rules=rules, tail_method=tail_method, elastic=elastic)
+    problems = org_problems(org, coeffs) if problems is None else problems
+    plan = create_org_model(org, coeffs, rules=rules, tail_method=tail_method, elastic=elastic,
+                            problems=problems)
     m = plan.model
     if objective != "alignment":
         m.objective.deactivate()
@@ -391,6 +511,8 @@ def solve_org(org: Org, coeffs: list[Coefficients], *, time_limit: float | None 
         w, u, z = runner.values()
         for rid, span in plan.spans.items():
             wc, uc, zc = _clean(w[span], u[span], z[span])
+            if rid in problems:  # exactly on the role's grid (section 10)
+                wc, uc = problems[rid].grid.snap(wc, uc)
             result.roles[rid] = SolveResult(status, w=wc, u=uc, z=zc, mip_gap=gap)
         result.slacks = {g: plan.slack_value(_internal(g)) for g in elastic}
     return result

@@ -1,8 +1,9 @@
 """An organisation's plans under its scenarios: role by role and in total (MODEL.md s. 7).
 
 Each role's plan is evaluated as a single case (:func:`evaluate_plan`, canonical or as
-written); the organisation's total payout in scenario ``s`` is the sum over roles of
-their payout in scenario ``s`` (the same period label in every role, checked when the
+written; a role with ``[response]`` under response, MODEL.md section 10); the
+organisation's total payout in scenario ``s`` is the sum over roles of their payout in
+scenario ``s`` (the same period label in every role, checked when the
 organisation is loaded). Every organisation rule is checked on the plans: the caps
 O1 and O2 and the coherence rules O3 to O5 set in ``org.toml``, and the conflict map.
 """
@@ -29,6 +30,13 @@ from compplan.optimizer.evaluate import (
 )
 from compplan.optimizer.org import goal_sides
 from compplan.optimizer.org_audit import OrgAudit, audit_org
+from compplan.optimizer.response import (
+    ResponseContext,
+    ResponseFigures,
+    evaluate_response,
+    marginal,
+    response_payouts,
+)
 from compplan.optimizer.tails import tail_mean
 
 SCHEMA = "compplan.org_evaluation/1"
@@ -136,16 +144,22 @@ class RoleEvaluation:
     plan: Plan
     evaluation: Evaluation
     totals: np.ndarray
+    #: With ``[response]``: the figures under response (``evaluation`` and ``totals`` are
+    #: then under response) beside the static ones (MODEL.md section 10).
+    response: ResponseFigures | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         ev = self.evaluation
-        return {"id": self.id, "label": self.label, "share": self.share,
+        data = {"id": self.id, "label": self.label, "share": self.share,
                 "alignment": ev.alignment, "expected_cost": ev.expected_cost,
                 "metrics": self.plan.to_records(),
                 "guardrails_ok": all(g.ok for g in ev.guardrails)
                 and all(r.ok for r in ev.design_rules),
                 "evaluation": ev.to_dict()}
+        if self.response is not None:
+            data["response"] = self.response.to_dict()
+        return data
 
 
 @dataclass(frozen=True)
@@ -237,9 +251,20 @@ def evaluate_org(org: Org, coeffs: list[Coefficients], plans: dict[str, Plan],
     for role, c, share in zip(org.roles, coeffs, org.shares, strict=True):
         plan = plans[role.id]
         pay = plan_payouts(role.case, c, plan)
+        static = evaluate_plan(role.case, c, plan, payouts=pay)
+        if role.case.spec.response is None:
+            roles.append(RoleEvaluation(role.id, role.label, float(share), plan, static,
+                                        np.asarray(pay.totals, dtype=np.float64)))
+            continue
+        # MODEL.md section 10: each role's [response] applies to that role.
+        ctx = ResponseContext.of(role.case, c)
+        figures = evaluate_response(ctx, plan, static=static)
+        lam = np.array([figures.multipliers[k] for k in role.case.metric_ids])
+        under = response_payouts(role.case, c, plan, lam,
+                                 marginal(role.case, c, plan, ctx.scenarios), ctx.scenarios)
         roles.append(RoleEvaluation(role.id, role.label, float(share), plan,
-                                    evaluate_plan(role.case, c, plan, payouts=pay),
-                                    np.asarray(pay.totals, dtype=np.float64)))
+                                    figures.evaluation,
+                                    np.asarray(under.totals, dtype=np.float64), figures))
     # Scenario s is the same period in every role (checked by load_org): sum by index.
     totals = np.sum([r.totals for r in roles], axis=0)
     level = org.spec.budget.cvar_level or DEFAULT_CVAR_LEVEL

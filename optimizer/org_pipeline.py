@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,20 @@ from compplan.optimizer.org import (
     active_rules,
     goal_sides,
     org_coefficients,
+    org_problems,
     solve_org,
 )
 from compplan.optimizer.org_prices import org_prices
 from compplan.optimizer.pipeline import _check_plan
 from compplan.optimizer.prices import GuardrailPrice
+from compplan.optimizer.response import (
+    ResponseContext,
+    ResponseFigures,
+    evaluate_response,
+    response_payout,
+    response_payouts,
+)
+from compplan.optimizer.response_model import ResponseProblem, solve_response
 from compplan.optimizer.solve import SolveResult, Status, solve, solver_version
 from compplan.optimizer.tails import tail_mean
 
@@ -54,6 +63,10 @@ class RoleOutcome:
     coefficients: Coefficients
     result: SolveResult
     document: dict[str, Any]
+    #: With ``[response]`` (MODEL.md section 10): the plan's figures under response
+    #: (``evaluation`` is then under response) and its total payout per scenario.
+    response: ResponseFigures | None = None
+    totals: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -199,11 +212,13 @@ def optimise_org(org: Org, *, time_limit: float | None = None,
         coefficients = org_coefficients(org)
     say(f"solving ({len(org.roles)} roles, "
         f"{sum(len(c.metric_ids) for c in coefficients)} metrics)")
+    problems = org_problems(org, coefficients)
     result = solve_org(org, coefficients, time_limit=time_limit, tail_method=tail_method,
-                       objective=objective, progress=progress)
+                       objective=objective, progress=progress, problems=problems)
     if result.status is Status.INFEASIBLE:
         say("no plan fits: finding the rules that conflict")
-        report = diagnose_org(org, coefficients, time_limit, fixes=diagnosis == "full")
+        report = diagnose_org(org, coefficients, time_limit, fixes=diagnosis == "full",
+                              problems=problems)
         raise InfeasibleError("no plans satisfy the organisation's rules: "
                               + "; ".join(report["explanation"]), report)
     if result.status is Status.NO_SOLUTION:
@@ -220,11 +235,13 @@ def optimise_org(org: Org, *, time_limit: float | None = None,
         solver["note"] = result.message
     caps: list[dict[str, Any]] = []
     role_prices: dict[str, list[GuardrailPrice]] = {}
-    if prices and objective == "alignment":
+    # A role under response is a plan on a grid: no guardrail prices (MODEL.md section 10),
+    # and the joint problem has no LP at the chosen metrics to price the caps with.
+    if prices and objective == "alignment" and not problems:
         say("pricing the guardrails")
         caps, role_prices = org_prices(org, coefficients, result, tail_method)
     roles = [_role_outcome(role, c, result.roles[role.id], result.status.value, solver,
-                           role_prices.get(role.id, []))
+                           role_prices.get(role.id, []), problems.get(role.id))
              for role, c in zip(org.roles, coefficients, strict=True)]
     document = org_document(org, result, roles, coefficients, solver)
     document["guardrail_prices"] = caps
@@ -233,20 +250,41 @@ def optimise_org(org: Org, *, time_limit: float | None = None,
 
 
 def _role_outcome(role: Role, coeffs: Coefficients, result: SolveResult, status: str,
-                  solver: dict[str, Any], prices: list[GuardrailPrice]) -> RoleOutcome:
+                  solver: dict[str, Any], prices: list[GuardrailPrice],
+                  problem: ResponseProblem | None = None) -> RoleOutcome:
     assert result.w is not None and result.u is not None
     evaluation = evaluate(role.case, coeffs, result.w, result.u)
-    _check_plan(evaluation)
     plan = Plan.from_vectors(role.case, result.w, result.u)
-    doc = plan_document(role.case, plan, status, evaluation.to_dict(), dict(solver))
-    # Prices in the organisation's alignment: what loosening the role's limit buys overall.
-    doc["guardrail_prices"] = [p.to_dict() for p in prices]
-    return RoleOutcome(role, plan, evaluation, coeffs, result, doc)
+    if problem is None:
+        _check_plan(evaluation)
+        doc = plan_document(role.case, plan, status, evaluation.to_dict(), dict(solver))
+        # Prices in the organisation's alignment: what loosening the role's limit buys.
+        doc["guardrail_prices"] = [p.to_dict() for p in prices]
+        return RoleOutcome(role, plan, evaluation, coeffs, result, doc)
+    # MODEL.md section 10: the role's figures under response, checked under response; its
+    # plan.json as a single case's on the grid (a response block, no prices, no rounding).
+    ctx = ResponseContext.of(role.case, coeffs)
+    figures = evaluate_response(ctx, plan, static=evaluation)
+    _check_plan(figures.evaluation)
+    lam = np.array([figures.multipliers[k] for k in role.case.metric_ids])
+    static_u = coeffs.align_w * result.w + coeffs.align_u * result.u
+    totals = np.asarray(response_payouts(role.case, coeffs, plan, lam, static_u,
+                                         ctx.scenarios).totals, dtype=np.float64)
+    role_solver = {**solver, "grid": {"weights": problem.grid.weights,
+                                      "rates": problem.grid.rates,
+                                      "options": problem.options.size}}
+    doc = plan_document(role.case, plan, status, figures.evaluation.to_dict(), role_solver)
+    doc["response"] = figures.to_dict()
+    return RoleOutcome(role, plan, figures.evaluation, coeffs, result, doc, figures, totals)
 
 
 def org_totals(roles: list[RoleOutcome]) -> np.ndarray:
-    """Total payout of all roles per scenario (scenario ``s`` is the same period)."""
-    return np.sum([(r.coefficients.scen_w @ r.result.w + r.coefficients.scen_u @ r.result.u)
+    """Total payout of all roles per scenario (scenario ``s`` is the same period).
+
+    A role under response counts its totals under response.
+    """
+    return np.sum([r.totals if r.totals is not None else
+                   (r.coefficients.scen_w @ r.result.w + r.coefficients.scen_u @ r.result.u)
                    * r.coefficients.ti_total for r in roles], axis=0)
 
 
@@ -381,7 +419,8 @@ DIAGNOSIS_SECONDS = 30.0
 
 
 def diagnose_org(org: Org, coeffs: list[Coefficients], time_limit: float | None = None, *,
-                 fixes: bool = True) -> dict[str, Any]:
+                 fixes: bool = True,
+                 problems: dict[str, ResponseProblem] | None = None) -> dict[str, Any]:
     """Explain why no set of role plans meets every rule of the organisation.
 
     A deletion filter over the rules (each role's guardrails, the organisation's caps,
@@ -400,6 +439,9 @@ def diagnose_org(org: Org, coeffs: list[Coefficients], time_limit: float | None 
         Seconds per feasibility solve.
     fixes : bool
         Also say what would fix the conflict.
+    problems : dict of str to ResponseProblem, optional
+        The roles under response (:func:`~compplan.optimizer.org.org_problems`), when
+        already computed: such a role's design rules are those of its grid.
 
     Returns
     -------
@@ -409,8 +451,13 @@ def diagnose_org(org: Org, coeffs: list[Coefficients], time_limit: float | None 
     """
     report: dict[str, Any] = {"status": "infeasible", "org": org.name, "conflict": [],
                               "explanation": []}
+    problems = org_problems(org, coeffs) if problems is None else problems
     for role, c in zip(org.roles, coeffs, strict=True):
-        if not solve(role.case, c, guardrails=[], objective="feasibility").has_plan:
+        prob = problems.get(role.id)
+        alone = (solve(role.case, c, guardrails=[], objective="feasibility") if prob is None
+                 else solve_response(role.case, c, guardrails=[], objective="feasibility",
+                                     problem=prob))
+        if not alone.has_plan:
             report["conflict"] = [{"rule": f"{role.id}.design",
                                    "setting": f"{org.spec.roles[role.id].path}/case.toml "
                                               "[design]"}]
@@ -427,7 +474,7 @@ def diagnose_org(org: Org, coeffs: list[Coefficients], time_limit: float | None 
                 break
             trial = [r for r in needed if r != rule]
             limit = left if time_limit is None else min(time_limit, left)
-            if not _feasible(org, coeffs, trial, limit):
+            if not _feasible(org, coeffs, trial, limit, problems):
                 needed = trial
             tested += 1
     except TimeoutError as exc:
@@ -458,7 +505,7 @@ def diagnose_org(org: Org, coeffs: list[Coefficients], time_limit: float | None 
         report["explanation"].append(f"{', '.join(words[:-1])} and {words[-1]} cannot all be "
                                      "met at once; relaxing any one of them admits plans")
     if needed and fixes and time.monotonic() < deadline:
-        changes = [c for c in (_single_change(org, coeffs, active, r, time_limit)
+        changes = [c for c in (_single_change(org, coeffs, active, r, time_limit, problems)
                                for r in needed) if c is not None]
         report["smallest_single_changes"] = changes
         if changes:
@@ -468,16 +515,18 @@ def diagnose_org(org: Org, coeffs: list[Coefficients], time_limit: float | None 
 
 
 def _feasible(org: Org, coeffs: list[Coefficients], rules: list[str],
-              time_limit: float | None) -> bool:
+              time_limit: float | None,
+              problems: dict[str, ResponseProblem] | None = None) -> bool:
     result = solve_org(org, coeffs, rules=rules, objective="feasibility",
-                       time_limit=time_limit)
+                       time_limit=time_limit, problems=problems)
     if result.status in (Status.NO_SOLUTION, Status.ERROR):
         raise TimeoutError(result.message or "solver stopped")
     return result.has_plan
 
 
 def _single_change(org: Org, coeffs: list[Coefficients], active: list[str], rule: str,
-                   time_limit: float | None) -> dict[str, Any] | None:
+                   time_limit: float | None,
+                   problems: dict[str, ResponseProblem] | None = None) -> dict[str, Any] | None:
     """The smallest change of one rule alone that admits plans."""
     setting, value, _ = rule_setting(org, rule)
     scope, _, name = rule.partition(".")
@@ -488,15 +537,15 @@ def _single_change(org: Org, coeffs: list[Coefficients], active: list[str], rule
     if rule == "org.budget_expected":
         others = [r for r in active if r != rule]
         cheapest = solve_org(org, coeffs, rules=others, objective="cost",
-                             time_limit=time_limit)
+                             time_limit=time_limit, problems=problems)
         if not cheapest.has_plan:
             return None
-        least = sum(float(c.cost_w @ cheapest.roles[r.id].w + c.cost_u @ cheapest.roles[r.id].u)
-                    * c.ti_total for r, c in zip(org.roles, coeffs, strict=True))
+        least = sum(role_cost(r, c, cheapest.roles[r.id])
+                    for r, c in zip(org.roles, coeffs, strict=True))
         return _org_change(org, rule, setting, float(value), least,
                            " (the expected cost of the cheapest plans meeting every other rule)")
     alone = solve_org(org, coeffs, rules=active, objective="elastic", elastic=[rule],
-                      time_limit=time_limit)
+                      time_limit=time_limit, problems=problems)
     if not alone.has_plan:
         return None
     slack = alone.slacks.get(rule, 0.0)
@@ -512,6 +561,14 @@ def _single_change(org: Org, coeffs: list[Coefficients], active: list[str], rule
     change["setting"] = setting
     change["action"] = change["action"].replace(_SETTINGS[name][0], setting)
     return change
+
+
+def role_cost(role: Role, coeffs: Coefficients, result: SolveResult) -> float:
+    """A role's expected payout at its solved vectors (under response with ``[response]``)."""
+    assert result.w is not None and result.u is not None
+    if role.case.spec.response is not None:
+        return float(response_payout(role.case, coeffs, result.w, result.u).totals.mean())
+    return float(coeffs.cost_w @ result.w + coeffs.cost_u @ result.u) * coeffs.ti_total
 
 
 def _org_change(org: Org, rule: str, setting: str, current: float, needed: float,

@@ -263,7 +263,10 @@ def joint_retune(org: Org, coeffs: list[Coefficients], plans: Mapping[str, Plan]
         None when no plans with these metrics meet every rule.
     """
     capped = _role_cases(org, docs, remaining)
-    model = create_org_model(capped, coeffs, tail_method=tail_method, rules=rules)
+    # The re-tune is static, as a single case's (section 8): a role's [response] does not
+    # put it on its grid here.
+    model = create_org_model(capped, coeffs, tail_method=tail_method, rules=rules,
+                             problems={})
     m = model.model
     base = {}
     for role in org.roles:

@@ -508,7 +508,10 @@ def response_tails(case: Case, coeffs: Coefficients, data: ResponseData, options
     empty = np.zeros((0, 0))
     if "budget_cvar" in include and budget.cvar_cap is not None and s.scen is not None:
         assert budget.cvar_level is not None
-        guards.append(OptionTail(f"budget_cvar{suffix}", empty, empty, 1.0 - budget.cvar_level,
+        # Arrays of its own: a cut loop shares computed values between guards with the
+        # same arrays at the same point (the tails over reps), never with the CVaR's.
+        own = np.zeros((0, 0))
+        guards.append(OptionTail(f"budget_cvar{suffix}", own, own, 1.0 - budget.cvar_level,
                                  True, budget.cvar_cap / coeffs.ti_total, matrix=s.scen,
                                  count=s.scen.shape[0]))
 
@@ -584,12 +587,18 @@ class ResponseProblem:
     @classmethod
     def of(cls, case: Case, coeffs: Coefficients, *, rounding: Rounding | None = None,
            elasticities: Sequence[float] | None = None,
-           guardrails: Iterable[str] | None = None) -> ResponseProblem:
-        """Options, sorted attainment, baseline and per-option figures of a case."""
+           guardrails: Iterable[str] | None = None,
+           scenarios: bool = False) -> ResponseProblem:
+        """Options, sorted attainment, baseline and per-option figures of a case.
+
+        ``scenarios``: per-option totals per scenario (``OptionSet.scen``) even without
+        the case's own CVaR cap (an organisation's CVaR over all roles, O2).
+        """
         include = set(GUARDRAILS if guardrails is None else guardrails)
         grid = response_grid(rounding)
         options = grid_options(case, grid)
         data = ResponseData(case, coeffs, include)
+        data.with_scen = data.with_scen or scenarios
         base = baseline(case, coeffs)
         settings = ([response_settings(case)] if not elasticities
                     else [response_settings(case, e) for e in elasticities])

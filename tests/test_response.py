@@ -534,14 +534,17 @@ def test_batch_varies_the_elasticity(tmp_path: Path) -> None:
         compplan.batch(bad, tmp_path / "out2")
 
 
-def test_organisation_role_with_response_is_refused(tmp_path: Path) -> None:
+def test_organisation_role_with_response_is_loaded(tmp_path: Path) -> None:
+    # Section 10: each role's [response] applies to that role (the joint problem on the
+    # grid: tests/test_org_response.py).
     org = tmp_path / "org"
     shutil.copytree(Path(__file__).parent.parent / "cases" / "gtm_org", org)
     with (org / "ae" / "case.toml").open("a") as f:
         f.write('\n[response]\nbaseline = "current_plan.toml"\nelasticity = 0.2\n')
-    with pytest.raises(CaseError, match=r"ae/case.toml, \[response\]: \[response\] is not "
-                                        "supported in a role of an organisation yet"):
-        compplan.load_org(org)
+    loaded = compplan.load_org(org)
+    response = loaded.role("ae").case.spec.response
+    assert response is not None and response.elasticity == 0.2
+    assert loaded.role("sdr").case.spec.response is None
 
 
 def test_explain_says_what_the_plan_costs_if_it_works(tmp_path: Path) -> None:
