@@ -1572,7 +1572,8 @@ def report(case: Case | Org | str | Path, plan: str | Path, *, compare: tuple[st
         _org_only(compare, batch, actuals, "report")
         if elasticity is not None:
             raise UsageError("--elasticity applies to a case folder with [response]; an "
-                             "organisation's roles are evaluated without response")
+                             "organisation's roles with [response] are evaluated under their own "
+                             "elasticities (a band over roles is not built)")
         org = _as_org(case)
         found = _org_evaluations(org, _org_today(org, str(plan)), progress)
         return Report(render_org_report(OrgReportInput(org, found[0], str(plan),
@@ -1638,7 +1639,8 @@ def export(case: Case | Org | str | Path, plan: str | Path, *, batch: str | Path
         _org_only((), batch, actuals, "export")
         if elasticity is not None:
             raise UsageError("--elasticity applies to a case folder with [response]; an "
-                             "organisation's roles are evaluated without response")
+                             "organisation's roles with [response] are evaluated under their own "
+                             "elasticities (a band over roles is not built)")
         org = _as_org(case)
         found = _org_evaluations(org, _org_today(org, str(plan)), progress)
         return Workbook(build_org_workbook(org, found[0], source=str(plan),
@@ -1859,7 +1861,8 @@ def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *
                              "org_plan.json, or two org_plan.json files)")
         if elasticity is not None:
             raise UsageError("--elasticity applies to a case folder with [response]; an "
-                             "organisation's roles are evaluated without response")
+                             "organisation's roles with [response] are evaluated under their own "
+                             "elasticities (a band over roles is not built)")
         org = _as_org(case)
         found = _org_evaluations(org, refs, progress)
         rows = compare_rows(found)
@@ -2210,7 +2213,8 @@ def evaluation_report(case: Case | Org | str | Path, plan: Plan | str | Path = "
                              "give a role's folder for a what-if")
         if elasticity is not None:
             raise UsageError("--elasticity applies to a case folder with [response]; an "
-                             "organisation's roles are evaluated without response")
+                             "organisation's roles with [response] are evaluated under their own "
+                             "elasticities (a band over roles is not built)")
         org = _as_org(case)
         ref = str(_org_plans_arg(plan))
         (found,) = _org_evaluations(org, [ref], progress)

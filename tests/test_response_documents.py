@@ -292,7 +292,8 @@ def test_organisation_documents_refuse_an_elasticity(tmp_path: Path,
     result = invoke(name, str(org), "current", "--elasticity", "0.1", flag, str(tmp_path / out))
     assert_exit(result, 2)
     assert ("--elasticity applies to a case folder with [response]; an organisation's roles "
-            "are evaluated without response") in result.output
+            "with [response] are evaluated under their own elasticities (a band over roles is "
+            "not built)") in " ".join(result.output.split())
 
 
 # ---------------------------------------------- the grid model in a block (a role's)
