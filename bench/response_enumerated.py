@@ -28,7 +28,7 @@ def compare(folder, out):
     ref = enumerate_best(folder)
     if ref is None:
         ok = res.returncode == 3 and (out / "infeasibility.json").exists()
-        return ok, f"infeasible: exit {res.returncode}"
+        return ok, f"infeasible: exit {res.returncode} {res.stderr.strip().splitlines()[-2][-160:] if res.stderr.strip() else ''}"
     if res.returncode != 0:
         return False, f"exit {res.returncode}: {res.stderr[-400:]} ref={ref['plan']}"
     p = json.loads((out / "plan.json").read_text())

@@ -68,19 +68,19 @@ def make_case(folder, seed):
           f"max_weight = {1.0 if mm == 1 else 0.8}", "accelerator_min = 1.0",
           f"accelerator_max = {rng.choice([1.2, 1.5, 2.0])}"]
     if rng.random() < 0.4:
-        t.append(f"max_payout_multiple = {rng.uniform(1.5, 3):.2f}")
+        t.append(f"max_payout_multiple = {rng.uniform(2.5, 5):.2f}")
     tot = float(ti.sum())
-    frac = rng.uniform(0.5, 1.2)
+    frac = rng.uniform(0.8, 1.8)
     t += ["", "[budget]", f"expected_cap = {tot * frac * (4 if ppy else 1):.2f}"]
     if rng.random() < 0.4:
-        t += ["cvar_level = 0.8", f"cvar_cap = {tot * frac * 1.1 * (4 if ppy else 1):.2f}"]
+        t += ["cvar_level = 0.8", f"cvar_cap = {tot * frac * 1.3 * (4 if ppy else 1):.2f}"]
     t += ["", "[fairness]"]
     if rng.random() < 0.4:
-        t += ['group_by = "segment"', f"parity_tolerance = {rng.uniform(0.02, 0.2):.3f}"]
+        t += ['group_by = "segment"', f"parity_tolerance = {rng.uniform(0.1, 0.4):.3f}"]
     if rng.random() < 0.3:
-        t += ["top_share = 0.2", f"top_ratio = {rng.uniform(1.1, 1.6):.2f}"]
+        t += ["top_share = 0.2", f"top_ratio = {rng.uniform(1.3, 2.5):.2f}"]
     if rng.random() < 0.3:
-        t += ["bottom_share = 0.2", f"bottom_floor = {rng.uniform(0.2, 0.6):.2f}"]
+        t += ["bottom_share = 0.2", f"bottom_floor = {rng.uniform(0.1, 0.5):.2f}"]
     t += ["", "[response]", 'baseline = "current_plan.toml"',
           f"elasticity = {rng.uniform(0, 0.8):.2f}", f"max_change = {rng.choice([0.2, 0.5, 1.0])}",
           "", "[scenarios]", 'mode = "historical"']
