@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from response_cases import make_case  # noqa: E402
-from response_enumerator import enumerate_best  # noqa: E402
+from response_cases import make_case
+from response_enumerator import enumerate_best
 
 
 def close(a, b, tol=1e-6):
@@ -28,7 +28,8 @@ def compare(folder, out):
     ref = enumerate_best(folder)
     if ref is None:
         ok = res.returncode == 3 and (out / "infeasibility.json").exists()
-        return ok, f"infeasible: exit {res.returncode} {res.stderr.strip().splitlines()[-2][-160:] if res.stderr.strip() else ''}"
+        why = res.stderr.strip().splitlines()[-2][-160:] if res.stderr.strip() else ""
+        return ok, f"infeasible: exit {res.returncode} {why}"
     if res.returncode != 0:
         return False, f"exit {res.returncode}: {res.stderr[-400:]} ref={ref['plan']}"
     p = json.loads((out / "plan.json").read_text())

@@ -32,7 +32,8 @@ def make_case(folder, seed):
     # baseline: one canonical, one curve (maybe a step), maybe a gate; leave a metric out
     th = np.round(rng.uniform(0.3, 0.7, M), 2)
     ka = np.round(rng.uniform(1.5, 2.5, M), 2)
-    bl = ['[[metrics]]\nid = "m0"\nweight = 0.6\naccelerator_rate = %.2f\n' % (0.6 / (1 - th[0]) * 1.2)]
+    rate0 = 0.6 / (1 - th[0]) * 1.2
+    bl = [f'[[metrics]]\nid = "m0"\nweight = 0.6\naccelerator_rate = {rate0:.2f}\n']
     step = rng.random() < 0.5
     curve = ("[[0.5, 0.0], [1.0, 0.4], [1.0, 0.5], [1.5, 0.7]]" if step
              else "[[0.4, 0.0], [1.0, 0.4], [1.6, 0.8]]")

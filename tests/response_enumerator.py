@@ -46,37 +46,37 @@ def load(folder):
     rid = list(reps.index)
     R, S = len(rid), len(periods)
     X = np.zeros((len(mids), R, S))
-    O = np.zeros((R, S))
+    Opres = np.zeros((R, S))
     ri = {r: i for i, r in enumerate(rid)}
     si = {p: i for i, p in enumerate(periods)}
     for row in att.itertuples(index=False):
         d = row._asdict()
         i, s = ri[d["rep_id"]], si[d["period"]]
-        O[i, s] = 1
+        Opres[i, s] = 1
         for k, m in enumerate(mids):
             X[k, i, s] = d[m]
     Q = None
     if (folder / "quotas.csv").exists():
         q = pd.read_csv(folder / "quotas.csv", dtype={"rep_id": str}).set_index("rep_id")
         Q = np.array([[q.loc[r, m] for r in rid] for m in mids], dtype=float)
-    return dict(case=case, reps=reps, X=X, O=O, mids=mids, TI=reps["target_incentive"].to_numpy(float),
-                Q=Q, folder=folder)
+    return dict(case=case, reps=reps, X=X, present=Opres, mids=mids,
+                TI=reps["target_incentive"].to_numpy(float), Q=Q, folder=folder)
 
 
 def enumerate_best(folder):
     d = load(folder)
-    case, X, O, TI, mids = d["case"], d["X"], d["O"], d["TI"], d["mids"]
+    case, X, Opres, TI, mids = d["case"], d["X"], d["present"], d["TI"], d["mids"]
     M, R, S = X.shape
     des = case.get("design", {})
     resp = case["response"]
     goals = case["goals"]
     gsum = sum(goals.values())
-    W = O * TI[:, None]
+    W = Opres * TI[:, None]
     wsum = W.sum()
     meta = []
     for k, m in enumerate(mids):
         mc = case["metrics"][m]
-        xs = X[k][O > 0]
+        xs = X[k][Opres > 0]
         delta = mc.get("step", float(np.std(xs)))
         a = sum(goals[g] / gsum * v for g, v in mc["alignment"].items())
         meta.append(dict(id=m, th=mc["threshold"], ka=mc["cap"], delta=delta, a=a,
@@ -135,14 +135,15 @@ def enumerate_best(folder):
             if w < mt["lo"] * (1 - tol) or w > mt["hi"] * (1 + tol):
                 continue
             ulo, uhi = amin * w / (1 - mt["th"]), amax * w / (1 - mt["th"])
-            for j in range(0, int(math.floor(uhi / STEP + 1e-6)) + 2):
+            for j in range(0, math.floor(uhi / STEP + 1e-6) + 2):
                 u = j * STEP
                 if u < ulo * (1 - tol) or u > uhi * (1 + tol):
                     continue
-                fn = lambda x, w=w, u=u, mt=mt: _canon(w, u, mt["th"], mt["ka"], x)
+                def fn(x, w=w, u=u, mt=mt):
+                    return _canon(w, u, mt["th"], mt["ka"], x)
                 U = U_of(k, fn)
                 lm = lam(k, U)
-                o.append((w, u, U, lm, fn(lm * X[k]) * O, fn(X[k]) * O))
+                o.append((w, u, U, lm, fn(lm * X[k]) * Opres, fn(X[k]) * Opres))
         opts.append(o)
     lam_off = [lam(k, 0.0) for k in range(M)]
 
@@ -172,7 +173,7 @@ def enumerate_best(folder):
                 gv = float(P[h].sum() / W[h].sum())
                 if abs(gv - tot) > fair["parity_tolerance"] + 1e-9:
                     return None
-        e_r = Pshare.sum(axis=1) / O.sum(axis=1)
+        e_r = Pshare.sum(axis=1) / Opres.sum(axis=1)
         N = R
         if "top_share" in fair:
             q = fair["top_share"]
@@ -196,14 +197,16 @@ def enumerate_best(folder):
             for combo in itertools.product(*lists):
                 if abs(sum(o[0] for o in combo) - 1) > 1e-9:
                     continue
-                if Pi is not None and sum(o[0] + o[1] * (meta[k]["ka"] - 1)
-                                          for k, o in zip(sub, combo)) > Pi * (1 + 1e-9):
+                multiple = sum(o[0] + o[1] * (meta[k]["ka"] - 1)
+                               for k, o in zip(sub, combo, strict=True))
+                if Pi is not None and multiple > Pi * (1 + 1e-9):
                     continue
                 Psh = sum(o[4] for o in combo)
                 ec = feasible(Psh)
                 if ec is None:
                     continue
-                al = sum(meta[k]["a"] * meta[k]["rho"] * o[2] for k, o in zip(sub, combo))
+                al = sum(meta[k]["a"] * meta[k]["rho"] * o[2]
+                         for k, o in zip(sub, combo, strict=True))
                 cands.append((al, ec, sub, combo))
     if not cands:
         return None
@@ -212,7 +215,7 @@ def enumerate_best(folder):
     best = min(near, key=lambda x: x[1])
     al, ec, sub, combo = best
     lams = {meta[k]["id"]: lam_off[k] for k in range(M)}
-    for k, o in zip(sub, combo):
+    for k, o in zip(sub, combo, strict=True):
         lams[meta[k]["id"]] = o[3]
     static = float((sum(o[5] for o in combo) * TI[:, None]).sum() / S)
     N = case["case"].get("periods_per_year", 1)
@@ -222,9 +225,9 @@ def enumerate_best(folder):
         for k, mt in enumerate(meta):
             if mt["value"] is None:
                 continue
-            per = (d["Q"][k][:, None] * X[k] * O).sum(axis=1) / O.sum(axis=1)
+            per = (d["Q"][k][:, None] * X[k] * Opres).sum(axis=1) / Opres.sum(axis=1)
             vol += mt["value"] * (lams[mt["id"]] - 1) * per.sum()
         net = N * vol - (ec - base_static)
-    plan = {meta[k]["id"]: (o[0], o[1]) for k, o in zip(sub, combo)}
+    plan = {meta[k]["id"]: (o[0], o[1]) for k, o in zip(sub, combo, strict=True)}
     return dict(alignment=al, expected_cost=ec, multipliers=lams, static_cost=static,
                 net_value=net, plan=plan, n_plans=len(cands))
