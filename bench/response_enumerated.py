@@ -57,3 +57,12 @@ if __name__ == "__main__":
             folder = make_case(Path(tmp) / "case", seed)
             ok, msg = compare(folder, Path(tmp) / "out")
             print(seed, "OK" if ok else "DIFF", msg, flush=True)
+            ref = enumerate_best(folder)
+            if ref is not None and "--tighten" in sys.argv:
+                # the expected-cost cap just below the optimum's: the budget binds
+                toml = (folder / "case.toml").read_text().splitlines()
+                toml = [f"expected_cap = {ref['expected_cost'] * 0.97:.2f}"
+                        if line.startswith("expected_cap") else line for line in toml]
+                (folder / "case.toml").write_text("\n".join(toml) + "\n")
+                ok, msg = compare(folder, Path(tmp) / "out2")
+                print(seed, "tight", "OK" if ok else "DIFF", msg, flush=True)
