@@ -26,6 +26,9 @@ from compplan.errors import CaseError
 #: from (an index into :attr:`TableSource.parts`) and the row within that part.
 PART = "__part"
 ROW = "__row"
+#: The most files a glob of transactions may match: more is a mistake (a glob over the whole
+#: disk), refused before the walk ends.
+MAX_GLOB_FILES = 10_000
 
 
 def engine_message(exc: BaseException) -> str:
@@ -92,8 +95,15 @@ class FileSource:
         if not path.is_absolute() and folder is not None:
             path = folder / path
         if glob.has_magic(pattern):
-            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True)
-                           if Path(p).is_file())
+            found = []
+            for p in glob.iglob(str(path), recursive=True):
+                if Path(p).is_file():
+                    found.append(Path(p))
+                    if len(found) > MAX_GLOB_FILES:
+                        raise CaseError("case.toml", f"the glob '{pattern}' matches more than "
+                                                     f"{MAX_GLOB_FILES} files (name the "
+                                                     "ledger's own folder)", field=key)
+            found.sort()
             if not found:
                 raise CaseError("case.toml", f"the glob '{pattern}' matches no file "
                                              f"(looked in {path.parent})", field=key)
