@@ -95,10 +95,10 @@ class FileSource:
         if not path.is_absolute() and folder is not None:
             path = folder / path
         if glob.has_magic(pattern):
-            found = []
-            for p in glob.iglob(str(path), recursive=True):
-                if Path(p).is_file():
-                    found.append(Path(p))
+            found: list[Path] = []
+            for name in glob.iglob(str(path), recursive=True):
+                if Path(name).is_file():
+                    found.append(Path(name))
                     if len(found) > MAX_GLOB_FILES:
                         raise CaseError("case.toml", f"the glob '{pattern}' matches more than "
                                                      f"{MAX_GLOB_FILES} files (name the "
