@@ -150,3 +150,15 @@ def test_a_glob_over_too_many_files_is_refused(tmp_path: Path,
     assert result.stderr.strip() == (
         "Error: case.toml, [source] transactions: the glob 'ledger/**/*.csv' matches more "
         "than 2 files (name the ledger's own folder)")
+
+
+def test_a_ledger_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    folder = write_mini(tmp_path / "mini")
+    deals = (folder / "deals.csv").read_text().replace("R1,2027-02-03,new,900",
+                                                       "R1,2027-02-03,néw,900")
+    (folder / "deals.csv").write_bytes(deals.encode("latin-1"))  # é: byte 0xe9, character 16
+    result = invoke("validate", str(folder))
+    assert_exit(result, 2)
+    assert result.stderr.strip() == (
+        "Error: deals.csv, line 5: is not UTF-8 text (byte 0xe9 at character 16; save it as "
+        "UTF-8)")
