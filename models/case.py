@@ -344,7 +344,10 @@ def case_from_ledger(folder: Path | None, spec: CaseSpec, reps: pd.DataFrame, le
     if folder is not None:
         current = read_current_plan(folder / CURRENT_PLAN_FILE, spec)
     baseline = read_response(folder, spec, quotas, ledger.period_quotas)
-    return Case(folder, spec, reps, metric_ids, ledger.periods, ledger.attainment, quotas,
+    # attainment.csv's layout in memory (models/fastcsv.py: periods, then metrics, per rep):
+    # sums over it then add in the same order, so the twin gives the same plan to the bit.
+    attainment = np.ascontiguousarray(ledger.attainment.transpose(0, 2, 1)).transpose(0, 2, 1)
+    return Case(folder, spec, reps, metric_ids, ledger.periods, attainment, quotas,
                 current, ledger.present, baseline, ledger.period_quotas, ledger)
 
 

@@ -26,6 +26,9 @@ from compplan.errors import CaseError
 #: from (an index into :attr:`TableSource.parts`) and the row within that part.
 PART = "__part"
 ROW = "__row"
+#: The most files a glob of transactions may match: more is a mistake (a glob over the whole
+#: disk), refused before the walk ends.
+MAX_GLOB_FILES = 10_000
 
 
 def engine_message(exc: BaseException) -> str:
@@ -92,8 +95,15 @@ class FileSource:
         if not path.is_absolute() and folder is not None:
             path = folder / path
         if glob.has_magic(pattern):
-            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True)
-                           if Path(p).is_file())
+            found: list[Path] = []
+            for name in glob.iglob(str(path), recursive=True):
+                if Path(name).is_file():
+                    found.append(Path(name))
+                    if len(found) > MAX_GLOB_FILES:
+                        raise CaseError("case.toml", f"the glob '{pattern}' matches more than "
+                                                     f"{MAX_GLOB_FILES} files (name the "
+                                                     "ledger's own folder)", field=key)
+            found.sort()
             if not found:
                 raise CaseError("case.toml", f"the glob '{pattern}' matches no file "
                                              f"(looked in {path.parent})", field=key)
@@ -128,6 +138,9 @@ class FileSource:
                     con.execute(f"CREATE TEMP TABLE {part} AS SELECT * FROM read_parquet(?)",
                                 [str(path)])
             except Exception as exc:
+                if reader == "read_csv" and (bad := _not_utf8(path)) is not None:
+                    raise CaseError(path.name, f"is not UTF-8 text ({bad[1]}; save it as "
+                                               "UTF-8)", row=bad[0]) from None
                 raise CaseError(path.name, f"cannot be read as "
                                            f"{'Parquet' if reader == 'read_parquet' else 'CSV'}"
                                            f": {engine_message(exc)}") from None
@@ -336,3 +349,14 @@ def transactions_source(spec: Any, folder: Path | None) -> TableSource:
     if isinstance(tx, str):
         return FileSource.resolve(tx, folder, "[source] transactions")
     return SqlSource(tx.url, tx.query, tx.table, spec.password_env)
+
+
+def _not_utf8(path: Path) -> tuple[int, str] | None:
+    """The first line of ``path`` that is not UTF-8, and why; None when all of it is."""
+    with path.open("rb") as handle:
+        for line, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return line, f"byte 0x{raw[exc.start]:02x} at character {exc.start + 1}"
+    return None
