@@ -1814,13 +1814,17 @@ class Comparison:
 
     def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
         """Write ``compare.csv`` and ``compare.md`` into ``folder``, as one transaction."""
-        from compplan.models.transaction import output_folder
+        return _write_set(self, folder, force)
 
-        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
-        with output_folder(path, force=force, inputs=self.inputs) as staged:
-            names = [p.name for p in self.write_into(staged)]
-        return [path / name for name in names]
 
+def _write_set(result: Any, folder: str | Path, force: bool) -> list[Path]:
+    """``result.write_into`` as one transaction into ``folder``, never over its inputs."""
+    from compplan.models.transaction import output_folder
+
+    path = _folder_arg(folder, "folder", "an output folder (str or Path)")
+    with output_folder(path, force=force, inputs=result.inputs) as staged:
+        names = [p.name for p in result.write_into(staged)]
+    return [path / name for name in names]
 
 def compare(case: Case | Org | str | Path, plans: list[str] | tuple[str, ...], *,
             progress: Callable[[str], None] | None = None,
@@ -1977,12 +1981,7 @@ class AuditReport:
 
     def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
         """Write the files ``compplan audit`` writes into ``folder``, as one transaction."""
-        from compplan.models.transaction import output_folder
-
-        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
-        with output_folder(path, force=force, inputs=self.inputs) as staged:
-            names = [p.name for p in self.write_into(staged)]
-        return [path / name for name in names]
+        return _write_set(self, folder, force)
 
 
 def audit_report(case: Case | Org | str | Path, plan: Plan | str | Path = "current"
@@ -2119,12 +2118,7 @@ class EvaluationReport:
 
     def write(self, folder: str | Path, *, force: bool = False) -> list[Path]:
         """Write the files ``compplan evaluate`` writes into ``folder``, as one transaction."""
-        from compplan.models.transaction import output_folder
-
-        path = _folder_arg(folder, "folder", "an output folder (str or Path)")
-        with output_folder(path, force=force, inputs=self.inputs) as staged:
-            names = [p.name for p in self.write_into(staged)]
-        return [path / name for name in names]
+        return _write_set(self, folder, force)
 
 
 def _rep_payouts(case: Case, coeffs: Any, plans: Sequence[tuple[str, Plan]],
