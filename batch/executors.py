@@ -291,7 +291,7 @@ def run_dask(shared: Shared, indices: list[int], scheduler: Any,
                       "answering)")
         futures = [client.submit(solve_candidate, data, i, pure=False) for i in indices]
         ready = as_completed(futures, loop=client.loop)
-        watch = _Heartbeat(client, address, stop)
+        watch = Heartbeat(client, address, stop)
         while not ready.is_empty() and not stop.is_set():
             batch = ready.next_batch(block=False)
             if not batch:
@@ -308,23 +308,30 @@ def run_dask(shared: Shared, indices: list[int], scheduler: Any,
                        threading.Event(), "")
 
 
-class _Heartbeat:
-    """Looks at the scheduler every :data:`HEARTBEAT_SECONDS` while candidates run."""
+class Heartbeat:
+    """Looks at the scheduler every :data:`HEARTBEAT_SECONDS` while tasks run.
 
-    def __init__(self, client: Any, address: str, stop: threading.Event) -> None:
+    ``kept`` and ``again`` end its messages: what is kept of the run, and how to go on.
+    """
+
+    def __init__(self, client: Any, address: str, stop: threading.Event, *,
+                 kept: str = "the finished candidates are kept",
+                 again: str = "and continue with --resume") -> None:
         self.client, self.address, self.stop = client, address, stop
+        self.kept, self.again = kept, again
         self.last = time.monotonic()
         self.idle_since: float | None = None
 
     def check(self) -> None:
+        """Ask the scheduler how it is, at most every :data:`HEARTBEAT_SECONDS`."""
         now = time.monotonic()
         if now - self.last < HEARTBEAT_SECONDS:
             return
         self.last = now
         info = within(self.client.scheduler_info, ANSWER_SECONDS, self.stop,
                       f"the Dask scheduler at {self.address} stopped answering (no answer "
-                      f"within {ANSWER_SECONDS:g} s); the finished candidates are kept: "
-                      "continue with --resume")
+                      f"within {ANSWER_SECONDS:g} s); {self.kept}: "
+                      f"{self.again.removeprefix('and ')}")
         if (info or {}).get("workers"):
             self.idle_since = None
             return
@@ -332,7 +339,7 @@ class _Heartbeat:
         if now - self.idle_since >= NO_WORKERS_SECONDS:
             raise UsageError(f"the Dask cluster at {self.address} has had no worker for "
                              f"{NO_WORKERS_SECONDS:g} s; start workers (dask worker "
-                             f"{self.address}) and continue with --resume")
+                             f"{self.address}) {self.again}")
 
 
 @contextmanager

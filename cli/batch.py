@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import shlex
-import socket
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -32,7 +30,6 @@ from compplan.api import (
     prepare_folder,
     read_batch_spec,
     shorten,
-    shown,
 )
 from compplan.cli.common import (
     POSITIVE,
@@ -40,6 +37,7 @@ from compplan.cli.common import (
     Reporter,
     cannot_write,
     cannot_write_set,
+    check_scheduler,
     err_console,
     fail,
     import_in_background,
@@ -210,38 +208,6 @@ def _org_run(solve: Callable[[Callable[[str], None]], Any], out_dir: str, quiet:
     if not quiet:
         show_org_run(run)
         out_console.print(f"wrote {', '.join(str(p) for p in run.written)}")
-
-
-_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)"
-                      r":(?P<port>\d{1,5})/?$")
-#: Seconds to try a TCP connection to the scheduler before any work.
-PROBE_SECONDS = 5.0
-
-
-def check_scheduler(address: str) -> None:
-    """Fail fast on a scheduler address that is malformed or does not answer (exit 2).
-
-    Checked before the case is read and anything solved: ``tcp://HOST:PORT`` (or
-    ``HOST:PORT``); other schemes (``tls://``, ``ucx://``, ``http://``) are refused with
-    the reason. The Dask handshake itself has a deadline (``batch.executors``).
-    """
-    from compplan.api import scheduler_problem
-
-    problem = scheduler_problem(address)
-    if problem is not None:
-        raise ExitError(problem, 2)
-    found = _ADDRESS.match(address)
-    if found is None or not 0 < int(found["port"]) < 65536:
-        raise ExitError(f"--scheduler {shown(address)} is not the address of a Dask scheduler "
-                        "(tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786)", 2)
-    if found["scheme"] not in (None, "tcp"):
-        return
-    host = found["host"].strip("[]")
-    try:
-        socket.create_connection((host, int(found["port"])), timeout=PROBE_SECONDS).close()
-    except OSError as exc:
-        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
-        raise ExitError(f"cannot reach the Dask scheduler at {address}: {reason}", 2) from None
 
 
 def _parse_range(text: str) -> tuple[float, float, int]:

@@ -19,6 +19,7 @@ from compplan.cli.common import (
     ExitError,
     Reporter,
     captured_warnings,
+    check_scheduler,
     elasticities,
     err_console,
     fail,
@@ -79,6 +80,10 @@ def main(ctx: click.Context) -> None:
               help="A case with [response]: the best grid plan that meets every guardrail "
                    "under each elasticity of the list (each replacing every metric's), with "
                    "its figures under each.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="A Monte Carlo case: draw the scenarios on this Dask cluster (its "
+                   "scheduler's tcp://HOST:PORT), a few thousand reps per task, with "
+                   "bounded memory on every worker; the same plan as without it.")
 @click.option("--reproducible", is_flag=True, hidden=True,
               help="Deprecated, does nothing: plan.json is always byte-identical for the "
                    "same case (wall times are in run.json).")
@@ -86,7 +91,8 @@ def main(ctx: click.Context) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
 def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: float | None,
              max_metrics: int | None, tail_method: str, round_parts: tuple[str, ...],
-             elasticity: str | None, reproducible: bool, force: bool, quiet: bool) -> None:
+             elasticity: str | None, scheduler: str | None, reproducible: bool, force: bool,
+             quiet: bool) -> None:
     """Design the plan of best expected alignment for CASE and write it to --out.
 
     CASE is a case folder (case.toml, reps.csv, attainment.csv); without it the
@@ -98,14 +104,20 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     grid (--round's steps, 0.05 by default); --elasticity E1,E2,... designs the plan that
     meets every guardrail under each elasticity of the list.
 
-    Example (the second with weights to 5 % and accelerator rates to 0.05; the last under
-    response, holding at elasticities 0.2 to 0.4):
+    A Monte Carlo case's scenarios are drawn on a Dask cluster with --scheduler
+    (docs/montecarlo.md).
+
+    Example (the second with weights to 5 % and accelerator rates to 0.05; the third under
+    response, holding at elasticities 0.2 to 0.4; the last drawing cloud_transition's
+    scenarios on a Dask cluster started with `dask scheduler` and `dask worker`):
 
         compplan optimise cases/enterprise_first --out plans/fy27 --budget 20000000
         compplan optimise cases/enterprise_first --out plans/fy27r --round weights=0.05,rates=0.05
         compplan optimise cases/subscription_response --out plans/robust --elasticity 0.2,0.3,0.4
 
         compplan optimise cases/gtm_org --out plans/gtm
+
+        compplan optimise cases/cloud_transition --out plans/cloud --scheduler tcp://127.0.0.1:8786
     """
     if reproducible:
         # Said even with -q: a script relying on the flag should learn it is a no-op.
@@ -122,6 +134,9 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
         refuse("--round", round_to, "an organisation's plans are not rounded to a grid; "
                                     "there is no such setting in org.toml or case.toml")
         refuse("--elasticity", elasticity)
+        refuse("--scheduler", scheduler, ORG_DRAWS)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     from compplan import api
 
     loaded = load_source(case, budget, max_metrics)
@@ -141,7 +156,7 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
                                           tail_method=tail_method,
                                           rounding=rounding, progress=reporter.step,
                                           chunk_progress=reporter.chunks,
-                                          elasticity=band)
+                                          elasticity=band, scheduler=scheduler)
             except CompplanError as exc:
                 fail(exc)
             if result.status is api.Status.NO_SOLUTION:
@@ -170,6 +185,10 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
     _summary(result)
     out_console.print(f"wrote {', '.join(str(p) for p in written if p.name != 'run.json')}")
 
+
+#: Why --scheduler is refused for an organisation folder.
+ORG_DRAWS = ("an organisation's roles are drawn in this process; run a Monte Carlo role's "
+             "case with --scheduler on its own")
 
 #: What --reproducible says: it is deprecated and changes nothing (issue 19).
 REPRODUCIBLE_DEPRECATED = ("note: --reproducible is deprecated and does nothing: plan.json is "
@@ -233,10 +252,13 @@ def validate(case: str | None) -> None:
               help="Also write the cheapest plan (plan.json, plan.csv, plan.md) here.")
 @click.option("--time-limit", type=POSITIVE,
               help="Seconds the solver may take in all.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="A Monte Carlo case: draw the scenarios on this Dask cluster (its "
+                   "scheduler's tcp://HOST:PORT), as optimise does.")
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="Only the figure, no progress or table.")
 def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
-               force: bool, quiet: bool) -> None:
+               scheduler: str | None, force: bool, quiet: bool) -> None:
     """The smallest expected-cost cap that admits a plan meeting every other guardrail.
 
     Solves for the cheapest plan that meets the design rules and every guardrail but
@@ -249,6 +271,12 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
 
         compplan min-budget cases/gtm_org
     """
+    if is_org_folder(case):
+        from compplan.cli.org import refuse
+
+        refuse("--scheduler", scheduler, ORG_DRAWS)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     solver_import = import_in_background(_SOLVER_MODULE)
     from compplan import api
     from compplan.api import fmt, money_per
@@ -262,7 +290,7 @@ def min_budget(case: str | None, out_dir: str | None, time_limit: float | None,
         try:
             with Reporter(quiet) as reporter:
                 result = api.min_budget(loaded, time_limit=time_limit, progress=reporter.step,
-                                        chunk_progress=reporter.chunks)
+                                        chunk_progress=reporter.chunks, scheduler=scheduler)
         except CompplanError as exc:
             fail(exc)
         if result.status is not api.Status.INFEASIBLE or out is None:

@@ -522,7 +522,8 @@ def optimise(case: Case | Org | str | Path | None = None, *,
              progress: Callable[[str], None] | None = None,
              chunk_progress: Progress | None = None,
              rounding: Rounding | None = None,
-             elasticity: float | Sequence[float] | None = None) -> Result | OrgResult:
+             elasticity: float | Sequence[float] | None = None,
+             scheduler: Any = None) -> Result | OrgResult:
     """Design the plan of best expected alignment for a case (or an organisation).
 
     Parameters
@@ -548,6 +549,10 @@ def optimise(case: Case | Org | str | Path | None = None, *,
         A case with ``[response]``: robust design (MODEL.md section 10), the best grid
         plan meeting every guardrail under each elasticity (each replacing every
         metric's); ``result.outcome.response_band`` holds its figures under each.
+    scheduler : str, distributed.LocalCluster or distributed.Client, optional
+        A Monte Carlo case: draw the scenarios and reduce them to the model's
+        coefficients on this Dask cluster (its scheduler's ``tcp://`` address), a few
+        thousand reps per task; the same plan, bit for bit, as in this process.
 
     Returns
     -------
@@ -573,6 +578,7 @@ def optimise(case: Case | Org | str | Path | None = None, *,
         assert case is not None
         _case_only("rounding", rounding, "an organisation's plans are not rounded to a grid")
         _case_only("elasticity", elasticity)
+        _case_only("scheduler", scheduler, _ORG_DRAWS)
         return optimise_org(case, time_limit=time_limit, tail_method=tail_method,
                             progress=progress)
     seconds, tails, grids = _time_limit(time_limit), _tail_method(tail_method), \
@@ -580,11 +586,48 @@ def optimise(case: Case | Org | str | Path | None = None, *,
     loaded = _as_case(case)
     started = time.time()
     if elasticity is not None:
+        _no_cluster(loaded, scheduler)
         return _solved(loaded, lambda: _robust(loaded, _elasticities(loaded, elasticity),
                                                seconds, tails, progress, grids), started)
+    coefficients = _cluster_coefficients(loaded, scheduler, progress, chunk_progress)
     return _solved(loaded, lambda: optimise_case(
         loaded, time_limit=seconds, tail_method=tails, progress=progress,
-        chunk_progress=chunk_progress, rounding=grids), started)
+        chunk_progress=chunk_progress, rounding=grids, coefficients=coefficients), started)
+
+
+_ORG_DRAWS = ("an organisation's roles are drawn in this process; run each Monte Carlo "
+              "role's case with --scheduler on its own")
+
+
+def _no_cluster(case: Case, scheduler: Any) -> None:
+    """UsageError for ``scheduler`` with a case designed over draws held in this process."""
+    if scheduler is not None and case.spec.response is not None:
+        raise UsageError(f"scheduler: the case {case.name!r} has [response]: its plan is "
+                         "designed over the draws held in this process (MODEL.md section "
+                         "10's grid); run without --scheduler")
+
+
+def _cluster_coefficients(case: Case, scheduler: Any, progress: Callable[[str], None] | None,
+                          chunk_progress: Progress | None) -> Any:
+    """The case's coefficients computed on ``scheduler``'s cluster, or None without one."""
+    if scheduler is None:
+        return None
+    _no_cluster(case, scheduler)
+    if not isinstance(scheduler, str) and not hasattr(scheduler, "scheduler_address") \
+            and not hasattr(scheduler, "submit"):
+        raise UsageError(f"scheduler must be a Dask scheduler's address (tcp://HOST:PORT), "
+                         f"a cluster or a client, got {type(scheduler).__name__} "
+                         f"{_shown(scheduler)}")
+    from compplan.batch.cluster import cluster_coefficients
+
+    if progress is not None:
+        progress(f"computing coefficients on the Dask cluster at {_address(scheduler)}")
+    return cluster_coefficients(case, scheduler, chunk_progress)
+
+
+def _address(scheduler: Any) -> str:
+    return scheduler if isinstance(scheduler, str) else str(
+        getattr(scheduler, "scheduler_address", None) or type(scheduler).__name__)
 
 
 def _case_only(name: str, value: object,
@@ -620,7 +663,8 @@ def _robust(case: Case, elasticities: list[float], seconds: float | None, tails:
 def min_budget(case: Case | Org | str | Path | None = None, *,
                time_limit: float | None = None,
                progress: Callable[[str], None] | None = None,
-               chunk_progress: Progress | None = None) -> Result | OrgResult:
+               chunk_progress: Progress | None = None,
+               scheduler: Any = None) -> Result | OrgResult:
     """The cheapest plan meeting every guardrail but the expected-cost cap.
 
     Its expected cost (``result.evaluation.expected_cost``) is the smallest
@@ -636,6 +680,8 @@ def min_budget(case: Case | Org | str | Path | None = None, *,
         Seconds the solver may take in all.
     progress, chunk_progress : callable, optional
         As for :func:`optimise`.
+    scheduler : str, distributed.LocalCluster or distributed.Client, optional
+        As for :func:`optimise`: a Monte Carlo case's draws made on a Dask cluster.
 
     Returns
     -------
@@ -647,13 +693,15 @@ def min_budget(case: Case | Org | str | Path | None = None, *,
 
     if is_organisation(case):
         assert case is not None
+        _case_only("scheduler", scheduler, _ORG_DRAWS)
         return min_budget_org(case, time_limit=time_limit, progress=progress)
     seconds = _time_limit(time_limit)
     loaded = _as_case(case)
     started = time.time()
+    coefficients = _cluster_coefficients(loaded, scheduler, progress, chunk_progress)
     return _solved(loaded, lambda: cheapest_plan(
-        loaded, time_limit=seconds, progress=progress, chunk_progress=chunk_progress),
-        started, run_file=False)
+        loaded, time_limit=seconds, progress=progress, chunk_progress=chunk_progress,
+        coefficients=coefficients), started, run_file=False)
 
 
 def evaluate(case: Case | str | Path | None, plan: Plan | str | Path = "current", *,

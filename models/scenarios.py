@@ -52,7 +52,7 @@ import math
 import threading
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -137,6 +137,25 @@ class Scenarios:
             return whole
         return whole[start - first:stop - first]
 
+    def part(self, start: int, stop: int) -> ScenarioPart:
+        """The Monte Carlo draws of reps ``start:stop``, without the history.
+
+        What a worker of a cluster needs to draw those reps (kilobytes of calibration
+        where the scenarios are gigabytes): the same draws, bit for bit.
+
+        Raises
+        ------
+        ValueError
+            Historical scenarios (the history itself is the data), or a range that is
+            not whole seeding blocks.
+        """
+        if self._calibration is None:
+            raise ValueError("historical scenarios are the history itself: nothing to draw")
+        if (start % BLOCK_REPS or (stop % BLOCK_REPS and stop != self.n_reps)
+                or not 0 <= start < stop <= self.n_reps):
+            raise ValueError(f"reps {start}:{stop} are not whole blocks of {BLOCK_REPS}")
+        return ScenarioPart(start, stop, self.count, self._calibration.part(start, stop))
+
     def chunks(self, size: int = BLOCK_REPS) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_rep, x)`` with ``x`` of shape (reps in chunk, metrics, scenarios).
 
@@ -147,6 +166,32 @@ class Scenarios:
         """
         for start, stop in self.bounds(size):
             yield start, self.block(start, stop)
+
+
+@dataclass(frozen=True)
+class ScenarioPart:
+    """Monte Carlo draws of the reps ``start:stop`` of a case (:meth:`Scenarios.part`).
+
+    Picklable and small: a cluster's worker draws its reps from it.
+    """
+
+    start: int
+    stop: int
+    count: int
+    _calibration: _Calibration
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Attainment of reps ``start:stop`` (within this part, ``start`` on a block's edge).
+
+        Drawn afresh every time (a worker keeps nothing between tasks).
+        """
+        if start % BLOCK_REPS or not self.start <= start < stop <= self.stop:
+            raise ValueError(f"reps {start}:{stop} are not a block range of this part "
+                             f"({self.start}:{self.stop})")
+        parts = [self._calibration.draw(b, min(b + BLOCK_REPS, self.stop))
+                 for b in range(start, stop, BLOCK_REPS)]
+        whole = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        return whole[:stop - start]
 
 
 @dataclass(frozen=True)
@@ -203,6 +248,8 @@ class _Calibration:
     common: np.ndarray      # (S, M) correlated common shocks
     zero_metrics: tuple[int, ...]  # metrics with a positive zero share somewhere
     seed: int
+    # The first rep of offset/slope/floor (a slice for a worker: see Scenarios.part).
+    origin: int = 0
     # Blocks drawn once and kept for the next pass (within KEEP_BYTES for the process).
     _kept: _KeptBlocks = field(default_factory=lambda: _KeptBlocks(), compare=False,
                                repr=False)
@@ -246,7 +293,8 @@ class _Calibration:
         # The factor's rows carry sqrt(1 - k): the product is the own part, scaled.
         own = np.rint(self.chol * 2.0**_L_BITS) @ normals
         shift = np.sqrt(self.common_share)[:, None] * self.common.T
-        slope, offset = self.slope[start:stop].T, self.offset[start:stop].T
+        first, last = start - self.origin, stop - self.origin
+        slope, offset = self.slope[first:last].T, self.offset[first:last].T
         zeros = set(self.zero_metrics)
         # Work in the draw's own layout (metric, rep, scenario): contiguous, so fast.
         out = np.empty((n_metrics, n_reps, n_scen), dtype=np.float32)
@@ -262,8 +310,16 @@ class _Calibration:
             np.copyto(part, x, casting="same_kind")
             np.maximum(part, 0.0, out=part)
             if m in zeros:  # below the rep's zero threshold: exactly zero
-                part *= part >= self.floor[start:stop, m].astype(np.float32)[:, None]
+                part *= part >= self.floor[first:last, m].astype(np.float32)[:, None]
         return out.transpose(1, 0, 2)
+
+    def part(self, start: int, stop: int) -> _Calibration:
+        """The calibration of reps ``start:stop`` only (``start`` on a block's edge)."""
+        first, last = start - self.origin, stop - self.origin
+        return replace(self, offset=self.offset[first:last].copy(),
+                       slope=self.slope[first:last].copy(),
+                       floor=self.floor[first:last].copy(), origin=start,
+                       _kept=_KeptBlocks())
 
 
 #: Bytes of Monte Carlo draws kept between passes, in all for the process (1.5 GiB: at

@@ -9,16 +9,16 @@ of order one; multiply by ``ti_total`` for currency.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from compplan.models.case import Case
-from compplan.models.scenarios import Scenarios, build_scenarios
+from compplan.models.scenarios import ScenarioPart, Scenarios, build_scenarios
 
 T = TypeVar("T")
 
@@ -137,36 +137,78 @@ def goal_alignment(case: Case) -> np.ndarray:
 
 #: Reps per chunk are chosen so that one float64 temporary holds about this many values.
 CHUNK_ELEMENTS = 1 << 20
+#: Reps per task: about this many values (reps x metrics x scenarios), whole chunks.
+#: A task is what a cluster's worker computes at once, and the unit in which the chunks'
+#: sums are added before the tasks' sums are: so the figures are the same, bit for bit,
+#: in this process and on any cluster. One task holds 100,000 reps x 20 metrics x 12
+#: periods, so a history is summed as one.
+TASK_ELEMENTS = 1 << 28
 #: Worker threads for chunk passes (numpy releases the GIL in its array loops).
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 Progress = Callable[[str, int, int], None]
+Bounds = tuple[int, int]
+
+
+class Runner(Protocol):
+    """Where a pass over Monte Carlo draws runs when not in this process (a Dask cluster).
+
+    ``compplan.batch.cluster`` has the Dask one.
+    """
+
+    def map(self, function: Callable[..., T], tasks: list[tuple[Any, ...]],
+            phase: str) -> Iterator[T]:
+        """``function(*task)`` for every task, the results in the order of ``tasks``."""
+        ...
 
 
 def _chunk_reps(n_metrics: int, n_scen: int) -> int:
     return max(1, CHUNK_ELEMENTS // max(1, n_metrics * n_scen))
 
 
-def _map_chunks(scen: Scenarios, work: Callable[[int, int, np.ndarray], T], phase: str,
-                progress: Progress | None) -> list[T]:
-    """``work(start, stop, x)`` on every chunk of reps, in threads, results in rep order."""
-    bounds = scen.bounds(_chunk_reps(*scen.block(0, 1).shape[1:]))
+def _chunk_bounds(scen: Scenarios, n_metrics: int) -> list[Bounds]:
+    return scen.bounds(_chunk_reps(n_metrics, scen.count))
 
-    def run(bound: tuple[int, int]) -> T:
+
+def _tasks(chunks: list[Bounds], n_metrics: int, n_scen: int) -> list[list[Bounds]]:
+    """Consecutive chunks grouped into tasks of about :data:`TASK_ELEMENTS` values."""
+    reps = max(b - a for a, b in chunks)
+    per_task = max(1, TASK_ELEMENTS // max(1, reps * n_metrics * n_scen))
+    return [chunks[i:i + per_task] for i in range(0, len(chunks), per_task)]
+
+
+def _map_chunks(scen: Scenarios, bounds: list[Bounds],
+                work: Callable[[int, int, np.ndarray], T], phase: str,
+                progress: Progress | None) -> Iterator[T]:
+    """``work(start, stop, x)`` on every chunk of reps, in threads, results in rep order."""
+    def run(bound: Bounds) -> T:
         return work(bound[0], bound[1], scen.block(*bound))
 
-    results = []
     # One BLAS thread per worker: OpenBLAS threads spin, and oversubscribed they stall.
     with threadpool_limits(limits=1, user_api="blas"), \
             ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for i, result in enumerate(pool.map(run, bounds)):
-            results.append(result)
             if progress is not None:
                 progress(phase, i + 1, len(bounds))
-    return results
+            yield result
 
 
-def _steps(case: Case, scen: Scenarios, progress: Progress | None) -> np.ndarray:
+def _moments(x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Count, mean and sum of squared deviations of each metric over a chunk."""
+    mean = x.mean(axis=(0, 2), dtype=np.float64)
+    dev = x - mean.astype(x.dtype)[None, :, None]
+    return x.shape[0] * x.shape[2], mean, (dev * dev).sum(axis=(0, 2), dtype=np.float64)
+
+
+def moment_task(part: ScenarioPart,
+                chunks: list[Bounds]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """A cluster task: :func:`_moments` of each chunk of one part of the draws."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return [_moments(part.block(a, b)) for a, b in chunks]
+
+
+def _steps(case: Case, scen: Scenarios, progress: Progress | None,
+           runner: Runner | None = None) -> np.ndarray:
     """``delta_m``: the metric's ``step``, else the population std of ``x[:, m, :]``."""
     given = [case.metric(m).step for m in case.metric_ids]
     if all(s is not None for s in given):
@@ -178,14 +220,20 @@ def _steps(case: Case, scen: Scenarios, progress: Progress | None) -> np.ndarray
     elif scen.mode == "historical":
         std = case.attainment.std(axis=(0, 2))
     else:
+        bounds = _chunk_bounds(scen, len(given))
+        chunks: Iterable[tuple[int, np.ndarray, np.ndarray]]
+        if runner is None:
+            chunks = _map_chunks(scen, bounds, lambda a, b, x: _moments(x), "scenario spread",
+                                 progress)
+        else:
+            groups = _tasks(bounds, len(given), scen.count)
+            tasks = [(scen.part(g[0][0], g[-1][1]), g) for g in groups]
+            chunks = (m for ms in _counted(runner.map(moment_task, tasks, "scenario spread"),
+                                           "scenario spread", len(tasks), progress)
+                      for m in ms)
         # Per-chunk moments merged in rep order (Chan et al.): exact enough, one pass.
-        def moments(start: int, stop: int, x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-            mean = x.mean(axis=(0, 2), dtype=np.float64)
-            dev = x - mean.astype(x.dtype)[None, :, None]
-            return x.shape[0] * x.shape[2], mean, (dev * dev).sum(axis=(0, 2), dtype=np.float64)
-
         count, mean, m2 = 0, np.zeros(len(given)), np.zeros(len(given))
-        for n, mu, sq in _map_chunks(scen, moments, "scenario spread", progress):
+        for n, mu, sq in chunks:
             delta = mu - mean
             total = count + n
             mean = mean + delta * n / total
@@ -193,6 +241,14 @@ def _steps(case: Case, scen: Scenarios, progress: Progress | None) -> np.ndarray
             count = total
         std = np.sqrt(m2 / count)
     return np.array([g if g is not None else s for g, s in zip(given, std, strict=True)])
+
+
+def _counted(results: Iterator[T], phase: str, total: int,
+             progress: Progress | None) -> Iterator[T]:
+    for i, result in enumerate(results):
+        if progress is not None:
+            progress(phase, i + 1, total)
+        yield result
 
 
 @dataclass(frozen=True)
@@ -205,8 +261,110 @@ class _Partial:
     gain_u: np.ndarray
 
 
+_SUMMED = ("scen_w", "scen_u", "gain_w", "gain_u")
+
+
+class _Sums:
+    """Chunks' partials added in rep order: the summed arrays in float64, the rest kept."""
+
+    def __init__(self) -> None:
+        self.summed: dict[str, np.ndarray] = {}
+        self.rep_w: list[np.ndarray] = []
+        self.rep_u: list[np.ndarray] = []
+
+    def add(self, part: _Partial | _Sums) -> _Sums:
+        """Add ``part`` (a chunk's partial, or a task's sums) after what is there."""
+        for name in _SUMMED:
+            value = part.summed[name] if isinstance(part, _Sums) else getattr(part, name)
+            if name in self.summed:
+                self.summed[name] += value
+            else:  # what np.sum over the parts does first: a float64 copy of the first
+                self.summed[name] = np.array(value, dtype=np.float64, order="C")
+        if isinstance(part, _Sums):
+            self.rep_w += part.rep_w
+            self.rep_u += part.rep_u
+        else:
+            self.rep_w.append(part.rep_w)
+            self.rep_u.append(part.rep_u)
+        return self
+
+
+@dataclass(frozen=True)
+class _Curves:
+    """What a chunk's partial needs besides its draws (small: sent to a cluster's workers)."""
+
+    theta: np.ndarray
+    kappa: np.ndarray
+    step: np.ndarray
+    n_scen: int
+
+
+def _partial(x: np.ndarray, weight: np.ndarray, curves_of: _Curves,
+             mask: np.ndarray | None) -> _Partial:
+    """A chunk's sums: ``weight`` is its reps' share of the target incentive."""
+    # In the draws' own precision (float64 history, float32 Monte Carlo); the
+    # sums over chunks are taken in float64.
+    w, th, ka, st = (a.astype(x.dtype) for a in (weight, curves_of.theta, curves_of.kappa,
+                                                 curves_of.step))
+    phi, psi = curves(x, th, ka)
+    up_phi, up_psi = curves(x + st[None, :, None], th, ka)
+    up_phi -= phi
+    up_psi -= psi
+    per_rep: np.ndarray | float = curves_of.n_scen
+    if mask is not None:  # off the plan: paid nothing, no step to gain (section 5)
+        on = mask[:, None, :].astype(x.dtype)
+        for a in (phi, psi, up_phi, up_psi):
+            a *= on
+        per_rep = mask.sum(axis=1)[:, None].astype(np.float64)
+    # einsum's own loops beat BLAS on these thin contractions by an order of magnitude.
+    return _Partial(np.einsum("r,rms->ms", w, phi), np.einsum("r,rms->ms", w, psi),
+                    np.einsum("rms->rm", phi) / per_rep, np.einsum("rms->rm", psi) / per_rep,
+                    np.einsum("r,rms->ms", w, up_phi), np.einsum("r,rms->ms", w, up_psi))
+
+
+def coefficient_task(part: ScenarioPart, chunks: list[Bounds], weight: np.ndarray,
+                     curves_of: _Curves) -> _Sums:
+    """A cluster task: the chunks of one part of the draws, summed in rep order.
+
+    ``weight`` holds the part's reps' shares of the target incentive.
+    """
+    sums = _Sums()
+    with threadpool_limits(limits=1, user_api="blas"):
+        for a, b in chunks:
+            sums.add(_partial(part.block(a, b), weight[a - part.start:b - part.start],
+                              curves_of, None))
+    return sums
+
+
+def _coefficient_sums(scen: Scenarios, weight: np.ndarray, curves_of: _Curves,
+                      progress: Progress | None, runner: Runner | None) -> _Sums:
+    """Every chunk's partial, summed within tasks, then the tasks' sums in rep order."""
+    n_metrics = len(curves_of.theta)
+    groups = _tasks(_chunk_bounds(scen, n_metrics), n_metrics, scen.count)
+    total = _Sums()
+    if runner is not None:
+        tasks = [(scen.part(g[0][0], g[-1][1]), g, weight[g[0][0]:g[-1][1]], curves_of)
+                 for g in groups]
+        for sums in _counted(runner.map(coefficient_task, tasks, "coefficients"),
+                             "coefficients", len(tasks), progress):
+            total.add(sums)
+        return total
+    last = {g[-1]: i for i, g in enumerate(groups)}
+    task = _Sums()
+    chunks = [b for g in groups for b in g]
+    parts = _map_chunks(scen, chunks, lambda a, b, x: _partial(
+        x, weight[a:b], curves_of, scen.present(a, b)), "coefficients", progress)
+    for bound, part in zip(chunks, parts, strict=True):
+        task.add(part)
+        if bound in last:
+            total.add(task)
+            task = _Sums()
+    return total
+
+
 def compute_coefficients(case: Case, scenarios: Scenarios | None = None,
-                         progress: Progress | None = None) -> Coefficients:
+                         progress: Progress | None = None,
+                         runner: Runner | None = None) -> Coefficients:
     """Reduce reps and scenarios to the model's coefficients, one pass over chunks of reps.
 
     Parameters
@@ -217,6 +375,9 @@ def compute_coefficients(case: Case, scenarios: Scenarios | None = None,
         Defaults to the case's own (``build_scenarios(case)``).
     progress : callable, optional
         Called as ``progress(phase, chunks_done, chunks_total)``.
+    runner : Runner, optional
+        Monte Carlo: where the passes over the draws run (a Dask cluster); in this
+        process's threads without one. The same figures either way, bit for bit.
 
     Returns
     -------
@@ -225,42 +386,20 @@ def compute_coefficients(case: Case, scenarios: Scenarios | None = None,
         guardrails) reps, never on reps x scenarios.
     """
     scen = scenarios if scenarios is not None else build_scenarios(case)
+    if runner is not None and scen.mode != "montecarlo":
+        runner = None  # a history is the data itself: nothing to draw elsewhere
     ids = case.metric_ids
-    theta = np.array([case.metric(m).threshold for m in ids])
-    kappa = np.array([case.metric(m).cap for m in ids])
     ti = case.target_incentive
     ti_total = float(ti.sum())
     weight = ti / ti_total
-    step = _steps(case, scen, progress)
+    step = _steps(case, scen, progress, runner)
     n_scen = scen.count
-
-    def partial(start: int, stop: int, x: np.ndarray) -> _Partial:
-        # In the draws' own precision (float64 history, float32 Monte Carlo); the
-        # sums over chunks are taken in float64 below.
-        w, th, ka, st = (a.astype(x.dtype) for a in (weight[start:stop], theta, kappa, step))
-        phi, psi = curves(x, th, ka)
-        up_phi, up_psi = curves(x + st[None, :, None], th, ka)
-        up_phi -= phi
-        up_psi -= psi
-        mask = scen.present(start, stop)
-        per_rep: np.ndarray | float = n_scen
-        if mask is not None:  # off the plan: paid nothing, no step to gain (section 5)
-            on = mask[:, None, :].astype(x.dtype)
-            for a in (phi, psi, up_phi, up_psi):
-                a *= on
-            per_rep = mask.sum(axis=1)[:, None].astype(np.float64)
-        # einsum's own loops beat BLAS on these thin contractions by an order of magnitude.
-        return _Partial(np.einsum("r,rms->ms", w, phi), np.einsum("r,rms->ms", w, psi),
-                        np.einsum("rms->rm", phi) / per_rep, np.einsum("rms->rm", psi) / per_rep,
-                        np.einsum("r,rms->ms", w, up_phi), np.einsum("r,rms->ms", w, up_psi))
-
-    parts = _map_chunks(scen, partial, "coefficients", progress)
-    def total(name: str) -> np.ndarray:
-        return np.asarray(np.sum([getattr(p, name) for p in parts], axis=0, dtype=np.float64)).T
-
-    scen_w, scen_u, gain_w, gain_u = (total(k) for k in ("scen_w", "scen_u", "gain_w", "gain_u"))
-    rep_w = np.concatenate([p.rep_w for p in parts]).astype(np.float64)
-    rep_u = np.concatenate([p.rep_u for p in parts]).astype(np.float64)
+    curves_of = _Curves(np.array([case.metric(m).threshold for m in ids]),
+                        np.array([case.metric(m).cap for m in ids]), step, n_scen)
+    sums = _coefficient_sums(scen, weight, curves_of, progress, runner)
+    scen_w, scen_u, gain_w, gain_u = (sums.summed[k].T for k in _SUMMED)
+    rep_w = np.concatenate(sums.rep_w).astype(np.float64)
+    rep_u = np.concatenate(sums.rep_u).astype(np.float64)
     present, on_plan = _presence(scen, weight)
     groups, group_w, group_u = _group_coefficients(case, rep_w, rep_u, present)
     if present is None:

@@ -221,7 +221,8 @@ def _check_plan(evaluation: Evaluation) -> None:
 
 def cheapest_plan(case: Case, *, time_limit: float | None = None,
                   progress: Callable[[str], None] | None = None,
-                  chunk_progress: Progress | None = None) -> Outcome:
+                  chunk_progress: Progress | None = None,
+                  coefficients: Coefficients | None = None) -> Outcome:
     """The cheapest plan meeting every guardrail but the expected-cost cap.
 
     Its expected cost is the smallest ``[budget] expected_cap`` that admits a plan.
@@ -234,6 +235,9 @@ def cheapest_plan(case: Case, *, time_limit: float | None = None,
         Seconds for the solver.
     progress, chunk_progress : callable, optional
         As for :func:`optimise_case`.
+    coefficients : Coefficients, optional
+        The case's coefficients when already computed (the budget is not among
+        what they depend on).
 
     Returns
     -------
@@ -248,4 +252,5 @@ def cheapest_plan(case: Case, *, time_limit: float | None = None,
     budget = case.spec.budget.model_copy(update={"expected_cap": None})
     uncapped = replace(case, spec=case.spec.model_copy(update={"budget": budget}))
     return optimise_case(uncapped, time_limit=time_limit, progress=progress,
-                         chunk_progress=chunk_progress, objective="cost")
+                         chunk_progress=chunk_progress, objective="cost",
+                         coefficients=coefficients)

@@ -144,7 +144,7 @@ def test_a_cluster_without_workers_ends_the_batch(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(executors, "HEARTBEAT_SECONDS", 0.0)
     monkeypatch.setattr(executors, "NO_WORKERS_SECONDS", 0.0)
-    watch = executors._Heartbeat(Client(), "tcp://h:1", threading.Event())
+    watch = executors.Heartbeat(Client(), "tcp://h:1", threading.Event())
     with pytest.raises(UsageError) as err:
         watch.check()
         watch.check()
@@ -161,7 +161,7 @@ def test_a_scheduler_that_stops_answering_ends_the_batch(
 
     monkeypatch.setattr(executors, "HEARTBEAT_SECONDS", 0.0)
     monkeypatch.setattr(executors, "ANSWER_SECONDS", 0.2)
-    watch = executors._Heartbeat(Client(), "tcp://h:1", threading.Event())
+    watch = executors.Heartbeat(Client(), "tcp://h:1", threading.Event())
     with pytest.raises(UsageError) as err:
         watch.check()
     assert str(err.value) == ("the Dask scheduler at tcp://h:1 stopped answering (no answer "

@@ -7,12 +7,15 @@ would), and must exit as its page says: 3 when the output shown says no plan fit
 when it shows another ``Error:``, else 0 (3 also where the output points at an
 ``infeasibility.json``). Files a page refers to but does not make
 (``plans/fy27/plan.json``, a batch folder, a spec shown as a TOML block) are made first.
-Commands that need a cluster, an interrupt, a user's own files or ``make`` are skipped
-with the reason.
+A command with ``--scheduler tcp://...`` runs on a real Dask cluster (a scheduler and
+two worker processes) started for the session, its address in place of the page's.
+Commands that need an interrupt, a user's own files or ``make`` are skipped with the
+reason.
 """
 
 from __future__ import annotations
 
+import atexit
 import re
 import shlex
 from collections.abc import Iterator
@@ -30,7 +33,6 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # Commands that cannot run here, by a piece of their text, with the reason.
 SKIP = {
-    "--scheduler tcp://": "needs a Dask cluster at that address",
     "my_case": "a user's own (broken) case folder, not in the repository",
     "validate joiners": "a user's own case folder (with joiners and leavers), not in the "
                         "repository; tests/test_joiners.py checks the same messages",
@@ -175,7 +177,7 @@ class Workspace:
         self.done: set[str] = set()
 
     def run(self, command: str) -> tuple[int, str]:
-        args = shlex.split(command)[1:]
+        args = shlex.split(_on_a_cluster(command))[1:]
         result = CliRunner().invoke(main, args, catch_exceptions=True)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
@@ -216,9 +218,28 @@ def workspace(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     yield space
 
 
+_CLUSTER: list[object] = []
+
+
+def _on_a_cluster(command: str) -> str:
+    """``command`` with its ``--scheduler`` address replaced by a live local cluster's."""
+    if "--scheduler tcp://" not in command:
+        return command
+    if not _CLUSTER:
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=":0")
+        _CLUSTER.append(cluster)
+        atexit.register(cluster.close)
+    address = _CLUSTER[0].scheduler_address  # type: ignore[attr-defined]
+    return re.sub(r"--scheduler tcp://\S+", f"--scheduler {address}", command)
+
+
 def _check(space: Workspace, example: Example) -> None:
     if example.skip:
         pytest.skip(example.skip)
+
     # A page's earlier commands first (when this one runs alone, e.g. with -k).
     for earlier in DOCUMENTED:
         if earlier is example:
