@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -32,6 +33,8 @@ T = TypeVar("T")
 
 #: Seconds between looks at Ctrl-C and at the scheduler while a task runs.
 _POLL = 0.1
+#: Tasks on the cluster at a time (a few per worker keeps every worker busy).
+WINDOW = 16
 
 
 class DaskRunner:
@@ -52,18 +55,35 @@ class DaskRunner:
 
     def map(self, function: Callable[..., T], tasks: list[tuple[Any, ...]],
             phase: str) -> Iterator[T]:
-        """``function(*task)`` for every task on the cluster, yielded in the order given."""
-        futures = [self.client.submit(function, *task, pure=False) for task in tasks]
+        """``function(*task)`` for every task on the cluster, yielded in the order given.
+
+        At most :data:`WINDOW` tasks are on the cluster at a time: the scheduler holds
+        their arguments and the workers their results until they are read.
+        """
+        queued = iter(tasks)
+        pending: deque[tuple[tuple[Any, ...], Any]] = deque()
         watch = Heartbeat(self.client, self.address, self.stop,
                           kept="nothing was written", again="and run the command again")
+
+        def submit_next() -> None:
+            task = next(queued, None)
+            if task is not None:
+                pending.append((task, self.client.submit(function, *task, pure=False)))
+
         try:
-            for task, future in zip(tasks, futures, strict=True):
-                yield self._result(future, task, phase, watch)
+            for _ in range(WINDOW):
+                submit_next()
+            while pending:
+                task, future = pending.popleft()
+                result = self._result(future, task, phase, watch)
+                del future  # the cluster frees a result nobody holds
+                submit_next()
+                yield result
         finally:
-            pending = [f for f in futures if not f.done()]
-            if pending:  # a cluster that has gone has nothing left to cancel
+            left = [future for _, future in pending]
+            if left:  # a cluster that has gone has nothing left to cancel
                 with contextlib.suppress(UsageError, OSError):
-                    within(lambda: self.client.cancel(pending), CLOSE_SECONDS,
+                    within(lambda: self.client.cancel(left), CLOSE_SECONDS,
                            threading.Event(), "")
 
     def _result(self, future: Any, task: tuple[Any, ...], phase: str, watch: Heartbeat) -> Any:

@@ -140,9 +140,9 @@ CHUNK_ELEMENTS = 1 << 20
 #: Reps per task: about this many values (reps x metrics x scenarios), whole chunks.
 #: A task is what a cluster's worker computes at once, and the unit in which the chunks'
 #: sums are added before the tasks' sums are: so the figures are the same, bit for bit,
-#: in this process and on any cluster. One task holds 100,000 reps x 20 metrics x 12
-#: periods, so a history is summed as one.
-TASK_ELEMENTS = 1 << 28
+#: in this process and on any cluster. One task holds 250,000 reps x 20 metrics x 12
+#: periods, so a history is summed as one; 100,000 reps x 20 x 500 draws are 15 tasks.
+TASK_ELEMENTS = 1 << 26
 #: Worker threads for chunk passes (numpy releases the GIL in its array loops).
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
