@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ T = TypeVar("T")
 _POLL = 0.1
 #: Tasks on the cluster at a time (a few per worker keeps every worker busy).
 WINDOW = 16
+#: Seconds to fetch a finished task's sums from its worker.
+FETCH_SECONDS = 300.0
 
 
 class DaskRunner:
@@ -92,28 +95,34 @@ class DaskRunner:
 
         part = task[0]
         reps = f"reps {part.start + 1:,} to {part.stop:,}"
-        while True:
+        # Looked at, not waited on with a timeout: Future.result(timeout=...) of
+        # distributed 2026.8 once failed with an UnboundLocalError of its own when the
+        # timeout fell as the result arrived.
+        while not future.done():
             if self.stop.is_set():
                 raise KeyboardInterrupt
-            try:
-                return future.result(timeout=_POLL)
-            except TimeoutError:
-                watch.check()
-            except KilledWorker:
-                raise CompplanError(
-                    f"the Dask cluster at {self.address} lost every worker that took the "
-                    f"{phase} of {reps} (out of memory? a task draws "
-                    f"{_task_mib(part):,.0f} MiB at a time); give workers more memory") from None
-            except CancelledError:
-                raise UsageError(f"the Dask cluster at {self.address} cancelled the {phase} "
-                                 f"of {reps} (the scheduler restarted?); nothing was "
-                                 "written: run the command again") from None
-            except (CompplanError, KeyboardInterrupt):
-                raise
-            except Exception as exc:  # a worker's failure, handed back by Dask
-                raise CompplanError(f"a worker of the Dask cluster at {self.address} failed "
-                                    f"on the {phase} of {reps}: {type(exc).__name__}: "
-                                    f"{exc}") from None
+            watch.check()
+            time.sleep(_POLL)
+        try:
+            return within(future.result, FETCH_SECONDS, self.stop,
+                          f"the Dask cluster at {self.address} did not hand over the "
+                          f"{phase} of {reps} within {FETCH_SECONDS:g} s; nothing was "
+                          "written: run the command again")
+        except KilledWorker:
+            raise CompplanError(
+                f"the Dask cluster at {self.address} lost every worker that took the "
+                f"{phase} of {reps} (out of memory? a task draws "
+                f"{_task_mib(part):,.0f} MiB at a time); give workers more memory") from None
+        except CancelledError:
+            raise UsageError(f"the Dask cluster at {self.address} cancelled the {phase} "
+                             f"of {reps} (the scheduler restarted?); nothing was "
+                             "written: run the command again") from None
+        except (CompplanError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a worker's failure, handed back by Dask
+            raise CompplanError(f"a worker of the Dask cluster at {self.address} failed "
+                                f"on the {phase} of {reps}: {type(exc).__name__}: "
+                                f"{exc}") from None
 
 
 def _task_mib(part: Any) -> float:
