@@ -89,21 +89,31 @@ class Batch:
         """A candidate's folder: ``candidates/<id>``."""
         return self.out / CANDIDATES / self.spec.candidates[index].id
 
-    def coefficients(self, key: str, spec: CaseSpec) -> Coefficients:
-        """The coefficients for ``key``, computed once."""
+    def coefficients(self, key: str, spec: CaseSpec, scheduler: Any = None) -> Coefficients:
+        """The coefficients for ``key``, computed once.
+
+        With ``scheduler``, a Monte Carlo case's draws are made on that Dask cluster
+        (the same coefficients, bit for bit).
+        """
         if key not in self._coefficients:
-            self._coefficients[key] = compute_coefficients(replace(self.case, spec=spec))
+            case = replace(self.case, spec=spec)
+            if scheduler is not None and spec.scenarios.mode == "montecarlo":
+                from compplan.batch.cluster import cluster_coefficients
+
+                self._coefficients[key] = cluster_coefficients(case, scheduler)
+            else:
+                self._coefficients[key] = compute_coefficients(case)
         return self._coefficients[key]
 
-    def shared(self, options: BatchOptions) -> Shared:
-        """What the workers need for the pending candidates."""
+    def shared(self, options: BatchOptions, scheduler: Any = None) -> Shared:
+        """What the workers need for the pending candidates (drawn on ``scheduler``)."""
         keys = tuple(coefficient_key(s) for s in self.specs)
         coefficients, revenue = {}, {}
         for i in self.pending:
             key = keys[i]
             if key not in coefficients:
                 case = replace(self.case, spec=self.specs[i])
-                coefficients[key] = self.coefficients(key, self.specs[i])
+                coefficients[key] = self.coefficients(key, self.specs[i], scheduler)
                 revenue[key] = expected_revenue(case)
         return Shared(self.case, tuple(self.specs), keys, coefficients, revenue, options)
 
@@ -130,7 +140,7 @@ class Batch:
         """
         if not self.pending:
             return
-        shared = self.shared(options or BatchOptions())
+        shared = self.shared(options or BatchOptions(), scheduler)
         indices = list(self.pending)
         stop = threading.Event()
         with deferred_interrupt(stop):

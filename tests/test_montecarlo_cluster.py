@@ -264,3 +264,26 @@ def test_the_part_a_worker_gets_draws_what_the_whole_draws() -> None:
         scen.part(100, 200)
     with pytest.raises(ValueError, match="nothing to draw"):
         build_scenarios(compplan.load_case(CASES / "enterprise_first")).part(0, 64)
+
+
+def test_a_sweep_on_the_cluster_draws_there_and_gives_the_same_results(
+        cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compplan.batch import cluster as cluster_module
+
+    case = _monte_carlo_case(tmp_path, 300)
+    drawn: list[object] = []
+    real = cluster_module.cluster_coefficients
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        drawn.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cluster_module, "cluster_coefficients", counted)
+    here, there = tmp_path / "here", tmp_path / "there"
+    assert_exit(invoke("sweep", str(case), "--budget", "0.9:1.0:3", "--out", str(here), "-q",
+                       "--workers", "1"), 0)
+    assert drawn == []
+    assert_exit(invoke("sweep", str(case), "--budget", "0.9:1.0:3", "--out", str(there), "-q",
+                       "--scheduler", cluster.address), 0)
+    assert len(drawn) == 1  # the coefficients, once, on the cluster the sweep uses
+    assert (here / "results.csv").read_bytes() == (there / "results.csv").read_bytes()
