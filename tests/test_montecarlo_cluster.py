@@ -287,3 +287,43 @@ def test_a_sweep_on_the_cluster_draws_there_and_gives_the_same_results(
                        "--scheduler", cluster.address), 0)
     assert len(drawn) == 1  # the coefficients, once, on the cluster the sweep uses
     assert (here / "results.csv").read_bytes() == (there / "results.csv").read_bytes()
+
+
+def _busy(address: str, within: float) -> bool:
+    """The cluster's workers are computing a task, looked at for ``within`` seconds."""
+    from distributed import Client
+
+    deadline = time.monotonic() + within
+    with Client(address, timeout="20s", set_as_default=False) as client:
+        while time.monotonic() < deadline:
+            if any(client.processing().values()):
+                return True
+            time.sleep(0.05)
+    return False
+
+
+def test_ctrl_c_on_a_cluster_run_writes_nothing_and_frees_the_cluster(
+        cluster: Cluster, tmp_path: Path) -> None:
+    case = _monte_carlo_case(tmp_path, 20_000)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "compplan", "optimise", str(case), "--out",
+                             str(out), "-q", "--scheduler", cluster.address],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert _busy(cluster.address, within=60)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err.decode() == "Error: interrupted: no plan was written\n"
+    assert not out.exists()
+    # The run's tasks were cancelled: the workers fall idle at once.
+    from distributed import Client
+
+    with Client(cluster.address, timeout="20s", set_as_default=False) as client:
+        deadline = time.monotonic() + 20
+        while any(client.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(client.processing().values())
