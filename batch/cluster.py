@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from compplan.batch.executors import (
+    ANSWER_SECONDS,
     CLOSE_SECONDS,
     Heartbeat,
     connect_dask,
@@ -34,7 +35,7 @@ T = TypeVar("T")
 
 #: Seconds between looks at Ctrl-C and at the scheduler while a task runs.
 _POLL = 0.1
-#: Tasks on the cluster at a time (a few per worker keeps every worker busy).
+#: Tasks on the cluster at a time, at least (two per worker thread when there are more).
 WINDOW = 16
 #: Seconds to fetch a finished task's sums from its worker.
 FETCH_SECONDS = 300.0
@@ -60,8 +61,9 @@ class DaskRunner:
             phase: str) -> Iterator[T]:
         """``function(*task)`` for every task on the cluster, yielded in the order given.
 
-        At most :data:`WINDOW` tasks are on the cluster at a time: the scheduler holds
-        their arguments and the workers their results until they are read.
+        At most :data:`WINDOW` tasks (two per worker thread on a larger cluster) are on
+        the cluster at a time: the scheduler holds their arguments and the workers their
+        results until they are read.
         """
         queued = iter(tasks)
         pending: deque[tuple[tuple[Any, ...], Any]] = deque()
@@ -74,7 +76,7 @@ class DaskRunner:
                 pending.append((task, self.client.submit(function, *task, pure=False)))
 
         try:
-            for _ in range(WINDOW):
+            for _ in range(self._window()):
                 submit_next()
             while pending:
                 task, future = pending.popleft()
@@ -88,6 +90,12 @@ class DaskRunner:
                 with contextlib.suppress(UsageError, OSError):
                     within(lambda: self.client.cancel(left), CLOSE_SECONDS,
                            threading.Event(), "")
+
+    def _window(self) -> int:
+        threads = within(self.client.nthreads, ANSWER_SECONDS, self.stop,
+                         f"the Dask scheduler at {self.address} did not answer within "
+                         f"{ANSWER_SECONDS:g} s; nothing was written: run the command again")
+        return max(WINDOW, 2 * sum((threads or {}).values()))
 
     def _result(self, future: Any, task: tuple[Any, ...], phase: str, watch: Heartbeat) -> Any:
         from distributed import CancelledError
