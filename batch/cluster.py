@@ -128,9 +128,11 @@ class DaskRunner:
         except (CompplanError, KeyboardInterrupt):
             raise
         except Exception as exc:  # a worker's failure, handed back by Dask
+            hint = ("; install compplan, the same version, on every worker"
+                    if isinstance(exc, ImportError) else "")
             raise CompplanError(f"a worker of the Dask cluster at {self.address} failed "
                                 f"on the {phase} of {reps}: {type(exc).__name__}: "
-                                f"{exc}") from None
+                                f"{exc}{hint}") from None
 
 
 def _task_mib(part: Any) -> float:

@@ -330,3 +330,16 @@ def test_ctrl_c_on_a_cluster_run_writes_nothing_and_frees_the_cluster(
         while any(client.processing().values()) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(client.processing().values())
+
+
+def test_a_worker_without_compplan_is_told_to_install_it() -> None:
+    import threading
+
+    runner = DaskRunner(_Client(ModuleNotFoundError("No module named 'compplan'")),
+                        "tcp://h:1", threading.Event())
+    with pytest.raises(CompplanError) as caught:
+        list(runner.map(len, [(_part(),)], "scenario spread"))
+    assert str(caught.value) == ("a worker of the Dask cluster at tcp://h:1 failed on the "
+                                 "scenario spread of reps 65 to 192: ModuleNotFoundError: No "
+                                 "module named 'compplan'; install compplan, the same version, "
+                                 "on every worker")
