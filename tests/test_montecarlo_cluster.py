@@ -108,7 +108,7 @@ def _same(local: Any, far: Any) -> None:
 
 def test_a_worker_killed_mid_run_costs_only_time(cluster: Cluster, tmp_path: Path,
                                                  small_tasks: None) -> None:
-    case = compplan.load_case(_monte_carlo_case(tmp_path, 6_000))
+    case = compplan.load_case(_monte_carlo_case(tmp_path, 3_000))
     local = compute_coefficients(case)
     seen: list[tuple[str, int, int]] = []
 
