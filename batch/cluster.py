@@ -1,8 +1,8 @@
 """Monte Carlo passes on a Dask cluster: ``optimise --scheduler`` and ``min-budget --scheduler``.
 
 The scenarios of a Monte Carlo case are drawn and reduced to the model's coefficients
-by the cluster's workers, a task per few thousand reps: each task gets the calibration
-of its reps (kilobytes), draws them chunk by chunk and sends back sums over its reps
+by the cluster's workers, a task per few hundred or thousand reps: each gets the
+calibration of its reps (kilobytes), draws them chunk by chunk and sends back sums over its reps
 (metrics x scenarios) and its reps' own figures. No process ever holds reps x metrics
 x scenarios. A task is a pure function of its reps' calibration and the seed, so a
 worker lost mid-run only costs its tasks again, elsewhere; the tasks' sums are added

@@ -82,7 +82,7 @@ def main(ctx: click.Context) -> None:
                    "its figures under each.")
 @click.option("--scheduler", metavar="ADDRESS",
               help="A Monte Carlo case: draw the scenarios on this Dask cluster (its "
-                   "scheduler's tcp://HOST:PORT), a few thousand reps per task, with "
+                   "scheduler's tcp://HOST:PORT), in tasks of whole blocks of reps, with "
                    "bounded memory on every worker; the same plan as without it.")
 @click.option("--reproducible", is_flag=True, hidden=True,
               help="Deprecated, does nothing: plan.json is always byte-identical for the "

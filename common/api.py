@@ -551,8 +551,8 @@ def optimise(case: Case | Org | str | Path | None = None, *,
         metric's); ``result.outcome.response_band`` holds its figures under each.
     scheduler : str, distributed.LocalCluster or distributed.Client, optional
         A Monte Carlo case: draw the scenarios and reduce them to the model's
-        coefficients on this Dask cluster (its scheduler's ``tcp://`` address), a few
-        thousand reps per task; the same plan, bit for bit, as in this process.
+        coefficients on this Dask cluster (its scheduler's ``tcp://`` address), in
+        tasks of whole blocks of reps; the same plan, bit for bit, as in this process.
 
     Returns
     -------
