@@ -6,7 +6,6 @@ half-written plan behind.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -20,6 +19,7 @@ import pandas as pd
 
 from compplan.models import fmt
 from compplan.models.case import Case
+from compplan.models.fastwrite import json_text, records_csv
 from compplan.models.money import annual_note, money_per, periods_per_year
 from compplan.models.plan import Plan
 from compplan.models.text import markdown_safe, one_line
@@ -103,7 +103,7 @@ def _finite(value: Any) -> Any:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write a JSON document atomically, with NaN as null."""
-    write_atomic(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
+    write_atomic(path, json_text(data))
 
 
 def plan_document(case: Case, plan: Plan, status: str, evaluation: dict[str, Any],
@@ -270,8 +270,7 @@ def write_plan(out: Path, case: Case, plan: Plan, doc: dict[str, Any]) -> list[P
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "plan.json", out / "plan.csv", out / "plan.md"]
     write_json(written[0], doc)
-    table = pd.DataFrame(plan.to_records())
-    write_atomic(written[1], csv_text(table))
+    write_atomic(written[1], records_csv(plan.to_records()))
     write_atomic(written[2], markdown_safe(plan_markdown(doc)))
     rates = rep_rates(case, plan)
     if rates is not None:
