@@ -57,6 +57,7 @@ from compplan.optimizer.model import (
 )
 from compplan.optimizer.solve import (
     _HIGHS_OPTIONS,
+    CUT_TOLERANCE,
     MIP_ABS_GAP,
     MIP_REL_GAP,
     TIE_TOLERANCE,
@@ -161,6 +162,16 @@ class WarmLoop(CutLoop):
         self.base_rows = plan.model.nconstraints()
         self.columns = plan.model.nvariables()
         self.objectives: dict[str, tuple[Any, np.ndarray, float]] = {}
+        self.last_cols: np.ndarray | None = None
+        self._entries: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+
+    def activity(self, con: Any, cols: np.ndarray) -> float:
+        """A row's activity at HiGHS columns ``cols`` (its coefficients read once)."""
+        if con not in self._entries:
+            _, index, value = self.highs.getRowEntries(self.row(con))
+            self._entries[con] = (np.asarray(index), np.asarray(value))
+        index, value = self._entries[con]
+        return float(value @ cols[index])
 
     def rows(self, extra: int = 0) -> int:
         """The model's constraints: as built, its cuts, and ``extra`` (the tie row)."""
@@ -245,6 +256,8 @@ class WarmLoop(CutLoop):
         else:
             bound = float(info.mip_dual_bound)
         solution = h.getSolution() if feasible else None
+        self.last_cols = np.array(solution.col_value) \
+            if solution is not None and solution.value_valid else None
         self.last = _WarmResults(incumbent, bound, lambda: self._duals(solution))
         gap = None if incumbent is None or bound is None else \
             float(abs(bound - incumbent) / max(abs(incumbent), 1e-10))
@@ -354,6 +367,69 @@ class _Model:
     loop: WarmLoop
     limits: _Limits
     objective: str
+    optima: list[_Optimum] = field(default_factory=list)
+    points: np.ndarray | None = None
+
+    def remember(self, point: np.ndarray, result: SolveResult) -> None:
+        """Keep a proven optimum (after its tie-break) for tighter candidates."""
+        cols, raw = self.loop.last_cols, self.loop.values()
+        if cols is None:
+            return
+        if len(self.optima) >= MAX_ANSWERS:
+            self.optima, self.points = [], None
+        self.optima.append(_Optimum(point, result, cols, raw[0], raw[1]))
+        row = point[np.newaxis, :]
+        self.points = row if self.points is None else np.vstack([self.points, row])
+
+    def donor(self, point: np.ndarray, names: list[str]) -> _Optimum | None:
+        """An optimum at limits at least as loose as ``point`` whose plan meets ``point``.
+
+        The limits of ``point`` are those HiGHS holds (moved already). Exact: the plan
+        is optimal over a set of plans that holds this one's, and is in this one, so it
+        is optimal here too, and the cheapest among the best-aligned (the tie-break's
+        set here is within the donor's).
+        """
+        if self.points is None or self.points.shape[1] != point.shape[0]:
+            return None
+        for i in reversed(np.flatnonzero(np.all(self.points >= point, axis=1))):
+            found = self.optima[int(i)]
+            changed = [names[k] for k in np.flatnonzero(found.point > point)]
+            if self._meets(found, changed):
+                return found
+        return None
+
+    def _meets(self, found: _Optimum, changed: list[str]) -> bool:
+        """The plan meets the limits ``changed`` as HiGHS holds them now (strictly).
+
+        Every other row is the donor's own model's; its tail guardrails are checked as
+        the cut loop checks a solution (no cut would be added).
+        """
+        loop, limits = self.loop, self.limits
+        for name in changed:
+            for con, side in limits.rows(name):
+                bound = limits.bound(name, limits.current[name], side)
+                value = loop.activity(con, found.cols)
+                if not (value <= bound if side == "upper" else value >= bound):
+                    return False
+            for guard in loop.plan.cut_guards:
+                if guard.name != name:
+                    continue
+                gw, gu = loop.plan.guard_point(guard, found.w, found.u)
+                violation, _ = guard.check(gw, gu, guard.values(gw, gu))
+                if violation - loop.plan.slack_value(guard.name) > CUT_TOLERANCE:
+                    return False
+        return True
+
+
+@dataclass
+class _Optimum:
+    """A proven optimum of a warm model: where, the result, HiGHS's columns, raw w and u."""
+
+    point: np.ndarray
+    result: SolveResult
+    cols: np.ndarray
+    w: np.ndarray
+    u: np.ndarray
 
 
 class _Answers:
@@ -477,7 +553,13 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
     loop, plan = warm.loop, warm.loop.plan
     plan.cut_guards = [g for g in tail_guards(case, coeffs, include)
                        if g.name in loop.pushed]
-    warm.limits.move(warm_limits(case, include))
+    limits = warm_limits(case, include)
+    warm.limits.move(limits)
+    if objective == "alignment":
+        found = warm.donor(point, sorted(limits))
+        if found is not None:
+            answers.record(point, (found.result.w, found.result.u, found.result.z))
+            return _reused(found.result)
     loop.deadline = None if time_limit is None else time.monotonic() + time_limit
     loop.progress = progress
     loop.seconds, loop.rounds = 0.0, 0
@@ -493,9 +575,30 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
         result.w, result.u, result.z = _clean(*loop.values())
         if status is Status.OPTIMAL:
             answers.record(point, (result.w, result.u, result.z))
+            if objective == "alignment" and not message:
+                warm.remember(point, result)
     elif status is Status.INFEASIBLE:
         answers.record(point, None)
     return result
+
+
+def _reused(result: SolveResult) -> SolveResult:
+    """A donor's result for another candidate: no solver call of its own (0 rounds)."""
+    assert result.w is not None and result.u is not None and result.z is not None
+    return replace(result, w=result.w.copy(), u=result.u.copy(), z=result.z.copy(),
+                   seconds=0.0, rounds=0, cuts=dict(result.cuts))
+
+
+def looseness(case: Case) -> tuple[float, ...]:
+    """The case's warm limits as one key, larger when looser (a limit not set: loosest).
+
+    Solving a batch's candidates in decreasing order of this key (Python's tuple order)
+    solves each candidate after every candidate at least as loose on every limit: their
+    optima can answer it (:meth:`_Model.donor`), and their infeasibility proves its own.
+    """
+    limits = guardrail_limits(case)
+    return tuple(math.inf if limits[n] is None else _loosening(n) * float(limits[n])
+                 for n in WARM_LIMITS)
 
 
 def _tie_break_warm(loop: WarmLoop, coeffs: Coefficients, *,

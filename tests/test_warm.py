@@ -172,3 +172,53 @@ def test_a_serial_batch_releases_its_warm_models(make_case: MakeCase, tmp_path: 
                         .read_text())
     assert record["alignment"] == pytest.approx(3000.0 / TI - 1.0, abs=1e-6)
     assert record["expected_cost"] == pytest.approx(3000.0, rel=1e-6)
+
+
+def test_a_tighter_candidate_takes_a_looser_optimum_that_meets_it(
+        make_case: MakeCase) -> None:
+    # Hand case: the best plan above 4 TI costs 4 TI (u = 6); below, the cap binds.
+    case = load_case(hand_case(make_case))
+    coeffs = compute_coefficients(case)
+    cache = warm.WarmCache()
+
+    def at(cap: float) -> Case:
+        budget = case.spec.budget.model_copy(update={"expected_cap": cap})
+        return replace(case, spec=case.spec.model_copy(update={"budget": budget}))
+
+    with warm.session(cache):
+        loose = solve(at(4.7 * TI), coeffs)
+        assert loose.status is Status.OPTIMAL and loose.rounds >= 1
+        # 4.3 TI is tighter and the plan of 4.7 TI costs 4 TI: the same optimum, unsolved.
+        tighter = solve(at(4.3 * TI), coeffs)
+        assert tighter.status is Status.OPTIMAL and tighter.rounds == 0
+        assert tighter.u is not None and tighter.u[0] == pytest.approx(6.0, abs=1e-6)
+        assert tighter.u is not loose.u  # a copy, not the donor's own array
+        # At 3.3 TI that plan costs too much: solved, alignment 2.3.
+        binding = solve(at(3.3 * TI), coeffs)
+        assert binding.status is Status.OPTIMAL and binding.rounds >= 1
+        assert binding.u is not None and binding.u[0] == pytest.approx(2.0 * 2.3, abs=1e-6)
+        # A looser cap than any solved is never answered from a tighter optimum.
+        looser = solve(at(5.5 * TI), coeffs)
+        assert looser.rounds >= 1
+    for result in (loose, tighter, looser):
+        assert result.u is not None and result.u[0] == pytest.approx(6.0, abs=1e-6)
+
+
+def test_a_batch_is_solved_loosest_first() -> None:
+    case = load_case(CASES / "enterprise_first")
+    grid = {"budget.expected_cap": [1.8e7, 2.2e7], "fairness.parity_tolerance": [0.2, 0.05],
+            "fairness.bottom_floor": [0.1, 0.3]}
+    spec = expand("test", case.path, grid, [])
+    shared = batch_run.Shared(case, tuple(candidate_specs(spec, case)),
+                              ("",) * len(spec.candidates), {}, {}, batch_run.BatchOptions())
+    order = batch_run.solve_order(shared, list(range(len(spec.candidates))))
+    # Caps (the first warm limit) largest first, then parity tolerances largest first,
+    # then bottom floors lowest first (a lower floor is looser).
+    assert [spec.candidates[i].params for i in order[:3]] == [
+        {"budget.expected_cap": 2.2e7, "fairness.parity_tolerance": 0.2,
+         "fairness.bottom_floor": 0.1},
+        {"budget.expected_cap": 2.2e7, "fairness.parity_tolerance": 0.2,
+         "fairness.bottom_floor": 0.3},
+        {"budget.expected_cap": 2.2e7, "fairness.parity_tolerance": 0.05,
+         "fairness.bottom_floor": 0.1}]
+    assert sorted(order) == list(range(8))
