@@ -1,24 +1,20 @@
-"""Fast paths for the small files written per candidate of a batch: JSON and CSV text.
+"""A fast path for the small JSON files written per candidate of a batch.
 
 A batch writes ``plan.json``, ``plan.csv``, ``plan.md`` and ``result.json`` for each of
 up to 10,000 candidates. ``json.dumps(..., indent=2)`` runs the pure-Python encoder
 (the C one only serves compact output) and ``DataFrame.to_csv`` sets up a frame per
-two-row table: together more than a warm re-solve costs. The functions here give the
+two-row table: together more than a warm re-solve costs. :func:`json_text` gives the
 same text, byte for byte, from plain Python (the C string quoting of the ``json``
-module, ``repr`` of floats as both ``json`` and pandas write them); on any value they
-are not sure of they return what the reference writer returns, by calling it
-(``tests/test_fastwrite.py`` compares both on every kind of value).
+module, ``repr`` of floats as ``json`` writes them); on any value it is not sure of it
+calls ``json.dumps`` itself (``tests/test_fastwrite.py`` compares both on every kind
+of value). Its CSV counterpart is :func:`compplan.render.safe.records_csv`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from typing import Any
-
-from compplan.render.safe import neutralise
 
 #: The ``json`` module's own string quoting (its C version where built).
 _quote = json.encoder.encode_basestring_ascii
@@ -109,62 +105,3 @@ def _encode(value: Any, level: int, out: list[str]) -> None:
     else:
         # Tuples (which _finite leaves alone), objects json refuses, ...
         raise _Unsure
-
-
-def records_csv(records: list[dict[str, Any]]) -> str:
-    r"""``csv_text(pandas.DataFrame(records))`` for plain records, without pandas.
-
-    Every record must have the same keys in the same order and each column one type
-    (text, float, int or bool) with no missing value; otherwise (and for an empty list)
-    the text comes from pandas itself.
-
-    Parameters
-    ----------
-    records : list of dict
-        One dictionary per row.
-
-    Returns
-    -------
-    str
-        CSV text: a header, one line per record, text neutralised
-        (:func:`compplan.render.safe.neutralise`), ``\n`` line ends.
-    """
-    columns = _plain_columns(records)
-    if columns is None:
-        import pandas as pd
-
-        from compplan.render.safe import csv_text
-
-        return csv_text(pd.DataFrame(records))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([neutralise(c) for c in columns])
-    kinds = [type(records[0][c]) for c in columns]
-    for record in records:
-        writer.writerow([neutralise(v) if kind is str else
-                         float.__repr__(v) if kind is float else v
-                         for v, kind in zip(record.values(), kinds, strict=True)])
-    return buffer.getvalue()
-
-
-def _plain_columns(records: list[dict[str, Any]]) -> list[str] | None:
-    """The columns when every record has the same keys and each column one plain type."""
-    if not records:
-        return None
-    columns = list(records[0])
-    if not columns or not all(isinstance(c, str) for c in columns):
-        return None
-    kinds = [type(records[0][c]) for c in columns]
-    if any(kind not in (str, float, int, bool) for kind in kinds):
-        return None
-    for record in records:
-        if list(record) != columns:
-            return None
-        for value, kind in zip(record.values(), kinds, strict=True):
-            if type(value) is not kind:
-                return None
-            if kind is float and not math.isfinite(value):
-                return None  # pandas writes NaN empty, infinities as inf
-            if kind is int and not -(2 ** 63) <= value < 2 ** 63:
-                return None  # beyond int64: an object column in pandas
-    return columns

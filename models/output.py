@@ -19,11 +19,11 @@ import pandas as pd
 
 from compplan.models import fmt
 from compplan.models.case import Case
-from compplan.models.fastwrite import json_text, records_csv
+from compplan.models.fastwrite import json_text
 from compplan.models.money import annual_note, money_per, periods_per_year
 from compplan.models.plan import Plan
 from compplan.models.text import markdown_safe, one_line
-from compplan.render.safe import csv_text
+from compplan.render.safe import csv_text, records_csv
 
 SCHEMA = "compplan.plan/1"
 

@@ -1,4 +1,4 @@
-"""The fast JSON and CSV writers (models/fastwrite.py) write what the reference writers do.
+"""The fast JSON and CSV writers (models/fastwrite.py, render/safe.py) write as the reference.
 
 ``json_text`` against ``json.dumps(_finite(x), indent=2, allow_nan=False) + "\\n"`` and
 ``records_csv`` against ``csv_text(pandas.DataFrame(records))``, byte for byte, on
@@ -21,9 +21,9 @@ from compplan.batch.spec import budget_sweep
 from compplan.batch.store import run_batch
 from compplan.models import output
 from compplan.models.case import load_case
-from compplan.models.fastwrite import json_text, records_csv
+from compplan.models.fastwrite import json_text
 from compplan.models.output import _finite
-from compplan.render.safe import csv_text
+from compplan.render.safe import csv_text, records_csv
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 
