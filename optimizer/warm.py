@@ -370,66 +370,92 @@ class _Model:
     optima: list[_Optimum] = field(default_factory=list)
     points: np.ndarray | None = None
 
-    def remember(self, point: np.ndarray, result: SolveResult) -> None:
-        """Keep a proven optimum (after its tie-break) for tighter candidates."""
-        cols, raw = self.loop.last_cols, self.loop.values()
+    def remember(self, point: np.ndarray, result: SolveResult, best: _Solution) -> None:
+        """Keep a proven optimum for tighter candidates.
+
+        ``best`` is the alignment solve's plan; the plan its tie-break chose is the one in
+        the model's variables and in HiGHS now.
+        """
+        cols = self.loop.last_cols
         if cols is None:
             return
         if len(self.optima) >= MAX_ANSWERS:
             self.optima, self.points = [], None
-        self.optima.append(_Optimum(point, result, cols, raw[0], raw[1]))
+        w, u, _ = self.loop.values()
+        self.optima.append(_Optimum(point, result, best, _Solution(cols, w, u)))
         row = point[np.newaxis, :]
         self.points = row if self.points is None else np.vstack([self.points, row])
 
-    def donor(self, point: np.ndarray, names: list[str]) -> _Optimum | None:
-        """An optimum at limits at least as loose as ``point`` whose plan meets ``point``.
+    def donor(self, point: np.ndarray, names: list[str], *,
+              chosen: bool = True) -> _Optimum | None:
+        """An optimum at limits at least as loose as ``point`` that answers ``point``.
 
-        The limits of ``point`` are those HiGHS holds (moved already). Exact: the plan
-        is optimal over a set of plans that holds this one's, and is in this one, so it
-        is optimal here too, and the cheapest among the best-aligned (the tie-break's
-        set here is within the donor's).
+        The limits of ``point`` are those HiGHS holds (moved already). Exact: when the
+        donor's best plan meets them, the best alignment here is the donor's (this set of
+        plans lies within the donor's and holds that plan); when its chosen plan meets
+        them too, that plan is also the cheapest among the best-aligned here (the
+        tie-break's set here lies within the donor's and holds it). ``chosen`` False:
+        only the best alignment is asked for (a price's re-solve).
         """
         if self.points is None or self.points.shape[1] != point.shape[0]:
             return None
         for i in reversed(np.flatnonzero(np.all(self.points >= point, axis=1))):
             found = self.optima[int(i)]
             changed = [names[k] for k in np.flatnonzero(found.point > point)]
-            if self._meets(found, changed):
+            if self._meets(found.best, changed) and \
+                    (not chosen or self._meets(found.chosen, changed)):
                 return found
         return None
 
-    def _meets(self, found: _Optimum, changed: list[str]) -> bool:
-        """The plan meets the limits ``changed`` as HiGHS holds them now (strictly).
+    def _meets(self, plan: _Solution, changed: list[str]) -> bool:
+        return _meets(self.loop, self.limits, plan, changed)
 
-        Every other row is the donor's own model's; its tail guardrails are checked as
-        the cut loop checks a solution (no cut would be added).
-        """
-        loop, limits = self.loop, self.limits
-        for name in changed:
-            for con, side in limits.rows(name):
-                bound = limits.bound(name, limits.current[name], side)
-                value = loop.activity(con, found.cols)
-                if not (value <= bound if side == "upper" else value >= bound):
-                    return False
-            for guard in loop.plan.cut_guards:
-                if guard.name != name:
-                    continue
-                gw, gu = loop.plan.guard_point(guard, found.w, found.u)
-                violation, _ = guard.check(gw, gu, guard.values(gw, gu))
-                if violation - loop.plan.slack_value(guard.name) > CUT_TOLERANCE:
-                    return False
-        return True
+
+def _meets(loop: WarmLoop, limits: _Limits, plan: _Solution, changed: list[str]) -> bool:
+    """The plan meets the limits ``changed`` as HiGHS holds them now (strictly).
+
+    Every other row is the one the plan was found with; the tail guardrails are checked
+    as the cut loop checks a solution (no cut would be added).
+    """
+    for name in changed:
+        for con, side in limits.rows(name):
+            bound = limits.bound(name, limits.current[name], side)
+            value = loop.activity(con, plan.cols)
+            if not (value <= bound if side == "upper" else value >= bound):
+                return False
+        for guard in loop.plan.cut_guards:
+            if guard.name != name:
+                continue
+            side = "upper" if guard.upper else "lower"
+            guard = replace(guard, rhs=limits.bound(name, limits.current[name], side))
+            gw, gu = loop.plan.guard_point(guard, plan.w, plan.u)
+            violation, _ = guard.check(gw, gu, guard.values(gw, gu))
+            if violation - loop.plan.slack_value(guard.name) > CUT_TOLERANCE:
+                return False
+    return True
+
+
+@dataclass
+class _Solution:
+    """A solution of a warm model: HiGHS's columns, and w and u as the model holds them."""
+
+    cols: np.ndarray
+    w: np.ndarray
+    u: np.ndarray
 
 
 @dataclass
 class _Optimum:
-    """A proven optimum of a warm model: where, the result, HiGHS's columns, raw w and u."""
+    """A proven optimum of a warm model at limits ``point``.
+
+    ``best`` is the alignment solve's plan, ``chosen`` the plan its tie-break chose (the
+    result's).
+    """
 
     point: np.ndarray
     result: SolveResult
-    cols: np.ndarray
-    w: np.ndarray
-    u: np.ndarray
+    best: _Solution
+    chosen: _Solution
 
 
 class _Answers:
@@ -565,6 +591,10 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
     loop.seconds, loop.rounds = 0.0, 0
     loop.cuts = {g.name: 0 for g in plan.cut_guards}
     status, gap, message = loop.run()
+    best = None
+    if status is Status.OPTIMAL and loop.last_cols is not None:
+        w, u, _ = loop.values()
+        best = _Solution(loop.last_cols, w, u)
     rows = None
     if status is Status.OPTIMAL and objective in ("alignment", "cost"):
         status, message, rows = _tie_break_warm(loop, coeffs, cheapest=objective == "alignment")
@@ -575,8 +605,8 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
         result.w, result.u, result.z = _clean(*loop.values())
         if status is Status.OPTIMAL:
             answers.record(point, (result.w, result.u, result.z))
-            if objective == "alignment" and not message:
-                warm.remember(point, result)
+            if objective == "alignment" and not message and best is not None:
+                warm.remember(point, result, best)
     elif status is Status.INFEASIBLE:
         answers.record(point, None)
     return result
@@ -661,6 +691,11 @@ class WarmResolver:
         m = loop.plan.model
         self.zcols = [loop.solver._pyomo_var_to_solver_var_map[id(m.z[k])]
                       for k in coeffs.metric_ids]
+        #: The alignment model of the same key, whose optima answer re-solves (or None).
+        self.aligned: _Model | None = None
+        #: This model's own MIP optima: limits (as points), plan, best alignment.
+        self.found: list[tuple[_Solution, float]] = []
+        self.points: np.ndarray | None = None
 
     def reset(self, case: Case, z: np.ndarray, tail_method: TailMethod) -> None:
         """Re-solves for another candidate of the same key at its plan's selection."""
@@ -707,6 +742,12 @@ class WarmResolver:
             limits["fairness_top"] = self.base["fairness_top"] + top_slack
         self._mode(relaxed)
         self.limits.move(limits)
+        names = sorted(limits)
+        point = np.array([_loosening(n) * limits[n] for n in names])
+        if not relaxed:
+            known = self._known(limits, point, names)
+            if known is not None:
+                return known, {}
         case = self.case
         for name, value in limits.items():
             if value != self.base[name] and name != "fairness_top":
@@ -724,7 +765,36 @@ class WarmResolver:
             return None
         w, u, _ = loop.values()
         alignment = float(self.coeffs.objective_w @ w + self.coeffs.objective_u @ u)
+        if not relaxed and loop.last_cols is not None and len(self.found) < MAX_ANSWERS:
+            self.found.append((_Solution(loop.last_cols, w, u), alignment))
+            row = point[np.newaxis, :]
+            self.points = row if self.points is None else np.vstack([self.points, row])
         return alignment, _dual_prices(case, self.coeffs, loop) if relaxed else {}
+
+    def _known(self, limits: dict[str, float], point: np.ndarray,
+               names: list[str]) -> float | None:
+        """The best alignment at ``limits`` (held by HiGHS now) without a solve, if known.
+
+        Exact, as :meth:`_Model.donor`: a MIP optimum of this model, or an alignment
+        solve's optimum of the alignment model, found at limits at least as loose, whose
+        plan meets these: the best alignment here is its own. The alignment model's
+        limits are moved here (every solve moves them to its own first).
+        """
+        if self.points is not None and self.points.shape[1] == point.shape[0]:
+            for i in reversed(np.flatnonzero(np.all(self.points >= point, axis=1))):
+                plan, alignment = self.found[int(i)]
+                changed = [names[k] for k in np.flatnonzero(self.points[int(i)] > point)]
+                if _meets(self.loop, self.limits, plan, changed):
+                    return alignment
+        model = self.aligned
+        if model is None or not model.optima or "fairness_top" in limits:
+            return None
+        model.limits.move(limits)
+        found = model.donor(point, names, chosen=False)
+        if found is None:
+            return None
+        return float(self.coeffs.objective_w @ found.best.w
+                     + self.coeffs.objective_u @ found.best.u)
 
     def _rhs(self, guard: TailGuard, limits: dict[str, float]) -> float:
         if guard.name not in limits:
@@ -753,6 +823,7 @@ def resolver(cache: WarmCache, case: Case, coeffs: Coefficients, tail_method: Ta
         cache.resolvers.move_to_end(key)
     if found is not None:
         found.reset(case, z, tail_method)
+        found.aligned = cache.models.get((key[0], key[1], include, tail_method, "alignment"))
     return found
 
 
