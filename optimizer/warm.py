@@ -47,6 +47,7 @@ from pyomo.repn.standard_repn import generate_standard_repn
 
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.evaluate import Evaluation, _with_checks, evaluate
 from compplan.optimizer.model import (
     GUARDRAILS,
     PlanModel,
@@ -503,6 +504,7 @@ class WarmCache:
         self.resolvers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.kept: dict[int, Coefficients] = {}  # coefficients keyed by id stay alive
         self.keys: dict[int, tuple[Any, str]] = {}  # spec id: (spec, structure key)
+        self.evaluations: dict[tuple[Any, ...], Evaluation] = {}
 
     def clear(self) -> None:
         """Drop every model (at the end of a batch)."""
@@ -511,6 +513,7 @@ class WarmCache:
         self.resolvers.clear()
         self.kept.clear()
         self.keys.clear()
+        self.evaluations.clear()
 
     def structure(self, case: Case) -> str:
         """:func:`structure_key`, computed once per case spec object."""
@@ -557,6 +560,28 @@ class WarmCache:
         limits = warm_limits(case, include)
         point = np.array([_loosening(n) * limits[n] for n in sorted(limits)])
         return self.answers.setdefault(key, _Answers()), point
+
+
+def evaluation(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray, *,
+               revenue: float | None = None) -> Evaluation:
+    """:func:`compplan.optimizer.evaluate.evaluate`, its figures kept per plan in a session.
+
+    Candidates of one structure share every figure of a plan but the guardrail checks
+    (the limits are all that differs): the figures are computed once per plan, the
+    checks for each case.
+    """
+    cache = active()
+    if cache is None:
+        return evaluate(case, coeffs, w, u, revenue=revenue)
+    key = (cache._keep(coeffs), cache.structure(case), w.tobytes(), u.tobytes(), revenue)
+    found = cache.evaluations.get(key)
+    if found is None:
+        found = evaluate(case, coeffs, w, u, revenue=revenue)
+        if len(cache.evaluations) >= MAX_ANSWERS:
+            cache.evaluations.clear()
+        cache.evaluations[key] = found
+        return found
+    return _with_checks(case, found)
 
 
 def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
