@@ -222,3 +222,28 @@ def test_a_batch_is_solved_loosest_first() -> None:
         {"budget.expected_cap": 2.2e7, "fairness.parity_tolerance": 0.05,
          "fairness.bottom_floor": 0.1}]
     assert sorted(order) == list(range(8))
+
+
+def test_a_session_evaluates_a_plan_once_and_checks_each_case_s_limits() -> None:
+    from compplan.models.fastwrite import json_text
+    from compplan.optimizer.evaluate import evaluate
+
+    case = load_case(CASES / "enterprise_first")
+    coeffs = compute_coefficients(case)
+    result = solve(case, coeffs)
+    assert result.w is not None and result.u is not None
+    cost = float(coeffs.cost_w @ result.w + coeffs.cost_u @ result.u) * coeffs.ti_total
+    budget = case.spec.budget.model_copy(update={"expected_cap": round(0.9 * cost)})
+    tight = replace(case, spec=case.spec.model_copy(update={"budget": budget}))
+    cache = warm.WarmCache()
+    with warm.session(cache):
+        first = warm.evaluation(case, coeffs, result.w, result.u)
+        second = warm.evaluation(tight, coeffs, result.w, result.u)
+    assert len(cache.evaluations) == 1  # one plan, one structure: evaluated once
+    for got, of in ((first, case), (second, tight)):
+        assert json_text(got.to_dict()) == json_text(
+            evaluate(of, coeffs, result.w, result.u).to_dict())
+    checks = {g.name: g for g in second.guardrails}
+    assert not checks["budget_expected"].ok
+    assert checks["budget_expected"].limit == round(0.9 * cost)
+    assert {g.name: g.ok for g in first.guardrails}["budget_expected"]
