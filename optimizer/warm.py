@@ -718,6 +718,8 @@ class WarmResolver:
                       for k in coeffs.metric_ids]
         #: The alignment model of the same key, whose optima answer re-solves (or None).
         self.aligned: _Model | None = None
+        #: The cache holding this resolver (for the models of other upper-tail ratios).
+        self.cache: WarmCache | None = None
         #: This model's own MIP optima: limits (as points), plan, best alignment.
         self.found: list[tuple[_Solution, float]] = []
         self.points: np.ndarray | None = None
@@ -756,7 +758,16 @@ class WarmResolver:
         from compplan.optimizer.prices import _dual_prices, _Resolver, with_limit
 
         if "fairness_top" in moves:
-            # The upper tail's ratio scales the mean payout: coefficients, not a bound.
+            # The upper tail's ratio scales the mean payout: coefficients, not a bound. The
+            # case with the ratio moved is another structure, with a warm model of its own
+            # (kept for the next candidate, which moves the same ratio).
+            limit = float(guardrail_limits(self.case)["fairness_top"] or 0.0)
+            moved = with_limit(self.case, "fairness_top", limit + moves["fairness_top"])
+            other = None if self.cache is None else \
+                resolver(self.cache, moved, self.coeffs, self.tail_method, self.z)
+            if other is not None:
+                rest = {n: t for n, t in moves.items() if n != "fairness_top"}
+                return other.solve_many(rest, relaxed=relaxed, top_slack=top_slack)
             if self.cold is None:
                 self.cold = _Resolver(self.case, self.coeffs, self.tail_method, self.z)
             return self.cold.solve_many(moves, relaxed=relaxed, top_slack=top_slack)
@@ -849,6 +860,7 @@ def resolver(cache: WarmCache, case: Case, coeffs: Coefficients, tail_method: Ta
     if found is not None:
         found.reset(case, z, tail_method)
         found.aligned = cache.models.get((key[0], key[1], include, tail_method, "alignment"))
+        found.cache = cache
     return found
 
 
