@@ -247,3 +247,19 @@ def test_a_session_evaluates_a_plan_once_and_checks_each_case_s_limits() -> None
     assert not checks["budget_expected"].ok
     assert checks["budget_expected"].limit == round(0.9 * cost)
     assert {g.name: g.ok for g in first.guardrails}["budget_expected"]
+
+
+def test_the_upper_tail_price_is_the_cold_one_with_its_ratio_moved_warm(
+        tmp_path: Path) -> None:
+    # top_ratio 1.5 to 1.8 binds in the default case: its 1 % price is a re-solve of the
+    # case with the ratio moved, on a warm model of that case kept between candidates.
+    case = load_case(CASES / "enterprise_first")
+    grid = {"fairness.top_ratio": [1.5, 1.6, 1.8, 2.0],
+            "budget.expected_cap": [21_600_000.0, 23_760_000.0]}
+    spec = expand("test", case.path, grid, [])
+    run_batch(spec, case, tmp_path / "top", chart=False)
+    plans, _ = compare_batch(tmp_path / "top", case, candidate_specs(spec, case))
+    assert plans == 8
+    record = json.loads((tmp_path / "top" / "candidates" / "c0001" / "result.json")
+                        .read_text())
+    assert record["guardrail_prices"]["[fairness] top_ratio"] > 1e-3
