@@ -345,17 +345,16 @@ class _Limits:
     def move(self, limits: dict[str, float], *, force: bool = False) -> None:
         """Set the rows of every limit that differs from what HiGHS holds."""
         h = self.loop.highs
-        lp = None
         for name, limit in limits.items():
             if not force and self.current.get(name) == limit:
                 continue
-            lp = lp or h.getLp()
             for con, side in self.rows(name):
                 i = self.loop.row(con)
+                _, lower, upper, _ = h.getRow(i)  # one row's bounds, not a copy of the LP
                 if side == "upper":
-                    h.changeRowBounds(i, lp.row_lower_[i], self.bound(name, limit, side))
+                    h.changeRowBounds(i, lower, self.bound(name, limit, side))
                 else:
-                    h.changeRowBounds(i, self.bound(name, limit, side), lp.row_upper_[i])
+                    h.changeRowBounds(i, self.bound(name, limit, side), upper)
             self.current[name] = limit
 
 
