@@ -80,6 +80,10 @@ WARM_LIMITS = ("payout_multiple", "budget_expected", "budget_cvar", "fairness_pa
 MAX_MODELS = 48
 #: Feasibility answers kept per model key.
 MAX_ANSWERS = 4096
+#: Optima of looser candidates tried per question, the latest first (the nearest in a
+#: batch solved loosest first): a sweep whose every cap binds has no donor, and must not
+#: try all of them at each candidate.
+MAX_DONORS = 32
 
 _ACTIVE: ContextVar[WarmCache | None] = ContextVar("compplan_warm_cache", default=None)
 
@@ -399,7 +403,8 @@ class _Model:
         """
         if self.points is None or self.points.shape[1] != point.shape[0]:
             return None
-        for i in reversed(np.flatnonzero(np.all(self.points >= point, axis=1))):
+        looser = np.flatnonzero(np.all(self.points >= point, axis=1))
+        for i in looser[::-1][:MAX_DONORS]:
             found = self.optima[int(i)]
             changed = [names[k] for k in np.flatnonzero(found.point > point)]
             if self._meets(found.best, changed) and \
@@ -816,7 +821,8 @@ class WarmResolver:
         limits are moved here (every solve moves them to its own first).
         """
         if self.points is not None and self.points.shape[1] == point.shape[0]:
-            for i in reversed(np.flatnonzero(np.all(self.points >= point, axis=1))):
+            looser = np.flatnonzero(np.all(self.points >= point, axis=1))
+            for i in looser[::-1][:MAX_DONORS]:
                 plan, alignment = self.found[int(i)]
                 changed = [names[k] for k in np.flatnonzero(self.points[int(i)] > point)]
                 if _meets(self.loop, self.limits, plan, changed):
