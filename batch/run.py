@@ -120,6 +120,17 @@ _WARM_FOR: list[Shared] = []
 _PRIORITISED: dict[tuple[str, bytes, bytes], Coefficients] = {}
 
 
+def solve_order(shared: Shared, indices: list[int]) -> list[int]:
+    """The candidates in the order to solve them: the loosest limits first.
+
+    Any order gives the same answers; this one lets a warm model answer a candidate from
+    a looser one's optimum, or its infeasibility, without a solve
+    (:func:`compplan.optimizer.warm.looseness`). Ties keep the spec's order.
+    """
+    keys = {i: warm.looseness(replace(shared.case, spec=shared.specs[i])) for i in indices}
+    return sorted(indices, key=keys.__getitem__, reverse=True)
+
+
 def _warm_cache(shared: Shared) -> warm.WarmCache:
     if not _WARM_FOR or _WARM_FOR[0] is not shared:
         release()

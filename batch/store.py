@@ -29,7 +29,7 @@ from compplan.batch.executors import (
     within,
 )
 from compplan.batch.results import BatchReport, current_plan_point, results_table, write_results
-from compplan.batch.run import BatchOptions, Shared, Solved, coefficient_key
+from compplan.batch.run import BatchOptions, Shared, Solved, coefficient_key, solve_order
 from compplan.batch.spec import BatchSpec, candidate_specs
 from compplan.errors import UsageError
 from compplan.models.case import CASE_FILE, CURRENT_PLAN_FILE, Case
@@ -141,7 +141,7 @@ class Batch:
         if not self.pending:
             return
         shared = self.shared(options or BatchOptions(), scheduler)
-        indices = list(self.pending)
+        indices = solve_order(shared, list(self.pending))
         stop = threading.Event()
         with deferred_interrupt(stop):
             if scheduler is not None:

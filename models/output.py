@@ -6,7 +6,7 @@ half-written plan behind.
 
 from __future__ import annotations
 
-import json
+import itertools
 import math
 import os
 import tempfile
@@ -20,10 +20,11 @@ import pandas as pd
 
 from compplan.models import fmt
 from compplan.models.case import Case
+from compplan.models.fastwrite import json_text
 from compplan.models.money import annual_note, money_per, periods_per_year
 from compplan.models.plan import Plan
 from compplan.models.text import markdown_safe, one_line
-from compplan.render.safe import csv_text
+from compplan.render.safe import csv_text, records_csv
 
 SCHEMA = "compplan.plan/1"
 
@@ -40,19 +41,34 @@ def write_atomic(path: Path, content: str | bytes) -> None:
 
     The temporary file sits in the same folder and is renamed over ``path``, so a
     crash or ``kill -9`` leaves either the old file or the new one, never half of one.
+    It is created as a plain ``open()`` creates a file (mode 0o666 less the umask),
+    under a name of this process's own (``.<name>.<pid>.<n>``); a name already taken
+    (a crashed process's, with the same id) falls back to ``mkstemp``'s random names.
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = f"{path.parent}{os.sep}.{path.name}.{os.getpid()}.{next(_TEMPORARIES)}"
     try:
+        fd = os.open(tmp, _CREATE, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, _CREATE, 0o666)
+    except FileExistsError:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         # mkstemp makes the file private (0600); outputs are shared like any file.
         os.fchmod(fd, _file_mode())
+    try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: Flags of a new temporary output file: never an existing one (or a link's target).
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) \
+    | getattr(os, "O_BINARY", 0)
+_TEMPORARIES = itertools.count()
 
 
 def prepare_folder(folder: Path) -> list[Path]:
@@ -103,7 +119,7 @@ def _finite(value: Any) -> Any:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write a JSON document atomically, with NaN as null."""
-    write_atomic(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
+    write_atomic(path, json_text(data))
 
 
 def plan_document(case: Case, plan: Plan, status: str, evaluation: dict[str, Any],
@@ -270,8 +286,7 @@ def write_plan(out: Path, case: Case, plan: Plan, doc: dict[str, Any]) -> list[P
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "plan.json", out / "plan.csv", out / "plan.md"]
     write_json(written[0], doc)
-    table = pd.DataFrame(plan.to_records())
-    write_atomic(written[1], csv_text(table))
+    write_atomic(written[1], records_csv(plan.to_records()))
     write_atomic(written[2], markdown_safe(plan_markdown(doc)))
     rates = rep_rates(case, plan)
     if rates is not None:

@@ -14,7 +14,7 @@ the model, splitting a value at the tail's edge.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -66,7 +66,7 @@ class GuardrailCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {**asdict(self), "slack": self.slack, "ok": self.ok}
+        return {**_plain(self), "slack": self.slack, "ok": self.ok}
 
 
 Sense = Literal["<=", ">=", "=="]
@@ -121,7 +121,7 @@ class RuleCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {**asdict(self), "slack": self.slack, "ok": self.ok, "message": self.message}
+        return {**_plain(self), "slack": self.slack, "ok": self.ok, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -216,11 +216,28 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``evaluation`` block of ``plan.json``)."""
         # The response block is written beside the evaluation, not inside it.
-        data = asdict(replace(self, response=None))
-        del data["response"]
+        data = _plain(self, skip="response")
         data["guardrails"] = [g.to_dict() for g in self.guardrails]
         data["design_rules"] = [r.to_dict() for r in self.design_rules]
         return data
+
+
+def _plain(value: Any, skip: str = "") -> Any:
+    """``dataclasses.asdict`` for figures: dataclasses, dicts, lists and tuples copied.
+
+    Leaves (numbers, text, None) are shared rather than deep-copied: they are immutable,
+    and ``asdict``'s ``copy.deepcopy`` of each was most of the time of writing a plan.
+    """
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)
+                if f.name != skip}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
 
 
 def evaluate(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray, *,

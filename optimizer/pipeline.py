@@ -144,7 +144,10 @@ def optimise_case(case: Case, *, time_limit: float | None = None,
                                "plan; allow more time with --time-limit")
     if not result.has_plan or result.w is None or result.u is None:
         raise CompplanError(f"the solver failed: {result.message}")
-    evaluation = evaluate(case, coeffs, result.w, result.u, revenue=revenue)
+    # Inside a batch's warm session the figures of a plan already evaluated are kept.
+    from compplan.optimizer.warm import evaluation as evaluated
+
+    evaluation = evaluated(case, coeffs, result.w, result.u, revenue=revenue)
     _check_plan(evaluation)
     plan = Plan.from_vectors(case, result.w, result.u)
     priced: list[GuardrailPrice] = []

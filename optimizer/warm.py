@@ -47,6 +47,7 @@ from pyomo.repn.standard_repn import generate_standard_repn
 
 from compplan.models.case import Case
 from compplan.optimizer.coefficients import Coefficients
+from compplan.optimizer.evaluate import Evaluation, _with_checks, evaluate
 from compplan.optimizer.model import (
     GUARDRAILS,
     PlanModel,
@@ -57,6 +58,7 @@ from compplan.optimizer.model import (
 )
 from compplan.optimizer.solve import (
     _HIGHS_OPTIONS,
+    CUT_TOLERANCE,
     MIP_ABS_GAP,
     MIP_REL_GAP,
     TIE_TOLERANCE,
@@ -78,6 +80,10 @@ WARM_LIMITS = ("payout_multiple", "budget_expected", "budget_cvar", "fairness_pa
 MAX_MODELS = 48
 #: Feasibility answers kept per model key.
 MAX_ANSWERS = 4096
+#: Optima of looser candidates tried per question, the latest first (the nearest in a
+#: batch solved loosest first): a sweep whose every cap binds has no donor, and must not
+#: try all of them at each candidate.
+MAX_DONORS = 32
 
 _ACTIVE: ContextVar[WarmCache | None] = ContextVar("compplan_warm_cache", default=None)
 
@@ -161,6 +167,16 @@ class WarmLoop(CutLoop):
         self.base_rows = plan.model.nconstraints()
         self.columns = plan.model.nvariables()
         self.objectives: dict[str, tuple[Any, np.ndarray, float]] = {}
+        self.last_cols: np.ndarray | None = None
+        self._entries: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+
+    def activity(self, con: Any, cols: np.ndarray) -> float:
+        """A row's activity at HiGHS columns ``cols`` (its coefficients read once)."""
+        if con not in self._entries:
+            _, index, value = self.highs.getRowEntries(self.row(con))
+            self._entries[con] = (np.asarray(index), np.asarray(value))
+        index, value = self._entries[con]
+        return float(value @ cols[index])
 
     def rows(self, extra: int = 0) -> int:
         """The model's constraints: as built, its cuts, and ``extra`` (the tie row)."""
@@ -245,6 +261,8 @@ class WarmLoop(CutLoop):
         else:
             bound = float(info.mip_dual_bound)
         solution = h.getSolution() if feasible else None
+        self.last_cols = np.array(solution.col_value) \
+            if solution is not None and solution.value_valid else None
         self.last = _WarmResults(incumbent, bound, lambda: self._duals(solution))
         gap = None if incumbent is None or bound is None else \
             float(abs(bound - incumbent) / max(abs(incumbent), 1e-10))
@@ -331,17 +349,16 @@ class _Limits:
     def move(self, limits: dict[str, float], *, force: bool = False) -> None:
         """Set the rows of every limit that differs from what HiGHS holds."""
         h = self.loop.highs
-        lp = None
         for name, limit in limits.items():
             if not force and self.current.get(name) == limit:
                 continue
-            lp = lp or h.getLp()
             for con, side in self.rows(name):
                 i = self.loop.row(con)
+                _, lower, upper, _ = h.getRow(i)  # one row's bounds, not a copy of the LP
                 if side == "upper":
-                    h.changeRowBounds(i, lp.row_lower_[i], self.bound(name, limit, side))
+                    h.changeRowBounds(i, lower, self.bound(name, limit, side))
                 else:
-                    h.changeRowBounds(i, self.bound(name, limit, side), lp.row_upper_[i])
+                    h.changeRowBounds(i, self.bound(name, limit, side), upper)
             self.current[name] = limit
 
 
@@ -354,6 +371,96 @@ class _Model:
     loop: WarmLoop
     limits: _Limits
     objective: str
+    optima: list[_Optimum] = field(default_factory=list)
+    points: np.ndarray | None = None
+
+    def remember(self, point: np.ndarray, result: SolveResult, best: _Solution) -> None:
+        """Keep a proven optimum for tighter candidates.
+
+        ``best`` is the alignment solve's plan; the plan its tie-break chose is the one in
+        the model's variables and in HiGHS now.
+        """
+        cols = self.loop.last_cols
+        if cols is None:
+            return
+        if len(self.optima) >= MAX_ANSWERS:
+            self.optima, self.points = [], None
+        w, u, _ = self.loop.values()
+        self.optima.append(_Optimum(point, result, best, _Solution(cols, w, u)))
+        row = point[np.newaxis, :]
+        self.points = row if self.points is None else np.vstack([self.points, row])
+
+    def donor(self, point: np.ndarray, names: list[str], *,
+              chosen: bool = True) -> _Optimum | None:
+        """An optimum at limits at least as loose as ``point`` that answers ``point``.
+
+        The limits of ``point`` are those HiGHS holds (moved already). Exact: when the
+        donor's best plan meets them, the best alignment here is the donor's (this set of
+        plans lies within the donor's and holds that plan); when its chosen plan meets
+        them too, that plan is also the cheapest among the best-aligned here (the
+        tie-break's set here lies within the donor's and holds it). ``chosen`` False:
+        only the best alignment is asked for (a price's re-solve).
+        """
+        if self.points is None or self.points.shape[1] != point.shape[0]:
+            return None
+        looser = np.flatnonzero(np.all(self.points >= point, axis=1))
+        for i in looser[::-1][:MAX_DONORS]:
+            found = self.optima[int(i)]
+            changed = [names[k] for k in np.flatnonzero(found.point > point)]
+            if self._meets(found.best, changed) and \
+                    (not chosen or self._meets(found.chosen, changed)):
+                return found
+        return None
+
+    def _meets(self, plan: _Solution, changed: list[str]) -> bool:
+        return _meets(self.loop, self.limits, plan, changed)
+
+
+def _meets(loop: WarmLoop, limits: _Limits, plan: _Solution, changed: list[str]) -> bool:
+    """The plan meets the limits ``changed`` as HiGHS holds them now (strictly).
+
+    Every other row is the one the plan was found with; the tail guardrails are checked
+    as the cut loop checks a solution (no cut would be added).
+    """
+    for name in changed:
+        for con, side in limits.rows(name):
+            bound = limits.bound(name, limits.current[name], side)
+            value = loop.activity(con, plan.cols)
+            if not (value <= bound if side == "upper" else value >= bound):
+                return False
+        for guard in loop.plan.cut_guards:
+            if guard.name != name:
+                continue
+            side = "upper" if guard.upper else "lower"
+            guard = replace(guard, rhs=limits.bound(name, limits.current[name], side))
+            gw, gu = loop.plan.guard_point(guard, plan.w, plan.u)
+            violation, _ = guard.check(gw, gu, guard.values(gw, gu))
+            if violation - loop.plan.slack_value(guard.name) > CUT_TOLERANCE:
+                return False
+    return True
+
+
+@dataclass
+class _Solution:
+    """A solution of a warm model: HiGHS's columns, and w and u as the model holds them."""
+
+    cols: np.ndarray
+    w: np.ndarray
+    u: np.ndarray
+
+
+@dataclass
+class _Optimum:
+    """A proven optimum of a warm model at limits ``point``.
+
+    ``best`` is the alignment solve's plan, ``chosen`` the plan its tie-break chose (the
+    result's).
+    """
+
+    point: np.ndarray
+    result: SolveResult
+    best: _Solution
+    chosen: _Solution
 
 
 class _Answers:
@@ -401,6 +508,7 @@ class WarmCache:
         self.resolvers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.kept: dict[int, Coefficients] = {}  # coefficients keyed by id stay alive
         self.keys: dict[int, tuple[Any, str]] = {}  # spec id: (spec, structure key)
+        self.evaluations: dict[tuple[Any, ...], Evaluation] = {}
 
     def clear(self) -> None:
         """Drop every model (at the end of a batch)."""
@@ -409,6 +517,7 @@ class WarmCache:
         self.resolvers.clear()
         self.kept.clear()
         self.keys.clear()
+        self.evaluations.clear()
 
     def structure(self, case: Case) -> str:
         """:func:`structure_key`, computed once per case spec object."""
@@ -457,6 +566,28 @@ class WarmCache:
         return self.answers.setdefault(key, _Answers()), point
 
 
+def evaluation(case: Case, coeffs: Coefficients, w: np.ndarray, u: np.ndarray, *,
+               revenue: float | None = None) -> Evaluation:
+    """:func:`compplan.optimizer.evaluate.evaluate`, its figures kept per plan in a session.
+
+    Candidates of one structure share every figure of a plan but the guardrail checks
+    (the limits are all that differs): the figures are computed once per plan, the
+    checks for each case.
+    """
+    cache = active()
+    if cache is None:
+        return evaluate(case, coeffs, w, u, revenue=revenue)
+    key = (cache._keep(coeffs), cache.structure(case), w.tobytes(), u.tobytes(), revenue)
+    found = cache.evaluations.get(key)
+    if found is None:
+        found = evaluate(case, coeffs, w, u, revenue=revenue)
+        if len(cache.evaluations) >= MAX_ANSWERS:
+            cache.evaluations.clear()
+        cache.evaluations[key] = found
+        return found
+    return _with_checks(case, found)
+
+
 def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
                time_limit: float | None, guardrails: Any, tail_method: TailMethod,
                objective: str, progress: Callable[[str], None] | None) -> SolveResult | None:
@@ -477,12 +608,22 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
     loop, plan = warm.loop, warm.loop.plan
     plan.cut_guards = [g for g in tail_guards(case, coeffs, include)
                        if g.name in loop.pushed]
-    warm.limits.move(warm_limits(case, include))
+    limits = warm_limits(case, include)
+    warm.limits.move(limits)
+    if objective == "alignment":
+        found = warm.donor(point, sorted(limits))
+        if found is not None:
+            answers.record(point, (found.result.w, found.result.u, found.result.z))
+            return _reused(found.result)
     loop.deadline = None if time_limit is None else time.monotonic() + time_limit
     loop.progress = progress
     loop.seconds, loop.rounds = 0.0, 0
     loop.cuts = {g.name: 0 for g in plan.cut_guards}
     status, gap, message = loop.run()
+    best = None
+    if status is Status.OPTIMAL and loop.last_cols is not None:
+        w, u, _ = loop.values()
+        best = _Solution(loop.last_cols, w, u)
     rows = None
     if status is Status.OPTIMAL and objective in ("alignment", "cost"):
         status, message, rows = _tie_break_warm(loop, coeffs, cheapest=objective == "alignment")
@@ -493,9 +634,30 @@ def solve_warm(cache: WarmCache, case: Case, coeffs: Coefficients, *,
         result.w, result.u, result.z = _clean(*loop.values())
         if status is Status.OPTIMAL:
             answers.record(point, (result.w, result.u, result.z))
+            if objective == "alignment" and not message and best is not None:
+                warm.remember(point, result, best)
     elif status is Status.INFEASIBLE:
         answers.record(point, None)
     return result
+
+
+def _reused(result: SolveResult) -> SolveResult:
+    """A donor's result for another candidate: no solver call of its own (0 rounds)."""
+    assert result.w is not None and result.u is not None and result.z is not None
+    return replace(result, w=result.w.copy(), u=result.u.copy(), z=result.z.copy(),
+                   seconds=0.0, rounds=0, cuts=dict(result.cuts))
+
+
+def looseness(case: Case) -> tuple[float, ...]:
+    """The case's warm limits as one key, larger when looser (a limit not set: loosest).
+
+    Solving a batch's candidates in decreasing order of this key (Python's tuple order)
+    solves each candidate after every candidate at least as loose on every limit: their
+    optima can answer it (:meth:`_Model.donor`), and their infeasibility proves its own.
+    """
+    limits = guardrail_limits(case)
+    return tuple(math.inf if limits[n] is None else _loosening(n) * float(limits[n])
+                 for n in WARM_LIMITS)
 
 
 def _tie_break_warm(loop: WarmLoop, coeffs: Coefficients, *,
@@ -558,6 +720,13 @@ class WarmResolver:
         m = loop.plan.model
         self.zcols = [loop.solver._pyomo_var_to_solver_var_map[id(m.z[k])]
                       for k in coeffs.metric_ids]
+        #: The alignment model of the same key, whose optima answer re-solves (or None).
+        self.aligned: _Model | None = None
+        #: The cache holding this resolver (for the models of other upper-tail ratios).
+        self.cache: WarmCache | None = None
+        #: This model's own MIP optima: limits (as points), plan, best alignment.
+        self.found: list[tuple[_Solution, float]] = []
+        self.points: np.ndarray | None = None
 
     def reset(self, case: Case, z: np.ndarray, tail_method: TailMethod) -> None:
         """Re-solves for another candidate of the same key at its plan's selection."""
@@ -593,7 +762,16 @@ class WarmResolver:
         from compplan.optimizer.prices import _dual_prices, _Resolver, with_limit
 
         if "fairness_top" in moves:
-            # The upper tail's ratio scales the mean payout: coefficients, not a bound.
+            # The upper tail's ratio scales the mean payout: coefficients, not a bound. The
+            # case with the ratio moved is another structure, with a warm model of its own
+            # (kept for the next candidate, which moves the same ratio).
+            limit = float(guardrail_limits(self.case)["fairness_top"] or 0.0)
+            moved = with_limit(self.case, "fairness_top", limit + moves["fairness_top"])
+            other = None if self.cache is None else \
+                resolver(self.cache, moved, self.coeffs, self.tail_method, self.z)
+            if other is not None:
+                rest = {n: t for n, t in moves.items() if n != "fairness_top"}
+                return other.solve_many(rest, relaxed=relaxed, top_slack=top_slack)
             if self.cold is None:
                 self.cold = _Resolver(self.case, self.coeffs, self.tail_method, self.z)
             return self.cold.solve_many(moves, relaxed=relaxed, top_slack=top_slack)
@@ -604,6 +782,12 @@ class WarmResolver:
             limits["fairness_top"] = self.base["fairness_top"] + top_slack
         self._mode(relaxed)
         self.limits.move(limits)
+        names = sorted(limits)
+        point = np.array([_loosening(n) * limits[n] for n in names])
+        if not relaxed:
+            known = self._known(limits, point, names)
+            if known is not None:
+                return known, {}
         case = self.case
         for name, value in limits.items():
             if value != self.base[name] and name != "fairness_top":
@@ -621,7 +805,37 @@ class WarmResolver:
             return None
         w, u, _ = loop.values()
         alignment = float(self.coeffs.objective_w @ w + self.coeffs.objective_u @ u)
+        if not relaxed and loop.last_cols is not None and len(self.found) < MAX_ANSWERS:
+            self.found.append((_Solution(loop.last_cols, w, u), alignment))
+            row = point[np.newaxis, :]
+            self.points = row if self.points is None else np.vstack([self.points, row])
         return alignment, _dual_prices(case, self.coeffs, loop) if relaxed else {}
+
+    def _known(self, limits: dict[str, float], point: np.ndarray,
+               names: list[str]) -> float | None:
+        """The best alignment at ``limits`` (held by HiGHS now) without a solve, if known.
+
+        Exact, as :meth:`_Model.donor`: a MIP optimum of this model, or an alignment
+        solve's optimum of the alignment model, found at limits at least as loose, whose
+        plan meets these: the best alignment here is its own. The alignment model's
+        limits are moved here (every solve moves them to its own first).
+        """
+        if self.points is not None and self.points.shape[1] == point.shape[0]:
+            looser = np.flatnonzero(np.all(self.points >= point, axis=1))
+            for i in looser[::-1][:MAX_DONORS]:
+                plan, alignment = self.found[int(i)]
+                changed = [names[k] for k in np.flatnonzero(self.points[int(i)] > point)]
+                if _meets(self.loop, self.limits, plan, changed):
+                    return alignment
+        model = self.aligned
+        if model is None or not model.optima or "fairness_top" in limits:
+            return None
+        model.limits.move(limits)
+        found = model.donor(point, names, chosen=False)
+        if found is None:
+            return None
+        return float(self.coeffs.objective_w @ found.best.w
+                     + self.coeffs.objective_u @ found.best.u)
 
     def _rhs(self, guard: TailGuard, limits: dict[str, float]) -> float:
         if guard.name not in limits:
@@ -650,6 +864,8 @@ def resolver(cache: WarmCache, case: Case, coeffs: Coefficients, tail_method: Ta
         cache.resolvers.move_to_end(key)
     if found is not None:
         found.reset(case, z, tail_method)
+        found.aligned = cache.models.get((key[0], key[1], include, tail_method, "alignment"))
+        found.cache = cache
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from typing import Any
 
 from compplan.models import fmt
@@ -35,6 +36,7 @@ def frontier_chart(points: Any, *, title: str, currency: str,
         The chart as PNG and as SVG.
     """
     # The object API with the Agg canvas: no pyplot, no global backend, no display.
+    import_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -57,6 +59,28 @@ def frontier_chart(points: Any, *, title: str, currency: str,
     fig.savefig(png, format="png", metadata={"Software": None})
     fig.savefig(svg, format="svg", metadata={"Date": None})
     return png.getvalue(), svg.getvalue()
+
+
+def import_matplotlib() -> None:
+    """Import matplotlib itself, without the pyplot and pylab that Pyomo adds to it.
+
+    Once Pyomo is imported (a batch has solved), its import hook runs its own set-up on
+    the first ``import matplotlib``: importing ``matplotlib.pyplot`` and
+    ``matplotlib.pylab``, which the charts do not use and which cost about as much as
+    drawing the frontier. The hook is stood aside for that one import; Pyomo still sets
+    matplotlib up if it ever asks for it (through its own ``attempt_import``).
+    """
+    if "matplotlib" in sys.modules:
+        return
+    hook = sys.modules.get("pyomo.common.dependencies")
+    callbacks = getattr(getattr(hook, "DeferredImportCallbackFinder", None), "_callbacks", None)
+    held = callbacks.pop("matplotlib", None) if isinstance(callbacks, dict) else None
+    try:
+        import matplotlib  # noqa: F401
+    finally:
+        if held is not None:
+            assert isinstance(callbacks, dict)
+            callbacks.setdefault("matplotlib", held)
 
 
 def _panel(ax: Any, feasible: Any, column: str, flag: str,

@@ -14,8 +14,11 @@ formula.
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -73,3 +76,58 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def csv_text(frame: pd.DataFrame) -> str:
     """``frame`` as CSV text (no index, newline line ends), its text neutralised."""
     return neutralise_frame(frame).to_csv(index=False, lineterminator="\n")
+
+
+def records_csv(records: list[dict[str, Any]]) -> str:
+    r"""``csv_text(pandas.DataFrame(records))`` for plain records, without pandas.
+
+    Every record must have the same keys in the same order and each column one type
+    (text, float, int or bool) with no missing value; otherwise (and for an empty list)
+    the text comes from pandas itself.
+
+    Parameters
+    ----------
+    records : list of dict
+        One dictionary per row.
+
+    Returns
+    -------
+    str
+        CSV text: a header, one line per record, text neutralised
+        (:func:`compplan.render.safe.neutralise`), ``\n`` line ends.
+    """
+    columns = _plain_columns(records)
+    if columns is None:
+        return csv_text(pd.DataFrame(records))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([neutralise(c) for c in columns])
+    kinds = [type(records[0][c]) for c in columns]
+    for record in records:
+        writer.writerow([neutralise(v) if kind is str else
+                         float.__repr__(v) if kind is float else v
+                         for v, kind in zip(record.values(), kinds, strict=True)])
+    return buffer.getvalue()
+
+
+def _plain_columns(records: list[dict[str, Any]]) -> list[str] | None:
+    """The columns when every record has the same keys and each column one plain type."""
+    if not records:
+        return None
+    columns = list(records[0])
+    if not columns or not all(isinstance(c, str) for c in columns):
+        return None
+    kinds = [type(records[0][c]) for c in columns]
+    if any(kind not in (str, float, int, bool) for kind in kinds):
+        return None
+    for record in records:
+        if list(record) != columns:
+            return None
+        for value, kind in zip(record.values(), kinds, strict=True):
+            if type(value) is not kind:
+                return None
+            if kind is float and not math.isfinite(value):
+                return None  # pandas writes NaN empty, infinities as inf
+            if kind is int and not -(2 ** 63) <= value < 2 ** 63:
+                return None  # beyond int64: an object column in pandas
+    return columns

@@ -172,3 +172,94 @@ def test_a_serial_batch_releases_its_warm_models(make_case: MakeCase, tmp_path: 
                         .read_text())
     assert record["alignment"] == pytest.approx(3000.0 / TI - 1.0, abs=1e-6)
     assert record["expected_cost"] == pytest.approx(3000.0, rel=1e-6)
+
+
+def test_a_tighter_candidate_takes_a_looser_optimum_that_meets_it(
+        make_case: MakeCase) -> None:
+    # Hand case: the best plan above 4 TI costs 4 TI (u = 6); below, the cap binds.
+    case = load_case(hand_case(make_case))
+    coeffs = compute_coefficients(case)
+    cache = warm.WarmCache()
+
+    def at(cap: float) -> Case:
+        budget = case.spec.budget.model_copy(update={"expected_cap": cap})
+        return replace(case, spec=case.spec.model_copy(update={"budget": budget}))
+
+    with warm.session(cache):
+        loose = solve(at(4.7 * TI), coeffs)
+        assert loose.status is Status.OPTIMAL and loose.rounds >= 1
+        # 4.3 TI is tighter and the plan of 4.7 TI costs 4 TI: the same optimum, unsolved.
+        tighter = solve(at(4.3 * TI), coeffs)
+        assert tighter.status is Status.OPTIMAL and tighter.rounds == 0
+        assert tighter.u is not None and tighter.u[0] == pytest.approx(6.0, abs=1e-6)
+        assert tighter.u is not loose.u  # a copy, not the donor's own array
+        # At 3.3 TI that plan costs too much: solved, alignment 2.3.
+        binding = solve(at(3.3 * TI), coeffs)
+        assert binding.status is Status.OPTIMAL and binding.rounds >= 1
+        assert binding.u is not None and binding.u[0] == pytest.approx(2.0 * 2.3, abs=1e-6)
+        # A looser cap than any solved is never answered from a tighter optimum.
+        looser = solve(at(5.5 * TI), coeffs)
+        assert looser.rounds >= 1
+    for result in (loose, tighter, looser):
+        assert result.u is not None and result.u[0] == pytest.approx(6.0, abs=1e-6)
+
+
+def test_a_batch_is_solved_loosest_first() -> None:
+    case = load_case(CASES / "enterprise_first")
+    grid = {"budget.expected_cap": [1.8e7, 2.2e7], "fairness.parity_tolerance": [0.2, 0.05],
+            "fairness.bottom_floor": [0.1, 0.3]}
+    spec = expand("test", case.path, grid, [])
+    shared = batch_run.Shared(case, tuple(candidate_specs(spec, case)),
+                              ("",) * len(spec.candidates), {}, {}, batch_run.BatchOptions())
+    order = batch_run.solve_order(shared, list(range(len(spec.candidates))))
+    # Caps (the first warm limit) largest first, then parity tolerances largest first,
+    # then bottom floors lowest first (a lower floor is looser).
+    assert [spec.candidates[i].params for i in order[:3]] == [
+        {"budget.expected_cap": 2.2e7, "fairness.parity_tolerance": 0.2,
+         "fairness.bottom_floor": 0.1},
+        {"budget.expected_cap": 2.2e7, "fairness.parity_tolerance": 0.2,
+         "fairness.bottom_floor": 0.3},
+        {"budget.expected_cap": 2.2e7, "fairness.parity_tolerance": 0.05,
+         "fairness.bottom_floor": 0.1}]
+    assert sorted(order) == list(range(8))
+
+
+def test_a_session_evaluates_a_plan_once_and_checks_each_case_s_limits() -> None:
+    from compplan.models.fastwrite import json_text
+    from compplan.optimizer.evaluate import evaluate
+
+    case = load_case(CASES / "enterprise_first")
+    coeffs = compute_coefficients(case)
+    result = solve(case, coeffs)
+    assert result.w is not None and result.u is not None
+    cost = float(coeffs.cost_w @ result.w + coeffs.cost_u @ result.u) * coeffs.ti_total
+    budget = case.spec.budget.model_copy(update={"expected_cap": round(0.9 * cost)})
+    tight = replace(case, spec=case.spec.model_copy(update={"budget": budget}))
+    cache = warm.WarmCache()
+    with warm.session(cache):
+        first = warm.evaluation(case, coeffs, result.w, result.u)
+        second = warm.evaluation(tight, coeffs, result.w, result.u)
+    assert len(cache.evaluations) == 1  # one plan, one structure: evaluated once
+    for got, of in ((first, case), (second, tight)):
+        assert json_text(got.to_dict()) == json_text(
+            evaluate(of, coeffs, result.w, result.u).to_dict())
+    checks = {g.name: g for g in second.guardrails}
+    assert not checks["budget_expected"].ok
+    assert checks["budget_expected"].limit == round(0.9 * cost)
+    assert {g.name: g.ok for g in first.guardrails}["budget_expected"]
+
+
+def test_the_upper_tail_price_is_the_cold_one_with_its_ratio_moved_warm(
+        tmp_path: Path) -> None:
+    # top_ratio 1.5 to 1.8 binds in the default case: its 1 % price is a re-solve of the
+    # case with the ratio moved, on a warm model of that case kept between candidates.
+    case = load_case(CASES / "enterprise_first")
+    grid = {"fairness.top_ratio": [1.5, 1.6, 1.8, 2.0],
+            "budget.expected_cap": [21_600_000.0, 23_760_000.0]}
+    spec = expand("test", case.path, grid, [])
+    run_batch(spec, case, tmp_path / "top", chart=False)
+    plans, _ = compare_batch(tmp_path / "top", case, candidate_specs(spec, case))
+    assert plans == 8
+    record = json.loads((tmp_path / "top" / "candidates" / "c0001" / "result.json")
+                        .read_text())
+    assert record["guardrail_prices"]["[fairness] top_ratio"] > 1e-3
