@@ -18,6 +18,9 @@ from pyarrow import csv as pacsv
 
 from compplan.models.limits import MAX_ATTAINMENT
 
+#: Rows copied from the columns into ``x`` at a time (a block stays in the cache).
+_BLOCK_ROWS = 8192
+
 
 def _codes(column: pa.ChunkedArray, sort: bool = True) -> tuple[np.ndarray, list[str]] | None:
     """Distinct values (sorted, or in order of first appearance) and each row's code.
@@ -90,15 +93,20 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, .
     in_order = not holes and bool((cell == np.arange(cell.size)).all())
     flat = (np.zeros if holes else np.empty)((n_reps * n_periods, len(metric_ids)),
                                              dtype=np.float64)
-    for j, metric in enumerate(metric_ids):
-        values = table[metric].to_numpy()
-        if not (np.isfinite(values).all() and (values >= 0).all()
-                and (values <= MAX_ATTAINMENT).all()):
+    columns = [table[metric].to_numpy() for metric in metric_ids]
+    for values in columns:
+        # min and max are NaN when a value is: then both tests fail, as for +-inf.
+        if not (values.min() >= 0 and values.max() <= MAX_ATTAINMENT):
             return None
+    # The columns go into rows a block at a time: one column written at a time would
+    # walk the whole array once per metric (a cache miss per value).
+    for start in range(0, table.num_rows, _BLOCK_ROWS):
+        stop = min(start + _BLOCK_ROWS, table.num_rows)
+        block = np.stack([values[start:stop] for values in columns], axis=1)
         if in_order:
-            flat[:, j] = values
+            flat[start:stop] = block
         else:
-            flat[cell, j] = values
+            flat[cell[start:stop]] = block
     # A view with the case's axis order (rep, metric, period); no copy.
     x = flat.reshape(n_reps, n_periods, len(metric_ids)).transpose(0, 2, 1)
     return x, tuple(labels), counts.reshape(n_reps, n_periods) if holes else None

@@ -9,8 +9,10 @@ of order one; multiply by ``ti_total`` for currency.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -143,6 +145,33 @@ WORKERS = max(1, min(4, os.cpu_count() or 1))
 Progress = Callable[[str, int, int], None]
 
 
+_BLAS_LOCK = threading.Lock()
+_blas_users = [0]
+_blas_limit: list[threadpool_limits] = []
+
+
+@contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """One BLAS thread for the process while any caller is inside (callers may overlap).
+
+    threadpoolctl's limit is process-wide and restores what it found on exit: entered
+    from two threads at once, the first to leave would lift the other's limit (or the
+    last would leave it on for good). The limit is set by the first caller to enter and
+    lifted by the last to leave.
+    """
+    with _BLAS_LOCK:
+        if _blas_users[0] == 0:
+            _blas_limit.append(threadpool_limits(limits=1, user_api="blas"))
+        _blas_users[0] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_users[0] -= 1
+            if _blas_users[0] == 0:
+                _blas_limit.pop().restore_original_limits()
+
+
 def _chunk_reps(n_metrics: int, n_scen: int) -> int:
     return max(1, CHUNK_ELEMENTS // max(1, n_metrics * n_scen))
 
@@ -157,8 +186,7 @@ def _map_chunks(scen: Scenarios, work: Callable[[int, int, np.ndarray], T], phas
 
     results = []
     # One BLAS thread per worker: OpenBLAS threads spin, and oversubscribed they stall.
-    with threadpool_limits(limits=1, user_api="blas"), \
-            ThreadPoolExecutor(max_workers=WORKERS) as pool:
+    with single_blas_thread(), ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for i, result in enumerate(pool.map(run, bounds)):
             results.append(result)
             if progress is not None:
