@@ -345,7 +345,8 @@ def _load_roles(folder: Path, spec: OrgSpec) -> tuple[Role, ...]:
     """Every role's case, read side by side.
 
     The first role (in org.toml order) that fails is the one reported, as when they are
-    read one after the other. Each role is read by the same code as alone, so its case is the same to the bit.
+    read one after the other. Each role is read by the same code as alone, so its case
+    is the same to the bit.
     """
     ids = list(spec.roles)
     if len(ids) < 2 or ROLE_READERS < 2:
