@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -232,3 +233,20 @@ def test_fast_path_refuses_what_the_careful_reader_refuses(tmp_path: Path, value
     assert fast_read(folder) is None
     with pytest.raises(CaseError, match=r"^attainment.csv, line 9001, "):
         load_case(folder)
+
+
+def test_keep_freed_memory_sets_glibc_or_says_it_cannot(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+
+    from compplan.cli import memory
+
+    assert memory.keep_freed_memory() is sys.platform.startswith("linux")
+    monkeypatch.setattr(memory.sys, "platform", "darwin")
+    assert memory.keep_freed_memory() is False
+    monkeypatch.setattr(memory.sys, "platform", "linux")
+
+    def no_libc(_name: object) -> object:
+        raise OSError("no C library")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    assert memory.keep_freed_memory() is False
