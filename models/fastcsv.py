@@ -93,20 +93,24 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, .
     in_order = not holes and bool((cell == np.arange(cell.size)).all())
     flat = (np.zeros if holes else np.empty)((n_reps * n_periods, len(metric_ids)),
                                              dtype=np.float64)
-    columns = [table[metric].to_numpy() for metric in metric_ids]
-    for values in columns:
-        # min and max are NaN when a value is: then both tests fail, as for +-inf.
-        if not (values.min() >= 0 and values.max() <= MAX_ATTAINMENT):
-            return None
-    # The columns go into rows a block at a time: one column written at a time would
-    # walk the whole array once per metric (a cache miss per value).
-    for start in range(0, table.num_rows, _BLOCK_ROWS):
-        stop = min(start + _BLOCK_ROWS, table.num_rows)
-        block = np.stack([values[start:stop] for values in columns], axis=1)
-        if in_order:
-            flat[start:stop] = block
-        else:
-            flat[cell[start:stop]] = block
+    # Batch by batch, each column a view of pyarrow's buffer (no nulls: no copy).
+    start = 0
+    for batch in table.select(list(metric_ids)).to_batches():
+        columns = [column.to_numpy() for column in batch.columns]
+        for values in columns:
+            # min and max are NaN when a value is: then both tests fail, as for +-inf.
+            if values.size and not (values.min() >= 0 and values.max() <= MAX_ATTAINMENT):
+                return None
+        # The columns go into rows a block at a time: one column written at a time would
+        # walk the whole array once per metric (a cache miss per value).
+        for first in range(0, batch.num_rows, _BLOCK_ROWS):
+            last = min(first + _BLOCK_ROWS, batch.num_rows)
+            block = np.stack([values[first:last] for values in columns], axis=1)
+            if in_order:
+                flat[start + first:start + last] = block
+            else:
+                flat[cell[start + first:start + last]] = block
+        start += batch.num_rows
     # A view with the case's axis order (rep, metric, period); no copy.
     x = flat.reshape(n_reps, n_periods, len(metric_ids)).transpose(0, 2, 1)
     return x, tuple(labels), counts.reshape(n_reps, n_periods) if holes else None
