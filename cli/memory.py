@@ -7,7 +7,8 @@ hands blocks above its mmap threshold back to the system as soon as they are fre
 so the next one is fresh memory again: the kernel clears every page of it on first
 touch, which on a virtual machine costs as much as the arithmetic (``perf`` put a
 quarter of ``compplan optimise ORG``'s CPU time in ``clear_page_erms``). With a high
-mmap threshold and no trimming, freed blocks stay in the process and are reused.
+mmap threshold and no trimming, freed blocks stay in the process and are reused; so
+do pyarrow's (its mimalloc pool is told not to purge freed pages, before pyarrow loads).
 
 A command is a short process: what it keeps is returned when it exits. The library
 (the API, the studio's server, batch workers) is left alone.
@@ -16,23 +17,29 @@ A command is a short process: what it keeps is returned when it exits. The libra
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
 #: ``mallopt`` parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 #: Blocks up to this size come from (and go back to) the process's own heap.
 KEEP_BYTES = 1 << 30
 
 
 def keep_freed_memory() -> bool:
-    """Ask glibc to keep freed memory for reuse; False where there is no ``mallopt``.
+    """Ask glibc (and pyarrow's pool) to keep freed memory for reuse.
+
+    Call it before pyarrow is imported.
 
     Returns
     -------
     bool
-        True when both settings were accepted.
+        True when glibc accepted every setting; False where there is no ``mallopt``.
     """
+    # Read by mimalloc when pyarrow first allocates; a value the user set is kept.
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -41,6 +48,8 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    # The mmap threshold is set first: setting either fixes it (no dynamic threshold).
-    return bool(mallopt(M_MMAP_THRESHOLD, KEEP_BYTES)) & bool(
-        mallopt(M_TRIM_THRESHOLD, 2 * KEEP_BYTES - 1))
+    # One arena for every thread: a worker thread's blocks are then reused by the next
+    # worker (each pass over chunks of reps starts new threads), not left in its own.
+    settings = ((M_MMAP_THRESHOLD, KEEP_BYTES), (M_TRIM_THRESHOLD, 2 * KEEP_BYTES - 1),
+                (M_ARENA_MAX, 1))
+    return all([bool(mallopt(param, value)) for param, value in settings])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import sys
 import threading
@@ -240,9 +241,13 @@ def test_keep_freed_memory_sets_glibc_or_says_it_cannot(monkeypatch: pytest.Monk
 
     from compplan.cli import memory
 
+    monkeypatch.delenv("MIMALLOC_PURGE_DELAY", raising=False)
     assert memory.keep_freed_memory() is sys.platform.startswith("linux")
+    assert os.environ["MIMALLOC_PURGE_DELAY"] == "-1"
+    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "100")   # the user's own is kept
     monkeypatch.setattr(memory.sys, "platform", "darwin")
     assert memory.keep_freed_memory() is False
+    assert os.environ["MIMALLOC_PURGE_DELAY"] == "100"
     monkeypatch.setattr(memory.sys, "platform", "linux")
 
     def no_libc(_name: object) -> object:
