@@ -236,22 +236,24 @@ def test_fast_path_refuses_what_the_careful_reader_refuses(tmp_path: Path, value
         load_case(folder)
 
 
-def test_keep_freed_memory_sets_glibc_or_says_it_cannot(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tune_runtime_sets_glibc_or_says_it_cannot(monkeypatch: pytest.MonkeyPatch) -> None:
     import ctypes
 
-    from compplan.cli import memory
+    from compplan.cli import runtime
 
     monkeypatch.delenv("MIMALLOC_PURGE_DELAY", raising=False)
-    assert memory.keep_freed_memory() is sys.platform.startswith("linux")
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    assert runtime.tune_runtime() is sys.platform.startswith("linux")
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "-1"
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "100")   # the user's own is kept
-    monkeypatch.setattr(memory.sys, "platform", "darwin")
-    assert memory.keep_freed_memory() is False
+    monkeypatch.setattr(runtime.sys, "platform", "darwin")
+    assert runtime.tune_runtime() is False
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "100"
-    monkeypatch.setattr(memory.sys, "platform", "linux")
+    monkeypatch.setattr(runtime.sys, "platform", "linux")
 
     def no_libc(_name: object) -> object:
         raise OSError("no C library")
 
     monkeypatch.setattr(ctypes, "CDLL", no_libc)
-    assert memory.keep_freed_memory() is False
+    assert runtime.tune_runtime() is False

@@ -1,5 +1,6 @@
-"""Keep memory a command frees for its next allocations (glibc's ``mallopt``).
+"""Settings of a command's process: freed memory kept for reuse, idle BLAS threads asleep.
 
+**Memory** (glibc's ``mallopt``).
 A command reads and reduces large arrays: an organisation of five roles of 20,000 reps
 allocates and frees about 2 GB of temporaries of 2 to 40 MB each (CSV columns, the
 attainment array, its deviations from the mean, each chunk's payout curves). glibc
@@ -12,6 +13,14 @@ do pyarrow's (its mimalloc pool is told not to purge freed pages, before pyarrow
 
 A command is a short process: what it keeps is returned when it exits. The library
 (the API, the studio's server, batch workers) is left alone.
+
+**BLAS threads.** After each product OpenBLAS's worker threads spin for about 2^28
+cycles waiting for the next one. The solver's loop checks the tail guardrails with
+products over 20,000 reps between HiGHS runs, so a worker spun beside the main thread
+nearly all the time: 7 to 10 % of the command's CPU (``perf``), taken from the main
+thread on two cores. ``OPENBLAS_THREAD_TIMEOUT=4`` (2^4 cycles) puts them to sleep at
+once; the number of threads and how a product is split among them do not change, so
+neither does any result.
 """
 
 from __future__ import annotations
@@ -28,18 +37,20 @@ M_ARENA_MAX = -8
 KEEP_BYTES = 1 << 30
 
 
-def keep_freed_memory() -> bool:
-    """Ask glibc (and pyarrow's pool) to keep freed memory for reuse.
+def tune_runtime() -> bool:
+    """Keep freed memory for reuse (glibc, pyarrow's pool) and let idle BLAS threads sleep.
 
-    Call it before pyarrow is imported.
+    Call it before numpy and pyarrow are imported (they read the settings when loaded).
 
     Returns
     -------
     bool
         True when glibc accepted every setting; False where there is no ``mallopt``.
     """
-    # Read by mimalloc when pyarrow first allocates; a value the user set is kept.
+    # Read by mimalloc when pyarrow first allocates, and by OpenBLAS when numpy loads;
+    # a value the user set is kept.
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     if not sys.platform.startswith("linux"):
         return False
     try:
