@@ -21,11 +21,21 @@ nearly all the time: 7 to 10 % of the command's CPU (``perf``), taken from the m
 thread on two cores. ``OPENBLAS_THREAD_TIMEOUT=4`` (2^4 cycles) puts them to sleep at
 once; the number of threads and how a product is split among them do not change, so
 neither does any result.
+
+**Exit.** At exit Python collects garbage over every object the command made: the
+models, frames and modules of ``compplan optimise ORG`` (about 115,000 objects) took
+0.3 to 1.7 s of collection after the files were written. The objects are frozen at
+exit instead (``gc.freeze``), so that last collection skips them; the process ends and
+the system takes the memory back. ``atexit`` runs before that collection, and after
+the command's output is committed; handlers registered earlier (logging's flush,
+``weakref.finalize``) still run.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
+import gc
 import os
 import sys
 
@@ -35,10 +45,11 @@ M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 #: Blocks up to this size come from (and go back to) the process's own heap.
 KEEP_BYTES = 1 << 30
+_AT_EXIT: list[object] = []  # registered once per process
 
 
 def tune_runtime() -> bool:
-    """Keep freed memory for reuse (glibc, pyarrow's pool) and let idle BLAS threads sleep.
+    """Keep freed memory for reuse, let idle BLAS threads sleep, skip the exit collection.
 
     Call it before numpy and pyarrow are imported (they read the settings when loaded).
 
@@ -47,6 +58,9 @@ def tune_runtime() -> bool:
     bool
         True when glibc accepted every setting; False where there is no ``mallopt``.
     """
+    if gc.freeze not in _AT_EXIT:
+        _AT_EXIT.append(gc.freeze)
+        atexit.register(gc.freeze)
     # Read by mimalloc when pyarrow first allocates, and by OpenBLAS when numpy loads;
     # a value the user set is kept.
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")

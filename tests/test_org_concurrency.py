@@ -11,6 +11,7 @@ and exactly, with the ones commit cab00a8 wrote before this work
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import shutil
@@ -244,6 +245,8 @@ def test_tune_runtime_sets_glibc_or_says_it_cannot(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("MIMALLOC_PURGE_DELAY", raising=False)
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
     assert runtime.tune_runtime() is sys.platform.startswith("linux")
+    runtime.tune_runtime()
+    assert runtime._AT_EXIT.count(gc.freeze) == 1   # frozen at exit: registered once
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "-1"
     assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "100")   # the user's own is kept
