@@ -8,6 +8,7 @@ the field, as for a single case.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -338,21 +339,37 @@ def _check_paths(folder: Path, spec: OrgSpec) -> None:
 
 #: Roles read at once: reading a CSV (pyarrow) and checking it (numpy, pandas) release
 #: the GIL, so two roles read side by side take about the time of one on two cores.
-ROLE_READERS = max(1, min(4, os.cpu_count() or 1))
+#: None: as many as there are idle cores (:func:`idle_cores`).
+ROLE_READERS: int | None = None
+
+
+def idle_cores(most: int = 4) -> int:
+    """Cores left idle by the machine's other work: ``cpu_count - load average``, up.
+
+    Threads side by side only pay on idle cores: on a machine already busy they add
+    memory and switching for nothing (docs/benchmarks.md, issue 23). At least 1, at
+    most ``most``. What is computed never depends on it, only how fast.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this system
+        load = 0.0
+    return max(1, min(most, cores, math.ceil(cores - load)))
 
 
 def _load_roles(folder: Path, spec: OrgSpec) -> tuple[Role, ...]:
-    """Every role's case, read side by side.
+    """Every role's case, read side by side on idle cores (:func:`idle_cores`).
 
     The first role (in org.toml order) that fails is the one reported, as when they are
     read one after the other. Each role is read by the same code as alone, so its case
     is the same to the bit.
     """
     ids = list(spec.roles)
-    if len(ids) < 2 or ROLE_READERS < 2:
+    readers = min(idle_cores() if ROLE_READERS is None else ROLE_READERS, len(ids))
+    if readers < 2:
         return tuple(_load_role(folder, spec, rid) for rid in ids)
-    pool = ThreadPoolExecutor(max_workers=min(ROLE_READERS, len(ids)),
-                              thread_name_prefix="compplan-role")
+    pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="compplan-role")
     try:
         futures = [pool.submit(_load_role, folder, spec, rid) for rid in ids]
         return tuple(future.result() for future in futures)

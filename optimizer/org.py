@@ -15,7 +15,6 @@ Rules are named so that a diagnosis can drop them one by one: ``<role>.<guardrai
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pyomo.environ as pyo
 
-from compplan.models.org import Org
+from compplan.models.org import Org, idle_cores
 from compplan.optimizer.coefficients import (
     Coefficients,
     compute_coefficients,
@@ -58,23 +57,25 @@ from compplan.optimizer.tails import TailGuard
 ORG_GUARDRAILS = ("budget_expected", "budget_cvar")
 
 
-#: Roles whose coefficients are computed at once (numpy releases the GIL in its loops).
-ROLE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Roles whose coefficients are computed at once (numpy releases the GIL in its loops);
+#: None: as many as there are idle cores (:func:`compplan.models.org.idle_cores`).
+ROLE_WORKERS: int | None = None
 
 
 def org_coefficients(org: Org) -> list[Coefficients]:
     """Each role's coefficients, computed once with numpy (goals are the org's).
 
-    Roles are computed side by side, each by the code of a single case. BLAS keeps one
+    Roles are computed side by side on idle cores, each by the code of a single case, so
+    the result does not depend on how many run at once. BLAS keeps one
     thread throughout, so that no product depends on which role's pass happens to run
     beside it (a dot product over more than 10,000 values is split across BLAS threads
     and its rounding then depends on their number).
     """
-    if len(org.roles) < 2 or ROLE_WORKERS < 2:
+    workers = min(idle_cores() if ROLE_WORKERS is None else ROLE_WORKERS, len(org.roles))
+    if workers < 2:
         return [compute_coefficients(role.case) for role in org.roles]
     with single_blas_thread(), \
-            ThreadPoolExecutor(max_workers=min(ROLE_WORKERS, len(org.roles)),
-                               thread_name_prefix="compplan-role") as pool:
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="compplan-role") as pool:
         return list(pool.map(compute_coefficients, [role.case for role in org.roles]))
 
 

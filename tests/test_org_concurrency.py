@@ -166,6 +166,26 @@ def test_roles_not_started_are_not_read_once_one_fails(
     assert "r0" in read and set(read) <= {"r0", "r1", "r2"}
 
 
+@pytest.mark.parametrize(("cores", "load", "threads"), [
+    (2, 0.6, 2),    # a quiet two-core machine: both
+    (2, 1.2, 1),    # one core busy elsewhere: one at a time
+    (2, 9.0, 1),
+    (8, 0.0, 4),    # at most four
+    (1, 0.0, 1),
+    (2, None, 2),   # no load average on this system
+])
+def test_idle_cores(monkeypatch: pytest.MonkeyPatch, cores: int, load: float | None,
+                    threads: int) -> None:
+    def loadavg() -> tuple[float, float, float]:
+        if load is None:
+            raise OSError("no load average")
+        return load, load, load
+
+    monkeypatch.setattr(org_module.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(org_module.os, "getloadavg", loadavg)
+    assert org_module.idle_cores() == threads
+
+
 def blas_threads() -> list[int]:
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
