@@ -353,7 +353,7 @@ def idle_cores(most: int = 4) -> int:
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
-    except OSError:  # not available on this system
+    except (OSError, AttributeError):  # not available on this system (Windows: no such call)
         load = 0.0
     return max(1, min(most, cores, math.ceil(cores - load)))
 
