@@ -65,18 +65,19 @@ ROLE_WORKERS: int | None = None
 def org_coefficients(org: Org) -> list[Coefficients]:
     """Each role's coefficients, computed once with numpy (goals are the org's).
 
-    Roles are computed side by side on idle cores, each by the code of a single case, so
-    the result does not depend on how many run at once. BLAS keeps one
-    thread throughout, so that no product depends on which role's pass happens to run
-    beside it (a dot product over more than 10,000 values is split across BLAS threads
-    and its rounding then depends on their number).
+    Roles are computed side by side on idle cores, each by the code of a single case.
+    BLAS keeps one thread throughout, however many roles run at once: a dot product over
+    more than 10,000 values (``on_plan`` of a role with joiners and leavers) is split
+    across BLAS threads and its rounding depends on their number, so the coefficients
+    do not depend on the machine's load.
     """
     workers = min(idle_cores() if ROLE_WORKERS is None else ROLE_WORKERS, len(org.roles))
-    if workers < 2:
-        return [compute_coefficients(role.case) for role in org.roles]
-    with single_blas_thread(), \
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="compplan-role") as pool:
-        return list(pool.map(compute_coefficients, [role.case for role in org.roles]))
+    with single_blas_thread():
+        if workers < 2:
+            return [compute_coefficients(role.case) for role in org.roles]
+        with ThreadPoolExecutor(max_workers=workers,
+                                thread_name_prefix="compplan-role") as pool:
+            return list(pool.map(compute_coefficients, [role.case for role in org.roles]))
 
 
 def org_problems(org: Org, coeffs: list[Coefficients]) -> dict[str, ResponseProblem]:

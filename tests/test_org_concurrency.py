@@ -280,3 +280,41 @@ def test_tune_runtime_sets_glibc_or_says_it_cannot(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(ctypes, "CDLL", no_libc)
     assert runtime.tune_runtime() is False
+
+
+def joiners_org(folder: Path) -> Path:
+    """Two roles of 12,000 reps (more than BLAS computes in one thread), one with joiners."""
+    from org_helpers import metric, role_case, write_org
+
+    rng = np.random.default_rng(11)
+    for rid, extra in (("a", {"scenarios": {"allow_absent": True}}), ("b", None)):
+        case = role_case(folder / rid, rid, {"m1": metric({"g": 1.0}), "m2": metric({"g": 0.5})},
+                         {"m1": 1.5, "m2": 1.0}, extra=extra)
+        reps = [f"{rid}{i}" for i in range(12_000)]
+        ti = rng.uniform(500.0, 1500.0, len(reps)).round(2)
+        (case / "reps.csv").write_text("rep_id,target_incentive\n" + "".join(
+            f"{r},{t}\n" for r, t in zip(reps, ti, strict=True)))
+        rows = ["rep_id,period,m1,m2"]
+        for i, r in enumerate(reps):
+            for p in ("P01", "P02"):
+                if rid == "a" and p == "P02" and i % 3 == 0:
+                    continue  # joined later: off the plan in P02
+                rows.append(f"{r},{p},{rng.uniform(0, 2):.4f},{rng.uniform(0, 2):.4f}")
+        (case / "attainment.csv").write_text("\n".join(rows) + "\n")
+    return write_org(folder, {"g": 1.0}, {"a": {"path": "a"}, "b": {"path": "b"}})
+
+
+def test_coefficients_of_joiners_do_not_depend_on_threads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = load_org(joiners_org(tmp_path / "org"))
+    assert org.roles[0].case.present is not None
+    runs = []
+    for workers in (1, 2):
+        monkeypatch.setattr(org_optimizer, "ROLE_WORKERS", workers)
+        runs.append(org_coefficients(org))
+    for a, b in zip(*runs, strict=True):
+        assert a.on_plan == b.on_plan
+        for item in dataclasses.fields(a):
+            x, y = getattr(a, item.name), getattr(b, item.name)
+            if isinstance(x, np.ndarray):
+                assert x.tobytes() == y.tobytes(), item.name
