@@ -337,10 +337,11 @@ def _check_paths(folder: Path, spec: OrgSpec) -> None:
         seen[target] = rid
 
 
-#: Roles read at once: reading a CSV (pyarrow) and checking it (numpy, pandas) release
-#: the GIL, so two roles read side by side take about the time of one on two cores.
-#: None: as many as there are idle cores (:func:`idle_cores`).
-ROLE_READERS: int | None = None
+#: Roles read at once (reading a CSV with pyarrow and checking it with numpy and pandas
+#: release the GIL); None: as many as there are idle cores (:func:`idle_cores`). One by
+#: default: on the 2-vCPU VM of docs/benchmarks.md two side by side touched more fresh
+#: memory (peak 720 MiB against 585) and spent more system time than they saved.
+ROLE_READERS: int | None = 1
 
 
 def idle_cores(most: int = 4) -> int:

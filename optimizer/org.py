@@ -58,8 +58,9 @@ ORG_GUARDRAILS = ("budget_expected", "budget_cvar")
 
 
 #: Roles whose coefficients are computed at once (numpy releases the GIL in its loops);
-#: None: as many as there are idle cores (:func:`compplan.models.org.idle_cores`).
-ROLE_WORKERS: int | None = None
+#: None: as many as there are idle cores (:func:`compplan.models.org.idle_cores`). One
+#: by default, as ``compplan.models.org.ROLE_READERS`` (docs/benchmarks.md, issue 23).
+ROLE_WORKERS: int | None = 1
 
 
 def org_coefficients(org: Org) -> list[Coefficients]:

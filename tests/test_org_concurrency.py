@@ -318,3 +318,30 @@ def test_coefficients_of_joiners_do_not_depend_on_threads(
             x, y = getattr(a, item.name), getattr(b, item.name)
             if isinstance(x, np.ndarray):
                 assert x.tobytes() == y.tobytes(), item.name
+
+
+def test_none_reads_and_reduces_on_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[str] = []
+    load_role, compute = org_module._load_role, org_optimizer.compute_coefficients
+
+    def spy_load(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return load_role(*args)
+
+    def spy_compute(case: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return compute(case)
+
+    monkeypatch.setattr(org_module, "ROLE_READERS", None)
+    monkeypatch.setattr(org_optimizer, "ROLE_WORKERS", None)
+    monkeypatch.setattr(org_module, "idle_cores", lambda most=4: 2)
+    monkeypatch.setattr(org_optimizer, "idle_cores", lambda most=4: 2)
+    monkeypatch.setattr(org_module, "_load_role", spy_load)
+    monkeypatch.setattr(org_optimizer, "compute_coefficients", spy_compute)
+    org_coefficients(load_org(CONFORMANCE / "c5_org"))
+    assert len(threads) == 4 and all(t.startswith("compplan-role") for t in threads)
+    threads.clear()
+    monkeypatch.setattr(org_module, "idle_cores", lambda most=4: 1)
+    monkeypatch.setattr(org_optimizer, "idle_cores", lambda most=4: 1)
+    org_coefficients(load_org(CONFORMANCE / "c5_org"))
+    assert threads == ["MainThread"] * 4
