@@ -12,16 +12,25 @@ handoff. Then, each in its own subprocess (wall time around it, peak memory from
 
 * the floor: ``bench/floor.py``'s reading and one numpy pass, for every role in turn in
   one process (``bench/organisation.py --floor ORG``);
-* ``compplan optimise ORG --out TMP --quiet``.
+* ``compplan optimise ORG --out TMP --quiet``;
+* with ``--ref COMMIT``, the same command with compplan as committed at COMMIT
+  (``git archive`` into ``bench/.cache/src-<sha>/pkg``, first on PYTHONPATH, as
+  ``bench/run.py --ref`` does), right after the working tree.
 
-Target (issue 14): at most 2 x the floor, peak memory under 3 GiB, and a model that does
-not grow with reps (the tails are cuts: see the rows column).
+``--repeat N`` runs the three N times in turn, each row with the load average at its
+start (the machine may be shared: compare rows of one round, and the CPU seconds).
+
+    .venv/bin/python bench/organisation.py --markdown --ref cab00a8 --repeat 3
+
+Target (issue 14, again issue 23): at most 2 x the floor, peak memory under 3 GiB, and a
+model that does not grow with reps (the tails are cuts: see the rows column).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import tempfile
@@ -33,7 +42,7 @@ sys.path.insert(0, str(BENCH))
 
 from floor import floor  # noqa: E402
 from make_case import GOALS, make_case, metric_table  # noqa: E402
-from run import REPO, measure, warm  # noqa: E402
+from run import REPO, Run, TextLog, exported_compplan, measure, warm  # noqa: E402
 
 ORG_EXPECTED_FACTOR = 1.0  # org expected_cap / all roles' target incentive
 ORG_CVAR_FACTOR = 1.1
@@ -89,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--periods", type=int, default=12)
     parser.add_argument("--cache", type=Path, default=BENCH / ".cache")
     parser.add_argument("--compplan", default=str(REPO / ".venv" / "bin" / "compplan"))
+    parser.add_argument("--ref", metavar="COMMIT",
+                        help="also time compplan as committed at COMMIT, after the working tree")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run the floor, the working tree (and --ref) N times in turn")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -100,38 +113,54 @@ def main(argv: list[str] | None = None) -> int:
                       args.roles, args.reps, args.metrics, args.periods)
     print(f"organisation ready in {time.perf_counter() - started:.1f}s: {folder}",
           file=sys.stderr)
+    targets: list[tuple[str, dict[str, str] | None]] = [("compplan optimise ORG", None)]
+    if args.ref:
+        ref = exported_compplan(args.ref, args.cache.resolve(), TextLog(False))
+        targets.append((f"compplan optimise ORG ({args.ref})", ref.env))
     for role in folder.iterdir():
         if role.is_dir():
             warm(role)
-    base = measure([sys.executable, __file__, "--floor", str(folder)])
-    if base.code != 0:
-        print(base.stderr, file=sys.stderr)
-        return 1
-    with tempfile.TemporaryDirectory() as out:
-        run = measure([args.compplan, "optimise", str(folder), "--out", out, "--quiet"])
-        if run.code != 0:
-            print(run.stderr, file=sys.stderr)
+    rows = []
+    for _ in range(max(1, args.repeat)):
+        load = os.getloadavg()[0]
+        base = measure([sys.executable, __file__, "--floor", str(folder)])
+        if base.code != 0:
+            print(base.stderr, file=sys.stderr)
             return 1
-        solver = json.loads((Path(out) / "org_plan.json").read_text())["solver"]
+        rows.append(("floor (read + one numpy pass)", load, base, "-", "-"))
+        for name, env in targets:
+            load = os.getloadavg()[0]
+            run, model = optimise(args.compplan, folder, env)
+            if run is None:
+                return 1
+            rows.append((name, load, run, f"{run.seconds / base.seconds:.2f}", model))
     size = f"{args.roles} roles x {args.reps:,} reps x {args.metrics} metrics x {args.periods}"
-    cuts = sum(solver["cuts"].values())
-    rows = [("floor (read + one numpy pass)", base.seconds, base.cpu_seconds, base.peak_mib,
-             "-", "-"),
-            ("compplan optimise ORG", run.seconds, run.cpu_seconds, run.peak_mib,
-             f"{run.seconds / base.seconds:.2f}",
-             f"{solver['rows']} rows, {solver['columns']} columns, {solver['rounds']} "
-             f"solves, {cuts} cuts")]
     if args.markdown:
-        print(f"| {size} | seconds | CPU s | peak MiB | x floor | model |\n"
-              "|---|---:|---:|---:|---:|---|")
-        for name, sec, cpu, mib, ratio, model in rows:
-            print(f"| {name} | {sec:.2f} | {cpu:.2f} | {mib:,.0f} | {ratio} | {model} |")
+        print(f"| {size} | load | seconds | CPU s | peak MiB | x floor | model |\n"
+              "|---|---:|---:|---:|---:|---:|---|")
+        for name, load, run, ratio, model in rows:
+            print(f"| {name} | {load:.1f} | {run.seconds:.2f} | {run.cpu_seconds:.2f} | "
+                  f"{run.peak_mib:,.0f} | {ratio} | {model} |")
     else:
         print(size)
-        for name, sec, cpu, mib, ratio, model in rows:
-            print(f"  {name:32s} {sec:8.2f}s {cpu:8.2f} CPU s {mib:9,.0f} MiB  x{ratio:>5}  "
-                  f"{model}")
+        for name, load, run, ratio, model in rows:
+            print(f"  {name:40s} load {load:4.1f} {run.seconds:8.2f}s {run.cpu_seconds:8.2f} "
+                  f"CPU s {run.peak_mib:9,.0f} MiB  x{ratio:>5}  {model}")
     return 0
+
+
+def optimise(compplan: str, folder: Path,
+             env: dict[str, str] | None) -> tuple[Run | None, str]:
+    """``compplan optimise ORG`` timed, and the size of its model (from org_plan.json)."""
+    with tempfile.TemporaryDirectory() as out:
+        run = measure([compplan, "optimise", str(folder), "--out", out, "--quiet"], env=env)
+        if run.code != 0:
+            print(run.stderr, file=sys.stderr)
+            return None, ""
+        solver = json.loads((Path(out) / "org_plan.json").read_text())["solver"]
+    cuts = sum(solver["cuts"].values())
+    return run, (f"{solver['rows']} rows, {solver['columns']} columns, {solver['rounds']} "
+                 f"solves, {cuts} cuts")
 
 
 if __name__ == "__main__":

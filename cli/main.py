@@ -30,6 +30,7 @@ from compplan.cli.common import (
     output_set,
 )
 from compplan.cli.lazy import LazyGroup
+from compplan.cli.runtime import tune_runtime
 from compplan.errors import CompplanError
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ def optimise(case: str | None, out_dir: str, time_limit: float | None, budget: f
         err_console.print(REPRODUCIBLE_DEPRECATED)
     # --round weights=0.05 --round rates=0.05 is one rounding (the last once won alone).
     round_to = ",".join(round_parts) if round_parts else None
+    # Before numpy loads: freed memory kept for reuse, idle BLAS threads asleep.
+    tune_runtime()
     # Pyomo takes a second to import: let it load while the case is read.
     solver_import = import_in_background(_SOLVER_MODULE)
     if is_org_folder(case):

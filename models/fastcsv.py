@@ -18,6 +18,9 @@ from pyarrow import csv as pacsv
 
 from compplan.models.limits import MAX_ATTAINMENT
 
+#: Rows copied from the columns into ``x`` at a time (a block stays in the cache).
+_BLOCK_ROWS = 8192
+
 
 def _codes(column: pa.ChunkedArray, sort: bool = True) -> tuple[np.ndarray, list[str]] | None:
     """Distinct values (sorted, or in order of first appearance) and each row's code.
@@ -90,15 +93,24 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, .
     in_order = not holes and bool((cell == np.arange(cell.size)).all())
     flat = (np.zeros if holes else np.empty)((n_reps * n_periods, len(metric_ids)),
                                              dtype=np.float64)
-    for j, metric in enumerate(metric_ids):
-        values = table[metric].to_numpy()
-        if not (np.isfinite(values).all() and (values >= 0).all()
-                and (values <= MAX_ATTAINMENT).all()):
-            return None
-        if in_order:
-            flat[:, j] = values
-        else:
-            flat[cell, j] = values
+    # Batch by batch, each column a view of pyarrow's buffer (no nulls: no copy).
+    start = 0
+    for batch in table.select(list(metric_ids)).to_batches():
+        columns = [column.to_numpy() for column in batch.columns]
+        for values in columns:
+            # min and max are NaN when a value is: then both tests fail, as for +-inf.
+            if values.size and not (values.min() >= 0 and values.max() <= MAX_ATTAINMENT):
+                return None
+        # The columns go into rows a block at a time: one column written at a time would
+        # walk the whole array once per metric (a cache miss per value).
+        for first in range(0, batch.num_rows, _BLOCK_ROWS):
+            last = min(first + _BLOCK_ROWS, batch.num_rows)
+            block = np.stack([values[first:last] for values in columns], axis=1)
+            if in_order:
+                flat[start + first:start + last] = block
+            else:
+                flat[cell[start + first:start + last]] = block
+        start += batch.num_rows
     # A view with the case's axis order (rep, metric, period); no copy.
     x = flat.reshape(n_reps, n_periods, len(metric_ids)).transpose(0, 2, 1)
     return x, tuple(labels), counts.reshape(n_reps, n_periods) if holes else None

@@ -8,9 +8,11 @@ the field, as for a single case.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -288,7 +290,7 @@ def load_org(path: str | Path) -> Org:
         raise CaseError(ORG_FILE, f"is missing from the organisation folder {folder}")
     spec = read_org_spec(folder)
     _check_paths(folder, spec)
-    roles = tuple(_load_role(folder, spec, rid) for rid in spec.roles)
+    roles = _load_roles(folder, spec)
     for role in roles:
         _check_alignment(folder, spec, role)
     _check_scenarios(folder, spec, roles)
@@ -333,6 +335,48 @@ def _check_paths(folder: Path, spec: OrgSpec) -> None:
             raise refuse(f"'{role.path}' is also the folder of role '{seen[target]}'; each "
                          "role has a case folder of its own (its reps are paid once)")
         seen[target] = rid
+
+
+#: Roles read at once (reading a CSV with pyarrow and checking it with numpy and pandas
+#: release the GIL); None: as many as there are idle cores (:func:`idle_cores`). One by
+#: default: on the 2-vCPU VM of docs/benchmarks.md two side by side touched more fresh
+#: memory (peak 720 MiB against 585) and spent more system time than they saved.
+ROLE_READERS: int | None = 1
+
+
+def idle_cores(most: int = 4) -> int:
+    """Cores left idle by the machine's other work: ``cpu_count - load average``, up.
+
+    Threads side by side only pay on idle cores: on a machine already busy they add
+    memory and switching for nothing (docs/benchmarks.md, issue 23). At least 1, at
+    most ``most``. What is computed never depends on it, only how fast.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # not available on this system (Windows: no such call)
+        load = 0.0
+    return max(1, min(most, cores, math.ceil(cores - load)))
+
+
+def _load_roles(folder: Path, spec: OrgSpec) -> tuple[Role, ...]:
+    """Every role's case, read side by side on idle cores (:func:`idle_cores`).
+
+    The first role (in org.toml order) that fails is the one reported, as when they are
+    read one after the other. Each role is read by the same code as alone, so its case
+    is the same to the bit.
+    """
+    ids = list(spec.roles)
+    readers = min(idle_cores() if ROLE_READERS is None else ROLE_READERS, len(ids))
+    if readers < 2:
+        return tuple(_load_role(folder, spec, rid) for rid in ids)
+    pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="compplan-role")
+    try:
+        futures = [pool.submit(_load_role, folder, spec, rid) for rid in ids]
+        return tuple(future.result() for future in futures)
+    finally:
+        # On a failure the roles not started yet are not read at all.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _load_role(folder: Path, spec: OrgSpec, rid: str) -> Role:

@@ -9,8 +9,10 @@ of order one; multiply by ``ti_total`` for currency.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -162,6 +164,33 @@ class Runner(Protocol):
         ...
 
 
+_BLAS_LOCK = threading.Lock()
+_blas_users = [0]
+_blas_limit: list[threadpool_limits] = []
+
+
+@contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """One BLAS thread for the process while any caller is inside (callers may overlap).
+
+    threadpoolctl's limit is process-wide and restores what it found on exit: entered
+    from two threads at once, the first to leave would lift the other's limit (or the
+    last would leave it on for good). The limit is set by the first caller to enter and
+    lifted by the last to leave.
+    """
+    with _BLAS_LOCK:
+        if _blas_users[0] == 0:
+            _blas_limit.append(threadpool_limits(limits=1, user_api="blas"))
+        _blas_users[0] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_users[0] -= 1
+            if _blas_users[0] == 0:
+                _blas_limit.pop().restore_original_limits()
+
+
 def _chunk_reps(n_metrics: int, n_scen: int) -> int:
     return max(1, CHUNK_ELEMENTS // max(1, n_metrics * n_scen))
 
@@ -185,8 +214,7 @@ def _map_chunks(scen: Scenarios, bounds: list[Bounds],
         return work(bound[0], bound[1], scen.block(*bound))
 
     # One BLAS thread per worker: OpenBLAS threads spin, and oversubscribed they stall.
-    with threadpool_limits(limits=1, user_api="blas"), \
-            ThreadPoolExecutor(max_workers=WORKERS) as pool:
+    with single_blas_thread(), ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for i, result in enumerate(pool.map(run, bounds)):
             if progress is not None:
                 progress(phase, i + 1, len(bounds))
@@ -203,7 +231,7 @@ def _moments(x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
 def moment_task(part: ScenarioPart,
                 chunks: list[Bounds]) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """A cluster task: :func:`_moments` of each chunk of one part of the draws."""
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_blas_thread():
         return [_moments(part.block(a, b)) for a, b in chunks]
 
 
@@ -329,7 +357,7 @@ def coefficient_task(part: ScenarioPart, chunks: list[Bounds], weight: np.ndarra
     ``weight`` holds the part's reps' shares of the target incentive.
     """
     sums = _Sums()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_blas_thread():
         for a, b in chunks:
             sums.add(_partial(part.block(a, b), weight[a - part.start:b - part.start],
                               curves_of, None))

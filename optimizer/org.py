@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyomo.environ as pyo
 
-from compplan.models.org import Org
-from compplan.optimizer.coefficients import Coefficients, compute_coefficients
+from compplan.models.org import Org, idle_cores
+from compplan.optimizer.coefficients import (
+    Coefficients,
+    compute_coefficients,
+    single_blas_thread,
+)
 from compplan.optimizer.model import (
     FULL_TAIL_LIMIT,
     GUARDRAILS,
@@ -52,9 +57,28 @@ from compplan.optimizer.tails import TailGuard
 ORG_GUARDRAILS = ("budget_expected", "budget_cvar")
 
 
+#: Roles whose coefficients are computed at once (numpy releases the GIL in its loops);
+#: None: as many as there are idle cores (:func:`compplan.models.org.idle_cores`). One
+#: by default, as ``compplan.models.org.ROLE_READERS`` (docs/benchmarks.md, issue 23).
+ROLE_WORKERS: int | None = 1
+
+
 def org_coefficients(org: Org) -> list[Coefficients]:
-    """Each role's coefficients, computed once with numpy (goals are the org's)."""
-    return [compute_coefficients(role.case) for role in org.roles]
+    """Each role's coefficients, computed once with numpy (goals are the org's).
+
+    Roles are computed side by side on idle cores, each by the code of a single case.
+    BLAS keeps one thread throughout, however many roles run at once: a dot product over
+    more than 10,000 values (``on_plan`` of a role with joiners and leavers) is split
+    across BLAS threads and its rounding depends on their number, so the coefficients
+    do not depend on the machine's load.
+    """
+    workers = min(idle_cores() if ROLE_WORKERS is None else ROLE_WORKERS, len(org.roles))
+    with single_blas_thread():
+        if workers < 2:
+            return [compute_coefficients(role.case) for role in org.roles]
+        with ThreadPoolExecutor(max_workers=workers,
+                                thread_name_prefix="compplan-role") as pool:
+            return list(pool.map(compute_coefficients, [role.case for role in org.roles]))
 
 
 def org_problems(org: Org, coeffs: list[Coefficients]) -> dict[str, ResponseProblem]:
