@@ -49,16 +49,20 @@ is elementwise IEEE arithmetic. Draws are handed on as float32.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from statistics import NormalDist
+from typing import TypeVar
 
 import numpy as np
 
 from compplan.models.case import Case
 
+T = TypeVar("T")
 BLOCK_REPS = 64
 MIN_COMMON_SHARE = 0.05
 MAX_COMMON_SHARE = 0.95
@@ -385,12 +389,31 @@ def _correlation(flat: np.ndarray) -> np.ndarray:
     The rows are taken as centred already (deviations from their own means).
     """
     n_metrics = flat.shape[0]
-    norms = np.sqrt((flat * flat).mean(axis=1))
+    # (flat * flat), computed through the transpose: the same array in the same layout
+    # (so the same mean), many times faster when a metric's values are strided.
+    norms = np.sqrt(np.multiply(flat.T, flat.T).T.mean(axis=1))
     corr = np.eye(n_metrics)
-    for i in range(n_metrics):
-        for j in range(i):
-            if norms[i] > 0 and norms[j] > 0:
-                corr[i, j] = corr[j, i] = (flat[i] * flat[j]).mean() / (norms[i] * norms[j])
+    local = threading.local()
+    # Rows in contiguous memory for the pairs (a metric's values may be strided): each
+    # pair's product is the same array, its mean the same sum.
+    rows = np.ascontiguousarray(flat)
+
+    def pair(ij: tuple[int, int]) -> None:  # a buffer per thread: no fresh pages per pair
+        i, j = ij
+        if getattr(local, "buffer", None) is None:
+            local.buffer = np.empty(rows.shape[1])
+        product = np.multiply(rows[i], rows[j], out=local.buffer)
+        corr[i, j] = corr[j, i] = product.mean() / (norms[i] * norms[j])
+
+    pairs = [(i, j) for i in range(n_metrics) for j in range(i)
+             if norms[i] > 0 and norms[j] > 0]
+    if flat.shape[1] * len(pairs) < 1 << 20:
+        for ij in pairs:
+            pair(ij)
+    else:
+        with ThreadPoolExecutor(max_workers=_STAT_WORKERS) as pool:
+            for _ in pool.map(pair, pairs):
+                pass
     corr = np.round(corr, _DECIMALS)
     # Shrink towards the identity until positive definite: pairwise estimates need not
     # be, and with fewer periods than metrics the period totals' never are.
@@ -423,19 +446,15 @@ def rep_statistics(history: np.ndarray, present: np.ndarray | None = None) -> Re
     if present is not None:
         return _rep_statistics_present(history, present)
     n_reps, n_metrics, n_periods = history.shape
-    positive = history > 0
-    count = positive.sum(axis=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pos_mean = np.where(count > 0, np.where(positive, history, 0.0).sum(axis=2)
-                            / np.maximum(count, 1), 0.0)
-        pos_var = np.where(count > 0, np.where(positive, (history - pos_mean[..., None]) ** 2,
-                                               0.0).sum(axis=2) / np.maximum(count, 1), 0.0)
-    mean = history.mean(axis=2)
     if n_periods > 1:
-        sd = history.std(axis=2)
+        # Rep by rep (each statistic is over a rep's own periods): in blocks of reps
+        # that stay in the CPU's cache, on the machine's cores; the same values.
+        parts = _by_reps(history, _rep_moments)
+        mean, sd, count, pos_mean, pos_var = (np.concatenate(a) for a in zip(*parts, strict=True))
         zero_share = 1.0 - count / n_periods
         pos_sd = np.sqrt(pos_var)
     else:  # one period says nothing of a rep's own spread: use the metric's over reps
+        mean = history.mean(axis=2)
         flat = history[:, :, 0]
         sd = np.broadcast_to(flat.std(axis=0), (n_reps, n_metrics)).copy()
         zero_share = np.broadcast_to((flat <= 0).mean(axis=0), (n_reps, n_metrics)).copy()
@@ -449,6 +468,44 @@ def rep_statistics(history: np.ndarray, present: np.ndarray | None = None) -> Re
         pos_sd = np.broadcast_to(pos_sd, (n_reps, n_metrics)).copy()
     return RepStatistics(*(np.round(a, _DECIMALS)
                            for a in (mean, sd, zero_share, pos_mean, pos_sd)))
+
+
+#: Reps per block of the calibration's statistics (a block of 12 periods x 20 metrics
+#: stays within a core's cache).
+_STAT_REPS = 256
+_STAT_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def _by_reps(history: np.ndarray, work: Callable[[np.ndarray], T]) -> list[T]:
+    """``work`` on blocks of reps of ``history``, in threads, results in rep order.
+
+    Blocks are views of ``history`` with its own strides, so numpy walks each rep's
+    values in the same order as over the whole array: the same values, bit for bit.
+    """
+    blocks = [history[a:a + _STAT_REPS] for a in range(0, history.shape[0], _STAT_REPS)]
+    if len(blocks) == 1:
+        return [work(blocks[0])]
+    with ThreadPoolExecutor(max_workers=_STAT_WORKERS) as pool:
+        return list(pool.map(work, blocks))
+
+
+def _each(work: Callable[[int], None], items: Iterable[int]) -> None:
+    """``work(item)`` for every item, in threads (numpy's loops release the GIL)."""
+    with ThreadPoolExecutor(max_workers=_STAT_WORKERS) as pool:
+        for _ in pool.map(work, items):
+            pass
+
+
+def _rep_moments(history: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Mean, sd, count of positives, their mean and variance, over axis 2 (periods)."""
+    positive = history > 0
+    count = positive.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos_mean = np.where(count > 0, np.where(positive, history, 0.0).sum(axis=2)
+                            / np.maximum(count, 1), 0.0)
+        pos_var = np.where(count > 0, np.where(positive, (history - pos_mean[..., None]) ** 2,
+                                               0.0).sum(axis=2) / np.maximum(count, 1), 0.0)
+    return history.mean(axis=2), history.std(axis=2), count, pos_mean, pos_var
 
 
 def joint_statistics(history: np.ndarray, stats: RepStatistics,
@@ -473,9 +530,17 @@ def joint_statistics(history: np.ndarray, stats: RepStatistics,
     if present is not None:
         return _joint_statistics_present(history, stats, present)
     n_reps, n_metrics, n_periods = history.shape
-    mean, sd = stats.mean[..., None], stats.sd[..., None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(sd > 0, (history - mean) / np.where(sd > 0, sd, 1.0), 0.0)
+    # Standardised residuals, rep by rep in blocks (elementwise: the same values).
+    z = np.empty_like(history)  # with the history's own strides, as numpy's ufuncs give
+    starts = range(0, n_reps, _STAT_REPS)
+
+    def standardise(a: int) -> None:
+        b = a + _STAT_REPS
+        mean, sd = stats.mean[a:b, :, None], stats.sd[a:b, :, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z[a:b] = np.where(sd > 0, (history[a:b] - mean) / np.where(sd > 0, sd, 1.0), 0.0)
+
+    _each(standardise, starts)
     period_z = z.mean(axis=0)  # (M, T): how all reps moved together in each period
     raw_share = (period_z.var(axis=1) - 1.0 / n_reps) / (1.0 - 1.0 / n_reps) \
         if n_reps > 1 else np.zeros(n_metrics)
@@ -486,7 +551,11 @@ def joint_statistics(history: np.ndarray, stats: RepStatistics,
     common_corr = _correlation(totals - totals.mean(axis=1, keepdims=True)) \
         if n_periods > 1 else np.eye(n_metrics)
     # A rep's own movement: what is left once the period's common movement is out.
-    own = (z - period_z[None]).transpose(1, 0, 2).reshape(n_metrics, -1)
+    def residual(a: int) -> None:
+        z[a:a + _STAT_REPS] -= period_z[None]
+
+    _each(residual, starts)
+    own = z.transpose(1, 0, 2).reshape(n_metrics, -1)
     return JointStatistics(share, common_corr, _correlation(own))
 
 
