@@ -326,9 +326,10 @@ class _Calibration:
                        _kept=_KeptBlocks())
 
 
-#: Bytes of Monte Carlo draws kept between passes, in all for the process (1.5 GiB: at
-#: 100,000 reps x 20 metrics x 500 scenarios, 4 GB of float32, the first 37 % of reps).
-KEEP_BYTES = 3 << 29
+#: Bytes of Monte Carlo draws kept between passes, in all for the process (2.5 GiB: at
+#: 100,000 reps x 20 metrics x 500 scenarios, 4 GB of float32, the first 67 % of reps;
+#: with the rest of the process, under 4 GiB at peak).
+KEEP_BYTES = 5 << 29
 _KEEP_LOCK = threading.Lock()
 _kept_bytes = [0]
 _owners: dict[int, int] = {}  # id of a calibration's kept-blocks dict: its bytes
