@@ -238,6 +238,24 @@ class JointStatistics:
     own_corr: np.ndarray
 
 
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """A scratch array ``name`` of ``shape`` (C order) for this thread, contents undefined.
+
+    Reused by the next call with the same name in the same thread: for temporaries of
+    a block that are gone before the next block. Freed with the thread.
+    """
+    cache: dict[str, np.ndarray] | None = getattr(_SCRATCH, "arrays", None)
+    if cache is None:
+        cache = _SCRATCH.arrays = {}
+    found = cache.get(name)
+    if found is None or found.shape != shape or found.dtype != dtype:
+        found = cache[name] = np.empty(shape, dtype=dtype)
+    return found
+
+
 class _KeptBlocks(dict[int, np.ndarray]):
     """Drawn blocks by first rep (a dict that can be referenced weakly, to free its bytes)."""
 
@@ -287,7 +305,9 @@ class _Calibration:
         rng = np.random.Generator(np.random.PCG64([self.seed, 1, start // BLOCK_REPS]))
         n_scen, n_metrics = self.common.shape
         n_reps = stop - start
-        normals = rng.standard_normal((n_metrics, n_reps * n_scen))
+        # The normals and their product in this thread's scratch arrays: the same values
+        # as fresh ones, without the operating system's fresh pages for every block.
+        normals = rng.standard_normal(out=scratch("normals", (n_metrics, n_reps * n_scen)))
         if n_metrics > _MAX_EXACT_METRICS:
             raise ValueError(f"Monte Carlo supports at most {_MAX_EXACT_METRICS} metrics")
         for row in normals:  # the grid of _correlate, in place, a row at a time
@@ -295,7 +315,8 @@ class _Calibration:
             np.rint(row, out=row)
             np.clip(row, -_Z_LIMIT, _Z_LIMIT, out=row)
         # The factor's rows carry sqrt(1 - k): the product is the own part, scaled.
-        own = np.rint(self.chol * 2.0**_L_BITS) @ normals
+        own = np.matmul(np.rint(self.chol * 2.0**_L_BITS), normals,
+                        out=scratch("own", normals.shape))
         shift = np.sqrt(self.common_share)[:, None] * self.common.T
         first, last = start - self.origin, stop - self.origin
         slope, offset = self.slope[first:last].T, self.offset[first:last].T

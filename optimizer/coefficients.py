@@ -9,6 +9,7 @@ of order one; multiply by ``ti_total`` for currency.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -196,8 +197,26 @@ def _map_chunks(scen: Scenarios, bounds: list[Bounds],
 def _moments(x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """Count, mean and sum of squared deviations of each metric over a chunk."""
     mean = x.mean(axis=(0, 2), dtype=np.float64)
-    dev = x - mean.astype(x.dtype)[None, :, None]
-    return x.shape[0] * x.shape[2], mean, (dev * dev).sum(axis=(0, 2), dtype=np.float64)
+    # x - mean and its square in one scratch array laid out as numpy lays out x - mean
+    # (so the sum runs in the same order): the same values, no fresh pages per chunk.
+    dev = np.subtract(x, mean.astype(x.dtype)[None, :, None], out=_scratch_like("dev", x))
+    np.multiply(dev, dev, out=dev)
+    return x.shape[0] * x.shape[2], mean, dev.sum(axis=(0, 2), dtype=np.float64)
+
+
+_LIKE = threading.local()
+
+
+def _scratch_like(name: str, x: np.ndarray) -> np.ndarray:
+    """An array ``name`` of this thread, as ``np.empty_like(x)``, reused while x's layout lasts."""
+    cache: dict[str, tuple[Any, np.ndarray]] | None = getattr(_LIKE, "arrays", None)
+    if cache is None:
+        cache = _LIKE.arrays = {}
+    key = (x.shape, x.strides, x.dtype)
+    found = cache.get(name)
+    if found is None or found[0] != key:
+        found = cache[name] = (key, np.empty_like(x))
+    return found[1]
 
 
 def moment_task(part: ScenarioPart,
