@@ -241,12 +241,19 @@ class JointStatistics:
 _SCRATCH = threading.local()
 
 
-def scratch(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+#: Largest scratch array kept for reuse by a thread (a block's normals at 20 metrics x
+#: 3,000 scenarios); larger ones are made afresh, so an idle thread holds little.
+SCRATCH_BYTES = 32 << 20
+
+
+def _scratch(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
     """A scratch array ``name`` of ``shape`` (C order) for this thread, contents undefined.
 
     Reused by the next call with the same name in the same thread: for temporaries of
     a block that are gone before the next block. Freed with the thread.
     """
+    if math.prod(shape) * np.dtype(dtype).itemsize > SCRATCH_BYTES:
+        return np.empty(shape, dtype=dtype)
     cache: dict[str, np.ndarray] | None = getattr(_SCRATCH, "arrays", None)
     if cache is None:
         cache = _SCRATCH.arrays = {}
@@ -307,7 +314,7 @@ class _Calibration:
         n_reps = stop - start
         # The normals and their product in this thread's scratch arrays: the same values
         # as fresh ones, without the operating system's fresh pages for every block.
-        normals = rng.standard_normal(out=scratch("normals", (n_metrics, n_reps * n_scen)))
+        normals = rng.standard_normal(out=_scratch("normals", (n_metrics, n_reps * n_scen)))
         if n_metrics > _MAX_EXACT_METRICS:
             raise ValueError(f"Monte Carlo supports at most {_MAX_EXACT_METRICS} metrics")
         for row in normals:  # the grid of _correlate, in place, a row at a time
@@ -316,7 +323,7 @@ class _Calibration:
             np.clip(row, -_Z_LIMIT, _Z_LIMIT, out=row)
         # The factor's rows carry sqrt(1 - k): the product is the own part, scaled.
         own = np.matmul(np.rint(self.chol * 2.0**_L_BITS), normals,
-                        out=scratch("own", normals.shape))
+                        out=_scratch("own", normals.shape))
         shift = np.sqrt(self.common_share)[:, None] * self.common.T
         first, last = start - self.origin, stop - self.origin
         slope, offset = self.slope[first:last].T, self.offset[first:last].T
