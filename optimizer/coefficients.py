@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from compplan.models.case import Case
-from compplan.models.scenarios import ScenarioPart, Scenarios, build_scenarios
+from compplan.models.scenarios import SCRATCH_BYTES, ScenarioPart, Scenarios, build_scenarios
 
 T = TypeVar("T")
 
@@ -209,6 +209,8 @@ _LIKE = threading.local()
 
 def _scratch_like(name: str, x: np.ndarray) -> np.ndarray:
     """An array ``name`` of this thread, as ``np.empty_like(x)``, reused while x's layout lasts."""
+    if x.nbytes > SCRATCH_BYTES:
+        return np.empty_like(x)
     cache: dict[str, tuple[Any, np.ndarray]] | None = getattr(_LIKE, "arrays", None)
     if cache is None:
         cache = _LIKE.arrays = {}
