@@ -321,9 +321,11 @@ class _Calibration:
             row *= 2.0**_Z_BITS
             np.rint(row, out=row)
             np.clip(row, -_Z_LIMIT, _Z_LIMIT, out=row)
-        # The factor's rows carry sqrt(1 - k): the product is the own part, scaled.
-        own = np.matmul(np.rint(self.chol * 2.0**_L_BITS), normals,
-                        out=_scratch("own", normals.shape))
+        # The factor's rows carry sqrt(1 - k): the product is the own part. The factor
+        # on its grid is scaled by the grids' 2**-40 first: a power of two, so every
+        # product and partial sum is the exact one of the integers, scaled, as before.
+        own = np.matmul(np.rint(self.chol * 2.0**_L_BITS) * 2.0 ** -(_Z_BITS + _L_BITS),
+                        normals, out=_scratch("own", normals.shape))
         shift = np.sqrt(self.common_share)[:, None] * self.common.T
         first, last = start - self.origin, stop - self.origin
         slope, offset = self.slope[first:last].T, self.offset[first:last].T
@@ -332,7 +334,6 @@ class _Calibration:
         out = np.empty((n_metrics, n_reps, n_scen), dtype=np.float32)
         for m in range(n_metrics):
             x = own[m].reshape(n_reps, n_scen)
-            x *= 2.0 ** -(_Z_BITS + _L_BITS)
             x += shift[m][None, :]
             x *= slope[m][:, None]
             x += offset[m][:, None]
