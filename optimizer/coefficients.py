@@ -356,8 +356,10 @@ def _partial_by_metric(x: np.ndarray, w: np.ndarray, th: np.ndarray, ka: np.ndar
     """
     n_reps, n_metrics, n_scen_x = x.shape
     sums = {k: np.empty((n_metrics, n_scen_x), dtype=x.dtype) for k in _SUMMED}
-    rep_w = np.empty((n_reps, n_metrics), dtype=x.dtype)
-    rep_u = np.empty((n_reps, n_metrics), dtype=x.dtype)
+    # Laid out metric by metric, as einsum lays out "rms->rm" of such draws: the arrays
+    # built from them downstream (and BLAS's sums over them) stay the same.
+    rep_w = np.empty((n_metrics, n_reps), dtype=x.dtype).T
+    rep_u = np.empty((n_metrics, n_reps), dtype=x.dtype).T
     one = x.dtype.type(1.0)
     phi, psi, up_phi, up_psi = (np.empty((n_reps, n_scen_x), dtype=x.dtype)
                                 for _ in range(4))
