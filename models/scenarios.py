@@ -61,6 +61,7 @@ from typing import TypeVar
 import numpy as np
 
 from compplan.models.case import Case
+from compplan.models.pages import plain_pages
 
 T = TypeVar("T")
 BLOCK_REPS = 64
@@ -715,5 +716,8 @@ def build_scenarios(case: Case) -> Scenarios:
     labels = tuple(f"MC{i + 1:05d}" for i in range(count))
     # Every rep is drawn in every scenario: a joiner or leaver is calibrated from her
     # own periods (allow_absent) and simulated as on the plan all year.
-    return Scenarios("montecarlo", count, labels, case.attainment,
-                     _calibrate(case.attainment, count, seed, case.present))
+    # The statistics' arrays (each as large as the history) are written once: no huge
+    # pages (models/pages.py).
+    with plain_pages():
+        calibration = _calibrate(case.attainment, count, seed, case.present)
+    return Scenarios("montecarlo", count, labels, case.attainment, calibration)
