@@ -15,6 +15,7 @@ from compplan.errors import CaseError, UsageError
 from compplan.models.errors_format import case_error_from_pydantic
 from compplan.models.fastcsv import read_attainment_fast
 from compplan.models.limits import MAX_ATTAINMENT, MAX_MONEY
+from compplan.models.pages import plain_pages
 from compplan.models.schema import (
     PLAN_TOLERANCE,
     CaseSpec,
@@ -572,8 +573,9 @@ def read_attainment(path: Path, reps: pd.DataFrame, metric_ids: tuple[str, ...],
                               f"case.toml needs one; columns found: {', '.join(columns)})",
                         row=header_row(name))
     if path.suffix == ".csv":
-        fast = read_attainment_fast(path, pd.Index(reps.index), metric_ids,
-                                    allow_absent=allow_absent)
+        with plain_pages():  # the history is written once: no huge pages (models/pages.py)
+            fast = read_attainment_fast(path, pd.Index(reps.index), metric_ids,
+                                        allow_absent=allow_absent)
         if fast is not None:
             x, labels, counts = fast
             present = (None if counts is None else

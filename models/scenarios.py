@@ -49,16 +49,21 @@ is elementwise IEEE arithmetic. Draws are handed on as float32.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from statistics import NormalDist
+from typing import TypeVar
 
 import numpy as np
 
 from compplan.models.case import Case
+from compplan.models.pages import plain_pages
 
+T = TypeVar("T")
 BLOCK_REPS = 64
 MIN_COMMON_SHARE = 0.05
 MAX_COMMON_SHARE = 0.95
@@ -234,6 +239,31 @@ class JointStatistics:
     own_corr: np.ndarray
 
 
+_SCRATCH = threading.local()
+
+
+#: Largest scratch array kept for reuse by a thread (a block's normals at 20 metrics x
+#: 3,000 scenarios); larger ones are made afresh, so an idle thread holds little.
+SCRATCH_BYTES = 32 << 20
+
+
+def _scratch(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """A scratch array ``name`` of ``shape`` (C order) for this thread, contents undefined.
+
+    Reused by the next call with the same name in the same thread: for temporaries of
+    a block that are gone before the next block. Freed with the thread.
+    """
+    if math.prod(shape) * np.dtype(dtype).itemsize > SCRATCH_BYTES:
+        return np.empty(shape, dtype=dtype)
+    cache: dict[str, np.ndarray] | None = getattr(_SCRATCH, "arrays", None)
+    if cache is None:
+        cache = _SCRATCH.arrays = {}
+    found = cache.get(name)
+    if found is None or found.shape != shape or found.dtype != dtype:
+        found = cache[name] = np.empty(shape, dtype=dtype)
+    return found
+
+
 class _KeptBlocks(dict[int, np.ndarray]):
     """Drawn blocks by first rep (a dict that can be referenced weakly, to free its bytes)."""
 
@@ -283,15 +313,20 @@ class _Calibration:
         rng = np.random.Generator(np.random.PCG64([self.seed, 1, start // BLOCK_REPS]))
         n_scen, n_metrics = self.common.shape
         n_reps = stop - start
-        normals = rng.standard_normal((n_metrics, n_reps * n_scen))
+        # The normals and their product in this thread's scratch arrays: the same values
+        # as fresh ones, without the operating system's fresh pages for every block.
+        normals = rng.standard_normal(out=_scratch("normals", (n_metrics, n_reps * n_scen)))
         if n_metrics > _MAX_EXACT_METRICS:
             raise ValueError(f"Monte Carlo supports at most {_MAX_EXACT_METRICS} metrics")
         for row in normals:  # the grid of _correlate, in place, a row at a time
             row *= 2.0**_Z_BITS
             np.rint(row, out=row)
             np.clip(row, -_Z_LIMIT, _Z_LIMIT, out=row)
-        # The factor's rows carry sqrt(1 - k): the product is the own part, scaled.
-        own = np.rint(self.chol * 2.0**_L_BITS) @ normals
+        # The factor's rows carry sqrt(1 - k): the product is the own part. The factor
+        # on its grid is scaled by the grids' 2**-40 first: a power of two, so every
+        # product and partial sum is the exact one of the integers, scaled, as before.
+        own = np.matmul(np.rint(self.chol * 2.0**_L_BITS) * 2.0 ** -(_Z_BITS + _L_BITS),
+                        normals, out=_scratch("own", normals.shape))
         shift = np.sqrt(self.common_share)[:, None] * self.common.T
         first, last = start - self.origin, stop - self.origin
         slope, offset = self.slope[first:last].T, self.offset[first:last].T
@@ -300,7 +335,6 @@ class _Calibration:
         out = np.empty((n_metrics, n_reps, n_scen), dtype=np.float32)
         for m in range(n_metrics):
             x = own[m].reshape(n_reps, n_scen)
-            x *= 2.0 ** -(_Z_BITS + _L_BITS)
             x += shift[m][None, :]
             x *= slope[m][:, None]
             x += offset[m][:, None]
@@ -322,9 +356,10 @@ class _Calibration:
                        _kept=_KeptBlocks())
 
 
-#: Bytes of Monte Carlo draws kept between passes, in all for the process (1.5 GiB: at
-#: 100,000 reps x 20 metrics x 500 scenarios, 4 GB of float32, the first 37 % of reps).
-KEEP_BYTES = 3 << 29
+#: Bytes of Monte Carlo draws kept between passes, in all for the process (2.5 GiB: at
+#: 100,000 reps x 20 metrics x 500 scenarios, 4 GB of float32, the first 67 % of reps;
+#: with the rest of the process, under 4 GiB at peak).
+KEEP_BYTES = 5 << 29
 _KEEP_LOCK = threading.Lock()
 _kept_bytes = [0]
 _owners: dict[int, int] = {}  # id of a calibration's kept-blocks dict: its bytes
@@ -385,12 +420,31 @@ def _correlation(flat: np.ndarray) -> np.ndarray:
     The rows are taken as centred already (deviations from their own means).
     """
     n_metrics = flat.shape[0]
-    norms = np.sqrt((flat * flat).mean(axis=1))
+    # (flat * flat), computed through the transpose: the same array in the same layout
+    # (so the same mean), many times faster when a metric's values are strided.
+    norms = np.sqrt(np.multiply(flat.T, flat.T).T.mean(axis=1))
     corr = np.eye(n_metrics)
-    for i in range(n_metrics):
-        for j in range(i):
-            if norms[i] > 0 and norms[j] > 0:
-                corr[i, j] = corr[j, i] = (flat[i] * flat[j]).mean() / (norms[i] * norms[j])
+    local = threading.local()
+    # Rows in contiguous memory for the pairs (a metric's values may be strided): each
+    # pair's product is the same array, its mean the same sum.
+    rows = np.ascontiguousarray(flat)
+
+    def pair(ij: tuple[int, int]) -> None:  # a buffer per thread: no fresh pages per pair
+        i, j = ij
+        if getattr(local, "buffer", None) is None:
+            local.buffer = np.empty(rows.shape[1])
+        product = np.multiply(rows[i], rows[j], out=local.buffer)
+        corr[i, j] = corr[j, i] = product.mean() / (norms[i] * norms[j])
+
+    pairs = [(i, j) for i in range(n_metrics) for j in range(i)
+             if norms[i] > 0 and norms[j] > 0]
+    if flat.shape[1] * len(pairs) < 1 << 20:
+        for ij in pairs:
+            pair(ij)
+    else:
+        with ThreadPoolExecutor(max_workers=_STAT_WORKERS) as pool:
+            for _ in pool.map(pair, pairs):
+                pass
     corr = np.round(corr, _DECIMALS)
     # Shrink towards the identity until positive definite: pairwise estimates need not
     # be, and with fewer periods than metrics the period totals' never are.
@@ -423,19 +477,15 @@ def rep_statistics(history: np.ndarray, present: np.ndarray | None = None) -> Re
     if present is not None:
         return _rep_statistics_present(history, present)
     n_reps, n_metrics, n_periods = history.shape
-    positive = history > 0
-    count = positive.sum(axis=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pos_mean = np.where(count > 0, np.where(positive, history, 0.0).sum(axis=2)
-                            / np.maximum(count, 1), 0.0)
-        pos_var = np.where(count > 0, np.where(positive, (history - pos_mean[..., None]) ** 2,
-                                               0.0).sum(axis=2) / np.maximum(count, 1), 0.0)
-    mean = history.mean(axis=2)
     if n_periods > 1:
-        sd = history.std(axis=2)
+        # Rep by rep (each statistic is over a rep's own periods): in blocks of reps
+        # that stay in the CPU's cache, on the machine's cores; the same values.
+        parts = _by_reps(history, _rep_moments)
+        mean, sd, count, pos_mean, pos_var = (np.concatenate(a) for a in zip(*parts, strict=True))
         zero_share = 1.0 - count / n_periods
         pos_sd = np.sqrt(pos_var)
     else:  # one period says nothing of a rep's own spread: use the metric's over reps
+        mean = history.mean(axis=2)
         flat = history[:, :, 0]
         sd = np.broadcast_to(flat.std(axis=0), (n_reps, n_metrics)).copy()
         zero_share = np.broadcast_to((flat <= 0).mean(axis=0), (n_reps, n_metrics)).copy()
@@ -449,6 +499,44 @@ def rep_statistics(history: np.ndarray, present: np.ndarray | None = None) -> Re
         pos_sd = np.broadcast_to(pos_sd, (n_reps, n_metrics)).copy()
     return RepStatistics(*(np.round(a, _DECIMALS)
                            for a in (mean, sd, zero_share, pos_mean, pos_sd)))
+
+
+#: Reps per block of the calibration's statistics (a block of 12 periods x 20 metrics
+#: stays within a core's cache).
+_STAT_REPS = 256
+_STAT_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def _by_reps(history: np.ndarray, work: Callable[[np.ndarray], T]) -> list[T]:
+    """``work`` on blocks of reps of ``history``, in threads, results in rep order.
+
+    Blocks are views of ``history`` with its own strides, so numpy walks each rep's
+    values in the same order as over the whole array: the same values, bit for bit.
+    """
+    blocks = [history[a:a + _STAT_REPS] for a in range(0, history.shape[0], _STAT_REPS)]
+    if len(blocks) == 1:
+        return [work(blocks[0])]
+    with ThreadPoolExecutor(max_workers=_STAT_WORKERS) as pool:
+        return list(pool.map(work, blocks))
+
+
+def _each(work: Callable[[int], None], items: Iterable[int]) -> None:
+    """``work(item)`` for every item, in threads (numpy's loops release the GIL)."""
+    with ThreadPoolExecutor(max_workers=_STAT_WORKERS) as pool:
+        for _ in pool.map(work, items):
+            pass
+
+
+def _rep_moments(history: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Mean, sd, count of positives, their mean and variance, over axis 2 (periods)."""
+    positive = history > 0
+    count = positive.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos_mean = np.where(count > 0, np.where(positive, history, 0.0).sum(axis=2)
+                            / np.maximum(count, 1), 0.0)
+        pos_var = np.where(count > 0, np.where(positive, (history - pos_mean[..., None]) ** 2,
+                                               0.0).sum(axis=2) / np.maximum(count, 1), 0.0)
+    return history.mean(axis=2), history.std(axis=2), count, pos_mean, pos_var
 
 
 def joint_statistics(history: np.ndarray, stats: RepStatistics,
@@ -473,9 +561,17 @@ def joint_statistics(history: np.ndarray, stats: RepStatistics,
     if present is not None:
         return _joint_statistics_present(history, stats, present)
     n_reps, n_metrics, n_periods = history.shape
-    mean, sd = stats.mean[..., None], stats.sd[..., None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(sd > 0, (history - mean) / np.where(sd > 0, sd, 1.0), 0.0)
+    # Standardised residuals, rep by rep in blocks (elementwise: the same values).
+    z = np.empty_like(history)  # with the history's own strides, as numpy's ufuncs give
+    starts = range(0, n_reps, _STAT_REPS)
+
+    def standardise(a: int) -> None:
+        b = a + _STAT_REPS
+        mean, sd = stats.mean[a:b, :, None], stats.sd[a:b, :, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z[a:b] = np.where(sd > 0, (history[a:b] - mean) / np.where(sd > 0, sd, 1.0), 0.0)
+
+    _each(standardise, starts)
     period_z = z.mean(axis=0)  # (M, T): how all reps moved together in each period
     raw_share = (period_z.var(axis=1) - 1.0 / n_reps) / (1.0 - 1.0 / n_reps) \
         if n_reps > 1 else np.zeros(n_metrics)
@@ -486,7 +582,11 @@ def joint_statistics(history: np.ndarray, stats: RepStatistics,
     common_corr = _correlation(totals - totals.mean(axis=1, keepdims=True)) \
         if n_periods > 1 else np.eye(n_metrics)
     # A rep's own movement: what is left once the period's common movement is out.
-    own = (z - period_z[None]).transpose(1, 0, 2).reshape(n_metrics, -1)
+    def residual(a: int) -> None:
+        z[a:a + _STAT_REPS] -= period_z[None]
+
+    _each(residual, starts)
+    own = z.transpose(1, 0, 2).reshape(n_metrics, -1)
     return JointStatistics(share, common_corr, _correlation(own))
 
 
@@ -616,5 +716,8 @@ def build_scenarios(case: Case) -> Scenarios:
     labels = tuple(f"MC{i + 1:05d}" for i in range(count))
     # Every rep is drawn in every scenario: a joiner or leaver is calibrated from her
     # own periods (allow_absent) and simulated as on the plan all year.
-    return Scenarios("montecarlo", count, labels, case.attainment,
-                     _calibrate(case.attainment, count, seed, case.present))
+    # The statistics' arrays (each as large as the history) are written once: no huge
+    # pages (models/pages.py).
+    with plain_pages():
+        calibration = _calibrate(case.attainment, count, seed, case.present)
+    return Scenarios("montecarlo", count, labels, case.attainment, calibration)

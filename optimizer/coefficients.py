@@ -20,7 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from compplan.models.case import Case
-from compplan.models.scenarios import ScenarioPart, Scenarios, build_scenarios
+from compplan.models.scenarios import SCRATCH_BYTES, ScenarioPart, Scenarios, build_scenarios
 
 T = TypeVar("T")
 
@@ -224,8 +224,28 @@ def _map_chunks(scen: Scenarios, bounds: list[Bounds],
 def _moments(x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """Count, mean and sum of squared deviations of each metric over a chunk."""
     mean = x.mean(axis=(0, 2), dtype=np.float64)
-    dev = x - mean.astype(x.dtype)[None, :, None]
-    return x.shape[0] * x.shape[2], mean, (dev * dev).sum(axis=(0, 2), dtype=np.float64)
+    # x - mean and its square in one scratch array laid out as numpy lays out x - mean
+    # (so the sum runs in the same order): the same values, no fresh pages per chunk.
+    dev = np.subtract(x, mean.astype(x.dtype)[None, :, None], out=_scratch_like("dev", x))
+    np.multiply(dev, dev, out=dev)
+    return x.shape[0] * x.shape[2], mean, dev.sum(axis=(0, 2), dtype=np.float64)
+
+
+_LIKE = threading.local()
+
+
+def _scratch_like(name: str, x: np.ndarray) -> np.ndarray:
+    """An array ``name`` of this thread, as ``np.empty_like(x)``, reused while x's layout lasts."""
+    if x.nbytes > SCRATCH_BYTES:
+        return np.empty_like(x)
+    cache: dict[str, tuple[Any, np.ndarray]] | None = getattr(_LIKE, "arrays", None)
+    if cache is None:
+        cache = _LIKE.arrays = {}
+    key = (x.shape, x.strides, x.dtype)
+    found = cache.get(name)
+    if found is None or found[0] != key:
+        found = cache[name] = (key, np.empty_like(x))
+    return found[1]
 
 
 def moment_task(part: ScenarioPart,
@@ -334,6 +354,9 @@ def _partial(x: np.ndarray, weight: np.ndarray, curves_of: _Curves,
     # sums over chunks are taken in float64.
     w, th, ka, st = (a.astype(x.dtype) for a in (weight, curves_of.theta, curves_of.kappa,
                                                  curves_of.step))
+    if mask is None and x.strides[2] == x.itemsize and x.strides[0] == x.shape[2] * x.itemsize:
+        # Each metric's (reps, scenarios) slab contiguous: a Monte Carlo block as drawn.
+        return _partial_by_metric(x, w, th, ka, st, curves_of.n_scen)
     phi, psi = curves(x, th, ka)
     up_phi, up_psi = curves(x + st[None, :, None], th, ka)
     up_phi -= phi
@@ -348,6 +371,49 @@ def _partial(x: np.ndarray, weight: np.ndarray, curves_of: _Curves,
     return _Partial(np.einsum("r,rms->ms", w, phi), np.einsum("r,rms->ms", w, psi),
                     np.einsum("rms->rm", phi) / per_rep, np.einsum("rms->rm", psi) / per_rep,
                     np.einsum("r,rms->ms", w, up_phi), np.einsum("r,rms->ms", w, up_psi))
+
+
+def _partial_by_metric(x: np.ndarray, w: np.ndarray, th: np.ndarray, ka: np.ndarray,
+                       st: np.ndarray, n_scen: int) -> _Partial:
+    """:func:`_partial` one metric at a time, for draws laid out metric by metric.
+
+    The same operations in the same order on each metric's (reps, scenarios) slab, so
+    the same values bit for bit; the slab stays in the CPU's cache through every step
+    instead of the whole chunk streaming through memory once per step.
+    """
+    n_reps, n_metrics, n_scen_x = x.shape
+    sums = {k: np.empty((n_metrics, n_scen_x), dtype=x.dtype) for k in _SUMMED}
+    # Laid out metric by metric, as einsum lays out "rms->rm" of such draws: the arrays
+    # built from them downstream (and BLAS's sums over them) stay the same.
+    rep_w = np.empty((n_metrics, n_reps), dtype=x.dtype).T
+    rep_u = np.empty((n_metrics, n_reps), dtype=x.dtype).T
+    one = x.dtype.type(1.0)
+    phi, psi, up_phi, up_psi = (np.empty((n_reps, n_scen_x), dtype=x.dtype)
+                                for _ in range(4))
+    for m in range(n_metrics):
+        xm = x[:, m, :]
+        # curves(): phi and psi of x, then of x one step up, less those of x.
+        top, cap = one - th[m], ka[m] - one
+        for value, ph, ps in ((xm, phi, psi), (None, up_phi, up_psi)):
+            if value is None:
+                value = np.add(xm, st[m], out=ps)
+            np.subtract(value, th[m], out=ph)
+            np.maximum(ph, 0.0, out=ph)
+            np.minimum(ph, top, out=ph)
+            ph /= top
+            np.subtract(value, one, out=ps)
+            np.maximum(ps, 0.0, out=ps)
+            np.minimum(ps, cap, out=ps)
+        up_phi -= phi
+        up_psi -= psi
+        np.einsum("r,rs->s", w, phi, out=sums["scen_w"][m])
+        np.einsum("r,rs->s", w, psi, out=sums["scen_u"][m])
+        np.einsum("rs->r", phi, out=rep_w[:, m])
+        np.einsum("rs->r", psi, out=rep_u[:, m])
+        np.einsum("r,rs->s", w, up_phi, out=sums["gain_w"][m])
+        np.einsum("r,rs->s", w, up_psi, out=sums["gain_u"][m])
+    return _Partial(sums["scen_w"], sums["scen_u"], rep_w / n_scen, rep_u / n_scen,
+                    sums["gain_w"], sums["gain_u"])
 
 
 def coefficient_task(part: ScenarioPart, chunks: list[Bounds], weight: np.ndarray,
