@@ -14,6 +14,15 @@ do pyarrow's (its mimalloc pool is told not to purge freed pages, before pyarrow
 A command is a short process: what it keeps is returned when it exits. The library
 (the API, the studio's server, batch workers) is left alone.
 
+**Huge pages.** numpy asks the kernel for transparent huge pages on every array of
+4 MiB or more; where the kernel compacts memory to find them on first touch (``defrag``
+``madvise``, as on the 2-core benchmark VM) that cost ``compplan optimise ORG`` 0.7 to
+1.8 s of system time (1.1 to 2.2 s against 0.4 s without, the same wall-clock run). A
+command's arrays are written once and streamed, where huge pages gain nothing: numpy is
+told not to ask (``NUMPY_MADVISE_HUGEPAGE=0``), unless the user set the variable.
+Reading ``attainment.csv`` and drawing scenarios already did so for their own arrays
+(``models/pages.py``), which the library keeps.
+
 **BLAS threads.** After each product OpenBLAS's worker threads spin for about 2^28
 cycles waiting for the next one. The solver's loop checks the tail guardrails with
 products over 20,000 reps between HiGHS runs, so a worker spun beside the main thread
@@ -61,10 +70,11 @@ def tune_runtime() -> bool:
     if gc.freeze not in _AT_EXIT:
         _AT_EXIT.append(gc.freeze)
         atexit.register(gc.freeze)
-    # Read by mimalloc when pyarrow first allocates, and by OpenBLAS when numpy loads;
-    # a value the user set is kept.
+    # Read by mimalloc when pyarrow first allocates, by OpenBLAS and numpy when numpy
+    # loads; a value the user set is kept.
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -266,7 +266,7 @@ def _steps(case: Case, scen: Scenarios, progress: Progress | None,
         std = np.array([case.attainment[:, j, :][case.present].std()
                         for j in range(len(given))])
     elif scen.mode == "historical":
-        std = case.attainment.std(axis=(0, 2))
+        std = _history_std(case.attainment)
     else:
         bounds = _chunk_bounds(scen, len(given))
         chunks: Iterable[tuple[int, np.ndarray, np.ndarray]]
@@ -289,6 +289,47 @@ def _steps(case: Case, scen: Scenarios, progress: Progress | None,
             count = total
         std = np.sqrt(m2 / count)
     return np.array([g if g is not None else s for g, s in zip(given, std, strict=True)])
+
+
+#: Rows of ``(rep, period)`` per block of :func:`_history_std` (a block stays in the cache).
+STD_BLOCK_ROWS = 4096
+
+
+def _history_std(x: np.ndarray) -> np.ndarray:
+    """``x.std(axis=(0, 2))`` of a history, the same value bit for bit, without its copy of x.
+
+    numpy's std makes ``x - mean`` and its square as fresh arrays the size of ``x``
+    (tens of MB a role, their pages faulted in each time). Read as laid out in memory,
+    periods then metrics per rep (models/fastcsv.py), both of numpy's sums run over the
+    rows of that ``(rep * period, metric)`` table, one row after the other. So block by
+    block, with the running sum added to the block's first row, gives the same sums.
+    Another layout keeps numpy's own std.
+    """
+    rows = x.transpose(0, 2, 1)
+    if not rows.flags.c_contiguous or x.size == 0:
+        return x.std(axis=(0, 2))
+    table = rows.reshape(-1, x.shape[1])
+    count = table.shape[0]
+    block = np.empty((min(STD_BLOCK_ROWS, count), table.shape[1]))
+
+    def total(transform: Callable[[np.ndarray, np.ndarray], None]) -> np.ndarray:
+        running = None
+        for first in range(0, count, block.shape[0]):
+            part = block[:min(block.shape[0], count - first)]
+            transform(table[first:first + part.shape[0]], part)
+            if running is not None:
+                part[0] += running
+            running = np.add.reduce(part, axis=0)
+        assert running is not None
+        return running
+
+    mean = total(lambda rows, out: np.copyto(out, rows)) / count
+
+    def squared(rows: np.ndarray, out: np.ndarray) -> None:
+        np.subtract(rows, mean, out=out)
+        np.multiply(out, out, out=out)
+
+    return np.sqrt(total(squared) / count)
 
 
 def _counted(results: Iterator[T], phase: str, total: int,

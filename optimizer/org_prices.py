@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from compplan.models.org import Org
 from compplan.optimizer.coefficients import Coefficients

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from compplan.models.case import Case
 from compplan.models.guardrails import BY_NAME

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from compplan.errors import CaseError, CompplanError, SolverLimitError, UsageError
 from compplan.models.actuals import Actuals

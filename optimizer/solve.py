@@ -20,8 +20,9 @@ from functools import cache
 from importlib.metadata import version
 from typing import Any
 
+import highspy
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.common.results import Results, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
@@ -126,6 +127,34 @@ def solver_version() -> str:
     return version("highspy")
 
 
+class _Highs(Highs):
+    """Pyomo's persistent HiGHS, able to start the next run from a known plan.
+
+    ``start`` (column values, in HiGHS's column order) is handed to HiGHS after Pyomo has
+    passed the model's changes and just before the run, once; a start whose columns
+    no longer match the model is dropped.
+    """
+
+    start: list[float] | None = None
+
+    def _solve(self) -> Results:
+        start, self.start = self.start, None
+        highs = self._solver_model
+        if start is not None and len(start) == highs.getNumCol():
+            solution = highspy.HighsSolution()
+            solution.col_value = start
+            solution.value_valid = True
+            highs.setSolution(solution)
+        return super()._solve()
+
+    def incumbent(self) -> list[float] | None:
+        """The last run's column values, or None before any run."""
+        if self._solver_model is None or self._solver_model.getNumCol() == 0:
+            return None
+        values = list(self._solver_model.getSolution().col_value)
+        return values or None
+
+
 class CutLoop:
     """One persistent HiGHS instance for a model, with the cutting-plane loop."""
 
@@ -134,7 +163,7 @@ class CutLoop:
         self.plan = plan
         self.deadline = deadline
         self.progress = progress
-        self.solver = Highs()
+        self.solver = _Highs()
         self.seconds = 0.0
         self.rounds = 0
         self.cuts = {g.name: 0 for g in plan.cut_guards}
@@ -143,6 +172,14 @@ class CutLoop:
     def values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``w``, ``u`` and ``z`` per metric at the current solution."""
         return self.plan.values()
+
+    def start_from_last(self) -> None:
+        """Start the next run from the last run's plan (a tie-break's known feasible plan).
+
+        HiGHS then begins with that plan as its incumbent, so its search only has to
+        prove there is no better one, instead of finding one first.
+        """
+        self.solver.start = self.solver.incumbent()
 
     def run(self) -> tuple[Status, float | None, str]:
         """Solve, adding violated tail cuts until none is left."""

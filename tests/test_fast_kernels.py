@@ -2,7 +2,8 @@
 
 Each is checked against the plain whole-array form it replaced (written out below):
 the per-metric partial sums of a chunk, the calibration's statistics in blocks of reps,
-the correlation's pairs over contiguous rows, and the huge-pages switch of models/pages.py.
+the correlation's pairs over contiguous rows, a history's spread in blocks of rows, and
+the huge-pages switch of models/pages.py.
 """
 
 from __future__ import annotations
@@ -128,3 +129,28 @@ def test_plain_pages_switches_numpys_huge_pages_off_inside_and_back_after() -> N
         assert setter(True) is True  # on again after the last one
     finally:
         setter(before)
+
+
+@pytest.mark.parametrize(("n_reps", "n_metrics", "n_periods"),
+                         [(20_000, 20, 12), (1, 3, 1), (341, 7, 12), (4096, 2, 1)])
+def test_a_historys_spread_in_blocks_of_rows_is_numpys_std_bit_for_bit(
+        n_reps: int, n_metrics: int, n_periods: int) -> None:
+    rng = np.random.default_rng(7)
+    # As models/fastcsv.py lays the history out: periods then metrics, per rep.
+    rows = rng.gamma(2.0, 0.5, (n_reps, n_periods, n_metrics))
+    rows[rng.random(rows.shape) < 0.2] = 0.0
+    x = rows.transpose(0, 2, 1)
+    got = co._history_std(x)
+    assert got.tobytes() == x.std(axis=(0, 2)).tobytes()
+    # Block edges anywhere: a block of 3 rows sums in the same order as one of 4,096.
+    old = co.STD_BLOCK_ROWS
+    try:
+        co.STD_BLOCK_ROWS = 3
+        assert co._history_std(x).tobytes() == got.tobytes()
+    finally:
+        co.STD_BLOCK_ROWS = old
+
+
+def test_a_history_laid_out_otherwise_keeps_numpys_std() -> None:
+    x = np.random.default_rng(8).gamma(2.0, 0.5, (50, 4, 6))  # (rep, metric, period) rows
+    assert co._history_std(x).tobytes() == x.std(axis=(0, 2)).tobytes()
