@@ -75,7 +75,9 @@ def read_attainment_fast(path: Path, rep_ids: pd.Index, metric_ids: tuple[str, .
         return None
     if table.num_rows == 0 or any(table[c].null_count for c in types):
         return None
-    lookup = pc.index_in(table["rep_id"], value_set=pa.array(list(rep_ids), pa.string()))
+    # The ids as one numpy array: pandas hands an Arrow column out a value per call.
+    lookup = pc.index_in(table["rep_id"],
+                         value_set=pa.array(rep_ids.to_numpy(dtype=object), pa.string()))
     if lookup.null_count:
         return None
     rep_code = lookup.to_numpy().astype(np.int64)

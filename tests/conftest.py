@@ -3,7 +3,8 @@ the command-line helpers every CLI test uses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,20 @@ from compplan.cli.main import main
 
 DATA = Path(__file__).parent / "data"
 CONFORMANCE = DATA / "conformance"
+
+
+@pytest.fixture(autouse=True)
+def _collector_as_python_sets_it() -> Iterator[None]:
+    """The garbage collector's threshold back after a command run in this process.
+
+    A command raises it for its own short process (cli/runtime.py); run in pytest's
+    process it would stay raised, and garbage of one test (a file some library left
+    in a reference cycle) would be collected, with its ResourceWarning, in another.
+    """
+    threshold = gc.get_threshold()
+    yield
+    if gc.get_threshold() != threshold:
+        gc.set_threshold(*threshold)
 
 
 def _toml_value(value: Any) -> str:
