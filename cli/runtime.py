@@ -14,15 +14,6 @@ do pyarrow's (its mimalloc pool is told not to purge freed pages, before pyarrow
 A command is a short process: what it keeps is returned when it exits. The library
 (the API, the studio's server, batch workers) is left alone.
 
-**Huge pages.** numpy asks the kernel for transparent huge pages on every array of
-4 MiB or more; where the kernel compacts memory to find them on first touch (``defrag``
-``madvise``, as on the 2-core benchmark VM) that cost ``compplan optimise ORG`` 0.7 to
-1.8 s of system time (1.1 to 2.2 s against 0.4 s without, the same wall-clock run). A
-command's arrays are written once and streamed, where huge pages gain nothing: numpy is
-told not to ask (``NUMPY_MADVISE_HUGEPAGE=0``), unless the user set the variable.
-Reading ``attainment.csv`` and drawing scenarios already did so for their own arrays
-(``models/pages.py``), which the library keeps.
-
 **BLAS threads.** After each product OpenBLAS's worker threads spin for about 2^28
 cycles waiting for the next one. The solver's loop checks the tail guardrails with
 products over 20,000 reps between HiGHS runs, so a worker spun beside the main thread
@@ -69,9 +60,8 @@ _AT_EXIT: list[object] = []  # registered once per process
 def tune_runtime() -> bool:
     """Keep freed memory for reuse, let idle threads sleep, collect garbage less often.
 
-    Call it before numpy and pyarrow are imported (they read the settings when loaded).
-    Called after (the batch commands' module loads numpy), numpy's huge pages are turned
-    off all the same, and OpenBLAS keeps its own wait.
+    Call it before numpy and pyarrow are imported (they read the settings when loaded);
+    called after (the batch commands' module loads numpy), OpenBLAS keeps its own wait.
 
     Returns
     -------
@@ -82,13 +72,10 @@ def tune_runtime() -> bool:
     if gc.freeze not in _AT_EXIT:
         _AT_EXIT.append(gc.freeze)
         atexit.register(gc.freeze)
-    # Read by mimalloc when pyarrow first allocates, by OpenBLAS and numpy when numpy
-    # loads; a value the user set is kept.
+    # Read by mimalloc when pyarrow first allocates, and by OpenBLAS when numpy loads;
+    # a value the user set is kept.
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-    if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
-        os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"
-        _numpy_plain_pages()
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -102,12 +89,3 @@ def tune_runtime() -> bool:
     settings = ((M_MMAP_THRESHOLD, KEEP_BYTES), (M_TRIM_THRESHOLD, 2 * KEEP_BYTES - 1),
                 (M_ARENA_MAX, 1))
     return all([bool(mallopt(param, value)) for param, value in settings])
-
-
-def _numpy_plain_pages() -> None:
-    """Numpy's huge-page requests off now, when a command's module had loaded numpy."""
-    numpy = sys.modules.get("numpy")
-    core = getattr(numpy, "_core", None) or getattr(numpy, "core", None)
-    setter = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
-    if callable(setter):
-        setter(False)

@@ -215,7 +215,10 @@ def load_case(path: str | Path, *, goals: dict[str, float] | None = None) -> Cas
     """
     folder = Path(path)
     try:
-        return _load_case(folder, goals)
+        # Every array of a case's reading is written once and read in order: no huge
+        # pages, whose compaction cost more than the reading (models/pages.py).
+        with plain_pages():
+            return _load_case(folder, goals)
     except RecursionError:
         raise CaseError(str(folder), "holds data nested too deeply to read") from None
     except OSError as exc:

@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -20,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from compplan.models.case import Case
+from compplan.models.pages import plain_pages
 from compplan.models.scenarios import SCRATCH_BYTES, ScenarioPart, Scenarios, build_scenarios
 
 T = TypeVar("T")
@@ -527,11 +528,14 @@ def compute_coefficients(case: Case, scenarios: Scenarios | None = None,
     ti = case.target_incentive
     ti_total = float(ti.sum())
     weight = ti / ti_total
-    step = _steps(case, scen, progress, runner)
-    n_scen = scen.count
-    curves_of = _Curves(np.array([case.metric(m).threshold for m in ids]),
-                        np.array([case.metric(m).cap for m in ids]), step, n_scen)
-    sums = _coefficient_sums(scen, weight, curves_of, progress, runner)
+    # A history's chunks are streamed once: no huge pages (models/pages.py). Monte
+    # Carlo's draws keep numpy's own setting, which they gain from.
+    with plain_pages() if scen.mode == "historical" else nullcontext():
+        step = _steps(case, scen, progress, runner)
+        n_scen = scen.count
+        curves_of = _Curves(np.array([case.metric(m).threshold for m in ids]),
+                            np.array([case.metric(m).cap for m in ids]), step, n_scen)
+        sums = _coefficient_sums(scen, weight, curves_of, progress, runner)
     scen_w, scen_u, gain_w, gain_u = (sums.summed[k].T for k in _SUMMED)
     rep_w = np.concatenate(sums.rep_w).astype(np.float64)
     rep_u = np.concatenate(sums.rep_u).astype(np.float64)

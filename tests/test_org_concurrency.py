@@ -33,7 +33,6 @@ from compplan.cli.main import main
 from compplan.errors import CaseError
 from compplan.models import case as case_module
 from compplan.models import org as org_module
-from compplan.models import pages
 from compplan.models.case import load_case
 from compplan.models.fastcsv import read_attainment_fast
 from compplan.models.limits import MAX_ATTAINMENT
@@ -276,26 +275,18 @@ def test_tune_runtime_sets_glibc_or_says_it_cannot(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.delenv("MIMALLOC_PURGE_DELAY", raising=False)
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
-    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
     threshold = gc.get_threshold()
     request.addfinalizer(lambda: gc.set_threshold(*threshold))
-    huge = pages._setter()
-    before = huge(True)
-    request.addfinalizer(lambda: huge(before))
     assert runtime.tune_runtime() is sys.platform.startswith("linux")
     runtime.tune_runtime()
     assert runtime._AT_EXIT.count(gc.freeze) == 1   # frozen at exit: registered once
     assert gc.get_threshold()[0] == runtime.GC_THRESHOLD
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "-1"
     assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
-    assert os.environ["NUMPY_MADVISE_HUGEPAGE"] == "0"
-    assert huge(False) is False  # numpy was loaded: told at once
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "100")   # the user's own is kept
-    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
     monkeypatch.setattr(runtime.sys, "platform", "darwin")
     assert runtime.tune_runtime() is False
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "100"
-    assert os.environ["NUMPY_MADVISE_HUGEPAGE"] == "1"
     monkeypatch.setattr(runtime.sys, "platform", "linux")
 
     def no_libc(_name: object) -> object:
