@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyomo.core as pyo
@@ -153,6 +153,9 @@ class PlanModel:
         Guardrails written in full (Rockafellar-Uryasev rows).
     metric_ids : tuple of str
         Metric order of the coefficient arrays.
+    solver_options : dict
+        HiGHS options of this kind of model, over the solver's defaults
+        (``compplan.optimizer.solve``).
     """
 
     model: pyo.ConcreteModel | pyo.Block
@@ -160,6 +163,7 @@ class PlanModel:
     full_guards: list[TailGuard] = field(default_factory=list)
     metric_ids: tuple[str, ...] = ()
     elastic: frozenset[str] = frozenset()
+    solver_options: dict[str, Any] = field(default_factory=dict)
 
     def slack(self, name: str) -> pyo.Var | float:
         """The relaxation variable of an elastic guardrail (``slack_<name>``), else 0."""

@@ -229,7 +229,7 @@ class CutLoop:
         with highs_output():
             results = self.solver.solve(
                 self.plan.model, rel_gap=MIP_REL_GAP, abs_gap=MIP_ABS_GAP,
-                time_limit=remaining, solver_options=dict(_HIGHS_OPTIONS),
+                time_limit=remaining, solver_options={**_HIGHS_OPTIONS, **self.plan.solver_options},
                 load_solutions=False, raise_exception_on_nonoptimal_result=False)
         self.seconds += time.perf_counter() - started
         self.rounds += 1

@@ -1,9 +1,11 @@
-"""An organisation's tie-break starts from the first solve's plan (issue 23).
+"""How HiGHS searches an organisation's joint MIP (issue 23).
 
-HiGHS is handed the alignment solve's plan before the tie-break's run, so that it
-begins with an incumbent and only has to prove there is none cheaper. The start must
-reach HiGHS, must be dropped when it no longer fits the model, and must not change
-the answer beyond the solver's tolerances.
+The tie-break starts from the first solve's plan: HiGHS is handed the alignment
+solve's plan before the tie-break's run, so that it begins with an incumbent and only
+has to prove there is none cheaper. The start must reach HiGHS, must be dropped when it
+no longer fits the model, and must not change the answer beyond the solver's
+tolerances. And the joint model branches on pseudo-costs from the first node (its own
+options over the solver's defaults), while one case's model keeps the defaults.
 """
 
 from __future__ import annotations
@@ -88,3 +90,27 @@ def test_a_start_that_no_longer_fits_the_model_is_dropped(starts: list[list[floa
     solver.solve(m)
     assert starts == [[3.5, 1.0]] and solver.start is None  # handed once
     assert pyo.value(m.o) == pytest.approx(4.5)
+
+
+def test_an_organisation_branches_on_pseudo_costs_and_a_case_keeps_the_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from compplan.models.case import load_case
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.solve import solve
+
+    seen: list[dict[str, Any]] = []
+    original = solve_module._Highs._solve
+
+    def spy(self: Any) -> Any:
+        seen.append(dict(self._active_config.solver_options))
+        return original(self)
+
+    monkeypatch.setattr(solve_module._Highs, "_solve", spy)
+    org = load_org(ORGS[0])
+    assert solve_org(org, org_coefficients(org)).status is Status.OPTIMAL
+    assert seen and all(o["mip_pscost_minreliable"] == 0 for o in seen)
+    assert all(o["mip_feasibility_tolerance"] == 1e-9 for o in seen)  # the defaults stay
+    seen.clear()
+    case = load_case(DATA.parent.parent / "cases" / "enterprise_first")
+    assert solve(case, compute_coefficients(case)).status is Status.OPTIMAL
+    assert seen and all("mip_pscost_minreliable" not in o for o in seen)
