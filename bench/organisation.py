@@ -11,7 +11,8 @@ handoff. Then, each in its own subprocess (wall time around it, peak memory from
 ``os.wait4``, both including interpreter start-up and imports):
 
 * the floor: ``bench/floor.py``'s reading and one numpy pass, for every role in turn in
-  one process (``bench/organisation.py --floor ORG``);
+  one process (``bench/organisation.py --floor ORG``), then the same with numpy's huge
+  pages off (``NUMPY_MADVISE_HUGEPAGE=0``), as compplan reads and reduces a history;
 * ``compplan optimise ORG --out TMP --quiet``;
 * with ``--ref COMMIT``, the same command with compplan as committed at COMMIT
   (``git archive`` into ``bench/.cache/src-<sha>/pkg``, first on PYTHONPATH, as
@@ -121,31 +122,38 @@ def main(argv: list[str] | None = None) -> int:
         if role.is_dir():
             warm(role)
     rows = []
+    plain = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "0"}
     for _ in range(max(1, args.repeat)):
         load = os.getloadavg()[0]
         base = measure([sys.executable, __file__, "--floor", str(folder)])
         if base.code != 0:
             print(base.stderr, file=sys.stderr)
             return 1
-        rows.append(("floor (read + one numpy pass)", load, base, "-", "-"))
+        rows.append(("floor (read + one numpy pass)", load, base, "-", "-", "-"))
+        # compplan asks for no huge pages where it reads and reduces a history
+        # (models/pages.py); the floor with none at all shows what that alone is worth.
+        load = os.getloadavg()[0]
+        flat = measure([sys.executable, __file__, "--floor", str(folder)], env=plain)
+        rows.append(("floor, numpy's huge pages off", load, flat, "-", "-", "-"))
         for name, env in targets:
             load = os.getloadavg()[0]
             run, model = optimise(args.compplan, folder, env)
             if run is None:
                 return 1
-            rows.append((name, load, run, f"{run.seconds / base.seconds:.2f}", model))
+            rows.append((name, load, run, f"{run.seconds / base.seconds:.2f}",
+                         f"{run.seconds / flat.seconds:.2f}", model))
     size = f"{args.roles} roles x {args.reps:,} reps x {args.metrics} metrics x {args.periods}"
     if args.markdown:
-        print(f"| {size} | load | seconds | CPU s | peak MiB | x floor | model |\n"
-              "|---|---:|---:|---:|---:|---:|---|")
-        for name, load, run, ratio, model in rows:
+        print(f"| {size} | load | seconds | CPU s | peak MiB | x floor | x floor without huge "
+              "pages | model |\n|---|---:|---:|---:|---:|---:|---:|---|")
+        for name, load, run, ratio, flat_ratio, model in rows:
             print(f"| {name} | {load:.1f} | {run.seconds:.2f} | {run.cpu_seconds:.2f} | "
-                  f"{run.peak_mib:,.0f} | {ratio} | {model} |")
+                  f"{run.peak_mib:,.0f} | {ratio} | {flat_ratio} | {model} |")
     else:
         print(size)
-        for name, load, run, ratio, model in rows:
+        for name, load, run, ratio, flat_ratio, model in rows:
             print(f"  {name:40s} load {load:4.1f} {run.seconds:8.2f}s {run.cpu_seconds:8.2f} "
-                  f"CPU s {run.peak_mib:9,.0f} MiB  x{ratio:>5}  {model}")
+                  f"CPU s {run.peak_mib:9,.0f} MiB  x{ratio:>5}  x{flat_ratio:>5}  {model}")
     return 0
 
 
