@@ -546,7 +546,7 @@ def _shared_reps(spec: OrgSpec, roles: tuple[Role, ...]) -> list[str]:
     notes = []
     seen: dict[str, str] = {}
     for role in roles:
-        # As numpy strings first: pandas hands out an Arrow string column's values one
+        # As one numpy array first: pandas hands out an Arrow string column's values one
         # Python call each (0.15 s for five roles of 20,000 reps).
         ids = [str(r) for r in role.case.reps.index.to_numpy(dtype=object)]
         clash = [r for r in ids if r in seen]

@@ -8,7 +8,7 @@ Monte Carlo and the reading of ``attainment.csv`` make several such arrays, each
 written once and read a few times in order, where huge pages gain nothing. So are a
 case's reading as a whole and a history's pass over chunks of reps: on the benchmark VM
 ``compplan optimise`` of 5 roles x 20,000 reps spent 1.1 s of system time reading and
-1.0 s reducing with huge pages, 0.2 and 0.06 s without (the Monte Carlo draws keep
+1.0 s reducing with huge pages, 0.2 and 0.08 s without (the Monte Carlo draws keep
 them: there they saved about 5 % of the run).
 """
 
