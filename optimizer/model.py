@@ -156,6 +156,9 @@ class PlanModel:
     solver_options : dict
         HiGHS options of this kind of model, over the solver's defaults
         (``compplan.optimizer.solve``).
+    start_rounds : bool
+        Start each round of tail cuts from the last round's plan (which the new cuts cut
+        off: HiGHS repairs it or sets it aside).
     """
 
     model: pyo.ConcreteModel | pyo.Block
@@ -164,6 +167,7 @@ class PlanModel:
     metric_ids: tuple[str, ...] = ()
     elastic: frozenset[str] = frozenset()
     solver_options: dict[str, Any] = field(default_factory=dict)
+    start_rounds: bool = False
 
     def slack(self, name: str) -> pyo.Var | float:
         """The relaxation variable of an elastic guardrail (``slack_<name>``), else 0."""

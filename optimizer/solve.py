@@ -174,10 +174,11 @@ class CutLoop:
         return self.plan.values()
 
     def start_from_last(self) -> None:
-        """Start the next run from the last run's plan (a tie-break's known feasible plan).
+        """Start the next run from the last run's plan.
 
-        HiGHS then begins with that plan as its incumbent, so its search only has to
-        prove there is no better one, instead of finding one first.
+        Before a tie-break the plan is feasible: HiGHS begins with it as its incumbent and
+        only has to prove there is no better one. Before a round of tail cuts the new
+        cuts cut it off: HiGHS repairs it into a feasible plan or sets it aside.
         """
         self.solver.start = self.solver.incumbent()
 
@@ -192,6 +193,8 @@ class CutLoop:
             added = self._add_cuts(w, u, seen)
             if not added or status is Status.TIME_LIMIT:
                 return status, gap, message
+            if self.plan.start_rounds:
+                self.start_from_last()
             if self.rounds >= MAX_CUT_ROUNDS:
                 return Status.ERROR, gap, f"no convergence after {self.rounds} cut rounds"
 

@@ -4,8 +4,10 @@ The tie-break starts from the first solve's plan: HiGHS is handed the alignment
 solve's plan before the tie-break's run, so that it begins with an incumbent and only
 has to prove there is none cheaper. The start must reach HiGHS, must be dropped when it
 no longer fits the model, and must not change the answer beyond the solver's
-tolerances. And the joint model branches on pseudo-costs from the first node (its own
-options over the solver's defaults), while one case's model keeps the defaults.
+tolerances. Each round of tail cuts starts from the last round's plan where the model
+asks for it (an organisation's does). And the joint model branches on pseudo-costs from
+the first node (its own options over the solver's defaults), while one case's model
+keeps the defaults.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from conftest import CONFORMANCE, DATA
 
 from compplan.models.org import load_org
 from compplan.optimizer import solve as solve_module
-from compplan.optimizer.org import org_coefficients, solve_org
+from compplan.optimizer.model import PlanModel
+from compplan.optimizer.org import OrgModel, org_coefficients, solve_org
 from compplan.optimizer.solve import Status
 
 ORGS = [CONFORMANCE / "c5_org", DATA.parent.parent / "cases" / "gtm_org"]
@@ -111,6 +114,34 @@ def test_an_organisation_branches_on_pseudo_costs_and_a_case_keeps_the_default(
     assert seen and all(o["mip_pscost_minreliable"] == 0 for o in seen)
     assert all(o["mip_feasibility_tolerance"] == 1e-9 for o in seen)  # the defaults stay
     seen.clear()
+    assert OrgModel(pyo.ConcreteModel()).start_rounds  # and its rounds of cuts start warm
+    assert not PlanModel(pyo.ConcreteModel()).start_rounds
     case = load_case(DATA.parent.parent / "cases" / "enterprise_first")
     assert solve(case, compute_coefficients(case)).status is Status.OPTIMAL
     assert seen and all("mip_pscost_minreliable" not in o for o in seen)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rounds_of_tail_cuts_start_from_the_last_round_where_the_model_asks(
+        make_case: Any, seed: int, starts: list[list[float]]) -> None:
+    from test_tails import random_case
+
+    from compplan.models.case import load_case
+    from compplan.optimizer.coefficients import compute_coefficients
+    from compplan.optimizer.model import create_model
+
+    case = load_case(random_case(make_case, seed))
+    coeffs = compute_coefficients(case)
+    results = {}
+    for started in (False, True):
+        starts.clear()
+        plan = create_model(case, coeffs, tail_method="cuts")
+        plan.start_rounds = started
+        loop = solve_module.CutLoop(plan, None, None)
+        status, _, _ = loop.run()
+        assert status is Status.OPTIMAL
+        # A start before every round after the first, none without the model asking.
+        assert len(starts) == (loop.rounds - 1 if started else 0)
+        results[started] = (float(pyo.value(plan.model.alignment)), loop.rounds)
+    assert results[True][1] >= 2  # the case needs rounds of cuts
+    assert results[True][0] == pytest.approx(results[False][0], rel=1e-9)
